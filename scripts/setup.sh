@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Makes this machine ready to deploy and test dbstack. Idempotent; a second run takes seconds.
+#
+#  1. Debian packages the local target and the tests use (sqlite3, cron, gnupg ...), when missing.
+#  2. Node dependencies (npm ci), when node_modules is missing or older than package-lock.json.
+#  3. The Pulumi CLI at exactly the version of @pulumi/pulumi in package.json, and the plugins
+#     the engine needs: an installed CLI of that version is used as is; otherwise the CLI is built
+#     from its Go module (tools/go.mod pins it) together with dbstack's Node.js language host.
+#     Built binaries are cached outside the clone, keyed by version, in $DBSTACK_CACHE
+#     (default ~/.cache/dbstack).
+#
+# Prints the bin directory to put first on PATH as its last line when run with --print-bin.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${DBSTACK_CACHE:-$HOME/.cache/dbstack}"
+PRINT_BIN=false
+[[ "${1:-}" == "--print-bin" ]] && PRINT_BIN=true
+
+log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
+
+# Debian packages --------------------------------------------------------------------------
+APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null; then
+    echo "setup: missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# cron must be running for scheduled backups to fire; start it where no init system does.
+if ! pgrep -x cron >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    systemctl start cron >&2 || true
+  else
+    (command -v cron >/dev/null && cron) >&2 || true
+  fi
+fi
+
+# Node dependencies ------------------------------------------------------------------------
+if [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
+  log "installing Node dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+fi
+
+# Pulumi CLI and plugins -------------------------------------------------------------------
+VERSION="v$(node -p "require('$ROOT/node_modules/@pulumi/pulumi/package.json').version")"
+GO_PINNED="$(awk '$1=="github.com/pulumi/pulumi/pkg/v3"{print $2}' "$ROOT/tools/go.mod")"
+if [[ "$GO_PINNED" != "$VERSION" ]]; then
+  echo "setup: tools/go.mod pins the Pulumi CLI at $GO_PINNED but package.json uses @pulumi/pulumi $VERSION; make them equal" >&2
+  exit 1
+fi
+BIN="$CACHE/pulumi-$VERSION/bin"
+HOST_HASH="$(cat "$ROOT/tools/go.mod" "$ROOT/tools/go.sum" "$ROOT"/tools/langhost-nodejs/*.go | sha256sum | cut -c1-16)"
+mkdir -p "$BIN"
+
+if [[ ! -x "$BIN/pulumi" ]]; then
+  installed="$(command -v pulumi || true)"
+  if [[ -n "$installed" && "$("$installed" version 2>/dev/null)" == "$VERSION" ]]; then
+    log "using the installed Pulumi CLI $VERSION at $installed"
+    ln -sf "$installed" "$BIN/pulumi"
+  else
+    command -v go >/dev/null || { echo "setup: no Pulumi CLI $VERSION is installed and Go is missing to build it: install Go (https://go.dev/dl) or Pulumi $VERSION" >&2; exit 1; }
+    log "building the Pulumi CLI $VERSION from its Go module (first run only; about 10 minutes on 2 cores)"
+    (
+      cd "$ROOT/tools"
+      go build -v -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION" \
+        -o "$BIN/pulumi.partial" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi 2>&1 |
+        awk '{n++; if (n % 100 == 0) { printf "setup:   compiled %d packages (last: %s)\n", n, $0; fflush() } }' >&2
+    )
+    mv "$BIN/pulumi.partial" "$BIN/pulumi"
+  fi
+fi
+if [[ ! -x "$BIN/pulumi-language-nodejs" || "$(cat "$BIN/.langhost-hash" 2>/dev/null)" != "$HOST_HASH" ]]; then
+  log "building dbstack's Node.js language host for $VERSION"
+  (cd "$ROOT/tools" && go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$BIN/pulumi-language-nodejs" ./langhost-nodejs >&2)
+  echo "$HOST_HASH" > "$BIN/.langhost-hash"
+fi
+# The dynamic-provider plugin is a two-line launcher for code that ships in @pulumi/pulumi.
+install -m 0755 "$ROOT/tools/bin/pulumi-resource-pulumi-nodejs" "$BIN/pulumi-resource-pulumi-nodejs"
+
+"$BIN/pulumi" version >/dev/null
+if $PRINT_BIN; then echo "$BIN"; else log "ready: Pulumi $VERSION in $BIN"; fi
