@@ -1,0 +1,71 @@
+import { shellQuote } from "../shell";
+import type { BackupPolicy } from "./policy";
+
+/**
+ * Shell shared by every engine's backup script, after the engine has written a consistent
+ * snapshot to "$work/<snapshot>": compress, optionally encrypt, move into place 0600 under a
+ * UTC-timestamped name, copy off-host, apply retention. Uses $NAME, $DEST, $work and fail().
+ */
+export function renderArchiveSteps(policy: BackupPolicy, snapshotFile: string, extension: string): string {
+  const encrypted = policy.gpgRecipient !== undefined;
+  const final = `${extension}.gz${encrypted ? ".gpg" : ""}`;
+  const lines = [
+    `gzip -6 -c "$work/${snapshotFile}" > "$work/archive.gz"`,
+  ];
+  if (encrypted) {
+    lines.push(
+      `gpg --batch --yes --trust-model always --recipient ${shellQuote(policy.gpgRecipient!)} --output "$work/archive.gz.gpg" --encrypt "$work/archive.gz" \\`,
+      '  || fail "gpg could not encrypt to the backup recipient (is its public key in this user\'s keyring?)"',
+      'rm -f "$work/archive.gz"',
+    );
+  }
+  lines.push(
+    `file="$DEST/$NAME-$stamp${final}"`,
+    `mv "$work/archive.gz${encrypted ? ".gpg" : ""}" "$file"`,
+    'chmod 600 "$file"',
+  );
+  if (policy.offHostCommand) {
+    lines.push(
+      `BACKUP_FILE="$file" bash -c ${shellQuote(policy.offHostCommand)} || fail "off-host copy command failed (exit $?)"`,
+    );
+  }
+  lines.push(
+    `# Retention: only this database's backups, only after a new one exists.`,
+    `find "$DEST" -maxdepth 1 -type f -name "$NAME-*${final}" -mmin +${policy.retentionDays * 24 * 60} -print -delete | sed 's/^/expired: /'`,
+    'echo "$(date -u +%FT%TZ) backup ok: $file ($(stat -c %s "$file") bytes)"',
+  );
+  return lines.join("\n");
+}
+
+/** Shell prelude of every backup script: names, failure logging, a private work directory. */
+export function renderBackupPrelude(name: string, policy: BackupPolicy): string {
+  return [
+    `NAME=${shellQuote(name)}`,
+    `DEST=${shellQuote(policy.dir)}`,
+    'fail() {',
+    '  local msg="dbstack backup of $NAME failed: $*"',
+    '  echo "$(date -u +%FT%TZ) $msg" >&2',
+    '  logger -t dbstack-backup -p user.err "$msg" 2>/dev/null || true',
+    '  exit 1',
+    '}',
+    `trap 'fail "command failed at line $LINENO: $BASH_COMMAND"' ERR`,
+    'mkdir -p "$DEST" && chmod 700 "$DEST"',
+    'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
+    'work=$(mktemp -d "$DEST/.partial.XXXXXX")',
+    "trap 'rm -rf \"$work\"' EXIT",
+  ].join("\n");
+}
+
+/** Shell that picks the backup to restore: "$1" if given, else the newest of this database's. */
+export function renderPickBackup(extension: string): string {
+  return [
+    'if [ $# -ge 1 ]; then backup="$1"; else',
+    `  backup=$(find "$DEST" -maxdepth 1 -type f -name "$NAME-*${extension}.gz*" | sort | tail -n 1)`,
+    "fi",
+    '[ -n "$backup" ] && [ -f "$backup" ] || { echo "no backup to restore in $DEST (give a file as the first argument)" >&2; exit 1; }',
+    'case "$backup" in',
+    '  *.gpg) gpg --batch --quiet --decrypt "$backup" | gunzip -c > "$work/restored" ;;',
+    '  *) gunzip -c "$backup" > "$work/restored" ;;',
+    "esac",
+  ].join("\n");
+}

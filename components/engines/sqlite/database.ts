@@ -1,0 +1,188 @@
+import * as pulumi from "@pulumi/pulumi";
+import { renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
+import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../backups/policy";
+import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
+import type { HealthCheck } from "../../hooks/healthChecks";
+import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
+import { checksumOf } from "../../hooks/migrations";
+import { shellQuote } from "../../shell";
+import { HostCommand } from "../../targets/hostCommand";
+import { describeTarget, localTarget, type Target } from "../../targets/target";
+import { sqliteDialect } from "./dialect";
+import { connectionPragmaSql, resolvePragmas, type SqlitePragmas } from "./pragmas";
+import {
+  renderInstallTools,
+  renderProvision,
+  renderRemove,
+  renderRemoveBackups,
+  renderRemoveTools,
+  type SqliteScriptSpec,
+} from "./scripts";
+import { sqliteUrls } from "./urls";
+
+export interface SqliteBackupArgs {
+  /** Cron schedule. Default `0 2 * * *` (daily at 02:00, host time). */
+  schedule?: string;
+  /** Directory for backup files. Default: `backups` beside the database file. */
+  dir?: string;
+  /** Days to keep backups. Default 30. */
+  retentionDays?: number;
+  /** GPG recipient to encrypt backups to. Default: not encrypted. */
+  gpgRecipient?: string;
+  /** Command run after each backup with BACKUP_FILE set, to copy it off the host. Default: none. */
+  offHostCommand?: string;
+}
+
+export interface SqliteDatabaseArgs {
+  /** Where the database lives. Default: this machine. */
+  target?: Target;
+  /** Absolute path of the database file. Its directory is created 0700, the file 0600. */
+  path: string;
+  /** Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the deploying user. */
+  owner?: string;
+  /** Group of the file and directory when `owner` is set. Default: the owner's name. */
+  group?: string;
+  /** Pragmas; see SqlitePragmas for which persist in the file and which are per connection. */
+  pragmas?: SqlitePragmas;
+  /** Cron backups. Default: none. */
+  backup?: SqliteBackupArgs;
+  /** Schema migrations run after deploy: a directory's SQL files, or an external command. Default: none. */
+  migrations?: MigrationSource;
+  /** Health checks run after migrations, besides the built-in ones (integrity_check, SELECT 1, version). */
+  healthChecks?: HealthCheck[];
+  /** Where the backup, restore and shell tools are installed. Default `/usr/local/lib/dbstack/<name>`. */
+  toolsDir?: string;
+  /** Whether `pulumi destroy` deletes the database file and its backups. Default false: they are kept. */
+  allowDataRemoval?: boolean;
+  /** Prefix for host-level names (cron file). Default `dbstack`. Stacks pass `dbstack-<stack>`. */
+  hostPrefix?: string;
+}
+
+/**
+ * An SQLite database file on a host, with its pragmas, cron backups, restore tool and
+ * post-deploy hooks (migrations, health checks). Needs no server.
+ */
+export class SqliteDatabase extends pulumi.ComponentResource {
+  /** Absolute path of the database file. */
+  readonly path: pulumi.Output<string>;
+  /** SQLAlchemy URL (`sqlite:////abs/path`). */
+  readonly url: pulumi.Output<string>;
+  /** `file:` URI. */
+  readonly fileUri: pulumi.Output<string>;
+  /** SQL an application runs on each new connection (busy_timeout, foreign_keys, synchronous). */
+  readonly connectionInit: pulumi.Output<string>;
+  /** The restore command: `<toolsDir>/restore [BACKUP_FILE]`; empty when no backups are declared. */
+  readonly restoreCommand: pulumi.Output<string>;
+  /** The backup command cron runs; empty when no backups are declared. */
+  readonly backupCommand: pulumi.Output<string>;
+  /** Output of the last post-deploy hook: migrations applied and health check results. */
+  readonly hookReport: pulumi.Output<string>;
+
+  constructor(name: string, args: SqliteDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("dbstack:sqlite:Database", name, {}, opts);
+    const target = args.target ?? localTarget();
+    const pragmas = resolvePragmas(args.pragmas);
+    const dbDir = args.path.slice(0, args.path.lastIndexOf("/")) || "/";
+    const backup: BackupPolicy | undefined = args.backup && {
+      schedule: args.backup.schedule ?? DEFAULT_BACKUP_SCHEDULE,
+      dir: args.backup.dir ?? `${dbDir}/backups`,
+      retentionDays: args.backup.retentionDays ?? DEFAULT_RETENTION_DAYS,
+      gpgRecipient: args.backup.gpgRecipient,
+      offHostCommand: args.backup.offHostCommand,
+    };
+    const spec: SqliteScriptSpec = {
+      name,
+      path: args.path,
+      owner: args.owner,
+      group: args.group,
+      pragmas,
+      toolsDir: args.toolsDir ?? `/usr/local/lib/dbstack/${name}`,
+      backup,
+      allowDataRemoval: args.allowDataRemoval ?? false,
+    };
+    const where = describeTarget(target);
+    const child = { parent: this };
+
+    const file = new HostCommand(
+      `${name}-file`,
+      {
+        target,
+        description: `sqlite database ${name} (${args.path} on ${where})`,
+        create: renderProvision(spec),
+        delete: renderRemove(spec),
+      },
+      child,
+    );
+
+    const tools = new HostCommand(
+      `${name}-tools`,
+      {
+        target,
+        description: `tools for sqlite database ${name}`,
+        create: renderInstallTools(spec),
+        delete: renderRemoveTools(spec),
+      },
+      { ...child, dependsOn: [file] },
+    );
+
+    if (backup) {
+      const job: CronJob = {
+        name: `${args.hostPrefix ?? "dbstack"}-${name}-backup`.replace(/[^A-Za-z0-9_-]/g, "-"),
+        schedule: backup.schedule,
+        // root: the backup reads the database and writes root-owned 0600 files.
+        user: "root",
+        script: `${spec.toolsDir}/backup`,
+        logFile: `${backup.dir}/backup.log`,
+      };
+      new HostCommand(
+        `${name}-backup-schedule`,
+        {
+          target,
+          description: `backup schedule for sqlite database ${name}`,
+          create: `${renderInstallCron(job)}\nmkdir -p ${shellQuote(backup.dir)} && chmod 700 ${shellQuote(backup.dir)}`,
+          delete: `${renderRemoveCron(job)}\n${renderRemoveBackups(spec, backup)}`,
+        },
+        { ...child, dependsOn: [tools] },
+      );
+    }
+
+    // Always present: the built-in health checks run even without migrations.
+    {
+      const hook = new HostCommand(
+        `${name}-post-deploy`,
+        {
+          target,
+          description: `post-deploy hook for sqlite database ${name}`,
+          create: renderPostDeployHook({
+            subject: `sqlite database ${name}`,
+            dialect: sqliteDialect(spec),
+            migrations: args.migrations,
+            healthChecks: args.healthChecks ?? [],
+          }),
+          environment: { DATABASE_URL: sqliteUrls(args.path).sqlalchemy },
+          // A re-created file must be migrated again; a changed file spec re-runs the checks.
+          triggers: [file.id, checksumOf(renderProvision(spec))],
+        },
+        { ...child, dependsOn: [file, tools] },
+      );
+      this.hookReport = hook.stdout;
+    }
+
+    const urls = sqliteUrls(args.path);
+    this.path = pulumi.output(urls.path);
+    this.url = pulumi.output(urls.sqlalchemy);
+    this.fileUri = pulumi.output(urls.fileUri);
+    this.connectionInit = pulumi.output(connectionPragmaSql(pragmas).join(" "));
+    this.restoreCommand = pulumi.output(backup ? `${spec.toolsDir}/restore` : "");
+    this.backupCommand = pulumi.output(backup ? `${spec.toolsDir}/backup` : "");
+    this.registerOutputs({
+      path: this.path,
+      url: this.url,
+      fileUri: this.fileUri,
+      connectionInit: this.connectionInit,
+      restoreCommand: this.restoreCommand,
+      backupCommand: this.backupCommand,
+      hookReport: this.hookReport,
+    });
+  }
+}

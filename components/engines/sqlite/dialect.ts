@@ -1,0 +1,50 @@
+import type { HookDialect } from "../../hooks/dialect";
+import { MIGRATIONS_TABLE } from "../../hooks/dialect";
+import { shellQuote } from "../../shell";
+import { connectionPragmaSql, type SqlitePragmas } from "./pragmas";
+
+export interface SqliteConnection {
+  /** Absolute path of the database file. */
+  path: string;
+  /** Run the client as this user when the script runs as root (so new -wal/-shm files get the right owner). */
+  owner?: string;
+  pragmas: Required<SqlitePragmas>;
+}
+
+/** Shell that opens the database the way dbstack's own tools do, with the connection pragmas set. */
+export function sqliteClientFunctions(conn: SqliteConnection): string {
+  // busy_timeout via .timeout: the PRAGMA form would print its value into every result.
+  const init = connectionPragmaSql(conn.pragmas)
+    .filter((s) => !s.startsWith("PRAGMA busy_timeout"))
+    .join(" ");
+  return [
+    `DB=${shellQuote(conn.path)}`,
+    `DB_OWNER=${shellQuote(conn.owner ?? "")}`,
+    'as_owner() { if [ -n "$DB_OWNER" ] && [ "$(id -u)" = 0 ]; then runuser -u "$DB_OWNER" -- "$@"; else "$@"; fi; }',
+    `sqlite() { as_owner sqlite3 -batch -bail -cmd ${shellQuote(`.timeout ${conn.pragmas.busyTimeoutMs}`)} -cmd ${shellQuote(init)} "$@"; }`,
+    'db_exec() { sqlite "$DB"; }',
+    "db_query() { sqlite -noheader -list \"$DB\" \"$1\" | cut -d'|' -f1; }",
+  ].join("\n");
+}
+
+export function sqliteDialect(conn: SqliteConnection): HookDialect {
+  return {
+    engine: "sqlite",
+    clientFunctions: sqliteClientFunctions(conn),
+    // flock beside the database: SQLite's own locks cover one transaction, not a whole deploy.
+    acquireLock: [
+      'exec 9>>"$DB.dbstack-lock"',
+      'flock -w 120 9 || { echo "another deploy has held the migration lock on $DB for 120s" >&2; exit 1; }',
+    ].join("\n"),
+    trackingTableDdl: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (\n  id TEXT PRIMARY KEY,\n  checksum TEXT NOT NULL,\n  applied_at TEXT NOT NULL\n);`,
+    transactionalDdl: true,
+    begin: "BEGIN IMMEDIATE;",
+    commit: "COMMIT;",
+    nowUtc: "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+    builtinChecks: [
+      { name: "integrity_check", sql: "PRAGMA integrity_check", expect: "ok" },
+      { name: "select 1", sql: "SELECT 1", expect: "1" },
+      { name: "version", sql: "SELECT sqlite_version()" },
+    ],
+  };
+}

@@ -1,0 +1,145 @@
+import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import type { BackupPolicy } from "../../backups/policy";
+import { scriptHeader, shellQuote, writeFileCommand } from "../../shell";
+import { sqliteClientFunctions, type SqliteConnection } from "./dialect";
+import { persistentPragmaSql } from "./pragmas";
+
+/** Everything the SQLite scripts need to know about one database. */
+export interface SqliteScriptSpec extends SqliteConnection {
+  /** Deployment name, used in file names and messages. */
+  name: string;
+  /** Group for the file and its directory, when `owner` is set. Default: the owner's group. */
+  group?: string;
+  /** Where dbstack installs this database's tools (backup, restore, shell). */
+  toolsDir: string;
+  backup?: BackupPolicy;
+  /** Whether `pulumi destroy` deletes the database file (and the backups). */
+  allowDataRemoval: boolean;
+}
+
+const SIDE_FILES = ["-wal", "-shm", "-journal"];
+
+function chownCommand(spec: SqliteScriptSpec, paths: string): string {
+  if (!spec.owner) return "";
+  const owner = `${spec.owner}:${spec.group ?? spec.owner}`;
+  return `if [ "$(id -u)" = 0 ]; then chown ${shellQuote(owner)} ${paths}; fi`;
+}
+
+/** Creates the directory (0700) and the database file (0600) and sets the persistent pragmas. Idempotent. */
+export function renderProvision(spec: SqliteScriptSpec): string {
+  const dir = spec.path.slice(0, spec.path.lastIndexOf("/")) || "/";
+  const q = shellQuote(spec.path);
+  const sideFiles = SIDE_FILES.map((s) => shellQuote(spec.path + s)).join(" ");
+  return [
+    scriptHeader(`Creates sqlite database ${spec.name} at ${spec.path}.`),
+    sqliteClientFunctions(spec),
+    `mkdir -p ${shellQuote(dir)}`,
+    `chmod 700 ${shellQuote(dir)}`,
+    chownCommand(spec, shellQuote(dir)),
+    `created=no; [ -e ${q} ] || created=yes`,
+    `if [ -e ${q} ] && ! [ -f ${q} ]; then echo "${spec.path} exists and is not a regular file" >&2; exit 1; fi`,
+    `touch ${q}`,
+    chownCommand(spec, q),
+    `chmod 600 ${q}`,
+    `mode=$(printf '%s\\n' ${persistentPragmaSql(spec.pragmas).map(shellQuote).join(" ")} | db_exec | tail -n 1)`,
+    `for f in ${sideFiles}; do if [ -e "$f" ]; then chmod 600 "$f"; ${spec.owner ? chownCommand(spec, '"$f"') : ":"}; fi; done`,
+    `echo "sqlite database ${spec.name}: ${spec.path} (created: $created, journal_mode: $mode)"`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+/** Runs on destroy: removes the file only when the stack allows data removal, and says what it did. */
+export function renderRemove(spec: SqliteScriptSpec): string {
+  if (!spec.allowDataRemoval) {
+    return `echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}; set dbstack:allowDataRemoval to true to delete it on destroy`)} >&2`;
+  }
+  const files = [spec.path, ...SIDE_FILES.map((s) => spec.path + s), `${spec.path}.dbstack-lock`].map(shellQuote).join(" ");
+  return [
+    `rm -f ${files}`,
+    `echo ${shellQuote(`dbstack: deleted sqlite database ${spec.name} at ${spec.path} (allowDataRemoval is set)`)} >&2`,
+  ].join("\n");
+}
+
+/** The backup script: SQLite's online backup API, integrity check, then the shared archive steps. */
+export function renderBackupScript(spec: SqliteScriptSpec, policy: BackupPolicy): string {
+  return [
+    scriptHeader(`Backs up sqlite database ${spec.name} (${spec.path}) to ${policy.dir}.`),
+    sqliteClientFunctions({ ...spec, owner: undefined }),
+    renderBackupPrelude(spec.name, policy),
+    '[ -f "$DB" ] || fail "database file $DB does not exist"',
+    "# .backup uses SQLite's online backup API: a consistent copy even while the app writes.",
+    `sqlite "$DB" ".backup '$work/snapshot.db'"`,
+    `check=$(sqlite3 -batch "$work/snapshot.db" 'PRAGMA integrity_check')`,
+    '[ "$check" = ok ] || fail "the snapshot failed PRAGMA integrity_check: $check"',
+    renderArchiveSteps(policy, "snapshot.db", ".db"),
+  ].join("\n") + "\n";
+}
+
+/**
+ * The restore script: `restore [BACKUP_FILE]` (default: the newest backup). Checks the backup,
+ * copies the current database aside as <path>.before-restore-<UTC time>, then restores with
+ * SQLite's online backup API so open connections see the restored contents, not a moved file.
+ */
+export function renderRestoreScript(spec: SqliteScriptSpec, policy: BackupPolicy): string {
+  return [
+    scriptHeader(`Restores sqlite database ${spec.name} (${spec.path}) from a backup in ${policy.dir}.`),
+    `# Usage: ${spec.toolsDir}/restore [BACKUP_FILE]   (default: the newest backup)`,
+    sqliteClientFunctions(spec),
+    `NAME=${shellQuote(spec.name)}`,
+    `DEST=${shellQuote(policy.dir)}`,
+    "work=$(mktemp -d)",
+    "trap 'rm -rf \"$work\"' EXIT",
+    renderPickBackup(".db"),
+    `check=$(sqlite3 -batch "$work/restored" 'PRAGMA integrity_check' 2>&1 || true)`,
+    '[ "$check" = ok ] || { echo "backup $backup is not a sound sqlite database: $check" >&2; exit 1; }',
+    'if [ -n "$DB_OWNER" ] && [ "$(id -u)" = 0 ]; then chown "$DB_OWNER" "$work" "$work/restored"; fi',
+    'aside="$DB.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
+    `if [ -f "$DB" ]; then sqlite "$DB" ".backup '$aside'"; chmod 600 "$aside"; fi`,
+    `sqlite "$DB" ".restore '$work/restored'"`,
+    'echo "restored $DB from $backup"',
+    'if [ -f "$aside" ]; then echo "the previous contents are kept at $aside"; fi',
+  ].join("\n") + "\n";
+}
+
+/** `shell`: the sqlite3 CLI on this database with dbstack's connection pragmas set. */
+export function renderShellScript(spec: SqliteScriptSpec): string {
+  return [
+    scriptHeader(`Opens sqlite database ${spec.name} with its connection pragmas.`),
+    sqliteClientFunctions(spec),
+    'sqlite "$DB" "$@"',
+  ].join("\n") + "\n";
+}
+
+/** Installs the tools (0700) into toolsDir. */
+export function renderInstallTools(spec: SqliteScriptSpec): string {
+  const dir = spec.toolsDir;
+  const tools: [string, string][] = [["shell", renderShellScript(spec)]];
+  if (spec.backup) {
+    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)]);
+  }
+  return [
+    "set -euo pipefail",
+    "umask 077",
+    `mkdir -p ${shellQuote(dir)}`,
+    `chmod 700 ${shellQuote(dir)}`,
+    ...tools.map(([file, content]) => writeFileCommand(`${dir}/${file}`, content, "0700")),
+    `echo "installed ${tools.map(([f]) => f).join(", ")} in ${dir}"`,
+  ].join("\n");
+}
+
+export function renderRemoveTools(spec: SqliteScriptSpec): string {
+  return `rm -rf ${shellQuote(spec.toolsDir)}`;
+}
+
+/** Runs on destroy of the backup schedule: backups are data and stay unless removal is allowed. */
+export function renderRemoveBackups(spec: SqliteScriptSpec, policy: BackupPolicy): string {
+  if (!spec.allowDataRemoval) {
+    return `echo ${shellQuote(`dbstack: kept the backups of ${spec.name} in ${policy.dir}; set dbstack:allowDataRemoval to true to delete them on destroy`)} >&2`;
+  }
+  return [
+    `find ${shellQuote(policy.dir)} -maxdepth 1 -type f -name ${shellQuote(`${spec.name}-*`)} -delete 2>/dev/null || true`,
+    `rmdir ${shellQuote(policy.dir)} 2>/dev/null || true`,
+    `echo ${shellQuote(`dbstack: deleted the backups of ${spec.name} in ${policy.dir} (allowDataRemoval is set)`)} >&2`,
+  ].join("\n");
+}

@@ -1,0 +1,31 @@
+/**
+ * What the migration runner and health checks need from an engine. The runner is one shell
+ * script for every engine; a dialect supplies the client calls, the lock and the SQL.
+ */
+export interface HookDialect {
+  /** Engine name for messages: "sqlite", "postgres", "mysql". */
+  engine: string;
+  /**
+   * Shell function definitions the script can call:
+   * - `db_exec`: runs the SQL on stdin in one session, stops at the first error, exits non-zero;
+   * - `db_query SQL`: prints the result rows, one per line, first column only.
+   */
+  clientFunctions: string;
+  /** Shell that takes the deploy lock for the rest of the script (released at exit). */
+  acquireLock: string;
+  /** DDL creating the table that records applied migrations, if missing. */
+  trackingTableDdl: string;
+  /** Whether DDL is transactional: if so each migration and its record commit together. */
+  transactionalDdl: boolean;
+  /** Statement starting a migration's transaction. */
+  begin: string;
+  /** Statement committing it. */
+  commit: string;
+  /** SQL expression for "now" in UTC, for the applied_at column. */
+  nowUtc: string;
+  /** Built-in health checks, in order: a name and a query whose first row is printed. */
+  builtinChecks: { name: string; sql: string; expect?: string }[];
+}
+
+/** The table where applied migrations are recorded, in every engine. */
+export const MIGRATIONS_TABLE = "dbstack_migrations";

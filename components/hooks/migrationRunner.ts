@@ -1,0 +1,90 @@
+import { scriptHeader, shellQuote, sqlLiteral, withHeredoc } from "../shell";
+import { MIGRATIONS_TABLE, type HookDialect } from "./dialect";
+import { renderHealthChecks, type HealthCheck } from "./healthChecks";
+import type { Migration } from "./migrations";
+
+/** How schema migrations are applied: SQL files managed by dbstack, or a tool of the app's own. */
+export type MigrationSource =
+  | { kind: "sql"; migrations: Migration[] }
+  | {
+      kind: "command";
+      /** Run with bash, with DATABASE_URL in its environment, e.g. `alembic upgrade head`. */
+      command: string;
+      /** Directory the command runs in. */
+      workdir: string;
+    };
+
+export interface PostDeployHookSpec {
+  /** What the hook is for, e.g. "sqlite database app". */
+  subject: string;
+  dialect: HookDialect;
+  migrations?: MigrationSource;
+  healthChecks: HealthCheck[];
+}
+
+/**
+ * Renders the post-deploy hook: take the deploy lock, apply pending migrations (each once, in
+ * order, in its own transaction where the engine's DDL is transactional, recorded with its
+ * checksum), refuse a migration edited after it was applied, then run the health checks.
+ * The script exits non-zero with a message naming what failed; that message fails the deploy.
+ */
+export function renderPostDeployHook(spec: PostDeployHookSpec): string {
+  const { dialect } = spec;
+  const parts = [
+    scriptHeader(`dbstack post-deploy hook for ${spec.subject}: migrations, then health checks.`),
+    dialect.clientFunctions,
+    dialect.acquireLock,
+  ];
+  if (spec.migrations?.kind === "sql") parts.push(renderSqlMigrations(dialect, spec.migrations.migrations));
+  if (spec.migrations?.kind === "command") parts.push(renderMigrationCommand(spec.migrations));
+  parts.push(renderHealthChecks(dialect, spec.healthChecks));
+  return parts.join("\n\n") + "\n";
+}
+
+function renderSqlMigrations(dialect: HookDialect, migrations: Migration[]): string {
+  const lines = [
+    withHeredoc("db_exec", dialect.trackingTableDdl, "DBSTACK_SQL"),
+    `applied_checksum() { db_query "SELECT checksum FROM ${MIGRATIONS_TABLE} WHERE id = '$1'"; }`,
+    "# An applied migration must not change: the database already holds its old version.",
+    "refuse_edited() {",
+    '  local applied; applied=$(applied_checksum "$1")',
+    '  if [ -n "$applied" ] && [ "$applied" != "$2" ]; then',
+    '    echo "migration $1 was edited after it was applied (applied checksum $applied, file now $2); add a new migration instead of editing an applied one" >&2',
+    "    exit 1",
+    "  fi",
+    "}",
+  ];
+  for (const m of migrations) lines.push(`refuse_edited ${shellQuote(m.id)} ${shellQuote(m.checksum)}`);
+  lines.push("applied=0");
+  for (const m of migrations) lines.push(renderApply(dialect, m));
+  lines.push(`echo "migrations: $applied applied, ${migrations.length} in total"`);
+  return lines.join("\n");
+}
+
+function renderApply(dialect: HookDialect, m: Migration): string {
+  const record = `INSERT INTO ${MIGRATIONS_TABLE} (id, checksum, applied_at) VALUES (${sqlLiteral(m.id)}, ${sqlLiteral(m.checksum)}, ${dialect.nowUtc});`;
+  const body = dialect.transactionalDdl
+    ? [dialect.begin, m.sql.trimEnd(), record, dialect.commit].join("\n")
+    : [m.sql.trimEnd(), record].join("\n");
+  return [
+    `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
+    `  if ! out=$(${withHeredoc("db_exec 2>&1", body, "DBSTACK_SQL")}`,
+    "  ); then",
+    `    echo "migration ${m.id} failed: $out" >&2`,
+    "    exit 1",
+    "  fi",
+    `  echo "applied migration ${m.id}"`,
+    "  applied=$((applied + 1))",
+    "fi",
+  ].join("\n");
+}
+
+function renderMigrationCommand(source: Extract<MigrationSource, { kind: "command" }>): string {
+  return [
+    `echo ${shellQuote(`running migration command: ${source.command}`)}`,
+    `if ! (cd ${shellQuote(source.workdir)} && bash -c ${shellQuote(source.command)}) >&2; then`,
+    `  echo ${shellQuote(`migration command failed: ${source.command}`)} >&2`,
+    "  exit 1",
+    "fi",
+  ].join("\n");
+}

@@ -1,0 +1,47 @@
+/** Quotes a value for POSIX shells: the result is one word whatever the value holds. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Quotes a value as an SQL string literal (standard SQL: single quotes doubled). */
+export function sqlLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Returns a here-document delimiter that does not occur as a line of `body`, so the body is
+ * passed to a command verbatim (quoted delimiter: no expansion).
+ */
+export function heredocDelimiter(body: string, base = "DBSTACK_EOF"): string {
+  const lines = new Set(body.split("\n"));
+  let tag = base;
+  for (let i = 1; lines.has(tag); i++) tag = `${base}_${i}`;
+  return tag;
+}
+
+/** Renders `command <<'TAG' ... TAG` with `body` passed verbatim on stdin. */
+export function withHeredoc(command: string, body: string, base?: string): string {
+  const tag = heredocDelimiter(body, base);
+  return `${command} <<'${tag}'\n${body}${body.endsWith("\n") ? "" : "\n"}${tag}`;
+}
+
+/** Renders a command that writes `content` to `path` with the given octal mode, atomically. */
+export function writeFileCommand(path: string, content: string, mode: string): string {
+  const tmp = `${path}.dbstack-tmp`;
+  return [
+    withHeredoc(`cat > ${shellQuote(tmp)}`, content, "DBSTACK_FILE"),
+    `chmod ${mode} ${shellQuote(tmp)}`,
+    `mv -f ${shellQuote(tmp)} ${shellQuote(path)}`,
+  ].join("\n");
+}
+
+/** The header every rendered script starts with: strict mode and a private umask. */
+export function scriptHeader(purpose: string): string {
+  return [
+    "#!/usr/bin/env bash",
+    `# ${purpose}`,
+    "# Rendered by dbstack from the stack's declared spec; changes here are overwritten by the next `pulumi up`.",
+    "set -Eeuo pipefail",
+    "umask 077",
+  ].join("\n");
+}

@@ -1,0 +1,116 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Target } from "./target";
+
+/**
+ * Runs rendered scripts on a target as a Pulumi resource: `create` when the resource is created,
+ * `update` (or `create` again) when any of its scripts, its environment or its triggers change,
+ * and `delete` when it is destroyed.
+ *
+ * This plays the role @pulumi/command's Command plays, as a dynamic provider: the command
+ * plugin cannot be built on the machines dbstack is developed on (its Go module is not served by
+ * the module proxy they reach), while a dynamic provider needs only @pulumi/pulumi. Scripts are
+ * passed on stdin, never on a command line; the environment may hold secrets and is kept
+ * encrypted in state.
+ */
+export interface HostCommandArgs {
+  /** Where the scripts run. Changing it replaces the resource. */
+  target: pulumi.Input<Target>;
+  /** What the command is for, used in error messages ("migrations for sqlite 'app'"). */
+  description: pulumi.Input<string>;
+  /** Bash script run on create. */
+  create: pulumi.Input<string>;
+  /** Bash script run when anything but `delete` changes. Default: `create` again. */
+  update?: pulumi.Input<string>;
+  /** Bash script run on destroy. Default: nothing. */
+  delete?: pulumi.Input<string>;
+  /** Environment for every script; values may be secrets. */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Values whose change alone re-runs `update` (for example a dependency's id). */
+  triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
+}
+
+interface State {
+  target: Target;
+  description: string;
+  create: string;
+  update?: string;
+  delete?: string;
+  environment?: Record<string, string>;
+  triggers?: unknown[];
+  stdout: string;
+}
+
+/** Fields whose change re-runs the command; `delete` is only stored for later. */
+const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  async diff(_id: string, olds: State, news: State) {
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const fields = ["target", "description", "create", "update", "delete", "environment", "triggers"] as const;
+    const changed = fields.filter((f) => !same(olds[f], news[f]));
+    return {
+      changes: changed.length > 0,
+      replaces: changed.includes("target") ? ["target"] : [],
+      deleteBeforeReplace: true,
+    };
+  },
+
+  async create(inputs: State) {
+    const stdout = await runOnTarget(inputs, inputs.create);
+    return { id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, outs: { ...inputs, stdout } };
+  },
+
+  async update(_id: string, olds: State, news: State) {
+    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const rerun = RERUN_FIELDS.some((f) => !same(olds[f], news[f]));
+    const stdout = rerun ? await runOnTarget(news, news.update ?? news.create) : olds.stdout;
+    return { outs: { ...news, stdout } };
+  },
+
+  async delete(_id: string, props: State) {
+    if (props.delete) await runOnTarget(props, props.delete);
+  },
+};
+
+/** Runs `script` with bash on the target; resolves to its stdout, rejects with its stderr. */
+async function runOnTarget(state: State, script: string): Promise<string> {
+  // Required here, not imported: this function is serialized into the dynamic provider.
+  const { spawn } = require("child_process") as typeof import("child_process");
+  if (state.target.kind !== "local") throw new Error(`unsupported target kind ${state.target.kind}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-s"], {
+      env: { ...process.env, ...(state.environment ?? {}) },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      process.stderr.write(d);
+    });
+    child.on("error", (err: Error) => reject(new Error(`${state.description}: could not start bash: ${err.message}`)));
+    child.on("close", (code: number | null) => {
+      if (code === 0) return resolve(stdout.trimEnd());
+      const detail = stderr.trim().split("\n").slice(-20).join("\n");
+      reject(new Error(`${state.description} failed (exit ${code}):\n${detail}`));
+    });
+    child.stdin.end(script);
+  });
+}
+
+export class HostCommand extends pulumi.dynamic.Resource {
+  /** What the last run printed on stdout. */
+  declare readonly stdout: pulumi.Output<string>;
+
+  constructor(name: string, args: HostCommandArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      { stdout: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["environment"] },
+      "dbstack",
+      "HostCommand",
+    );
+  }
+}

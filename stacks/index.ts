@@ -1,0 +1,29 @@
+// The dbstack Pulumi program: validates the stack config, then declares the databases.
+import * as pulumi from "@pulumi/pulumi";
+import { resolve } from "path";
+import { ConfigError, parseStackConfig } from "./config";
+import { secretsProblem } from "./secrets";
+import { sqliteDatabaseFromConfig, sqliteOutputs } from "./sqlite";
+
+function main() {
+  const stack = pulumi.getStack();
+  const problem = secretsProblem(stack, process.env);
+  if (problem) throw new pulumi.RunError(problem);
+  try {
+    const config = parseStackConfig(pulumi.runtime.allConfig());
+    // Relative paths in config are relative to the project root (where Pulumi.yaml is).
+    const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval };
+    const sqlite = Object.fromEntries(
+      Object.entries(config.sqlite).map(([name, cfg]) => [name, sqliteOutputs(sqliteDatabaseFromConfig(name, cfg, ctx))]),
+    );
+    return { sqlite, allowDataRemoval: config.allowDataRemoval };
+  } catch (err) {
+    // A config mistake is the user's to fix: show the message, not a stack trace.
+    if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+    throw err;
+  }
+}
+
+const outputs = main();
+export const sqlite = outputs.sqlite;
+export const allowDataRemoval = outputs.allowDataRemoval;
