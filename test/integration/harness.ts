@@ -1,0 +1,73 @@
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join, resolve } from "path";
+
+export const ROOT = resolve(__dirname, "../..");
+const DEV_PASSPHRASE = "dbstack-dev-only-not-a-secret";
+
+/** A throwaway project (symlinks to this repo's program) with its own file backend. */
+export interface Sandbox {
+  dir: string;
+  projectDir: string;
+  stack(name: string, config: Record<string, unknown>): Promise<Stack>;
+}
+
+export function sandbox(prefix: string): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), `dbstack-${prefix}-`));
+  const projectDir = join(dir, "project");
+  const state = join(dir, "state");
+  mkdirSync(projectDir);
+  mkdirSync(state);
+  for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules", "stacks", "components"]) {
+    symlinkSync(join(ROOT, entry), join(projectDir, entry));
+  }
+  return {
+    dir,
+    projectDir,
+    async stack(name, config) {
+      const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: name, workDir: projectDir },
+        {
+          envVars: {
+            PULUMI_BACKEND_URL: `file://${state}`,
+            PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+          },
+        },
+      );
+      await setConfig(stack, config);
+      return stack;
+    },
+  };
+}
+
+/** Replaces the stack's dbstack config; structured values are passed as JSON, as Pulumi does. */
+export async function setConfig(stack: Stack, config: Record<string, unknown>): Promise<void> {
+  const existing = await stack.getAllConfig();
+  for (const key of Object.keys(existing)) if (key.startsWith("dbstack:")) await stack.removeConfig(key);
+  const values = Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [`dbstack:${k}`, { value: typeof v === "string" ? v : JSON.stringify(v) }]),
+  );
+  await stack.setAllConfig(values);
+}
+
+/** Counts of operations in an up's summary, e.g. { create: 5 } or { same: 6 }. */
+export function changes(summary: { resourceChanges?: Record<string, number> }): Record<string, number> {
+  return summary.resourceChanges ?? {};
+}
+
+export function sqlite(db: string, sql: string): string {
+  return execFileSync("sqlite3", ["-batch", db, sql], { encoding: "utf8" }).trim();
+}
+
+export function run(file: string, args: string[] = []): string {
+  return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+export function writeMigration(dir: string, name: string, sql: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), sql);
+}
