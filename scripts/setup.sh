@@ -2,7 +2,7 @@
 # Makes this machine ready to deploy and test dbstack. Idempotent; a second run takes seconds.
 #
 #  1. Debian packages the local target and the tests use (sqlite3, cron, gnupg ...), when missing.
-#  2. Node dependencies (npm ci), when node_modules is missing or older than package-lock.json.
+#  2. Node dependencies (npm install), when node_modules is missing or older than package-lock.json.
 #  3. The Pulumi CLI at exactly the version of @pulumi/pulumi in package.json, and the plugins
 #     the engine needs: an installed CLI of that version is used as is; otherwise the CLI is built
 #     from its Go module (tools/go.mod pins it) together with dbstack's Node.js language host.
@@ -46,8 +46,10 @@ fi
 
 # Node dependencies ------------------------------------------------------------------------
 if [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
-  log "installing Node dependencies (npm ci)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+  # npm install, not npm ci: with npm 11 and a lock written without registry URLs
+  # (omit-lockfile-registry-resolved), npm ci rejects rollup's platform packages as missing.
+  log "installing Node dependencies (npm install, from package-lock.json)"
+  (cd "$ROOT" && npm install --no-audit --no-fund >&2)
 fi
 
 # Pulumi CLI and plugins -------------------------------------------------------------------
