@@ -30,6 +30,8 @@ export function writeFileCommand(path: string, content: string, mode: string): s
   const tmp = `${path}.dbstack-tmp`;
   return [
     withHeredoc(`cat > ${shellQuote(tmp)}`, content, "DBSTACK_FILE"),
+    // A here-document always ends in a newline; drop it when the content has none.
+    ...(content.endsWith("\n") ? [] : [`truncate -s -1 ${shellQuote(tmp)}`]),
     `chmod ${mode} ${shellQuote(tmp)}`,
     `mv -f ${shellQuote(tmp)} ${shellQuote(path)}`,
   ].join("\n");

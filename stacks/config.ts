@@ -1,21 +1,18 @@
 import { isAbsolute, resolve } from "path";
 import { z } from "zod";
 import { cronScheduleProblem, DEFAULT_BACKUP_SCHEDULE } from "../components/backups/schedule";
+import { GPG_RECIPIENT, RESOURCE_NAME, SAFE_PATH, UNIX_NAME } from "../components/validate";
 
 /**
  * The stack config, as written under `config:` in Pulumi.<stack>.yaml, namespace `dbstack`.
  * Every key is validated before any resource is registered; unknown keys are errors.
  */
 
-const NAME = /^[a-z][a-z0-9_-]{0,39}$/;
-const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-/** Paths reach shell scripts, cron lines and sqlite dot-commands: keep them to safe characters. */
-const SAFE_PATH = /^[A-Za-z0-9._/@+-]+$/;
 
 const path = (what: string) =>
   z
     .string({ error: `expected ${what} as a string` })
-    .min(1, { error: `expected ${what}, got an empty string` })
+    .min(1, { error: `expected ${what}` })
     .regex(SAFE_PATH, { error: `expected ${what} made of letters, digits and . _ / @ + - only` });
 
 const pragmas = z.strictObject({
@@ -48,7 +45,7 @@ const backup = z.strictObject({
     .default(30),
   gpgRecipient: z
     .string()
-    .regex(/^[A-Za-z0-9._@+<>-]+$/, { error: "expected a GPG key id, fingerprint or e-mail address" })
+    .regex(GPG_RECIPIENT, { error: "expected a GPG key id, fingerprint or e-mail address" })
     .optional(),
   offHostCommand: z.string().min(1, { error: "expected a shell command, got an empty string" }).optional(),
 });
@@ -85,8 +82,9 @@ const sqliteDatabase = z.strictObject({
 export const CONFIG_KEYS = {
   allowDataRemoval: z.boolean({ error: "expected true or false" }).default(false),
   sqlite: z
-    .record(z.string().regex(NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
-      error: "expected a map of database name to database spec",
+    .record(z.string().regex(RESOURCE_NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
+      // Only for a value that is not a map at all; a bad key keeps the key's own message.
+      error: (issue) => (issue.code === "invalid_type" ? "expected a map of database name to database spec" : undefined),
     })
     .default({}),
 };
@@ -139,6 +137,14 @@ function parseValue(text: string): unknown {
 
 function describeIssue(fullKey: string, issue: z.core.$ZodIssue): string {
   const key = [fullKey, ...issue.path.map(String)].join(".");
+  if (issue.code === "invalid_key") {
+    // A bad map key: report the key's own rule against the key.
+    const inner = issue.issues[0];
+    return `${key}: ${inner?.message ?? "bad key"}, got ${JSON.stringify(issue.input ?? issue.path.at(-1))}`;
+  }
+  if (issue.code === "invalid_type" && issue.input === undefined) {
+    return `${key}: missing; expected ${issue.message.startsWith("Invalid input") ? `a ${issue.expected}` : issue.message.replace(/^expected /, "")}`;
+  }
   if (issue.code === "unrecognized_keys") {
     return `${key}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (a typo?)`;
   }

@@ -44,6 +44,7 @@ export function sqliteOutputs(db: SqliteDatabase) {
     connectionInit: db.connectionInit,
     backupCommand: db.backupCommand,
     restoreCommand: db.restoreCommand,
+    healthCommand: db.healthCommand,
     hookReport: db.hookReport,
   } satisfies Record<string, pulumi.Output<string>>;
 }

@@ -2,6 +2,12 @@ import { shellQuote } from "../shell";
 import type { BackupPolicy } from "./policy";
 
 /**
+ * Matches the UTC timestamp in a backup's name (20261121T020000Z) and nothing else, so that the
+ * backups of database "app" never match those of "app-logs" kept in the same directory.
+ */
+export const STAMP_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
+
+/**
  * Shell shared by every engine's backup script, after the engine has written a consistent
  * snapshot to "$work/<snapshot>": compress, optionally encrypt, move into place 0600 under a
  * UTC-timestamped name, copy off-host, apply retention. Uses $NAME, $DEST, $work and fail().
@@ -31,7 +37,7 @@ export function renderArchiveSteps(policy: BackupPolicy, snapshotFile: string, e
   }
   lines.push(
     `# Retention: only this database's backups, only after a new one exists.`,
-    `find "$DEST" -maxdepth 1 -type f -name "$NAME-*${final}" -mmin +${policy.retentionDays * 24 * 60} -print -delete | sed 's/^/expired: /'`,
+    `find "$DEST" -maxdepth 1 -type f -name "$NAME-${STAMP_GLOB}${final}" -mmin +${policy.retentionDays * 24 * 60} -print -delete | sed 's/^/expired: /'`,
     'echo "$(date -u +%FT%TZ) backup ok: $file ($(stat -c %s "$file") bytes)"',
   );
   return lines.join("\n");
@@ -60,7 +66,7 @@ export function renderBackupPrelude(name: string, policy: BackupPolicy): string 
 export function renderPickBackup(extension: string): string {
   return [
     'if [ $# -ge 1 ]; then backup="$1"; else',
-    `  backup=$(find "$DEST" -maxdepth 1 -type f -name "$NAME-*${extension}.gz*" | sort | tail -n 1)`,
+    `  backup=$(find "$DEST" -maxdepth 1 -type f -name "$NAME-${STAMP_GLOB}${extension}.gz*" | sort | tail -n 1)`,
     "fi",
     '[ -n "$backup" ] && [ -f "$backup" ] || { echo "no backup to restore in $DEST (give a file as the first argument)" >&2; exit 1; }',
     'case "$backup" in',

@@ -82,7 +82,8 @@ function renderApply(dialect: HookDialect, m: Migration): string {
 function renderMigrationCommand(source: Extract<MigrationSource, { kind: "command" }>): string {
   return [
     `echo ${shellQuote(`running migration command: ${source.command}`)}`,
-    `if ! (cd ${shellQuote(source.workdir)} && bash -c ${shellQuote(source.command)}) >&2; then`,
+    // </dev/null: the hook itself arrives on bash's stdin; a command that reads stdin must not eat it.
+    `if ! (cd ${shellQuote(source.workdir)} && bash -c ${shellQuote(source.command)}) </dev/null >&2; then`,
     `  echo ${shellQuote(`migration command failed: ${source.command}`)} >&2`,
     "  exit 1",
     "fi",

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ReviewFacts } from "../review/facts";
 import type { Target } from "./target";
 
 /**
@@ -27,6 +28,8 @@ export interface HostCommandArgs {
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Values whose change alone re-runs `update` (for example a dependency's id). */
   triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
+  /** What this resource is, for the preview summary (data-bearing, restarts, backups ...). */
+  review?: ReviewFacts;
 }
 
 interface State {
@@ -37,16 +40,17 @@ interface State {
   delete?: string;
   environment?: Record<string, string>;
   triggers?: unknown[];
+  review?: ReviewFacts;
   stdout: string;
 }
 
-/** Fields whose change re-runs the command; `delete` is only stored for later. */
+/** Fields whose change re-runs the command; `delete` and `review` are only stored. */
 const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: State, news: State) {
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    const fields = ["target", "description", "create", "update", "delete", "environment", "triggers"] as const;
+    const fields = ["target", "description", "create", "update", "delete", "environment", "triggers", "review"] as const;
     const changed = fields.filter((f) => !same(olds[f], news[f]));
     return {
       changes: changed.length > 0,
@@ -107,7 +111,7 @@ export class HostCommand extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { stdout: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, ...args },
+      { stdout: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, review: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["environment"] },
       "dbstack",
       "HostCommand",

@@ -19,6 +19,28 @@ import {
   type SqliteScriptSpec,
 } from "./scripts";
 import { sqliteUrls } from "./urls";
+import {
+  checkAbsolutePath,
+  checkGpgRecipient,
+  checkName,
+  checkSchedule,
+  checkUnixName,
+  checkWholeNumber,
+} from "../../validate";
+
+/** Rejects bad arguments before any resource is registered; each message names the argument. */
+function validateArgs(name: string, args: SqliteDatabaseArgs): void {
+  checkName("name", name);
+  checkAbsolutePath("path", args.path);
+  checkAbsolutePath("toolsDir", args.toolsDir);
+  checkUnixName("owner", args.owner);
+  checkUnixName("group", args.group);
+  checkAbsolutePath("backup.dir", args.backup?.dir);
+  checkSchedule("backup.schedule", args.backup?.schedule);
+  checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
+  checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
+  checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
+}
 
 export interface SqliteBackupArgs {
   /** Cron schedule. Default `0 2 * * *` (daily at 02:00, host time). */
@@ -50,7 +72,7 @@ export interface SqliteDatabaseArgs {
   migrations?: MigrationSource;
   /** Health checks run after migrations, besides the built-in ones (integrity_check, SELECT 1, version). */
   healthChecks?: HealthCheck[];
-  /** Where the backup, restore and shell tools are installed. Default `/usr/local/lib/dbstack/<name>`. */
+  /** Where the backup, restore, health and shell tools are installed. Default `/usr/local/lib/<hostPrefix>/<name>`. */
   toolsDir?: string;
   /** Whether `pulumi destroy` deletes the database file and its backups. Default false: they are kept. */
   allowDataRemoval?: boolean;
@@ -75,11 +97,14 @@ export class SqliteDatabase extends pulumi.ComponentResource {
   readonly restoreCommand: pulumi.Output<string>;
   /** The backup command cron runs; empty when no backups are declared. */
   readonly backupCommand: pulumi.Output<string>;
+  /** Runs the health checks on demand: `<toolsDir>/health`. */
+  readonly healthCommand: pulumi.Output<string>;
   /** Output of the last post-deploy hook: migrations applied and health check results. */
   readonly hookReport: pulumi.Output<string>;
 
   constructor(name: string, args: SqliteDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("dbstack:sqlite:Database", name, {}, opts);
+    validateArgs(name, args);
     const target = args.target ?? localTarget();
     const pragmas = resolvePragmas(args.pragmas);
     const dbDir = args.path.slice(0, args.path.lastIndexOf("/")) || "/";
@@ -96,11 +121,13 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       owner: args.owner,
       group: args.group,
       pragmas,
-      toolsDir: args.toolsDir ?? `/usr/local/lib/dbstack/${name}`,
+      toolsDir: args.toolsDir ?? `/usr/local/lib/${args.hostPrefix ?? "dbstack"}/${name}`,
       backup,
+      healthChecks: args.healthChecks ?? [],
       allowDataRemoval: args.allowDataRemoval ?? false,
     };
     const where = describeTarget(target);
+    const component = `sqlite database ${name}`;
     const child = { parent: this };
 
     const file = new HostCommand(
@@ -110,6 +137,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
         description: `sqlite database ${name} (${args.path} on ${where})`,
         create: renderProvision(spec),
         delete: renderRemove(spec),
+        review: { component, dataBearing: true, dataRemovalAllowed: spec.allowDataRemoval },
       },
       child,
     );
@@ -121,6 +149,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
         description: `tools for sqlite database ${name}`,
         create: renderInstallTools(spec),
         delete: renderRemoveTools(spec),
+        review: { component },
       },
       { ...child, dependsOn: [file] },
     );
@@ -141,6 +170,12 @@ export class SqliteDatabase extends pulumi.ComponentResource {
           description: `backup schedule for sqlite database ${name}`,
           create: `${renderInstallCron(job)}\nmkdir -p ${shellQuote(backup.dir)} && chmod 700 ${shellQuote(backup.dir)}`,
           delete: `${renderRemoveCron(job)}\n${renderRemoveBackups(spec, backup)}`,
+          review: {
+            component,
+            dataBearing: true,
+            dataRemovalAllowed: spec.allowDataRemoval,
+            backup: { schedule: backup.schedule, retentionDays: backup.retentionDays },
+          },
         },
         { ...child, dependsOn: [tools] },
       );
@@ -157,11 +192,15 @@ export class SqliteDatabase extends pulumi.ComponentResource {
             subject: `sqlite database ${name}`,
             dialect: sqliteDialect(spec),
             migrations: args.migrations,
-            healthChecks: args.healthChecks ?? [],
+            healthChecks: spec.healthChecks ?? [],
           }),
           environment: { DATABASE_URL: sqliteUrls(args.path).sqlalchemy },
           // A re-created file must be migrated again; a changed file spec re-runs the checks.
           triggers: [file.id, checksumOf(renderProvision(spec))],
+          review: {
+            component,
+            migrations: args.migrations?.kind === "sql" ? args.migrations.migrations.map((m) => m.id) : [],
+          },
         },
         { ...child, dependsOn: [file, tools] },
       );
@@ -173,6 +212,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     this.url = pulumi.output(urls.sqlalchemy);
     this.fileUri = pulumi.output(urls.fileUri);
     this.connectionInit = pulumi.output(connectionPragmaSql(pragmas).join(" "));
+    this.healthCommand = pulumi.output(`${spec.toolsDir}/health`);
     this.restoreCommand = pulumi.output(backup ? `${spec.toolsDir}/restore` : "");
     this.backupCommand = pulumi.output(backup ? `${spec.toolsDir}/backup` : "");
     this.registerOutputs({
@@ -181,6 +221,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       fileUri: this.fileUri,
       connectionInit: this.connectionInit,
       restoreCommand: this.restoreCommand,
+      healthCommand: this.healthCommand,
       backupCommand: this.backupCommand,
       hookReport: this.hookReport,
     });

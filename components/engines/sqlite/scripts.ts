@@ -1,7 +1,8 @@
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { renderArchiveSteps, renderBackupPrelude, renderPickBackup, STAMP_GLOB } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
+import { renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
 import { scriptHeader, shellQuote, writeFileCommand } from "../../shell";
-import { sqliteClientFunctions, type SqliteConnection } from "./dialect";
+import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
 
 /** Everything the SQLite scripts need to know about one database. */
@@ -13,6 +14,8 @@ export interface SqliteScriptSpec extends SqliteConnection {
   /** Where dbstack installs this database's tools (backup, restore, shell). */
   toolsDir: string;
   backup?: BackupPolicy;
+  /** Declared health checks, run by the post-deploy hook and by the `health` tool. */
+  healthChecks?: HealthCheck[];
   /** Whether `pulumi destroy` deletes the database file (and the backups). */
   allowDataRemoval: boolean;
 }
@@ -33,9 +36,12 @@ export function renderProvision(spec: SqliteScriptSpec): string {
   return [
     scriptHeader(`Creates sqlite database ${spec.name} at ${spec.path}.`),
     sqliteClientFunctions(spec),
-    `mkdir -p ${shellQuote(dir)}`,
-    `chmod 700 ${shellQuote(dir)}`,
-    chownCommand(spec, shellQuote(dir)),
+    "# Only a directory dbstack creates is made private: an existing one (/srv, /tmp) is left as it is.",
+    `if [ ! -d ${shellQuote(dir)} ]; then`,
+    `  mkdir -p ${shellQuote(dir)}`,
+    `  chmod 700 ${shellQuote(dir)}`,
+    `  ${chownCommand(spec, shellQuote(dir)) || ":"}`,
+    "fi",
     `created=no; [ -e ${q} ] || created=yes`,
     `if [ -e ${q} ] && ! [ -f ${q} ]; then echo "${spec.path} exists and is not a regular file" >&2; exit 1; fi`,
     `touch ${q}`,
@@ -111,10 +117,23 @@ export function renderShellScript(spec: SqliteScriptSpec): string {
   ].join("\n") + "\n";
 }
 
+/** `health`: the built-in and declared health checks, on demand (exits non-zero on failure). */
+export function renderHealthScript(spec: SqliteScriptSpec): string {
+  return [
+    scriptHeader(`Health checks of sqlite database ${spec.name}.`),
+    sqliteClientFunctions(spec),
+    '[ -f "$DB" ] || { echo "database file $DB does not exist" >&2; exit 1; }',
+    renderHealthChecks(sqliteDialect(spec), spec.healthChecks ?? []),
+  ].join("\n") + "\n";
+}
+
 /** Installs the tools (0700) into toolsDir. */
 export function renderInstallTools(spec: SqliteScriptSpec): string {
   const dir = spec.toolsDir;
-  const tools: [string, string][] = [["shell", renderShellScript(spec)]];
+  const tools: [string, string][] = [
+    ["shell", renderShellScript(spec)],
+    ["health", renderHealthScript(spec)],
+  ];
   if (spec.backup) {
     tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)]);
   }
@@ -138,7 +157,8 @@ export function renderRemoveBackups(spec: SqliteScriptSpec, policy: BackupPolicy
     return `echo ${shellQuote(`dbstack: kept the backups of ${spec.name} in ${policy.dir}; set dbstack:allowDataRemoval to true to delete them on destroy`)} >&2`;
   }
   return [
-    `find ${shellQuote(policy.dir)} -maxdepth 1 -type f -name ${shellQuote(`${spec.name}-*`)} -delete 2>/dev/null || true`,
+    `find ${shellQuote(policy.dir)} -maxdepth 1 -type f -name ${shellQuote(`${spec.name}-${STAMP_GLOB}.db.gz*`)} -delete 2>/dev/null || true`,
+    `rm -f ${shellQuote(`${policy.dir}/backup.log`)}`,
     `rmdir ${shellQuote(policy.dir)} 2>/dev/null || true`,
     `echo ${shellQuote(`dbstack: deleted the backups of ${spec.name} in ${policy.dir} (allowDataRemoval is set)`)} >&2`,
   ].join("\n");

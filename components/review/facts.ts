@@ -1,0 +1,27 @@
+/**
+ * What a resource is, declared by the component that creates it, for the people reviewing a
+ * preview. The preview summary flags risky changes from these declarations, never from names.
+ */
+export interface ReviewFacts {
+  /** The component the resource belongs to, e.g. "sqlite database app". */
+  component: string;
+  /** Deleting or replacing this resource can lose data (a database file, a data directory, backups). */
+  dataBearing?: boolean;
+  /** Whether destroy/replace may really delete that data (the stack's allowDataRemoval). */
+  dataRemovalAllowed?: boolean;
+  /** Applying a change to this resource restarts the database server. */
+  restartsDatabase?: boolean;
+  /** The backup schedule this resource installs. */
+  backup?: { schedule: string; retentionDays: number };
+  /** The migrations this hook applies, by id. */
+  migrations?: string[];
+  /** Grants this resource holds: user → role, and whether the user is a superuser. */
+  grants?: Record<string, { role: GrantRole; superuser?: boolean }>;
+  /** The standby replica this resource is. */
+  standby?: string;
+}
+
+export type GrantRole = "readonly" | "readwrite" | "owner";
+
+/** Wider roles rank higher. */
+export const GRANT_RANK: Record<GrantRole, number> = { readonly: 1, readwrite: 2, owner: 3 };

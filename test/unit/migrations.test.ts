@@ -1,0 +1,168 @@
+import { createHash } from "crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { join } from "path";
+import { describe, expect, it } from "vitest";
+import { sqliteDialect } from "../../components/engines/sqlite/dialect";
+import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
+import type { HealthCheck } from "../../components/hooks/healthChecks";
+import { renderPostDeployHook, type MigrationSource } from "../../components/hooks/migrationRunner";
+import { loadMigrations } from "../../components/hooks/migrations";
+import { runScript, sqlite3, tempDir } from "./support/run";
+
+function migrationDir(files: Record<string, string>): string {
+  const dir = join(tempDir(), "migrations");
+  mkdirSync(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+describe("loadMigrations", () => {
+  it("orders by number, not by name, and ignores files that are not .sql", () => {
+    const dir = migrationDir({
+      "10_add_index.sql": "CREATE INDEX i ON users(email);\n",
+      "2_create_users.sql": "CREATE TABLE users(email TEXT);\n",
+      "README.md": "# not a migration",
+      "notes.txt": "nor this",
+    });
+    expect(loadMigrations(dir).map((m) => m.id)).toEqual(["2_create_users", "10_add_index"]);
+  });
+
+  it("keeps the SQL verbatim with its sha256 hex checksum", () => {
+    const sql = "-- users\nCREATE TABLE users(email TEXT);\n";
+    const [m] = loadMigrations(migrationDir({ "0001_create_users.sql": sql }));
+    expect(m.sql).toBe(sql);
+    expect(m.checksum).toBe(createHash("sha256").update(Buffer.from(sql)).digest("hex"));
+    expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("rejects a .sql file with a bad name, naming the file", () => {
+    const dir = migrationDir({ "0001_ok.sql": "", "create users.sql": "" });
+    expect(() => loadMigrations(dir)).toThrow(`migration file ${join(dir, "create users.sql")}: name must look like 0001_create_users.sql`);
+  });
+
+  it("rejects two files with the same number, naming both", () => {
+    const dir = migrationDir({ "1_a.sql": "", "0001_b.sql": "" });
+    expect(() => loadMigrations(dir)).toThrow(/migration files (1_a\.sql and 0001_b\.sql|0001_b\.sql and 1_a\.sql) in .* share the number/);
+  });
+
+  it("rejects a missing directory, naming it", () => {
+    const dir = join(tempDir(), "nope");
+    expect(() => loadMigrations(dir)).toThrow(`migrations directory ${dir} cannot be read`);
+  });
+
+  it("rejects a file given as the directory", () => {
+    const file = join(tempDir(), "0001_x.sql");
+    writeFileSync(file, "");
+    expect(() => loadMigrations(file)).toThrow(`migrations directory ${file} cannot be read: not a directory`);
+  });
+});
+
+describe("post-deploy hook against sqlite3", () => {
+  const USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n";
+  const NOTES = "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), body TEXT);\n";
+
+  function hook(db: string, migrations?: MigrationSource, healthChecks: HealthCheck[] = []) {
+    const script = renderPostDeployHook({
+      subject: "sqlite database app",
+      dialect: sqliteDialect({ path: db, pragmas: resolvePragmas(undefined) }),
+      migrations,
+      healthChecks,
+    });
+    return (env: Record<string, string> = {}) => runScript(script, env);
+  }
+
+  function sqlHook(db: string, files: Record<string, string>, healthChecks: HealthCheck[] = []) {
+    return hook(db, { kind: "sql", migrations: loadMigrations(migrationDir(files)) }, healthChecks);
+  }
+
+  it("applies pending migrations once, in order, and records them with their checksums", () => {
+    const db = join(tempDir(), "app.db");
+    const files = { "0001_create_users.sql": USERS, "0002_create_notes.sql": NOTES };
+
+    const first = sqlHook(db, files)();
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("applied migration 0001_create_users\napplied migration 0002_create_notes\nmigrations: 2 applied, 2 in total\n");
+    expect(sqlite3(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'notes') ORDER BY name;")).toBe("notes\nusers");
+    const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+    expect(sqlite3(db, "SELECT id || ' ' || checksum FROM dbstack_migrations ORDER BY id;")).toBe(
+      `0001_create_users ${sha(USERS)}\n0002_create_notes ${sha(NOTES)}`,
+    );
+
+    const second = sqlHook(db, files)();
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("migrations: 0 applied, 2 in total");
+    expect(second.stdout).not.toContain("applied migration");
+  });
+
+  it("runs the built-in health checks and prints one line per check", () => {
+    const db = join(tempDir(), "app.db");
+    const r = sqlHook(db, { "0001_create_users.sql": USERS }, [{ name: "users table", sql: "SELECT count(*) >= 0 FROM users", expect: "1" }])();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/health checks:\n {2}integrity_check: ok\n {2}select 1: 1\n {2}version: 3\.\d+\.\d+\n {2}users table: 1\n$/);
+  });
+
+  it("refuses a migration edited after it was applied, before applying anything else", () => {
+    const db = join(tempDir(), "app.db");
+    expect(sqlHook(db, { "0001_create_users.sql": USERS })().code).toBe(0);
+
+    const r = sqlHook(db, { "0001_create_users.sql": USERS + "-- edited\n", "0002_create_notes.sql": NOTES })();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("migration 0001_create_users was edited after it was applied");
+    expect(sqlite3(db, "SELECT count(*) FROM sqlite_master WHERE name = 'notes';")).toBe("0");
+  });
+
+  it("rolls back a failing migration, names it, and applies it once it is fixed", () => {
+    const db = join(tempDir(), "app.db");
+    const broken = { "0001_create_users.sql": USERS, "0002_broken.sql": "CREATE TABLE t(x); INSERT INTO nope VALUES(1);\n" };
+
+    const r = sqlHook(db, broken)();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("migration 0002_broken failed");
+    expect(r.stderr).toContain("no such table: nope");
+    expect(r.stdout).toContain("applied migration 0001_create_users");
+    expect(sqlite3(db, "SELECT count(*) FROM sqlite_master WHERE name = 't';")).toBe("0");
+    expect(sqlite3(db, "SELECT id FROM dbstack_migrations;")).toBe("0001_create_users");
+
+    const fixed = sqlHook(db, { ...broken, "0002_broken.sql": "CREATE TABLE t(x);\n" })();
+    expect(fixed.code).toBe(0);
+    expect(fixed.stdout).toContain("migrations: 1 applied, 2 in total");
+  });
+
+  it("fails on a health check whose result differs from expect, naming the check", () => {
+    const db = join(tempDir(), "app.db");
+    const r = sqlHook(db, { "0001_create_users.sql": USERS }, [{ name: "has an admin", sql: "SELECT count(*) FROM users", expect: "1" }])();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("health check has an admin failed: expected 1, got 0");
+  });
+
+  it("fails on a health check whose query fails, naming the check", () => {
+    const db = join(tempDir(), "app.db");
+    const r = hook(db, undefined, [{ name: "orders table", sql: "SELECT count(*) FROM orders" }])();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("health check orders table failed");
+    expect(r.stderr).toContain("no such table: orders");
+  });
+
+  it("runs a migration command in its workdir with DATABASE_URL from the environment", () => {
+    const dir = tempDir();
+    const db = join(dir, "app.db");
+    const url = `sqlite:///${db}`;
+    const run = hook(db, { kind: "command", command: `printf '%s' "$DATABASE_URL" > seen-url; pwd > seen-dir`, workdir: dir });
+    const r = run({ DATABASE_URL: url });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("running migration command: printf");
+    expect(readFileSync(join(dir, "seen-url"), "utf8")).toBe(url);
+    expect(readFileSync(join(dir, "seen-dir"), "utf8").trim()).toBe(dir);
+    expect(r.stdout).toContain("health checks:");
+  });
+
+  it("fails the hook when the migration command fails", () => {
+    const dir = tempDir();
+    const r = hook(join(dir, "app.db"), { kind: "command", command: "echo boom >&2; exit 3", workdir: dir })();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("boom");
+    expect(r.stderr).toContain("migration command failed: echo boom >&2; exit 3");
+    expect(r.stdout).not.toContain("health checks:");
+  });
+});

@@ -1,0 +1,316 @@
+import { spawnSync } from "child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
+import { join } from "path";
+import { gzipSync } from "zlib";
+import { describe, expect, it } from "vitest";
+import type { BackupPolicy } from "../../components/backups/policy";
+import { connectionPragmaSql, persistentPragmaSql, resolvePragmas, SQLITE_PRAGMA_DEFAULTS } from "../../components/engines/sqlite/pragmas";
+import {
+  renderBackupScript,
+  renderInstallTools,
+  renderProvision,
+  renderRemove,
+  renderRestoreScript,
+  type SqliteScriptSpec,
+} from "../../components/engines/sqlite/scripts";
+import { sqliteUrls } from "../../components/engines/sqlite/urls";
+import { modeOf, runScript, runTool, sqlite3, tempDir } from "./support/run";
+
+const POLICY: BackupPolicy = { schedule: "0 2 * * *", dir: "/var/lib/app/backups", retentionDays: 30 };
+
+function spec(overrides: Partial<SqliteScriptSpec> = {}): SqliteScriptSpec {
+  return {
+    name: "app",
+    path: "/var/lib/app/app.db",
+    pragmas: resolvePragmas(undefined),
+    toolsDir: "/usr/local/lib/dbstack/app",
+    allowDataRemoval: false,
+    ...overrides,
+  };
+}
+
+/** A database, its backup dir and tools dir inside a fresh temp dir. */
+function layout() {
+  const root = tempDir();
+  const policy: BackupPolicy = { ...POLICY, dir: join(root, "backups") };
+  const s = spec({ path: join(root, "data", "app.db"), toolsDir: join(root, "tools"), backup: policy });
+  mkdirSync(s.toolsDir);
+  return { root, policy, spec: s };
+}
+
+function provision(s: SqliteScriptSpec) {
+  const r = runScript(renderProvision(s));
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return r;
+}
+
+describe("pragmas", () => {
+  it("defaults to WAL, no auto-vacuum, synchronous normal, 5 s busy timeout, foreign keys on", () => {
+    expect(resolvePragmas(undefined)).toEqual({
+      journalMode: "wal",
+      autoVacuum: "none",
+      synchronous: "normal",
+      busyTimeoutMs: 5000,
+      foreignKeys: true,
+    });
+    expect(resolvePragmas({})).toEqual(SQLITE_PRAGMA_DEFAULTS);
+  });
+
+  it("applies overrides and ignores keys set to undefined", () => {
+    expect(resolvePragmas({ journalMode: "delete", busyTimeoutMs: 250, foreignKeys: false, synchronous: undefined })).toEqual({
+      journalMode: "delete",
+      autoVacuum: "none",
+      synchronous: "normal",
+      busyTimeoutMs: 250,
+      foreignKeys: false,
+    });
+  });
+
+  it("renders the persistent pragmas, auto_vacuum before journal_mode", () => {
+    expect(persistentPragmaSql(resolvePragmas(undefined))).toEqual(["PRAGMA auto_vacuum = NONE;", "PRAGMA journal_mode = WAL;"]);
+    expect(persistentPragmaSql(resolvePragmas({ autoVacuum: "incremental", journalMode: "truncate" }))).toEqual([
+      "PRAGMA auto_vacuum = INCREMENTAL;",
+      "PRAGMA journal_mode = TRUNCATE;",
+    ]);
+  });
+
+  it("renders the connection pragmas", () => {
+    expect(connectionPragmaSql(resolvePragmas(undefined))).toEqual([
+      "PRAGMA busy_timeout = 5000;",
+      "PRAGMA foreign_keys = ON;",
+      "PRAGMA synchronous = NORMAL;",
+    ]);
+    expect(connectionPragmaSql(resolvePragmas({ busyTimeoutMs: 0, foreignKeys: false, synchronous: "full" }))).toEqual([
+      "PRAGMA busy_timeout = 0;",
+      "PRAGMA foreign_keys = OFF;",
+      "PRAGMA synchronous = FULL;",
+    ]);
+  });
+});
+
+describe("sqliteUrls", () => {
+  it("names an absolute path three ways", () => {
+    expect(sqliteUrls("/var/lib/app/app.db")).toEqual({
+      path: "/var/lib/app/app.db",
+      sqlalchemy: "sqlite:////var/lib/app/app.db",
+      fileUri: "file:///var/lib/app/app.db",
+    });
+  });
+
+  it("percent-encodes the file URI but keeps the plain path", () => {
+    const urls = sqliteUrls("/srv/my data/app#1.db");
+    expect(urls.path).toBe("/srv/my data/app#1.db");
+    expect(urls.fileUri).toBe("file:///srv/my%20data/app%231.db");
+  });
+
+  it("refuses a relative path", () => {
+    expect(() => sqliteUrls("data/app.db")).toThrow('sqlite path must be absolute, got "data/app.db"');
+  });
+});
+
+describe("rendered scripts (text)", () => {
+  it("are deterministic: the same spec renders the same text", () => {
+    const s = spec({ backup: POLICY });
+    for (const render of [renderProvision, renderRemove, renderInstallTools]) expect(render(s)).toBe(render(spec({ backup: POLICY })));
+    expect(renderBackupScript(s, POLICY)).toBe(renderBackupScript(spec(), { ...POLICY }));
+    expect(renderRestoreScript(s, POLICY)).toBe(renderRestoreScript(spec(), { ...POLICY }));
+  });
+
+  it("removal keeps the data unless allowDataRemoval is set", () => {
+    const kept = renderRemove(spec());
+    expect(kept).toContain("kept sqlite database app at /var/lib/app/app.db");
+    expect(kept).toContain("dbstack:allowDataRemoval");
+    expect(kept).not.toMatch(/\brm\b/);
+  });
+
+  it("removal with allowDataRemoval deletes the file and its -wal and -shm files", () => {
+    const removed = renderRemove(spec({ allowDataRemoval: true }));
+    expect(removed).toMatch(/^rm -f '\/var\/lib\/app\/app\.db' /);
+    expect(removed).toContain("'/var/lib/app/app.db-wal'");
+    expect(removed).toContain("'/var/lib/app/app.db-shm'");
+  });
+
+  it("backs up with the online backup API and gzip, never by copying the live file", () => {
+    const script = renderBackupScript(spec(), POLICY);
+    expect(script).toContain(`sqlite "$DB" ".backup '$work/snapshot.db'"`);
+    expect(script).toContain("gzip ");
+    expect(script).not.toMatch(/\bcp\b/);
+  });
+
+  it("expires backups after retentionDays, counted in minutes", () => {
+    expect(renderBackupScript(spec(), POLICY)).toContain("-mmin +43200 ");
+    expect(renderBackupScript(spec(), { ...POLICY, retentionDays: 7 })).toContain("-mmin +10080 ");
+  });
+
+  it("encrypts with gpg only when a recipient is set", () => {
+    expect(renderBackupScript(spec(), POLICY)).not.toContain("gpg");
+    const script = renderBackupScript(spec(), { ...POLICY, gpgRecipient: "ops@example.com" });
+    expect(script).toContain("gpg --batch --yes --trust-model always --recipient 'ops@example.com' ");
+  });
+
+  it("runs an off-host command only when one is set", () => {
+    expect(renderBackupScript(spec(), POLICY)).not.toContain("BACKUP_FILE");
+    const script = renderBackupScript(spec(), { ...POLICY, offHostCommand: `rsync "$BACKUP_FILE" backup-host:/srv/` });
+    expect(script).toContain(`BACKUP_FILE="$file" bash -c 'rsync "$BACKUP_FILE" backup-host:/srv/'`);
+  });
+});
+
+describe("rendered scripts run against sqlite3", () => {
+  it("provision creates the directory 0700 and the file 0600 in WAL mode, and is idempotent", () => {
+    const { spec: s } = layout();
+    const first = provision(s);
+    expect(first.stdout).toBe(`sqlite database app: ${s.path} (created: yes, journal_mode: wal)\n`);
+    expect(modeOf(statSync(s.path))).toBe(0o600);
+    expect(modeOf(statSync(join(s.path, "..")))).toBe(0o700);
+    expect(sqlite3(s.path, "PRAGMA journal_mode;")).toBe("wal");
+
+    sqlite3(s.path, "CREATE TABLE kept(x); INSERT INTO kept VALUES ('still here');");
+    expect(provision(s).stdout).toContain("(created: no, journal_mode: wal)");
+    expect(sqlite3(s.path, "SELECT x FROM kept;")).toBe("still here");
+  });
+
+  it("provision sets the declared journal mode", () => {
+    const { spec: s } = layout();
+    expect(provision({ ...s, pragmas: resolvePragmas({ journalMode: "delete" }) }).stdout).toContain("journal_mode: delete");
+    expect(sqlite3(s.path, "PRAGMA journal_mode;")).toBe("delete");
+  });
+
+  it("provision refuses a path that is a directory", () => {
+    const { spec: s } = layout();
+    mkdirSync(s.path, { recursive: true });
+    const r = runScript(renderProvision(s));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${s.path} exists and is not a regular file`);
+  });
+
+  it("remove keeps the database by default and deletes it and its side files when allowed", () => {
+    const { spec: s } = layout();
+    provision(s);
+    sqlite3(s.path, "CREATE TABLE t(x);");
+    writeFileSync(`${s.path}-wal`, "");
+    writeFileSync(`${s.path}-shm`, "");
+
+    const kept = runScript(renderRemove(s));
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).toContain("kept sqlite database app");
+    expect(existsSync(s.path)).toBe(true);
+
+    const neighbour = join(s.path, "..", "other.db");
+    writeFileSync(neighbour, "");
+    const removed = runScript(renderRemove({ ...s, allowDataRemoval: true }));
+    expect(removed.code).toBe(0);
+    expect(removed.stderr).toContain("deleted sqlite database app");
+    expect(readdirSync(join(s.path, ".."))).toEqual(["other.db"]);
+  });
+
+  it("backup writes <name>-<UTC time>.db.gz 0600, and restore brings the old rows back", () => {
+    const { spec: s, policy } = layout();
+    provision(s);
+    sqlite3(s.path, "CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('first'), ('second');");
+
+    const backup = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy));
+    expect(backup.stderr).toBe("");
+    expect(backup.code).toBe(0);
+    const files = readdirSync(policy.dir);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^app-\d{8}T\d{6}Z\.db\.gz$/);
+    const archive = join(policy.dir, files[0]);
+    expect(modeOf(statSync(archive))).toBe(0o600);
+    expect(backup.stdout).toContain(`backup ok: ${archive}`);
+
+    sqlite3(s.path, "DELETE FROM notes; INSERT INTO notes VALUES ('changed');");
+    const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy));
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toContain(`restored ${s.path} from ${archive}`);
+    expect(sqlite3(s.path, "SELECT body FROM notes ORDER BY body;")).toBe("first\nsecond");
+
+    const aside = readdirSync(join(s.path, "..")).filter((f) => /^app\.db\.before-restore-\d{8}T\d{6}Z$/.test(f));
+    expect(aside).toHaveLength(1);
+    const asidePath = join(s.path, "..", aside[0]);
+    expect(sqlite3(asidePath, "SELECT body FROM notes;")).toBe("changed");
+    expect(modeOf(statSync(asidePath))).toBe(0o600);
+  });
+
+  it("backup expires only archives older than retentionDays", () => {
+    const { spec: s, policy } = layout();
+    provision(s);
+    mkdirSync(policy.dir);
+    const day = 24 * 3600;
+    const now = Date.now() / 1000;
+    const old = join(policy.dir, "app-20000101T000000Z.db.gz");
+    const recent = join(policy.dir, "app-20000102T000000Z.db.gz");
+    writeFileSync(old, "");
+    writeFileSync(recent, "");
+    utimesSync(old, now - 31 * day, now - 31 * day);
+    utimesSync(recent, now - 29 * day, now - 29 * day);
+
+    const r = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`expired: ${old}`);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(readdirSync(policy.dir)).toHaveLength(2);
+  });
+
+  it("backup of a missing database fails loudly and leaves no partial files", () => {
+    const { spec: s, policy } = layout();
+    const r = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`dbstack backup of app failed: database file ${s.path} does not exist`);
+    expect(readdirSync(policy.dir)).toEqual([]);
+  });
+
+  it("restore refuses a backup that is not a sound database and leaves the data alone", () => {
+    const { root, spec: s, policy } = layout();
+    provision(s);
+    sqlite3(s.path, "CREATE TABLE t(x); INSERT INTO t VALUES ('live');");
+    const bad = join(root, "bad.db.gz");
+    writeFileSync(bad, gzipSync("this is not an sqlite database"));
+
+    const r = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy), [bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`backup ${bad} is not a sound sqlite database`);
+    expect(sqlite3(s.path, "SELECT x FROM t;")).toBe("live");
+  });
+
+  it("restore with no backup says where it looked", () => {
+    const { spec: s, policy } = layout();
+    provision(s);
+    mkdirSync(policy.dir);
+    const r = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`no backup to restore in ${policy.dir}`);
+  });
+
+  it("backup encrypts to the gpg recipient, ships off-host, and restore decrypts", () => {
+    const { root, spec: s, policy: plain } = layout();
+    const gnupg = join(root, "gnupg");
+    mkdirSync(gnupg, { mode: 0o700 });
+    const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
+    const gpg = (...args: string[]) => spawnSync("gpg", ["--batch", ...args], { env: gpgEnv, encoding: "utf8" });
+    try {
+      expect(gpg("--passphrase", "", "--quick-gen-key", "dbstack test <backup@example.invalid>", "future-default", "default", "never").status).toBe(0);
+      const shipped = join(root, "offhost");
+      mkdirSync(shipped);
+      const policy: BackupPolicy = { ...plain, gpgRecipient: "backup@example.invalid", offHostCommand: `cp "$BACKUP_FILE" ${shipped}/` };
+      provision(s);
+      sqlite3(s.path, "CREATE TABLE t(x); INSERT INTO t VALUES ('secret');");
+
+      const backup = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy), [], { GNUPGHOME: gnupg });
+      expect(backup.code).toBe(0);
+      const [archive] = readdirSync(policy.dir);
+      expect(archive).toMatch(/^app-\d{8}T\d{6}Z\.db\.gz\.gpg$/);
+      expect(readdirSync(shipped)).toEqual([archive]);
+      // Not readable without the key: the archive is not a gzip stream.
+      expect(readFileSync(join(policy.dir, archive)).subarray(0, 2)).not.toEqual(Buffer.from([0x1f, 0x8b]));
+
+      sqlite3(s.path, "UPDATE t SET x = 'overwritten';");
+      const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy), [], { GNUPGHOME: gnupg });
+      expect(restore.code).toBe(0);
+      expect(sqlite3(s.path, "SELECT x FROM t;")).toBe("secret");
+    } finally {
+      spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: gpgEnv });
+    }
+  });
+});
