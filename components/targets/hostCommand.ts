@@ -16,6 +16,11 @@ import type { Target } from "./target";
 export interface HostCommandArgs {
   /** Where the scripts run. Changing it replaces the resource. */
   target: pulumi.Input<Target>;
+  /**
+   * What the resource is on the host, e.g. a database file's path. Changing it replaces the
+   * resource (the old one's `delete` runs first), so a preview shows a replacement, not an update.
+   */
+  identity?: pulumi.Input<string>;
   /** What the command is for, used in error messages ("migrations for sqlite 'app'"). */
   description: pulumi.Input<string>;
   /** Bash script run on create. */
@@ -34,6 +39,7 @@ export interface HostCommandArgs {
 
 interface State {
   target: Target;
+  identity?: string;
   description: string;
   create: string;
   update?: string;
@@ -50,11 +56,11 @@ const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
 const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: State, news: State) {
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    const fields = ["target", "description", "create", "update", "delete", "environment", "triggers", "review"] as const;
+    const fields = ["target", "identity", "description", "create", "update", "delete", "environment", "triggers", "review"] as const;
     const changed = fields.filter((f) => !same(olds[f], news[f]));
     return {
       changes: changed.length > 0,
-      replaces: changed.includes("target") ? ["target"] : [],
+      replaces: changed.filter((f) => f === "target" || f === "identity"),
       deleteBeforeReplace: true,
     };
   },
@@ -111,7 +117,7 @@ export class HostCommand extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { stdout: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, review: undefined, ...args },
+      { stdout: undefined, identity: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, review: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["environment"] },
       "dbstack",
       "HostCommand",

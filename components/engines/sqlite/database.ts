@@ -135,6 +135,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       {
         target,
         description: `sqlite database ${name} (${args.path} on ${where})`,
+        identity: args.path,
         create: renderProvision(spec),
         delete: renderRemove(spec),
         review: { component, dataBearing: true, dataRemovalAllowed: spec.allowDataRemoval },

@@ -1,0 +1,166 @@
+// npm run ephemeral -- [--stack-prefix p] [--keep-on-failure] [--config file] [--test-command cmd]
+// npm run ephemeral -- --list-stale|--clean-stale [--stack-prefix p] [--ttl 24h]
+//
+// Creates a uniquely named throwaway stack (data removal allowed, local targets), deploys it,
+// runs its health checks and a test command against its outputs, then destroys and removes it,
+// also when a step fails or the run is interrupted (SIGINT/SIGTERM).
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { spawn } from "child_process";
+import { existsSync, readdirSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join, resolve } from "path";
+import { parseArgs } from "util";
+import { ensurePulumiOnPath, pulumiEnv, ROOT } from "./lib/env";
+import { ephemeralStackName, isStale, parseTtl, substituteDataRoot } from "./lib/ephemeralNames";
+
+interface EphemeralSpec {
+  config: Record<string, unknown>;
+  testCommand?: string;
+}
+
+const log = (msg: string) => console.log(`ephemeral: ${msg}`);
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      "stack-prefix": { type: "string", default: "ephemeral" },
+      "keep-on-failure": { type: "boolean", default: false },
+      config: { type: "string", default: join(ROOT, "stacks/ephemeral.json") },
+      "test-command": { type: "string" },
+      "list-stale": { type: "boolean", default: false },
+      "clean-stale": { type: "boolean", default: false },
+      ttl: { type: "string", default: "24h" },
+    },
+  });
+  ensurePulumiOnPath();
+  const prefix = values["stack-prefix"]!;
+  if (values["list-stale"] || values["clean-stale"]) return staleStacks(prefix, parseTtl(values.ttl!), values["clean-stale"]!);
+
+  const spec = JSON.parse(readFileSync(resolve(values.config!), "utf8")) as EphemeralSpec;
+  const name = ephemeralStackName(prefix, new Date());
+  const dataRoot = dataRootOf(name);
+  const testCommand = values["test-command"] ?? spec.testCommand;
+
+  const abort = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return log(`${signal} again: still cleaning up ${name}, please wait`);
+    interrupted = signal;
+    log(`${signal}: stopping, then destroying ${name}`);
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const workspace = await LocalWorkspace.create({ workDir: ROOT, envVars: pulumiEnv(name) });
+  let stack: Stack | undefined;
+  let failed = false;
+  try {
+    log(`creating stack ${name} (data under ${dataRoot})`);
+    stack = await LocalWorkspace.createStack({ stackName: name, workDir: ROOT }, { envVars: pulumiEnv(name) });
+    const config = substituteDataRoot(spec.config, dataRoot) as Record<string, unknown>;
+    await stack.setAllConfig({
+      "dbstack:allowDataRemoval": { value: "true" },
+      ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`dbstack:${k}`, { value: JSON.stringify(v) }])),
+    });
+    throwIfInterrupted(interrupted);
+    log("pulumi up");
+    await stack.up({ signal: abort.signal, onOutput: (out) => process.stdout.write(out) });
+    throwIfInterrupted(interrupted);
+    const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+    for (const [db, out] of Object.entries((outputs.sqlite ?? {}) as Record<string, { healthCommand: string }>)) {
+      log(`health checks of sqlite database ${db}`);
+      await runCommand(out.healthCommand, {}, abort.signal);
+    }
+    if (testCommand) {
+      log(`running test command: ${testCommand}`);
+      await runCommand(testCommand, { DBSTACK_STACK: name, DBSTACK_OUTPUTS: JSON.stringify(outputs) }, abort.signal);
+    }
+    throwIfInterrupted(interrupted);
+    log("passed");
+  } catch (err) {
+    failed = true;
+    log(`failed: ${(err as Error).message.trim().split("\n").slice(-15).join("\n")}`);
+  } finally {
+    if (failed && values["keep-on-failure"] && !interrupted) {
+      log(`kept stack ${name} and ${dataRoot} for inspection (--keep-on-failure); clean up with: npm run ephemeral -- --clean-stale --stack-prefix ${prefix} --ttl 0s`);
+    } else {
+      await teardown(workspace, name, stack !== undefined);
+    }
+  }
+  if (interrupted) return interrupted === "SIGINT" ? 130 : 143;
+  return failed ? 1 : 0;
+}
+
+function throwIfInterrupted(signal: NodeJS.Signals | undefined): void {
+  if (signal) throw new Error(`interrupted by ${signal}`);
+}
+
+/** Runs a shell command in the project directory; rejects on non-zero exit or abort. */
+function runCommand(command: string, env: Record<string, string>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn("bash", ["-c", command], { cwd: ROOT, env: { ...process.env, ...env }, stdio: "inherit" });
+    const onAbort = () => child.kill("SIGTERM");
+    signal.addEventListener("abort", onAbort);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      signal.removeEventListener("abort", onAbort);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`command failed (exit ${code}): ${command}`));
+    });
+  });
+}
+
+function dataRootOf(name: string): string {
+  return join(tmpdir(), `dbstack-${name}`);
+}
+
+/**
+ * Destroys and removes the stack and everything it left on this host. An interrupted update can
+ * leave pending operations in the state; they are cleared so destroy can run.
+ */
+async function teardown(workspace: LocalWorkspace, name: string, created: boolean): Promise<void> {
+  if (created) {
+    const stack = await LocalWorkspace.selectStack({ stackName: name, workDir: ROOT }, { envVars: pulumiEnv(name) });
+    log(`destroying ${name}`);
+    try {
+      await stack.destroy();
+    } catch {
+      log("destroy failed; clearing pending operations and retrying");
+      const state = await stack.exportStack();
+      if (state.deployment) delete state.deployment.pending_operations;
+      await stack.importStack(state);
+      await stack.destroy();
+    }
+    await workspace.removeStack(name, { force: true });
+  }
+  rmSync(dataRootOf(name), { recursive: true, force: true });
+  // Belt and braces: the components remove their cron entries on destroy.
+  if (existsSync("/etc/cron.d")) {
+    for (const f of readdirSync("/etc/cron.d")) if (f.startsWith(`dbstack-${name}-`)) rmSync(join("/etc/cron.d", f), { force: true });
+  }
+  log(`removed stack ${name} and its data`);
+}
+
+async function staleStacks(prefix: string, ttlMs: number, clean: boolean): Promise<number> {
+  const workspace = await LocalWorkspace.create({ workDir: ROOT, envVars: pulumiEnv(`${prefix}-`) });
+  const now = new Date();
+  const stale = (await workspace.listStacks()).map((s) => s.name).filter((n) => isStale(n, prefix, ttlMs, now));
+  if (stale.length === 0) log(`no ${prefix}-* stacks older than the TTL`);
+  for (const name of stale) {
+    if (!clean) {
+      console.log(name);
+      continue;
+    }
+    await teardown(workspace, name, true);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`ephemeral: ${(err as Error).message}`);
+    process.exit(1);
+  },
+);

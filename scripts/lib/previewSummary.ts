@@ -1,0 +1,170 @@
+import { GRANT_RANK, type ReviewFacts } from "../../components/review/facts";
+
+/** The part of a Pulumi engine event the summary reads (automation's EngineEvent is wider). */
+export interface PreviewEvent {
+  resourcePreEvent?: {
+    metadata: {
+      op: string;
+      urn: string;
+      type: string;
+      old?: StepState | null;
+      new?: StepState | null;
+    };
+  };
+}
+
+interface StepState {
+  type?: string;
+  urn?: string;
+  parent?: string;
+  inputs?: Record<string, unknown>;
+}
+
+type Kind = "create" | "update" | "replace" | "delete";
+
+/** One change that needs a human's eye. */
+export interface Flag {
+  kind: "data" | "restart" | "grant" | "superuser" | "backup" | "standby" | "migration";
+  component: string;
+  resource: string;
+  message: string;
+}
+
+export interface PreviewSummary {
+  stack: string;
+  /** Per component: how many resources are created, updated, replaced, deleted. */
+  counts: Map<string, Record<Kind, number>>;
+  flags: Flag[];
+}
+
+const OP_KIND: Record<string, Kind | undefined> = {
+  create: "create",
+  update: "update",
+  replace: "replace",
+  "create-replacement": "replace",
+  "delete-replaced": "replace",
+  delete: "delete",
+  "discard-replaced": "replace",
+};
+
+/**
+ * Summarizes a preview's events: counts per component, and the flagged changes. Flags come only
+ * from the `review` facts components declare on their resources (never from names), and only
+ * those facts are printed, so secrets in inputs never reach the summary.
+ */
+export function summarizePreview(stack: string, events: PreviewEvent[]): PreviewSummary {
+  const steps = new Map<string, { kinds: Set<Kind>; type: string; old?: StepState; new?: StepState }>();
+  for (const event of events) {
+    const md = event.resourcePreEvent?.metadata;
+    if (!md) continue;
+    const kind = OP_KIND[md.op];
+    // Providers, the stack and dbstack's component resources (dbstack:<engine>:<Kind>) do nothing
+    // on a host themselves: only their children's changes are counted.
+    if (!kind || md.type.startsWith("pulumi:providers:") || md.type === "pulumi:pulumi:Stack" || md.type.startsWith("dbstack:")) continue;
+    const step = steps.get(md.urn) ?? { kinds: new Set<Kind>(), type: md.type };
+    step.kinds.add(kind);
+    step.old = step.old ?? md.old ?? undefined;
+    step.new = md.new ?? step.new;
+    steps.set(md.urn, step);
+  }
+
+  const counts = new Map<string, Record<Kind, number>>();
+  const flags: Flag[] = [];
+  for (const [urn, step] of steps) {
+    const kind: Kind = step.kinds.has("replace") ? "replace" : [...step.kinds][0];
+    const oldFacts = reviewOf(step.old);
+    const newFacts = reviewOf(step.new);
+    const component = (newFacts ?? oldFacts)?.component ?? componentFromUrn(urn, step);
+    const row = counts.get(component) ?? { create: 0, update: 0, replace: 0, delete: 0 };
+    row[kind]++;
+    counts.set(component, row);
+    flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
+  }
+  return { stack, counts, flags };
+}
+
+function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
+  const flags: Flag[] = [];
+  const flag = (k: Flag["kind"], message: string) => flags.push({ kind: k, component, resource, message });
+  const facts = now ?? old;
+
+  if ((kind === "replace" || kind === "delete") && (old?.dataBearing || now?.dataBearing)) {
+    const removal = (kind === "delete" ? old : now ?? old)?.dataRemovalAllowed;
+    const fate = removal ? "**its data will be deleted** (allowDataRemoval is true)" : "its data is kept on the host (allowDataRemoval is false)";
+    flag("data", kind === "delete" ? `data-bearing resource deleted: ${fate}` : `data-bearing resource replaced: a new, empty one is created; ${fate}`);
+  }
+  if ((kind === "update" || kind === "replace") && facts?.restartsDatabase) flag("restart", "the database server restarts to apply this change");
+
+  const oldGrants = old?.grants ?? {};
+  for (const [user, grant] of Object.entries(kind === "delete" ? {} : now?.grants ?? {})) {
+    const before = oldGrants[user];
+    if (grant.superuser && !before?.superuser) flag("superuser", `new superuser: ${user}`);
+    if (!before) flag("grant", `new grant: ${user} gets ${grant.role}`);
+    else if (GRANT_RANK[grant.role] > GRANT_RANK[before.role]) flag("grant", `grant widened: ${user} from ${before.role} to ${grant.role}`);
+  }
+
+  if (kind === "delete" && old?.backup) flag("backup", `backup schedule removed (was ${old.backup.schedule}, kept ${old.backup.retentionDays} days)`);
+  if (old?.backup && now?.backup && now.backup.retentionDays < old.backup.retentionDays) {
+    flag("backup", `backup retention shortened from ${old.backup.retentionDays} to ${now.backup.retentionDays} days`);
+  }
+  if (kind === "delete" && old?.standby) flag("standby", `standby removed: ${old.standby}`);
+
+  if (kind !== "delete" && now?.migrations) {
+    const before = new Set(old?.migrations ?? []);
+    const added = now.migrations.filter((m) => !before.has(m));
+    if (added.length > 0) flag("migration", `migration${added.length > 1 ? "s" : ""} added: ${added.join(", ")}`);
+  }
+  return flags;
+}
+
+function reviewOf(state: StepState | undefined): ReviewFacts | undefined {
+  const review = state?.inputs?.review;
+  return review && typeof review === "object" && "component" in review ? (review as ReviewFacts) : undefined;
+}
+
+function resourceName(urn: string): string {
+  return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
+function componentFromUrn(urn: string, step: { type: string; new?: StepState; old?: StepState }): string {
+  const parent = step.new?.parent ?? step.old?.parent;
+  if (parent && !parent.includes("pulumi:pulumi:Stack")) return resourceName(parent);
+  return `${step.type} ${resourceName(urn)}`;
+}
+
+const FLAG_LABEL: Record<Flag["kind"], string> = {
+  data: "data",
+  restart: "restart",
+  grant: "grant",
+  superuser: "superuser",
+  backup: "backup",
+  standby: "standby",
+  migration: "migration",
+};
+
+/** Markdown for a pull-request comment. */
+export function renderSummaryMarkdown(summary: PreviewSummary): string {
+  const lines = [`### dbstack preview: stack \`${summary.stack}\``, ""];
+  if (summary.counts.size === 0) {
+    lines.push("No changes.");
+    return lines.join("\n") + "\n";
+  }
+  lines.push("| component | create | update | replace | delete |", "|---|---:|---:|---:|---:|");
+  for (const [component, c] of [...summary.counts].sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`| ${escapeCell(component)} | ${c.create} | ${c.update} | ${c.replace} | ${c.delete} |`);
+  }
+  lines.push("");
+  if (summary.flags.length === 0) {
+    lines.push("Nothing flagged for review.");
+  } else {
+    lines.push(`#### Needs a human's eye (${summary.flags.length})`, "");
+    for (const f of summary.flags) {
+      lines.push(`- **${FLAG_LABEL[f.kind]}**: ${escapeCell(f.component)} (\`${f.resource}\`): ${f.message}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, "\\|");
+}

@@ -1,0 +1,54 @@
+import { spawnSync } from "child_process";
+import { rmSync } from "fs";
+import { join } from "path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT, sandbox, setConfig, writeMigration } from "./harness";
+
+const box = sandbox("preview");
+const migrations = join(box.dir, "migrations");
+const app = (backup: Record<string, unknown>) => ({
+  path: join(box.dir, "data/app.db"),
+  toolsDir: join(box.dir, "tools"),
+  backup: { dir: join(box.dir, "backups"), ...backup },
+  migrations: { dir: migrations },
+});
+
+/** `npm run preview:summary -- --stack <name>` against the sandbox project and backend. */
+function previewSummary(stack: string): { code: number | null; markdown: string } {
+  const result = spawnSync(
+    "node",
+    ["-r", "ts-node/register/transpile-only", "scripts/preview-summary.ts", "--stack", stack, "--cwd", box.projectDir],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, PULUMI_BACKEND_URL: `file://${join(box.dir, "state")}` } },
+  );
+  return { code: result.status, markdown: result.stdout + result.stderr };
+}
+
+afterAll(() => rmSync(box.dir, { recursive: true, force: true }));
+
+describe("npm run preview:summary on a real preview", () => {
+  it("summarizes a deployed stack's pending changes and flags the risky ones", async () => {
+    writeMigration(migrations, "0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n");
+    const stack = await box.stack("pr", { sqlite: { app: app({ retentionDays: 30 }) } });
+    await stack.up();
+
+    expect(previewSummary("pr").markdown).toContain("No changes.");
+
+    writeMigration(migrations, "0002_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY);\n");
+    await setConfig(stack, { sqlite: { app: app({ retentionDays: 7 }) } });
+    const { code, markdown } = previewSummary("pr");
+    expect(code).toBe(0);
+    expect(markdown).toContain("| sqlite database app | 0 | 3 | 0 | 0 |");
+    expect(markdown).toContain("backup retention shortened from 30 to 7 days");
+    expect(markdown).toContain("migration added: 0002_notes");
+
+    await setConfig(stack, { sqlite: {} });
+    const removed = previewSummary("pr").markdown;
+    expect(removed).toContain("| sqlite database app | 0 | 0 | 0 | 4 |");
+    expect(removed).toContain("data-bearing resource deleted: its data is kept on the host");
+    expect(removed).toContain("backup schedule removed");
+
+    await setConfig(stack, { allowDataRemoval: true, sqlite: { app: app({ retentionDays: 30 }) } });
+    await stack.up();
+    await stack.destroy();
+  });
+});
