@@ -36,8 +36,8 @@ export function renderArchiveSteps(policy: BackupPolicy, snapshotFile: string, e
     );
   }
   lines.push(
-    `# Retention: only this database's backups, only after a new one exists.`,
-    `find "$DEST" -maxdepth 1 -type f -name "$NAME-${STAMP_GLOB}${final}" -mmin +${policy.retentionDays * 24 * 60} -print -delete | sed 's/^/expired: /'`,
+    `# Retention: only this database's backups (encrypted or not), only after a new one exists.`,
+    `find "$DEST" -maxdepth 1 -type f -name "$NAME-${STAMP_GLOB}${extension}.gz*" -mmin +${policy.retentionDays * 24 * 60} -print -delete | sed 's/^/expired: /'`,
     'echo "$(date -u +%FT%TZ) backup ok: $file ($(stat -c %s "$file") bytes)"',
   );
   return lines.join("\n");

@@ -29,8 +29,10 @@ export interface HostCommandArgs {
   update?: pulumi.Input<string>;
   /** Bash script run on destroy. Default: nothing. */
   delete?: pulumi.Input<string>;
-  /** Environment for every script; values may be secrets. */
+  /** Environment for every script; values may be secrets. Over SSH it travels on stdin, never on a command line. */
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Private key for an SSH target (OpenSSH or PEM text); kept secret in state. */
+  privateKey?: pulumi.Input<string>;
   /** Values whose change alone re-runs `update` (for example a dependency's id). */
   triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
   /** What this resource is, for the preview summary (data-bearing, restarts, backups ...). */
@@ -45,6 +47,7 @@ interface State {
   update?: string;
   delete?: string;
   environment?: Record<string, string>;
+  privateKey?: string;
   triggers?: unknown[];
   review?: ReviewFacts;
   stdout: string;
@@ -52,11 +55,12 @@ interface State {
 
 /** Fields whose change re-runs the command; `delete` and `review` are only stored. */
 const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
+// (A new private key for the same host changes nothing on the host: it is stored, not re-run.)
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: State, news: State) {
     const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    const fields = ["target", "identity", "description", "create", "update", "delete", "environment", "triggers", "review"] as const;
+    const fields = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "triggers", "review"] as const;
     const changed = fields.filter((f) => !same(olds[f], news[f]));
     return {
       changes: changed.length > 0,
@@ -86,27 +90,60 @@ const provider: pulumi.dynamic.ResourceProvider = {
 async function runOnTarget(state: State, script: string): Promise<string> {
   // Required here, not imported: this function is serialized into the dynamic provider.
   const { spawn } = require("child_process") as typeof import("child_process");
-  if (state.target.kind !== "local") throw new Error(`unsupported target kind ${state.target.kind}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-s"], {
-      env: { ...process.env, ...(state.environment ?? {}) },
-      stdio: ["pipe", "pipe", "pipe"],
+  const fs = require("fs") as typeof import("fs");
+  const os = require("os") as typeof import("os");
+  const path = require("path") as typeof import("path");
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const env = state.environment ?? {};
+  let command = "bash";
+  let args = ["-s"];
+  let input = script;
+  let childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  let tmp: string | undefined;
+  if (state.target.kind === "ssh") {
+    const t = state.target;
+    if (!state.privateKey) throw new Error(`${state.description}: no SSH private key for ${t.host}`);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbstack-ssh-"));
+    const keyFile = path.join(tmp, "key");
+    const knownHosts = path.join(tmp, "known_hosts");
+    fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
+    fs.writeFileSync(knownHosts, t.hostKey ? `${t.hostKey}\n` : "", { mode: 0o600 });
+    const user = t.user ?? "root";
+    const sudo = t.sudo ?? user !== "root";
+    command = "ssh";
+    args = [
+      "-i", keyFile, "-p", String(t.port ?? 22),
+      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=20",
+      "-o", `StrictHostKeyChecking=${t.hostKey ? "yes" : "accept-new"}`, "-o", `UserKnownHostsFile=${knownHosts}`,
+      "-o", "LogLevel=ERROR",
+      `${user}@${t.host}`, sudo ? "sudo -n bash -s" : "bash -s",
+    ];
+    // The environment travels on stdin, before the script: never on a command line.
+    input = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
+    childEnv = { ...process.env };
+  }
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const child = spawn(command, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        process.stderr.write(d);
+      });
+      child.on("error", (err: Error) => reject(new Error(`${state.description}: could not start ${command}: ${err.message}`)));
+      child.on("close", (code: number | null) => {
+        if (code === 0) return resolve(stdout.trimEnd());
+        const detail = stderr.trim().split("\n").slice(-20).join("\n");
+        reject(new Error(`${state.description} failed (exit ${code}):\n${detail}`));
+      });
+      child.stdin.on("error", () => undefined); // the child may exit before reading all input
+      child.stdin.end(input);
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      process.stderr.write(d);
-    });
-    child.on("error", (err: Error) => reject(new Error(`${state.description}: could not start bash: ${err.message}`)));
-    child.on("close", (code: number | null) => {
-      if (code === 0) return resolve(stdout.trimEnd());
-      const detail = stderr.trim().split("\n").slice(-20).join("\n");
-      reject(new Error(`${state.description} failed (exit ${code}):\n${detail}`));
-    });
-    child.stdin.end(script);
-  });
+  } finally {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export class HostCommand extends pulumi.dynamic.Resource {
@@ -117,8 +154,19 @@ export class HostCommand extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { stdout: undefined, identity: undefined, update: undefined, delete: undefined, environment: undefined, triggers: undefined, review: undefined, ...args },
-      { ...opts, additionalSecretOutputs: ["environment"] },
+      {
+        stdout: undefined,
+        identity: undefined,
+        update: undefined,
+        delete: undefined,
+        triggers: undefined,
+        review: undefined,
+        ...args,
+        // Secret in state whatever the caller passed: these may hold passwords and keys.
+        environment: args.environment === undefined ? undefined : pulumi.secret(args.environment),
+        privateKey: args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey),
+      },
+      { ...opts, additionalSecretOutputs: ["environment", "privateKey"] },
       "dbstack",
       "HostCommand",
     );

@@ -1,14 +1,34 @@
 /**
  * Where a deployment runs. The target is a parameter of every component, not a fork of its code:
  * components render scripts, and the target decides how a script reaches a host.
- *
- * Only the local host is implemented so far; SSH hosts and Docker hosts join this union.
  */
-export type Target = LocalTarget;
+export type Target = LocalTarget | SshTarget;
 
 /** This machine: scripts run with `bash` as the user running Pulumi. */
 export interface LocalTarget {
   kind: "local";
+}
+
+/**
+ * A Linux host reached over SSH with the system's OpenSSH client. Scripts run as `bash -s` with
+ * the script on stdin, through `sudo -n` when the SSH user is not root. The private key is not
+ * part of the target (it is a secret): HostCommand takes it separately.
+ */
+export interface SshTarget {
+  kind: "ssh";
+  /** Host name or address. */
+  host: string;
+  /** SSH port. Default 22. */
+  port?: number;
+  /** SSH user. Default root. */
+  user?: string;
+  /** Run scripts through `sudo -n` (passwordless sudo). Default: when the user is not root. */
+  sudo?: boolean;
+  /**
+   * The host's public key as a known_hosts entry (`<host> ssh-ed25519 AAAA...`). Default: none,
+   * and the key is accepted on first use for this run (trust on first use).
+   */
+  hostKey?: string;
 }
 
 /** The local host. */
@@ -21,5 +41,7 @@ export function describeTarget(target: Target): string {
   switch (target.kind) {
     case "local":
       return "this machine";
+    case "ssh":
+      return `${target.user ?? "root"}@${target.host}${target.port && target.port !== 22 ? `:${target.port}` : ""}`;
   }
 }

@@ -53,7 +53,7 @@ describe("SQLite through the real Pulumi engine", () => {
     expect(sqlite(db, "PRAGMA journal_mode")).toBe("wal");
     expect(sqlite(db, "SELECT id FROM dbstack_migrations ORDER BY id")).toBe("0001_users\n0002_notes");
     expect(sqlite(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('users','notes')")).toBe("2");
-    expect(readFileSync(cronFile, "utf8")).toContain(`30 3 * * * root ${tools}/backup >> ${backups}/backup.log 2>&1`);
+    expect(readFileSync(cronFile, "utf8")).toContain(`30 3 * * * root ${tools}/backup >> ${backups}/app-backup.log 2>&1`);
     const out = result.outputs.sqlite.value.app;
     expect(out.url).toBe(`sqlite:///${db}`);
     expect(out.fileUri).toBe(`file://${db}`);

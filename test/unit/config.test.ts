@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from "fs";
+import { readdirSync, readFileSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig } from "../../stacks/config";
 import { DEV_PASSPHRASE, secretsProblem } from "../../stacks/secrets";
+import { tempDir } from "./support/run";
 
 interface InvalidConfigFixture {
   /** The raw `dbstack:*` config as Pulumi gives it to the program. */
@@ -103,6 +104,19 @@ describe("secretsProblem", () => {
 
   it("lets prod run with another passphrase", () => {
     expect(secretsProblem("prod", { PULUMI_CONFIG_PASSPHRASE: "a real secret" })).toBeUndefined();
+  });
+
+  it("refuses for prod a PULUMI_CONFIG_PASSPHRASE_FILE holding the dev passphrase", () => {
+    const file = join(tempDir(), "passphrase");
+    writeFileSync(file, `${DEV_PASSPHRASE}\n`);
+    const problem = secretsProblem("prod", { PULUMI_CONFIG_PASSPHRASE_FILE: file });
+    expect(problem).toContain("the prod stack refuses the published dev passphrase");
+  });
+
+  it("lets prod run with a PULUMI_CONFIG_PASSPHRASE_FILE holding another passphrase", () => {
+    const file = join(tempDir(), "passphrase");
+    writeFileSync(file, "a real secret\n");
+    expect(secretsProblem("prod", { PULUMI_CONFIG_PASSPHRASE_FILE: file })).toBeUndefined();
   });
 
   it("lets dev run with the dev passphrase", () => {

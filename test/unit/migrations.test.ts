@@ -157,6 +157,17 @@ describe("post-deploy hook against sqlite3", () => {
     expect(r.stdout).toContain("health checks:");
   });
 
+  it("still runs the health checks after a migration command that reads stdin", () => {
+    const dir = tempDir();
+    const db = join(dir, "app.db");
+    // runScript feeds the hook to `bash -s` on stdin, as HostCommand does: the command must not eat the rest of it.
+    const r = hook(db, { kind: "command", command: "cat > /dev/null", workdir: dir })();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("running migration command: cat > /dev/null\n");
+    expect(r.stdout).toMatch(/health checks:\n {2}integrity_check: ok\n {2}select 1: 1\n {2}version: 3\.\d+\.\d+\n$/);
+  });
+
   it("fails the hook when the migration command fails", () => {
     const dir = tempDir();
     const r = hook(join(dir, "app.db"), { kind: "command", command: "echo boom >&2; exit 3", workdir: dir })();

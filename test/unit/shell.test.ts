@@ -90,6 +90,25 @@ describe("writeFileCommand", () => {
     expect(readdirSync(dir)).toEqual(["script"]);
   });
 
+  it("writes content without a trailing newline byte for byte, adding none", () => {
+    const dir = tempDir();
+    const target = join(dir, "f");
+    const r = runScript(writeFileCommand(target, "abc", "0600"));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(readFileSync(target)).toEqual(Buffer.from("abc"));
+    expect(statSync(target).size).toBe(3);
+    expect(modeOf(statSync(target))).toBe(0o600);
+  });
+
+  it("keeps the trailing newline of content that has one", () => {
+    const dir = tempDir();
+    const target = join(dir, "f");
+    expect(runScript(writeFileCommand(target, "abc\n", "0600")).code).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe("abc\n");
+    expect(statSync(target).size).toBe(4);
+  });
+
   it("replaces an existing file and applies the new mode", () => {
     const dir = tempDir();
     const target = join(dir, "cron entry");

@@ -106,14 +106,64 @@ describe("SqliteDatabase", () => {
     const { children } = await build("cron", { ...ARGS, hostPrefix: "dbstack-dev" });
     const create: string = children.get("cron-backup-schedule")!.inputs.create;
     expect(create).toContain("/etc/cron.d/dbstack-dev-cron-backup");
-    expect(create).toContain("0 2 * * * root /opt/dbstack/app/backup >> /var/backups/app/backup.log 2>&1");
+    expect(create).toContain("0 2 * * * root /opt/dbstack/app/backup >> /var/backups/app/cron-backup.log 2>&1");
   });
 
   it("gives the post-deploy hook DATABASE_URL and the migrations", async () => {
     const { children } = await build("hook", ARGS);
     const hook = children.get("hook-post-deploy")!.inputs;
-    expect(hook.environment).toEqual({ DATABASE_URL: "sqlite:////var/lib/app/app.db" });
+    // The environment reaches the engine as a secret (Pulumi's secret signature), so it is encrypted in state.
+    expect(hook.environment).toEqual({
+      "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+      value: { DATABASE_URL: "sqlite:////var/lib/app/app.db" },
+    });
     expect(hook.create).toContain("applied migration 0001_create_users");
     expect(hook.create).toContain("CREATE TABLE users(email TEXT);");
+  });
+});
+
+describe("SqliteDatabase default tools directory", () => {
+  it("is under /usr/local/lib/<hostPrefix>/<name>, so two stacks never share it", async () => {
+    const { db, children } = await build("app", { path: "/var/lib/app/app.db", hostPrefix: "dbstack-dev", backup: {} });
+    const create: string = children.get("app-tools")!.inputs.create;
+    expect(create).toContain("mkdir -p '/usr/local/lib/dbstack-dev/app'\n");
+    expect(create).toContain("installed shell, health, backup, restore in /usr/local/lib/dbstack-dev/app");
+    expect(create).not.toContain("/usr/local/lib/dbstack/");
+    expect(children.get("app-tools")!.inputs.delete).toBe("rm -rf '/usr/local/lib/dbstack-dev/app'");
+    expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack-dev/app/health");
+    expect(await output(db.backupCommand)).toBe("/usr/local/lib/dbstack-dev/app/backup");
+  });
+
+  it("is under /usr/local/lib/dbstack/<name> without a hostPrefix", async () => {
+    const { db } = await build("plain", { path: "/var/lib/app/plain.db" });
+    expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack/plain/health");
+  });
+});
+
+describe("SqliteDatabase argument validation", () => {
+  /** The message of the error constructing the database throws; fails the test if it throws none. */
+  function argumentError(name: string, args: SqliteDatabaseArgs): string {
+    try {
+      new SqliteDatabase(name, args);
+    } catch (err) {
+      expect(err).toBeInstanceOf(Error);
+      return (err as Error).message;
+    }
+    throw new Error(`SqliteDatabase accepted ${name} ${JSON.stringify(args)}`);
+  }
+
+  const GOOD: SqliteDatabaseArgs = { path: "/var/lib/app/app.db" };
+
+  it.each([
+    ["path", "relative.db", "bad-relative", { ...GOOD, path: "relative.db" }],
+    ["path", "/a b.db", "bad-space", { ...GOOD, path: "/a b.db" }],
+    ["owner", "Bad User", "bad-owner", { ...GOOD, owner: "Bad User" }],
+    ["backup.schedule", "0 25 * * *", "bad-schedule", { ...GOOD, backup: { schedule: "0 25 * * *" } }],
+    ["backup.retentionDays", 0, "bad-retention", { ...GOOD, backup: { retentionDays: 0 } }],
+    ["name", "App", "App", GOOD],
+  ] as [string, string | number, string, SqliteDatabaseArgs][])("rejects %s %j, naming the argument and the value", (field, value, name, args) => {
+    const message = argumentError(name, args);
+    expect(message.startsWith(`${field}: `), message).toBe(true);
+    expect(message).toContain(JSON.stringify(value));
   });
 });

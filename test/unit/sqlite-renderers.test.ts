@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
 import { join } from "path";
 import { gzipSync } from "zlib";
 import { describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import {
   renderInstallTools,
   renderProvision,
   renderRemove,
+  renderRemoveBackups,
   renderRestoreScript,
   type SqliteScriptSpec,
 } from "../../components/engines/sqlite/scripts";
@@ -184,6 +185,25 @@ describe("rendered scripts run against sqlite3", () => {
     expect(r.stderr).toContain(`${s.path} exists and is not a regular file`);
   });
 
+  it("provision leaves an existing directory's mode alone and makes only a directory it creates private", () => {
+    const root = tempDir();
+    const shared = join(root, "srv");
+    mkdirSync(shared);
+    chmodSync(shared, 0o755);
+    const inShared = spec({ path: join(shared, "app.db"), toolsDir: join(root, "tools") });
+    provision(inShared);
+    expect(modeOf(statSync(shared))).toBe(0o755);
+    expect(modeOf(statSync(inShared.path))).toBe(0o600);
+    // Re-running provision does not tighten it either.
+    provision(inShared);
+    expect(modeOf(statSync(shared))).toBe(0o755);
+
+    const created = spec({ path: join(root, "new", "data", "app.db"), toolsDir: join(root, "tools") });
+    provision(created);
+    expect(modeOf(statSync(join(root, "new", "data")))).toBe(0o700);
+    expect(modeOf(statSync(created.path))).toBe(0o600);
+  });
+
   it("remove keeps the database by default and deletes it and its side files when allowed", () => {
     const { spec: s } = layout();
     provision(s);
@@ -312,5 +332,95 @@ describe("rendered scripts run against sqlite3", () => {
     } finally {
       spawnSync("gpgconf", ["--kill", "gpg-agent"], { env: gpgEnv });
     }
+  });
+});
+
+describe("two databases, app and app-logs, sharing a backup directory", () => {
+  /** Databases "app" and "app-logs" with their own tools dirs and one backup dir, each holding one row naming it. */
+  function shared() {
+    const root = tempDir();
+    const policy: BackupPolicy = { ...POLICY, dir: join(root, "backups") };
+    const make = (name: string) => {
+      const s = spec({ name, path: join(root, "data", `${name}.db`), toolsDir: join(root, `tools-${name}`), backup: policy });
+      mkdirSync(s.toolsDir);
+      provision(s);
+      sqlite3(s.path, `CREATE TABLE owner(name TEXT); INSERT INTO owner VALUES ('${name}');`);
+      return s;
+    };
+    return { root, policy, app: make("app"), logs: make("app-logs") };
+  }
+
+  function backup(s: SqliteScriptSpec, policy: BackupPolicy) {
+    const r = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    return r;
+  }
+
+  const filesOf = (dir: string, name: string) => readdirSync(dir).filter((f) => new RegExp(`^${name}-\\d{8}T\\d{6}Z\\.db\\.gz$`).test(f)).sort();
+
+  it("restore with no argument restores the database's own newest backup, not the other's", () => {
+    const { policy, app, logs } = shared();
+    backup(app, policy);
+    // app-logs' backup is the newest file in the directory, and sorts after app's by name.
+    backup(logs, policy);
+    const [appArchive] = filesOf(policy.dir, "app");
+    expect(filesOf(policy.dir, "app-logs")).toHaveLength(1);
+
+    sqlite3(app.path, "UPDATE owner SET name = 'changed';");
+    const r = runTool(join(app.toolsDir, "restore"), renderRestoreScript(app, policy));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`restored ${app.path} from ${join(policy.dir, appArchive)}\n`);
+    expect(sqlite3(app.path, "SELECT name FROM owner;")).toBe("app");
+    expect(sqlite3(logs.path, "SELECT name FROM owner;")).toBe("app-logs");
+  });
+
+  it("retention of app expires only app's old backups", () => {
+    const { policy, app, logs } = shared();
+    backup(app, policy);
+    backup(logs, policy);
+    // Older backups of both, under names a real backup would have had.
+    const oldApp = join(policy.dir, "app-20000101T020000Z.db.gz");
+    const oldLogs = join(policy.dir, "app-logs-20000101T020000Z.db.gz");
+    writeFileSync(oldApp, gzipSync("old app backup"));
+    writeFileSync(oldLogs, gzipSync("old app-logs backup"));
+    const everything = readdirSync(policy.dir).filter((f) => f.endsWith(".db.gz")).map((f) => join(policy.dir, f));
+    expect(everything).toHaveLength(4);
+    const touched = spawnSync("touch", ["-d", "40 days ago", ...everything], { encoding: "utf8" });
+    expect(touched.status).toBe(0);
+    const logsBefore = filesOf(policy.dir, "app-logs");
+
+    const r = backup(app, policy);
+    expect(r.stdout).toContain(`expired: ${oldApp}\n`);
+    expect(r.stdout).not.toContain("app-logs-");
+    // Only the backup just made is left of app's; app-logs' old files are all still there.
+    const appLeft = filesOf(policy.dir, "app");
+    expect(appLeft).toHaveLength(1);
+    expect(r.stdout).toContain(`backup ok: ${join(policy.dir, appLeft[0])}`);
+    expect(filesOf(policy.dir, "app-logs")).toEqual(logsBefore);
+    expect(logsBefore).toHaveLength(2);
+    expect(existsSync(oldLogs)).toBe(true);
+  });
+
+  it("destroy with allowDataRemoval deletes app's backups and leaves app-logs' backups", () => {
+    const { policy, app, logs } = shared();
+    backup(app, policy);
+    backup(logs, policy);
+    const logsBefore = filesOf(policy.dir, "app-logs");
+    expect(logsBefore).toHaveLength(1);
+    expect(filesOf(policy.dir, "app")).toHaveLength(1);
+
+    const r = runScript(renderRemoveBackups({ ...app, allowDataRemoval: true }, policy));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`deleted the backups of app in ${policy.dir}`);
+    expect(filesOf(policy.dir, "app")).toEqual([]);
+    expect(filesOf(policy.dir, "app-logs")).toEqual(logsBefore);
+
+    // And app-logs' backup still restores.
+    sqlite3(logs.path, "UPDATE owner SET name = 'changed';");
+    const restore = runTool(join(logs.toolsDir, "restore"), renderRestoreScript(logs, policy));
+    expect(restore.code).toBe(0);
+    expect(sqlite3(logs.path, "SELECT name FROM owner;")).toBe("app-logs");
   });
 });

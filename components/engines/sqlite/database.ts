@@ -103,8 +103,8 @@ export class SqliteDatabase extends pulumi.ComponentResource {
   readonly hookReport: pulumi.Output<string>;
 
   constructor(name: string, args: SqliteDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    validateArgs(name, args); // before anything is registered
     super("dbstack:sqlite:Database", name, {}, opts);
-    validateArgs(name, args);
     const target = args.target ?? localTarget();
     const pragmas = resolvePragmas(args.pragmas);
     const dbDir = args.path.slice(0, args.path.lastIndexOf("/")) || "/";
@@ -162,7 +162,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
         // root: the backup reads the database and writes root-owned 0600 files.
         user: "root",
         script: `${spec.toolsDir}/backup`,
-        logFile: `${backup.dir}/backup.log`,
+        logFile: `${backup.dir}/${name}-backup.log`,
       };
       new HostCommand(
         `${name}-backup-schedule`,

@@ -158,7 +158,7 @@ export function renderRemoveBackups(spec: SqliteScriptSpec, policy: BackupPolicy
   }
   return [
     `find ${shellQuote(policy.dir)} -maxdepth 1 -type f -name ${shellQuote(`${spec.name}-${STAMP_GLOB}.db.gz*`)} -delete 2>/dev/null || true`,
-    `rm -f ${shellQuote(`${policy.dir}/backup.log`)}`,
+    `rm -f ${shellQuote(`${policy.dir}/${spec.name}-backup.log`)}`,
     `rmdir ${shellQuote(policy.dir)} 2>/dev/null || true`,
     `echo ${shellQuote(`dbstack: deleted the backups of ${spec.name} in ${policy.dir} (allowDataRemoval is set)`)} >&2`,
   ].join("\n");
