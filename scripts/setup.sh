@@ -20,7 +20,11 @@ PRINT_BIN=false
 log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
 
 # Debian packages --------------------------------------------------------------------------
-APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps)
+# sqlite3, cron, gnupg: the SQLite engine and its backups. postgresql, openssl: the PostgreSQL
+# engine on the local target and in tests. openssh-*, iproute2, sudo: the tests' SSH hosts in
+# network namespaces.
+APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps postgresql postgresql-contrib openssl
+  openssh-server openssh-client iproute2 sudo)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,6 +35,11 @@ if ((${#missing[@]})); then
     exit 1
   fi
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  # dbstack creates its own PostgreSQL clusters: keep the package from creating and starting "main".
+  if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   log "installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
