@@ -27,13 +27,25 @@ export function withHeredoc(command: string, body: string, base?: string): strin
 
 /** Renders a command that writes `content` to `path` with the given octal mode, atomically. */
 export function writeFileCommand(path: string, content: string, mode: string): string {
-  const tmp = `${path}.dbstack-tmp`;
+  return writeFileToWord(shellQuote(path), shellQuote(`${path}.dbstack-tmp`), content, mode);
+}
+
+/**
+ * Like writeFileCommand, for a path the script computes: `pathWord` is a double-quoted shell
+ * word such as "$CONF_DIR/pg_hba.conf" (only trusted, rendered text may go in it).
+ */
+export function writeFileToExpandedPath(pathWord: string, content: string, mode: string): string {
+  if (!/^"[^"`\\]*"$/.test(pathWord)) throw new Error(`writeFileToExpandedPath: ${pathWord} is not a plain double-quoted word`);
+  return writeFileToWord(pathWord, `${pathWord.slice(0, -1)}.dbstack-tmp"`, content, mode);
+}
+
+function writeFileToWord(pathWord: string, tmpWord: string, content: string, mode: string): string {
   return [
-    withHeredoc(`cat > ${shellQuote(tmp)}`, content, "DBSTACK_FILE"),
+    withHeredoc(`cat > ${tmpWord}`, content, "DBSTACK_FILE"),
     // A here-document always ends in a newline; drop it when the content has none.
-    ...(content.endsWith("\n") ? [] : [`truncate -s -1 ${shellQuote(tmp)}`]),
-    `chmod ${mode} ${shellQuote(tmp)}`,
-    `mv -f ${shellQuote(tmp)} ${shellQuote(path)}`,
+    ...(content.endsWith("\n") ? [] : [`truncate -s -1 ${tmpWord}`]),
+    `chmod ${mode} ${tmpWord}`,
+    `mv -f ${tmpWord} ${pathWord}`,
   ].join("\n");
 }
 

@@ -78,9 +78,92 @@ const sqliteDatabase = z.strictObject({
   toolsDir: path("a directory for dbstack's tools").optional(),
 });
 
+const identifier = (what: string) =>
+  z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: `expected ${what}: lower-case letters, digits and _, starting with a letter or _` });
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { error: "expected a network in CIDR form, e.g. 10.0.0.0/24" });
+const wholeNumber = (min: number, max: number, unit: string) =>
+  z
+    .number({ error: `expected a number of ${unit}` })
+    .int({ error: `expected a whole number of ${unit} from ${min} to ${max}` })
+    .min(min, { error: `expected a whole number of ${unit} from ${min} to ${max}` })
+    .max(max, { error: `expected a whole number of ${unit} from ${min} to ${max}` });
+
+const sshHost = z.strictObject({
+  address: z.string().regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
+  port: wholeNumber(1, 65535, "port").default(22),
+  user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default("root"),
+  sudo: z.boolean({ error: "expected true or false" }).optional(),
+  hostKey: z.string().min(1).optional(),
+  privateKey: z.string().min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path)" }),
+});
+
+const postgresDatabase = z.strictObject({
+  owner: identifier("a user name"),
+  encoding: z.string().regex(/^[A-Za-z0-9_]+$/).default("UTF8"),
+  locale: z.string().regex(/^[A-Za-z0-9_.@-]+$/, { error: "expected a locale such as C.UTF-8 or pt_BR.UTF-8" }).default("C.UTF-8"),
+  dateStyle: z.string().regex(/^[A-Za-z]+(, ?[A-Za-z]+)?$/, { error: "expected a DateStyle such as \"ISO, DMY\"" }).default("ISO, MDY"),
+  timeZone: z.string().regex(/^[A-Za-z0-9_/+-]+$/, { error: "expected a time zone such as UTC or America/Sao_Paulo" }).default("UTC"),
+  extensions: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "expected an extension name" })).default([]),
+  migrations: migrations.optional(),
+  healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
+});
+
+const postgresUser = z.strictObject({
+  grants: z.record(identifier("a database name"), z.enum(["owner", "readwrite", "readonly"], { error: "expected owner, readwrite or readonly" })),
+  connectionLimit: wholeNumber(-1, 100000, "connections").default(-1),
+  password: z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" }).optional(),
+  passwordRotation: z.union([z.string(), z.number()]).optional(),
+});
+
+const postgresCluster = z.strictObject({
+  host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }).default("local"),
+  address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
+  version: wholeNumber(12, 18, "a PostgreSQL major version").optional(),
+  clusterName: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected a cluster name: lower-case letters, digits, _ and -" }).optional(),
+  port: wholeNumber(1, 65535, "port").default(5432),
+  dataDirectory: path("a data directory").optional(),
+  hostFacts: z
+    .strictObject({
+      memoryMb: wholeNumber(256, 16777216, "MiB").optional(),
+      cpus: wholeNumber(1, 1024, "CPUs").optional(),
+      storage: z.enum(["ssd", "hdd", "network"], { error: "expected ssd, hdd or network" }).optional(),
+    })
+    .optional(),
+  workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default("mixed"),
+  maxConnections: wholeNumber(1, 10000, "connections").default(100),
+  parameters: z.record(z.string().regex(/^[a-z_.]+$/, { error: "expected a postgresql.conf parameter name" }), z.union([z.string(), z.number()]).transform(String)).default({}),
+  listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default(["localhost"]),
+  allowedCidrs: z.array(cidr).default([]),
+  tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
+  databases: z.record(identifier("a database name"), postgresDatabase).refine((r) => Object.keys(r).length > 0, { error: "expected at least one database" }),
+  users: z.record(identifier("a user name"), postgresUser),
+  backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "hours").optional() }).optional(),
+  maintenanceSchedule: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = cronScheduleProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: `expected a cron schedule: ${problem}`, input: value });
+    })
+    .optional(),
+  standbys: z
+    .record(
+      z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, { error: "expected a standby name: lower-case letters, digits and _" }),
+      z.strictObject({
+        host: z.string().min(1),
+        address: z.string().regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it" }),
+        clusterName: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/).optional(),
+        port: wholeNumber(1, 65535, "port").optional(),
+      }),
+    )
+    .default({}),
+  toolsDir: path("a directory for dbstack's tools").optional(),
+});
+
 /** Top-level keys of the `dbstack` namespace and their schemas. */
 export const CONFIG_KEYS = {
   allowDataRemoval: z.boolean({ error: "expected true or false" }).default(false),
+  hosts: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" }), sshHost).default({}),
+  postgres: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a deployment name: lower-case letter, then letters, digits, _ or -" }), postgresCluster).default({}),
   sqlite: z
     .record(z.string().regex(RESOURCE_NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
       // Only for a value that is not a map at all; a bad key keeps the key's own message.
@@ -91,6 +174,8 @@ export const CONFIG_KEYS = {
 
 export type StackConfig = { [K in keyof typeof CONFIG_KEYS]: z.output<(typeof CONFIG_KEYS)[K]> };
 export type SqliteDatabaseConfig = z.output<typeof sqliteDatabase>;
+export type PostgresClusterConfig = z.output<typeof postgresCluster>;
+export type SshHostConfig = z.output<typeof sshHost>;
 
 export class ConfigError extends Error {}
 

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "path";
 import { ConfigError, parseStackConfig } from "./config";
 import { secretsProblem } from "./secrets";
+import { postgresClusterFromConfig, postgresOutputs } from "./postgres";
 import { sqliteDatabaseFromConfig, sqliteOutputs } from "./sqlite";
 
 function main() {
@@ -12,11 +13,14 @@ function main() {
   try {
     const config = parseStackConfig(pulumi.runtime.allConfig());
     // Relative paths in config are relative to the project root (where Pulumi.yaml is).
-    const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval };
+    const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval, hosts: config.hosts };
     const sqlite = Object.fromEntries(
       Object.entries(config.sqlite).map(([name, cfg]) => [name, sqliteOutputs(sqliteDatabaseFromConfig(name, cfg, ctx))]),
     );
-    return { sqlite, allowDataRemoval: config.allowDataRemoval };
+    const postgres = Object.fromEntries(
+      Object.entries(config.postgres).map(([name, cfg]) => [name, postgresOutputs(postgresClusterFromConfig(name, cfg, ctx))]),
+    );
+    return { sqlite, postgres, allowDataRemoval: config.allowDataRemoval };
   } catch (err) {
     // A config mistake is the user's to fix: show the message, not a stack trace.
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
@@ -26,4 +30,5 @@ function main() {
 
 const outputs = main();
 export const sqlite = outputs.sqlite;
+export const postgres = outputs.postgres;
 export const allowDataRemoval = outputs.allowDataRemoval;

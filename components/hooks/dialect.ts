@@ -1,3 +1,5 @@
+import type { HealthCheck, ShellCheck } from "./healthChecks";
+
 /**
  * What the migration runner and health checks need from an engine. The runner is one shell
  * script for every engine; a dialect supplies the client calls, the lock and the SQL.
@@ -23,8 +25,8 @@ export interface HookDialect {
   commit: string;
   /** SQL expression for "now" in UTC, for the applied_at column. */
   nowUtc: string;
-  /** Built-in health checks, in order: a name and a query whose first row is printed. */
-  builtinChecks: { name: string; sql: string; expect?: string }[];
+  /** Built-in health checks, in order: SQL checks (first row printed) or shell checks. */
+  builtinChecks: (HealthCheck | ShellCheck)[];
 }
 
 /** The table where applied migrations are recorded, in every engine. */

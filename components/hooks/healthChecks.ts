@@ -9,6 +9,15 @@ export interface HealthCheck {
   sql: string;
   /** The expected output (rows joined by newlines). Default: any output, as long as the query succeeds. */
   expect?: string;
+  /** A regular expression (grep -E) the output must match, for checks with a variable report. */
+  match?: string;
+}
+
+/** A built-in check an engine runs with shell instead of SQL (e.g. the age of the newest backup). */
+export interface ShellCheck {
+  name: string;
+  /** Shell that prints the check's report line and exits non-zero when the check fails. */
+  shell: string;
 }
 
 /** Renders the shell that runs the built-in and declared checks and prints one line per check. */
@@ -17,6 +26,16 @@ export function renderHealthChecks(dialect: HookDialect, checks: HealthCheck[]):
   const lines = ["echo 'health checks:'"];
   for (const check of all) {
     const name = shellQuote(check.name);
+    if ("shell" in check) {
+      lines.push(
+        `if ! out=$( { ${check.shell}
+} 2>&1 ); then`,
+        `  echo "health check ${check.name.replace(/["$`\\]/g, "")} failed: $out" >&2; exit 1`,
+        "fi",
+        `printf '  %s: %s\\n' ${name} "$(printf '%s' "$out" | head -n 1)"`,
+      );
+      continue;
+    }
     lines.push(
       `if ! out=$(db_query ${shellQuote(check.sql)} 2>&1); then`,
       `  echo "health check ${check.name.replace(/["$`\\]/g, "")} failed: $out" >&2; exit 1`,
@@ -26,6 +45,13 @@ export function renderHealthChecks(dialect: HookDialect, checks: HealthCheck[]):
       lines.push(
         `if [ "$out" != ${shellQuote(check.expect)} ]; then`,
         `  echo "health check ${check.name.replace(/["$`\\]/g, "")} failed: expected ${check.expect.replace(/["$`\\]/g, "")}, got $out" >&2; exit 1`,
+        "fi",
+      );
+    }
+    if (check.match !== undefined) {
+      lines.push(
+        `if ! printf '%s' "$out" | grep -Eq ${shellQuote(check.match)}; then`,
+        `  echo "health check ${check.name.replace(/["$`\\]/g, "")} failed: $out" >&2; exit 1`,
         "fi",
       );
     }

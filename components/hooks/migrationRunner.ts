@@ -33,8 +33,9 @@ export function renderPostDeployHook(spec: PostDeployHookSpec): string {
   const parts = [
     scriptHeader(`dbstack post-deploy hook for ${spec.subject}: migrations, then health checks.`),
     dialect.clientFunctions,
-    dialect.acquireLock,
   ];
+  // The deploy lock guards migrations; health checks alone need none.
+  if (spec.migrations) parts.push(dialect.acquireLock);
   if (spec.migrations?.kind === "sql") parts.push(renderSqlMigrations(dialect, spec.migrations.migrations));
   if (spec.migrations?.kind === "command") parts.push(renderMigrationCommand(spec.migrations));
   parts.push(renderHealthChecks(dialect, spec.healthChecks));

@@ -11,6 +11,8 @@ export interface ReviewFacts {
   dataRemovalAllowed?: boolean;
   /** Applying a change to this resource restarts the database server. */
   restartsDatabase?: boolean;
+  /** The configured values of parameters that take effect only at a restart: a change to any restarts the server. */
+  restartParameters?: Record<string, string>;
   /** The backup schedule this resource installs. */
   backup?: { schedule: string; retentionDays: number };
   /** The migrations this hook applies, by id. */

@@ -36,7 +36,7 @@ export interface HostCommandArgs {
   /** Values whose change alone re-runs `update` (for example a dependency's id). */
   triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
   /** What this resource is, for the preview summary (data-bearing, restarts, backups ...). */
-  review?: ReviewFacts;
+  review?: pulumi.Input<ReviewFacts>;
 }
 
 interface State {
@@ -107,7 +107,10 @@ async function runOnTarget(state: State, script: string): Promise<string> {
     const keyFile = path.join(tmp, "key");
     const knownHosts = path.join(tmp, "known_hosts");
     fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
-    fs.writeFileSync(knownHosts, t.hostKey ? `${t.hostKey}\n` : "", { mode: 0o600 });
+    // A bare key ("ssh-ed25519 AAAA...") is bound to this host; a full known_hosts line is used as is.
+    const hostPattern = (t.port ?? 22) === 22 ? t.host : `[${t.host}]:${t.port}`;
+    const knownLine = t.hostKey && /^(ssh-|ecdsa-|sk-)/.test(t.hostKey.trim()) ? `${hostPattern} ${t.hostKey.trim()}` : t.hostKey;
+    fs.writeFileSync(knownHosts, knownLine ? `${knownLine}\n` : "", { mode: 0o600 });
     const user = t.user ?? "root";
     const sudo = t.sudo ?? user !== "root";
     command = "ssh";

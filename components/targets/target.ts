@@ -25,8 +25,8 @@ export interface SshTarget {
   /** Run scripts through `sudo -n` (passwordless sudo). Default: when the user is not root. */
   sudo?: boolean;
   /**
-   * The host's public key as a known_hosts entry (`<host> ssh-ed25519 AAAA...`). Default: none,
-   * and the key is accepted on first use for this run (trust on first use).
+   * The host's public key (`ssh-ed25519 AAAA...`) or a known_hosts line for it. Default: none,
+   * and the key is accepted on first use, for that run only (trust on first use).
    */
   hostKey?: string;
 }

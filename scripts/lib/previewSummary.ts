@@ -94,6 +94,14 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
     flag("data", kind === "delete" ? `data-bearing resource deleted: ${fate}` : `data-bearing resource replaced: a new, empty one is created; ${fate}`);
   }
   if ((kind === "update" || kind === "replace") && facts?.restartsDatabase) flag("restart", "the database server restarts to apply this change");
+  if (kind === "update" && old?.restartParameters && now?.restartParameters) {
+    const names = new Set([...Object.keys(old.restartParameters), ...Object.keys(now.restartParameters)]);
+    const changed = [...names].filter((n) => old.restartParameters![n] !== now.restartParameters![n]).sort();
+    if (changed.length > 0) {
+      const detail = changed.map((n) => `${n} ${old.restartParameters![n] ?? "(default)"} → ${now.restartParameters![n] ?? "(default)"}`);
+      flag("restart", `the database server restarts: ${detail.join(", ")}`);
+    }
+  }
 
   const oldGrants = old?.grants ?? {};
   for (const [user, grant] of Object.entries(kind === "delete" ? {} : now?.grants ?? {})) {

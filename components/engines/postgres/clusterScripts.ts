@@ -1,0 +1,86 @@
+import { scriptHeader, writeFileToExpandedPath } from "../../shell";
+import { renderClusterPrelude, type ClusterLocation } from "./host";
+
+/** Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an existing one. */
+export function renderCreateCluster(loc: ClusterLocation): string {
+  return [
+    scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
+    renderClusterPrelude(loc),
+    "if cluster_exists; then",
+    '  echo "cluster $V/$CLUSTER exists (data in $(pg_lsclusters -h | awk -v v="$V" -v c="$CLUSTER" \'$1 == v && $2 == c { print $6 }\'))"',
+    "else",
+    '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
+    '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
+    '  echo "created cluster $V/$CLUSTER on port $PORT, data in $DATA_DIR"',
+    "fi",
+  ].join("\n");
+}
+
+/** Runs on destroy: stops the cluster; deletes it only when the stack allows data removal. */
+export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: boolean): string {
+  const prelude = renderClusterPrelude(loc);
+  if (!allowDataRemoval) {
+    return [
+      prelude,
+      'if cluster_exists; then pg_ctlcluster "$V" "$CLUSTER" stop >&2 || true; fi',
+      `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; set dbstack:allowDataRemoval to true to delete it on destroy (or run: pg_dropcluster $V $CLUSTER)" >&2`,
+    ].join("\n");
+  }
+  return [
+    prelude,
+    'if cluster_exists; then pg_dropcluster --stop "$V" "$CLUSTER" >&2; fi',
+    'echo "dbstack: deleted PostgreSQL cluster $V/$CLUSTER and its data (allowDataRemoval is set)" >&2',
+  ].join("\n");
+}
+
+export interface ClusterConfigFiles {
+  tuningConf: string;
+  accessConf: string;
+  hba: string;
+}
+
+/**
+ * Writes the cluster's configuration (conf.d files, pg_hba.conf, TLS files), then applies it:
+ * starts a stopped cluster, otherwise reloads and restarts only if PostgreSQL reports that a
+ * changed parameter needs it (pg_settings.pending_restart), and says which.
+ * TLS: DBSTACK_TLS_CERT and DBSTACK_TLS_KEY from the environment when given; otherwise a
+ * self-signed certificate is generated once for the cluster.
+ */
+export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfigFiles): string {
+  return [
+    scriptHeader(`Configures PostgreSQL cluster ${loc.cluster} and applies the configuration.`),
+    renderClusterPrelude(loc),
+    'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
+    'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
+    writeFileToExpandedPath('"$CONF_DIR/conf.d/10-dbstack-tuning.conf"', files.tuningConf, "0644"),
+    writeFileToExpandedPath('"$CONF_DIR/conf.d/20-dbstack-access.conf"', files.accessConf, "0644"),
+    writeFileToExpandedPath('"$CONF_DIR/pg_hba.conf"', files.hba, "0640"),
+    'chown postgres:postgres "$CONF_DIR"/conf.d/*.conf "$CONF_DIR/pg_hba.conf"',
+    "# TLS: the given certificate, or one generated for this cluster.",
+    'crt="$DATA_DIR/dbstack-server.crt"; key="$DATA_DIR/dbstack-server.key"',
+    'if [ -n "${DBSTACK_TLS_CERT:-}" ]; then',
+    '  printf \'%s\\n\' "$DBSTACK_TLS_CERT" > "$crt"; (umask 077; printf \'%s\\n\' "$DBSTACK_TLS_KEY" > "$key")',
+    'elif [ ! -s "$crt" ] || [ ! -s "$key" ]; then',
+    '  openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=$(hostname -f 2>/dev/null || hostname)" -keyout "$key" -out "$crt" >/dev/null 2>&1',
+    '  echo "generated a self-signed TLS certificate for $V/$CLUSTER"',
+    "fi",
+    'chown postgres:postgres "$crt" "$key"; chmod 0644 "$crt"; chmod 0600 "$key"',
+    "# Apply: start, or reload and restart only where PostgreSQL says a parameter needs it.",
+    "if ! cluster_running; then",
+    '  pg_ctlcluster "$V" "$CLUSTER" start >&2',
+    '  echo "started $V/$CLUSTER"',
+    "else",
+    '  pg_ctlcluster "$V" "$CLUSTER" reload >&2',
+    "  sleep 1",
+    "  pending=$(psql_su -d postgres -tA -c \"SELECT string_agg(name, ', ' ORDER BY name) FROM pg_settings WHERE pending_restart\")",
+    '  if [ -n "$pending" ]; then',
+    '    echo "restarting $V/$CLUSTER: changed parameters need a restart: $pending"',
+    '    pg_ctlcluster "$V" "$CLUSTER" restart >&2',
+    "  else",
+    '    echo "reloaded $V/$CLUSTER (no changed parameter needs a restart)"',
+    "  fi",
+    "fi",
+    `psql_su -d postgres -tA -c "SELECT 'running ' || current_setting('server_version') || ' since ' || pg_postmaster_start_time()"`,
+  ].join("\n");
+}
+

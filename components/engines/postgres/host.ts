@@ -1,0 +1,71 @@
+import { shellQuote } from "../../shell";
+
+/** Where one cluster lives on its host (postgresql-common's layout). */
+export interface ClusterLocation {
+  /** Major version; undefined means the distribution's default, resolved on the host. */
+  version?: number;
+  /** Cluster name (pg_createcluster's). */
+  cluster: string;
+  port: number;
+  /** Data directory. Default: /var/lib/postgresql/<version>/<cluster>. */
+  dataDirectory?: string;
+}
+
+/**
+ * Shell prelude of every PostgreSQL script: the version, the cluster's paths, and `psql_su`
+ * (psql as the postgres superuser over the cluster's Unix socket: no password, no network).
+ */
+export function renderClusterPrelude(loc: ClusterLocation): string {
+  return [
+    "cd / # runuser keeps the working directory, which postgres may not be allowed to enter",
+    `V=${loc.version ?? ""}`,
+    'if [ -z "$V" ]; then V=$(ls -1 /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1); fi',
+    '[ -n "$V" ] && [ -x "/usr/lib/postgresql/$V/bin/postgres" ] || { echo "PostgreSQL ${V:-(any version)} is not installed on $(hostname)" >&2; exit 1; }',
+    `CLUSTER=${shellQuote(loc.cluster)}`,
+    `PORT=${loc.port}`,
+    'CONF_DIR="/etc/postgresql/$V/$CLUSTER"',
+    loc.dataDirectory ? `DATA_DIR=${shellQuote(loc.dataDirectory)}` : 'DATA_DIR="/var/lib/postgresql/$V/$CLUSTER"',
+    'PGBIN="/usr/lib/postgresql/$V/bin"',
+    'psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; }',
+    'cluster_exists() { pg_lsclusters -h | awk -v v="$V" -v c="$CLUSTER" \'$1 == v && $2 == c { found = 1 } END { exit !found }\'; }',
+    'cluster_running() { pg_ctlcluster "$V" "$CLUSTER" status >/dev/null 2>&1; }',
+  ].join("\n");
+}
+
+/**
+ * Installs PostgreSQL from the distribution's packages if missing (without the distribution's
+ * default "main" cluster: dbstack creates its own), then prints the host facts tuning needs as
+ * JSON: {"version":15,"memoryMb":3925,"cpus":2}.
+ */
+export function renderInstallServer(version: number | undefined): string {
+  const pkg = version ? `postgresql-${version}` : "postgresql";
+  const probe = version ? `[ -x /usr/lib/postgresql/${version}/bin/postgres ]` : "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1";
+  return [
+    "set -euo pipefail",
+    `if ! ${probe} || ! command -v pg_createcluster >/dev/null || ! command -v openssl >/dev/null; then`,
+    "  mkdir -p /etc/postgresql-common",
+    "  [ -e /etc/postgresql-common/createcluster.conf ] || echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf",
+    "  export DEBIAN_FRONTEND=noninteractive",
+    `  { apt-get update -qq && apt-get install -y -qq --no-install-recommends ${pkg} openssl; } >&2`,
+    "fi",
+    `V=${version ?? '$(ls -1 /usr/lib/postgresql | sort -V | tail -n 1)'}`,
+    "mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)",
+    'printf \'{"version":%s,"memoryMb":%s,"cpus":%s}\\n\' "$V" "$((mem_kb / 1024))" "$(nproc)"',
+  ].join("\n");
+}
+
+/** The facts renderInstallServer prints. */
+export interface InstalledServer {
+  version: number;
+  memoryMb: number;
+  cpus: number;
+}
+
+export function parseInstalledServer(stdout: string): InstalledServer {
+  const line = stdout.trim().split("\n").pop() ?? "";
+  const facts = JSON.parse(line) as InstalledServer;
+  if (![facts.version, facts.memoryMb, facts.cpus].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`unexpected host facts from the server install step: ${line}`);
+  }
+  return facts;
+}

@@ -1,0 +1,66 @@
+/**
+ * The declared spec of a PostgreSQL deployment, shared by its renderers (pure functions of these
+ * types) and its components. Defaults live in defaults.ts next to this file.
+ */
+import type { BackupPolicy } from "../../backups/policy";
+import type { GrantRole } from "../../review/facts";
+
+/** Storage under the data directory: decides random_page_cost and effective_io_concurrency. */
+export type StorageKind = "ssd" | "hdd" | "network";
+
+/** What the cluster mostly serves: decides work_mem, WAL sizing and statistics targets. */
+export type Workload = "web" | "oltp" | "dw" | "mixed";
+
+/** The facts about a host that tuning needs; declared, or read from the host. */
+export interface HostFacts {
+  /** Memory available to PostgreSQL, in MiB. */
+  memoryMb: number;
+  /** CPU cores available to PostgreSQL. */
+  cpus: number;
+  storage: StorageKind;
+}
+
+/** The inputs of tuning, besides the host facts. */
+export interface TuningSpec {
+  workload: Workload;
+  /** max_connections. */
+  maxConnections: number;
+  /** PostgreSQL major version (parameters differ between versions). */
+  version: number;
+  /** Parameters that win over computed ones: name → value as it is written in postgresql.conf. */
+  overrides: Record<string, string>;
+}
+
+/** One database of a cluster. */
+export interface DatabaseSpec {
+  /** Database name (validated identifier). */
+  name: string;
+  /** Owning role: one of the declared users. */
+  owner: string;
+  /** Encoding. Default UTF8. */
+  encoding: string;
+  /** LC_COLLATE / LC_CTYPE, e.g. "C.UTF-8" or "pt_BR.UTF-8". Default C.UTF-8. */
+  locale: string;
+  /** DateStyle set on the database, e.g. "ISO, DMY". Default "ISO, MDY" (PostgreSQL's). */
+  dateStyle: string;
+  /** TimeZone set on the database, e.g. "UTC" or "America/Sao_Paulo". Default "UTC". */
+  timeZone: string;
+  /** Extensions created in the database, e.g. ["pgcrypto", "pg_trgm"]. */
+  extensions: string[];
+}
+
+/** A login role and what it may do. */
+export interface UserSpec {
+  /** Role name (validated identifier). */
+  name: string;
+  /** Per database: owner, readwrite or readonly. */
+  grants: Record<string, GrantRole>;
+  /** CONNECTION LIMIT; -1 for none. Default -1. */
+  connectionLimit: number;
+}
+
+/** A physical streaming-replication standby on another host. */
+export interface StandbySpec {
+  /** Name, also its replication slot's name (validated identifier). */
+  name: string;
+}

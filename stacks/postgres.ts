@@ -1,0 +1,92 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { PostgresDatabaseArgs } from "../components/engines/postgres/args";
+import { PostgresCluster } from "../components/engines/postgres/cluster";
+import type { MigrationSource } from "../components/hooks/migrationRunner";
+import { loadMigrations } from "../components/hooks/migrations";
+import { localTarget, type Target } from "../components/targets/target";
+import { ConfigError, projectPath, type PostgresClusterConfig, type SshHostConfig } from "./config";
+
+interface Ctx {
+  projectDir: string;
+  stack: string;
+  allowDataRemoval: boolean;
+  hosts: Record<string, SshHostConfig>;
+}
+
+/** Resolves `host: local | <name in dbstack:hosts>` to a target and its (secret) key. */
+function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; privateKey?: pulumi.Output<string> } {
+  if (host === "local") return { target: localTarget() };
+  const h = ctx.hosts[host];
+  if (!h) {
+    const known = Object.keys(ctx.hosts);
+    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
+  }
+  return {
+    target: { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey },
+    privateKey: pulumi.secret(h.privateKey),
+  };
+}
+
+export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx): PostgresCluster {
+  const key = `dbstack:postgres.${name}`;
+  const primary = resolveHost(`${key}.host`, cfg.host, ctx);
+  const databases: PostgresDatabaseArgs[] = Object.entries(cfg.databases).map(([db, d]) => {
+    let migrations: MigrationSource | undefined;
+    if (d.migrations && "dir" in d.migrations) {
+      try {
+        migrations = { kind: "sql", migrations: loadMigrations(projectPath(ctx.projectDir, d.migrations.dir)) };
+      } catch (err) {
+        throw new ConfigError(`${key}.databases.${db}.migrations.dir: ${(err as Error).message}`);
+      }
+    } else if (d.migrations) {
+      migrations = { kind: "command", command: d.migrations.command, workdir: projectPath(ctx.projectDir, d.migrations.workdir ?? ".") };
+    }
+    return { name: db, ...d, migrations };
+  });
+  try {
+    return new PostgresCluster(name, {
+      ...primary,
+      address: cfg.address,
+      version: cfg.version,
+      clusterName: cfg.clusterName,
+      port: cfg.port,
+      dataDirectory: cfg.dataDirectory,
+      hostFacts: cfg.hostFacts,
+      workload: cfg.workload,
+      maxConnections: cfg.maxConnections,
+      parameters: cfg.parameters,
+      listenAddresses: cfg.listenAddresses,
+      allowedCidrs: cfg.allowedCidrs,
+      tls: cfg.tls && { certificate: pulumi.secret(cfg.tls.certificate), privateKey: pulumi.secret(cfg.tls.privateKey) },
+      databases,
+      users: Object.entries(cfg.users).map(([u, spec]) => ({ name: u, ...spec, password: spec.password && pulumi.secret(spec.password) })),
+      backup: cfg.backup,
+      maintenanceSchedule: cfg.maintenanceSchedule,
+      standbys: Object.entries(cfg.standbys).map(([s, spec]) => {
+        const host = resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx);
+        return { name: s, target: host.target, privateKey: host.privateKey, address: spec.address, clusterName: spec.clusterName, port: spec.port };
+      }),
+      toolsDir: cfg.toolsDir && projectPath(ctx.projectDir, cfg.toolsDir),
+      allowDataRemoval: ctx.allowDataRemoval,
+      hostPrefix: `dbstack-${ctx.stack}`,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // The component names the argument; in config it lives under this key.
+    throw new ConfigError(`${key}.${(err as Error).message}`);
+  }
+}
+
+/** What a stack exports for each PostgreSQL deployment (URLs are secrets). */
+export function postgresOutputs(c: PostgresCluster) {
+  return {
+    host: c.host,
+    port: c.port,
+    databases: c.databases,
+    urls: c.urls,
+    configReport: c.configReport,
+    hookReports: c.hookReports,
+    toolsDir: c.toolsDir,
+    standbyTools: c.standbyTools,
+  };
+}

@@ -1,0 +1,208 @@
+import type { Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import { existsSync, rmSync } from "fs";
+import { join } from "path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
+import { changes, sandbox, setConfig, writeMigration } from "./harness";
+import { createTestHosts, type TestHosts } from "./support/hosts";
+
+// A primary and a standby on two hosts reached over SSH (network namespaces with an sshd each).
+// The primary is reached as a non-root user with sudo; the standby as root.
+const box = sandbox("postgres");
+const PRIMARY_PORT = 5471;
+const STANDBY_PORT = 5472;
+const migrations = join(box.dir, "migrations");
+const backups = join(box.dir, "backups");
+const tools = join(box.dir, "tools");
+let hosts: TestHosts;
+let stack: Stack;
+let primary: string;
+let standby: string;
+
+function config(over: { parameters?: Record<string, string>; users?: Record<string, unknown>; allowDataRemoval?: boolean } = {}) {
+  const p = hosts.host("pgprimary");
+  const s = hosts.host("pgstandby");
+  return {
+    allowDataRemoval: over.allowDataRemoval ?? false,
+    hosts: {
+      primary: { address: p.address, user: "deploy", sudo: true, privateKey: p.privateKey, hostKey: p.hostKey },
+      standby: { address: s.address, privateKey: s.privateKey, hostKey: s.hostKey },
+    },
+    postgres: {
+      main: {
+        host: "primary",
+        port: PRIMARY_PORT,
+        clusterName: "itmain",
+        hostFacts: { memoryMb: 1024, cpus: 2, storage: "ssd" },
+        maxConnections: 40,
+        parameters: over.parameters ?? {},
+        listenAddresses: ["localhost", p.address],
+        allowedCidrs: ["10.213.0.0/24"],
+        databases: {
+          app: {
+            owner: "app",
+            dateStyle: "ISO, DMY",
+            migrations: { dir: migrations },
+            healthChecks: [{ name: "items table", sql: "SELECT count(*) >= 0 FROM items", expect: "t" }],
+          },
+        },
+        users: over.users ?? {
+          app: { grants: { app: "owner" } },
+          rw: { grants: { app: "readwrite" } },
+          ro: { grants: { app: "readonly" }, connectionLimit: 5 },
+        },
+        backup: { dir: backups, retentionDays: 7 },
+        standbys: { replica1: { host: "standby", address: s.address, clusterName: "itstandby", port: STANDBY_PORT } },
+        toolsDir: tools,
+      },
+    },
+  };
+}
+
+async function connect(host: string, port: number, user: string, database = "app"): Promise<Client> {
+  const outputs = await stack.outputs();
+  const url = new URL(outputs.postgres.value.main.urls[user]?.[database]?.postgresql ?? `postgresql://${user}:x@h/${database}`);
+  const client = new Client({ host, port, user, database, password: decodeURIComponent(url.password), ssl: { rejectUnauthorized: false } });
+  await client.connect();
+  return client;
+}
+
+async function query(user: string, sql: string, where: "primary" | "standby" = "primary") {
+  const client = await connect(where === "primary" ? primary : standby, where === "primary" ? PRIMARY_PORT : STANDBY_PORT, user);
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function startTime(): Promise<string> {
+  return (await query("app", "SELECT pg_postmaster_start_time()::text AS t"))[0].t;
+}
+
+/** Runs a script as root on the primary's host, through SSH as the sudo user (script on stdin). */
+function onPrimary(script: string): string {
+  return execFileSync("ssh", [...hosts.sshArgs(), `deploy@${primary}`, "sudo -n bash -s"], { encoding: "utf8", input: script });
+}
+
+beforeAll(async () => {
+  hosts = await createTestHosts(["pgprimary", "pgstandby"], { sudoUser: "deploy" });
+  primary = hosts.host("pgprimary").address;
+  standby = hosts.host("pgstandby").address;
+  writeMigration(migrations, "0001_items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n");
+  stack = await box.stack("pg", config());
+});
+
+afterAll(async () => {
+  try {
+    await stack?.destroy();
+  } finally {
+    for (const c of ["itmain", "itstandby"]) execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null || true`]);
+    await hosts?.destroy();
+    rmSync(box.dir, { recursive: true, force: true });
+  }
+});
+
+describe("PostgreSQL primary and standby on two SSH hosts", () => {
+  it("up creates the cluster, database, users, grants, standby and backups", async () => {
+    const result = await stack.up();
+    const out = result.outputs.postgres.value.main;
+    expect(out.configReport).toContain("started");
+    expect(out.hookReports.app).toContain("applied migration 0001_items");
+    expect(out.hookReports.app).toContain("streaming standbys: 1 streaming");
+    expect(out.urls.app.app.postgresql).toMatch(new RegExp(`^postgresql://app:[A-Za-z0-9]{32}@${primary.replace(/\./g, "\\.")}:${PRIMARY_PORT}/app\\?sslmode=require$`));
+    expect(out.urls.app.app.psycopg).toMatch(/^postgresql\+psycopg:\/\//);
+  });
+
+  it("each user can do what its grant allows and nothing more", async () => {
+    expect((await query("app", "SHOW datestyle"))[0].DateStyle).toBe("ISO, DMY");
+    await query("app", "INSERT INTO items (name) VALUES ('a'), ('b')");
+    await query("rw", "INSERT INTO items (name) VALUES ('c')");
+    expect((await query("ro", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
+    await expect(query("ro", "INSERT INTO items (name) VALUES ('x')")).rejects.toThrow(/permission denied/);
+    await expect(query("ro", "CREATE TABLE sneaky (x int)")).rejects.toThrow(/permission denied/);
+  });
+
+  it("privileges hold on a table the owner creates after the grants", async () => {
+    await query("app", "CREATE TABLE later (x int); INSERT INTO later VALUES (42)");
+    expect((await query("ro", "SELECT x FROM later"))[0].x).toBe(42);
+    await query("rw", "INSERT INTO later VALUES (43)");
+    await expect(query("ro", "DELETE FROM later")).rejects.toThrow(/permission denied/);
+  });
+
+  it("a write on the primary shows on the standby, which refuses writes", async () => {
+    await query("app", "INSERT INTO items (name) VALUES ('replicated')");
+    let seen = 0;
+    for (let i = 0; i < 30 && seen === 0; i++) {
+      seen = (await query("ro", "SELECT count(*)::int AS n FROM items WHERE name = 'replicated'", "standby"))[0].n;
+      if (seen === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(seen).toBe(1);
+    await expect(query("app", "INSERT INTO items (name) VALUES ('no')", "standby")).rejects.toThrow(/read-only transaction/);
+  });
+
+  it("backup, then restore into a new database, gives identical row counts and checksums", async () => {
+    const out = onPrimary(`${tools}/backup`);
+    expect(out).toMatch(/backup ok: .*main-\d{8}T\d{6}Z\.tar\.gz/);
+    const restored = onPrimary(`${tools}/restore app --into app_restored`);
+    expect(restored).toContain("into new database app_restored");
+    const sums = onPrimary(
+      `cd /; for d in app app_restored; do runuser -u postgres -- psql -X -tA -h /var/run/postgresql -p ${PRIMARY_PORT} -d $d ` +
+        `-c "SELECT count(*) || ':' || md5(string_agg(id || name, ',' ORDER BY id)) FROM items"; done`,
+    );
+    const [a, b] = sums.trim().split("\n");
+    expect(a).toMatch(/^4:[0-9a-f]{32}$/);
+    expect(b).toBe(a);
+  });
+
+  it("a second up reports zero changes", async () => {
+    const result = await stack.up();
+    expect(Object.keys(changes(result.summary))).toEqual(["same"]);
+  });
+
+  it("a reload-only change reloads; a restart-only change restarts, and the preview says so", async () => {
+    const before = await startTime();
+    await setConfig(stack, config({ parameters: { work_mem: "8MB" } }));
+    let result = await stack.up();
+    expect(result.outputs.postgres.value.main.configReport).toContain("reloaded");
+    expect(await startTime()).toBe(before);
+    expect((await query("app", "SHOW work_mem"))[0].work_mem).toBe("8MB");
+
+    await setConfig(stack, config({ parameters: { work_mem: "8MB", shared_buffers: "160MB" } }));
+    const events: PreviewEvent[] = [];
+    await stack.preview({ onEvent: (e) => events.push(e as PreviewEvent) });
+    const flags = summarizePreview("pg", events).flags.filter((f) => f.kind === "restart");
+    expect(flags.map((f) => f.message).join("\n")).toContain("shared_buffers");
+    result = await stack.up();
+    expect(result.outputs.postgres.value.main.configReport).toContain("restarting 15/itmain: changed parameters need a restart: shared_buffers");
+    expect(await startTime()).not.toBe(before);
+  });
+
+  it("narrowing a grant revokes it; removing a user drops the role", async () => {
+    await setConfig(
+      stack,
+      config({ parameters: { work_mem: "8MB", shared_buffers: "160MB" }, users: { app: { grants: { app: "owner" } }, rw: { grants: { app: "readonly" } } } }),
+    );
+    await stack.up();
+    await expect(query("rw", "INSERT INTO items (name) VALUES ('denied')")).rejects.toThrow(/permission denied/);
+    const roles = onPrimary(`cd /; runuser -u postgres -- psql -X -tA -h /var/run/postgresql -p ${PRIMARY_PORT} -d postgres -c "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('app','rw','ro')"`);
+    expect(roles.trim()).toBe("app,rw");
+  });
+
+  it("promote makes the standby writable", async () => {
+    const out = execFileSync("ssh", [...hosts.sshArgs(), `root@${standby}`, `${tools}-replica1/promote`], { encoding: "utf8" });
+    expect(out).toContain("now accepts writes");
+    await query("app", "INSERT INTO items (name) VALUES ('after failover')", "standby");
+    expect((await query("app", "SELECT count(*)::int AS n FROM items WHERE name = 'after failover'", "standby"))[0].n).toBe(1);
+  });
+
+  it("destroy keeps the data directories and the backups by default", async () => {
+    const result = await stack.destroy();
+    expect(result.stdout).toContain("kept its data");
+    expect(existsSync("/var/lib/postgresql/15/itmain/PG_VERSION")).toBe(true);
+    expect(existsSync("/var/lib/postgresql/15/itstandby/PG_VERSION")).toBe(true);
+    expect(execFileSync("bash", ["-c", `ls ${backups}`], { encoding: "utf8" })).toMatch(/main-\d{8}T\d{6}Z\.tar\.gz/);
+  });
+});
