@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "path";
 import { ConfigError, parseStackConfig } from "./config";
-import { secretsProblem } from "./secrets";
+import { plaintextSecretProblems, secretsProblem } from "./secrets";
 import { postgresClusterFromConfig, postgresOutputs } from "./postgres";
 import { sqliteDatabaseFromConfig, sqliteOutputs } from "./sqlite";
 
@@ -12,6 +12,9 @@ function main() {
   if (problem) throw new pulumi.RunError(problem);
   try {
     const config = parseStackConfig(pulumi.runtime.allConfig());
+    const secretKeys = new Set<string>(JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS || "[]"));
+    const plaintext = plaintextSecretProblems(config, secretKeys);
+    if (plaintext.length > 0) throw new ConfigError(`secrets in plaintext config:\n  - ${plaintext.join("\n  - ")}`);
     // Relative paths in config are relative to the project root (where Pulumi.yaml is).
     const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval, hosts: config.hosts };
     const sqlite = Object.fromEntries(

@@ -48,8 +48,9 @@ export function sandbox(prefix: string): Sandbox {
 export async function setConfig(stack: Stack, config: Record<string, unknown>): Promise<void> {
   const existing = await stack.getAllConfig();
   for (const key of Object.keys(existing)) if (key.startsWith("dbstack:")) await stack.removeConfig(key);
+  // dbstack:hosts holds SSH private keys: set it as a secret, as the README tells users to.
   const values = Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [`dbstack:${k}`, { value: typeof v === "string" ? v : JSON.stringify(v) }]),
+    Object.entries(config).map(([k, v]) => [`dbstack:${k}`, { value: typeof v === "string" ? v : JSON.stringify(v), secret: k === "hosts" }]),
   );
   await stack.setAllConfig(values);
 }

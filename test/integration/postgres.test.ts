@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { existsSync, rmSync } from "fs";
+import { existsSync, readFileSync, rmSync } from "fs";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +54,7 @@ function config(over: { parameters?: Record<string, string>; users?: Record<stri
           ro: { grants: { app: "readonly" }, connectionLimit: 5 },
         },
         backup: { dir: backups, retentionDays: 7 },
+        maintenanceSchedule: "30 3 * * 0",
         standbys: { replica1: { host: "standby", address: s.address, clusterName: "itstandby", port: STANDBY_PORT } },
         toolsDir: tools,
       },
@@ -99,7 +100,7 @@ afterAll(async () => {
   try {
     await stack?.destroy();
   } finally {
-    for (const c of ["itmain", "itstandby"]) execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null || true`]);
+    for (const c of ["itmain", "itstandby", "itprivate"]) execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null || true`]);
     await hosts?.destroy();
     rmSync(box.dir, { recursive: true, force: true });
   }
@@ -114,6 +115,26 @@ describe("PostgreSQL primary and standby on two SSH hosts", () => {
     expect(out.hookReports.app).toContain("streaming standbys: 1 streaming");
     expect(out.urls.app.app.postgresql).toMatch(new RegExp(`^postgresql://app:[A-Za-z0-9]{32}@${primary.replace(/\./g, "\\.")}:${PRIMARY_PORT}/app\\?sslmode=require$`));
     expect(out.urls.app.app.psycopg).toMatch(/^postgresql\+psycopg:\/\//);
+  });
+
+  it("keeps every password out of the state in plaintext", async () => {
+    const outputs = (await stack.outputs()).postgres;
+    const passwords = Object.values(outputs.value.main.urls as Record<string, Record<string, { postgresql: string }>>).map(
+      (dbs) => decodeURIComponent(new URL(Object.values(dbs)[0].postgresql).password),
+    );
+    expect(passwords).toHaveLength(3);
+    // The state as the backend stores it (the Automation API's exportStack decrypts secrets).
+    const stateFile = join(box.dir, "state", ".pulumi", "stacks", "dbstack", "pg.json");
+    const state = readFileSync(stateFile, "utf8");
+    expect(state).toContain("ciphertext");
+    for (const pw of passwords) expect(state).not.toContain(pw);
+    const hostKey = hosts.host("pgprimary").privateKey.split("\n")[1];
+    expect(state).not.toContain(hostKey);
+  });
+
+  it("schedules maintenance, and the maintenance tool vacuums and analyzes", () => {
+    expect(onPrimary("cat /etc/cron.d/dbstack-pg-main-maintenance")).toContain(`30 3 * * 0 root ${tools}/maintenance`);
+    expect(onPrimary(`${tools}/maintenance`)).toContain("vacuum and analyze ok");
   });
 
   it("each user can do what its grant allows and nothing more", async () => {
@@ -204,5 +225,55 @@ describe("PostgreSQL primary and standby on two SSH hosts", () => {
     expect(existsSync("/var/lib/postgresql/15/itmain/PG_VERSION")).toBe(true);
     expect(existsSync("/var/lib/postgresql/15/itstandby/PG_VERSION")).toBe(true);
     expect(execFileSync("bash", ["-c", `ls ${backups}`], { encoding: "utf8" })).toMatch(/main-\d{8}T\d{6}Z\.tar\.gz/);
+  });
+});
+
+describe("PostgreSQL whose port is reachable only through SSH to its host", () => {
+  let privateStack: Stack;
+
+  afterAll(async () => {
+    await privateStack?.destroy();
+  });
+
+  it("refuses SSH keys set as plaintext config, before touching anything", async () => {
+    const p = hosts.host("pgprimary");
+    const plain = await box.stack("pgplain", {});
+    await plain.setAllConfig({
+      "dbstack:hosts": { value: JSON.stringify({ db: { address: p.address, privateKey: p.privateKey } }), secret: false },
+    });
+    await expect(plain.preview()).rejects.toThrow(/dbstack:hosts: holds SSH private keys, so it must be a secret/);
+    await plain.workspace.removeStack("pgplain");
+  });
+
+  it("deploys users, grants, migrations and health checks over SSH alone", async () => {
+    const p = hosts.host("pgprimary");
+    privateStack = await box.stack("pgprivate", {
+      allowDataRemoval: true,
+      hosts: { db: { address: p.address, user: "deploy", sudo: true, privateKey: p.privateKey, hostKey: p.hostKey } },
+      postgres: {
+        private: {
+          host: "db",
+          port: 5473,
+          clusterName: "itprivate",
+          hostFacts: { memoryMb: 512, cpus: 1 },
+          maxConnections: 20,
+          listenAddresses: ["localhost"],
+          databases: { app: { owner: "app", migrations: { dir: migrations }, healthChecks: [{ name: "items", sql: "SELECT count(*) FROM items", expect: "0" }] } },
+          users: { app: { grants: { app: "owner" } }, ro: { grants: { app: "readonly" } } },
+          toolsDir: join(box.dir, "tools-private"),
+        },
+      },
+    });
+    const result = await privateStack.up();
+    const report = result.outputs.postgres.value.private.hookReports.app;
+    expect(report).toContain("applied migration 0001_items");
+    expect(report).toContain("items: 0");
+    await expect(
+      new Client({ host: p.address, port: 5473, user: "app", database: "app", password: "x", connectionTimeoutMillis: 3000 }).connect(),
+    ).rejects.toThrow(/ECONNREFUSED|timeout/);
+    const privileges = onPrimary(
+      `cd /; runuser -u postgres -- psql -X -tA -h /var/run/postgresql -p 5473 -d app -c "SELECT has_table_privilege('ro', 'items', 'SELECT') || ',' || has_table_privilege('ro', 'items', 'INSERT')"`,
+    );
+    expect(privileges.trim()).toBe("true,false");
   });
 });

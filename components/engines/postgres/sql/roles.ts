@@ -115,7 +115,8 @@ export function renderReplicationRoleSql(name: string, passwordEnv: string): str
  * Renders the idempotent psql script that removes the role `user`: it stops logging in and its
  * sessions end; in each database what it owns passes to the database's owner (REASSIGN OWNED:
  * no data is lost) and its privileges there are revoked (DROP OWNED); then the role is dropped.
- * `databases` are all the databases of the cluster. Does nothing when the role does not exist.
+ * `databases` are all the databases of the cluster; one that no longer exists (dropped before its
+ * users on a destroy that allows data removal) is skipped. Does nothing when the role does not exist.
  */
 export function renderDropRoleSql(user: string, databases: { name: string; owner: string }[]): string {
   checkRoleName("users", user);
@@ -134,9 +135,13 @@ export function renderDropRoleSql(user: string, databases: { name: string; owner
     `ALTER ROLE ${role} NOLOGIN;`,
     `SELECT count(pg_terminate_backend(pid, 5000)) AS sessions_ended FROM pg_stat_activity WHERE usename = ${quoteLiteral(user)};`,
     ...databases.flatMap((db) => [
+      psqlConnect("postgres"),
+      `SELECT EXISTS (SELECT FROM pg_database WHERE datname = ${quoteLiteral(db.name)}) AS dbstack_db_exists \\gset`,
+      "\\if :dbstack_db_exists",
       psqlConnect(db.name),
       `REASSIGN OWNED BY ${role} TO ${quoteIdent(db.owner)};`,
       `DROP OWNED BY ${role};`,
+      "\\endif",
     ]),
     psqlConnect("postgres"),
     `DROP ROLE IF EXISTS ${role};`,
