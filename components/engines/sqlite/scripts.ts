@@ -1,7 +1,8 @@
 import { renderArchiveSteps, renderBackupPrelude, renderPickBackup, STAMP_GLOB } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
 import { renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
-import { scriptHeader, shellQuote, writeFileCommand } from "../../shell";
+import { scriptHeader, shellQuote } from "../../shell";
+import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
 
@@ -127,9 +128,8 @@ export function renderHealthScript(spec: SqliteScriptSpec): string {
   ].join("\n") + "\n";
 }
 
-/** Installs the tools (0700) into toolsDir. */
+/** Installs the tools (0700) into toolsDir: shell, health, and backup/restore when backups are declared. */
 export function renderInstallTools(spec: SqliteScriptSpec): string {
-  const dir = spec.toolsDir;
   const tools: [string, string][] = [
     ["shell", renderShellScript(spec)],
     ["health", renderHealthScript(spec)],
@@ -137,18 +137,11 @@ export function renderInstallTools(spec: SqliteScriptSpec): string {
   if (spec.backup) {
     tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)]);
   }
-  return [
-    "set -euo pipefail",
-    "umask 077",
-    `mkdir -p ${shellQuote(dir)}`,
-    `chmod 700 ${shellQuote(dir)}`,
-    ...tools.map(([file, content]) => writeFileCommand(`${dir}/${file}`, content, "0700")),
-    `echo "installed ${tools.map(([f]) => f).join(", ")} in ${dir}"`,
-  ].join("\n");
+  return installTools(spec.toolsDir, tools);
 }
 
 export function renderRemoveTools(spec: SqliteScriptSpec): string {
-  return `rm -rf ${shellQuote(spec.toolsDir)}`;
+  return removeTools(spec.toolsDir);
 }
 
 /** Runs on destroy of the backup schedule: backups are data and stay unless removal is allowed. */
