@@ -80,21 +80,34 @@ const sqliteDatabase = z.strictObject({
 
 const identifier = (what: string) =>
   z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: `expected ${what}: lower-case letters, digits and _, starting with a letter or _` });
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { error: "expected a network in CIDR form, e.g. 10.0.0.0/24" });
-const wholeNumber = (min: number, max: number, unit: string) =>
+const cidr = z
+  .string({ error: "expected a network in CIDR form, e.g. 10.0.0.0/24" })
+  .refine(
+    (v) => {
+      const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+      if (v4) return v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
+      const v6 = /^[0-9a-fA-F:]+\/(\d{1,3})$/.exec(v);
+      return v6 !== null && v.includes(":") && Number(v6[1]) <= 128;
+    },
+    { error: "expected a network in CIDR form, e.g. 10.0.0.0/24 (IPv4 prefix up to 32, IPv6 up to 128)" },
+  );
+/** A whole number in [min, max]; `what` reads like "a port number" or "a number of connections". */
+const wholeNumber = (min: number, max: number, what: string) =>
   z
-    .number({ error: `expected a number of ${unit}` })
-    .int({ error: `expected a whole number of ${unit} from ${min} to ${max}` })
-    .min(min, { error: `expected a whole number of ${unit} from ${min} to ${max}` })
-    .max(max, { error: `expected a whole number of ${unit} from ${min} to ${max}` });
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}, a whole number from ${min} to ${max}` })
+    .min(min, { error: `expected ${what} from ${min} to ${max}` })
+    .max(max, { error: `expected ${what} from ${min} to ${max}` });
 
 const sshHost = z.strictObject({
-  address: z.string().regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
-  port: wholeNumber(1, 65535, "port").default(22),
+  address: z.string({ error: "expected the host's name or IP address" }).regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
+  port: wholeNumber(1, 65535, "a port number").default(22),
   user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default("root"),
   sudo: z.boolean({ error: "expected true or false" }).optional(),
   hostKey: z.string().min(1).optional(),
-  privateKey: z.string().min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path)" }),
+  privateKey: z
+    .string({ error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" })
+    .min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" }),
 });
 
 const postgresDatabase = z.strictObject({
@@ -110,7 +123,7 @@ const postgresDatabase = z.strictObject({
 
 const postgresUser = z.strictObject({
   grants: z.record(identifier("a database name"), z.enum(["owner", "readwrite", "readonly"], { error: "expected owner, readwrite or readonly" })),
-  connectionLimit: wholeNumber(-1, 100000, "connections").default(-1),
+  connectionLimit: wholeNumber(-1, 100000, "a number of connections (-1 for no limit)").default(-1),
   password: z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" }).optional(),
   passwordRotation: z.union([z.string(), z.number()]).optional(),
 });
@@ -120,24 +133,24 @@ const postgresCluster = z.strictObject({
   address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
   version: wholeNumber(12, 18, "a PostgreSQL major version").optional(),
   clusterName: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected a cluster name: lower-case letters, digits, _ and -" }).optional(),
-  port: wholeNumber(1, 65535, "port").default(5432),
+  port: wholeNumber(1, 65535, "a port number").default(5432),
   dataDirectory: path("a data directory").optional(),
   hostFacts: z
     .strictObject({
-      memoryMb: wholeNumber(256, 16777216, "MiB").optional(),
-      cpus: wholeNumber(1, 1024, "CPUs").optional(),
+      memoryMb: wholeNumber(256, 16777216, "a memory size in MiB").optional(),
+      cpus: wholeNumber(1, 1024, "a number of CPUs").optional(),
       storage: z.enum(["ssd", "hdd", "network"], { error: "expected ssd, hdd or network" }).optional(),
     })
     .optional(),
   workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default("mixed"),
-  maxConnections: wholeNumber(1, 10000, "connections").default(100),
+  maxConnections: wholeNumber(1, 10000, "a number of connections").default(100),
   parameters: z.record(z.string().regex(/^[a-z_.]+$/, { error: "expected a postgresql.conf parameter name" }), z.union([z.string(), z.number()]).transform(String)).default({}),
   listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default(["localhost"]),
   allowedCidrs: z.array(cidr).default([]),
   tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
   databases: z.record(identifier("a database name"), postgresDatabase).refine((r) => Object.keys(r).length > 0, { error: "expected at least one database" }),
   users: z.record(identifier("a user name"), postgresUser),
-  backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "hours").optional() }).optional(),
+  backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "a number of hours").optional() }).optional(),
   maintenanceSchedule: z
     .string()
     .superRefine((value, ctx) => {
@@ -150,9 +163,11 @@ const postgresCluster = z.strictObject({
       z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, { error: "expected a standby name: lower-case letters, digits and _" }),
       z.strictObject({
         host: z.string().min(1),
-        address: z.string().regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it" }),
+        address: z
+          .string({ error: "expected the standby's address as the primary sees it (an IP address or host name)" })
+          .regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it (an IP address or host name)" }),
         clusterName: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/).optional(),
-        port: wholeNumber(1, 65535, "port").optional(),
+        port: wholeNumber(1, 65535, "a port number").optional(),
       }),
     )
     .default({}),

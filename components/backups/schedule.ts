@@ -18,7 +18,7 @@ export function cronScheduleProblem(schedule: string): string | undefined {
   const trimmed = schedule.trim();
   if (SHORTHANDS.has(trimmed)) return undefined;
   const parts = trimmed.split(/\s+/);
-  if (parts.length !== 5) return `a cron schedule has 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`;
+  if (parts.length !== 5) return `a cron schedule has 5 fields (minute hour day-of-month month day-of-week), this one has ${parts.length}`;
   for (let i = 0; i < 5; i++) {
     const problem = fieldProblem(parts[i], FIELDS[i]);
     if (problem) return problem;

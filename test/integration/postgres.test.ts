@@ -89,6 +89,7 @@ function onPrimary(script: string): string {
 }
 
 beforeAll(async () => {
+  dropTestClusters();
   hosts = await createTestHosts(["pgprimary", "pgstandby"], { sudoUser: "deploy" });
   primary = hosts.host("pgprimary").address;
   standby = hosts.host("pgstandby").address;
@@ -96,11 +97,19 @@ beforeAll(async () => {
   stack = await box.stack("pg", config());
 });
 
+/** Removes this file's clusters, also those a crashed earlier run left (their data is throwaway). */
+function dropTestClusters(): void {
+  // pg_dropcluster leaves dbstack's conf.d behind; a later cluster of the same name would include it.
+  for (const c of ["itmain", "itstandby", "itprivate"]) {
+    execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null; rm -rf /etc/postgresql/15/${c} /var/lib/postgresql/15/${c} /var/lib/postgresql/.dbstack-15-${c}.pgpass`]);
+  }
+}
+
 afterAll(async () => {
   try {
     await stack?.destroy();
   } finally {
-    for (const c of ["itmain", "itstandby", "itprivate"]) execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null || true`]);
+    dropTestClusters();
     await hosts?.destroy();
     rmSync(box.dir, { recursive: true, force: true });
   }

@@ -16,8 +16,8 @@ describe("cronScheduleProblem", () => {
 
   it.each([
     ["0 25 * * *", 'hour field "25": values must be 0-23'],
-    ["* * *", "a cron schedule has 5 fields (minute hour day-of-month month day-of-week), got 3"],
-    ["* * * * * *", "got 6"],
+    ["* * *", "a cron schedule has 5 fields (minute hour day-of-month month day-of-week), this one has 3"],
+    ["* * * * * *", "this one has 6"],
     ["61 * * * *", 'minute field "61": values must be 0-59'],
     ["0 2 * * 8", 'day of week field "8": values must be 0-7'],
     ["0 2 32 * *", 'day of month field "32": values must be 1-31'],
@@ -26,7 +26,7 @@ describe("cronScheduleProblem", () => {
     ["5-1 * * * *", 'minute field "5-1": range runs backwards'],
     ["0 2 * * funday", 'day of week field "funday"'],
     ["@reboot", "5 fields"],
-    ["0 2 * * *\n* * * * * root sh /tmp/evil", "got 13"],
+    ["0 2 * * *\n* * * * * root sh /tmp/evil", "this one has 13"],
   ])("rejects %j, naming the field", (schedule, message) => {
     expect(cronScheduleProblem(schedule)).toContain(message);
   });

@@ -18,9 +18,9 @@ import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { restartParameters } from "./parameters";
 import type { DatabaseSpec, UserSpec } from "./spec";
-import { renderDatabaseSql } from "./sql/databases";
-import { renderGrantsSql } from "./sql/grants";
-import { renderDropRoleSql, renderReplicationRoleSql, renderRoleSql } from "./sql/roles";
+import { checkDatabaseSpec, renderDatabaseSql } from "./sql/databases";
+import { checkGrants, renderGrantsSql } from "./sql/grants";
+import { checkUserSpec, renderDropRoleSql, renderReplicationRoleSql, renderRoleSql } from "./sql/roles";
 import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby } from "./standbyScripts";
 import { computeTuning, renderTuningConf, tuningValues } from "./tuning";
 import { postgresUrls, type PostgresUrls } from "./urls";
@@ -97,7 +97,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const access: AccessSpec = {
       listenAddresses: args.listenAddresses ?? ["localhost"],
       allowedCidrs: args.allowedCidrs ?? [],
-      replicationCidrs: standbys.map((s) => (s.address.includes("/") ? s.address : `${s.address}/32`)),
+      replicationCidrs: standbys.map((s) => hbaAddress(s.address)),
       replicationUser: REPLICATION_USER,
     };
     const files = tuned.apply((t) => ({ tuningConf: renderTuningConf(t), accessConf: renderAccessConf(access, standbys.length > 0), hba: renderHba(access) }));
@@ -390,6 +390,14 @@ function databaseSpec(d: PostgresDatabaseArgs): DatabaseSpec {
   };
 }
 
+/** A pg_hba address for one host: IPv4 /32, IPv6 /128, a host name as is (pg_hba resolves it). */
+function hbaAddress(address: string): string {
+  if (address.includes("/")) return address;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(address)) return `${address}/32`;
+  if (address.includes(":")) return `${address}/128`;
+  return address;
+}
+
 function standbyListenAddresses(primary: string[], standbyAddress: string): string[] {
   if (primary.includes("*")) return ["*"];
   const local = new Set(["localhost", "127.0.0.1", "::1"]);
@@ -484,5 +492,13 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
     }
   }
   for (const s of args.standbys ?? []) checkName(`standbys.${s.name}`, s.name);
+  // The SQL renderers' own rules (reserved names, owner grants ...), before anything is registered.
+  const databases = args.databases.map(databaseSpec);
+  for (const d of databases) checkDatabaseSpec(d);
+  for (const u of args.users) {
+    const user = { name: u.name, grants: u.grants, connectionLimit: u.connectionLimit ?? -1 };
+    checkUserSpec(user);
+    checkGrants(user, databases);
+  }
 }
 

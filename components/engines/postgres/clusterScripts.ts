@@ -7,7 +7,7 @@ export function renderCreateCluster(loc: ClusterLocation): string {
     scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
     renderClusterPrelude(loc),
     "if cluster_exists; then",
-    '  echo "cluster $V/$CLUSTER exists (data in $(pg_lsclusters -h | awk -v v="$V" -v c="$CLUSTER" \'$1 == v && $2 == c { print $6 }\'))"',
+    '  echo "cluster $V/$CLUSTER exists"',
     "else",
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
@@ -29,6 +29,9 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
   return [
     prelude,
     'if cluster_exists; then pg_dropcluster --stop "$V" "$CLUSTER" >&2; fi',
+    "# pg_dropcluster leaves files it did not write (dbstack's conf.d); a new cluster of the same name would include them.",
+    'rm -rf "$CONF_DIR"',
+    'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.pgpass" # a standby\'s replication password',
     'echo "dbstack: deleted PostgreSQL cluster $V/$CLUSTER and its data (allowDataRemoval is set)" >&2',
   ].join("\n");
 }
@@ -52,8 +55,9 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
     'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
+    "# Access first, tuning last: the tuning file carries the declared overrides, which must win.",
+    writeFileToExpandedPath('"$CONF_DIR/conf.d/05-dbstack-access.conf"', files.accessConf, "0644"),
     writeFileToExpandedPath('"$CONF_DIR/conf.d/10-dbstack-tuning.conf"', files.tuningConf, "0644"),
-    writeFileToExpandedPath('"$CONF_DIR/conf.d/20-dbstack-access.conf"', files.accessConf, "0644"),
     writeFileToExpandedPath('"$CONF_DIR/pg_hba.conf"', files.hba, "0640"),
     'chown postgres:postgres "$CONF_DIR"/conf.d/*.conf "$CONF_DIR/pg_hba.conf"',
     "# TLS: the given certificate, or one generated for this cluster.",

@@ -1,5 +1,6 @@
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
+import { STAMP_GLOB } from "../../backups/archive";
 import { shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -37,11 +38,11 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     },
   ];
   if (t.backup) {
-    const glob = `${t.backup.prefix}-*`;
+    const glob = `${t.backup.prefix}-${STAMP_GLOB}.tar.gz*`;
     checks.push({
       name: "newest backup",
       shell: [
-        `newest=$(find ${shellQuote(t.backup.dir)} -maxdepth 1 -type f -name ${shellQuote(glob)} ! -name '*.log' -printf '%T@ %f\\n' 2>/dev/null | sort -n | tail -n 1)`,
+        `newest=$(find ${shellQuote(t.backup.dir)} -maxdepth 1 -type f -name ${shellQuote(glob)} -printf '%T@ %f\\n' 2>/dev/null | sort -n | tail -n 1)`,
         'if [ -z "$newest" ]; then echo "no backup yet"; else',
         '  age_h=$(( ($(date +%s) - ${newest%%.*}) / 3600 ))',
         `  echo "\${newest#* } (\${age_h}h old)"; [ "$age_h" -lt ${t.backup.maxAgeHours} ] || { echo "newest backup is \${age_h}h old (limit ${t.backup.maxAgeHours}h)"; exit 1; }`,
@@ -59,11 +60,12 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     ].join("\n"),
     acquireLock: [
       "# A session-level advisory lock, held by a psql coprocess until this script exits.",
-      'coproc LOCK_SESSION { psql_su -d "$DBNAME" -tA 2>&1; }',
+      "# Its stderr must not hold the script's open: the caller waits for that pipe to close.",
+      'coproc LOCK_SESSION { psql_su -d "$DBNAME" -tA 2>&1; } 2>/dev/null',
       `echo "SELECT pg_advisory_lock(hashtext('${MIGRATIONS_TABLE}')); SELECT 'locked';" >&"\${LOCK_SESSION[1]}"`,
       "locked=no",
       'while read -r -t 120 line <&"${LOCK_SESSION[0]}"; do [ "$line" = locked ] && { locked=yes; break; }; done',
-      '[ "$locked" = yes ] || { echo "another deploy has held the migration lock on $DBNAME for 120s" >&2; exit 1; }',
+      '[ "$locked" = yes ] || { kill "$LOCK_SESSION_PID" 2>/dev/null; echo "another deploy has held the migration lock on $DBNAME for 120s" >&2; exit 1; }',
     ].join("\n"),
     trackingTableDdl: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (\n  id text PRIMARY KEY,\n  checksum text NOT NULL,\n  applied_at timestamptz NOT NULL\n);`,
     transactionalDdl: true,

@@ -27,7 +27,9 @@ export function renderClusterPrelude(loc: ClusterLocation): string {
     loc.dataDirectory ? `DATA_DIR=${shellQuote(loc.dataDirectory)}` : 'DATA_DIR="/var/lib/postgresql/$V/$CLUSTER"',
     'PGBIN="/usr/lib/postgresql/$V/bin"',
     'psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; }',
-    'cluster_exists() { pg_lsclusters -h | awk -v v="$V" -v c="$CLUSTER" \'$1 == v && $2 == c { found = 1 } END { exit !found }\'; }',
+    "# postgresql-common's own test: a cluster exists when its postgresql.conf does (pg_lsclusters",
+    "# fails while another cluster on the host is half-created).",
+    'cluster_exists() { [ -f "$CONF_DIR/postgresql.conf" ]; }',
     'cluster_running() { pg_ctlcluster "$V" "$CLUSTER" status >/dev/null 2>&1; }',
   ].join("\n");
 }
