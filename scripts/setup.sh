@@ -5,7 +5,8 @@
 #  2. Node dependencies (npm install), when node_modules is missing or older than package-lock.json.
 #  3. The Pulumi CLI at exactly the version of @pulumi/pulumi in package.json, and the plugins
 #     the engine needs: an installed CLI of that version is used as is; otherwise the CLI is built
-#     from its Go module (tools/go.mod pins it) together with dbstack's Node.js language host.
+#     with the official installer where it is reachable, or else built from its Go module
+#     (tools/go.mod pins it) together with dbstack's Node.js language host.
 #     Built binaries are cached outside the clone, keyed by version, in $DBSTACK_CACHE
 #     (default ~/.cache/dbstack).
 #
@@ -77,6 +78,13 @@ if [[ ! -x "$BIN/pulumi" ]]; then
   if [[ -n "$installed" && "$("$installed" version 2>/dev/null)" == "$VERSION" ]]; then
     log "using the installed Pulumi CLI $VERSION at $installed"
     ln -sf "$installed" "$BIN/pulumi"
+  elif getent hosts get.pulumi.com >/dev/null 2>&1 && curl -fsS --max-time 10 -o "$CACHE/install-pulumi.sh" https://get.pulumi.com 2>/dev/null; then
+    # The official installer is reachable: it brings the CLI and the official language hosts.
+    log "installing the Pulumi CLI $VERSION with the official installer"
+    sh "$CACHE/install-pulumi.sh" --version "${VERSION#v}" --install-root "$CACHE/official-$VERSION" --no-edit-path >&2
+    ln -sf "$CACHE/official-$VERSION/bin/pulumi" "$BIN/pulumi"
+    ln -sf "$CACHE/official-$VERSION/bin/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs"
+    echo official > "$BIN/.langhost-hash"
   else
     command -v go >/dev/null || { echo "setup: no Pulumi CLI $VERSION is installed and Go is missing to build it: install Go (https://go.dev/dl) or Pulumi $VERSION" >&2; exit 1; }
     log "building the Pulumi CLI $VERSION from its Go module (first run only; about 10 minutes on 2 cores)"
@@ -89,7 +97,8 @@ if [[ ! -x "$BIN/pulumi" ]]; then
     mv "$BIN/pulumi.partial" "$BIN/pulumi"
   fi
 fi
-if [[ ! -x "$BIN/pulumi-language-nodejs" || "$(cat "$BIN/.langhost-hash" 2>/dev/null)" != "$HOST_HASH" ]]; then
+langhost_hash="$(cat "$BIN/.langhost-hash" 2>/dev/null || true)"
+if [[ "$langhost_hash" != official && ( ! -x "$BIN/pulumi-language-nodejs" || "$langhost_hash" != "$HOST_HASH" ) ]]; then
   log "building dbstack's Node.js language host for $VERSION"
   (cd "$ROOT/tools" && go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$BIN/pulumi-language-nodejs" ./langhost-nodejs >&2)
   echo "$HOST_HASH" > "$BIN/.langhost-hash"
