@@ -1,17 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { buildComponent, output, type Registered } from "./support/mocks";
 import type { PostgresClusterArgs } from "../../components/engines/postgres/args";
 import { restartParameters } from "../../components/engines/postgres/parameters";
 import { computeTuning, tuningValues } from "../../components/engines/postgres/tuning";
 import type { PostgresUrls } from "../../components/engines/postgres/urls";
 import { checksumOf } from "../../components/hooks/migrations";
 
-type Registered = pulumi.runtime.MockResourceArgs;
 const registered: Registered[] = [];
-
-function output<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply(resolve));
-}
 
 const GENERATED = "x".repeat(32);
 const SERVER_FACTS = '{"version":15,"memoryMb":4096,"cpus":2}';
@@ -77,15 +73,7 @@ function args(overrides: Partial<PostgresClusterArgs> = {}): PostgresClusterArgs
 
 /** Builds a cluster under a unique name and waits until all its children have registered. */
 async function build(name: string, a: PostgresClusterArgs) {
-  const resources: pulumi.Resource[] = [];
-  const collect: pulumi.ResourceTransformation = (t) => {
-    resources.push(t.resource);
-    return undefined;
-  };
-  const cluster = new PostgresCluster(name, a, { transformations: [collect] });
-  // Transformations see the component itself too; keep its children.
-  const urns = await Promise.all(resources.filter((r) => r !== cluster).map((r) => output(r.urn)));
-  const children = new Map(registered.filter((r) => r.name.startsWith(`${name}-`)).map((r) => [r.name, r]));
+  const { component: cluster, children, urns } = await buildComponent(name, (opts) => new PostgresCluster(name, a, opts), registered);
   return { cluster, children, urns };
 }
 

@@ -1,13 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { buildComponent, output, type Registered } from "./support/mocks";
 import type { SqliteDatabaseArgs } from "../../components/engines/sqlite/database";
 
-type Registered = pulumi.runtime.MockResourceArgs;
 const registered: Registered[] = [];
-
-function output<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply(resolve));
-}
 
 let SqliteDatabase: typeof import("../../components/engines/sqlite/database").SqliteDatabase;
 
@@ -39,15 +35,7 @@ const ARGS: SqliteDatabaseArgs = {
 
 /** Builds a database under a unique name and waits until all its children have registered. */
 async function build(name: string, args: SqliteDatabaseArgs) {
-  const resources: pulumi.Resource[] = [];
-  const collect: pulumi.ResourceTransformation = (t) => {
-    resources.push(t.resource);
-    return undefined;
-  };
-  const db = new SqliteDatabase(name, args, { transformations: [collect] });
-  // Transformations see the component itself too; keep its children.
-  const urns = await Promise.all(resources.filter((r) => r !== db).map((r) => output(r.urn)));
-  const children = new Map(registered.filter((r) => r.name.startsWith(`${name}-`)).map((r) => [r.name, r]));
+  const { component: db, children, urns } = await buildComponent(name, (opts) => new SqliteDatabase(name, args, opts), registered);
   return { db, children, urns };
 }
 
