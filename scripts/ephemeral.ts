@@ -5,13 +5,14 @@
 // runs its health checks and a test command against its outputs, then destroys and removes it,
 // also when a step fails or the run is interrupted (SIGINT/SIGTERM).
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { parseArgs } from "util";
 import { ensurePulumiOnPath, pulumiEnv, ROOT } from "./lib/env";
-import { ephemeralStackName, isStale, parseTtl, substituteDataRoot } from "./lib/ephemeralNames";
+import { createServer } from "net";
+import { ephemeralStackName, isStale, parseTtl, runIdOf, substitutePlaceholders } from "./lib/ephemeralNames";
 
 interface EphemeralSpec {
   config: Record<string, unknown>;
@@ -58,7 +59,8 @@ async function main(): Promise<number> {
   try {
     log(`creating stack ${name} (data under ${dataRoot})`);
     stack = await LocalWorkspace.createStack({ stackName: name, workDir: ROOT }, { envVars: pulumiEnv(name) });
-    const config = substituteDataRoot(spec.config, dataRoot) as Record<string, unknown>;
+    const vars = { DATA_ROOT: dataRoot, RUN_ID: runIdOf(name), PG_PORT: String(await freePort()) };
+    const config = substitutePlaceholders(spec.config, vars) as Record<string, unknown>;
     await stack.setAllConfig({
       "dbstack:allowDataRemoval": { value: "true" },
       ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`dbstack:${k}`, { value: JSON.stringify(v) }])),
@@ -71,6 +73,12 @@ async function main(): Promise<number> {
     for (const [db, out] of Object.entries((outputs.sqlite ?? {}) as Record<string, { healthCommand: string }>)) {
       log(`health checks of sqlite database ${db}`);
       await runCommand(out.healthCommand, {}, abort.signal);
+    }
+    for (const [name, out] of Object.entries((outputs.postgres ?? {}) as Record<string, { toolsDir: string; databases: string[] }>)) {
+      for (const db of out.databases) {
+        log(`health checks of postgres ${name}, database ${db}`);
+        await runCommand(`${out.toolsDir}/health-${db}`, {}, abort.signal);
+      }
     }
     if (testCommand) {
       log(`running test command: ${testCommand}`);
@@ -111,6 +119,18 @@ function runCommand(command: string, env: Record<string, string>, signal: AbortS
   });
 }
 
+/** A TCP port free on this machine now, for the run's PostgreSQL cluster. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no free port"))));
+    });
+  });
+}
+
 function dataRootOf(name: string): string {
   return join(tmpdir(), `dbstack-${name}`);
 }
@@ -135,6 +155,16 @@ async function teardown(workspace: LocalWorkspace, name: string, created: boolea
     await workspace.removeStack(name, { force: true });
   }
   rmSync(dataRootOf(name), { recursive: true, force: true });
+  // PostgreSQL clusters of the run (named eph_<run id>), left by an interrupted create.
+  const cluster = `eph_${runIdOf(name)}`;
+  if (existsSync("/etc/postgresql")) {
+    for (const version of readdirSync("/etc/postgresql")) {
+      if (!existsSync(join("/etc/postgresql", version, cluster))) continue;
+      spawnSync("pg_dropcluster", ["--stop", version, cluster], { stdio: "ignore" });
+      rmSync(join("/etc/postgresql", version, cluster), { recursive: true, force: true });
+      rmSync(join("/var/lib/postgresql", version, cluster), { recursive: true, force: true });
+    }
+  }
   // Belt and braces: the components remove their cron entries on destroy.
   if (existsSync("/etc/cron.d")) {
     for (const f of readdirSync("/etc/cron.d")) if (f.startsWith(`dbstack-${name}-`)) rmSync(join("/etc/cron.d", f), { force: true });

@@ -29,12 +29,24 @@ export function parseTtl(text: string): number {
   return Number(match[1]) * unit;
 }
 
-/** Replaces ${DATA_ROOT} in every string of a config value. */
-export function substituteDataRoot(value: unknown, dataRoot: string): unknown {
-  if (typeof value === "string") return value.split("${DATA_ROOT}").join(dataRoot);
-  if (Array.isArray(value)) return value.map((v) => substituteDataRoot(v, dataRoot));
+/** The random part of an ephemeral stack's name, used to name what it creates on the host. */
+export function runIdOf(name: string): string {
+  return name.slice(name.lastIndexOf("-") + 1);
+}
+
+/**
+ * Replaces ${NAME} placeholders (DATA_ROOT, RUN_ID, PG_PORT ...) in every string of a config
+ * value. A string that is exactly one placeholder with a numeric value becomes that number.
+ */
+export function substitutePlaceholders(value: unknown, vars: Record<string, string>): unknown {
+  if (typeof value === "string") {
+    const whole = /^\$\{([A-Z_]+)\}$/.exec(value);
+    if (whole && whole[1] in vars && /^\d+$/.test(vars[whole[1]])) return Number(vars[whole[1]]);
+    return value.replace(/\$\{([A-Z_]+)\}/g, (m, key: string) => (key in vars ? vars[key] : m));
+  }
+  if (Array.isArray(value)) return value.map((v) => substitutePlaceholders(v, vars));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteDataRoot(v, dataRoot)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitutePlaceholders(v, vars)]));
   }
   return value;
 }

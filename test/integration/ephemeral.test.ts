@@ -44,6 +44,10 @@ async function expectNothingLeft(name: string) {
   expect(existsSync(join(tmpdir(), `dbstack-${name}`))).toBe(false);
   expect(readdirSync("/etc/cron.d").filter((f) => f.startsWith(`dbstack-${name}`))).toEqual([]);
   expect(existsSync(join(ROOT, `Pulumi.${name}.yaml`))).toBe(false);
+  // The run's PostgreSQL cluster (eph_<run id>) is gone too: no config, no data directory.
+  const cluster = `eph_${name.slice(name.lastIndexOf("-") + 1)}`;
+  expect(existsSync(`/etc/postgresql/15/${cluster}`)).toBe(false);
+  expect(existsSync(`/var/lib/postgresql/15/${cluster}`)).toBe(false);
 }
 
 afterAll(() => rmSync(state, { recursive: true, force: true }));
@@ -54,6 +58,7 @@ describe("npm run ephemeral", () => {
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain("integrity_check: ok");
     expect(run.output).toContain("smoke test passed");
+    expect(run.output).toContain("postgres smoke test passed (app)");
     await expectNothingLeft(stackName(run.output));
   });
 

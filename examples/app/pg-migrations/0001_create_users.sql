@@ -1,0 +1,6 @@
+-- The example app's users (PostgreSQL).
+CREATE TABLE users (
+  id bigserial PRIMARY KEY,
+  email text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
