@@ -1,10 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PostgresDatabaseArgs } from "../components/engines/postgres/args";
 import { PostgresCluster } from "../components/engines/postgres/cluster";
-import type { MigrationSource } from "../components/hooks/migrationRunner";
-import { loadMigrations } from "../components/hooks/migrations";
 import { localTarget, type Target } from "../components/targets/target";
 import { ConfigError, projectPath, type PostgresClusterConfig, type SshHostConfig } from "./config";
+import { migrationSourceFromConfig } from "./migrations";
 
 interface Ctx {
   projectDir: string;
@@ -30,19 +29,11 @@ function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; pri
 export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx): PostgresCluster {
   const key = `dbstack:postgres.${name}`;
   const primary = resolveHost(`${key}.host`, cfg.host, ctx);
-  const databases: PostgresDatabaseArgs[] = Object.entries(cfg.databases).map(([db, d]) => {
-    let migrations: MigrationSource | undefined;
-    if (d.migrations && "dir" in d.migrations) {
-      try {
-        migrations = { kind: "sql", migrations: loadMigrations(projectPath(ctx.projectDir, d.migrations.dir)) };
-      } catch (err) {
-        throw new ConfigError(`${key}.databases.${db}.migrations.dir: ${(err as Error).message}`);
-      }
-    } else if (d.migrations) {
-      migrations = { kind: "command", command: d.migrations.command, workdir: projectPath(ctx.projectDir, d.migrations.workdir ?? ".") };
-    }
-    return { name: db, ...d, migrations };
-  });
+  const databases: PostgresDatabaseArgs[] = Object.entries(cfg.databases).map(([db, d]) => ({
+    name: db,
+    ...d,
+    migrations: migrationSourceFromConfig(`${key}.databases.${db}.migrations`, d.migrations, ctx.projectDir),
+  }));
   try {
     return new PostgresCluster(name, {
       ...primary,

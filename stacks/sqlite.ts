@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SqliteDatabase } from "../components/engines/sqlite/database";
-import type { MigrationSource } from "../components/hooks/migrationRunner";
-import { loadMigrations } from "../components/hooks/migrations";
-import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
+import { projectPath, type SqliteDatabaseConfig } from "./config";
+import { migrationSourceFromConfig } from "./migrations";
 
 /** Turns one validated `dbstack:sqlite.<name>` entry into component args; reads migration files. */
 export function sqliteDatabaseFromConfig(
@@ -11,16 +10,7 @@ export function sqliteDatabaseFromConfig(
   ctx: { projectDir: string; stack: string; allowDataRemoval: boolean },
 ): SqliteDatabase {
   const abs = (p: string) => projectPath(ctx.projectDir, p);
-  let migrations: MigrationSource | undefined;
-  if (cfg.migrations && "dir" in cfg.migrations) {
-    try {
-      migrations = { kind: "sql", migrations: loadMigrations(abs(cfg.migrations.dir)) };
-    } catch (err) {
-      throw new ConfigError(`dbstack:sqlite.${name}.migrations.dir: ${(err as Error).message}`);
-    }
-  } else if (cfg.migrations) {
-    migrations = { kind: "command", command: cfg.migrations.command, workdir: abs(cfg.migrations.workdir ?? ".") };
-  }
+  const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir);
   return new SqliteDatabase(name, {
     path: abs(cfg.path),
     owner: cfg.owner,

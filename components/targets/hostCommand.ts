@@ -53,15 +53,20 @@ interface State {
   stdout: string;
 }
 
+/** Every field a diff compares; a change to `target` or `identity` replaces the resource. */
+const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "triggers", "review"] as const;
 /** Fields whose change re-runs the command; `delete` and `review` are only stored. */
 const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
 // (A new private key for the same host changes nothing on the host: it is stored, not re-run.)
 
+/** Whether a field is unchanged (absent and undefined count as the same). */
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: State, news: State) {
-    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-    const fields = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "triggers", "review"] as const;
-    const changed = fields.filter((f) => !same(olds[f], news[f]));
+    const changed = DIFF_FIELDS.filter((f) => !same(olds[f], news[f]));
     return {
       changes: changed.length > 0,
       replaces: changed.filter((f) => f === "target" || f === "identity"),
@@ -75,7 +80,6 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: State, news: State) {
-    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
     const rerun = RERUN_FIELDS.some((f) => !same(olds[f], news[f]));
     const stdout = rerun ? await runOnTarget(news, news.update ?? news.create) : olds.stdout;
     return { outs: { ...news, stdout } };

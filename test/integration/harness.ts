@@ -2,10 +2,10 @@ import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join, resolve } from "path";
+import { join } from "path";
+import { pulumiEnv, ROOT } from "../../scripts/lib/env";
 
-export const ROOT = resolve(__dirname, "../..");
-const DEV_PASSPHRASE = "dbstack-dev-only-not-a-secret";
+export { ROOT };
 
 /** A throwaway project (symlinks to this repo's program) with its own file backend. */
 export interface Sandbox {
@@ -29,14 +29,8 @@ export function sandbox(prefix: string): Sandbox {
     async stack(name, config) {
       const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: name, workDir: projectDir },
-        {
-          envVars: {
-            PULUMI_BACKEND_URL: `file://${state}`,
-            PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-          },
-        },
+        // The settings every dbstack command uses, with this sandbox's own backend.
+        { envVars: pulumiEnv(name, { PULUMI_BACKEND_URL: `file://${state}` }) },
       );
       await setConfig(stack, config);
       return stack;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildComponent, output, type Registered } from "./support/mocks";
+import { buildComponent, installMocks, output, type Registered } from "./support/mocks";
 import type { PostgresClusterArgs } from "../../components/engines/postgres/args";
 import { restartParameters } from "../../components/engines/postgres/parameters";
 import { computeTuning, tuningValues } from "../../components/engines/postgres/tuning";
@@ -18,19 +18,8 @@ let PostgresCluster: typeof import("../../components/engines/postgres/cluster").
 
 beforeAll(async () => {
   // Mocks first: the component module must load against the mock monitor.
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push(args);
-        if (args.type.endsWith(":GeneratedPassword")) return { id: `${args.name}-id`, state: { ...args.inputs, result: GENERATED } };
-        const stdout = args.name.endsWith("-server") ? SERVER_FACTS : "";
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout } };
-      },
-      call: (args) => args.inputs,
-    },
-    "dbstack",
-    "unit",
-    false,
+  await installMocks(registered, (r) =>
+    r.type.endsWith(":GeneratedPassword") ? { result: GENERATED } : { stdout: r.name.endsWith("-server") ? SERVER_FACTS : "" },
   );
   ({ PostgresCluster } = await import("../../components/engines/postgres/cluster"));
 });

@@ -1,6 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildComponent, output, type Registered } from "./support/mocks";
+import { buildComponent, installMocks, output, type Registered } from "./support/mocks";
 import type { SqliteDatabaseArgs } from "../../components/engines/sqlite/database";
 
 const registered: Registered[] = [];
@@ -9,18 +8,7 @@ let SqliteDatabase: typeof import("../../components/engines/sqlite/database").Sq
 
 beforeAll(async () => {
   // Mocks first: the component module must load against the mock monitor.
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push(args);
-        return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "" } };
-      },
-      call: (args) => args.inputs,
-    },
-    "dbstack",
-    "unit",
-    false,
-  );
+  await installMocks(registered, () => ({ stdout: "" }));
   ({ SqliteDatabase } = await import("../../components/engines/sqlite/database"));
 });
 

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
 import { renderInstallCron, renderRemoveCron } from "../../backups/cronEntry";
 import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../backups/policy";
 import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
@@ -11,7 +12,7 @@ import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../../targets/tools";
 import { checkAbsolutePath, checkName, checkSchedule, checkWholeNumber } from "../../validate";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
-import type { PostgresClusterArgs, PostgresDatabaseArgs } from "./args";
+import type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore } from "./backupScripts";
 import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
@@ -68,20 +69,22 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const databases: DatabaseSpec[] = args.databases.map((d) => databaseSpec(d));
-    const users: UserSpec[] = args.users.map((u) => ({ name: u.name, grants: u.grants, connectionLimit: u.connectionLimit ?? -1 }));
+    const users: UserSpec[] = args.users.map(userSpec);
 
     // Packages and host facts -----------------------------------------------------------------
     const server = new HostCommand(`${name}-server`, { ...on, description: `PostgreSQL packages on ${where}`, create: renderInstallServer(args.version), review: { component } }, child);
     const facts = server.stdout.apply(parseInstalledServer);
     const version = facts.apply((f) => f.version);
+    /** The cluster's location once the installed version is known. */
+    const at = version.apply((v): ClusterLocation => ({ ...loc, version: v }));
     const cluster = new HostCommand(
       `${name}-cluster`,
       {
         ...on,
         description: `PostgreSQL cluster ${loc.cluster} on ${where}`,
         identity: `${loc.cluster}:${loc.dataDirectory ?? "default"}`,
-        create: version.apply((v) => renderCreateCluster({ ...loc, version: v })),
-        delete: version.apply((v) => renderRemoveCluster({ ...loc, version: v }, allowDataRemoval)),
+        create: at.apply((l) => renderCreateCluster(l)),
+        delete: at.apply((l) => renderRemoveCluster(l, allowDataRemoval)),
         review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
       },
       { ...child, dependsOn: [server] },
@@ -111,7 +114,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       {
         ...on,
         description: `configuration of PostgreSQL cluster ${loc.cluster} on ${where}`,
-        create: pulumi.all([version, files]).apply(([v, f]) => renderConfigureCluster({ ...loc, version: v }, f)),
+        create: pulumi.all([at, files]).apply(([l, f]) => renderConfigureCluster(l, f)),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
@@ -127,15 +130,15 @@ export class PostgresCluster extends pulumi.ComponentResource {
         : new GeneratedPassword(`${name}-${u.name}-password`, { rotation: u.passwordRotation ?? 0 }, child).result;
       passwords.set(u.name, password);
       const env = `DBSTACK_PASSWORD_${u.name.toUpperCase()}`;
-      const user = users.find((x) => x.name === u.name)!;
+      const user = userSpec(u);
       roleSteps.push(
         new HostCommand(
           `${name}-role-${u.name}`,
           {
             ...on,
             description: `role ${u.name} in PostgreSQL cluster ${loc.cluster}`,
-            create: version.apply((v) => psqlScript({ ...loc, version: v }, `role ${u.name}`, renderRoleSql(user, env))),
-            delete: version.apply((v) => renderRemoveRole({ ...loc, version: v }, u.name, databases, allowDataRemoval)),
+            create: at.apply((l) => psqlScript(l, `role ${u.name}`, renderRoleSql(user, env))),
+            delete: at.apply((l) => renderRemoveRole(l, u.name, databases, allowDataRemoval)),
             environment: { [env]: password },
             review: { component },
           },
@@ -150,8 +153,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
           {
             ...on,
             description: `database ${db.name} in PostgreSQL cluster ${loc.cluster}`,
-            create: version.apply((v) => psqlScript({ ...loc, version: v }, `database ${db.name}`, renderDatabaseSql(db))),
-            delete: version.apply((v) => renderDropDatabase({ ...loc, version: v }, db.name, allowDataRemoval)),
+            create: at.apply((l) => psqlScript(l, `database ${db.name}`, renderDatabaseSql(db))),
+            delete: at.apply((l) => renderDropDatabase(l, db.name, allowDataRemoval)),
             review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
           },
           // Owners exist before their databases (and are dropped after them).
@@ -165,7 +168,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
           {
             ...on,
             description: `grants of ${user.name} in PostgreSQL cluster ${loc.cluster}`,
-            create: version.apply((v) => psqlScript({ ...loc, version: v }, `grants of ${user.name}`, renderGrantsSql(user, databases))),
+            create: at.apply((l) => psqlScript(l, `grants of ${user.name}`, renderGrantsSql(user, databases))),
             review: {
               component,
               grants: Object.fromEntries(Object.entries(user.grants).map(([db, role]) => [`${user.name} on ${db}`, { role }])),
@@ -185,11 +188,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
         {
           ...on,
           description: `replication role and slots of PostgreSQL cluster ${loc.cluster}`,
-          create: version.apply(
-            (v) =>
-              psqlScript({ ...loc, version: v }, "replication role", renderReplicationRoleSql(REPLICATION_USER, "DBSTACK_REPLICATION_PASSWORD")) +
+          create: at.apply(
+            (l) =>
+              psqlScript(l, "replication role", renderReplicationRoleSql(REPLICATION_USER, "DBSTACK_REPLICATION_PASSWORD")) +
               "\n" +
-              renderReplicationSlots({ ...loc, version: v }, standbys.map((s) => slotName(s.name))),
+              renderReplicationSlots(l, standbys.map((s) => slotName(s.name))),
           ),
           environment: { DBSTACK_REPLICATION_PASSWORD: replicationPassword },
           review: { component },
@@ -288,37 +291,41 @@ export class PostgresCluster extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [config] },
     );
-    const jobs: { job: string; script: string; schedule: string; log: string; resource: string; facts?: object }[] = [];
     if (backup) {
-      jobs.push({
-        job: `${prefix}-${name}-backup`,
-        script: `${toolsDir}/backup`,
-        schedule: backup.schedule,
-        log: `${backup.dir}/${name}-backup.log`,
-        resource: `${name}-backup-schedule`,
-        facts: { backup: { schedule: backup.schedule, retentionDays: backup.retentionDays }, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
-      });
-    }
-    if (args.maintenanceSchedule) {
-      jobs.push({
-        job: `${prefix}-${name}-maintenance`,
-        script: `${toolsDir}/maintenance`,
-        schedule: args.maintenanceSchedule,
-        log: `/var/log/${prefix}-${name}-maintenance.log`,
-        resource: `${name}-maintenance-schedule`,
-      });
-    }
-    for (const j of jobs) {
-      const cron = { name: j.job.replace(/[^A-Za-z0-9_-]/g, "-"), schedule: j.schedule, user: "root", script: j.script, logFile: j.log };
-      const isBackup = j.resource.endsWith("backup-schedule") && backup;
+      const schedule = { name, jobName: `${prefix}-${name}-backup`, policy: backup, script: `${toolsDir}/backup`, extension: ".tar", allowDataRemoval };
       new HostCommand(
-        j.resource,
+        `${name}-backup-schedule`,
         {
           ...on,
-          description: `${j.resource} of PostgreSQL cluster ${loc.cluster}`,
-          create: `${isBackup ? `mkdir -p ${shellQuote(backup!.dir)} && chmod 700 ${shellQuote(backup!.dir)}\n` : ""}${renderInstallCron(cron)}`,
-          delete: `${renderRemoveCron(cron)}${isBackup ? `\n${renderRemoveBackupFiles(name, backup!.dir, allowDataRemoval)}` : ""}`,
-          review: { component, ...(j.facts ?? {}) },
+          description: `backup schedule of PostgreSQL cluster ${loc.cluster}`,
+          create: renderInstallBackupSchedule(schedule),
+          delete: renderRemoveBackupSchedule(schedule),
+          review: {
+            component,
+            backup: { schedule: backup.schedule, retentionDays: backup.retentionDays },
+            dataBearing: true,
+            dataRemovalAllowed: allowDataRemoval,
+          },
+        },
+        { ...child, dependsOn: [tools] },
+      );
+    }
+    if (args.maintenanceSchedule) {
+      const job = {
+        name: `${prefix}-${name}-maintenance`.replace(/[^A-Za-z0-9_-]/g, "-"),
+        schedule: args.maintenanceSchedule,
+        user: "root",
+        script: `${toolsDir}/maintenance`,
+        logFile: `/var/log/${prefix}-${name}-maintenance.log`,
+      };
+      new HostCommand(
+        `${name}-maintenance-schedule`,
+        {
+          ...on,
+          description: `maintenance schedule of PostgreSQL cluster ${loc.cluster}`,
+          create: renderInstallCron(job),
+          delete: renderRemoveCron(job),
+          review: { component },
         },
         { ...child, dependsOn: [tools] },
       );
@@ -388,6 +395,10 @@ function databaseSpec(d: PostgresDatabaseArgs): DatabaseSpec {
     timeZone: d.timeZone ?? "UTC",
     extensions: d.extensions ?? [],
   };
+}
+
+function userSpec(u: PostgresUserArgs): UserSpec {
+  return { name: u.name, grants: u.grants, connectionLimit: u.connectionLimit ?? -1 };
 }
 
 /** A pg_hba address for one host: IPv4 /32, IPv6 /128, a host name as is (pg_hba resolves it). */
@@ -460,16 +471,6 @@ function renderDropDatabase(loc: ClusterLocation, db: string, allowDataRemoval: 
   ].join("\n");
 }
 
-function renderRemoveBackupFiles(name: string, dir: string, allowDataRemoval: boolean): string {
-  if (!allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept the backups of ${name} in ${dir}; set dbstack:allowDataRemoval to true to delete them on destroy`)} >&2`;
-  }
-  return [
-    `find ${shellQuote(dir)} -maxdepth 1 -type f \\( -name ${shellQuote(`${name}-*.tar.gz*`)} -o -name ${shellQuote(`${name}-backup.log`)} \\) -delete 2>/dev/null || true`,
-    `rmdir ${shellQuote(dir)} 2>/dev/null || true`,
-    `echo ${shellQuote(`dbstack: deleted the backups of ${name} in ${dir} (allowDataRemoval is set)`)} >&2`,
-  ].join("\n");
-}
 
 function validateArgs(name: string, args: PostgresClusterArgs): void {
   checkName("name", name);
@@ -496,7 +497,7 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
   const databases = args.databases.map(databaseSpec);
   for (const d of databases) checkDatabaseSpec(d);
   for (const u of args.users) {
-    const user = { name: u.name, grants: u.grants, connectionLimit: u.connectionLimit ?? -1 };
+    const user = userSpec(u);
     checkUserSpec(user);
     checkGrants(user, databases);
   }

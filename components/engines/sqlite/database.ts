@@ -1,11 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
+import { renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
 import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../backups/policy";
 import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
-import { shellQuote } from "../../shell";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { sqliteDialect } from "./dialect";
@@ -14,7 +13,6 @@ import {
   renderInstallTools,
   renderProvision,
   renderRemove,
-  renderRemoveBackups,
   renderRemoveTools,
   type SqliteScriptSpec,
 } from "./scripts";
@@ -127,6 +125,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       allowDataRemoval: args.allowDataRemoval ?? false,
     };
     const where = describeTarget(target);
+    const urls = sqliteUrls(args.path);
     const component = `sqlite database ${name}`;
     const child = { parent: this };
 
@@ -156,21 +155,21 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     );
 
     if (backup) {
-      const job: CronJob = {
-        name: `${args.hostPrefix ?? "dbstack"}-${name}-backup`.replace(/[^A-Za-z0-9_-]/g, "-"),
-        schedule: backup.schedule,
-        // root: the backup reads the database and writes root-owned 0600 files.
-        user: "root",
+      const schedule = {
+        name,
+        jobName: `${args.hostPrefix ?? "dbstack"}-${name}-backup`,
+        policy: backup,
         script: `${spec.toolsDir}/backup`,
-        logFile: `${backup.dir}/${name}-backup.log`,
+        extension: ".db",
+        allowDataRemoval: spec.allowDataRemoval,
       };
       new HostCommand(
         `${name}-backup-schedule`,
         {
           target,
           description: `backup schedule for sqlite database ${name}`,
-          create: `${renderInstallCron(job)}\nmkdir -p ${shellQuote(backup.dir)} && chmod 700 ${shellQuote(backup.dir)}`,
-          delete: `${renderRemoveCron(job)}\n${renderRemoveBackups(spec, backup)}`,
+          create: renderInstallBackupSchedule(schedule),
+          delete: renderRemoveBackupSchedule(schedule),
           review: {
             component,
             dataBearing: true,
@@ -195,7 +194,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
             migrations: args.migrations,
             healthChecks: spec.healthChecks ?? [],
           }),
-          environment: { DATABASE_URL: sqliteUrls(args.path).sqlalchemy },
+          environment: { DATABASE_URL: urls.sqlalchemy },
           // A re-created file must be migrated again; a changed file spec re-runs the checks.
           triggers: [file.id, checksumOf(renderProvision(spec))],
           review: {
@@ -208,7 +207,6 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       this.hookReport = hook.stdout;
     }
 
-    const urls = sqliteUrls(args.path);
     this.path = pulumi.output(urls.path);
     this.url = pulumi.output(urls.sqlalchemy);
     this.fileUri = pulumi.output(urls.fileUri);

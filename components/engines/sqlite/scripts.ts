@@ -1,4 +1,5 @@
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup, STAMP_GLOB } from "../../backups/archive";
+import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedule";
 import type { BackupPolicy } from "../../backups/policy";
 import { renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
 import { scriptHeader, shellQuote } from "../../shell";
@@ -146,13 +147,5 @@ export function renderRemoveTools(spec: SqliteScriptSpec): string {
 
 /** Runs on destroy of the backup schedule: backups are data and stay unless removal is allowed. */
 export function renderRemoveBackups(spec: SqliteScriptSpec, policy: BackupPolicy): string {
-  if (!spec.allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept the backups of ${spec.name} in ${policy.dir}; set dbstack:allowDataRemoval to true to delete them on destroy`)} >&2`;
-  }
-  return [
-    `find ${shellQuote(policy.dir)} -maxdepth 1 -type f -name ${shellQuote(`${spec.name}-${STAMP_GLOB}.db.gz*`)} -delete 2>/dev/null || true`,
-    `rm -f ${shellQuote(`${policy.dir}/${spec.name}-backup.log`)}`,
-    `rmdir ${shellQuote(policy.dir)} 2>/dev/null || true`,
-    `echo ${shellQuote(`dbstack: deleted the backups of ${spec.name} in ${policy.dir} (allowDataRemoval is set)`)} >&2`,
-  ].join("\n");
+  return removeBackups(spec.name, policy.dir, ".db", spec.allowDataRemoval);
 }

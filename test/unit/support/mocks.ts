@@ -28,3 +28,22 @@ export async function buildComponent<T extends pulumi.ComponentResource>(
   const children = new Map(registered.filter((r) => r.name.startsWith(`${name}-`)).map((r) => [r.name, r]));
   return { component, children, urns };
 }
+
+/**
+ * Installs Pulumi's mock monitor, recording every registered resource in `registered`; `state`
+ * gives the outputs a resource reports besides its inputs. Call before importing a component.
+ */
+export async function installMocks(registered: Registered[], state: (args: Registered) => Record<string, unknown>): Promise<void> {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        registered.push(args);
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...state(args) } };
+      },
+      call: (args) => args.inputs,
+    },
+    "dbstack",
+    "unit",
+    false,
+  );
+}
