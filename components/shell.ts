@@ -59,3 +59,19 @@ export function scriptHeader(purpose: string): string {
     "umask 077",
   ].join("\n");
 }
+
+/**
+ * Makes `dir` (a double-quoted shell word or a quoted path) a private directory for dbstack's
+ * files without taking over anyone else's: a missing directory is created 0700; an existing one
+ * is used as it is, unless others may write to it (a shared /tmp-like directory, where files
+ * could be planted or swapped), which fails naming `field`. Never re-permissions what exists.
+ */
+export function renderPrivateDir(dirWord: string, field: string): string {
+  return [
+    `if [ -d ${dirWord} ]; then`,
+    `  if [ -n "$(find ${dirWord} -maxdepth 0 -perm /022)" ]; then echo "${field}: "${dirWord}" is writable by other users (mode $(stat -c %a ${dirWord})); choose a directory of its own" >&2; exit 1; fi`,
+    "else",
+    `  mkdir -p ${dirWord} && chmod 700 ${dirWord}`,
+    "fi",
+  ].join("\n");
+}

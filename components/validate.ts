@@ -48,3 +48,64 @@ export function checkGpgRecipient(field: string, value: string | undefined): voi
     throw new ArgumentError(`${field}: expected a GPG key id, fingerprint or e-mail address, got ${JSON.stringify(value)}`);
   }
 }
+
+/** Trees that belong to the operating system: nothing of a database is ever put inside them. */
+const SYSTEM_TREES = [
+  "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/proc", "/sys", "/dev",
+  "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/libexec", "/usr/share", "/usr/include",
+  "/var/lib/dpkg", "/var/lib/apt", "/var/cache/apt", "/var/spool/cron", "/root/.ssh",
+];
+/** Directories many programs share: a deployment's directory may be inside one, never be one. */
+const SHARED_DIRS = new Set([
+  "/", "/usr", "/usr/local", "/usr/local/lib", "/usr/local/bin", "/usr/local/sbin", "/usr/local/share",
+  "/var", "/var/lib", "/var/log", "/var/backups", "/var/tmp", "/var/cache", "/var/spool", "/var/mail",
+  "/tmp", "/home", "/root", "/srv", "/opt", "/mnt", "/media", "/run", "/run/lock", "/dev/shm",
+]);
+
+/** `p` without a trailing slash; `..` and `.` segments are refused by placementProblem first. */
+function normalized(p: string): string {
+  const trimmed = p.replace(/\/+/g, "/").replace(/\/$/, "");
+  return trimmed === "" ? "/" : trimmed;
+}
+
+/** Whether `inner` is `outer` or lies inside it. */
+export function isWithin(inner: string, outer: string): boolean {
+  const i = normalized(inner);
+  const o = normalized(outer);
+  return i === o || o === "/" || i.startsWith(`${o}/`);
+}
+
+/**
+ * Why an absolute path cannot hold what dbstack would put there, or undefined. `ownDirectory`:
+ * the path is a directory dbstack manages (tools, backups, a data directory), so it must not be
+ * a directory other programs share; a database file only has to stay out of the system's trees.
+ */
+export function placementProblem(value: string, ownDirectory: boolean): string | undefined {
+  if (value.split("/").some((s) => s === "." || s === "..")) return "expected a path without . or .. segments";
+  const tree = SYSTEM_TREES.find((t) => isWithin(value, t));
+  if (tree) return `${value} is inside ${tree}, a system directory dbstack never writes to`;
+  if (ownDirectory && SHARED_DIRS.has(normalized(value))) {
+    return `${value} is a directory other programs share; give this deployment a directory of its own inside it`;
+  }
+  return undefined;
+}
+
+/** Checks an absolute path and where it points (see placementProblem). */
+export function checkPlacement(field: string, value: string | undefined, ownDirectory: boolean): void {
+  checkAbsolutePath(field, value);
+  const problem = value === undefined ? undefined : placementProblem(value, ownDirectory);
+  if (problem) throw new ArgumentError(`${field}: ${problem}`);
+}
+
+/**
+ * Tools are rewritten on every deploy and removed on destroy: their directory must not be, or
+ * hold, a directory where data lives.
+ */
+export function checkToolsDirApart(toolsDir: string | undefined, dataDirs: [field: string, dir: string | undefined][]): void {
+  if (toolsDir === undefined) return;
+  for (const [field, dir] of dataDirs) {
+    if (dir !== undefined && isWithin(dir, toolsDir)) {
+      throw new ArgumentError(`toolsDir: ${toolsDir} holds ${field} ${dir}; give the tools a directory of their own`);
+    }
+  }
+}

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "path";
 import { z } from "zod";
 import { cronScheduleProblem, DEFAULT_BACKUP_SCHEDULE } from "../components/backups/schedule";
+import { crossDeploymentProblems, LOCAL_HOST } from "./configChecks";
 import { GPG_RECIPIENT, RESOURCE_NAME, SAFE_PATH, UNIX_NAME } from "../components/validate";
 
 /**
@@ -144,7 +145,15 @@ const postgresCluster = z.strictObject({
     .optional(),
   workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default("mixed"),
   maxConnections: wholeNumber(1, 10000, "a number of connections").default(100),
-  parameters: z.record(z.string().regex(/^[a-z_.]+$/, { error: "expected a postgresql.conf parameter name" }), z.union([z.string(), z.number()]).transform(String)).default({}),
+  parameters: z
+    .record(
+      z.string().regex(/^[a-z_.]+$/, { error: "expected a postgresql.conf parameter name" }),
+      z
+        .union([z.string(), z.number()], { error: "expected a value: a number or a string" })
+        .transform(String)
+        .refine((v) => /^[^\x00-\x1f\x7f]*$/.test(v), { error: "expected a one-line value (no newline or control character)" }),
+    )
+    .default({}),
   listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default(["localhost"]),
   allowedCidrs: z.array(cidr).default([]),
   tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
@@ -177,7 +186,15 @@ const postgresCluster = z.strictObject({
 /** Top-level keys of the `dbstack` namespace and their schemas. */
 export const CONFIG_KEYS = {
   allowDataRemoval: z.boolean({ error: "expected true or false" }).default(false),
-  hosts: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" }), sshHost).default({}),
+  hosts: z
+    .record(
+      z
+        .string()
+        .regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" })
+        .refine((k) => k !== LOCAL_HOST, { error: `"${LOCAL_HOST}" is this machine's name in \`host:\`; give the SSH host another name` }),
+      sshHost,
+    )
+    .default({}),
   postgres: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a deployment name: lower-case letter, then letters, digits, _ or -" }), postgresCluster).default({}),
   sqlite: z
     .record(z.string().regex(RESOURCE_NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
@@ -216,6 +233,7 @@ export function parseStackConfig(raw: Record<string, string>, namespace = "dbsta
     if (result.success) out[key] = result.data;
     else problems.push(...result.error.issues.map((issue) => describeIssue(fullKey, issue)));
   }
+  if (problems.length === 0) problems.push(...crossDeploymentProblems(out as StackConfig));
   if (problems.length > 0) {
     throw new ConfigError(`invalid stack config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
   }
@@ -248,8 +266,19 @@ function describeIssue(fullKey: string, issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
     return `${key}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (a typo?)`;
   }
-  const given = "input" in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : ", but it is missing";
+  const given = !("input" in issue) || issue.input === undefined
+    ? ", but it is missing"
+    : isSecretKey(issue.path)
+      ? " (the value given is not shown: it is a secret)"
+      : `, got ${JSON.stringify(issue.input)}`;
   return `${key}: ${issue.message}${given}`;
+}
+
+/** Keys whose values are secrets: an error about them never repeats the value. */
+const SECRET_FIELDS = new Set(["password", "privateKey", "certificate", "tls"]);
+
+function isSecretKey(path: PropertyKey[]): boolean {
+  return path.some((p) => typeof p === "string" && SECRET_FIELDS.has(p));
 }
 
 /** Resolves a config path against the project directory. */

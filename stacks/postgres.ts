@@ -41,7 +41,7 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
       version: cfg.version,
       clusterName: cfg.clusterName,
       port: cfg.port,
-      dataDirectory: cfg.dataDirectory,
+      dataDirectory: cfg.dataDirectory && projectPath(ctx.projectDir, cfg.dataDirectory),
       hostFacts: cfg.hostFacts,
       workload: cfg.workload,
       maxConnections: cfg.maxConnections,
@@ -51,7 +51,7 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
       tls: cfg.tls && { certificate: pulumi.secret(cfg.tls.certificate), privateKey: pulumi.secret(cfg.tls.privateKey) },
       databases,
       users: Object.entries(cfg.users).map(([u, spec]) => ({ name: u, ...spec, password: spec.password && pulumi.secret(spec.password) })),
-      backup: cfg.backup,
+      backup: cfg.backup && { ...cfg.backup, dir: cfg.backup.dir && projectPath(ctx.projectDir, cfg.backup.dir) },
       maintenanceSchedule: cfg.maintenanceSchedule,
       standbys: Object.entries(cfg.standbys).map(([s, spec]) => {
         const host = resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx);

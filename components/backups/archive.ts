@@ -1,4 +1,4 @@
-import { shellQuote } from "../shell";
+import { renderPrivateDir, shellQuote } from "../shell";
 import type { BackupPolicy } from "./policy";
 
 /**
@@ -55,7 +55,7 @@ export function renderBackupPrelude(name: string, policy: BackupPolicy): string 
     '  exit 1',
     '}',
     `trap 'fail "command failed at line $LINENO: $BASH_COMMAND"' ERR`,
-    'mkdir -p "$DEST" && chmod 700 "$DEST"',
+    renderPrivateDir('"$DEST"', "backup.dir"),
     'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
     'work=$(mktemp -d "$DEST/.partial.XXXXXX")',
     "trap 'rm -rf \"$work\"' EXIT",

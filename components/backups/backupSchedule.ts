@@ -1,4 +1,4 @@
-import { shellQuote } from "../shell";
+import { renderPrivateDir, shellQuote } from "../shell";
 import { STAMP_GLOB } from "./archive";
 import { renderInstallCron, renderRemoveCron, type CronJob } from "./cronEntry";
 import type { BackupPolicy } from "./policy";
@@ -30,8 +30,7 @@ export function backupCronJob(spec: BackupScheduleSpec): CronJob {
 
 /** Creates the private backup directory, then installs the cron entry. */
 export function renderInstallBackupSchedule(spec: BackupScheduleSpec): string {
-  const dir = shellQuote(spec.policy.dir);
-  return `mkdir -p ${dir} && chmod 700 ${dir}\n${renderInstallCron(backupCronJob(spec))}`;
+  return `${renderPrivateDir(shellQuote(spec.policy.dir), "backup.dir")}\n${renderInstallCron(backupCronJob(spec))}`;
 }
 
 /** Removes the cron entry; the backups are data and stay unless the stack allows data removal. */

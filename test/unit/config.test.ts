@@ -10,6 +10,8 @@ interface InvalidConfigFixture {
   config: Record<string, string>;
   /** Substrings the ConfigError message must contain: key, given value, what is expected. */
   expect: string[];
+  /** Substrings it must not contain, e.g. a secret value given. */
+  forbid?: string[];
 }
 
 const FIXTURES = resolve(__dirname, "../fixtures/invalid-configs");
@@ -51,6 +53,7 @@ describe("parseStackConfig: invalid configs", () => {
       expect(fixture.expect.length).toBeGreaterThan(0);
       const message = configError(fixture.config).message;
       for (const expected of fixture.expect) expect(message).toContain(expected);
+      for (const forbidden of fixture.forbid ?? []) expect(message).not.toContain(forbidden);
     });
   }
 });

@@ -19,13 +19,20 @@ let PostgresCluster: typeof import("../../components/engines/postgres/cluster").
 beforeAll(async () => {
   // Mocks first: the component module must load against the mock monitor.
   await installMocks(registered, (r) =>
-    r.type.endsWith(":GeneratedPassword") ? { result: GENERATED } : { stdout: r.name.endsWith("-server") ? SERVER_FACTS : "" },
+    r.type.endsWith(":GeneratedPassword")
+      ? { result: GENERATED }
+      : r.type.endsWith(":HostFacts")
+        ? r.name.startsWith("resized-")
+          ? { memoryMb: 16384, cpus: 8 }
+          : { memoryMb: 4096, cpus: 2 }
+        : { stdout: r.name.endsWith("-server") ? SERVER_FACTS : "" },
   );
   ({ PostgresCluster } = await import("../../components/engines/postgres/cluster"));
 });
 
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";
 const GENERATED_PASSWORD = "pulumi-nodejs:dynamic/dbstack:GeneratedPassword";
+const HOST_FACTS = "pulumi-nodejs:dynamic/dbstack:HostFacts";
 const COMPONENT = "dbstack:postgres:Cluster";
 const ADMIN_PASSWORD = "An-Explicit/Passw0rd@with:specials";
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----";
@@ -71,8 +78,15 @@ function scripts(r: Registered): string[] {
   return ["create", "update", "delete"].map((k) => r.inputs[k]).filter((s): s is string => typeof s === "string");
 }
 
+/** The resource type of a child, from its name. */
+function typeOf(name: string): string {
+  if (name.endsWith("-password")) return GENERATED_PASSWORD;
+  return /(^|-)host-facts$/.test(name) ? HOST_FACTS : HOST_COMMAND;
+}
+
 const EXPECTED_NAMES = [
   "main-server",
+  "main-host-facts",
   "main-cluster",
   "main-config",
   "main-app-password",
@@ -103,7 +117,7 @@ describe("PostgresCluster resources", () => {
     const { children } = await build("main", args());
     expect([...children.keys()].sort()).toEqual(EXPECTED_NAMES);
     for (const [name, child] of children) {
-      expect(child.type, name).toBe(name.endsWith("-password") ? GENERATED_PASSWORD : HOST_COMMAND);
+      expect(child.type, name).toBe(typeOf(name));
       expect(child.inputs, name).toHaveProperty("__provider");
     }
     // The explicit password of admin is used as is: no generated one.
@@ -115,7 +129,7 @@ describe("PostgresCluster resources", () => {
     expect(await output(cluster.urn)).toBe(`urn:pulumi:unit::dbstack::${COMPONENT}::parented`);
     expect(urns.sort()).toEqual(
       EXPECTED_NAMES.map((n) => n.replace(/^main-/, "")).map((c) => {
-        const type = c.endsWith("-password") ? GENERATED_PASSWORD : HOST_COMMAND;
+        const type = typeOf(c);
         return `urn:pulumi:unit::dbstack::${COMPONENT}$${type}::parented-${c}`;
       }).sort(),
     );
@@ -200,13 +214,20 @@ describe("PostgresCluster review facts", () => {
     expect(review.restartParameters.max_connections).toBe("100");
     expect(review.restartParameters.listen_addresses).toBe("localhost,10.0.0.5");
     const restart = restartParameters(15);
-    const expected = Object.fromEntries(Object.entries({ ...tuned, listen_addresses: "localhost,10.0.0.5" }).filter(([k]) => restart.has(k)));
+    const expected = Object.fromEntries(Object.entries({ ...tuned, listen_addresses: "localhost,10.0.0.5", port: "5432" }).filter(([k]) => restart.has(k)));
     expect(review.restartParameters).toEqual(expected);
     // Reloadable parameters are not announced as restarts.
     expect(review.restartParameters).not.toHaveProperty("work_mem");
     expect(review.restartParameters).not.toHaveProperty("effective_cache_size");
     // The standby gets the primary's tuning, so the same facts.
     expect(children.get("facts-replica1-config")!.inputs.review.restartParameters).toEqual(expected);
+  });
+
+  it("tunes for the memory and CPUs read on this run, not those recorded at install", async () => {
+    const { children } = await build("resized", args());
+    expect(children.get("resized-host-facts")!.inputs.target).toEqual({ kind: "ssh", host: "10.0.0.5" });
+    const review = children.get("resized-config")!.inputs.review;
+    expect(review.restartParameters.shared_buffers).toBe("4GB");
   });
 
   it("follows declared host facts and maxConnections instead of the host's", async () => {

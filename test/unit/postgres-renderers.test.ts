@@ -322,7 +322,7 @@ const RENDERERS: [string, () => string][] = [
     () =>
       renderPostDeployHook({
         subject: "database app",
-        dialect: postgresDialect(hookTarget({ backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36 } })),
+        dialect: postgresDialect(hookTarget({ backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36, cronFile: "/etc/cron.d/dbstack-main-backup" } })),
         migrations: { kind: "sql", migrations: structuredClone(MIGRATIONS) },
         healthChecks: [{ name: "users table", sql: "SELECT count(*) >= 0 FROM users", expect: "t" }],
       }),
@@ -496,7 +496,7 @@ describe("rendered scripts (text)", () => {
 });
 
 describe("postgresDialect (text)", () => {
-  const dialect = postgresDialect(hookTarget({ expectedStandbys: 2, backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36 } }));
+  const dialect = postgresDialect(hookTarget({ expectedStandbys: 2, backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36, cronFile: "/etc/cron.d/dbstack-main-backup" } }));
   const hook = renderPostDeployHook({
     subject: "database app",
     dialect,
@@ -553,8 +553,8 @@ describe("postgresDialect (text)", () => {
 });
 
 describe("postgres newest-backup health check (run with bash, no server)", () => {
-  function check(dir: string, prefix = "main", maxAgeHours = 36): Run {
-    const c = postgresDialect(hookTarget({ backup: { dir, prefix, maxAgeHours } })).builtinChecks.find((x) => x.name === "newest backup") as { shell: string };
+  function check(dir: string, prefix = "main", maxAgeHours = 36, cronFile = join(dir, "no-such-cron-file")): Run {
+    const c = postgresDialect(hookTarget({ backup: { dir, prefix, maxAgeHours, cronFile } })).builtinChecks.find((x) => x.name === "newest backup") as { shell: string };
     return sh(`set -euo pipefail\n${c.shell}\n`);
   }
   const stamp = (hoursAgo: number) => new Date(Date.now() - hoursAgo * 3600_000).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -569,7 +569,16 @@ describe("postgres newest-backup health check (run with bash, no server)", () =>
   it("says there is no backup yet in an empty directory, and passes", () => {
     const r = check(tempDir());
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe("no backup yet");
+    expect(r.stdout.trim()).toBe("no backup yet (schedule installed 0h ago)");
+  });
+
+  it("fails when no backup was taken for longer than the limit since the schedule was installed", () => {
+    const dir = tempDir();
+    const cron = backupFile(dir, "cron-entry", 40);
+    const r = check(dir, "main", 36, cron);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toContain("no backup since the schedule was installed 40h ago (limit 36h)");
+    expect(check(dir, "main", 48, cron).code).toBe(0);
   });
 
   it("prints the newest backup and its age, ignoring the backup log", () => {
@@ -1010,7 +1019,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     }, 60_000);
 
     it("the newest-backup health check reports the backup, and fails when it is too old", () => {
-      const target = { ...primary, database: "app", owner: "app", expectedStandbys: 0, backup: { dir: backupDir(), prefix: "unitbk", maxAgeHours: 36 } };
+      const target = { ...primary, database: "app", owner: "app", expectedStandbys: 0, backup: { dir: backupDir(), prefix: "unitbk", maxAgeHours: 36, cronFile: "/nonexistent/cron" } };
       const run = () => sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect(target), healthChecks: [] }));
       const fresh = run();
       expect(fresh.code, fresh.stderr).toBe(0);

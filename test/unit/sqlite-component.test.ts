@@ -102,10 +102,14 @@ describe("SqliteDatabase default tools directory", () => {
   it("is under /usr/local/lib/<hostPrefix>/<name>, so two stacks never share it", async () => {
     const { db, children } = await build("app", { path: "/var/lib/app/app.db", hostPrefix: "dbstack-dev", backup: {} });
     const create: string = children.get("app-tools")!.inputs.create;
-    expect(create).toContain("mkdir -p '/usr/local/lib/dbstack-dev/app'\n");
+    expect(create).toContain("mkdir -p '/usr/local/lib/dbstack-dev/app'; chmod 700 '/usr/local/lib/dbstack-dev/app'");
     expect(create).toContain("installed shell, health, backup, restore in /usr/local/lib/dbstack-dev/app");
     expect(create).not.toContain("/usr/local/lib/dbstack/");
-    expect(children.get("app-tools")!.inputs.delete).toBe("rm -rf '/usr/local/lib/dbstack-dev/app'");
+    // Destroy removes the tools its manifest lists, then the directory only if it is empty: never rm -rf.
+    const remove: string = children.get("app-tools")!.inputs.delete;
+    expect(remove).toContain("done < '/usr/local/lib/dbstack-dev/app/.dbstack-tools'");
+    expect(remove).toContain("rmdir '/usr/local/lib/dbstack-dev/app' 2>/dev/null");
+    expect(remove).not.toContain("rm -rf");
     expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack-dev/app/health");
     expect(await output(db.backupCommand)).toBe("/usr/local/lib/dbstack-dev/app/backup");
   });

@@ -63,7 +63,11 @@ export interface PostgresBackupArgs {
   retentionDays?: number;
   gpgRecipient?: string;
   offHostCommand?: string;
-  /** The health check fails when the newest backup is older than this. Default 36 hours (daily backups). */
+  /**
+   * The health check fails when the newest backup is older than this many hours, or when no backup
+   * was taken this long after the schedule was installed. Default: 1.5 times the longest interval
+   * between two runs of the schedule (36 for daily backups).
+   */
   maxAgeHours?: number;
 }
 

@@ -37,6 +37,12 @@ export function renderPostgresBackup(spec: PostgresBackupSpec): string {
  * database: renames the current one aside as <db>_before_restore_<UTC time> (after ending its
  * sessions), then recreates it from the dump with its settings and grants (pg_restore --create).
  */
+/**
+ * The start of the comment restore puts on the databases it creates (a copy, or the database it
+ * set aside), so that destroy, when data removal is allowed, can drop them with their owner.
+ */
+export const RESTORED_MARK = "dbstack restore:";
+
 export function renderPostgresRestore(spec: PostgresBackupSpec): string {
   return [
     scriptHeader(`Restores a database of PostgreSQL cluster ${spec.cluster} from a backup in ${spec.policy.dir}.`),
@@ -59,12 +65,18 @@ export function renderPostgresRestore(spec: PostgresBackupSpec): string {
     '  owner=$(psql_su -d postgres -tA -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \'$db\'")',
     '  [ -n "$owner" ] || owner=postgres',
     '  psql_su -d postgres -c "CREATE DATABASE \\"$into\\" OWNER \\"$owner\\" TEMPLATE template0"',
+    "  # The copy gets the source database's access rules, not the default PUBLIC CONNECT, and a",
+    "  # comment that tells dbstack's destroy it may drop the copy with its owner.",
+    '  psql_su -d postgres -c "REVOKE ALL ON DATABASE \\"$into\\" FROM PUBLIC" >/dev/null',
+    `  psql_su -d postgres -tA -c "SELECT format('GRANT %s ON DATABASE %I TO %I', a.privilege_type, '$into', pg_get_userbyid(a.grantee)) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$db' AND a.grantee <> 0 AND a.grantee <> d.datdba" | psql_su -d postgres >/dev/null`,
+    `  psql_su -d postgres -c "COMMENT ON DATABASE \\"$into\\" IS '${RESTORED_MARK} $db from \${backup##*/}'" >/dev/null`,
     '  restore_as_postgres --dbname="$into"',
     '  echo "restored database $db from $backup into new database $into"',
     "else",
     '  aside="${db}_before_restore_$(date -u +%Y%m%d%H%M%S)"',
     '  psql_su -d postgres -c "ALTER DATABASE \\"$db\\" ALLOW_CONNECTIONS false" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \'$db\' AND pid <> pg_backend_pid()" >/dev/null',
     '  psql_su -d postgres -c "ALTER DATABASE \\"$db\\" RENAME TO \\"$aside\\"" -c "ALTER DATABASE \\"$aside\\" ALLOW_CONNECTIONS true"',
+    `  psql_su -d postgres -c "COMMENT ON DATABASE \\"$aside\\" IS '${RESTORED_MARK} $db: set aside by a restore'" >/dev/null`,
     '  restore_as_postgres --create --dbname=postgres',
     '  echo "restored database $db from $backup; the previous one is kept as $aside"',
     "fi",

@@ -1,19 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
-import { renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
-import { renderInstallCron, renderRemoveCron } from "../../backups/cronEntry";
+import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
+import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../../backups/cronEntry";
 import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../backups/policy";
-import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
+import { DEFAULT_BACKUP_SCHEDULE, defaultBackupMaxAgeHours } from "../../backups/schedule";
 import { renderPostDeployHook } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
+import { cronJobName, DEFAULT_HOST_PREFIX, defaultToolsDir } from "../../model/naming";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import { HostCommand } from "../../targets/hostCommand";
+import { HostFactsReading } from "../../targets/hostFacts";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../../targets/tools";
-import { checkAbsolutePath, checkName, checkSchedule, checkWholeNumber } from "../../validate";
+import { ArgumentError, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../../validate";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresUserArgs } from "./args";
-import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore } from "./backupScripts";
+import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
 import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
@@ -58,8 +60,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const target = args.target ?? localTarget();
     const component = `postgres cluster ${name}`;
     const allowDataRemoval = args.allowDataRemoval ?? false;
-    const prefix = args.hostPrefix ?? "dbstack";
-    const toolsDir = args.toolsDir ?? `/usr/local/lib/${prefix}/${name}`;
+    const prefix = args.hostPrefix ?? DEFAULT_HOST_PREFIX;
+    const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, name);
     const port = args.port ?? 5432;
     const address = args.address ?? (target.kind === "ssh" ? target.host : "localhost");
     const standbys = args.standbys ?? [];
@@ -91,9 +93,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
     );
 
     // Configuration: tuning, access, TLS ------------------------------------------------------
-    const tuned = facts.apply((f) =>
+    // Memory and CPUs are read on every run, so a resized host is retuned (and the preview says so).
+    const live = new HostFactsReading(`${name}-host-facts`, on, child);
+    const tuned = pulumi.all([facts, live.memoryMb, live.cpus]).apply(([f, memoryMb, cpus]) =>
       computeTuning(
-        { memoryMb: args.hostFacts?.memoryMb ?? f.memoryMb, cpus: args.hostFacts?.cpus ?? f.cpus, storage: args.hostFacts?.storage ?? "ssd" },
+        { memoryMb: args.hostFacts?.memoryMb ?? memoryMb ?? f.memoryMb, cpus: args.hostFacts?.cpus ?? cpus ?? f.cpus, storage: args.hostFacts?.storage ?? "ssd" },
         { workload: args.workload ?? "mixed", maxConnections: args.maxConnections ?? 100, version: f.version, overrides: args.parameters ?? {} },
       ),
     );
@@ -106,7 +110,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const files = tuned.apply((t) => ({ tuningConf: renderTuningConf(t), accessConf: renderAccessConf(access, standbys.length > 0), hba: renderHba(access) }));
     const restartValues = pulumi.all([tuned, version]).apply(([t, v]) => {
       const restart = restartParameters(v);
-      return Object.fromEntries(Object.entries({ ...tuningValues(t), listen_addresses: access.listenAddresses.join(",") }).filter(([k]) => restart.has(k)));
+      return Object.fromEntries(Object.entries({ ...tuningValues(t), listen_addresses: access.listenAddresses.join(","), port: String(port) }).filter(([k]) => restart.has(k)));
     });
     const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: args.tls.certificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
     const config = new HostCommand(
@@ -258,15 +262,16 @@ export class PostgresCluster extends pulumi.ComponentResource {
       retentionDays: args.backup.retentionDays ?? DEFAULT_RETENTION_DAYS,
       gpgRecipient: args.backup.gpgRecipient,
       offHostCommand: args.backup.offHostCommand,
-      maxAgeHours: args.backup.maxAgeHours ?? 36,
+      maxAgeHours: args.backup.maxAgeHours ?? defaultBackupMaxAgeHours(args.backup.schedule ?? DEFAULT_BACKUP_SCHEDULE),
     };
+    const backupSchedule = backup && { name, jobName: cronJobName(prefix, name, "backup"), policy: backup, script: `${toolsDir}/backup`, extension: ".tar", allowDataRemoval };
     const hookTarget = (v: number, db: PostgresDatabaseArgs) => ({
       ...loc,
       version: v,
       database: db.name,
       owner: db.owner,
       expectedStandbys: standbys.length,
-      backup: backup && { dir: backup.dir, prefix: name, maxAgeHours: backup.maxAgeHours },
+      backup: backup && backupSchedule && { dir: backup.dir, prefix: name, maxAgeHours: backup.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
     });
     const toolScripts = version.apply((v) => {
       const tools: [string, string][] = args.databases.map((db) => [
@@ -291,8 +296,8 @@ export class PostgresCluster extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [config] },
     );
-    if (backup) {
-      const schedule = { name, jobName: `${prefix}-${name}-backup`, policy: backup, script: `${toolsDir}/backup`, extension: ".tar", allowDataRemoval };
+    if (backup && backupSchedule) {
+      const schedule = backupSchedule;
       new HostCommand(
         `${name}-backup-schedule`,
         {
@@ -312,7 +317,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     }
     if (args.maintenanceSchedule) {
       const job = {
-        name: `${prefix}-${name}-maintenance`.replace(/[^A-Za-z0-9_-]/g, "-"),
+        name: cronJobName(prefix, name, "maintenance"),
         schedule: args.maintenanceSchedule,
         user: "root",
         script: `${toolsDir}/maintenance`,
@@ -447,9 +452,21 @@ function renderRemoveRole(loc: ClusterLocation, user: string, databases: Databas
   const others = databases.filter((d) => d.owner !== user);
   // Databases dbstack does not manage (a restore's copy, say) may hold the role's privileges too.
   const release = `DO $dbstack$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN EXECUTE format('REASSIGN OWNED BY %I TO %I', '${user}', (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())); EXECUTE format('DROP OWNED BY %I', '${user}'); END IF; END $dbstack$`;
+  // Databases a restore created for this role (copies, databases set aside) go with it.
+  const restored = `SELECT datname FROM pg_database WHERE pg_get_userbyid(datdba) = '${user}' AND shobj_description(oid, 'pg_database') LIKE '${RESTORED_MARK}%'`;
   return [
     renderClusterPrelude(loc),
     "if cluster_running; then",
+    ...(allowDataRemoval
+      ? [
+          `  for db in $(psql_su -d postgres -tA -c ${shellQuote(restored)}); do`,
+          `    psql_su -d postgres -c "DROP DATABASE \"$db\" WITH (FORCE)" >&2 && echo "dbstack: dropped $db, which a restore created (allowDataRemoval is set)" >&2`,
+          "  done",
+        ]
+      : [
+          `  kept=$(psql_su -d postgres -tA -c "SELECT string_agg(datname, ', ') FROM pg_database WHERE pg_get_userbyid(datdba) = '${user}'")`,
+          `  if [ -n "$kept" ]; then echo "dbstack: kept role ${user}: it owns database $kept, which is kept" >&2; exit 0; fi`,
+        ]),
     `  for db in $(psql_su -d postgres -tA -c "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND pg_get_userbyid(datdba) <> '${user}'"); do`,
     `    psql_su -d "$db" -c ${shellQuote(release)} >/dev/null`,
     "  done",
@@ -476,9 +493,10 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
   checkName("name", name);
   checkWholeNumber("port", args.port, 1, 65535);
   checkWholeNumber("maxConnections", args.maxConnections, 1, 10000);
-  checkAbsolutePath("dataDirectory", args.dataDirectory);
-  checkAbsolutePath("toolsDir", args.toolsDir);
-  checkAbsolutePath("backup.dir", args.backup?.dir);
+  checkPlacement("dataDirectory", args.dataDirectory, true);
+  checkPlacement("toolsDir", args.toolsDir, true);
+  checkPlacement("backup.dir", args.backup?.dir, true);
+  checkToolsDirApart(args.toolsDir, [["dataDirectory", args.dataDirectory], ["backup.dir", args.backup?.dir]]);
   checkSchedule("backup.schedule", args.backup?.schedule);
   checkSchedule("maintenanceSchedule", args.maintenanceSchedule);
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
@@ -493,6 +511,10 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
     }
   }
   for (const s of args.standbys ?? []) checkName(`standbys.${s.name}`, s.name);
+  for (const [key, value] of Object.entries(args.parameters ?? {})) {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(key)) throw new ArgumentError(`parameters.${key}: expected a postgresql.conf parameter name`);
+    if (/[\x00-\x1f\x7f]/.test(String(value))) throw new ArgumentError(`parameters.${key}: expected a one-line value (no newline or control character)`);
+  }
   // The SQL renderers' own rules (reserved names, owner grants ...), before anything is registered.
   const databases = args.databases.map(databaseSpec);
   for (const d of databases) checkDatabaseSpec(d);

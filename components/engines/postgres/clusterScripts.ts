@@ -23,6 +23,7 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
     return [
       prelude,
       'if cluster_exists; then pg_ctlcluster "$V" "$CLUSTER" stop >&2 || true; fi',
+      'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
       `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; set dbstack:allowDataRemoval to true to delete it on destroy (or run: pg_dropcluster $V $CLUSTER)" >&2`,
     ].join("\n");
   }
@@ -32,7 +33,33 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
     "# pg_dropcluster leaves files it did not write (dbstack's conf.d); a new cluster of the same name would include them.",
     'rm -rf "$CONF_DIR"',
     'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.pgpass" # a standby\'s replication password',
+    'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
     'echo "dbstack: deleted PostgreSQL cluster $V/$CLUSTER and its data (allowDataRemoval is set)" >&2',
+  ].join("\n");
+}
+
+/** The configuration files dbstack writes, relative to the cluster's configuration directory. */
+const CONFIG_FILES = ["conf.d/05-dbstack-access.conf", "conf.d/10-dbstack-tuning.conf", "pg_hba.conf", "postgresql.conf"];
+
+/**
+ * Has PostgreSQL read the new configuration files before anything applies them (`postgres -C`
+ * parses every file as a start would): an unknown parameter or a bad value puts the previous
+ * files back and fails, naming the parameter, so the live configuration is never one the server
+ * rejects (a reload would ignore the whole file; the next restart would fail).
+ */
+function renderCheckConfig(): string {
+  return [
+    'if ! check=$(runuser -u postgres -- "$PGBIN/postgres" --config-file="$CONF_DIR/postgresql.conf" -C port 2>&1); then',
+    `  for f in ${CONFIG_FILES.join(" ")}; do if [ -f "$CONF_DIR/$f.dbstack-prev" ]; then mv -f "$CONF_DIR/$f.dbstack-prev" "$CONF_DIR/$f"; else rm -f "$CONF_DIR/$f"; fi; done`,
+    '  echo "PostgreSQL rejects the new configuration of $V/$CLUSTER; the previous configuration is kept:" >&2',
+    `  printf '%s\\n' "$check" | sed -n -E \\`,
+    `    -e 's/.*unrecognized configuration parameter "([^"]+)".*/  parameters.\\1: PostgreSQL has no such parameter (a typo?)/p' \\`,
+    `    -e 's/.*invalid value for parameter "([^"]+)": (.*)/  parameters.\\1: invalid value \\2/p' \\`,
+    `    -e 's/.*LOG: +(syntax error in file .*)/  parameters: \\1/p' \\`,
+    `    -e 's/.*(HINT|DETAIL): +(.*)/    \\2/p' >&2`,
+    "  exit 1",
+    "fi",
+    `for f in ${CONFIG_FILES.join(" ")}; do rm -f "$CONF_DIR/$f.dbstack-prev"; done`,
   ].join("\n");
 }
 
@@ -55,11 +82,16 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
     'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
+    "# The live files are kept aside until PostgreSQL has accepted the new ones.",
+    `for f in ${CONFIG_FILES.join(" ")}; do if [ -f "$CONF_DIR/$f" ]; then cp -p "$CONF_DIR/$f" "$CONF_DIR/$f.dbstack-prev"; else rm -f "$CONF_DIR/$f.dbstack-prev"; fi; done`,
     "# Access first, tuning last: the tuning file carries the declared overrides, which must win.",
     writeFileToExpandedPath('"$CONF_DIR/conf.d/05-dbstack-access.conf"', files.accessConf, "0644"),
     writeFileToExpandedPath('"$CONF_DIR/conf.d/10-dbstack-tuning.conf"', files.tuningConf, "0644"),
     writeFileToExpandedPath('"$CONF_DIR/pg_hba.conf"', files.hba, "0640"),
     'chown postgres:postgres "$CONF_DIR"/conf.d/*.conf "$CONF_DIR/pg_hba.conf"',
+    "# The port lives in postgresql.conf (pg_createcluster wrote it there; postgresql-common reads it).",
+    'sed -i -E "s/^[[:space:]]*port[[:space:]]*=.*/port = $PORT/" "$CONF_DIR/postgresql.conf"',
+    renderCheckConfig(),
     "# TLS: the given certificate, or one generated for this cluster.",
     'crt="$DATA_DIR/dbstack-server.crt"; key="$DATA_DIR/dbstack-server.key"',
     'if [ -n "${DBSTACK_TLS_CERT:-}" ]; then',
@@ -70,9 +102,13 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     "fi",
     'chown postgres:postgres "$crt" "$key"; chmod 0644 "$crt"; chmod 0600 "$key"',
     "# Apply: start, or reload and restart only where PostgreSQL says a parameter needs it.",
+    'live_port=$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
     "if ! cluster_running; then",
     '  pg_ctlcluster "$V" "$CLUSTER" start >&2',
     '  echo "started $V/$CLUSTER"',
+    'elif [ -n "$live_port" ] && [ "$live_port" != "$PORT" ]; then',
+    '  echo "restarting $V/$CLUSTER: port $live_port -> $PORT"',
+    '  pg_ctlcluster "$V" "$CLUSTER" restart >&2',
     "else",
     '  pg_ctlcluster "$V" "$CLUSTER" reload >&2',
     "  sleep 1",

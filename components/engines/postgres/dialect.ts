@@ -11,8 +11,11 @@ export interface PostgresHookTarget extends ClusterLocation {
   owner: string;
   /** Standbys expected to be streaming from this cluster (health check). */
   expectedStandbys: number;
-  /** Backup directory and file prefix, for the newest-backup age check. */
-  backup?: { dir: string; prefix: string; maxAgeHours: number };
+  /**
+   * Backup directory and file prefix, for the newest-backup age check; the cron file that runs
+   * the backups, whose age tells how long "no backup yet" may last.
+   */
+  backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
 }
 
 /**
@@ -43,7 +46,13 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
       name: "newest backup",
       shell: [
         `newest=$(find ${shellQuote(t.backup.dir)} -maxdepth 1 -type f -name ${shellQuote(glob)} -printf '%T@ %f\\n' 2>/dev/null | sort -n | tail -n 1)`,
-        'if [ -z "$newest" ]; then echo "no backup yet"; else',
+        "if [ -z \"$newest\" ]; then",
+        "  # No backup yet is fine only while the schedule is younger than the age limit.",
+        `  installed=$(stat -c %Y ${shellQuote(t.backup.cronFile)} 2>/dev/null || date +%s)`,
+        '  waited_h=$(( ($(date +%s) - installed) / 3600 ))',
+        `  [ "$waited_h" -lt ${t.backup.maxAgeHours} ] || { echo "no backup since the schedule was installed \${waited_h}h ago (limit ${t.backup.maxAgeHours}h): check the backup log"; exit 1; }`,
+        '  echo "no backup yet (schedule installed ${waited_h}h ago)"',
+        "else",
         '  age_h=$(( ($(date +%s) - ${newest%%.*}) / 3600 ))',
         `  echo "\${newest#* } (\${age_h}h old)"; [ "$age_h" -lt ${t.backup.maxAgeHours} ] || { echo "newest backup is \${age_h}h old (limit ${t.backup.maxAgeHours}h)"; exit 1; }`,
         "fi",

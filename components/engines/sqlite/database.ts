@@ -5,6 +5,7 @@ import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
+import { cronJobName, defaultToolsDir } from "../../model/naming";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { sqliteDialect } from "./dialect";
@@ -18,8 +19,9 @@ import {
 } from "./scripts";
 import { sqliteUrls } from "./urls";
 import {
-  checkAbsolutePath,
   checkGpgRecipient,
+  checkPlacement,
+  checkToolsDirApart,
   checkName,
   checkSchedule,
   checkUnixName,
@@ -29,11 +31,12 @@ import {
 /** Rejects bad arguments before any resource is registered; each message names the argument. */
 function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkName("name", name);
-  checkAbsolutePath("path", args.path);
-  checkAbsolutePath("toolsDir", args.toolsDir);
+  checkPlacement("path", args.path, false);
+  checkPlacement("toolsDir", args.toolsDir, true);
   checkUnixName("owner", args.owner);
   checkUnixName("group", args.group);
-  checkAbsolutePath("backup.dir", args.backup?.dir);
+  checkPlacement("backup.dir", args.backup?.dir, true);
+  checkToolsDirApart(args.toolsDir, [["path", args.path.slice(0, args.path.lastIndexOf("/")) || "/"], ["backup.dir", args.backup?.dir]]);
   checkSchedule("backup.schedule", args.backup?.schedule);
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
@@ -119,7 +122,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       owner: args.owner,
       group: args.group,
       pragmas,
-      toolsDir: args.toolsDir ?? `/usr/local/lib/${args.hostPrefix ?? "dbstack"}/${name}`,
+      toolsDir: args.toolsDir ?? defaultToolsDir(args.hostPrefix, name),
       backup,
       healthChecks: args.healthChecks ?? [],
       allowDataRemoval: args.allowDataRemoval ?? false,
@@ -157,7 +160,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     if (backup) {
       const schedule = {
         name,
-        jobName: `${args.hostPrefix ?? "dbstack"}-${name}-backup`,
+        jobName: cronJobName(args.hostPrefix, name, "backup"),
         policy: backup,
         script: `${spec.toolsDir}/backup`,
         extension: ".db",

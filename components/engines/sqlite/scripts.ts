@@ -24,6 +24,12 @@ export interface SqliteScriptSpec extends SqliteConnection {
 
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
 
+/** The empty file beside a database that says dbstack created it (or was handed it). */
+export function markerPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash)}/.${path.slice(slash + 1)}.dbstack`;
+}
+
 function chownCommand(spec: SqliteScriptSpec, paths: string): string {
   if (!spec.owner) return "";
   const owner = `${spec.owner}:${spec.group ?? spec.owner}`;
@@ -44,11 +50,30 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     `  chmod 700 ${shellQuote(dir)}`,
     `  ${chownCommand(spec, shellQuote(dir)) || ":"}`,
     "fi",
-    `created=no; [ -e ${q} ] || created=yes`,
-    `if [ -e ${q} ] && ! [ -f ${q} ]; then echo "${spec.path} exists and is not a regular file" >&2; exit 1; fi`,
-    `touch ${q}`,
-    chownCommand(spec, q),
-    `chmod 600 ${q}`,
+    "# dbstack never takes over a file it did not create (its marker says which it did): another",
+    "# existing file must already be what dbstack makes (a regular file of the expected owner,",
+    "# private), or the deploy stops here before anything is changed.",
+    `marker=${shellQuote(markerPath(spec.path))}`,
+    `want=$(id -un)${spec.owner ? `; if [ "$(id -u)" = 0 ]; then want=${shellQuote(spec.owner)}; fi` : ""}`,
+    `if [ -L ${q} ] || { [ -e ${q} ] && ! [ -f ${q} ]; }; then echo ${shellQuote(`path: ${spec.path} exists and is not a regular file`)} >&2; exit 1; fi`,
+    `if [ -e ${q} ] && [ -f "$marker" ]; then`,
+    "  created=no",
+    `  ${chownCommand(spec, q) || ":"}`,
+    `  chmod 600 ${q}`,
+    `elif [ -e ${q} ]; then`,
+    "  created=no",
+    `  have=$(stat -c %U ${q}); mode=$(stat -c %a ${q})`,
+    '  if [ "$have" != "$want" ] || [ $((8#$mode & 8#077)) -ne 0 ]; then',
+    `    echo "path: ${spec.path} exists, owned by $have with mode $mode, and dbstack did not create it; dbstack does not take over or re-permission such a file. To hand it to dbstack: chown $want ${spec.path} && chmod 600 ${spec.path}; or choose another path" >&2`,
+    "    exit 1",
+    "  fi",
+    "else",
+    "  created=yes",
+    `  touch ${q}`,
+    `  ${chownCommand(spec, q) || ":"}`,
+    `  chmod 600 ${q}`,
+    "fi",
+    '[ -f "$marker" ] || { : > "$marker"; chmod 600 "$marker"; }',
     `mode=$(printf '%s\\n' ${persistentPragmaSql(spec.pragmas).map(shellQuote).join(" ")} | db_exec | tail -n 1)`,
     `for f in ${sideFiles}; do if [ -e "$f" ]; then chmod 600 "$f"; ${spec.owner ? chownCommand(spec, '"$f"') : ":"}; fi; done`,
     `echo "sqlite database ${spec.name}: ${spec.path} (created: $created, journal_mode: $mode)"`,
@@ -62,7 +87,7 @@ export function renderRemove(spec: SqliteScriptSpec): string {
   if (!spec.allowDataRemoval) {
     return `echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}; set dbstack:allowDataRemoval to true to delete it on destroy`)} >&2`;
   }
-  const files = [spec.path, ...SIDE_FILES.map((s) => spec.path + s), `${spec.path}.dbstack-lock`].map(shellQuote).join(" ");
+  const files = [spec.path, ...SIDE_FILES.map((s) => spec.path + s), `${spec.path}.dbstack-lock`, markerPath(spec.path)].map(shellQuote).join(" ");
   return [
     `rm -f ${files}`,
     `echo ${shellQuote(`dbstack: deleted sqlite database ${spec.name} at ${spec.path} (allowDataRemoval is set)`)} >&2`,

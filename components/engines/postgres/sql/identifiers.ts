@@ -39,6 +39,14 @@ export function checkRoleName(field: string, value: string): void {
   }
 }
 
+/** A role a user declares: also kept out of the names dbstack uses for its own roles. */
+export function checkUserRoleName(field: string, value: string): void {
+  checkRoleName(field, value);
+  if (value.startsWith("dbstack_")) {
+    throw new ArgumentError(`${field}: names starting with dbstack_ are kept for dbstack's own roles (such as dbstack_replication); choose another role name`);
+  }
+}
+
 export function checkDatabaseName(field: string, value: string): void {
   checkIdentifier(field, value);
   if (RESERVED_DATABASES.has(value)) {

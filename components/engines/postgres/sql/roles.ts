@@ -6,7 +6,7 @@
 import { GRANT_RANK } from "../../../review/facts";
 import { ArgumentError, checkWholeNumber } from "../../../validate";
 import type { UserSpec } from "../spec";
-import { checkDatabaseName, checkEnvName, checkRoleName, quoteIdent, quoteLiteral } from "./identifiers";
+import { checkDatabaseName, checkEnvName, checkRoleName, checkUserRoleName, quoteIdent, quoteLiteral } from "./identifiers";
 import { psqlConnect, psqlHeader, raiseError } from "./script";
 
 /** Largest CONNECTION LIMIT PostgreSQL accepts (int4). */
@@ -14,7 +14,7 @@ const MAX_CONNECTION_LIMIT = 2_147_483_647;
 
 /** Throws an ArgumentError naming the field for anything in `user` that must not reach a script. */
 export function checkUserSpec(user: UserSpec): void {
-  checkRoleName("users", user.name);
+  checkUserRoleName("users", user.name);
   const field = `users.${user.name}`;
   if (typeof user.connectionLimit !== "number") {
     throw new ArgumentError(`${field}.connectionLimit: expected a whole number, -1 for no limit, got ${JSON.stringify(user.connectionLimit)}`);
