@@ -26,6 +26,9 @@ beforeAll(async () => {
 
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";
 const GENERATED_PASSWORD = "pulumi-nodejs:dynamic/dbstack:GeneratedPassword";
+const SSH_HOST_KEYS = "pulumi-nodejs:dynamic/dbstack:SshHostKeys";
+/** The resource type a child's name implies. */
+const typeOf = (name: string) => (name.endsWith("-password") ? GENERATED_PASSWORD : /(^|-)host-keys$/.test(name) ? SSH_HOST_KEYS : HOST_COMMAND);
 const COMPONENT = "dbstack:postgres:Cluster";
 const ADMIN_PASSWORD = "An-Explicit/Passw0rd@with:specials";
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----";
@@ -72,8 +75,10 @@ function scripts(r: Registered): string[] {
 }
 
 const EXPECTED_NAMES = [
+  "main-host-keys",
   "main-server",
   "main-cluster",
+  "main-ca",
   "main-config",
   "main-app-password",
   "main-reporter-password",
@@ -89,6 +94,9 @@ const EXPECTED_NAMES = [
   "main-replication",
   "main-replica1-server",
   "main-replica1",
+  "main-replica1-host-keys",
+  "main-replica1-tls-key",
+  "main-replica1-tls-certificate",
   "main-replica1-config",
   "main-replica1-tools",
   "main-tools",
@@ -103,7 +111,7 @@ describe("PostgresCluster resources", () => {
     const { children } = await build("main", args());
     expect([...children.keys()].sort()).toEqual(EXPECTED_NAMES);
     for (const [name, child] of children) {
-      expect(child.type, name).toBe(name.endsWith("-password") ? GENERATED_PASSWORD : HOST_COMMAND);
+      expect(child.type, name).toBe(typeOf(name));
       expect(child.inputs, name).toHaveProperty("__provider");
     }
     // The explicit password of admin is used as is: no generated one.
@@ -115,7 +123,7 @@ describe("PostgresCluster resources", () => {
     expect(await output(cluster.urn)).toBe(`urn:pulumi:unit::dbstack::${COMPONENT}::parented`);
     expect(urns.sort()).toEqual(
       EXPECTED_NAMES.map((n) => n.replace(/^main-/, "")).map((c) => {
-        const type = c.endsWith("-password") ? GENERATED_PASSWORD : HOST_COMMAND;
+        const type = typeOf(c);
         return `urn:pulumi:unit::dbstack::${COMPONENT}$${type}::parented-${c}`;
       }).sort(),
     );
@@ -330,6 +338,8 @@ describe("PostgresCluster outputs", () => {
     const url = (user: string, pw: string, db: string): PostgresUrls => ({
       postgresql: `postgresql://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=require`,
       psycopg: `postgresql+psycopg://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=require`,
+      postgresqlVerifyFull: `postgresql://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=verify-full`,
+      psycopgVerifyFull: `postgresql+psycopg://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=verify-full`,
     });
     expect(urls).toEqual({
       app: { app: url("app", GENERATED, "app") },
