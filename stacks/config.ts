@@ -186,12 +186,12 @@ const postgresCluster = z.strictObject({
 /** Top-level keys of the `dbstack` namespace and their schemas. */
 export const CONFIG_KEYS = {
   allowDataRemoval: z.boolean({ error: "expected true or false" }).default(false),
+  hosts: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" }), sshHost).default({}),
   /**
    * Whether every SSH host must declare its hostKey. Default: true for the prod stack, false
    * otherwise (a host without one is trusted on first use: its keys are recorded in the state).
    */
   requireHostKeys: z.boolean({ error: "expected true or false" }).optional(),
-  hosts: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" }), sshHost).default({}),
   postgres: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a deployment name: lower-case letter, then letters, digits, _ or -" }), postgresCluster).default({}),
   sqlite: z
     .record(z.string().regex(RESOURCE_NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
