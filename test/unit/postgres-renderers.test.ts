@@ -421,10 +421,11 @@ describe("rendered scripts (text)", () => {
       expect(pending).toBeLessThan(at);
     });
 
-    it("generates a self-signed certificate only when none is given or present", () => {
+    it("uses a given certificate, else issues one from the cluster's CA when none is valid for the names", () => {
       expect(script).toContain('if [ -n "${DBSTACK_TLS_CERT:-}" ]; then');
-      expect(script).toContain('elif [ ! -s "$crt" ] || [ ! -s "$key" ]; then');
-      expect(script).toContain('chmod 0600 "$key"');
+      expect(script).toContain('if [ ! -s "$TLS_DIR/server.crt" ] || [ "$(cat "$TLS_DIR/server.names" 2>/dev/null)" != "$want" ]');
+      expect(script).toContain('chmod 0600 "$TLS_DIR/server.key"');
+      expect(script.indexOf("06-dbstack-tls.conf")).toBeLessThan(script.indexOf("# Apply: start"));
     });
   });
 
