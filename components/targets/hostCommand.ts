@@ -51,7 +51,8 @@ export interface HostCommandArgs {
   review?: pulumi.Input<ReviewFacts>;
 }
 
-interface State {
+/** What a HostCommand keeps in state (its inputs, resolved, and its stdout). */
+export interface HostCommandState {
   target: Target;
   identity?: string;
   description: string;
@@ -98,23 +99,23 @@ export function diffHostCommand(
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
-  async diff(_id: string, olds: State, news: State) {
+  async diff(_id: string, olds: HostCommandState, news: HostCommandState) {
     const d = diffHostCommand(olds, news);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
-  async create(inputs: State) {
+  async create(inputs: HostCommandState) {
     const stdout = await runOnTarget(inputs, inputs.create);
     return { id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, outs: { ...inputs, stdout } };
   },
 
-  async update(_id: string, olds: State, news: State) {
+  async update(_id: string, olds: HostCommandState, news: HostCommandState) {
     const rerun = diffHostCommand(olds, news).rerun;
     const stdout = rerun ? await runOnTarget(news, news.update ?? news.create) : olds.stdout;
     return { outs: { ...news, stdout } };
   },
 
-  async delete(_id: string, props: State) {
+  async delete(_id: string, props: HostCommandState) {
     if (props.delete) await runOnTarget(props, props.delete);
   },
 };
@@ -124,7 +125,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
  * stderr. Every secret value the step knows of (its environment's values, its private key) is
  * redacted from both, and from what is streamed to the engine's log.
  */
-async function runOnTarget(state: State, script: string): Promise<string> {
+export async function runOnTarget(state: HostCommandState, script: string): Promise<string> {
   // Required here, not imported: this function is serialized into the dynamic provider.
   const { spawn } = require("child_process") as typeof import("child_process");
   const fs = require("fs") as typeof import("fs");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diffHostCommand } from "../../components/targets/hostCommand";
+import { diffHostCommand, runOnTarget } from "../../components/targets/hostCommand";
 
 const OLD = {
   target: { kind: "ssh", host: "10.0.0.5", port: 22, user: "root" },
@@ -51,5 +51,54 @@ describe("HostCommand's diff", () => {
     const d = diffHostCommand(OLD, { ...OLD, identity: "main:/srv/pg", target: { ...OLD.target, port: 2222 } });
     expect(d.replaces).toEqual(["identity"]);
     expect(d.deleteBeforeReplace).toBe(true);
+  });
+});
+
+describe("runOnTarget redacts the secrets a step knows of", () => {
+  const SECRET = "Zq81mKd03LxPa7vRwT5yNc2eHs9uBf4G";
+  const URL = `postgresql://app:${SECRET}@127.0.0.1:5432/app?sslmode=require`;
+  const state = (description: string) => ({
+    target: { kind: "local" as const },
+    description,
+    create: "",
+    environment: { DBSTACK_PASSWORD_APP: SECRET, DATABASE_URL: URL },
+    stdout: "",
+  });
+
+  /** Runs a script, capturing what the step streams to the engine's log. */
+  async function run(script: string, description = "test step"): Promise<{ result?: string; error?: string; streamed: string }> {
+    let streamed = "";
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      streamed += chunk.toString();
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      return { result: await runOnTarget(state(description), script), streamed };
+    } catch (err) {
+      return { error: (err as Error).message, streamed };
+    } finally {
+      process.stderr.write = write;
+    }
+  }
+
+  it("from stdout, and from stderr as streamed, even a secret split across writes", async () => {
+    const r = await run(
+      [
+        'echo "password: $DBSTACK_PASSWORD_APP"',
+        'echo "url: $DATABASE_URL"',
+        // The secret in two writes to stderr, with a pause between them.
+        'printf "half %s" "${DBSTACK_PASSWORD_APP:0:16}" >&2; sleep 0.2; printf "%s done\\n" "${DBSTACK_PASSWORD_APP:16}" >&2',
+      ].join("\n"),
+    );
+    expect(r.result).toBe("password: [secret]\nurl: [secret]");
+    expect(r.streamed).toBe("half [secret] done\n");
+    expect(r.streamed).not.toContain(SECRET.slice(0, 16));
+  });
+
+  it("from the error of a failing step", async () => {
+    const r = await run(`echo "psql: password ${"$"}DBSTACK_PASSWORD_APP rejected for $DATABASE_URL" >&2; exit 3`, "role app");
+    expect(r.error).toBe("role app failed (exit 3):\npsql: password [secret] rejected for [secret]");
+    expect(r.streamed).not.toContain(SECRET);
   });
 });
