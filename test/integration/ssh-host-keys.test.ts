@@ -41,7 +41,7 @@ function fakeHostKey(): string {
 
 async function startFakeSshd(): Promise<void> {
   fakeSshd = spawn("ip", ["netns", "exec", hosts.host("hkfake").namespace, "/usr/sbin/sshd", "-D", "-e", "-f", join(dir, "sshd_config")], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: "ignore",
   });
   for (let i = 0; i < 100; i++) {
     const scan = spawnSync("ssh-keyscan", ["-T", "2", "-p", String(FAKE_PORT), address], { encoding: "utf8" });
