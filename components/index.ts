@@ -18,4 +18,5 @@ export { needsRestart, RESTART_PARAMETERS } from "./engines/postgres/parameters"
 export { postgresUrls, type PostgresUrls } from "./engines/postgres/urls";
 export { GeneratedPassword, type GeneratedPasswordArgs } from "./secrets/generatedPassword";
 export type { SshTarget } from "./targets/target";
+export { SshHostKeys, type SshHostKeysArgs } from "./targets/hostKeys";
 export type { ReviewFacts, GrantRole } from "./review/facts";

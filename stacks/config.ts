@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from "path";
 import { z } from "zod";
 import { cronScheduleProblem, DEFAULT_BACKUP_SCHEDULE } from "../components/backups/schedule";
 import { crossDeploymentProblems, LOCAL_HOST } from "./configChecks";
+import { hostKeyProblem } from "../components/targets/ssh";
 import { GPG_RECIPIENT, RESOURCE_NAME, SAFE_PATH, UNIX_NAME } from "../components/validate";
 
 /**
@@ -100,12 +101,20 @@ const wholeNumber = (min: number, max: number, what: string) =>
     .min(min, { error: `expected ${what} from ${min} to ${max}` })
     .max(max, { error: `expected ${what} from ${min} to ${max}` });
 
+const HOST_KEY_EXPECTED = 'expected the host\'s public SSH key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <address> prints it)';
+
 const sshHost = z.strictObject({
   address: z.string({ error: "expected the host's name or IP address" }).regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
   port: wholeNumber(1, 65535, "a port number").default(22),
   user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default("root"),
   sudo: z.boolean({ error: "expected true or false" }).optional(),
-  hostKey: z.string().min(1).optional(),
+  hostKey: z
+    .string({ error: HOST_KEY_EXPECTED })
+    .superRefine((value, ctx) => {
+      const problem = hostKeyProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: `${HOST_KEY_EXPECTED}: ${problem}`, input: value });
+    })
+    .optional(),
   privateKey: z
     .string({ error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" })
     .min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" }),
@@ -195,6 +204,11 @@ export const CONFIG_KEYS = {
       sshHost,
     )
     .default({}),
+  /**
+   * Whether every SSH host must declare its hostKey. Default: true for the prod stack, false
+   * otherwise (a host without one is trusted on first use: its keys are recorded in the state).
+   */
+  requireHostKeys: z.boolean({ error: "expected true or false" }).optional(),
   postgres: z.record(z.string().regex(RESOURCE_NAME, { error: "expected a deployment name: lower-case letter, then letters, digits, _ or -" }), postgresCluster).default({}),
   sqlite: z
     .record(z.string().regex(RESOURCE_NAME, { error: "expected a database name: lower-case letter, then letters, digits, _ or -" }), sqliteDatabase, {
@@ -216,7 +230,7 @@ export class ConfigError extends Error {}
  * values). Throws ConfigError listing every problem, each naming its key, what was given and
  * what is expected.
  */
-export function parseStackConfig(raw: Record<string, string>, namespace = "dbstack"): StackConfig {
+export function parseStackConfig(raw: Record<string, string>, namespace = "dbstack", opts: { stack?: string } = {}): StackConfig {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   const known = Object.keys(CONFIG_KEYS);
@@ -234,10 +248,32 @@ export function parseStackConfig(raw: Record<string, string>, namespace = "dbsta
     else problems.push(...result.error.issues.map((issue) => describeIssue(fullKey, issue)));
   }
   if (problems.length === 0) problems.push(...crossDeploymentProblems(out as StackConfig));
+  if (problems.length === 0) problems.push(...undeclaredHostKeyProblems(out as StackConfig, namespace, opts.stack));
   if (problems.length > 0) {
     throw new ConfigError(`invalid stack config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
   }
   return out as StackConfig;
+}
+
+/** Whether a stack must declare its SSH hosts' keys: `requireHostKeys`, by default only prod. */
+export function hostKeysRequired(config: Pick<StackConfig, "requireHostKeys">, stack: string | undefined): boolean {
+  return config.requireHostKeys ?? stack === "prod";
+}
+
+/** One problem per SSH host without a hostKey, when the stack requires declared keys. */
+function undeclaredHostKeyProblems(config: StackConfig, namespace: string, stack: string | undefined): string[] {
+  if (!hostKeysRequired(config, stack)) return [];
+  const why =
+    config.requireHostKeys === undefined
+      ? `the ${stack} stack requires declared host keys (set ${namespace}:requireHostKeys to false to trust hosts on first use)`
+      : `${namespace}:requireHostKeys is true`;
+  return Object.entries(config.hosts)
+    .filter(([, h]) => h.hostKey === undefined)
+    .map(
+      ([name, h]) =>
+        `${namespace}:hosts.${name}.hostKey: missing; ${why}: set it to the host's public key, checked out of band ` +
+        `(ssh-keyscan -p ${h.port} ${h.address} | ssh-keygen -lf - shows its fingerprint)`,
+    );
 }
 
 function splitKey(fullKey: string): [string, string] {

@@ -11,7 +11,7 @@ function main() {
   const problem = secretsProblem(stack, process.env);
   if (problem) throw new pulumi.RunError(problem);
   try {
-    const config = parseStackConfig(pulumi.runtime.allConfig());
+    const config = parseStackConfig(pulumi.runtime.allConfig(), "dbstack", { stack });
     const secretKeys = new Set<string>(JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS || "[]"));
     const plaintext = plaintextSecretProblems(config, secretKeys);
     if (plaintext.length > 0) throw new ConfigError(`secrets in plaintext config:\n  - ${plaintext.join("\n  - ")}`);

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PostgresDatabaseArgs } from "../components/engines/postgres/args";
 import { PostgresCluster } from "../components/engines/postgres/cluster";
+import { SshHostKeys } from "../components/targets/hostKeys";
 import { localTarget, type Target } from "../components/targets/target";
 import { ConfigError, projectPath, type PostgresClusterConfig, type SshHostConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
@@ -10,20 +11,27 @@ interface Ctx {
   stack: string;
   allowDataRemoval: boolean;
   hosts: Record<string, SshHostConfig>;
+  /** The pinned keys of each dbstack:hosts entry in use, one record per host (shared by every deployment on it). */
+  hostKeys?: Map<string, SshHostKeys>;
 }
 
-/** Resolves `host: local | <name in dbstack:hosts>` to a target and its (secret) key. */
-function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; privateKey?: pulumi.Output<string> } {
+/** Resolves `host: local | <name in dbstack:hosts>` to a target, its (secret) key and its pinned host keys. */
+function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; privateKey?: pulumi.Output<string>; hostKeys?: pulumi.Output<string> } {
   if (host === "local") return { target: localTarget() };
   const h = ctx.hosts[host];
   if (!h) {
     const known = Object.keys(ctx.hosts);
     throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
   }
-  return {
-    target: { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey },
-    privateKey: pulumi.secret(h.privateKey),
-  };
+  const target: Target = { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey, configKey: `dbstack:hosts.${host}` };
+  // Trust on first use, once per host: the keys it offers the first time are kept in the state.
+  ctx.hostKeys ??= new Map();
+  let pinned = ctx.hostKeys.get(host);
+  if (!pinned) {
+    pinned = new SshHostKeys(`host-${host}-keys`, { target });
+    ctx.hostKeys.set(host, pinned);
+  }
+  return { target, privateKey: pulumi.secret(h.privateKey), hostKeys: pinned.keys };
 }
 
 export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx): PostgresCluster {
@@ -55,7 +63,7 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
       maintenanceSchedule: cfg.maintenanceSchedule,
       standbys: Object.entries(cfg.standbys).map(([s, spec]) => {
         const host = resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx);
-        return { name: s, target: host.target, privateKey: host.privateKey, address: spec.address, clusterName: spec.clusterName, port: spec.port };
+        return { name: s, target: host.target, privateKey: host.privateKey, hostKeys: host.hostKeys, address: spec.address, clusterName: spec.clusterName, port: spec.port };
       }),
       toolsDir: cfg.toolsDir && projectPath(ctx.projectDir, cfg.toolsDir),
       allowDataRemoval: ctx.allowDataRemoval,
@@ -79,5 +87,6 @@ export function postgresOutputs(c: PostgresCluster) {
     hookReports: c.hookReports,
     toolsDir: c.toolsDir,
     standbyTools: c.standbyTools,
+    caCertificate: c.caCertificate,
   };
 }

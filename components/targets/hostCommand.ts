@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ReviewFacts } from "../review/facts";
+import { redactText, secretNeedles } from "./redact";
+import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, sshArguments } from "./ssh";
 import type { Target } from "./target";
 
 /**
@@ -12,9 +14,14 @@ import type { Target } from "./target";
  * the module proxy they reach), while a dynamic provider needs only @pulumi/pulumi. Scripts are
  * passed on stdin, never on a command line; the environment may hold secrets and is kept
  * encrypted in state.
+ *
+ * Only `identity` replaces the resource: the target (address, port, user, sudo, host key) and
+ * the SSH keys say how the host is reached, so a change to them is stored for the next run and
+ * runs nothing. Over SSH the host's key is pinned (see ssh.ts); every secret value the step
+ * knows of is redacted from what it prints (see redact.ts).
  */
 export interface HostCommandArgs {
-  /** Where the scripts run. Changing it replaces the resource. */
+  /** Where the scripts run. A change is stored for the next run: it neither replaces nor re-runs anything. */
   target: pulumi.Input<Target>;
   /**
    * What the resource is on the host, e.g. a database file's path. Changing it replaces the
@@ -33,13 +40,19 @@ export interface HostCommandArgs {
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Private key for an SSH target (OpenSSH or PEM text); kept secret in state. */
   privateKey?: pulumi.Input<string>;
+  /**
+   * The SSH host's keys recorded on first contact (SshHostKeys.keys), trusted when the target
+   * declares no `hostKey`. An SSH step with neither refuses to connect.
+   */
+  hostKeys?: pulumi.Input<string>;
   /** Values whose change alone re-runs `update` (for example a dependency's id). */
   triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
   /** What this resource is, for the preview summary (data-bearing, restarts, backups ...). */
   review?: pulumi.Input<ReviewFacts>;
 }
 
-interface State {
+/** What a HostCommand keeps in state (its inputs, resolved, and its stdout). */
+export interface HostCommandState {
   target: Target;
   identity?: string;
   description: string;
@@ -48,50 +61,71 @@ interface State {
   delete?: string;
   environment?: Record<string, string>;
   privateKey?: string;
+  hostKeys?: string;
   triggers?: unknown[];
   review?: ReviewFacts;
   stdout: string;
 }
 
-/** Every field a diff compares; a change to `target` or `identity` replaces the resource. */
-const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "triggers", "review"] as const;
-/** Fields whose change re-runs the command; `delete` and `review` are only stored. */
+/** Every field a diff compares. */
+const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "hostKeys", "triggers", "review"] as const;
+/**
+ * Fields whose change re-runs the command. How the host is reached (`target`, `privateKey`,
+ * `hostKeys`) changes nothing on the host: it is stored, not re-run. `delete` and `review` are
+ * only stored too.
+ */
 const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
-// (A new private key for the same host changes nothing on the host: it is stored, not re-run.)
+/** The only field whose change replaces the resource: what it is on the host. */
+const REPLACE_FIELDS = ["identity"] as const;
 
 /** Whether a field is unchanged (absent and undefined count as the same). */
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
+/** What a change from `olds` to `news` does: which fields changed, which replace, whether the scripts re-run. */
+export function diffHostCommand(
+  olds: Partial<Record<(typeof DIFF_FIELDS)[number], unknown>>,
+  news: Partial<Record<(typeof DIFF_FIELDS)[number], unknown>>,
+): { changes: boolean; changed: string[]; replaces: string[]; rerun: boolean; deleteBeforeReplace: true } {
+  const changed: string[] = DIFF_FIELDS.filter((f) => !same(olds[f], news[f]));
+  return {
+    changes: changed.length > 0,
+    changed,
+    replaces: changed.filter((f) => (REPLACE_FIELDS as readonly string[]).includes(f)),
+    rerun: RERUN_FIELDS.some((f) => !same(olds[f], news[f])),
+    deleteBeforeReplace: true,
+  };
+}
+
 const provider: pulumi.dynamic.ResourceProvider = {
-  async diff(_id: string, olds: State, news: State) {
-    const changed = DIFF_FIELDS.filter((f) => !same(olds[f], news[f]));
-    return {
-      changes: changed.length > 0,
-      replaces: changed.filter((f) => f === "target" || f === "identity"),
-      deleteBeforeReplace: true,
-    };
+  async diff(_id: string, olds: HostCommandState, news: HostCommandState) {
+    const d = diffHostCommand(olds, news);
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
-  async create(inputs: State) {
+  async create(inputs: HostCommandState) {
     const stdout = await runOnTarget(inputs, inputs.create);
     return { id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`, outs: { ...inputs, stdout } };
   },
 
-  async update(_id: string, olds: State, news: State) {
-    const rerun = RERUN_FIELDS.some((f) => !same(olds[f], news[f]));
+  async update(_id: string, olds: HostCommandState, news: HostCommandState) {
+    const rerun = diffHostCommand(olds, news).rerun;
     const stdout = rerun ? await runOnTarget(news, news.update ?? news.create) : olds.stdout;
     return { outs: { ...news, stdout } };
   },
 
-  async delete(_id: string, props: State) {
+  async delete(_id: string, props: HostCommandState) {
     if (props.delete) await runOnTarget(props, props.delete);
   },
 };
 
-/** Runs `script` with bash on the target; resolves to its stdout, rejects with its stderr. */
-async function runOnTarget(state: State, script: string): Promise<string> {
+/**
+ * Runs `script` with bash on the target; resolves to its stdout, rejects with the end of its
+ * stderr. Every secret value the step knows of (its environment's values, its private key) is
+ * redacted from both, and from what is streamed to the engine's log.
+ */
+export async function runOnTarget(state: HostCommandState, script: string): Promise<string> {
   // Required here, not imported: this function is serialized into the dynamic provider.
   const { spawn } = require("child_process") as typeof import("child_process");
   const fs = require("fs") as typeof import("fs");
@@ -99,32 +133,31 @@ async function runOnTarget(state: State, script: string): Promise<string> {
   const path = require("path") as typeof import("path");
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const env = state.environment ?? {};
+  const needles = secretNeedles([...Object.values(env), ...(state.privateKey ? [state.privateKey] : [])]);
+  const redact = (text: string) => redactText(text, needles);
   let command = "bash";
   let args = ["-s"];
   let input = script;
   let childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   let tmp: string | undefined;
-  if (state.target.kind === "ssh") {
-    const t = state.target;
+  const t = state.target;
+  if (t.kind === "ssh") {
     if (!state.privateKey) throw new Error(`${state.description}: no SSH private key for ${t.host}`);
+    // The pin: the declared key wins; otherwise the keys recorded on first contact.
+    const keys = parseHostKeys(t.hostKey ?? state.hostKeys ?? "");
+    if (keys.length === 0) {
+      throw new Error(
+        `${state.description}: no pinned SSH host key for ${t.host}: declare ${t.configKey ? `${t.configKey}.hostKey` : "the target's hostKey"} ` +
+          "or pass the keys recorded by SshHostKeys; nothing was sent to the host",
+      );
+    }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dbstack-ssh-"));
     const keyFile = path.join(tmp, "key");
-    const knownHosts = path.join(tmp, "known_hosts");
+    const knownHostsFile = path.join(tmp, "known_hosts");
     fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
-    // A bare key ("ssh-ed25519 AAAA...") is bound to this host; a full known_hosts line is used as is.
-    const hostPattern = (t.port ?? 22) === 22 ? t.host : `[${t.host}]:${t.port}`;
-    const knownLine = t.hostKey && /^(ssh-|ecdsa-|sk-)/.test(t.hostKey.trim()) ? `${hostPattern} ${t.hostKey.trim()}` : t.hostKey;
-    fs.writeFileSync(knownHosts, knownLine ? `${knownLine}\n` : "", { mode: 0o600 });
-    const user = t.user ?? "root";
-    const sudo = t.sudo ?? user !== "root";
+    fs.writeFileSync(knownHostsFile, renderKnownHosts(t.host, t.port, keys), { mode: 0o600 });
     command = "ssh";
-    args = [
-      "-i", keyFile, "-p", String(t.port ?? 22),
-      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=20",
-      "-o", `StrictHostKeyChecking=${t.hostKey ? "yes" : "accept-new"}`, "-o", `UserKnownHostsFile=${knownHosts}`,
-      "-o", "LogLevel=ERROR",
-      `${user}@${t.host}`, sudo ? "sudo -n bash -s" : "bash -s",
-    ];
+    args = sshArguments(t, { keyFile, knownHostsFile });
     // The environment travels on stdin, before the script: never on a command line.
     input = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
     childEnv = { ...process.env };
@@ -134,15 +167,28 @@ async function runOnTarget(state: State, script: string): Promise<string> {
       const child = spawn(command, args, { env: childEnv, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
+      // Streamed line by line, so that a secret split across two chunks is still found.
+      let partial = "";
+      const stream = (text: string) => {
+        if (text) process.stderr.write(redact(text));
+      };
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-        process.stderr.write(d);
+        const text = d.toString();
+        stderr += text;
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        if (lines.length > 0) stream(lines.join("\n") + "\n");
       });
-      child.on("error", (err: Error) => reject(new Error(`${state.description}: could not start ${command}: ${err.message}`)));
+      child.on("error", (err: Error) => reject(new Error(`${state.description}: could not start ${command}: ${redact(err.message)}`)));
       child.on("close", (code: number | null) => {
-        if (code === 0) return resolve(stdout.trimEnd());
-        const detail = stderr.trim().split("\n").slice(-20).join("\n");
+        stream(partial);
+        if (code === 0) return resolve(redact(stdout.trimEnd()));
+        // ssh exits 255 before authenticating when it refuses the host key: nothing was sent.
+        if (t.kind === "ssh" && code === 255 && isHostKeyRefusal(stderr)) {
+          return reject(new Error(hostKeyRefusedMessage(state.description, t, { declared: Boolean(t.hostKey), configKey: t.configKey && `${t.configKey}.hostKey` })));
+        }
+        const detail = redact(stderr.trim()).split("\n").slice(-20).join("\n");
         reject(new Error(`${state.description} failed (exit ${code}):\n${detail}`));
       });
       child.stdin.on("error", () => undefined); // the child may exit before reading all input
@@ -154,7 +200,7 @@ async function runOnTarget(state: State, script: string): Promise<string> {
 }
 
 export class HostCommand extends pulumi.dynamic.Resource {
-  /** What the last run printed on stdout. */
+  /** What the last run printed on stdout, secret values redacted; a secret output when the step has an environment. */
   declare readonly stdout: pulumi.Output<string>;
 
   constructor(name: string, args: HostCommandArgs, opts?: pulumi.CustomResourceOptions) {
@@ -168,12 +214,15 @@ export class HostCommand extends pulumi.dynamic.Resource {
         delete: undefined,
         triggers: undefined,
         review: undefined,
+        hostKeys: undefined,
         ...args,
         // Secret in state whatever the caller passed: these may hold passwords and keys.
         environment: args.environment === undefined ? undefined : pulumi.secret(args.environment),
         privateKey: args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey),
       },
-      { ...opts, additionalSecretOutputs: ["environment", "privateKey"] },
+      // A step with an environment handles secrets: what it prints stays secret too, even redacted
+      // (a value derived from a secret, such as a query result, is not a value redaction knows).
+      { ...opts, additionalSecretOutputs: ["environment", "privateKey", ...(args.environment === undefined ? [] : ["stdout"])] },
       "dbstack",
       "HostCommand",
     );

@@ -12,7 +12,11 @@ export interface LocalTarget {
 /**
  * A Linux host reached over SSH with the system's OpenSSH client. Scripts run as `bash -s` with
  * the script on stdin, through `sudo -n` when the SSH user is not root. The private key is not
- * part of the target (it is a secret): HostCommand takes it separately.
+ * part of the target (it is a secret): HostCommand takes it separately, with the host keys
+ * recorded on first contact.
+ *
+ * Everything here says how the host is reached, not what runs there: changing any of it (even
+ * the address's form) never replaces or re-runs a step.
  */
 export interface SshTarget {
   kind: "ssh";
@@ -25,10 +29,17 @@ export interface SshTarget {
   /** Run scripts through `sudo -n` (passwordless sudo). Default: when the user is not root. */
   sudo?: boolean;
   /**
-   * The host's public key (`ssh-ed25519 AAAA...`) or a known_hosts line for it. Default: none,
-   * and the key is accepted on first use, for that run only (trust on first use).
+   * The host's public key (`ssh-ed25519 AAAA...`), a known_hosts line for it, or several of
+   * these on separate lines. Default: none, and the keys the host offers on first contact are
+   * recorded in the stack's state (SshHostKeys) and enforced ever after. A declared key wins
+   * over a recorded one.
    */
   hostKey?: string;
+  /**
+   * Where this host is declared in the stack config (e.g. `dbstack:hosts.db1`), so that errors
+   * name the key to set (`dbstack:hosts.db1.hostKey`). Default: none.
+   */
+  configKey?: string;
 }
 
 /** The local host. */

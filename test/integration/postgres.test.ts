@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { existsSync, readFileSync, rmSync } from "fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -124,6 +124,42 @@ describe("PostgreSQL primary and standby on two SSH hosts", () => {
     expect(out.hookReports.app).toContain("streaming standbys: 1 streaming");
     expect(out.urls.app.app.postgresql).toMatch(new RegExp(`^postgresql://app:[A-Za-z0-9]{32}@${primary.replace(/\./g, "\\.")}:${PRIMARY_PORT}/app\\?sslmode=require$`));
     expect(out.urls.app.app.psycopg).toMatch(/^postgresql\+psycopg:\/\//);
+  });
+
+  it("clients verify both hosts with the exported CA (sslmode=verify-full); each host has its own key", async () => {
+    const out = (await stack.outputs()).postgres.value.main;
+    const ca: string = out.caCertificate;
+    expect(ca).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const password = decodeURIComponent(new URL(out.urls.app.app.postgresql).password);
+    for (const [host, port] of [[primary, PRIMARY_PORT], [standby, STANDBY_PORT]] as const) {
+      // rejectUnauthorized (the default) checks the chain and that the certificate names `host`.
+      const client = new Client({ host, port, user: "app", database: "app", password, ssl: { ca } });
+      await client.connect();
+      try {
+        expect((await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl).toBe(true);
+      } finally {
+        await client.end();
+      }
+    }
+    // The same with libpq and the verify-full URL, the CA written where the user keeps it.
+    const caFile = join(box.dir, "main-ca.crt");
+    writeFileSync(caFile, ca);
+    const url: string = out.urls.app.app.postgresqlVerifyFull;
+    expect(url).toMatch(/\?sslmode=verify-full$/);
+    const psql = execFileSync("/usr/lib/postgresql/15/bin/psql", ["-X", "-tA", "-w", url, "-c", "SELECT current_user"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, PGSSLROOTCERT: caFile },
+    });
+    expect(psql.trim()).toBe("app");
+    // A client that trusts another CA is refused.
+    await expect(new Client({ host: primary, port: PRIMARY_PORT, user: "app", database: "app", password, ssl: { ca: readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8") } }).connect()).rejects.toThrow(
+      /self[- ]signed|unable to verify|unable to get/i,
+    );
+    // The primary's key never reached the standby: its own key, none in its (cloned) data directory.
+    const [pKey, sKey] = ["itmain", "itstandby"].map((c) => readFileSync(`/etc/postgresql/15/${c}/dbstack-tls/server.key`, "utf8"));
+    expect(sKey).not.toBe(pKey);
+    expect(execFileSync("bash", ["-c", "ls /var/lib/postgresql/15/itstandby | grep -c key || true"], { encoding: "utf8" }).trim()).toBe("0");
+    expect(existsSync("/etc/postgresql/15/itstandby/dbstack-ca")).toBe(false);
   });
 
   it("keeps every password out of the state in plaintext", async () => {

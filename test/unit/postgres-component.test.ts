@@ -33,6 +33,7 @@ beforeAll(async () => {
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";
 const GENERATED_PASSWORD = "pulumi-nodejs:dynamic/dbstack:GeneratedPassword";
 const HOST_FACTS = "pulumi-nodejs:dynamic/dbstack:HostFacts";
+const SSH_HOST_KEYS = "pulumi-nodejs:dynamic/dbstack:SshHostKeys";
 const COMPONENT = "dbstack:postgres:Cluster";
 const ADMIN_PASSWORD = "An-Explicit/Passw0rd@with:specials";
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----";
@@ -81,13 +82,16 @@ function scripts(r: Registered): string[] {
 /** The resource type of a child, from its name. */
 function typeOf(name: string): string {
   if (name.endsWith("-password")) return GENERATED_PASSWORD;
+  if (/(^|-)host-keys$/.test(name)) return SSH_HOST_KEYS;
   return /(^|-)host-facts$/.test(name) ? HOST_FACTS : HOST_COMMAND;
 }
 
 const EXPECTED_NAMES = [
+  "main-host-keys",
   "main-server",
   "main-host-facts",
   "main-cluster",
+  "main-ca",
   "main-config",
   "main-app-password",
   "main-reporter-password",
@@ -103,6 +107,9 @@ const EXPECTED_NAMES = [
   "main-replication",
   "main-replica1-server",
   "main-replica1",
+  "main-replica1-host-keys",
+  "main-replica1-tls-key",
+  "main-replica1-tls-certificate",
   "main-replica1-config",
   "main-replica1-tools",
   "main-tools",
@@ -351,6 +358,8 @@ describe("PostgresCluster outputs", () => {
     const url = (user: string, pw: string, db: string): PostgresUrls => ({
       postgresql: `postgresql://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=require`,
       psycopg: `postgresql+psycopg://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=require`,
+      postgresqlVerifyFull: `postgresql://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=verify-full`,
+      psycopgVerifyFull: `postgresql+psycopg://${user}:${encodeURIComponent(pw)}@10.0.0.5:5432/${db}?sslmode=verify-full`,
     });
     expect(urls).toEqual({
       app: { app: url("app", GENERATED, "app") },

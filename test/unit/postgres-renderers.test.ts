@@ -13,6 +13,7 @@ import { renderDatabaseSql } from "../../components/engines/postgres/sql/databas
 import { renderGrantsSql } from "../../components/engines/postgres/sql/grants";
 import { renderReplicationRoleSql, renderRoleSql } from "../../components/engines/postgres/sql/roles";
 import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby, type StandbySpec2 } from "../../components/engines/postgres/standbyScripts";
+import { renderSignStandbyCertificate, renderStandbyKey } from "../../components/engines/postgres/tls";
 import { computeTuning, renderTuningConf } from "../../components/engines/postgres/tuning";
 import { postgresUrls } from "../../components/engines/postgres/urls";
 import { MIGRATIONS_TABLE } from "../../components/hooks/dialect";
@@ -200,8 +201,9 @@ describe("renderAccessConf", () => {
     expect(v.listen_addresses).toBe("'localhost,10.0.0.5'");
     expect(v.ssl).toBe("on");
     expect(v.password_encryption).toBe("'scram-sha-256'");
-    expect(v.ssl_cert_file).toBe("'dbstack-server.crt'");
-    expect(v.ssl_key_file).toBe("'dbstack-server.key'");
+    // The certificate and key files are named by 06-dbstack-tls.conf, with the host's own paths (tls.ts).
+    expect(v).not.toHaveProperty("ssl_cert_file");
+    expect(v).not.toHaveProperty("ssl_key_file");
     expect(v.ssl_min_protocol_version).toBe("'TLSv1.2'");
   });
 
@@ -250,10 +252,16 @@ describe("postgresUrls", () => {
     expect(urls.psycopg.replace(/^postgresql\+psycopg:/, "postgresql:")).toBe(urls.postgresql);
   });
 
-  it("always requires TLS", () => {
-    for (const url of Object.values(postgresUrls({ user: "a", password: "b", host: "h", port: 1, database: "c" }))) {
-      expect(url.endsWith("?sslmode=require")).toBe(true);
-    }
+  it("always requires TLS; the verify-full flavours verify the server, with the CA file when one is named", () => {
+    const urls = postgresUrls({ user: "a", password: "b", host: "h", port: 1, database: "c" });
+    expect(urls.postgresql.endsWith("?sslmode=require")).toBe(true);
+    expect(urls.psycopg.endsWith("?sslmode=require")).toBe(true);
+    expect(urls.postgresqlVerifyFull).toBe("postgresql://a:b@h:1/c?sslmode=verify-full");
+    expect(urls.psycopgVerifyFull).toBe("postgresql+psycopg://a:b@h:1/c?sslmode=verify-full");
+    const named = postgresUrls({ user: "a", password: "b", host: "h", port: 1, database: "c", caCertificateFile: "/etc/ssl/dbstack ca.crt" });
+    expect(named.postgresqlVerifyFull).toBe("postgresql://a:b@h:1/c?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fdbstack%20ca.crt");
+    expect(new URL(named.postgresqlVerifyFull).searchParams.get("sslrootcert")).toBe("/etc/ssl/dbstack ca.crt");
+    expect(named.postgresql).toBe(urls.postgresql);
   });
 });
 
@@ -413,10 +421,11 @@ describe("rendered scripts (text)", () => {
       expect(pending).toBeLessThan(at);
     });
 
-    it("generates a self-signed certificate only when none is given or present", () => {
+    it("uses a given certificate, else issues one from the cluster's CA when none is valid for the names", () => {
       expect(script).toContain('if [ -n "${DBSTACK_TLS_CERT:-}" ]; then');
-      expect(script).toContain('elif [ ! -s "$crt" ] || [ ! -s "$key" ]; then');
-      expect(script).toContain('chmod 0600 "$key"');
+      expect(script).toContain('if [ ! -s "$TLS_DIR/server.crt" ] || [ "$(cat "$TLS_DIR/server.names" 2>/dev/null)" != "$want" ]');
+      expect(script).toContain('chmod 0600 "$TLS_DIR/server.key"');
+      expect(script.indexOf("06-dbstack-tls.conf")).toBeLessThan(script.indexOf("# Apply: start"));
     });
   });
 
@@ -797,7 +806,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     const r = configure(primary, access, false);
     expect(r.stderr).not.toContain("FATAL");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`generated a self-signed TLS certificate for 15/${primary.cluster}`);
+    expect(r.stdout).toContain(`issued a TLS certificate for 15/${primary.cluster} signed by its CA (DNS:localhost,IP:127.0.0.1,IP:::1)`);
     expect(r.stdout).toContain(`started 15/${primary.cluster}`);
     expect(r.stdout).toMatch(/running 15\.\d+ .* since /);
     expect(pq(primary, "SHOW ssl")).toBe("on");
@@ -809,8 +818,15 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     expect(pq(primary, "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")).toBe("0");
     expect(pq(primary, "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'")).toBe("0");
     expect(pq(primary, "SELECT count(*) FROM pg_hba_file_rules")).toBe("4");
-    const data = `/var/lib/postgresql/15/${primary.cluster}`;
-    expect(statSync(`${data}/dbstack-server.key`).mode & 0o777).toBe(0o600);
+    // The key and the CA's key are outside the data directory (pg_basebackup copies that to standbys).
+    const conf = `/etc/postgresql/15/${primary.cluster}`;
+    expect(statSync(`${conf}/dbstack-tls/server.key`).mode & 0o777).toBe(0o600);
+    expect(statSync(`${conf}/dbstack-ca/ca.key`).mode & 0o777).toBe(0o600);
+    expect(statSync(`${conf}/dbstack-ca/ca.key`).uid).toBe(0);
+    expect(statSync(`${conf}/dbstack-ca`).mode & 0o777).toBe(0o700);
+    expect(existsSync(`/var/lib/postgresql/15/${primary.cluster}/dbstack-server.key`)).toBe(false);
+    expect(pq(primary, "SHOW ssl_key_file")).toBe(`${conf}/dbstack-tls/server.key`);
+    expect(mustSh("verify", `openssl verify -CAfile ${conf}/dbstack-ca/ca.crt ${conf}/dbstack-tls/server.crt`).trim()).toBe(`${conf}/dbstack-tls/server.crt: OK`);
     expect(statSync(`/etc/postgresql/15/${primary.cluster}/pg_hba.conf`).mode & 0o777).toBe(0o640);
     expect(readFileSync(`/etc/postgresql/15/${primary.cluster}/pg_hba.conf`, "utf8")).toBe(renderHba(access));
   }, 90_000);
@@ -821,7 +837,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toContain(`reloaded 15/${primary.cluster} (no changed parameter needs a restart)`);
     expect(same.stdout).not.toContain("restarting");
-    expect(same.stdout).not.toContain("generated a self-signed");
+    expect(same.stdout).not.toContain("issued a TLS certificate");
     // A reloadable change: applied by the reload, still no restart.
     const workMem = configure(primary, access, false, small, { work_mem: "7MB" });
     expect(workMem.code, workMem.stderr).toBe(0);
@@ -849,10 +865,14 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       DBSTACK_TLS_KEY: readFileSync(key, "utf8").trimEnd(),
     });
     expect(r.code, r.stderr).toBe(0);
-    const data = `/var/lib/postgresql/15/${primary.cluster}`;
-    expect(readFileSync(`${data}/dbstack-server.crt`, "utf8")).toBe(readFileSync(crt, "utf8"));
-    expect(statSync(`${data}/dbstack-server.key`).mode & 0o777).toBe(0o600);
-    expect(statSync(`${data}/dbstack-server.key`).uid).toBe(Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()));
+    const tls = `/etc/postgresql/15/${primary.cluster}/dbstack-tls`;
+    expect(readFileSync(`${tls}/server.crt`, "utf8")).toBe(readFileSync(crt, "utf8"));
+    expect(statSync(`${tls}/server.key`).mode & 0o777).toBe(0o600);
+    expect(statSync(`${tls}/server.key`).uid).toBe(Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim()));
+    // Back to the cluster's own certificate: issued again for the same key, signed by the CA.
+    const back = configure(primary, access, false, { ...small, memoryMb: 1024 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain("issued a TLS certificate");
   }, 90_000);
 
   it("roles and databases from the SQL renderers; postgresUrls connect over TLS with a password that needs encoding", () => {
@@ -868,6 +888,27 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       expect(r.stderr, url).toBe("");
       expect(r.stdout.trim()).toBe("app app true");
     }
+    // verify-full: the certificate is signed by the cluster's CA and names 127.0.0.1 and ::1.
+    const ca = `/etc/postgresql/15/${primary.cluster}/dbstack-ca/ca.crt`;
+    for (const host of ["127.0.0.1", "::1", "localhost"]) {
+      const url = postgresUrls({ user: "app", password: PASSWORD, host, port: primary.port, database: "app", caCertificateFile: ca }).postgresqlVerifyFull;
+      const r = spawnSync(`${PG15}/psql`, ["-X", "-tA", "-w", url, "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"], {
+        env: cleanEnv({ PGPASSFILE: "/nonexistent", PGCONNECT_TIMEOUT: "10" }),
+        encoding: "utf8",
+      });
+      expect(r.stderr, url).toBe("");
+      expect(r.stdout.trim()).toBe("t");
+    }
+    // ...and refuses a CA that did not sign it.
+    const other = join(workDir, "other-ca.crt");
+    mustSh("other CA", `openssl req -x509 -new -nodes -newkey rsa:2048 -days 1 -subj /CN=other -keyout ${other}.key -out ${other} 2>/dev/null`);
+    const refused = spawnSync(
+      `${PG15}/psql`,
+      ["-X", "-tA", "-w", postgresUrls({ user: "app", password: PASSWORD, host: "127.0.0.1", port: primary.port, database: "app", caCertificateFile: other }).postgresqlVerifyFull, "-c", "SELECT 1"],
+      { env: cleanEnv({ PGPASSFILE: "/nonexistent" }), encoding: "utf8" },
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/certificate verify failed/);
     // A wrong password is refused (scram-sha-256, not trust).
     const wrong = postgresUrls({ user: "app", password: "wrong", host: "127.0.0.1", port: primary.port, database: "app" }).postgresql;
     const r = spawnSync(`${PG15}/psql`, ["-X", "-tA", "-w", wrong, "-c", "SELECT 1"], { env: cleanEnv({ PGPASSFILE: "/nonexistent" }), encoding: "utf8" });
@@ -1084,8 +1125,21 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       expect(readFileSync(`${data}/postgresql.auto.conf`, "utf8")).not.toContain(REPLICATION_PASSWORD);
 
       const sAccess = { ...replicationAccess(), listenAddresses: ["localhost"] };
-      const config = sh(`${renderConfigureCluster(standby, files(sAccess, true, { ...small, memoryMb: 1024 }, { ...TUNING_SPEC, maxConnections: 50 }))}\n${renderAwaitStreaming()}`);
+      // TLS as the component does it: the standby makes its key, the primary's CA signs its public key.
+      const publicKey = mustSh("standby key", renderStandbyKey(standby));
+      expect(publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+      expect(mustSh("standby key again", renderStandbyKey(standby))).toBe(publicKey);
+      const certificate = mustSh("sign", renderSignStandbyCertificate(primary, { name: "replica1", publicKey, names: ["127.0.0.2", "localhost"] })).trimEnd();
+      const sFiles = { ...files(sAccess, true, { ...small, memoryMb: 1024 }, { ...TUNING_SPEC, maxConnections: 50 }), tls: { names: ["127.0.0.2", "localhost"], certificate } };
+      const config = sh(`${renderConfigureCluster(standby, sFiles)}\n${renderAwaitStreaming()}`);
       expect(config.code, config.stderr).toBe(0);
+      const [pConf, sConf] = [primary, standby].map((c) => `/etc/postgresql/15/${c.cluster}`);
+      // Its own key, not the primary's; no key in the cloned data directory; no CA on the standby.
+      expect(readFileSync(`${sConf}/dbstack-tls/server.key`, "utf8")).not.toBe(readFileSync(`${pConf}/dbstack-tls/server.key`, "utf8"));
+      expect(spawnSync("bash", ["-c", `ls ${data} | grep -c 'key' || true`], { encoding: "utf8" }).stdout.trim()).toBe("0");
+      expect(existsSync(`${sConf}/dbstack-ca`)).toBe(false);
+      expect(mustSh("verify", `openssl verify -CAfile ${pConf}/dbstack-ca/ca.crt ${sConf}/dbstack-tls/server.crt`).trim()).toContain("OK");
+      expect(mustSh("san", `openssl x509 -in ${sConf}/dbstack-tls/server.crt -noout -ext subjectAltName`)).toContain("IP Address:127.0.0.2, DNS:localhost");
       expect(config.stdout).toContain(`standby 15/${standby.cluster} is streaming from its primary`);
       expect(pq(standby, "SELECT pg_is_in_recovery()")).toBe("t");
       expect(pq(primary, "SELECT slot_name || ' ' || active FROM pg_replication_slots")).toBe("dbstack_replica1 true");

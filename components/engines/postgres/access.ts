@@ -39,8 +39,7 @@ export function renderAccessConf(access: AccessSpec, hasStandbys: boolean): stri
     `listen_addresses = '${access.listenAddresses.join(",")}'`,
     "password_encryption = 'scram-sha-256'",
     "ssl = on",
-    "ssl_cert_file = 'dbstack-server.crt'",
-    "ssl_key_file = 'dbstack-server.key'",
+    "# ssl_cert_file and ssl_key_file: 06-dbstack-tls.conf, written with the host's own paths (tls.ts).",
     "ssl_min_protocol_version = 'TLSv1.2'",
   ];
   if (hasStandbys) {

@@ -46,6 +46,11 @@ export interface PostgresStandbyArgs {
   target: Target;
   /** SSH key for the standby's host, if it differs from the primary's. */
   privateKey?: pulumi.Input<string>;
+  /**
+   * The standby host's SSH keys recorded on first contact (SshHostKeys.keys), when its target
+   * declares no hostKey. Default: a SshHostKeys resource of this component records them.
+   */
+  hostKeys?: pulumi.Input<string>;
   /** The standby's address as the primary sees it (allowed to replicate in pg_hba.conf). */
   address: string;
   /** Cluster name on the standby host. Default: the primary's. */
@@ -76,6 +81,11 @@ export interface PostgresClusterArgs {
   target?: Target;
   /** SSH private key for SSH targets (a secret). */
   privateKey?: pulumi.Input<string>;
+  /**
+   * The SSH host's keys recorded on first contact (SshHostKeys.keys), when the target declares no
+   * hostKey. Default: a SshHostKeys resource of this component records them.
+   */
+  hostKeys?: pulumi.Input<string>;
   /** How clients reach the primary, for URLs. Default: the SSH host, or localhost. */
   address?: string;
   /** PostgreSQL major version. Default: the distribution's. */
@@ -98,8 +108,17 @@ export interface PostgresClusterArgs {
   listenAddresses?: string[];
   /** Client networks allowed over TLS with passwords. Default none (local only). */
   allowedCidrs?: string[];
-  /** A certificate and key to use; default: one generated for the cluster. */
+  /**
+   * A certificate and key for the primary; default: the primary's own key with a certificate
+   * signed by the cluster's CA (generated on the primary's host, exported as `caCertificate`).
+   * Standbys always get certificates from the cluster's CA.
+   */
   tls?: { certificate: pulumi.Input<string>; privateKey: pulumi.Input<string> };
+  /**
+   * Where clients keep the `caCertificate` output, named as `sslrootcert` in the verify-full
+   * URLs. Default: none (libpq then reads PGSSLROOTCERT, or ~/.postgresql/root.crt).
+   */
+  caCertificateFile?: string;
   databases: PostgresDatabaseArgs[];
   users: PostgresUserArgs[];
   backup?: PostgresBackupArgs;

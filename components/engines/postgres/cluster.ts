@@ -10,6 +10,7 @@ import { GeneratedPassword } from "../../secrets/generatedPassword";
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import { HostCommand } from "../../targets/hostCommand";
 import { HostFactsReading } from "../../targets/hostFacts";
+import { SshHostKeys } from "../../targets/hostKeys";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../../targets/tools";
 import { ArgumentError, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../../validate";
@@ -25,6 +26,7 @@ import { checkDatabaseSpec, renderDatabaseSql } from "./sql/databases";
 import { checkGrants, renderGrantsSql } from "./sql/grants";
 import { checkUserSpec, renderDropRoleSql, renderReplicationRoleSql, renderRoleSql } from "./sql/roles";
 import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby } from "./standbyScripts";
+import { LOCAL_TLS_NAMES, renderClusterCa, renderSignStandbyCertificate, renderStandbyKey } from "./tls";
 import { computeTuning, renderTuningConf, tuningValues } from "./tuning";
 import { postgresUrls, type PostgresUrls } from "./urls";
 
@@ -53,6 +55,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
   readonly toolsDir: pulumi.Output<string>;
   /** Per standby: its tools directory (holds `promote`). */
   readonly standbyTools: pulumi.Output<Record<string, string>>;
+  /**
+   * The cluster CA's certificate (PEM, public): it signed the certificate of every host of the
+   * deployment. Clients verify the server with it (sslmode=verify-full, sslrootcert=<this, as a file>).
+   */
+  readonly caCertificate: pulumi.Output<string>;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     validateArgs(name, args);
@@ -66,7 +73,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const address = args.address ?? (target.kind === "ssh" ? target.host : "localhost");
     const standbys = args.standbys ?? [];
     const loc: ClusterLocation = { version: args.version, cluster: args.clusterName ?? name, port, dataDirectory: args.dataDirectory };
-    const on = { target, privateKey: args.privateKey };
+    const on = { target, privateKey: args.privateKey, hostKeys: args.hostKeys ?? recordHostKeys(`${name}-host-keys`, target, this) };
     const where = describeTarget(target);
     const child = { parent: this };
 
@@ -113,16 +120,23 @@ export class PostgresCluster extends pulumi.ComponentResource {
       return Object.fromEntries(Object.entries({ ...tuningValues(t), listen_addresses: access.listenAddresses.join(","), port: String(port) }).filter(([k]) => restart.has(k)));
     });
     const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: args.tls.certificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
+    // The cluster's CA lives on the primary's host only (see tls.ts); its certificate is public.
+    const ca = new HostCommand(
+      `${name}-ca`,
+      { ...on, description: `TLS certificate authority of PostgreSQL cluster ${loc.cluster} on ${where}`, create: at.apply((l) => renderClusterCa(l)), review: { component } },
+      { ...child, dependsOn: [cluster] },
+    );
+    const primaryNames = tlsNames([address, ...(target.kind === "ssh" ? [target.host] : []), ...access.listenAddresses]);
     const config = new HostCommand(
       `${name}-config`,
       {
         ...on,
         description: `configuration of PostgreSQL cluster ${loc.cluster} on ${where}`,
-        create: pulumi.all([at, files]).apply(([l, f]) => renderConfigureCluster(l, f)),
+        create: pulumi.all([at, files]).apply(([l, f]) => renderConfigureCluster(l, { ...f, tls: { names: primaryNames } })),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
-      { ...child, dependsOn: [cluster] },
+      { ...child, dependsOn: [cluster, ca] },
     );
 
     // Databases and users ---------------------------------------------------------------------
@@ -205,7 +219,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
       );
       replicationReady = [replication];
       for (const s of standbys) {
-        const sOn = { target: s.target, privateKey: s.privateKey ?? args.privateKey };
+        const sOn = {
+          target: s.target,
+          privateKey: s.privateKey ?? args.privateKey,
+          hostKeys: s.hostKeys ?? recordHostKeys(`${name}-${s.name}-host-keys`, s.target, this),
+        };
         const sWhere = describeTarget(s.target);
         const sLoc = { version: args.version, cluster: s.clusterName ?? loc.cluster, port: s.port ?? port, dataDirectory: undefined };
         const sServer = new HostCommand(`${name}-${s.name}-server`, { ...sOn, description: `PostgreSQL packages on ${sWhere}`, create: renderInstallServer(args.version), review: { component } }, child);
@@ -214,7 +232,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
           {
             ...sOn,
             description: `standby ${s.name} of PostgreSQL cluster ${loc.cluster} on ${sWhere}`,
-            identity: `${sLoc.cluster}@${sWhere}`,
+            // What the standby is: its cluster. Its host's address, port, user and keys say how it is
+            // reached, and changing them must never re-create (and so delete) a standby.
+            identity: `${sLoc.cluster}@standby`,
             create: version.apply((v) =>
               renderStandby({ ...sLoc, version: v, slot: slotName(s.name), primaryHost: address, primaryPort: port, replicationUser: REPLICATION_USER }),
             ),
@@ -227,7 +247,27 @@ export class PostgresCluster extends pulumi.ComponentResource {
         // Standbys get the primary's tuning, so a hot standby can always follow it; they listen
         // on their own address where the primary listens beyond localhost.
         const sAccess: AccessSpec = { ...access, listenAddresses: standbyListenAddresses(access.listenAddresses, s.address) };
-        const sFiles = files.apply((f) => ({ ...f, accessConf: renderAccessConf(sAccess, true) }));
+        // TLS: the standby makes its own key; only its public key travels, to be signed by the
+        // cluster's CA on the primary's host. The primary's key never leaves the primary.
+        const sNames = tlsNames([s.address, ...(s.target.kind === "ssh" ? [s.target.host] : []), ...sAccess.listenAddresses]);
+        const sKey = new HostCommand(
+          `${name}-${s.name}-tls-key`,
+          { ...sOn, description: `TLS key of standby ${s.name} on ${sWhere}`, create: version.apply((v) => renderStandbyKey({ ...sLoc, version: v })), review: { component } },
+          { ...child, dependsOn: [clone] },
+        );
+        const sCert = new HostCommand(
+          `${name}-${s.name}-tls-certificate`,
+          {
+            ...on,
+            description: `TLS certificate of standby ${s.name}, signed on ${where}`,
+            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => renderSignStandbyCertificate(l, { name: s.name, publicKey, names: sNames })),
+            review: { component },
+          },
+          { ...child, dependsOn: [ca] },
+        );
+        const sFiles = pulumi
+          .all([files, sCert.stdout])
+          .apply(([f, certificate]) => ({ ...f, accessConf: renderAccessConf(sAccess, true), tls: { names: sNames, certificate } }));
         const sConfig = new HostCommand(
           `${name}-${s.name}-config`,
           {
@@ -236,7 +276,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             create: pulumi.all([version, sFiles]).apply(([v, f]) => `${renderConfigureCluster({ ...sLoc, version: v }, f)}\n${renderAwaitStreaming()}`),
             review: restartValues.apply((r) => ({ component, restartParameters: r })),
           },
-          { ...child, dependsOn: [clone] },
+          { ...child, dependsOn: [clone, sCert] },
         );
         replicationReady.push(sConfig);
         const sTools = `${toolsDir}-${s.name}`;
@@ -366,7 +406,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
     const urlEntries = args.users.map((u) =>
       passwords.get(u.name)!.apply((pw) => [
         u.name,
-        Object.fromEntries(Object.keys(u.grants).map((db) => [db, postgresUrls({ user: u.name, password: pw, host: address, port, database: db })])),
+        Object.fromEntries(
+          Object.keys(u.grants).map((db) => [db, postgresUrls({ user: u.name, password: pw, host: address, port, database: db, caCertificateFile: args.caCertificateFile })]),
+        ),
       ] as const),
     );
     this.host = pulumi.output(address);
@@ -377,6 +419,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
     this.hookReports = pulumi.all(hookReports);
     this.toolsDir = pulumi.output(toolsDir);
     this.standbyTools = pulumi.all(standbyTools);
+    this.caCertificate = ca.stdout;
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -386,8 +429,22 @@ export class PostgresCluster extends pulumi.ComponentResource {
       hookReports: this.hookReports,
       toolsDir: this.toolsDir,
       standbyTools: this.standbyTools,
+      caCertificate: this.caCertificate,
     });
   }
+}
+
+/**
+ * The keys of an SSH host recorded on first contact, for a component used without them (the
+ * stack passes one record per dbstack:hosts entry instead). None for this machine.
+ */
+function recordHostKeys(name: string, target: Target, parent: pulumi.Resource): pulumi.Output<string> | undefined {
+  return target.kind === "ssh" ? new SshHostKeys(name, { target }, { parent }).keys : undefined;
+}
+
+/** The names a host's TLS certificate is valid for: how clients reach it, and the host itself. */
+function tlsNames(addresses: string[]): string[] {
+  return [...new Set([...addresses, ...LOCAL_TLS_NAMES])];
 }
 
 function databaseSpec(d: PostgresDatabaseArgs): DatabaseSpec {

@@ -1,5 +1,6 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
+import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
 
 /** Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an existing one. */
 export function renderCreateCluster(loc: ClusterLocation): string {
@@ -67,14 +68,16 @@ export interface ClusterConfigFiles {
   tuningConf: string;
   accessConf: string;
   hba: string;
+  /** This host's TLS certificate (see tls.ts). Default: signed by the cluster's CA on this host, for local names only. */
+  tls?: ServerTlsSpec;
 }
 
 /**
  * Writes the cluster's configuration (conf.d files, pg_hba.conf, TLS files), then applies it:
  * starts a stopped cluster, otherwise reloads and restarts only if PostgreSQL reports that a
  * changed parameter needs it (pg_settings.pending_restart), and says which.
- * TLS: DBSTACK_TLS_CERT and DBSTACK_TLS_KEY from the environment when given; otherwise a
- * self-signed certificate is generated once for the cluster.
+ * TLS: DBSTACK_TLS_CERT and DBSTACK_TLS_KEY from the environment when given; otherwise the
+ * host's own key with a certificate signed by the cluster's CA (renderServerTls).
  */
 export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfigFiles): string {
   return [
@@ -91,16 +94,8 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     'chown postgres:postgres "$CONF_DIR"/conf.d/*.conf "$CONF_DIR/pg_hba.conf"',
     "# The port lives in postgresql.conf (pg_createcluster wrote it there; postgresql-common reads it).",
     'sed -i -E "s/^[[:space:]]*port[[:space:]]*=.*/port = $PORT/" "$CONF_DIR/postgresql.conf"',
+    renderServerTls(files.tls ?? { names: LOCAL_TLS_NAMES }),
     renderCheckConfig(),
-    "# TLS: the given certificate, or one generated for this cluster.",
-    'crt="$DATA_DIR/dbstack-server.crt"; key="$DATA_DIR/dbstack-server.key"',
-    'if [ -n "${DBSTACK_TLS_CERT:-}" ]; then',
-    '  printf \'%s\\n\' "$DBSTACK_TLS_CERT" > "$crt"; (umask 077; printf \'%s\\n\' "$DBSTACK_TLS_KEY" > "$key")',
-    'elif [ ! -s "$crt" ] || [ ! -s "$key" ]; then',
-    '  openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=$(hostname -f 2>/dev/null || hostname)" -keyout "$key" -out "$crt" >/dev/null 2>&1',
-    '  echo "generated a self-signed TLS certificate for $V/$CLUSTER"',
-    "fi",
-    'chown postgres:postgres "$crt" "$key"; chmod 0644 "$crt"; chmod 0600 "$key"',
     "# Apply: start, or reload and restart only where PostgreSQL says a parameter needs it.",
     'live_port=$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
     "if ! cluster_running; then",
