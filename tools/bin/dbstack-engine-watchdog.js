@@ -203,7 +203,14 @@ module.exports = { parseStat, targets, start, GRACE_MS };
 
 // Started only when preloaded (node -r <this file>) by the plugin wrapper, not when a test
 // requires it; the engine's address is the plugin's last argument.
-const preloaded = process.execArgv.some((a, i, all) => (all[i - 1] === "-r" || all[i - 1] === "--require") && path.resolve(a) === __filename);
+const preloaded = process.execArgv.some((a, i, all) => {
+  if (all[i - 1] !== "-r" && all[i - 1] !== "--require") return false;
+  try {
+    return fs.realpathSync(path.resolve(a)) === __filename; // __filename has symlinks resolved
+  } catch {
+    return false;
+  }
+});
 if (preloaded) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith("-"));
   start(args[args.length - 1]);
