@@ -12,6 +12,10 @@ import type { Target } from "./target";
  * the module proxy they reach), while a dynamic provider needs only @pulumi/pulumi. Scripts are
  * passed on stdin, never on a command line; the environment may hold secrets and is kept
  * encrypted in state.
+ *
+ * If the engine dies while a script runs (a killed `pulumi`), the provider process stops the
+ * script (SIGTERM to its process group, SIGKILL 5 s later) and exits: see
+ * tools/bin/dbstack-engine-watchdog.js. Every script must be safe to re-run after a stop at any point.
  */
 export interface HostCommandArgs {
   /** Where the scripts run. Changing it replaces the resource. */
