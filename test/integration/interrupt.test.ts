@@ -1,6 +1,7 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { spawn, spawnSync } from "child_process";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { hostname } from "os";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
@@ -154,5 +155,27 @@ describe("an up killed with SIGKILL during a host step", () => {
     const counts = changes(again.summary);
     expect(Object.keys(counts).filter((k) => k !== "same")).toEqual([]);
     expect(lines(started)).toBe(2);
+  });
+});
+
+describe("npm run recover and locks it must not remove", () => {
+  it("leaves a lock whose process is alive here, and one taken on another host, and then touches nothing else", () => {
+    // A backend of its own: recover stops at the locks, before it would need the stack.
+    const backend = join(box.dir, "other-backend");
+    const dir = join(backend, ".pulumi", "locks", "organization", "dbstack", "busy");
+    mkdirSync(dir, { recursive: true });
+    const now = new Date().toISOString();
+    writeFileSync(join(dir, "live.json"), JSON.stringify({ pid: process.pid, username: "root", hostname: hostname(), timestamp: now }));
+    writeFileSync(join(dir, "far.json"), JSON.stringify({ pid: 1, username: "ci", hostname: "another-host.invalid", timestamp: now }));
+    const result = spawnSync("npx", ["ts-node", "--transpile-only", "scripts/recover.ts", "--stack", "busy"], {
+      cwd: ROOT,
+      env: { ...env, PULUMI_BACKEND_URL: `file://${backend}` },
+      encoding: "utf8",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(`left ${join(dir, "live.json")} (pid ${process.pid} on ${hostname()} is running: an update is in progress)`);
+    expect(result.stdout).toContain(`left ${join(dir, "far.json")} (pid 1 on another-host.invalid, another host`);
+    expect(result.stdout).toContain("2 lock(s) left in place, so pending operations were not touched");
+    expect(readdirSync(dir).sort()).toEqual(["far.json", "live.json"]);
   });
 });
