@@ -15,4 +15,30 @@ export PATH="$BIN:$PATH"
 stack="$(stack_from_args "$@")"
 dbstack_pulumi_env "$ROOT" "$stack"
 cd "$ROOT"
-exec pulumi "$@"
+
+# lock_hint copies its input (pulumi's stderr) to stderr as it comes and, when pulumi stopped on a
+# stack lock (one that an interrupted run may have left behind), adds how to recover the stack.
+# It ignores INT and TERM: it ends when pulumi does, and pulumi gets the signals as before.
+lock_hint() {
+  trap '' INT TERM
+  local seen locked
+  seen="$(mktemp "${TMPDIR:-/tmp}/dbstack-pulumi-XXXXXX")"
+  tee >(grep -E 'currently locked|\.pulumi/locks/' >"$seen") >&2
+  wait $! 2>/dev/null || true
+  if grep -q "the stack is currently locked" "$seen"; then
+    # The stack: from the command line, else from the lock file's path in the message.
+    locked="${1:-$(sed -n 's|.*\.pulumi/locks/\(organization/[^/]*/\)\{0,1\}\([^/]*\)/[^/]*\.json.*|\2|p' "$seen" | head -1)}"
+    cat >&2 <<MSG
+
+dbstack: the stack is locked. If no other pulumi is running on it (a killed or cancelled run
+left the lock behind), recover it, which removes only locks whose process is gone and clears
+the pending operations the interrupted run left:
+    npm run recover -- --stack ${locked:-<stack>}
+MSG
+  fi
+  rm -f "$seen"
+}
+
+# exec: pulumi takes this script's place, so signals sent to it (a CI cancel, timeout) reach
+# pulumi itself. stdout stays the terminal, so pulumi's interactive display is unchanged.
+exec pulumi "$@" 2> >(lock_hint "$stack")

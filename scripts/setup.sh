@@ -103,7 +103,9 @@ if [[ "$langhost_hash" != official && ( ! -x "$BIN/pulumi-language-nodejs" || "$
   (cd "$ROOT/tools" && go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$BIN/pulumi-language-nodejs" ./langhost-nodejs >&2)
   echo "$HOST_HASH" > "$BIN/.langhost-hash"
 fi
-# The dynamic-provider plugin is a two-line launcher for code that ships in @pulumi/pulumi.
+# The dynamic-provider plugin is a small launcher for code that ships in @pulumi/pulumi, with the
+# watchdog it preloads (ends the provider and its host scripts when the engine is gone).
+install -m 0644 "$ROOT/tools/bin/dbstack-engine-watchdog.js" "$BIN/dbstack-engine-watchdog.js"
 install -m 0755 "$ROOT/tools/bin/pulumi-resource-pulumi-nodejs" "$BIN/pulumi-resource-pulumi-nodejs"
 
 "$BIN/pulumi" version >/dev/null

@@ -19,6 +19,9 @@ import type { Target } from "./target";
  * the SSH keys say how the host is reached, so a change to them is stored for the next run and
  * runs nothing. Over SSH the host's key is pinned (see ssh.ts); every secret value the step
  * knows of is redacted from what it prints (see redact.ts).
+ * If the engine dies while a script runs (a killed `pulumi`), the provider process stops the
+ * script (SIGTERM to its process group, SIGKILL 5 s later) and exits: see
+ * tools/bin/dbstack-engine-watchdog.js. Every script must be safe to re-run after a stop at any point.
  */
 export interface HostCommandArgs {
   /** Where the scripts run. A change is stored for the next run: it neither replaces nor re-runs anything. */

@@ -11,6 +11,8 @@ export { ROOT };
 export interface Sandbox {
   dir: string;
   projectDir: string;
+  /** The sandbox's own file backend (PULUMI_BACKEND_URL), for running the CLI directly. */
+  backend: string;
   stack(name: string, config: Record<string, unknown>): Promise<Stack>;
 }
 
@@ -26,6 +28,7 @@ export function sandbox(prefix: string): Sandbox {
   return {
     dir,
     projectDir,
+    backend: `file://${state}`,
     async stack(name, config) {
       const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: name, workDir: projectDir },

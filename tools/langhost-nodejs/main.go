@@ -21,11 +21,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -52,10 +54,11 @@ func main() {
 		fail("could not find node on PATH: %v", err)
 	}
 	cancel := make(chan bool)
+	h := &host{node: nodeBin, engine: engineAddress}
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
 		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, &host{node: nodeBin, engine: engineAddress})
+			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
 			return nil
 		},
 	})
@@ -63,6 +66,24 @@ func main() {
 		fail("could not start the language host: %v", err)
 	}
 	fmt.Printf("%d\n", handle.Port)
+
+	// Programs run in process groups of their own (see Run), so the engine's interrupt of this
+	// host's group no longer reaches them directly: pass it on, then exit as before.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	gone := watchEngine(engineAddress)
+	go func() {
+		select {
+		case sig := <-signals:
+			stopGroups(h.programs.all(), sig.(syscall.Signal), stopGrace)
+			os.Exit(1)
+		case <-gone:
+			// Nothing is written: the engine that would read it is gone, and a write to its
+			// closed pipe would kill this host before the programs are stopped.
+			stopGroups(h.programs.all(), syscall.SIGTERM, stopGrace)
+			os.Exit(1)
+		}
+	}()
 	if err := <-handle.Done; err != nil {
 		fail("language host stopped: %v", err)
 	}
@@ -75,8 +96,9 @@ func fail(format string, args ...any) {
 
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
-	node   string
-	engine string
+	node     string
+	engine   string
+	programs programs
 }
 
 func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
@@ -148,12 +170,30 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, h.node, args...)
+	cmd := exec.Command(h.node, args...)
 	cmd.Dir = req.GetPwd()
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	// The program and whatever it starts get a process group of their own, so that stopping
+	// it (engine gone, run cancelled, host interrupted) stops all of it and nothing else.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run the program with node: %v", err)}, nil
+	}
+	pgid := cmd.Process.Pid
+	h.programs.add(pgid)
+	defer h.programs.remove(pgid)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// The engine cancelled the run or its connection dropped.
+		stopGroups([]int{pgid}, syscall.SIGTERM, stopGrace)
+		err = <-done
+	}
+	if err != nil {
 		var exitErr *exec.ExitError
 		if errors.As(err, &exitErr) {
 			if exitErr.ExitCode() == exitCodeAlreadyReported {
