@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ReviewFacts } from "../review/facts";
+import { minimalEnvironment } from "./environment";
 import type { Target } from "./target";
 
 /**
@@ -102,7 +103,8 @@ async function runOnTarget(state: State, script: string): Promise<string> {
   let command = "bash";
   let args = ["-s"];
   let input = script;
-  let childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // Never the whole of this process's environment: it holds PULUMI_CONFIG_PASSPHRASE.
+  let childEnv: NodeJS.ProcessEnv = minimalEnvironment(process.env, env);
   let tmp: string | undefined;
   if (state.target.kind === "ssh") {
     const t = state.target;
@@ -127,7 +129,7 @@ async function runOnTarget(state: State, script: string): Promise<string> {
     ];
     // The environment travels on stdin, before the script: never on a command line.
     input = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
-    childEnv = { ...process.env };
+    childEnv = minimalEnvironment(process.env);
   }
   try {
     return await new Promise<string>((resolve, reject) => {

@@ -7,7 +7,7 @@ import { renderPostDeployHook, type MigrationSource } from "../../hooks/migratio
 import { checksumOf } from "../../hooks/migrations";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
-import { sqliteDialect } from "./dialect";
+import { dotCommandLine, sqliteDialect } from "./dialect";
 import { connectionPragmaSql, resolvePragmas, type SqlitePragmas } from "./pragmas";
 import {
   renderInstallTools,
@@ -18,6 +18,7 @@ import {
 } from "./scripts";
 import { sqliteUrls } from "./urls";
 import {
+  ArgumentError,
   checkAbsolutePath,
   checkGpgRecipient,
   checkName,
@@ -38,6 +39,16 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
   checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
+  if (args.migrations?.kind === "sql") {
+    for (const m of args.migrations.migrations) {
+      const line = dotCommandLine(m.sql);
+      if (line !== undefined) {
+        throw new ArgumentError(
+          `migrations: ${m.id}.sql line ${line} starts with "." and sqlite3 would run it as a dot-command, not SQL; migrations are SQL only (indent the line if it belongs to a statement)`,
+        );
+      }
+    }
+  }
 }
 
 export interface SqliteBackupArgs {
