@@ -235,7 +235,7 @@ describe("post-deploy hook against sqlite3", () => {
       expect(r.code, sql).not.toBe(0);
       expect(r.stderr).toMatch(/in safe mode/);
     }
-    expect(readdirSync(dir).sort()).toEqual(["app.db", "migrations"]);
+    expect(readdirSync(dir).sort()).toEqual(["app.db", "app.db.dbstack-lock"]);
   });
 
   it("a declared check is SQL only: one starting with a dot is not run as a dot-command", () => {
