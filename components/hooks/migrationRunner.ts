@@ -87,9 +87,9 @@ function renderMigrationCommand(source: Extract<MigrationSource, { kind: "comman
     `echo ${shellQuote(`running migration command: ${source.command}`)}`,
     "# The command gets a clean environment (env -i): not the hook's secrets nor its caller's variables.",
     "# DATABASE_URL holds a password, so it goes in on file descriptor 3, not as an argument to env.",
+    // </dev/null: the hook itself arrives on bash's stdin; a command that reads stdin must not eat it.
     'keep=(); for v in PATH HOME LANG LC_ALL TZ; do if [ -n "${!v:-}" ]; then keep+=("$v=${!v}"); fi; done',
     `if ! (cd ${shellQuote(source.workdir)} && env -i "\${keep[@]}" bash -c 'IFS= read -r DATABASE_URL <&3 || true; exec 3<&-; export DATABASE_URL; exec bash -c "$1"' dbstack-migrations ${shellQuote(source.command)} 3<<<"\${DATABASE_URL:-}") </dev/null >&2; then`,
-    // </dev/null: the hook itself arrives on bash's stdin; a command that reads stdin must not eat it.
     `  echo ${shellQuote(`migration command failed: ${source.command}`)} >&2`,
     "  exit 1",
     "fi",
