@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SqliteDatabase } from "../components/engines/sqlite/database";
-import { projectPath, type SqliteDatabaseConfig } from "./config";
+import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
 
 /** Turns one validated `dbstack:sqlite.<name>` entry into component args; reads migration files. */
@@ -11,7 +11,7 @@ export function sqliteDatabaseFromConfig(
 ): SqliteDatabase {
   const abs = (p: string) => projectPath(ctx.projectDir, p);
   const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir);
-  return new SqliteDatabase(name, {
+  return underKey(`dbstack:sqlite.${name}`, () => new SqliteDatabase(name, {
     path: abs(cfg.path),
     owner: cfg.owner,
     group: cfg.group,
@@ -22,7 +22,18 @@ export function sqliteDatabaseFromConfig(
     toolsDir: cfg.toolsDir && abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
     hostPrefix: `dbstack-${ctx.stack}`,
-  });
+  }));
+}
+
+/** Runs `build`; an argument error of the component becomes a config error under `key`. */
+function underKey<T>(key: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // The component names the argument; in config it lives under this key.
+    throw new ConfigError(`${key}.${(err as Error).message}`);
+  }
 }
 
 /** The outputs a stack exports for each SQLite database. */

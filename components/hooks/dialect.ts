@@ -17,6 +17,11 @@ export interface HookDialect {
   acquireLock: string;
   /** DDL creating the table that records applied migrations, if missing. */
   trackingTableDdl: string;
+  /**
+   * A migration's SQL as db_exec must receive it so that the client runs it as SQL and nothing
+   * else: no client meta-command (psql's `\!`, sqlite3's `.shell`) in a migration may run.
+   */
+  migrationSql: (sql: string) => string;
   /** Whether DDL is transactional: if so each migration and its record commit together. */
   transactionalDdl: boolean;
   /** Statement starting a migration's transaction. */

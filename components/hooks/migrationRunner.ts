@@ -8,7 +8,10 @@ export type MigrationSource =
   | { kind: "sql"; migrations: Migration[] }
   | {
       kind: "command";
-      /** Run with bash, with DATABASE_URL in its environment, e.g. `alembic upgrade head`. */
+      /**
+       * Run with bash, e.g. `alembic upgrade head`, in a clean environment: PATH, HOME, LANG,
+       * LC_ALL and TZ as the hook has them, plus DATABASE_URL. Nothing else of the hook's.
+       */
       command: string;
       /** Directory the command runs in. */
       workdir: string;
@@ -64,9 +67,8 @@ function renderSqlMigrations(dialect: HookDialect, migrations: Migration[]): str
 
 function renderApply(dialect: HookDialect, m: Migration): string {
   const record = `INSERT INTO ${MIGRATIONS_TABLE} (id, checksum, applied_at) VALUES (${sqlLiteral(m.id)}, ${sqlLiteral(m.checksum)}, ${dialect.nowUtc});`;
-  const body = dialect.transactionalDdl
-    ? [dialect.begin, m.sql.trimEnd(), record, dialect.commit].join("\n")
-    : [m.sql.trimEnd(), record].join("\n");
+  const sql = dialect.migrationSql(m.sql);
+  const body = dialect.transactionalDdl ? [dialect.begin, sql, record, dialect.commit].join("\n") : [sql, record].join("\n");
   return [
     `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
     `  if ! out=$(${withHeredoc("db_exec 2>&1", body, "DBSTACK_SQL")}`,
@@ -83,8 +85,11 @@ function renderApply(dialect: HookDialect, m: Migration): string {
 function renderMigrationCommand(source: Extract<MigrationSource, { kind: "command" }>): string {
   return [
     `echo ${shellQuote(`running migration command: ${source.command}`)}`,
+    "# The command gets a clean environment (env -i): not the hook's secrets nor its caller's variables.",
+    "# DATABASE_URL holds a password, so it goes in on file descriptor 3, not as an argument to env.",
     // </dev/null: the hook itself arrives on bash's stdin; a command that reads stdin must not eat it.
-    `if ! (cd ${shellQuote(source.workdir)} && bash -c ${shellQuote(source.command)}) </dev/null >&2; then`,
+    'keep=(); for v in PATH HOME LANG LC_ALL TZ; do if [ -n "${!v:-}" ]; then keep+=("$v=${!v}"); fi; done',
+    `if ! (cd ${shellQuote(source.workdir)} && env -i "\${keep[@]}" bash -c 'IFS= read -r DATABASE_URL <&3 || true; exec 3<&-; export DATABASE_URL; exec bash -c "$1"' dbstack-migrations ${shellQuote(source.command)} 3<<<"\${DATABASE_URL:-}") </dev/null >&2; then`,
     `  echo ${shellQuote(`migration command failed: ${source.command}`)} >&2`,
     "  exit 1",
     "fi",

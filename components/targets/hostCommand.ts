@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ReviewFacts } from "../review/facts";
 import { redactText, secretNeedles } from "./redact";
 import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, sshArguments } from "./ssh";
+import { minimalEnvironment } from "./environment";
 import type { Target } from "./target";
 
 /**
@@ -141,7 +142,8 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
   let command = "bash";
   let args = ["-s"];
   let input = script;
-  let childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  // Never the whole of this process's environment: it holds PULUMI_CONFIG_PASSPHRASE.
+  let childEnv: NodeJS.ProcessEnv = minimalEnvironment(process.env, env);
   let tmp: string | undefined;
   const t = state.target;
   if (t.kind === "ssh") {
@@ -163,7 +165,7 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     args = sshArguments(t, { keyFile, knownHostsFile });
     // The environment travels on stdin, before the script: never on a command line.
     input = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
-    childEnv = { ...process.env };
+    childEnv = minimalEnvironment(process.env);
   }
   try {
     return await new Promise<string>((resolve, reject) => {

@@ -1,8 +1,8 @@
 import { createHash } from "crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { sqliteDialect } from "../../components/engines/sqlite/dialect";
+import { dotCommandLine, sqliteDialect } from "../../components/engines/sqlite/dialect";
 import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
 import type { HealthCheck } from "../../components/hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../components/hooks/migrationRunner";
@@ -175,5 +175,109 @@ describe("post-deploy hook against sqlite3", () => {
     expect(r.stderr).toContain("boom");
     expect(r.stderr).toContain("migration command failed: echo boom >&2; exit 3");
     expect(r.stdout).not.toContain("health checks:");
+  });
+
+  // Issue 7, point 2: what a migration, a check or a migration command can reach.
+  it("gives a migration command a clean environment: PATH, HOME, LANG and DATABASE_URL, none of the hook's secrets", () => {
+    const dir = tempDir();
+    const db = join(dir, "app.db");
+    const url = "postgresql://app:s3cret%20pw@127.0.0.1:5432/app?sslmode=require";
+    const r = hook(db, { kind: "command", command: "env > seen-env", workdir: dir })({
+      DATABASE_URL: url,
+      DBSTACK_OWNER_PASSWORD: "s3cret pw",
+      PULUMI_CONFIG_PASSPHRASE: "canary-passphrase",
+      HOME: "/root",
+      LANG: "C.UTF-8",
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const seen = Object.fromEntries(
+      readFileSync(join(dir, "seen-env"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+    expect(seen.DATABASE_URL).toBe(url);
+    expect(seen.HOME).toBe("/root");
+    expect(seen.LANG).toBe("C.UTF-8");
+    expect(seen.PATH).toBe(process.env.PATH);
+    // What bash itself sets (PWD, SHLVL, _) and nothing else.
+    const passed = ["LC_ALL", "TZ"].filter((v) => process.env[v]);
+    expect(Object.keys(seen).sort()).toEqual(["DATABASE_URL", "HOME", "LANG", "PATH", "PWD", "SHLVL", "_", ...passed].sort());
+  });
+
+  it("passes DATABASE_URL to the command without putting it on a command line", () => {
+    const dir = tempDir();
+    const url = "postgresql://app:not-on-argv@127.0.0.1:5432/app";
+    // The command looks at every process's arguments while it runs (the hook's env and bash included).
+    const r = hook(join(dir, "app.db"), { kind: "command", command: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' > seen-argv", workdir: dir })({ DATABASE_URL: url });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, "seen-argv"), "utf8")).not.toContain("not-on-argv");
+  });
+
+  it("sqlite3 runs in safe mode: .shell in a migration is refused and no shell runs", () => {
+    const dir = tempDir();
+    const db = join(dir, "app.db");
+    const marker = join(dir, "shell-ran");
+    // The component refuses such a file before deploy (dotCommandLine); this is the client's own guard behind it.
+    const r = sqlHook(db, { "0001_create_users.sql": USERS, "0002_shell.sql": `CREATE TABLE t(x);\n.shell id > ${marker}\n.system id > ${marker}\n` })();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("migration 0002_shell failed");
+    expect(r.stderr).toContain("cannot run .shell in safe mode");
+    expect(existsSync(marker)).toBe(false);
+    expect(sqlite3(db, "SELECT count(*) FROM sqlite_master WHERE name = 't';")).toBe("0");
+  });
+
+  it("safe mode also refuses ATTACH, writefile() and load_extension(), which reach files beside the database", () => {
+    const dir = tempDir();
+    const db = join(dir, "app.db");
+    for (const [i, sql] of [`ATTACH '${dir}/other.db' AS o;`, `SELECT writefile('${dir}/w', 'x');`, `SELECT load_extension('${dir}/x');`].entries()) {
+      const r = sqlHook(db, { [`000${i + 1}_x.sql`]: `${sql}\n` })();
+      expect(r.code, sql).not.toBe(0);
+      expect(r.stderr).toMatch(/in safe mode/);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["app.db", "app.db.dbstack-lock"]);
+  });
+
+  it("a declared check is SQL only: one starting with a dot is not run as a dot-command", () => {
+    const dir = tempDir();
+    const marker = join(dir, "shell-ran");
+    const r = hook(join(dir, "app.db"), undefined, [{ name: "sneaky", sql: `.shell id > ${marker}` }])();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("health check sneaky failed");
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("migrations and checks run as the declared owner, not as root", () => {
+    const dir = tempDir();
+    // As dbstack provisions it for an owner: the directory and the file are the owner's.
+    chmodSync(dir, 0o700);
+    chownSync(dir, 65534, 65534); // nobody
+    const db = join(dir, "app.db");
+    writeFileSync(db, "");
+    chownSync(db, 65534, 65534);
+    const script = renderPostDeployHook({
+      subject: "sqlite database app",
+      dialect: sqliteDialect({ path: db, owner: "nobody", pragmas: resolvePragmas({ journalMode: "delete" }) }),
+      migrations: { kind: "sql", migrations: loadMigrations(migrationDir({ "0001_create_users.sql": USERS })) },
+      // fsdir() is a table the sqlite3 CLI offers even in safe mode: as the owner it reads what the owner may.
+      // (As root the length would be the file's; as nobody the read fails and data is NULL.)
+      healthChecks: [{ name: "reads /etc/shadow", sql: "SELECT coalesce(length(data), -1) FROM fsdir('/etc/shadow')", expect: "-1" }],
+    });
+    const r = runScript(script);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("applied migration 0001_create_users");
+    expect(r.stdout).toContain("reads /etc/shadow: -1");
+    expect(statSync(db).uid).toBe(65534);
+  });
+});
+
+describe("dotCommandLine", () => {
+  it("finds the first line sqlite3 would take for a dot-command", () => {
+    expect(dotCommandLine("CREATE TABLE t(x);\n")).toBeUndefined();
+    expect(dotCommandLine("CREATE TABLE t(x);\n.shell id\n")).toBe(2);
+    expect(dotCommandLine(".read x\r\n")).toBe(1);
+    // Indented, it is SQL (sqlite3 only looks at the first character of a line).
+    expect(dotCommandLine("SELECT 1;\n  .shell id\n")).toBeUndefined();
+    expect(dotCommandLine("INSERT INTO t VALUES ('a\n.b');\n")).toBe(2);
   });
 });

@@ -198,7 +198,7 @@ describe("PostgresCluster secrets", () => {
     const { children } = await build("hookenv", args());
     expect(children.get("hookenv-post-deploy-reports")!.inputs.environment).toEqual({
       [SECRET_SIG.key]: SECRET_SIG.value,
-      value: { DATABASE_URL: `postgresql://reporter:${GENERATED}@127.0.0.1:5432/reports?sslmode=require` },
+      value: { DBSTACK_OWNER_PASSWORD: GENERATED, DATABASE_URL: `postgresql://reporter:${GENERATED}@127.0.0.1:5432/reports?sslmode=require` },
     });
     const app = children.get("hookenv-post-deploy-app")!.inputs;
     expect(app.create).toContain("applied migration 0001_users");
@@ -319,10 +319,20 @@ describe("PostgresCluster scripts", () => {
   it("checks the standby and the newest backup in the hooks", async () => {
     const { children } = await build("checks", args());
     const hook: string = children.get("checks-post-deploy-reports")!.inputs.create;
-    expect(hook).toContain("'^1 streaming'");
+    expect(hook).toContain(`case "$out" in '1 streaming'*)`);
     expect(hook).toContain("-name 'checks-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.tar.gz*'");
     expect(hook).toContain("DBNAME='reports'");
-    expect(hook).toContain(`'SET ROLE "reporter"'`);
+    expect(hook).toContain("OWNER='reporter'");
+    expect(hook).not.toContain("SET ROLE");
+  });
+
+  it("keeps each owner's password for the on-demand health tools in a root-only file, from a secret environment", async () => {
+    const { children } = await build("toolpw", args());
+    const tools = children.get("toolpw-tools")!.inputs;
+    expect(tools.environment).toEqual({ [SECRET_SIG.key]: SECRET_SIG.value, value: { DBSTACK_PASSWORD_APP: GENERATED, DBSTACK_PASSWORD_REPORTER: GENERATED } });
+    expect(tools.create).toContain(`( umask 077 && printf '%s' "$DBSTACK_PASSWORD_APP" > '/usr/local/lib/dbstack-unit/toolpw/app.password.dbstack-tmp' )`);
+    expect(tools.create).toContain("mv -f '/usr/local/lib/dbstack-unit/toolpw/reporter.password.dbstack-tmp' '/usr/local/lib/dbstack-unit/toolpw/reporter.password'");
+    expect(tools.create).toContain("DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack-unit/toolpw/reporter.password')");
   });
 
   // Regression test, fixed bug (components/engines/postgres/cluster.ts, replicationCidrs): a standby address without a

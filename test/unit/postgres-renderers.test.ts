@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderAccessConf, renderHba, type AccessSpec } from "../../components/engines/postgres/access";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, type PostgresBackupSpec } from "../../components/engines/postgres/backupScripts";
 import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster, type ClusterConfigFiles } from "../../components/engines/postgres/clusterScripts";
-import { postgresDialect, type PostgresHookTarget } from "../../components/engines/postgres/dialect";
+import { gexecLiteral, postgresDialect, type PostgresHookTarget } from "../../components/engines/postgres/dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "../../components/engines/postgres/host";
 import type { DatabaseSpec, HostFacts, TuningSpec } from "../../components/engines/postgres/spec";
 import { renderDatabaseSql } from "../../components/engines/postgres/sql/databases";
@@ -513,22 +513,45 @@ describe("postgresDialect (text)", () => {
     healthChecks: [],
   });
 
-  it("wraps each migration in BEGIN/COMMIT with its INSERT into dbstack_migrations", () => {
+  it("wraps each migration in BEGIN/COMMIT with its INSERT into dbstack_migrations, the SQL inside a \\gexec literal", () => {
     expect(MIGRATIONS_TABLE).toBe("dbstack_migrations");
     for (const m of MIGRATIONS) {
       expect(hook).toContain(
-        `BEGIN;\n${m.sql.trimEnd()}\nINSERT INTO dbstack_migrations (id, checksum, applied_at) VALUES ('${m.id}', '${m.checksum}', now());\nCOMMIT;\n`,
+        `BEGIN;\nSELECT $dbstack_sql$${m.sql}$dbstack_sql$ \\gexec\nINSERT INTO dbstack_migrations (id, checksum, applied_at) VALUES ('${m.id}', '${m.checksum}', now());\nCOMMIT;\n`,
       );
     }
     expect(dialect.transactionalDdl).toBe(true);
     expect(dialect.trackingTableDdl).toContain("CREATE TABLE IF NOT EXISTS dbstack_migrations");
   });
 
-  it("runs migrations as the database owner over the Unix socket", () => {
-    expect(dialect.clientFunctions).toContain(`db_exec() { psql_su -d "$DBNAME" -c 'SET ROLE "app"' -f -; }`);
+  it("gexecLiteral picks a dollar-quote tag the SQL does not contain, so the literal cannot close early", () => {
+    expect(gexecLiteral("SELECT 1;\n")).toBe("SELECT $dbstack_sql$SELECT 1;\n$dbstack_sql$ \\gexec");
+    const hostile = "SELECT 1; $dbstack_sql$ \\! id\n$dbstack_sql_1$; \\! id";
+    expect(gexecLiteral(hostile)).toBe(`SELECT $dbstack_sql_2$${hostile}$dbstack_sql_2$ \\gexec`);
+    // A body with $$ or other tags keeps the default.
+    expect(gexecLiteral("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;")).toContain("$dbstack_sql$CREATE FUNCTION");
+  });
+
+  it("runs migrations and checks logged in as the database owner over the Unix socket, never SET ROLE", () => {
+    expect(dialect.clientFunctions).toContain("OWNER='app'");
+    expect(dialect.clientFunctions).toContain(
+      `psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }`,
+    );
+    expect(dialect.clientFunctions).toContain("db_exec() { psql_owner -f -; }");
+    expect(dialect.clientFunctions).toContain(`db_query() { psql_owner -tA -c " $1" | cut -d'|' -f1; }`);
     expect(dialect.clientFunctions).toContain("DBNAME='app'");
-    expect(dialect.clientFunctions).toContain("-h /var/run/postgresql");
-    expect(postgresDialect(hookTarget({ owner: 'we"ird' })).clientFunctions).toContain(`'SET ROLE "we""ird"'`);
+    expect(hook).not.toMatch(/SET ROLE|RESET ROLE|SESSION AUTHORIZATION/);
+    expect(postgresDialect(hookTarget({ owner: "it's" })).clientFunctions).toContain(`OWNER='it'\\''s'`);
+  });
+
+  it("takes the owner's password from the environment, or from the tool's password file", () => {
+    expect(dialect.clientFunctions).toContain(`[ -n "\${DBSTACK_OWNER_PASSWORD:-}" ] || { echo 'the password of role app is needed: set DBSTACK_OWNER_PASSWORD' >&2; exit 1; }`);
+    const tool = postgresDialect(hookTarget({ ownerPasswordFile: "/usr/local/lib/dbstack/main/app.password" })).clientFunctions;
+    expect(tool).toContain(`  DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack/main/app.password')`);
+    // Never on a command line: the one place it is expanded is psql's environment.
+    expect(hook.split("\n").filter((line) => line.includes("$DBSTACK_OWNER_PASSWORD"))).toEqual([
+      `psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }`,
+    ]);
   });
 
   it("takes a session-level pg_advisory_lock held by a coprocess, before any migration", () => {
@@ -546,9 +569,11 @@ describe("postgresDialect (text)", () => {
     expect(checks[1]).toMatchObject({ sql: "SHOW server_version" });
     expect(checks[2]).toMatchObject({ match: "^[0-9]+ of [0-9]+$" });
     expect((checks[2] as HealthCheck).sql).toContain("pg_stat_activity");
-    expect(checks[3]).toMatchObject({ match: "^2 streaming" });
-    expect((checks[3] as HealthCheck).sql).toContain("pg_stat_replication WHERE state = 'streaming'");
-    expect((checks[3] as HealthCheck).sql.startsWith("RESET ROLE;")).toBe(true);
+    // dbstack's own SQL as the superuser (pg_stat_replication hides its state from other roles).
+    const standbys = (checks[3] as { shell: string }).shell;
+    expect(standbys).toContain(`out=$(psql_su -d "$DBNAME" -tA -c 'SELECT count(*) || '\\'' streaming`);
+    expect(standbys).toContain("pg_stat_replication WHERE state = '\\''streaming'\\''");
+    expect(standbys).toContain(`case "$out" in '2 streaming'*) ;; *) exit 1 ;; esac`);
     const backup = checks[4] as { shell: string };
     expect(backup.shell).toContain("find '/var/backups/dbstack/main' -maxdepth 1 -type f -name 'main-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.tar.gz*'");
     expect(backup.shell).toContain("-lt 36 ]");
@@ -557,7 +582,7 @@ describe("postgresDialect (text)", () => {
 
   it("has no newest-backup check without a backup spec", () => {
     expect(postgresDialect(hookTarget()).builtinChecks.map((c) => c.name)).toEqual(["select 1", "version", "connections", "streaming standbys"]);
-    expect(postgresDialect(hookTarget()).builtinChecks[3]).toMatchObject({ match: "^0 streaming" });
+    expect((postgresDialect(hookTarget()).builtinChecks[3] as { shell: string }).shell).toContain(`case "$out" in '0 streaming'*)`);
   });
 });
 
@@ -925,8 +950,11 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
           migrations: migrations && { kind: "sql", migrations },
           healthChecks,
         }),
+        { env: { DBSTACK_OWNER_PASSWORD: PASSWORD } },
       );
     const m = (id: string, sql: string): Migration => ({ id, sql, checksum: checksumOf(sql) });
+    /** Every migration applied so far in this describe (the escapes add theirs after these). */
+    const ALL = () => [...MIGRATIONS, m("0003_broken", "CREATE TABLE notes (body text);\n")];
 
     it("applies migrations once, as the owner, and prints the health checks", () => {
       const first = hook(MIGRATIONS, [{ name: "users table", sql: "SELECT count(*) FROM users", expect: "0" }]);
@@ -987,6 +1015,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
           migrations: { kind: "sql", migrations: MIGRATIONS },
           healthChecks: [],
         }),
+        { DBSTACK_OWNER_PASSWORD: PASSWORD },
       );
       const waited = Date.now() - started;
       await exited;
@@ -1005,6 +1034,95 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       expect(standbys.code).not.toBe(0);
       expect(standbys.stderr).toContain("health check streaming standbys failed: 0 streaming");
     }, 60_000);
+
+    // Issue 7, point 2: a migration or a check has the owner's rights and no more.
+    describe("escapes", () => {
+      const marker = () => join(workDir, `escape-${Math.random().toString(36).slice(2)}`);
+      const applied = () => pq(primary, "SELECT string_agg(id, ',' ORDER BY id) FROM dbstack_migrations", "app");
+
+      it("a migration runs logged in as the owner: current_user, session_user and rolsuper say so", () => {
+        const who = "DO $$ BEGIN RAISE EXCEPTION 'running as % (session %, superuser %)', current_user, session_user, (SELECT rolsuper FROM pg_roles WHERE rolname = session_user); END $$;\n";
+        const r = hook([...ALL(), m("0005_who", who)]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("running as app (session app, superuser f)");
+      }, 60_000);
+
+      it("psql's \\! in a migration is an SQL syntax error: no shell runs, the migration is rolled back and named", () => {
+        const file = marker();
+        const before = applied();
+        const r = hook([...ALL(), m("0005_shell", `CREATE TABLE escaped (x int);\n\\! id > ${file}\n\\o |id > ${file}\nSELECT 1;\n`)]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("migration 0005_shell failed");
+        expect(r.stderr).toContain('syntax error at or near "\\"');
+        expect(r.stderr).toContain(`LINE 2: \\! id > ${file}`);
+        expect(existsSync(file)).toBe(false);
+        expect(pq(primary, "SELECT count(*) FROM pg_tables WHERE tablename = 'escaped'", "app")).toBe("0");
+        expect(applied()).toBe(before);
+      }, 60_000);
+
+      it("a migration that closes the dollar quote it is wrapped in still cannot reach psql", () => {
+        const file = marker();
+        const r = hook([...ALL(), m("0005_quote", `SELECT 1;\n$dbstack_sql$ \\gexec\n\\! id > ${file}\nSELECT $dbstack_sql$\n`)]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("migration 0005_quote failed");
+        expect(existsSync(file)).toBe(false);
+      }, 60_000);
+
+      it("RESET ROLE and SET SESSION AUTHORIZATION give nothing: a superuser-only statement fails the migration", () => {
+        const reset = hook([...ALL(), m("0005_reset", "RESET ROLE;\nCREATE TABLE r AS SELECT current_user AS u;\nCREATE ROLE dbstack_escaped LOGIN;\n")]);
+        expect(reset.code).not.toBe(0);
+        expect(reset.stderr).toContain("migration 0005_reset failed");
+        expect(reset.stderr).toContain("permission denied to create role");
+        const session = hook([...ALL(), m("0005_session", "SET SESSION AUTHORIZATION postgres;\n")]);
+        expect(session.code).not.toBe(0);
+        expect(session.stderr).toContain("permission denied to set session authorization");
+        const superuser = hook([...ALL(), m("0005_superuser", "ALTER ROLE app SUPERUSER;\n")]);
+        expect(superuser.code).not.toBe(0);
+        expect(superuser.stderr).toContain("must be superuser to alter superuser roles or change superuser attribute");
+        expect(pq(primary, "SELECT rolsuper FROM pg_roles WHERE rolname = 'app'")).toBe("f");
+        expect(pq(primary, "SELECT count(*) FROM pg_roles WHERE rolname = 'dbstack_escaped'")).toBe("0");
+      }, 60_000);
+
+      it("the hook's environment is out of reach: \\getenv is SQL, COPY ... PROGRAM needs a superuser", () => {
+        const file = marker();
+        const env = { DBSTACK_OWNER_PASSWORD: PASSWORD, PULUMI_CONFIG_PASSPHRASE: "canary-passphrase" };
+        const run = (sql: string) =>
+          sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect({ ...primary, database: "app", owner: "app", expectedStandbys: 0 }), migrations: { kind: "sql", migrations: [...ALL(), m("0005_env", sql)] }, healthChecks: [] }), { env });
+        const getenv = run("\\getenv p PULUMI_CONFIG_PASSPHRASE\nCREATE TABLE leaked AS SELECT :'p' AS v;\n");
+        expect(getenv.code).not.toBe(0);
+        expect(getenv.stderr).toContain('syntax error at or near "\\"');
+        const program = run(`COPY (SELECT 1) TO PROGRAM 'env > ${file}';\n`);
+        expect(program.code).not.toBe(0);
+        expect(program.stderr).toMatch(/must be superuser or have privileges of the pg_execute_server_program role|permission denied/);
+        const read = run("CREATE TABLE leaked AS SELECT pg_read_file('/proc/self/environ') AS v;\n");
+        expect(read.code).not.toBe(0);
+        expect(read.stderr).toContain("permission denied for function pg_read_file");
+        expect(existsSync(file)).toBe(false);
+        expect(pq(primary, "SELECT count(*) FROM pg_tables WHERE tablename = 'leaked'", "app")).toBe("0");
+      }, 60_000);
+
+      it("a declared check is SQL too: \\! at its start or inside is an error, and no shell runs", () => {
+        const file = marker();
+        for (const sql of [`\\! id > ${file}`, `SELECT 1 \\! id > ${file}`, `SELECT 1; \\o |id > ${file}`]) {
+          const r = hook(undefined, [{ name: "sneaky", sql }]);
+          expect(r.code, sql).not.toBe(0);
+          expect(r.stderr).toContain("health check sneaky failed");
+        }
+        const reset = hook(undefined, [{ name: "who", sql: "RESET ROLE; SELECT current_user || ' ' || (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)" }]);
+        expect(reset.code, reset.stderr).toBe(0);
+        expect(reset.stdout).toContain("who: app false");
+        expect(existsSync(file)).toBe(false);
+      }, 60_000);
+
+      it("without the owner's password the hook stops before running anything, and says why", () => {
+        const r = sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect({ ...primary, database: "app", owner: "app", expectedStandbys: 0 }), migrations: { kind: "sql", migrations: ALL() }, healthChecks: [] }));
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("the password of role app is needed: set DBSTACK_OWNER_PASSWORD");
+        const wrong = sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect({ ...primary, database: "app", owner: "app", expectedStandbys: 0 }), healthChecks: [] }), { env: { DBSTACK_OWNER_PASSWORD: "wrong" } });
+        expect(wrong.code).not.toBe(0);
+        expect(wrong.stderr).toContain('password authentication failed for user "app"');
+      }, 60_000);
+    });
   });
 
   describe("backup and restore", () => {
@@ -1060,7 +1178,10 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     }, 60_000);
 
     it("the newest-backup health check reports the backup, and fails when it is too old", () => {
-      const target = { ...primary, database: "app", owner: "app", expectedStandbys: 0, backup: { dir: backupDir(), prefix: "unitbk", maxAgeHours: 36, cronFile: "/nonexistent/cron" } };
+      // As the on-demand tool runs: the owner's password from its root-only file, not the environment.
+      const passwordFile = join(workDir, "app.password");
+      writeFileSync(passwordFile, PASSWORD, { mode: 0o600 });
+      const target = { ...primary, database: "app", owner: "app", expectedStandbys: 0, ownerPasswordFile: passwordFile, backup: { dir: backupDir(), prefix: "unitbk", maxAgeHours: 36, cronFile: "/nonexistent/cron" } };
       const run = () => sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect(target), healthChecks: [] }));
       const fresh = run();
       expect(fresh.code, fresh.stderr).toBe(0);
@@ -1149,7 +1270,9 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       await waitFor("the row on the standby", () => pq(standby, "SELECT count(*) FROM users WHERE email = 'replicated@example.com'", "app") === "1");
 
       // The primary's hook sees the standby streaming.
-      const hook = sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect({ ...primary, database: "app", owner: "app", expectedStandbys: 1 }), healthChecks: [] }));
+      const hook = sh(renderPostDeployHook({ subject: "database app", dialect: postgresDialect({ ...primary, database: "app", owner: "app", expectedStandbys: 1 }), healthChecks: [] }), {
+        env: { DBSTACK_OWNER_PASSWORD: PASSWORD },
+      });
       expect(hook.code, hook.stderr).toBe(0);
       expect(hook.stdout).toMatch(/streaming standbys: 1 streaming, max replay lag /);
 

@@ -146,4 +146,14 @@ describe("SqliteDatabase argument validation", () => {
     expect(message.startsWith(`${field}: `), message).toBe(true);
     expect(message).toContain(JSON.stringify(value));
   });
+
+  it("rejects a migration with a line sqlite3 would run as a dot-command, naming the file and the line", () => {
+    const sql = "CREATE TABLE t (x);\n.shell id\n";
+    const message = argumentError("dotcmd", { ...GOOD, migrations: { kind: "sql", migrations: [{ id: "0002_shell", sql, checksum: "x" }] } });
+    expect(message).toBe(
+      'migrations: 0002_shell.sql line 2 starts with "." and sqlite3 would run it as a dot-command, not SQL; migrations are SQL only (indent the line if it belongs to a statement)',
+    );
+    // Indented, the same line is SQL (and a syntax error, not a command).
+    expect(() => new SqliteDatabase("indented", { ...GOOD, migrations: { kind: "sql", migrations: [{ id: "0002_x", sql: "SELECT 1;\n  .shell id\n", checksum: "x" }] } })).not.toThrow();
+  });
 });

@@ -147,7 +147,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
         ? pulumi.secret(u.password)
         : new GeneratedPassword(`${name}-${u.name}-password`, { rotation: u.passwordRotation ?? 0 }, child).result;
       passwords.set(u.name, password);
-      const env = `DBSTACK_PASSWORD_${u.name.toUpperCase()}`;
+      const env = passwordVariable(u.name);
       const user = userSpec(u);
       roleSteps.push(
         new HostCommand(
@@ -305,11 +305,16 @@ export class PostgresCluster extends pulumi.ComponentResource {
       maxAgeHours: args.backup.maxAgeHours ?? defaultBackupMaxAgeHours(args.backup.schedule ?? DEFAULT_BACKUP_SCHEDULE),
     };
     const backupSchedule = backup && { name, jobName: cronJobName(prefix, name, "backup"), policy: backup, script: `${toolsDir}/backup`, extension: ".tar", allowDataRemoval };
+    // The on-demand health tools log in as each database's owner too: its password is kept in a
+    // root-only file beside them (the deploy itself passes it in the hook's environment).
+    const ownerPasswordFile = (owner: string) => `${toolsDir}/${owner}.password`;
+    const owners = [...new Set(args.databases.map((d) => d.owner))];
     const hookTarget = (v: number, db: PostgresDatabaseArgs) => ({
       ...loc,
       version: v,
       database: db.name,
       owner: db.owner,
+      ownerPasswordFile: ownerPasswordFile(db.owner),
       expectedStandbys: standbys.length,
       backup: backup && backupSchedule && { dir: backup.dir, prefix: name, maxAgeHours: backup.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
     });
@@ -330,8 +335,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
       {
         ...on,
         description: `tools of PostgreSQL cluster ${loc.cluster}`,
-        create: toolScripts.apply((t) => renderInstallTools(toolsDir, t)),
+        create: toolScripts.apply((t) =>
+          [renderInstallTools(toolsDir, t), ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n"),
+        ),
         delete: renderRemoveTools(toolsDir),
+        environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
         review: { component },
       },
       { ...child, dependsOn: [config] },
@@ -393,7 +401,11 @@ export class PostgresCluster extends pulumi.ComponentResource {
               healthChecks: db.healthChecks ?? [],
             }),
           ),
-          environment: { DATABASE_URL: ownerPassword.apply((pw) => postgresUrls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name }).postgresql) },
+          environment: {
+            // The hook's psql logs in as the owner with this; an external migration command gets DATABASE_URL only.
+            DBSTACK_OWNER_PASSWORD: ownerPassword,
+            DATABASE_URL: ownerPassword.apply((pw) => postgresUrls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name }).postgresql),
+          },
           triggers: [cluster.id, config.stdout.apply((s) => checksumOf(s))],
           review: { component, migrations: db.migrations?.kind === "sql" ? db.migrations.migrations.map((m) => m.id) : [] },
         },
@@ -445,6 +457,21 @@ function recordHostKeys(name: string, target: Target, parent: pulumi.Resource): 
 /** The names a host's TLS certificate is valid for: how clients reach it, and the host itself. */
 function tlsNames(addresses: string[]): string[] {
   return [...new Set([...addresses, ...LOCAL_TLS_NAMES])];
+}
+
+/** The environment variable a step receives a user's password in. User names are SQL identifiers. */
+function passwordVariable(user: string): string {
+  return `DBSTACK_PASSWORD_${user.toUpperCase()}`;
+}
+
+/** Writes the value of an environment variable to a root-only file (0600), atomically. */
+function renderSaveFromEnvironment(path: string, variable: string): string {
+  const tmp = shellQuote(`${path}.dbstack-tmp`);
+  return [
+    `( umask 077 && printf '%s' "$${variable}" > ${tmp} )`,
+    `chmod 600 ${tmp}`,
+    `mv -f ${tmp} ${shellQuote(path)}`,
+  ].join("\n");
 }
 
 function databaseSpec(d: PostgresDatabaseArgs): DatabaseSpec {

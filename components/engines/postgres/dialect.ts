@@ -7,8 +7,16 @@ import { renderClusterPrelude, type ClusterLocation } from "./host";
 export interface PostgresHookTarget extends ClusterLocation {
   /** The database the hook migrates and checks. */
   database: string;
-  /** Its owner: migrations run as this role, so default privileges cover the tables they create. */
+  /**
+   * Its owner: migrations and declared checks log in as this role (with its own password), so
+   * they have its rights and no more, and default privileges cover the tables they create.
+   */
   owner: string;
+  /**
+   * Where the on-demand health tool finds the owner's password (a 0600 file only root reads),
+   * when DBSTACK_OWNER_PASSWORD is not in its environment. The deploy always passes it there.
+   */
+  ownerPasswordFile?: string;
   /** Standbys expected to be streaming from this cluster (health check). */
   expectedStandbys: number;
   /**
@@ -19,12 +27,16 @@ export interface PostgresHookTarget extends ClusterLocation {
 }
 
 /**
- * PostgreSQL for the hook runner: psql over the Unix socket as postgres with `SET ROLE` to the
- * database owner, a session-level advisory lock held for the whole hook by a psql coprocess
- * (so two deploys, from any machine, never migrate at once), and transactional DDL.
+ * PostgreSQL for the hook runner. Migrations and declared health checks are the user's SQL: they
+ * run over a session logged in as the database owner (scram over the cluster's Unix socket, with
+ * the owner's password from DBSTACK_OWNER_PASSWORD), never as the superuser with `SET ROLE`, so
+ * `RESET ROLE` and `SET SESSION AUTHORIZATION` give nothing. psql never lexes the user's text:
+ * a migration reaches it inside a dollar-quoted literal run with `\gexec`, a check as a `-c`
+ * argument (which psql sends to the server as it is), so `\!`, `\o |cmd`, `\copy ... program`,
+ * `\getenv` and `:variables` are SQL syntax errors, not client commands. dbstack's own SQL (the
+ * advisory lock, the standby check that needs the superuser) runs as postgres over peer.
  */
 export function postgresDialect(t: PostgresHookTarget): HookDialect {
-  const role = `"${t.owner.replace(/"/g, '""')}"`;
   const checks: HookDialect["builtinChecks"] = [
     { name: "select 1", sql: "SELECT 1", expect: "1" },
     { name: "version", sql: "SHOW server_version" },
@@ -35,9 +47,12 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     },
     {
       name: "streaming standbys",
-      // As the superuser: pg_stat_replication hides its state column from other roles.
-      sql: "RESET ROLE; SELECT count(*) || ' streaming, max replay lag ' || coalesce(max(replay_lag)::text, '0') FROM pg_stat_replication WHERE state = 'streaming'",
-      match: `^${t.expectedStandbys} streaming`,
+      // As the superuser (dbstack's own SQL): pg_stat_replication hides its state column from other roles.
+      shell: [
+        `out=$(psql_su -d "$DBNAME" -tA -c ${shellQuote("SELECT count(*) || ' streaming, max replay lag ' || coalesce(max(replay_lag)::text, '0') FROM pg_stat_replication WHERE state = 'streaming'")})`,
+        'echo "$out"',
+        `case "$out" in ${shellQuote(`${t.expectedStandbys} streaming`)}*) ;; *) exit 1 ;; esac`,
+      ].join("\n"),
     },
   ];
   if (t.backup) {
@@ -64,8 +79,14 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     clientFunctions: [
       renderClusterPrelude(t),
       `DBNAME=${shellQuote(t.database)}`,
-      `db_exec() { psql_su -d "$DBNAME" -c ${shellQuote(`SET ROLE ${role}`)} -f -; }`,
-      `db_query() { psql_su -d "$DBNAME" -tA -c ${shellQuote(`SET ROLE ${role}`)} -c "$1" | cut -d'|' -f1; }`,
+      `OWNER=${shellQuote(t.owner)}`,
+      renderOwnerPassword(t),
+      "# As the owner, over the socket with scram (pg_hba: local all all scram-sha-256). The password is in",
+      "# psql's environment only (readable by postgres and root, who have the data anyway), never an argument.",
+      'psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }',
+      "db_exec() { psql_owner -f -; }",
+      "# The leading space: psql runs a -c string that starts with a backslash as a meta-command.",
+      "db_query() { psql_owner -tA -c \" $1\" | cut -d'|' -f1; }",
     ].join("\n"),
     acquireLock: [
       "# A session-level advisory lock, held by a psql coprocess until this script exits.",
@@ -77,10 +98,41 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
       '[ "$locked" = yes ] || { kill "$LOCK_SESSION_PID" 2>/dev/null; echo "another deploy has held the migration lock on $DBNAME for 120s" >&2; exit 1; }',
     ].join("\n"),
     trackingTableDdl: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (\n  id text PRIMARY KEY,\n  checksum text NOT NULL,\n  applied_at timestamptz NOT NULL\n);`,
+    migrationSql: gexecLiteral,
     transactionalDdl: true,
     begin: "BEGIN;",
     commit: "COMMIT;",
     nowUtc: "now()",
     builtinChecks: checks,
   };
+}
+
+/**
+ * `SELECT $tag$<sql>$tag$ \gexec`: psql's lexer sees one string literal (it interprets nothing
+ * inside dollar quotes) and `\gexec` sends its value to the server as one query, unparsed. The
+ * tag is one that does not occur in the SQL, so the literal cannot be closed early. Errors keep
+ * the migration's own line numbers (LINE 3: ...) because the literal starts with its first byte.
+ */
+export function gexecLiteral(sql: string): string {
+  let tag = "dbstack_sql";
+  for (let i = 1; sql.includes(`$${tag}$`); i++) tag = `dbstack_sql_${i}`;
+  return `SELECT $${tag}$${sql}$${tag}$ \\gexec`;
+}
+
+/**
+ * Shell that sets DBSTACK_OWNER_PASSWORD: from the environment (the deploy passes it), else from
+ * the on-demand tool's password file, else the script stops saying what is missing.
+ */
+function renderOwnerPassword(t: PostgresHookTarget): string {
+  const missing = `the password of role ${t.owner} is needed: set DBSTACK_OWNER_PASSWORD`;
+  if (!t.ownerPasswordFile) {
+    return `[ -n "\${DBSTACK_OWNER_PASSWORD:-}" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`;
+  }
+  const file = shellQuote(t.ownerPasswordFile);
+  return [
+    `if [ -z "\${DBSTACK_OWNER_PASSWORD:-}" ]; then`,
+    `  [ -r ${file} ] || { echo ${shellQuote(`${missing} (or deploy again to write ${t.ownerPasswordFile})`)} >&2; exit 1; }`,
+    `  DBSTACK_OWNER_PASSWORD=$(cat ${file})`,
+    "fi",
+  ].join("\n");
 }

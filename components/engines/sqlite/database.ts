@@ -8,7 +8,7 @@ import { checksumOf } from "../../hooks/migrations";
 import { cronJobName, defaultToolsDir } from "../../model/naming";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
-import { sqliteDialect } from "./dialect";
+import { dotCommandLine, sqliteDialect } from "./dialect";
 import { connectionPragmaSql, resolvePragmas, type SqlitePragmas } from "./pragmas";
 import {
   renderInstallTools,
@@ -19,6 +19,7 @@ import {
 } from "./scripts";
 import { sqliteUrls } from "./urls";
 import {
+  ArgumentError,
   checkGpgRecipient,
   checkPlacement,
   checkToolsDirApart,
@@ -41,6 +42,16 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
   checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
+  if (args.migrations?.kind === "sql") {
+    for (const m of args.migrations.migrations) {
+      const line = dotCommandLine(m.sql);
+      if (line !== undefined) {
+        throw new ArgumentError(
+          `migrations: ${m.id}.sql line ${line} starts with "." and sqlite3 would run it as a dot-command, not SQL; migrations are SQL only (indent the line if it belongs to a statement)`,
+        );
+      }
+    }
+  }
 }
 
 export interface SqliteBackupArgs {

@@ -11,8 +11,13 @@ export interface SqliteConnection {
   pragmas: Required<SqlitePragmas>;
 }
 
-/** Shell that opens the database the way dbstack's own tools do, with the connection pragmas set. */
-export function sqliteClientFunctions(conn: SqliteConnection): string {
+/**
+ * Shell that opens the database the way dbstack's own tools do, with the connection pragmas set.
+ * `safe` runs sqlite3 in its safe mode (-safe), for SQL dbstack did not write: no `.shell`,
+ * `.system`, `.output`, `.read`, ATTACH, VACUUM INTO, readfile/writefile or load_extension.
+ * (dbstack's backup and restore tools need `.backup`/`.restore`, which safe mode refuses.)
+ */
+export function sqliteClientFunctions(conn: SqliteConnection, options: { safe?: boolean } = {}): string {
   // busy_timeout via .timeout: the PRAGMA form would print its value into every result.
   const init = connectionPragmaSql(conn.pragmas)
     .filter((s) => !s.startsWith("PRAGMA busy_timeout"))
@@ -21,22 +26,40 @@ export function sqliteClientFunctions(conn: SqliteConnection): string {
     `DB=${shellQuote(conn.path)}`,
     `DB_OWNER=${shellQuote(conn.owner ?? "")}`,
     'as_owner() { if [ -n "$DB_OWNER" ] && [ "$(id -u)" = 0 ]; then runuser -u "$DB_OWNER" -- "$@"; else "$@"; fi; }',
-    `sqlite() { as_owner sqlite3 -batch -bail -cmd ${shellQuote(`.timeout ${conn.pragmas.busyTimeoutMs}`)} -cmd ${shellQuote(init)} "$@"; }`,
+    `sqlite() { as_owner sqlite3${options.safe ? " -safe" : ""} -batch -bail -cmd ${shellQuote(`.timeout ${conn.pragmas.busyTimeoutMs}`)} -cmd ${shellQuote(init)} "$@"; }`,
     'db_exec() { sqlite "$DB"; }',
-    "db_query() { sqlite -noheader -list \"$DB\" \"$1\" | cut -d'|' -f1; }",
+    "# The leading space: sqlite3 runs an argument that starts with a dot as a dot-command.",
+    "db_query() { sqlite -noheader -list \"$DB\" \" $1\" | cut -d'|' -f1; }",
   ].join("\n");
 }
 
+/**
+ * The first line of `sql` that sqlite3 could take for a dot-command (a line starting with "."),
+ * 1-based, or undefined. sqlite3 reads a migration from stdin and runs such a line as a command
+ * of its own (`.shell`, `.trace FILE` ...), so a migration holding one is refused before deploy.
+ */
+export function dotCommandLine(sql: string): number | undefined {
+  const index = sql.split("\n").findIndex((line) => line.startsWith("."));
+  return index === -1 ? undefined : index + 1;
+}
+
+/**
+ * SQLite for the hook runner: sqlite3 in safe mode, as the database's owner when one is declared
+ * (so migrations and checks have that user's rights on the host, and files SQLite creates beside
+ * the database get the right owner), with migrations free of dot-commands (dotCommandLine) and
+ * checks passed as SQL arguments.
+ */
 export function sqliteDialect(conn: SqliteConnection): HookDialect {
   return {
     engine: "sqlite",
-    clientFunctions: sqliteClientFunctions(conn),
+    clientFunctions: sqliteClientFunctions(conn, { safe: true }),
     // flock beside the database: SQLite's own locks cover one transaction, not a whole deploy.
     acquireLock: [
       'exec 9>>"$DB.dbstack-lock"',
       'flock -w 120 9 || { echo "another deploy has held the migration lock on $DB for 120s" >&2; exit 1; }',
     ].join("\n"),
     trackingTableDdl: `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (\n  id TEXT PRIMARY KEY,\n  checksum TEXT NOT NULL,\n  applied_at TEXT NOT NULL\n);`,
+    migrationSql: (sql) => sql.trimEnd(),
     transactionalDdl: true,
     begin: "BEGIN IMMEDIATE;",
     commit: "COMMIT;",

@@ -148,7 +148,8 @@ export function renderShellScript(spec: SqliteScriptSpec): string {
 export function renderHealthScript(spec: SqliteScriptSpec): string {
   return [
     scriptHeader(`Health checks of sqlite database ${spec.name}.`),
-    sqliteClientFunctions(spec),
+    // The hook's client (safe mode, as the owner): the declared checks are SQL dbstack did not write.
+    sqliteDialect(spec).clientFunctions,
     '[ -f "$DB" ] || { echo "database file $DB does not exist" >&2; exit 1; }',
     renderHealthChecks(sqliteDialect(spec), spec.healthChecks ?? []),
   ].join("\n") + "\n";
