@@ -1,5 +1,5 @@
 import { dirname, isAbsolute } from "path";
-import { defaultToolsDir } from "../components/model/naming";
+import { cronJobName, defaultToolsDir } from "../components/model/naming";
 import { isWithin, placementProblem } from "../components/validate";
 import type { StackConfig } from "./config";
 
@@ -33,6 +33,7 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
   // Everything SQLite databases put on this machine.
   const files = new Map<string, string>();
   const toolDirs = new Map<string, string>();
+  const cronJobs = new Map<string, string>();
   const claim = (map: Map<string, string>, value: string, key: string, what: string) => {
     const other = map.get(value);
     if (other) problems.push(`${key}: ${other} already uses ${what} ${value}; two deployments must not share it`);
@@ -44,6 +45,7 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     placed(`${key}.toolsDir`, db.toolsDir, true);
     placed(`${key}.backup.dir`, db.backup?.dir, true);
     claim(files, db.path, `${key}.path`, "the database file");
+    if (db.backup) claim(cronJobs, cronJobName(undefined, name, "backup"), `${key}.backup`, "the cron job");
     const tools = db.toolsDir ?? defaultToolsDir(undefined, name);
     claim(toolDirs, tools, `${key}${db.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
     if (db.toolsDir && isWithin(dirname(db.path), db.toolsDir)) {
@@ -59,9 +61,7 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     placed(`${key}.dataDirectory`, pg.dataDirectory, true);
     placed(`${key}.toolsDir`, pg.toolsDir, true);
     placed(`${key}.backup.dir`, pg.backup?.dir, true);
-    if (name in config.sqlite) {
-      problems.push(`${key}: dbstack:sqlite.${name} has the same name, and the two would share a tools directory and cron file names on this machine; rename one`);
-    }
+    if (pg.backup) claim(cronJobs, cronJobName(undefined, name, "backup"), `${key}.backup`, "the cron job");
     const tools = pg.toolsDir ?? defaultToolsDir(undefined, name);
     claim(toolDirs, tools, `${key}${pg.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
     const servers: [string, string, string, number][] = [[`${key}`, pg.host, pg.clusterName ?? name, pg.port]];
