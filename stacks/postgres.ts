@@ -34,7 +34,7 @@ function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; pri
   return { target, privateKey: pulumi.secret(h.privateKey), hostKeys: pinned.keys };
 }
 
-export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx): PostgresCluster {
+export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx, opts?: pulumi.ComponentResourceOptions): PostgresCluster {
   const key = `dbstack:postgres.${name}`;
   const primary = resolveHost(`${key}.host`, cfg.host, ctx);
   const databases: PostgresDatabaseArgs[] = Object.entries(cfg.databases).map(([db, d]) => ({
@@ -68,7 +68,7 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
       toolsDir: cfg.toolsDir && projectPath(ctx.projectDir, cfg.toolsDir),
       allowDataRemoval: ctx.allowDataRemoval,
       hostPrefix: `dbstack-${ctx.stack}`,
-    });
+    }, opts);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     // The component names the argument; in config it lives under this key.

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { runOnTarget } from "./hostCommand";
 import type { Target } from "./target";
 
 /** What tuning needs to know about a host. */
@@ -14,63 +15,46 @@ export interface HostFactsArgs {
   target: pulumi.Input<Target>;
   /** Private key for an SSH target; kept secret in state. */
   privateKey?: pulumi.Input<string>;
+  /** The SSH host's pinned keys (see SshHostKeys), when its target declares none. */
+  hostKeys?: pulumi.Input<string>;
 }
 
-interface State extends HostFacts {
+interface State extends Partial<HostFacts> {
   target: Target;
   privateKey?: string;
+  hostKeys?: string;
 }
 
+/** What the probe runs on an SSH host: CPUs, then MemTotal in KiB. */
+const PROBE = "nproc; awk '/^MemTotal:/ { print $2 }' /proc/meminfo";
+
 /**
- * Reads the host's memory and CPUs. Runs inside the dynamic provider, so it requires what it uses.
- * This machine is read in-process (no command runs); an SSH host with one short `ssh` round trip
- * that sends nothing but the command (a declared host key is enforced).
+ * Reads the host's memory and CPUs, or undefined when it cannot (then tuning uses the facts the
+ * server step recorded at install). This machine is read in-process, without running any
+ * command; an SSH host through HostCommand's own route (the pinned host key, the minimal
+ * environment), with one short script that sends nothing secret.
  */
-async function probe(state: { target: Target; privateKey?: string }): Promise<HostFacts> {
+async function probe(state: State): Promise<HostFacts | undefined> {
   const os = require("os") as typeof import("os");
   if (state.target.kind === "local") return { memoryMb: Math.floor(os.totalmem() / 1048576), cpus: os.availableParallelism() };
-  const { execFile } = require("child_process") as typeof import("child_process");
-  const fs = require("fs") as typeof import("fs");
-  const path = require("path") as typeof import("path");
-  const t = state.target;
-  if (!state.privateKey) throw new Error(`no SSH private key for ${t.host}`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dbstack-facts-"));
   try {
-    const keyFile = path.join(dir, "key");
-    const knownHosts = path.join(dir, "known_hosts");
-    fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
-    const pattern = (t.port ?? 22) === 22 ? t.host : `[${t.host}]:${t.port}`;
-    const key = t.hostKey?.trim();
-    fs.writeFileSync(knownHosts, key ? `${/^(ssh-|ecdsa-|sk-)/.test(key) ? `${pattern} ${key}` : key}\n` : "", { mode: 0o600 });
-    const args = [
-      "-i", keyFile, "-p", String(t.port ?? 22),
-      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
-      "-o", `StrictHostKeyChecking=${key ? "yes" : "accept-new"}`, "-o", `UserKnownHostsFile=${knownHosts}`,
-      `${t.user ?? "root"}@${t.host}`,
-      "nproc; awk '/^MemTotal:/ { print $2 }' /proc/meminfo",
-    ];
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/" };
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile("ssh", args, { timeout: 30_000, env }, (err, out, errOut) => (err ? reject(new Error(`reading host facts of ${t.host}: ${errOut.trim() || err.message}`)) : resolve(out))),
+    const stdout = await runOnTarget(
+      { target: state.target, privateKey: state.privateKey, hostKeys: state.hostKeys, description: `host facts of ${state.target.host}`, create: PROBE, stdout: "" },
+      PROBE,
     );
     const [cpus, memKb] = stdout.trim().split("\n").map((l) => Number(l.trim()));
-    if (!(cpus > 0) || !(memKb > 0)) throw new Error(`unexpected host facts from ${t.host}: ${JSON.stringify(stdout)}`);
-    return { cpus, memoryMb: Math.floor(memKb / 1024) };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    return cpus > 0 && memKb > 0 ? { cpus, memoryMb: Math.floor(memKb / 1024) } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
   // Runs on every preview and up: a resized host shows as a change (and its retuning with it).
   async diff(_id: string, olds: State, news: State) {
-    let now: HostFacts;
-    try {
-      now = await probe(news);
-    } catch {
-      // Unreachable during a preview: keep what was read last; the next up reads it again.
-      return { changes: false };
-    }
+    const now = await probe(news);
+    // Unreadable (unreachable during a preview): keep what was read last; the next run reads again.
+    if (now === undefined) return { changes: false };
     return { changes: now.memoryMb !== olds.memoryMb || now.cpus !== olds.cpus };
   },
   async create(inputs: State) {

@@ -446,3 +446,19 @@ describe("PostgresCluster argument validation", () => {
     expect(message).toBe('name: expected a lower-case letter, then letters, digits, _ or - (at most 40), got "Main"');
   });
 });
+
+describe("PostgresCluster from stack config", () => {
+  it("resolves a relative dataDirectory and backup.dir against the project directory", async () => {
+    const { parseStackConfig } = await import("../../stacks/config");
+    const { postgresClusterFromConfig } = await import("../../stacks/postgres");
+    const config = parseStackConfig({
+      "dbstack:postgres": JSON.stringify({
+        rel: { databases: { app: { owner: "app" } }, users: { app: { grants: { app: "owner" } } }, dataDirectory: "data/pg", backup: { dir: "backups/pg" } },
+      }),
+    });
+    const ctx = { projectDir: "/srv/project", stack: "unit", allowDataRemoval: false, hosts: {} };
+    const { children } = await buildComponent("rel", (opts) => postgresClusterFromConfig("rel", config.postgres.rel, ctx, opts), registered);
+    expect(children.get("rel-cluster")!.inputs.identity).toBe("rel:/srv/project/data/pg");
+    expect(children.get("rel-backup-schedule")!.inputs.create).toContain("'/srv/project/backups/pg'");
+  });
+});

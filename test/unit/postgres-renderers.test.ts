@@ -381,7 +381,8 @@ describe("rendered scripts (text)", () => {
     it("stops the cluster and keeps its data unless allowDataRemoval", () => {
       const keep = renderRemoveCluster(LOC, false);
       expect(commands(keep)).not.toContain("pg_dropcluster");
-      expect(commands(keep)).not.toMatch(/\brm\b/);
+      // The only file removed is dbstack's host lock, never data or configuration.
+      expect(commands(keep).split("\n").filter((l) => /\brm\b/.test(l))).toEqual(['rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps']);
       expect(commands(keep)).toContain('pg_ctlcluster "$V" "$CLUSTER" stop');
       expect(keep).toContain("set dbstack:allowDataRemoval to true to delete it on destroy");
     });
@@ -406,14 +407,17 @@ describe("rendered scripts (text)", () => {
       expect(script).toContain(renderAccessConf(ACCESS, true));
     });
 
-    it("decides a restart from pg_settings.pending_restart, and never restarts unconditionally", () => {
+    it("decides a restart from pg_settings.pending_restart or a changed port, and never restarts unconditionally", () => {
       expect(script).toContain("FROM pg_settings WHERE pending_restart");
       const restarts = lines.map((l, i) => [l, i] as const).filter(([l]) => /pg_ctlcluster .* restart/.test(l));
-      expect(restarts).toHaveLength(1);
-      const [, at] = restarts[0];
-      // The only restart is inside `if [ -n "$pending" ]`, after a reload that set $pending.
-      const opened = lines.slice(0, at).map((l, i) => [l.trim(), i] as const).filter(([l]) => l.startsWith("if ") || l === "fi" || l.startsWith("else"));
-      expect(opened.at(-1)![0]).toBe('if [ -n "$pending" ]; then');
+      expect(restarts).toHaveLength(2);
+      const branchOf = (at: number) =>
+        lines.slice(0, at).map((l) => l.trim()).filter((l) => l.startsWith("if ") || l.startsWith("elif ") || l === "fi" || l.startsWith("else")).at(-1);
+      // One restart is for a server still on another port than the declared one.
+      expect(branchOf(restarts[0][1])).toBe('elif [ -n "$live_port" ] && [ "$live_port" != "$PORT" ]; then');
+      const [, at] = restarts[1];
+      // The other is inside `if [ -n "$pending" ]`, after a reload that set $pending.
+      expect(branchOf(at)).toBe('if [ -n "$pending" ]; then');
       const reload = lines.findIndex((l) => l.includes('pg_ctlcluster "$V" "$CLUSTER" reload'));
       const pending = lines.findIndex((l) => l.includes("pending=$("));
       expect(reload).toBeGreaterThan(0);

@@ -68,7 +68,7 @@ export function renderPostgresRestore(spec: PostgresBackupSpec): string {
     "  # The copy gets the source database's access rules, not the default PUBLIC CONNECT, and a",
     "  # comment that tells dbstack's destroy it may drop the copy with its owner.",
     '  psql_su -d postgres -c "REVOKE ALL ON DATABASE \\"$into\\" FROM PUBLIC" >/dev/null',
-    `  psql_su -d postgres -tA -c "SELECT format('GRANT %s ON DATABASE %I TO %I', a.privilege_type, '$into', pg_get_userbyid(a.grantee)) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$db' AND a.grantee <> 0 AND a.grantee <> d.datdba" | psql_su -d postgres >/dev/null`,
+    `  psql_su -d postgres -tA -c "SELECT format('GRANT %s ON DATABASE %I TO %I;', a.privilege_type, '$into', pg_get_userbyid(a.grantee)) FROM pg_database d, aclexplode(d.datacl) a WHERE d.datname = '$db' AND a.grantee <> 0 AND a.grantee <> d.datdba" | psql_su -d postgres >/dev/null`,
     `  psql_su -d postgres -c "COMMENT ON DATABASE \\"$into\\" IS '${RESTORED_MARK} $db from \${backup##*/}'" >/dev/null`,
     '  restore_as_postgres --dbname="$into"',
     '  echo "restored database $db from $backup into new database $into"',
