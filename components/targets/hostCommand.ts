@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ReviewFacts } from "../review/facts";
 import { redactText, secretNeedles } from "./redact";
-import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, sshArguments } from "./ssh";
+import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, renderSessionWatchdog, sshArguments } from "./ssh";
 import { minimalEnvironment } from "./environment";
 import type { Target } from "./target";
 
@@ -164,7 +164,8 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     command = "ssh";
     args = sshArguments(t, { keyFile, knownHostsFile });
     // The environment travels on stdin, before the script: never on a command line.
-    input = Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
+    // First a watcher that stops the script if this session dies (see renderSessionWatchdog).
+    input = renderSessionWatchdog() + "\n" + Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
     childEnv = minimalEnvironment(process.env);
   }
   try {

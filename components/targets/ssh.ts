@@ -116,3 +116,31 @@ export function hostKeyRefusedMessage(
     `otherwise someone may be impersonating the host.`
   );
 }
+
+/**
+ * Shell that runs first in every script sent over SSH: when the SSH session that started the
+ * script goes away (the deploy was killed, its provider stopped the local `ssh` client), the
+ * script's process group gets SIGTERM, then SIGKILL 5 s later — the rule dbstack applies to host
+ * scripts of a dead engine on this machine too (tools/bin/dbstack-engine-watchdog.js). Without it a
+ * remote script would run on until its next read or write of the session, racing the next `up`.
+ *
+ * How: the nearest `sshd` ancestor of the script's shell is the session's server process; it exits
+ * when the connection closes. A detached watcher (no stdio, so it never holds the session open)
+ * polls it every second and ends with the script. Hosts without `ps` get no watcher. Prints nothing.
+ */
+export function renderSessionWatchdog(): string {
+  return [
+    "dbstack_sshd=; dbstack_p=$$",
+    'while dbstack_a=$(ps -o ppid= -p "$dbstack_p" 2>/dev/null) && dbstack_a=${dbstack_a//[[:space:]]/} && [ "${dbstack_a:-1}" -gt 1 ]; do',
+    '  if [ "$(ps -o comm= -p "$dbstack_a" 2>/dev/null)" = sshd ]; then dbstack_sshd=$dbstack_a; break; fi',
+    "  dbstack_p=$dbstack_a",
+    "done",
+    'if [ -n "$dbstack_sshd" ]; then',
+    "  ( trap '' TERM; self=$$; group=$(ps -o pgid= -p $$ | tr -d '[:space:]')",
+    '    while kill -0 "$dbstack_sshd" 2>/dev/null && kill -0 "$self" 2>/dev/null; do sleep 1; done',
+    '    if kill -0 "$self" 2>/dev/null; then kill -TERM -- "-$group" 2>/dev/null; sleep 5; kill -KILL -- "-$group" 2>/dev/null; fi',
+    "  ) </dev/null >/dev/null 2>&1 &",
+    "fi",
+    "unset dbstack_sshd dbstack_p dbstack_a",
+  ].join("\n");
+}

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig } from "./harness";
+import { renderSessionWatchdog } from "../../components/targets/ssh";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // A fake SSH host: a second sshd in a test host's network namespace, on port 2222, whose every
@@ -81,12 +82,13 @@ const logSize = () => (existsSync(stdinLog) ? statSync(stdinLog).size : 0);
 /**
  * What reached the fake host after byte `from` of its log, besides the host-facts probe (a
  * read-only `nproc`/meminfo script with no environment that every preview and up runs, so that a
- * resized host is retuned).
+ * resized host is retuned) and the session watchdog every SSH script starts with.
  */
+const WATCHDOG_LINES = new Set(renderSessionWatchdog().split("\n"));
 const sentSince = (from: number) =>
   (existsSync(stdinLog) ? readFileSync(stdinLog, "utf8").slice(from) : "")
     .split("\n")
-    .filter((l) => l.trim() !== "" && !l.startsWith("nproc; awk '/^MemTotal:/"))
+    .filter((l) => l.trim() !== "" && !l.startsWith("nproc; awk '/^MemTotal:/") && !WATCHDOG_LINES.has(l))
     .join("\n");
 
 beforeAll(async () => {
