@@ -19,4 +19,5 @@ export { postgresUrls, type PostgresUrls } from "./engines/postgres/urls";
 export { GeneratedPassword, type GeneratedPasswordArgs } from "./secrets/generatedPassword";
 export type { SshTarget } from "./targets/target";
 export { SshHostKeys, type SshHostKeysArgs } from "./targets/hostKeys";
+export { HostFactsReading, type HostFactsArgs, type MeasuredFacts } from "./targets/hostFacts";
 export type { ReviewFacts, GrantRole } from "./review/facts";

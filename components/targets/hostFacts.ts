@@ -1,14 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runOnTarget } from "./hostCommand";
+import type { HostFacts } from "../engines/postgres/spec";
 import type { Target } from "./target";
 
-/** What tuning needs to know about a host. */
-export interface HostFacts {
-  /** Total memory in MiB. */
-  memoryMb: number;
-  /** CPUs this host's processes may use. */
-  cpus: number;
-}
+/** What is measured on a host for tuning (the storage kind is declared, not measured). */
+export type MeasuredFacts = Pick<HostFacts, "memoryMb" | "cpus">;
 
 export interface HostFactsArgs {
   /** The host to read. */
@@ -19,7 +15,7 @@ export interface HostFactsArgs {
   hostKeys?: pulumi.Input<string>;
 }
 
-interface State extends Partial<HostFacts> {
+interface State extends Partial<MeasuredFacts> {
   target: Target;
   privateKey?: string;
   hostKeys?: string;
@@ -34,7 +30,7 @@ const PROBE = "nproc; awk '/^MemTotal:/ { print $2 }' /proc/meminfo";
  * command; an SSH host through HostCommand's own route (the pinned host key, the minimal
  * environment), with one short script that sends nothing secret.
  */
-async function probe(state: State): Promise<HostFacts | undefined> {
+async function probe(state: State): Promise<MeasuredFacts | undefined> {
   const os = require("os") as typeof import("os");
   if (state.target.kind === "local") return { memoryMb: Math.floor(os.totalmem() / 1048576), cpus: os.availableParallelism() };
   try {
