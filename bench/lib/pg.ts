@@ -12,7 +12,7 @@ export type ConnectMode = "socket" | "tcp";
 
 /** One cluster under test and how the benchmark connects to it. */
 export interface Target {
-  /** "default" or "tuned": the first word of the result lines. */
+  /** "default", "tuned", "pgtune" or "ceiling": the first word of the result lines. */
   label: string;
   cluster: string;
   port: number;
@@ -167,16 +167,19 @@ export async function dropCluster(cluster: string): Promise<void> {
   await run("pg_dropcluster", ["--stop", String(PG_VERSION), cluster], { timeoutMs: 180_000 });
 }
 
-/** The durability settings the comparison needs on in both clusters. */
+/** The durability settings: on in every durable cluster, off in the ceiling. */
 export const DURABILITY = ["fsync", "synchronous_commit", "full_page_writes"] as const;
 
-/** SHOWs the durability settings; throws naming every one that is not on. */
-export async function checkDurability(ctx: Ctx, t: Target): Promise<void> {
+/** SHOWs the durability settings; throws naming every one that is not as `expected`. */
+export async function checkDurability(ctx: Ctx, t: Target, expected: "on" | "off" = "on"): Promise<void> {
   const values: Record<string, string> = {};
   for (const name of DURABILITY) values[name] = await adminSql(ctx, t.port, t.database, `SHOW ${name};`);
-  const off = DURABILITY.filter((n) => values[n] !== "on");
-  if (off.length > 0) {
-    throw new Error(`${t.label} cluster ${t.cluster}: ${off.map((n) => `${n} = ${values[n]}`).join(", ")}; the comparison needs fsync, synchronous_commit and full_page_writes on in both clusters`);
+  const wrong = DURABILITY.filter((n) => values[n] !== expected);
+  if (wrong.length > 0) {
+    throw new Error(
+      `${t.label} cluster ${t.cluster}: ${wrong.map((n) => `${n} = ${values[n]}`).join(", ")}; the comparison needs fsync, synchronous_commit and full_page_writes ` +
+        (expected === "on" ? "on in every durable cluster" : "off in the ceiling cluster"),
+    );
   }
 }
 
@@ -194,6 +197,9 @@ const SUMMARY_SETTINGS = [
   "huge_pages",
   "data_checksums",
   "max_connections",
+  "fsync",
+  "synchronous_commit",
+  "full_page_writes",
 ];
 
 export async function settingsSummary(ctx: Ctx, t: Target): Promise<string> {

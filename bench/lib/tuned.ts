@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from "fs";
 import { join } from "path";
 import { pulumiEnv, ROOT } from "../../scripts/lib/env";
 
-/** A throwaway stack deploying the tuned cluster with dbstack's real PostgreSQL engine. */
+/** A throwaway stack deploying the tuned clusters with dbstack's real PostgreSQL engine. */
 export interface TunedStack {
   name: string;
   /** Its own file backend (under the benchmark's temp dir). */
@@ -11,15 +11,25 @@ export interface TunedStack {
   created: boolean;
 }
 
-export interface TunedSpec {
+/** One dbstack PostgreSQL deployment of the stack (all: workload oltp, 100 connections). */
+export interface TunedCluster {
+  /** The deployment's name in `dbstack:postgres` (and in the stack outputs). */
+  name: string;
   port: number;
   clusterName: string;
-  database: string;
-  user: string;
   toolsDir: string;
+  /** Declared parameter overrides (`parameters`), e.g. the durability-off ceiling's. */
+  parameters?: Record<string, string>;
 }
 
-/** What the deployed stack reports about the tuned cluster. */
+export interface TunedSpec {
+  clusters: TunedCluster[];
+  /** The same database and owner on every cluster. */
+  database: string;
+  user: string;
+}
+
+/** What the deployed stack reports about one tuned cluster. */
 export interface TunedOutputs {
   password: string;
   configReport: string;
@@ -33,22 +43,31 @@ function envOf(s: TunedStack): Record<string, string> {
   return pulumiEnv(s.name, { ...process.env, PULUMI_BACKEND_URL: `file://${s.backend}` });
 }
 
+/** max_connections of the dbstack clusters (and the input PGTune gets). */
+export const TUNED_MAX_CONNECTIONS = 100;
+
 export function stackConfig(spec: TunedSpec): Record<string, { value: string; secret?: boolean }> {
   return {
     "dbstack:allowDataRemoval": { value: "true" },
     "dbstack:postgres": {
-      value: JSON.stringify({
-        tuned: {
-          host: "local",
-          port: spec.port,
-          clusterName: spec.clusterName,
-          workload: "oltp",
-          maxConnections: 100,
-          databases: { [spec.database]: { owner: spec.user } },
-          users: { [spec.user]: { grants: { [spec.database]: "owner" } } },
-          toolsDir: spec.toolsDir,
-        },
-      }),
+      value: JSON.stringify(
+        Object.fromEntries(
+          spec.clusters.map((c) => [
+            c.name,
+            {
+              host: "local",
+              port: c.port,
+              clusterName: c.clusterName,
+              workload: "oltp",
+              maxConnections: TUNED_MAX_CONNECTIONS,
+              ...(c.parameters ? { parameters: c.parameters } : {}),
+              databases: { [spec.database]: { owner: spec.user } },
+              users: { [spec.user]: { grants: { [spec.database]: "owner" } } },
+              toolsDir: c.toolsDir,
+            },
+          ]),
+        ),
+      ),
     },
   };
 }
@@ -61,7 +80,7 @@ export async function deployTuned(
   s: TunedStack,
   spec: TunedSpec,
   opts: { signal: AbortSignal; timeoutMs: number; verbose: boolean; log: (msg: string) => void },
-): Promise<TunedOutputs> {
+): Promise<Record<string, TunedOutputs>> {
   mkdirSync(s.backend, { recursive: true });
   const stack = await LocalWorkspace.createStack({ stackName: s.name, workDir: ROOT }, { envVars: envOf(s) });
   s.created = true;
@@ -96,9 +115,13 @@ export async function deployTuned(
   }
   const outputs = await stack.outputs();
   const postgres = outputs.postgres?.value as Record<string, { urls: Record<string, Record<string, { postgresql: string }>>; configReport: string }> | undefined;
-  const url = postgres?.tuned?.urls?.[spec.user]?.[spec.database]?.postgresql;
-  if (!url) throw new Error(`the stack has no output postgres.tuned.urls.${spec.user}.${spec.database}.postgresql`);
-  return { password: decodeURIComponent(new URL(url).password), configReport: postgres!.tuned.configReport ?? "" };
+  const result: Record<string, TunedOutputs> = {};
+  for (const c of spec.clusters) {
+    const url = postgres?.[c.name]?.urls?.[spec.user]?.[spec.database]?.postgresql;
+    if (!url) throw new Error(`the stack has no output postgres.${c.name}.urls.${spec.user}.${spec.database}.postgresql`);
+    result[c.name] = { password: decodeURIComponent(new URL(url).password), configReport: postgres![c.name].configReport ?? "" };
+  }
+  return result;
 }
 
 /**
