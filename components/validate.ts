@@ -99,13 +99,15 @@ export function checkPlacement(field: string, value: string | undefined, ownDire
 
 /**
  * Tools are rewritten on every deploy and removed on destroy: their directory must not be, or
- * hold, a directory where data lives.
+ * hold, a directory where data lives. `holds` pairs a description ("the database file /x/a.db")
+ * with the directory it lives in. Returns why not, or undefined.
  */
-export function checkToolsDirApart(toolsDir: string | undefined, dataDirs: [field: string, dir: string | undefined][]): void {
-  if (toolsDir === undefined) return;
-  for (const [field, dir] of dataDirs) {
-    if (dir !== undefined && isWithin(dir, toolsDir)) {
-      throw new ArgumentError(`toolsDir: ${toolsDir} holds ${field} ${dir}; give the tools a directory of their own`);
-    }
-  }
+export function toolsDirProblem(toolsDir: string, holds: [what: string, dir: string | undefined][]): string | undefined {
+  const held = holds.find(([, dir]) => dir !== undefined && isWithin(dir, toolsDir));
+  return held && `${toolsDir} holds ${held[0]}; give the tools a directory of their own`;
+}
+
+export function checkToolsDirApart(toolsDir: string | undefined, holds: [what: string, dir: string | undefined][]): void {
+  const problem = toolsDir === undefined ? undefined : toolsDirProblem(toolsDir, holds);
+  if (problem) throw new ArgumentError(`toolsDir: ${problem}`);
 }

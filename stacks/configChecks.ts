@@ -1,6 +1,7 @@
-import { dirname, isAbsolute } from "path";
+import { isAbsolute } from "path";
 import { cronJobName, defaultToolsDir } from "../components/model/naming";
-import { isWithin, placementProblem } from "../components/validate";
+import { sqliteDataDirs } from "../components/engines/sqlite/database";
+import { placementProblem, toolsDirProblem } from "../components/validate";
 import type { StackConfig } from "./config";
 
 /** The name `host:` uses for this machine; no entry of dbstack:hosts may take it. */
@@ -48,9 +49,8 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     if (db.backup) claim(cronJobs, cronJobName(undefined, name, "backup"), `${key}.backup`, "the cron job");
     const tools = db.toolsDir ?? defaultToolsDir(undefined, name);
     claim(toolDirs, tools, `${key}${db.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
-    if (db.toolsDir && isWithin(dirname(db.path), db.toolsDir)) {
-      problems.push(`${key}.toolsDir: ${db.toolsDir} holds the database file ${db.path}; give the tools a directory of their own`);
-    }
+    const overlap = db.toolsDir && toolsDirProblem(db.toolsDir, sqliteDataDirs(db.path, db.backup?.dir));
+    if (overlap) problems.push(`${key}.toolsDir: ${overlap}`);
   }
 
   // PostgreSQL: clusters and ports per host, standbys included.

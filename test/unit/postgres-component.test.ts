@@ -441,6 +441,13 @@ describe("PostgresCluster argument validation", () => {
     expect(message).toContain(JSON.stringify(value));
   });
 
+  it.each([
+    [{ work_mem: "64MB\nshared_buffers = 1TB" }, "parameters: work_mem: the value must be a single line without control characters"],
+    [{ "work mem": "64MB" }, 'parameters: "work mem" is not a parameter name'],
+  ])("rejects parameters %j with tuning's own rule, before anything is registered", (parameters, message) => {
+    expect(argumentError("badparam", args({ parameters }))).toContain(message);
+  });
+
   it("rejects a bad component name", () => {
     const message = argumentError("Main", args());
     expect(message).toBe('name: expected a lower-case letter, then letters, digits, _ or - (at most 40), got "Main"');

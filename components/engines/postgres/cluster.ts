@@ -27,7 +27,7 @@ import { checkGrants, renderGrantsSql } from "./sql/grants";
 import { checkUserSpec, renderDropRoleSql, renderReplicationRoleSql, renderRoleSql } from "./sql/roles";
 import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby } from "./standbyScripts";
 import { LOCAL_TLS_NAMES, renderClusterCa, renderSignStandbyCertificate, renderStandbyKey } from "./tls";
-import { computeTuning, renderTuningConf, tuningValues } from "./tuning";
+import { computeTuning, overridesProblem, renderTuningConf, tuningValues } from "./tuning";
 import { postgresUrls, type PostgresUrls } from "./urls";
 
 /** The replication role standbys connect as. */
@@ -316,7 +316,12 @@ export class PostgresCluster extends pulumi.ComponentResource {
       owner: db.owner,
       ownerPasswordFile: ownerPasswordFile(db.owner),
       expectedStandbys: standbys.length,
-      backup: backup && backupSchedule && { dir: backup.dir, prefix: name, maxAgeHours: backup.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
+      backup: backupSchedule && {
+        dir: backupSchedule.policy.dir,
+        prefix: name,
+        maxAgeHours: backupSchedule.policy.maxAgeHours,
+        cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}`,
+      },
     });
     const toolScripts = version.apply((v) => {
       const tools: [string, string][] = args.databases.map((db) => [
@@ -344,7 +349,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
       },
       { ...child, dependsOn: [config] },
     );
-    if (backup && backupSchedule) {
+    if (backupSchedule) {
       const schedule = backupSchedule;
       new HostCommand(
         `${name}-backup-schedule`,
@@ -355,7 +360,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
           delete: renderRemoveBackupSchedule(schedule),
           review: {
             component,
-            backup: { schedule: backup.schedule, retentionDays: backup.retentionDays },
+            backup: { schedule: schedule.policy.schedule, retentionDays: schedule.policy.retentionDays },
             dataBearing: true,
             dataRemovalAllowed: allowDataRemoval,
           },
@@ -580,7 +585,7 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
   checkPlacement("dataDirectory", args.dataDirectory, true);
   checkPlacement("toolsDir", args.toolsDir, true);
   checkPlacement("backup.dir", args.backup?.dir, true);
-  checkToolsDirApart(args.toolsDir, [["dataDirectory", args.dataDirectory], ["backup.dir", args.backup?.dir]]);
+  checkToolsDirApart(args.toolsDir, [[`dataDirectory ${args.dataDirectory}`, args.dataDirectory], [`backup.dir ${args.backup?.dir}`, args.backup?.dir]]);
   checkSchedule("backup.schedule", args.backup?.schedule);
   checkSchedule("maintenanceSchedule", args.maintenanceSchedule);
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
@@ -595,10 +600,9 @@ function validateArgs(name: string, args: PostgresClusterArgs): void {
     }
   }
   for (const s of args.standbys ?? []) checkName(`standbys.${s.name}`, s.name);
-  for (const [key, value] of Object.entries(args.parameters ?? {})) {
-    if (!/^[a-z_][a-z0-9_.]*$/.test(key)) throw new ArgumentError(`parameters.${key}: expected a postgresql.conf parameter name`);
-    if (/[\x00-\x1f\x7f]/.test(String(value))) throw new ArgumentError(`parameters.${key}: expected a one-line value (no newline or control character)`);
-  }
+  // Tuning's own rule, here so that a bad override fails before anything is registered.
+  const overrides = overridesProblem(args.parameters ?? {});
+  if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
   // The SQL renderers' own rules (reserved names, owner grants ...), before anything is registered.
   const databases = args.databases.map(databaseSpec);
   for (const d of databases) checkDatabaseSpec(d);

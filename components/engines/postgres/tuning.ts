@@ -145,19 +145,26 @@ function validate(host: HostFacts, spec: TuningSpec): void {
   if (typeof spec.overrides !== "object" || spec.overrides === null || Array.isArray(spec.overrides)) {
     fail("overrides", `must be an object of parameter name to value, got ${show(spec.overrides)}`);
   }
+  const problem = overridesProblem(spec.overrides);
+  if (problem) fail("overrides", problem);
+}
+
+/**
+ * Why declared parameter overrides cannot be written to postgresql.conf, or undefined. The one
+ * rule for them: components check it before registering anything, tuning again when it runs.
+ */
+export function overridesProblem(overrides: Record<string, string>): string | undefined {
   const seen = new Set<string>();
-  for (const [rawName, value] of Object.entries(spec.overrides)) {
+  for (const [rawName, value] of Object.entries(overrides)) {
     const name = rawName.trim().toLowerCase();
-    if (!PARAMETER_NAME.test(name)) {
-      fail("overrides", `${show(rawName)} is not a parameter name (letters, digits, _; optionally extension.name)`);
-    }
-    if (seen.has(name)) fail("overrides", `${name} is declared more than once (names are case-insensitive)`);
+    if (!PARAMETER_NAME.test(name)) return `${show(rawName)} is not a parameter name (letters, digits, _; optionally extension.name)`;
+    if (seen.has(name)) return `${name} is declared more than once (names are case-insensitive)`;
     seen.add(name);
-    if (typeof value !== "string" || value.trim() === "") {
-      fail("overrides", `${name} needs a value as written in postgresql.conf, got ${show(value)}`);
-    }
-    if (/[\r\n\0]/.test(value)) fail("overrides", `${name}: the value must be a single line`);
+    if (typeof value !== "string" || value.trim() === "") return `${name} needs a value as written in postgresql.conf, got ${show(value)}`;
+    // A newline would start another line of the file; no control character belongs in a value.
+    if (/[\x00-\x1f\x7f]/.test(value)) return `${name}: the value must be a single line without control characters`;
   }
+  return undefined;
 }
 
 /** Whole MB written with the largest unit PostgreSQL accepts that keeps it exact. */

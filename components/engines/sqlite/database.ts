@@ -29,6 +29,14 @@ import {
   checkWholeNumber,
 } from "../../validate";
 
+/** Where an SQLite database keeps data, for the tools directory's check (see toolsDirProblem). */
+export function sqliteDataDirs(path: string, backupDir: string | undefined): [string, string | undefined][] {
+  return [
+    [`the database file ${path}`, path.slice(0, path.lastIndexOf("/")) || "/"],
+    [`backup.dir ${backupDir}`, backupDir],
+  ];
+}
+
 /** Rejects bad arguments before any resource is registered; each message names the argument. */
 function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkName("name", name);
@@ -37,7 +45,7 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkUnixName("owner", args.owner);
   checkUnixName("group", args.group);
   checkPlacement("backup.dir", args.backup?.dir, true);
-  checkToolsDirApart(args.toolsDir, [["path", args.path.slice(0, args.path.lastIndexOf("/")) || "/"], ["backup.dir", args.backup?.dir]]);
+  checkToolsDirApart(args.toolsDir, sqliteDataDirs(args.path, args.backup?.dir));
   checkSchedule("backup.schedule", args.backup?.schedule);
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
