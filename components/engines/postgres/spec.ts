@@ -5,20 +5,8 @@
 import type { BackupPolicy } from "../../backups/policy";
 import type { GrantRole } from "../../review/facts";
 
-/** Storage under the data directory: decides random_page_cost and effective_io_concurrency. */
-export type StorageKind = "ssd" | "hdd" | "network";
-
-/** What the cluster mostly serves: decides work_mem, WAL sizing and statistics targets. */
-export type Workload = "web" | "oltp" | "dw" | "mixed";
-
-/** The facts about a host that tuning needs; declared, or read from the host. */
-export interface HostFacts {
-  /** Memory available to PostgreSQL, in MiB. */
-  memoryMb: number;
-  /** CPU cores available to PostgreSQL. */
-  cpus: number;
-  storage: StorageKind;
-}
+export type { HostFacts, StorageKind, Workload } from "../../model/tuning";
+import type { Workload } from "../../model/tuning";
 
 /** The inputs of tuning, besides the host facts. */
 export interface TuningSpec {

@@ -16,18 +16,8 @@
  */
 import type { HostFacts, StorageKind, TuningSpec, Workload } from "./spec";
 
-/** One parameter of the rendered configuration. */
-export interface TunedParameter {
-  /** Parameter name, lower case, as in postgresql.conf. */
-  name: string;
-  /** The value as written in postgresql.conf, e.g. "1GB", "0.9", "200", "'lz4'". */
-  value: string;
-  /** One short line saying why, for a reviewer reading the diff. */
-  reason: string;
-}
-
-/** The tuned parameters, in the order they are rendered. */
-export type TunedParameters = TunedParameter[];
+export type { TunedParameter, TunedParameters } from "../../model/tuning";
+import type { TunedParameter, TunedParameters } from "../../model/tuning";
 
 /** Input bounds. */
 export const TUNING_LIMITS = {
