@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "path";
 import { z } from "zod";
-import { cronScheduleProblem, DEFAULT_BACKUP_SCHEDULE } from "../components/backups/schedule";
+import { cronScheduleProblem } from "../components/backups/schedule";
+import { DEFAULTS } from "../components/model/defaults";
 import { crossDeploymentProblems, LOCAL_HOST } from "./configChecks";
 import { hostKeyProblem } from "../components/targets/ssh";
 import { GPG_RECIPIENT, RESOURCE_NAME, SAFE_PATH, UNIX_NAME } from "../components/validate";
@@ -33,7 +34,7 @@ const pragmas = z.strictObject({
 const backup = z.strictObject({
   schedule: z
     .string({ error: "expected a cron schedule such as \"0 2 * * *\"" })
-    .default(DEFAULT_BACKUP_SCHEDULE)
+    .default(DEFAULTS.backup.schedule)
     .superRefine((value, ctx) => {
       const problem = cronScheduleProblem(value);
       if (problem) ctx.addIssue({ code: "custom", message: `expected a cron schedule such as "0 2 * * *": ${problem}`, input: value });
@@ -44,7 +45,7 @@ const backup = z.strictObject({
     .int({ error: "expected a whole number of days from 1 to 3650" })
     .min(1, { error: "expected a whole number of days from 1 to 3650" })
     .max(3650, { error: "expected a whole number of days from 1 to 3650" })
-    .default(30),
+    .default(DEFAULTS.backup.retentionDays),
   gpgRecipient: z
     .string()
     .regex(GPG_RECIPIENT, { error: "expected a GPG key id, fingerprint or e-mail address" })
@@ -70,6 +71,7 @@ const healthCheck = z.strictObject({
 });
 
 const sqliteDatabase = z.strictObject({
+  host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }).default("local"),
   path: path("a database file path"),
   owner: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).optional(),
   group: z.string().regex(UNIX_NAME, { error: "expected a Unix group name" }).optional(),
@@ -105,8 +107,8 @@ const HOST_KEY_EXPECTED = 'expected the host\'s public SSH key, e.g. "ssh-ed2551
 
 const sshHost = z.strictObject({
   address: z.string({ error: "expected the host's name or IP address" }).regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
-  port: wholeNumber(1, 65535, "a port number").default(22),
-  user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default("root"),
+  port: wholeNumber(1, 65535, "a port number").default(DEFAULTS.ssh.port),
+  user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default(DEFAULTS.ssh.user),
   sudo: z.boolean({ error: "expected true or false" }).optional(),
   hostKey: z
     .string({ error: HOST_KEY_EXPECTED })
@@ -122,18 +124,18 @@ const sshHost = z.strictObject({
 
 const postgresDatabase = z.strictObject({
   owner: identifier("a user name"),
-  encoding: z.string().regex(/^[A-Za-z0-9_]+$/).default("UTF8"),
-  locale: z.string().regex(/^[A-Za-z0-9_.@-]+$/, { error: "expected a locale such as C.UTF-8 or pt_BR.UTF-8" }).default("C.UTF-8"),
-  dateStyle: z.string().regex(/^[A-Za-z]+(, ?[A-Za-z]+)?$/, { error: "expected a DateStyle such as \"ISO, DMY\"" }).default("ISO, MDY"),
-  timeZone: z.string().regex(/^[A-Za-z0-9_/+-]+$/, { error: "expected a time zone such as UTC or America/Sao_Paulo" }).default("UTC"),
-  extensions: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "expected an extension name" })).default([]),
+  encoding: z.string().regex(/^[A-Za-z0-9_]+$/).default(DEFAULTS.postgres.database.encoding),
+  locale: z.string().regex(/^[A-Za-z0-9_.@-]+$/, { error: "expected a locale such as C.UTF-8 or pt_BR.UTF-8" }).default(DEFAULTS.postgres.database.locale),
+  dateStyle: z.string().regex(/^[A-Za-z]+(, ?[A-Za-z]+)?$/, { error: "expected a DateStyle such as \"ISO, DMY\"" }).default(DEFAULTS.postgres.database.dateStyle),
+  timeZone: z.string().regex(/^[A-Za-z0-9_/+-]+$/, { error: "expected a time zone such as UTC or America/Sao_Paulo" }).default(DEFAULTS.postgres.database.timeZone),
+  extensions: z.array(z.string().regex(/^[a-z_][a-z0-9_-]*$/, { error: "expected an extension name" })).default([...DEFAULTS.postgres.database.extensions]),
   migrations: migrations.optional(),
   healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
 });
 
 const postgresUser = z.strictObject({
   grants: z.record(identifier("a database name"), z.enum(["owner", "readwrite", "readonly"], { error: "expected owner, readwrite or readonly" })),
-  connectionLimit: wholeNumber(-1, 100000, "a number of connections (-1 for no limit)").default(-1),
+  connectionLimit: wholeNumber(-1, 100000, "a number of connections (-1 for no limit)").default(DEFAULTS.user.connectionLimit),
   password: z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" }).optional(),
   passwordRotation: z.union([z.string(), z.number()]).optional(),
 });
@@ -143,7 +145,7 @@ const postgresCluster = z.strictObject({
   address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
   version: wholeNumber(12, 18, "a PostgreSQL major version").optional(),
   clusterName: z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected a cluster name: lower-case letters, digits, _ and -" }).optional(),
-  port: wholeNumber(1, 65535, "a port number").default(5432),
+  port: wholeNumber(1, 65535, "a port number").default(DEFAULTS.postgres.port),
   dataDirectory: path("a data directory").optional(),
   hostFacts: z
     .strictObject({
@@ -152,8 +154,8 @@ const postgresCluster = z.strictObject({
       storage: z.enum(["ssd", "hdd", "network"], { error: "expected ssd, hdd or network" }).optional(),
     })
     .optional(),
-  workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default("mixed"),
-  maxConnections: wholeNumber(1, 10000, "a number of connections").default(100),
+  workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default(DEFAULTS.server.workload),
+  maxConnections: wholeNumber(1, 10000, "a number of connections").default(DEFAULTS.server.maxConnections),
   parameters: z
     .record(
       z.string().regex(/^[a-z_.]+$/, { error: "expected a postgresql.conf parameter name" }),
@@ -163,8 +165,8 @@ const postgresCluster = z.strictObject({
         .refine((v) => /^[^\x00-\x1f\x7f]*$/.test(v), { error: "expected a one-line value (no newline or control character)" }),
     )
     .default({}),
-  listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default(["localhost"]),
-  allowedCidrs: z.array(cidr).default([]),
+  listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default([...DEFAULTS.server.listenAddresses]),
+  allowedCidrs: z.array(cidr).default([...DEFAULTS.server.allowedCidrs]),
   tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
   databases: z.record(identifier("a database name"), postgresDatabase).refine((r) => Object.keys(r).length > 0, { error: "expected at least one database" }),
   users: z.record(identifier("a user name"), postgresUser),
@@ -194,7 +196,7 @@ const postgresCluster = z.strictObject({
 
 /** Top-level keys of the `dbstack` namespace and their schemas. */
 export const CONFIG_KEYS = {
-  allowDataRemoval: z.boolean({ error: "expected true or false" }).default(false),
+  allowDataRemoval: z.boolean({ error: "expected true or false" }).default(DEFAULTS.allowDataRemoval),
   hosts: z
     .record(
       z

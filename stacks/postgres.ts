@@ -1,38 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PostgresDatabaseArgs } from "../components/engines/postgres/args";
 import { PostgresCluster } from "../components/engines/postgres/cluster";
-import { SshHostKeys } from "../components/targets/hostKeys";
-import { localTarget, type Target } from "../components/targets/target";
-import { ConfigError, projectPath, type PostgresClusterConfig, type SshHostConfig } from "./config";
+import { ConfigError, projectPath, type PostgresClusterConfig } from "./config";
+import { resolveHost, type Ctx } from "./hosts";
 import { migrationSourceFromConfig } from "./migrations";
-
-interface Ctx {
-  projectDir: string;
-  stack: string;
-  allowDataRemoval: boolean;
-  hosts: Record<string, SshHostConfig>;
-  /** The pinned keys of each dbstack:hosts entry in use, one record per host (shared by every deployment on it). */
-  hostKeys?: Map<string, SshHostKeys>;
-}
-
-/** Resolves `host: local | <name in dbstack:hosts>` to a target, its (secret) key and its pinned host keys. */
-function resolveHost(key: string, host: string, ctx: Ctx): { target: Target; privateKey?: pulumi.Output<string>; hostKeys?: pulumi.Output<string> } {
-  if (host === "local") return { target: localTarget() };
-  const h = ctx.hosts[host];
-  if (!h) {
-    const known = Object.keys(ctx.hosts);
-    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
-  }
-  const target: Target = { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey, configKey: `dbstack:hosts.${host}` };
-  // Trust on first use, once per host: the keys it offers the first time are kept in the state.
-  ctx.hostKeys ??= new Map();
-  let pinned = ctx.hostKeys.get(host);
-  if (!pinned) {
-    pinned = new SshHostKeys(`host-${host}-keys`, { target });
-    ctx.hostKeys.set(host, pinned);
-  }
-  return { target, privateKey: pulumi.secret(h.privateKey), hostKeys: pinned.keys };
-}
 
 export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx, opts?: pulumi.ComponentResourceOptions): PostgresCluster {
   const key = `dbstack:postgres.${name}`;
@@ -44,7 +15,7 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
   }));
   try {
     return new PostgresCluster(name, {
-      ...primary,
+      target: primary,
       address: cfg.address,
       version: cfg.version,
       clusterName: cfg.clusterName,
@@ -62,12 +33,11 @@ export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConf
       backup: cfg.backup && { ...cfg.backup, dir: cfg.backup.dir && projectPath(ctx.projectDir, cfg.backup.dir) },
       maintenanceSchedule: cfg.maintenanceSchedule,
       standbys: Object.entries(cfg.standbys).map(([s, spec]) => {
-        const host = resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx);
-        return { name: s, target: host.target, privateKey: host.privateKey, hostKeys: host.hostKeys, address: spec.address, clusterName: spec.clusterName, port: spec.port };
+        const target = resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx);
+        return { name: s, target, address: spec.address, clusterName: spec.clusterName, port: spec.port };
       }),
       toolsDir: cfg.toolsDir && projectPath(ctx.projectDir, cfg.toolsDir),
       allowDataRemoval: ctx.allowDataRemoval,
-      hostPrefix: `dbstack-${ctx.stack}`,
     }, opts);
   } catch (err) {
     if (err instanceof ConfigError) throw err;

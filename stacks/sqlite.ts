@@ -2,16 +2,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { SqliteDatabase } from "../components/engines/sqlite/database";
 import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
+import { resolveHost, type Ctx } from "./hosts";
 
 /** Turns one validated `dbstack:sqlite.<name>` entry into component args; reads migration files. */
 export function sqliteDatabaseFromConfig(
   name: string,
   cfg: SqliteDatabaseConfig,
-  ctx: { projectDir: string; stack: string; allowDataRemoval: boolean },
+  ctx: Ctx,
 ): SqliteDatabase {
   const abs = (p: string) => projectPath(ctx.projectDir, p);
   const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir);
   return underKey(`dbstack:sqlite.${name}`, () => new SqliteDatabase(name, {
+    target: resolveHost(`dbstack:sqlite.${name}.host`, cfg.host, ctx),
     path: abs(cfg.path),
     owner: cfg.owner,
     group: cfg.group,
@@ -21,7 +23,6 @@ export function sqliteDatabaseFromConfig(
     healthChecks: cfg.healthChecks,
     toolsDir: cfg.toolsDir && abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
-    hostPrefix: `dbstack-${ctx.stack}`,
   }));
 }
 

@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../model/defaults";
 import type { CronSchedule } from "./schedule";
 
 /** How an engine's backups are taken, kept and shipped. The same for every engine. */
@@ -14,4 +15,4 @@ export interface BackupPolicy {
   offHostCommand?: string;
 }
 
-export const DEFAULT_RETENTION_DAYS = 30;
+export const DEFAULT_RETENTION_DAYS = DEFAULTS.backup.retentionDays;

@@ -1,10 +1,11 @@
+import { DEFAULTS } from "../model/defaults";
 import { CronExpressionParser } from "cron-parser";
 
 /** A cron schedule in the five-field form (`m h dom mon dow`) or one of cron's @ shorthands. */
 export type CronSchedule = string;
 
 /** dbstack's default backup time: daily at 02:00, host time. */
-export const DEFAULT_BACKUP_SCHEDULE: CronSchedule = "0 2 * * *";
+export const DEFAULT_BACKUP_SCHEDULE: CronSchedule = DEFAULTS.backup.schedule;
 
 const SHORTHANDS = new Set(["@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"]);
 const FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [

@@ -3,7 +3,7 @@ import type { ReviewFacts } from "../review/facts";
 import { redactText, secretNeedles } from "./redact";
 import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, renderSessionWatchdog, sshArguments } from "./ssh";
 import { minimalEnvironment } from "./environment";
-import type { Target } from "./target";
+import { unknownTarget, type Target } from "./target";
 
 /**
  * Runs rendered scripts on a target as a Pulumi resource: `create` when the resource is created,
@@ -146,7 +146,10 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
   let childEnv: NodeJS.ProcessEnv = minimalEnvironment(process.env, env);
   let tmp: string | undefined;
   const t = state.target;
-  if (t.kind === "ssh") {
+  switch (t.kind) {
+    case "local":
+      break;
+    case "ssh": {
     if (!state.privateKey) throw new Error(`${state.description}: no SSH private key for ${t.host}`);
     // The pin: the declared key wins; otherwise the keys recorded on first contact.
     const keys = parseHostKeys(t.hostKey ?? state.hostKeys ?? "");
@@ -167,6 +170,10 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     // First a watcher that stops the script if this session dies (see renderSessionWatchdog).
     input = renderSessionWatchdog() + "\n" + Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
     childEnv = minimalEnvironment(process.env);
+      break;
+    }
+    default:
+      unknownTarget(t);
   }
   try {
     return await new Promise<string>((resolve, reject) => {

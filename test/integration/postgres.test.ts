@@ -5,6 +5,7 @@ import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
+import { stackHostPrefix } from "../../components/model/naming";
 import { changes, sandbox, setConfig, writeMigration } from "./harness";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
@@ -178,7 +179,7 @@ describe("PostgreSQL primary and standby on two SSH hosts", () => {
   });
 
   it("schedules maintenance, and the maintenance tool vacuums and analyzes", () => {
-    expect(onPrimary("cat /etc/cron.d/dbstack-pg-main-maintenance")).toContain(`30 3 * * 0 root ${tools}/maintenance`);
+    expect(onPrimary(`cat /etc/cron.d/${stackHostPrefix("dbstack", "pg", box.projectDir)}-postgres-main-maintenance`)).toContain(`30 3 * * 0 root ${tools}/maintenance`);
     expect(onPrimary(`${tools}/maintenance`)).toContain("vacuum and analyze ok");
   });
 

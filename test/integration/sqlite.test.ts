@@ -2,6 +2,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stackHostPrefix } from "../../components/model/naming";
 import { changes, run, sandbox, setConfig, sqlite, writeMigration } from "./harness";
 
 const box = sandbox("sqlite");
@@ -11,7 +12,7 @@ const db = join(data, "app.db");
 const backups = join(box.dir, "backups");
 const tools = join(box.dir, "tools");
 const migrations = join(box.dir, "migrations");
-const cronFile = `/etc/cron.d/dbstack-${stackName}-app-backup`;
+const cronFile = `/etc/cron.d/${stackHostPrefix("dbstack", stackName, box.projectDir)}-sqlite-app-backup`;
 
 function spec(extra: Record<string, unknown> = {}) {
   return {

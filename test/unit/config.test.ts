@@ -77,6 +77,15 @@ describe("parseStackConfig: valid configs", () => {
     expect(config.sqlite.app.pragmas).toBeUndefined();
   });
 
+  it("lets an SQLite database and a PostgreSQL deployment share a name: host-level names carry the engine", () => {
+    const config = parseStackConfig({
+      "dbstack:postgres": JSON.stringify({ app: { databases: { app: { owner: "app" } }, users: { app: { grants: { app: "owner" } } }, backup: {} } }),
+      "dbstack:sqlite": JSON.stringify({ app: { path: "/var/lib/app/app.db", toolsDir: "/var/lib/app-tools", backup: {} } }),
+    });
+    expect(Object.keys(config.postgres)).toEqual(["app"]);
+    expect(Object.keys(config.sqlite)).toEqual(["app"]);
+  });
+
   it("reads plain string values the way Pulumi gives them", () => {
     const config = parseStackConfig({ "dbstack:allowDataRemoval": "true", "aws:region": "eu-west-1" });
     expect(config).toEqual({ allowDataRemoval: true, hosts: {}, postgres: {}, sqlite: {} });

@@ -41,8 +41,7 @@ const USERS_SQL = "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT 
 
 function args(overrides: Partial<PostgresClusterArgs> = {}): PostgresClusterArgs {
   return {
-    target: { kind: "ssh", host: "10.0.0.5" },
-    privateKey: PRIVATE_KEY,
+    target: { kind: "ssh", host: "10.0.0.5", privateKey: PRIVATE_KEY },
     version: 15,
     listenAddresses: ["localhost", "10.0.0.5"],
     allowedCidrs: ["10.0.0.0/24"],
@@ -62,7 +61,7 @@ function args(overrides: Partial<PostgresClusterArgs> = {}): PostgresClusterArgs
     ],
     backup: { retentionDays: 7 },
     maintenanceSchedule: "30 3 * * 0",
-    standbys: [{ name: "replica1", target: { kind: "ssh", host: "10.0.0.6" }, address: "10.0.0.6" }],
+    standbys: [{ name: "replica1", target: { kind: "ssh", host: "10.0.0.6", privateKey: PRIVATE_KEY }, address: "10.0.0.6" }],
     hostPrefix: "dbstack-unit",
     ...overrides,
   };
@@ -297,23 +296,23 @@ describe("PostgresCluster scripts", () => {
     expect(create).toContain("-h '10.0.0.5' -p 5432 -U 'dbstack_replication'");
     expect(create).toContain("-S 'dbstack_replica1'");
     expect(children.get("clone-replication")!.inputs.create).toContain("pg_create_physical_replication_slot('dbstack_replica1')");
-    expect(children.get("clone-replica1-tools")!.inputs.create).toContain("/usr/local/lib/dbstack-unit/clone-replica1/promote");
+    expect(children.get("clone-replica1-tools")!.inputs.create).toContain("/usr/local/lib/dbstack-unit/postgres-clone-replica1/promote");
   });
 
   it("installs backup, restore, maintenance and health tools, and schedules backup and maintenance in cron", async () => {
     const { cluster, children } = await build("cron", args());
     const tools: string = children.get("cron-tools")!.inputs.create;
-    expect(tools).toContain("installed health-app, health-reports, backup, restore, maintenance in /usr/local/lib/dbstack-unit/cron");
+    expect(tools).toContain("installed health-app, health-reports, backup, restore, maintenance in /usr/local/lib/dbstack-unit/postgres-cron");
     expect(tools).toContain("--format=custom --dbname='app'");
     expect(tools).toContain("--format=custom --dbname='reports'");
     const backup: string = children.get("cron-backup-schedule")!.inputs.create;
-    expect(backup).toContain("mkdir -p '/var/backups/dbstack-unit/cron' && chmod 700 '/var/backups/dbstack-unit/cron'");
-    expect(backup).toContain("0 2 * * * root /usr/local/lib/dbstack-unit/cron/backup >> /var/backups/dbstack-unit/cron/cron-backup.log 2>&1");
+    expect(backup).toContain("mkdir -p '/var/backups/dbstack-unit/postgres-cron' && chmod 700 '/var/backups/dbstack-unit/postgres-cron'");
+    expect(backup).toContain("0 2 * * * root /usr/local/lib/dbstack-unit/postgres-cron/backup >> /var/backups/dbstack-unit/postgres-cron/cron-backup.log 2>&1");
     expect(children.get("cron-maintenance-schedule")!.inputs.create).toContain(
-      "30 3 * * 0 root /usr/local/lib/dbstack-unit/cron/maintenance >> /var/log/dbstack-unit-cron-maintenance.log 2>&1",
+      "30 3 * * 0 root /usr/local/lib/dbstack-unit/postgres-cron/maintenance >> /var/log/dbstack-unit-postgres-cron-maintenance.log 2>&1",
     );
-    expect(await output(cluster.toolsDir)).toBe("/usr/local/lib/dbstack-unit/cron");
-    expect(await output(cluster.standbyTools)).toEqual({ replica1: "/usr/local/lib/dbstack-unit/cron-replica1" });
+    expect(await output(cluster.toolsDir)).toBe("/usr/local/lib/dbstack-unit/postgres-cron");
+    expect(await output(cluster.standbyTools)).toEqual({ replica1: "/usr/local/lib/dbstack-unit/postgres-cron-replica1" });
   });
 
   it("checks the standby and the newest backup in the hooks", async () => {
@@ -330,9 +329,9 @@ describe("PostgresCluster scripts", () => {
     const { children } = await build("toolpw", args());
     const tools = children.get("toolpw-tools")!.inputs;
     expect(tools.environment).toEqual({ [SECRET_SIG.key]: SECRET_SIG.value, value: { DBSTACK_PASSWORD_APP: GENERATED, DBSTACK_PASSWORD_REPORTER: GENERATED } });
-    expect(tools.create).toContain(`( umask 077 && printf '%s' "$DBSTACK_PASSWORD_APP" > '/usr/local/lib/dbstack-unit/toolpw/app.password.dbstack-tmp' )`);
-    expect(tools.create).toContain("mv -f '/usr/local/lib/dbstack-unit/toolpw/reporter.password.dbstack-tmp' '/usr/local/lib/dbstack-unit/toolpw/reporter.password'");
-    expect(tools.create).toContain("DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack-unit/toolpw/reporter.password')");
+    expect(tools.create).toContain(`( umask 077 && printf '%s' "$DBSTACK_PASSWORD_APP" > '/usr/local/lib/dbstack-unit/postgres-toolpw/app.password.dbstack-tmp' )`);
+    expect(tools.create).toContain("mv -f '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password.dbstack-tmp' '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password'");
+    expect(tools.create).toContain("DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password')");
   });
 
   // Regression test, fixed bug (components/engines/postgres/cluster.ts, replicationCidrs): a standby address without a
@@ -388,7 +387,7 @@ describe("PostgresCluster outputs", () => {
   });
 
   it("defaults the address to localhost on this machine", async () => {
-    const { cluster } = await build("local", args({ target: undefined, privateKey: undefined, standbys: undefined }));
+    const { cluster } = await build("local", args({ target: undefined, standbys: undefined }));
     expect(await output(cluster.host)).toBe("localhost");
     expect((await output(cluster.urls)).app.app.postgresql).toBe(`postgresql://app:${GENERATED}@localhost:5432/app?sslmode=require`);
   });
@@ -446,6 +445,20 @@ describe("PostgresCluster argument validation", () => {
     [{ "work mem": "64MB" }, 'parameters: "work mem" is not a parameter name'],
   ])("rejects parameters %j with tuning's own rule, before anything is registered", (parameters, message) => {
     expect(argumentError("badparam", args({ parameters }))).toContain(message);
+  });
+
+  it.each([
+    ["standbys.tools", { standbys: [{ name: "tools", target: { kind: "ssh", host: "10.0.0.6" }, address: "10.0.0.6" }] }],
+    ["users.replication", { users: [{ name: "app", grants: { app: "owner" } }, { name: "reporter", grants: { reports: "owner" } }, { name: "replication", grants: {} }] }],
+  ] as [string, Partial<PostgresClusterArgs>][])("rejects %s, whose child resource would take the name of one of the deployment's own steps", (field, overrides) => {
+    const message = argumentError("clash", args(overrides));
+    expect(message.startsWith(`${field}: `), message).toBe(true);
+    expect(message).toContain("reserved:");
+  });
+
+  it("refuses a target of a kind it does not know, instead of running on this machine", () => {
+    const message = argumentError("alien", args({ target: { kind: "docker" } as unknown as PostgresClusterArgs["target"], standbys: undefined }));
+    expect(message).toContain('unknown target kind "docker"');
   });
 
   it("rejects a bad component name", () => {

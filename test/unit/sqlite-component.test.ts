@@ -1,3 +1,4 @@
+import { stackHostPrefix } from "../../components/model/naming";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildComponent, installMocks, output, type Registered } from "./support/mocks";
 import type { SqliteDatabaseArgs } from "../../components/engines/sqlite/database";
@@ -81,7 +82,7 @@ describe("SqliteDatabase", () => {
   it("schedules the backup tool in cron under the host prefix, with the declared schedule defaulted", async () => {
     const { children } = await build("cron", { ...ARGS, hostPrefix: "dbstack-dev" });
     const create: string = children.get("cron-backup-schedule")!.inputs.create;
-    expect(create).toContain("/etc/cron.d/dbstack-dev-cron-backup");
+    expect(create).toContain("/etc/cron.d/dbstack-dev-sqlite-cron-backup");
     expect(create).toContain("0 2 * * * root /opt/dbstack/app/backup >> /var/backups/app/cron-backup.log 2>&1");
   });
 
@@ -98,25 +99,41 @@ describe("SqliteDatabase", () => {
   });
 });
 
+describe("SqliteDatabase on an SSH host", () => {
+  it("hands every step the key its target carries, as a secret, and pins the host's keys", async () => {
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsqlite-unit-key\n-----END OPENSSH PRIVATE KEY-----";
+    const { children } = await build("remote", { path: "/var/lib/app/remote.db", target: { kind: "ssh", host: "10.0.0.7", privateKey: key }, backup: {} });
+    expect([...children.keys()]).toContain("remote-host-keys");
+    for (const step of ["remote-file", "remote-tools", "remote-backup-schedule", "remote-post-deploy"]) {
+      const inputs = children.get(step)!.inputs;
+      expect(JSON.stringify(inputs.privateKey)).toContain("sqlite-unit-key");
+      expect(JSON.stringify(inputs.privateKey)).toContain("4dabf18193072939515e22adb298388d"); // Pulumi's secret signature
+      expect(JSON.stringify(inputs.target)).not.toContain("sqlite-unit-key");
+    }
+  });
+});
+
 describe("SqliteDatabase default tools directory", () => {
-  it("is under /usr/local/lib/<hostPrefix>/<name>, so two stacks never share it", async () => {
+  it("is under /usr/local/lib/<hostPrefix>/sqlite-<name>, so two stacks or two engines never share it", async () => {
     const { db, children } = await build("app", { path: "/var/lib/app/app.db", hostPrefix: "dbstack-dev", backup: {} });
     const create: string = children.get("app-tools")!.inputs.create;
-    expect(create).toContain("mkdir -p '/usr/local/lib/dbstack-dev/app'; chmod 700 '/usr/local/lib/dbstack-dev/app'");
-    expect(create).toContain("installed shell, health, backup, restore in /usr/local/lib/dbstack-dev/app");
+    expect(create).toContain("mkdir -p '/usr/local/lib/dbstack-dev/sqlite-app'; chmod 700 '/usr/local/lib/dbstack-dev/sqlite-app'");
+    expect(create).toContain("installed shell, health, backup, restore in /usr/local/lib/dbstack-dev/sqlite-app");
     expect(create).not.toContain("/usr/local/lib/dbstack/");
     // Destroy removes the tools its manifest lists, then the directory only if it is empty: never rm -rf.
     const remove: string = children.get("app-tools")!.inputs.delete;
-    expect(remove).toContain("done < '/usr/local/lib/dbstack-dev/app/.dbstack-tools'");
-    expect(remove).toContain("rmdir '/usr/local/lib/dbstack-dev/app' 2>/dev/null");
+    expect(remove).toContain("done < '/usr/local/lib/dbstack-dev/sqlite-app/.dbstack-tools'");
+    expect(remove).toContain("rmdir '/usr/local/lib/dbstack-dev/sqlite-app' 2>/dev/null");
     expect(remove).not.toContain("rm -rf");
-    expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack-dev/app/health");
-    expect(await output(db.backupCommand)).toBe("/usr/local/lib/dbstack-dev/app/backup");
+    expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack-dev/sqlite-app/health");
+    expect(await output(db.backupCommand)).toBe("/usr/local/lib/dbstack-dev/sqlite-app/backup");
   });
 
-  it("is under /usr/local/lib/dbstack/<name> without a hostPrefix", async () => {
+  it("is under /usr/local/lib/dbstack-<stack>-<id>/sqlite-<name> without a hostPrefix: the id is the project's, stack's and clone's", async () => {
     const { db } = await build("plain", { path: "/var/lib/app/plain.db" });
-    expect(await output(db.healthCommand)).toBe("/usr/local/lib/dbstack/plain/health");
+    const health = await output(db.healthCommand);
+    expect(health).toMatch(/^\/usr\/local\/lib\/dbstack-unit-[0-9a-f]{6}\/sqlite-plain\/health$/);
+    expect(health).toBe(`/usr/local/lib/${stackHostPrefix("dbstack", "unit", process.cwd())}/sqlite-plain/health`);
   });
 });
 

@@ -47,8 +47,7 @@ export function subjectAltName(names: readonly string[]): string {
   return entries.join(",");
 }
 
-/** The names every host's certificate carries besides its addresses: connections on the host itself. */
-export const LOCAL_TLS_NAMES = ["localhost", "127.0.0.1", "::1"];
+export { LOCAL_TLS_NAMES } from "../../model/naming";
 
 /**
  * Shell functions of the TLS scripts (after the cluster prelude): paths, `ensure_ca` (creates the

@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
-import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../backups/policy";
-import { DEFAULT_BACKUP_SCHEDULE } from "../../backups/schedule";
+import { defaultHostPrefix, resolveBackup } from "../../deploy/common";
+import type { BackupArgs } from "../../model/args";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
 import { cronJobName, defaultToolsDir } from "../../model/naming";
+import { hostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
 import { dotCommandLine, sqliteDialect } from "./dialect";
@@ -62,18 +63,8 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   }
 }
 
-export interface SqliteBackupArgs {
-  /** Cron schedule. Default `0 2 * * *` (daily at 02:00, host time). */
-  schedule?: string;
-  /** Directory for backup files. Default: `backups` beside the database file. */
-  dir?: string;
-  /** Days to keep backups. Default 30. */
-  retentionDays?: number;
-  /** GPG recipient to encrypt backups to. Default: not encrypted. */
-  gpgRecipient?: string;
-  /** Command run after each backup with BACKUP_FILE set, to copy it off the host. Default: none. */
-  offHostCommand?: string;
-}
+/** Cron backups of the file (sqlite3 .backup); `dir` defaults to `backups` beside the database file. */
+export type SqliteBackupArgs = Omit<BackupArgs, "maxAgeHours">;
 
 export interface SqliteDatabaseArgs {
   /** Where the database lives. Default: this machine. */
@@ -92,11 +83,11 @@ export interface SqliteDatabaseArgs {
   migrations?: MigrationSource;
   /** Health checks run after migrations, besides the built-in ones (integrity_check, SELECT 1, version). */
   healthChecks?: HealthCheck[];
-  /** Where the backup, restore, health and shell tools are installed. Default `/usr/local/lib/<hostPrefix>/<name>`. */
+  /** Where the backup, restore, health and shell tools are installed. Default `/usr/local/lib/<hostPrefix>/sqlite-<name>`. */
   toolsDir?: string;
   /** Whether `pulumi destroy` deletes the database file and its backups. Default false: they are kept. */
   allowDataRemoval?: boolean;
-  /** Prefix for host-level names (cron file). Default `dbstack`. Stacks pass `dbstack-<stack>`. */
+  /** First part of host-level names (cron file, tools directory). Default `dbstack-<stack>-<id>` (see model/naming.ts). */
   hostPrefix?: string;
 }
 
@@ -128,20 +119,15 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     const target = args.target ?? localTarget();
     const pragmas = resolvePragmas(args.pragmas);
     const dbDir = args.path.slice(0, args.path.lastIndexOf("/")) || "/";
-    const backup: BackupPolicy | undefined = args.backup && {
-      schedule: args.backup.schedule ?? DEFAULT_BACKUP_SCHEDULE,
-      dir: args.backup.dir ?? `${dbDir}/backups`,
-      retentionDays: args.backup.retentionDays ?? DEFAULT_RETENTION_DAYS,
-      gpgRecipient: args.backup.gpgRecipient,
-      offHostCommand: args.backup.offHostCommand,
-    };
+    const backup = resolveBackup(args.backup, `${dbDir}/backups`);
+    const prefix = args.hostPrefix ?? defaultHostPrefix();
     const spec: SqliteScriptSpec = {
       name,
       path: args.path,
       owner: args.owner,
       group: args.group,
       pragmas,
-      toolsDir: args.toolsDir ?? defaultToolsDir(args.hostPrefix, name),
+      toolsDir: args.toolsDir ?? defaultToolsDir(prefix, "sqlite", name),
       backup,
       healthChecks: args.healthChecks ?? [],
       allowDataRemoval: args.allowDataRemoval ?? false,
@@ -150,11 +136,13 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     const urls = sqliteUrls(args.path);
     const component = `sqlite database ${name}`;
     const child = { parent: this };
+    // An SSH target carries its key; the steps take it (and the pinned host keys) from here.
+    const on = hostAccess(name, target, this);
 
     const file = new HostCommand(
       `${name}-file`,
       {
-        target,
+        ...on,
         description: `sqlite database ${name} (${args.path} on ${where})`,
         identity: args.path,
         create: renderProvision(spec),
@@ -167,7 +155,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     const tools = new HostCommand(
       `${name}-tools`,
       {
-        target,
+        ...on,
         description: `tools for sqlite database ${name}`,
         create: renderInstallTools(spec),
         delete: renderRemoveTools(spec),
@@ -179,7 +167,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     if (backup) {
       const schedule = {
         name,
-        jobName: cronJobName(args.hostPrefix, name, "backup"),
+        jobName: cronJobName(prefix, "sqlite", name, "backup"),
         policy: backup,
         script: `${spec.toolsDir}/backup`,
         extension: ".db",
@@ -188,7 +176,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       new HostCommand(
         `${name}-backup-schedule`,
         {
-          target,
+          ...on,
           description: `backup schedule for sqlite database ${name}`,
           create: renderInstallBackupSchedule(schedule),
           delete: renderRemoveBackupSchedule(schedule),
@@ -208,7 +196,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       const hook = new HostCommand(
         `${name}-post-deploy`,
         {
-          target,
+          ...on,
           description: `post-deploy hook for sqlite database ${name}`,
           create: renderPostDeployHook({
             subject: `sqlite database ${name}`,

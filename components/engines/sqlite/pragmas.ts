@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../../model/defaults";
 /**
  * SQLite pragmas dbstack manages. Two kinds behave differently, and dbstack treats them so:
  * - persistent pragmas are stored in the database file, so setting them once at deploy is enough;
@@ -19,13 +20,7 @@ export interface SqlitePragmas {
 }
 
 /** dbstack's defaults, in one place. */
-export const SQLITE_PRAGMA_DEFAULTS: Required<SqlitePragmas> = {
-  journalMode: "wal",
-  autoVacuum: "none",
-  synchronous: "normal",
-  busyTimeoutMs: 5000,
-  foreignKeys: true,
-};
+export const SQLITE_PRAGMA_DEFAULTS: Required<SqlitePragmas> = DEFAULTS.sqlite.pragmas;
 
 export function resolvePragmas(pragmas: SqlitePragmas | undefined): Required<SqlitePragmas> {
   return { ...SQLITE_PRAGMA_DEFAULTS, ...stripUndefined(pragmas ?? {}) };

@@ -1,0 +1,442 @@
+import * as pulumi from "@pulumi/pulumi";
+import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule, type BackupScheduleSpec } from "../backups/backupSchedule";
+import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEntry";
+import type { InstanceConfig, InstanceSpec, ServerEngine, StandbySource, Urls } from "../engines/engine";
+import { renderPostDeployHook } from "../hooks/migrationRunner";
+import { checksumOf } from "../hooks/migrations";
+import type { DatabaseArgs, ServerDeploymentArgs, StandbyArgs, UserArgs } from "../model/args";
+import { DEFAULTS } from "../model/defaults";
+import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
+import { GeneratedPassword } from "../secrets/generatedPassword";
+import { HostCommand } from "../targets/hostCommand";
+import { HostFactsReading } from "../targets/hostFacts";
+import { hostAccess } from "../targets/access";
+import { describeTarget, localTarget, type Target } from "../targets/target";
+import { renderInstallTools, renderRemoveTools } from "../targets/tools";
+import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
+import { validateServerArgs } from "./validateServer";
+
+/** How a typed wrapper names the instances of its deployment on their hosts. */
+export interface InstanceNaming<Standby> {
+  /** The primary's instance name (PostgreSQL cluster, MariaDB instance). */
+  instance: string;
+  /** Declared major version, as the engine writes it. */
+  version?: string;
+  /** A standby's instance name on its host. */
+  standbyInstance: (standby: Standby) => string;
+}
+
+/**
+ * One server deployment of any engine on any target: packages and the primary's instance, its
+ * tuned configuration with access rules and TLS, users with generated passwords, databases and
+ * least-privilege grants, standbys on other hosts, operator tools, cron backups and maintenance,
+ * and post-deploy hooks per database. The engine supplies every script (engines/engine.ts); this
+ * component decides the steps and their order. PostgresCluster and MariadbServer are typed
+ * wrappers around it.
+ */
+export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArgs, Standby extends StandbyArgs> extends pulumi.ComponentResource {
+  /** How clients reach the primary. */
+  readonly host: pulumi.Output<string>;
+  readonly port: pulumi.Output<number>;
+  /** Database names. */
+  readonly databases: pulumi.Output<string[]>;
+  /** Per user, per granted database: URLs in the flavours applications use (secret). */
+  readonly urls: pulumi.Output<Record<string, Record<string, Urls>>>;
+  /** What the last configuration step did (started / reloaded / restarted, and why). */
+  readonly configReport: pulumi.Output<string>;
+  /** Per database, what the last post-deploy hook printed. */
+  readonly hookReports: pulumi.Output<Record<string, string>>;
+  /** Tools on the primary's host (backup, restore, maintenance, health-<db>). */
+  readonly toolsDir: pulumi.Output<string>;
+  /** Per standby: its tools directory (holds `promote`). */
+  readonly standbyTools: pulumi.Output<Record<string, string>>;
+  /** The deployment CA's certificate (PEM, public): clients verify every host of the deployment with it. */
+  readonly caCertificate: pulumi.Output<string>;
+
+  constructor(
+    type: string,
+    engine: ServerEngine<Loc, Db, User>,
+    name: string,
+    args: ServerDeploymentArgs<Db, User, Standby>,
+    naming: InstanceNaming<Standby>,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    validateServerArgs(name, args, engine.kind);
+    engine.validate(args);
+    super(type, name, {}, opts);
+    const target = args.target ?? localTarget();
+    const component = `${engine.kind} ${engine.instanceNoun} ${name}`;
+    const allowDataRemoval = args.allowDataRemoval ?? DEFAULTS.allowDataRemoval;
+    const prefix = args.hostPrefix ?? defaultHostPrefix();
+    const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, engine.kind, name);
+    const port = args.port ?? engine.defaultPort;
+    const address = args.address ?? hostAddress(target);
+    const standbys = args.standbys ?? [];
+    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version };
+    const on = hostAccess(name, target, this);
+    const where = describeTarget(target);
+    const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
+    const child = { parent: this };
+
+    // Packages and host facts -----------------------------------------------------------------
+    const server = new HostCommand(`${name}-server`, { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } }, child);
+    const facts = server.stdout.apply((s) => engine.parseInstalled(s));
+    const version = facts.apply((f) => f.version);
+    /** The instance's location once the installed version is known. */
+    const at = version.apply((v) => engine.locate(spec, v));
+    const instance = new HostCommand(
+      `${name}-${engine.instanceNoun}`,
+      {
+        ...on,
+        description: `${what} on ${where}`,
+        identity: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
+        create: at.apply((l) => engine.renderCreate(l)),
+        delete: at.apply((l) => engine.renderRemove(l, allowDataRemoval)),
+        review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
+      },
+      { ...child, dependsOn: [server] },
+    );
+
+    // Configuration: tuning, access, TLS ------------------------------------------------------
+    // Memory and CPUs are read on every run, so a resized host is retuned (and the preview says so).
+    const live = new HostFactsReading(`${name}-host-facts`, on, child);
+    const tuned = pulumi.all([facts, live.memoryMb, live.cpus]).apply(([f, memoryMb, cpus]) =>
+      engine.tune(
+        { memoryMb: args.hostFacts?.memoryMb ?? memoryMb ?? f.memoryMb, cpus: args.hostFacts?.cpus ?? cpus ?? f.cpus, storage: args.hostFacts?.storage ?? DEFAULTS.server.storage },
+        { workload: args.workload ?? DEFAULTS.server.workload, maxConnections: args.maxConnections ?? DEFAULTS.server.maxConnections, version: f.version, overrides: args.parameters ?? {} },
+      ),
+    );
+    const access = {
+      listenAddresses: args.listenAddresses ?? [...DEFAULTS.server.listenAddresses],
+      allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
+      standbyAddresses: standbys.map((s) => s.address),
+      replicationUser: engine.replicationUser,
+    };
+    const primaryConfig = tuned.apply(
+      (t): InstanceConfig => ({ tuned: t, access, role: "primary", serverId: 1, hasStandbys: standbys.length > 0, tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) } }),
+    );
+    const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
+    const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: args.tls.certificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
+    // The deployment's CA lives on the primary's host only; its certificate is public.
+    const ca = new HostCommand(
+      `${name}-ca`,
+      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l)), review: { component } },
+      { ...child, dependsOn: [instance] },
+    );
+    const config = new HostCommand(
+      `${name}-config`,
+      {
+        ...on,
+        description: `configuration of ${what} on ${where}`,
+        create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+        environment: tlsEnv,
+        review: restartValues.apply((r) => ({ component, restartParameters: r })),
+      },
+      { ...child, dependsOn: [instance, ca] },
+    );
+
+    // Databases and users ---------------------------------------------------------------------
+    const passwords = new Map<string, pulumi.Output<string>>();
+    const userSteps: HostCommand[] = [];
+    for (const u of args.users) {
+      const password = u.password
+        ? pulumi.secret(u.password)
+        : new GeneratedPassword(`${name}-${u.name}-password`, { rotation: u.passwordRotation ?? DEFAULTS.user.passwordRotation }, child).result;
+      passwords.set(u.name, password);
+      const env = passwordVariable(u.name);
+      userSteps.push(
+        new HostCommand(
+          `${name}-role-${u.name}`,
+          {
+            ...on,
+            description: `user ${u.name} in ${what}`,
+            create: at.apply((l) => engine.renderUser(l, u, env)),
+            delete: at.apply((l) => engine.renderRemoveUser(l, u, args.databases, allowDataRemoval)),
+            environment: { [env]: password },
+            review: { component },
+          },
+          { ...child, dependsOn: [config] },
+        ),
+      );
+    }
+    const dbSteps = args.databases.map(
+      (db) =>
+        new HostCommand(
+          `${name}-db-${db.name}`,
+          {
+            ...on,
+            description: `database ${db.name} in ${what}`,
+            create: at.apply((l) => engine.renderDatabase(l, db)),
+            delete: at.apply((l) => engine.renderRemoveDatabase(l, db, allowDataRemoval)),
+            review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
+          },
+          // Owners exist before their databases (and are dropped after them).
+          { ...child, dependsOn: userSteps },
+        ),
+    );
+    const grantSteps = args.users.map(
+      (user) =>
+        new HostCommand(
+          `${name}-grants-${user.name}`,
+          {
+            ...on,
+            description: `grants of ${user.name} in ${what}`,
+            create: at.apply((l) => engine.renderGrants(l, user, args.databases)),
+            review: {
+              component,
+              grants: Object.fromEntries(Object.entries(user.grants).map(([db, role]) => [`${user.name} on ${db}`, { role }])),
+            },
+          },
+          { ...child, dependsOn: [...userSteps, ...dbSteps] },
+        ),
+    );
+
+    // Standbys: the replication role on the primary, then each standby ------------------------
+    const standbyTools: Record<string, pulumi.Output<string>> = {};
+    let replicationReady: HostCommand[] = [];
+    if (standbys.length > 0) {
+      const passwordEnv = "DBSTACK_REPLICATION_PASSWORD";
+      const replicationPassword = new GeneratedPassword(`${name}-replication-password`, {}, child).result;
+      const replication = new HostCommand(
+        `${name}-replication`,
+        {
+          ...on,
+          description: `replication role of ${what}`,
+          create: at.apply((l) => engine.renderReplicationSource(l, { passwordEnv, standbys: standbys.map((s) => ({ name: s.name, address: s.address })) })),
+          environment: { [passwordEnv]: replicationPassword },
+          review: { component },
+        },
+        { ...child, dependsOn: [config] },
+      );
+      replicationReady = [replication];
+      standbys.forEach((s, i) => {
+        const source: StandbySource = { name: s.name, primaryHost: address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv };
+        const sId = `${name}-${s.name}`;
+        const sOn = hostAccess(sId, s.target, this);
+        const sWhere = describeTarget(s.target);
+        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version };
+        const sAt = version.apply((v) => engine.locate(sSpec, v));
+        const sEnv = { [passwordEnv]: replicationPassword };
+        const sServer = new HostCommand(`${sId}-server`, { ...sOn, description: `${engine.title} packages on ${sWhere}`, create: engine.renderInstall(naming.version), review: { component } }, child);
+        const sInstance = new HostCommand(
+          sId,
+          {
+            ...sOn,
+            description: `standby ${s.name} of ${what} on ${sWhere}`,
+            // What the standby is: its instance. Its host's address, port, user and keys say how it
+            // is reached, and changing them must never re-create (and so delete) a standby.
+            identity: `${sSpec.instance}@standby`,
+            create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
+            delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
+            environment: sEnv,
+            review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
+          },
+          { ...child, dependsOn: [sServer, replication] },
+        );
+        // TLS: the standby makes its own key; only its public key travels, to be signed by the
+        // deployment's CA on the primary's host. The primary's key never leaves the primary.
+        const sAccess = { ...access, listenAddresses: standbyListenAddresses(access.listenAddresses, s.address) };
+        const sNames = tlsNames([s.address, ...sshHost(s.target), ...sAccess.listenAddresses]);
+        const sKey = new HostCommand(
+          `${sId}-tls-key`,
+          { ...sOn, description: `TLS key of standby ${s.name} on ${sWhere}`, create: sAt.apply((l) => engine.renderStandbyKey(l)), review: { component } },
+          { ...child, dependsOn: [sInstance] },
+        );
+        const sCert = new HostCommand(
+          `${sId}-tls-certificate`,
+          {
+            ...on,
+            description: `TLS certificate of standby ${s.name}, signed on ${where}`,
+            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames })),
+            review: { component },
+          },
+          { ...child, dependsOn: [ca] },
+        );
+        // Standbys get the primary's tuning, so that a hot standby can always follow it.
+        const sConfigSpec = pulumi
+          .all([primaryConfig, sCert.stdout])
+          .apply(([c, certificate]): InstanceConfig => ({ ...c, access: sAccess, role: "standby", serverId: i + 2, tls: { names: sNames, certificate } }));
+        let sReady = new HostCommand(
+          `${sId}-config`,
+          {
+            ...sOn,
+            description: `configuration of standby ${s.name} on ${sWhere}`,
+            create: pulumi.all([sAt, sConfigSpec]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+            review: restartValues.apply((r) => ({ component, restartParameters: r })),
+          },
+          { ...child, dependsOn: [sInstance, sCert] },
+        );
+        if (engine.renderFollow) {
+          const follow = engine.renderFollow.bind(engine);
+          sReady = new HostCommand(
+            `${sId}-follow`,
+            { ...sOn, description: `replication of standby ${s.name} from ${where}`, create: sAt.apply((l) => follow(l, source)), environment: sEnv, review: { component } },
+            { ...child, dependsOn: [sReady] },
+          );
+        }
+        replicationReady.push(sReady);
+        const sTools = `${toolsDir}-${s.name}`;
+        new HostCommand(
+          `${sId}-tools`,
+          {
+            ...sOn,
+            description: `tools of standby ${s.name}`,
+            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]])),
+            delete: renderRemoveTools(sTools),
+            review: { component },
+          },
+          { ...child, dependsOn: [sReady] },
+        );
+        standbyTools[s.name] = pulumi.output(sTools);
+      });
+    }
+
+    // Backups, maintenance, tools --------------------------------------------------------------
+    const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
+    const backupSchedule: BackupScheduleSpec | undefined = backup && {
+      name,
+      jobName: cronJobName(prefix, engine.kind, name, "backup"),
+      policy: backup,
+      script: `${toolsDir}/backup`,
+      extension: engine.backupExtension,
+      allowDataRemoval,
+    };
+    // The on-demand health tools log in as each database's owner: its password is kept in a
+    // root-only file beside them (the deploy itself passes it in the hook's environment).
+    const ownerPasswordFile = (owner: string) => `${toolsDir}/${owner}.password`;
+    const owners = [...new Set(args.databases.map((d) => d.owner))];
+    const dbNames = args.databases.map((d) => d.name);
+    const dialectFor = (l: Loc, db: Db) =>
+      engine.dialect(l, {
+        database: db.name,
+        owner: db.owner,
+        ownerPasswordFile: ownerPasswordFile(db.owner),
+        expectedStandbys: standbys.length,
+        backup: backupSchedule && { dir: backupSchedule.policy.dir, prefix: name, maxAgeHours: backup!.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
+      });
+    const toolScripts = at.apply((l) => {
+      const tools: [string, string][] = args.databases.map((db) => [
+        `health-${db.name}`,
+        renderPostDeployHook({ subject: `database ${db.name} (health checks only)`, dialect: dialectFor(l, db), healthChecks: db.healthChecks ?? [] }),
+      ]);
+      if (backup) tools.push(["backup", engine.renderBackup(l, { name, databases: dbNames, policy: backup })], ["restore", engine.renderRestore(l, { name, databases: dbNames, policy: backup })]);
+      tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
+      return tools;
+    });
+    const tools = new HostCommand(
+      `${name}-tools`,
+      {
+        ...on,
+        description: `tools of ${what}`,
+        create: toolScripts.apply((t) => [renderInstallTools(toolsDir, t), ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
+        delete: renderRemoveTools(toolsDir),
+        environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
+        review: { component },
+      },
+      { ...child, dependsOn: [config] },
+    );
+    if (backupSchedule) {
+      new HostCommand(
+        `${name}-backup-schedule`,
+        {
+          ...on,
+          description: `backup schedule of ${what}`,
+          create: renderInstallBackupSchedule(backupSchedule),
+          delete: renderRemoveBackupSchedule(backupSchedule),
+          review: {
+            component,
+            backup: { schedule: backupSchedule.policy.schedule, retentionDays: backupSchedule.policy.retentionDays },
+            dataBearing: true,
+            dataRemovalAllowed: allowDataRemoval,
+          },
+        },
+        { ...child, dependsOn: [tools] },
+      );
+    }
+    if (args.maintenanceSchedule) {
+      const job = {
+        name: cronJobName(prefix, engine.kind, name, "maintenance"),
+        schedule: args.maintenanceSchedule,
+        user: "root",
+        script: `${toolsDir}/maintenance`,
+        logFile: jobLogFile(prefix, engine.kind, name, "maintenance"),
+      };
+      new HostCommand(
+        `${name}-maintenance-schedule`,
+        { ...on, description: `maintenance schedule of ${what}`, create: renderInstallCron(job), delete: renderRemoveCron(job), review: { component } },
+        { ...child, dependsOn: [tools] },
+      );
+    }
+
+    // Post-deploy hooks per database ----------------------------------------------------------
+    const hookReports: Record<string, pulumi.Output<string>> = {};
+    for (const db of args.databases) {
+      const ownerPassword = passwords.get(db.owner)!;
+      const hook = new HostCommand(
+        `${name}-post-deploy-${db.name}`,
+        {
+          ...on,
+          description: `post-deploy hook for database ${db.name}`,
+          create: at.apply((l) =>
+            renderPostDeployHook({ subject: `database ${db.name} of ${what}`, dialect: dialectFor(l, db), migrations: db.migrations, healthChecks: db.healthChecks ?? [] }),
+          ),
+          environment: {
+            // The hook's client logs in as the owner with this; an external migration command gets DATABASE_URL only.
+            DBSTACK_OWNER_PASSWORD: ownerPassword,
+            DATABASE_URL: ownerPassword.apply((pw) => engine.urls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name })[engine.databaseUrlFlavor]),
+          },
+          triggers: [instance.id, config.stdout.apply((s) => checksumOf(s))],
+          review: { component, migrations: db.migrations?.kind === "sql" ? db.migrations.migrations.map((m) => m.id) : [] },
+        },
+        { ...child, dependsOn: [...grantSteps, tools, ...replicationReady] },
+      );
+      hookReports[db.name] = hook.stdout;
+    }
+
+    // Outputs ---------------------------------------------------------------------------------
+    const urlEntries = args.users.map((u) =>
+      passwords.get(u.name)!.apply(
+        (pw) =>
+          [
+            u.name,
+            Object.fromEntries(Object.keys(u.grants).map((db) => [db, engine.urls({ user: u.name, password: pw, host: address, port, database: db, caCertificateFile: args.caCertificateFile })])),
+          ] as const,
+      ),
+    );
+    this.host = pulumi.output(address);
+    this.port = pulumi.output(port);
+    this.databases = pulumi.output(dbNames);
+    this.urls = pulumi.secret(pulumi.all(urlEntries).apply((entries) => Object.fromEntries(entries)));
+    this.configReport = config.stdout;
+    this.hookReports = pulumi.all(hookReports);
+    this.toolsDir = pulumi.output(toolsDir);
+    this.standbyTools = pulumi.all(standbyTools);
+    this.caCertificate = ca.stdout;
+    this.registerOutputs({
+      host: this.host,
+      port: this.port,
+      databases: this.databases,
+      urls: this.urls,
+      configReport: this.configReport,
+      hookReports: this.hookReports,
+      toolsDir: this.toolsDir,
+      standbyTools: this.standbyTools,
+      caCertificate: this.caCertificate,
+    });
+  }
+}
+
+function hostAddress(target: Target): string {
+  return target.kind === "ssh" ? target.host : "localhost";
+}
+
+function sshHost(target: Target): string[] {
+  return target.kind === "ssh" ? [target.host] : [];
+}
+
+/** A standby listens where the primary does: on its own address when the primary listens beyond localhost. */
+function standbyListenAddresses(primary: string[], standbyAddress: string): string[] {
+  if (primary.includes("*")) return ["*"];
+  const local = new Set(["localhost", "127.0.0.1", "::1"]);
+  return primary.some((a) => !local.has(a)) ? ["localhost", standbyAddress.replace(/\/\d+$/, "")] : ["localhost"];
+}

@@ -1,0 +1,147 @@
+/**
+ * What a server engine (PostgreSQL, MariaDB) supplies to the one server-deployment component
+ * (components/deploy/serverDeployment.ts). Every member is a pure function of the declared spec
+ * returning a script, SQL wrapped in a script, or a value; the deployment component decides the
+ * steps, their order and their resources, the same for every engine on every target. A third
+ * engine adds a file implementing this, not another orchestrator.
+ *
+ * `Loc` is the engine's own "where the instance lives" (PostgreSQL's version/cluster/port, MariaDB's
+ * instance/port/data directory), known once the installed version is.
+ */
+import type { BackupPolicy } from "../backups/policy";
+import type { HookDialect } from "../hooks/dialect";
+import type { DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
+import type { EngineKind } from "../model/naming";
+import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
+
+/** What the install step reports about the host. */
+export interface InstalledServer {
+  /** The installed server's major version, e.g. "15" or "10.11". */
+  version: string;
+  memoryMb: number;
+  cpus: number;
+}
+
+/** An instance before its version is known: what the deployment declares about it. */
+export interface InstanceSpec {
+  /** Instance name on its host (PostgreSQL cluster name, MariaDB instance name). */
+  instance: string;
+  port: number;
+  /** Declared data directory; default: the engine's layout. */
+  dataDirectory?: string;
+  /** Declared major version; default: the distribution's. */
+  version?: string;
+}
+
+/** Network access of an instance. */
+export interface AccessModel {
+  /** Addresses the server listens on. */
+  listenAddresses: string[];
+  /** Client networks allowed over TLS with passwords. */
+  allowedCidrs: string[];
+  /** Addresses of the standbys that replicate from this instance (empty on a standby). */
+  standbyAddresses: string[];
+  /** The role standbys connect as. */
+  replicationUser: string;
+}
+
+/** Everything the configure step of one instance renders. */
+export interface InstanceConfig {
+  /** Tuned parameters, declared overrides merged in. */
+  tuned: TunedParameters;
+  access: AccessModel;
+  /** Whether this instance is the primary or a standby, and its replication id (1 for the primary). */
+  role: "primary" | "standby";
+  serverId: number;
+  /** Whether the deployment has standbys (the primary then keeps what they need). */
+  hasStandbys: boolean;
+  /** Names the host's TLS certificate is valid for; and a certificate signed for a standby's key. */
+  tls: { names: string[]; certificate?: string };
+}
+
+/** How a standby reaches its primary. */
+export interface StandbySource {
+  /** Standby name (PostgreSQL: its replication slot). */
+  name: string;
+  primaryHost: string;
+  primaryPort: number;
+  replicationUser: string;
+  /** Environment variable holding the replication password. */
+  passwordEnv: string;
+}
+
+/** What the hooks and the on-demand health tool of one database need. */
+export interface HookModel {
+  database: string;
+  owner: string;
+  /** The owner's password file (0600, root) for the on-demand health tool. */
+  ownerPasswordFile: string;
+  expectedStandbys: number;
+  backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
+}
+
+/** A database's URLs in the flavours applications use, by flavour name. */
+export type Urls = Record<string, string>;
+
+export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs> {
+  readonly kind: Exclude<EngineKind, "sqlite">;
+  /** "PostgreSQL", "MariaDB". */
+  readonly title: string;
+  /** What one instance is called: "cluster", "instance". */
+  readonly instanceNoun: string;
+  readonly defaultPort: number;
+  /** The role standbys connect as (names starting dbstack_ are reserved for these). */
+  readonly replicationUser: string;
+  /** The URL flavour an external migration command gets as DATABASE_URL. */
+  readonly databaseUrlFlavor: string;
+  /** The file extension of one backup. */
+  readonly backupExtension: string;
+
+  /** Engine rules on the declared spec (identifiers, grants, overrides); throws ArgumentError naming the field. */
+  validate(args: ServerDeploymentArgs<Db, User>): void;
+
+  // Install and the instance ----------------------------------------------------------------
+  renderInstall(version: string | undefined): string;
+  parseInstalled(stdout: string): InstalledServer;
+  locate(instance: InstanceSpec, version: string): Loc;
+  /** Creates the primary's instance if missing; never touches an existing one. */
+  renderCreate(loc: Loc): string;
+  /** Stops the instance; deletes its data only when allowed. */
+  renderRemove(loc: Loc, allowDataRemoval: boolean): string;
+
+  // Configuration ------------------------------------------------------------------------------
+  tune(facts: HostFacts, spec: { workload: Workload; maxConnections: number; version: string; overrides: Record<string, string> }): TunedParameters;
+  /** The values of parameters the configure step sets that need a restart to change (for the preview). */
+  restartValues(version: string, config: InstanceConfig, port: number): Record<string, string>;
+  /** Writes the configuration and applies it (start, reload/SET GLOBAL, or restart); prints what it did. */
+  renderConfigure(loc: Loc, config: InstanceConfig): string;
+
+  // TLS: a CA per deployment on the primary's host; each host its own key ----------------------
+  renderCa(loc: Loc): string;
+  renderStandbyKey(loc: Loc): string;
+  renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[] }): string;
+
+  // Users, databases, grants -------------------------------------------------------------------
+  renderUser(loc: Loc, user: User, passwordEnv: string): string;
+  renderRemoveUser(loc: Loc, user: User, databases: Db[], allowDataRemoval: boolean): string;
+  renderDatabase(loc: Loc, db: Db): string;
+  renderRemoveDatabase(loc: Loc, db: Db, allowDataRemoval: boolean): string;
+  renderGrants(loc: Loc, user: User, databases: Db[]): string;
+
+  // Standbys -----------------------------------------------------------------------------------
+  /** On the primary: the replication role (password in `passwordEnv`) and what each standby needs. */
+  renderReplicationSource(loc: Loc, source: { passwordEnv: string; standbys: { name: string; address: string }[] }): string;
+  /** On a standby's host: creates its instance (PostgreSQL clones the primary here). */
+  renderCreateStandby(loc: Loc, source: StandbySource): string;
+  /** On a standby's host after its configuration: starts following (MariaDB seeds and starts replication). */
+  renderFollow?(loc: Loc, source: StandbySource): string;
+  /** The standby's `promote` tool. */
+  renderPromote(loc: Loc): string;
+
+  // Backups, maintenance, hooks ----------------------------------------------------------------
+  renderBackup(loc: Loc, spec: { name: string; databases: string[]; policy: BackupPolicy }): string;
+  renderRestore(loc: Loc, spec: { name: string; databases: string[]; policy: BackupPolicy }): string;
+  renderMaintenance(loc: Loc, spec: { name: string; databases: string[] }): string;
+  dialect(loc: Loc, hook: HookModel): HookDialect;
+  urls(c: { user: string; password: string; host: string; port: number; database: string; caCertificateFile?: string }): Urls;
+}

@@ -1,0 +1,119 @@
+/**
+ * The declared model every engine shares: databases, users and their grants, backups, standbys and
+ * hooks, and the server deployment around them. Engines extend these with their own fields
+ * (PostgreSQL's locale and extensions, MariaDB's collation and account hosts); nothing here is
+ * written twice per engine. Defaults are in defaults.ts.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { HealthCheck } from "../hooks/healthChecks";
+import type { MigrationSource } from "../hooks/migrationRunner";
+import type { GrantRole } from "../review/facts";
+import type { Target } from "../targets/target";
+import type { HostFacts, Workload } from "./tuning";
+
+export type { GrantRole };
+
+/** One database of a deployment. */
+export interface DatabaseArgs {
+  /** Database name: lower-case letters, digits and _, starting with a letter or _. */
+  name: string;
+  /** The user that owns it: one of `users`. Migrations and declared checks run as this user. */
+  owner: string;
+  /** Schema migrations run after each deploy that changes something, as the owner. Default: none. */
+  migrations?: MigrationSource;
+  /** Health checks run after migrations, besides the engine's built-in ones. Default: none. */
+  healthChecks?: HealthCheck[];
+}
+
+/** A login user and what it may do. */
+export interface UserArgs {
+  /** User name: lower-case letters, digits and _. Names starting with `dbstack_` are dbstack's. */
+  name: string;
+  /** Per database: `owner`, `readwrite` or `readonly` (each includes the ones after it). */
+  grants: Record<string, GrantRole>;
+  /** Concurrent connections allowed. Default -1: no limit (MariaDB renders it as 0). */
+  connectionLimit?: number;
+  /** A password to use instead of a generated one (a secret). Default: generated, 32 characters. */
+  password?: pulumi.Input<string>;
+  /** Change to rotate a generated password. Default 0. */
+  passwordRotation?: string | number;
+}
+
+/** Cron backups of a deployment's databases. */
+export interface BackupArgs {
+  /** Cron schedule (five fields, host time). Default `0 2 * * *`. */
+  schedule?: string;
+  /** Directory of the backup files (created 0700; files 0600). Default: per engine (see the component). */
+  dir?: string;
+  /** Days a backup is kept. Default 30. */
+  retentionDays?: number;
+  /** Encrypt each backup to this GPG key (its public key in root's keyring). Default: not encrypted. */
+  gpgRecipient?: string;
+  /** Run after each backup with BACKUP_FILE set, to copy it off the host. Default: none. */
+  offHostCommand?: string;
+  /**
+   * Hours after which the newest backup counts as too old for the health check (also how long
+   * "no backup yet" may last after the schedule is installed). Default: 1.5 times the longest gap
+   * between two runs of the schedule (36 for daily backups). Server engines only.
+   */
+  maxAgeHours?: number;
+}
+
+/** A standby replica on another host (PostgreSQL streaming replication, MariaDB GTID replication). */
+export interface StandbyArgs {
+  /** Standby name: lower-case letters, digits and _ (not one of dbstack's step names, see naming.ts). */
+  name: string;
+  /** The standby's host; an SSH target carries its own key. */
+  target: Target;
+  /** The standby's address as the primary sees it (allowed to replicate). */
+  address: string;
+  /** Port on the standby's host. Default: the primary's. */
+  port?: number;
+}
+
+/** What every server deployment (PostgreSQL, MariaDB) declares. */
+export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs, Standby extends StandbyArgs = StandbyArgs> {
+  /** The primary's host. Default: this machine. */
+  target?: Target;
+  /** How clients reach the primary, in URLs. Default: the SSH host's address, or localhost. */
+  address?: string;
+  /** TCP port. Default: the engine's (5432, 3306). */
+  port?: number;
+  /** Data directory on the primary's host. Default: the engine's layout, named after the instance. */
+  dataDirectory?: string;
+  /** Host facts for tuning; what is not declared is read from the host on every run. Storage defaults to ssd. */
+  hostFacts?: Partial<HostFacts>;
+  /** What the server mostly serves. Default "mixed". */
+  workload?: Workload;
+  /** Client connections the server accepts. Default 100. */
+  maxConnections?: number;
+  /** Server parameters that win over the tuned ones (names as in the engine's config file). Default: none. */
+  parameters?: Record<string, string>;
+  /** Addresses the server listens on. Default ["localhost"]. */
+  listenAddresses?: string[];
+  /** Client networks allowed over TLS with passwords. Default: none (local clients only). */
+  allowedCidrs?: string[];
+  /**
+   * A certificate and key for the primary (secrets). Default: the primary's own key with a
+   * certificate signed by the deployment's CA (made on the primary's host; `caCertificate` output).
+   */
+  tls?: { certificate: pulumi.Input<string>; privateKey: pulumi.Input<string> };
+  /** Where clients keep the `caCertificate` output, named in the verify-full URLs. Default: none. */
+  caCertificateFile?: string;
+  /** The databases. At least one. */
+  databases: Db[];
+  /** The users, with their grants. */
+  users: User[];
+  /** Cron backups. Default: none. */
+  backup?: BackupArgs;
+  /** Cron schedule of vacuum/analyze (PostgreSQL) or ANALYZE (MariaDB). Default: none. */
+  maintenanceSchedule?: string;
+  /** Standby replicas. Default: none. */
+  standbys?: Standby[];
+  /** Tools directory on each host. Default `/usr/local/lib/<hostPrefix>/<engine>-<name>`. */
+  toolsDir?: string;
+  /** Whether destroy drops data: instances, databases, backups. Default false. */
+  allowDataRemoval?: boolean;
+  /** First part of host-level names. Default: `dbstack-<stack>-<id>`, see naming.ts. */
+  hostPrefix?: string;
+}

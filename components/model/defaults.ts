@@ -1,0 +1,77 @@
+/**
+ * Every default of dbstack's declared model, in one place: the components resolve what a user
+ * left out from here, and the stack config's zod schemas take their `.default()`s from here, so a
+ * default is never written twice. Each value says its unit where it has one.
+ */
+import type { StorageKind, Workload } from "./tuning";
+
+export const DEFAULTS = {
+  /** Whether destroy deletes data: databases, data directories, database files, backups. */
+  allowDataRemoval: false,
+  /** How SSH hosts are reached. */
+  ssh: {
+    port: 22,
+    user: "root",
+  },
+  backup: {
+    /** Cron schedule: daily at 02:00, host time. */
+    schedule: "0 2 * * *",
+    /** Days a backup is kept. */
+    retentionDays: 30,
+  },
+  /** Tuning inputs every server engine shares. */
+  server: {
+    workload: "mixed" as Workload,
+    /** Client connections the server accepts (max_connections). */
+    maxConnections: 100,
+    storage: "ssd" as StorageKind,
+    /** Addresses the server listens on. */
+    listenAddresses: ["localhost"] as readonly string[],
+    /** Client networks allowed from outside the host: none. */
+    allowedCidrs: [] as readonly string[],
+  },
+  user: {
+    /** Concurrent connections of a user; -1 for no limit. */
+    connectionLimit: -1,
+    /** Bump to rotate a generated password. */
+    passwordRotation: 0,
+  },
+  postgres: {
+    port: 5432,
+    database: {
+      encoding: "UTF8",
+      locale: "C.UTF-8",
+      /** PostgreSQL's own default; the seeds' Brazilian apps set "ISO, DMY". */
+      dateStyle: "ISO, MDY",
+      timeZone: "UTC",
+      extensions: [] as readonly string[],
+    },
+  },
+  mariadb: {
+    port: 3306,
+    /** The only flavour tested against a real server (see engines/mariadb/flavor.ts). */
+    flavor: "mariadb" as "mariadb" | "mysql",
+    database: {
+      /** utf8mb4 is always the character set; this is its collation. */
+      collation: "utf8mb4_unicode_ci",
+    },
+    user: {
+      /** Host patterns an account may connect from. */
+      hosts: ["localhost"] as readonly string[],
+      requireSsl: false,
+    },
+  },
+  sqlite: {
+    pragmas: {
+      /** Readers do not block the writer. */
+      journalMode: "wal" as "wal" | "delete" | "truncate" | "persist",
+      autoVacuum: "none" as "none" | "full" | "incremental",
+      /** Safe with WAL: one fsync per checkpoint. */
+      synchronous: "normal" as "off" | "normal" | "full" | "extra",
+      /** Milliseconds a connection waits for a lock before SQLITE_BUSY. */
+      busyTimeoutMs: 5000,
+      /** SQLite's own default is off. */
+      foreignKeys: true,
+    },
+  },
+} as const;

@@ -1,0 +1,37 @@
+import * as pulumi from "@pulumi/pulumi";
+import { SshHostKeys } from "../components/targets/hostKeys";
+import { localTarget, type Target } from "../components/targets/target";
+import { ConfigError, type SshHostConfig } from "./config";
+
+/** What every deployment of the stack is built with. */
+export interface Ctx {
+  projectDir: string;
+  stack: string;
+  allowDataRemoval: boolean;
+  hosts: Record<string, SshHostConfig>;
+  /** The pinned keys of each dbstack:hosts entry in use, one record per host (shared by every deployment on it). */
+  hostKeys?: Map<string, SshHostKeys>;
+}
+
+/**
+ * Resolves `host: local | <name in dbstack:hosts>` to a target that carries its (secret) key and
+ * the host keys pinned for it.
+ */
+export function resolveHost(key: string, host: string, ctx: Ctx): Target {
+  if (host === "local") return localTarget();
+  const h = ctx.hosts[host];
+  if (!h) {
+    const known = Object.keys(ctx.hosts);
+    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
+  }
+  const target: Target = { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey, configKey: `dbstack:hosts.${host}` };
+  // Trust on first use, once per host: the keys it offers the first time are kept in the state.
+  ctx.hostKeys ??= new Map();
+  let pinned = ctx.hostKeys.get(host);
+  if (!pinned) {
+    pinned = new SshHostKeys(`host-${host}-keys`, { target });
+    ctx.hostKeys.set(host, pinned);
+  }
+  return { ...target, privateKey: pulumi.secret(h.privateKey), recordedHostKeys: pinned.keys };
+}
+
