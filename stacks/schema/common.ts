@@ -1,0 +1,147 @@
+/** Building blocks of the stack config schemas: paths, numbers, backups, hooks, and the fields every server deployment declares. */
+import { z } from "zod";
+import { cronScheduleProblem } from "../../components/backups/schedule";
+import { DEFAULTS } from "../../components/model/defaults";
+import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
+
+export const path = (what: string) =>
+  z
+    .string({ error: `expected ${what} as a string` })
+    .min(1, { error: `expected ${what}` })
+    .regex(SAFE_PATH, { error: `expected ${what} made of letters, digits and . _ / @ + - only` });
+
+export const backup = z.strictObject({
+  schedule: z
+    .string({ error: "expected a cron schedule such as \"0 2 * * *\"" })
+    .default(DEFAULTS.backup.schedule)
+    .superRefine((value, ctx) => {
+      const problem = cronScheduleProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: `expected a cron schedule such as "0 2 * * *": ${problem}`, input: value });
+    }),
+  dir: path("a backup directory").optional(),
+  retentionDays: z
+    .number({ error: "expected a number of days" })
+    .int({ error: "expected a whole number of days from 1 to 3650" })
+    .min(1, { error: "expected a whole number of days from 1 to 3650" })
+    .max(3650, { error: "expected a whole number of days from 1 to 3650" })
+    .default(DEFAULTS.backup.retentionDays),
+  gpgRecipient: z
+    .string()
+    .regex(GPG_RECIPIENT, { error: "expected a GPG key id, fingerprint or e-mail address" })
+    .optional(),
+  offHostCommand: z.string().min(1, { error: "expected a shell command, got an empty string" }).optional(),
+});
+
+export const migrations = z.union(
+  [
+    z.strictObject({ dir: path("a directory of NNNN_name.sql files") }),
+    z.strictObject({
+      command: z.string().min(1, { error: "expected a command such as \"alembic upgrade head\"" }),
+      workdir: path("a working directory").optional(),
+    }),
+  ],
+  { error: 'expected either { dir: <directory of .sql files> } or { command: "<migration command>", workdir?: <dir> }' },
+);
+
+export const healthCheck = z.strictObject({
+  name: z.string().min(1, { error: "expected a name for the check" }),
+  sql: z.string().min(1, { error: "expected one SQL query" }),
+  expect: z.string().optional(),
+});
+
+export const identifier = (what: string) =>
+  z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: `expected ${what}: lower-case letters, digits and _, starting with a letter or _` });
+export const cidr = z
+  .string({ error: "expected a network in CIDR form, e.g. 10.0.0.0/24" })
+  .refine(
+    (v) => {
+      const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+      if (v4) return v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
+      const v6 = /^[0-9a-fA-F:]+\/(\d{1,3})$/.exec(v);
+      return v6 !== null && v.includes(":") && Number(v6[1]) <= 128;
+    },
+    { error: "expected a network in CIDR form, e.g. 10.0.0.0/24 (IPv4 prefix up to 32, IPv6 up to 128)" },
+  );
+/** A whole number in [min, max]; `what` reads like "a port number" or "a number of connections". */
+export const wholeNumber = (min: number, max: number, what: string) =>
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}, a whole number from ${min} to ${max}` })
+    .min(min, { error: `expected ${what} from ${min} to ${max}` })
+    .max(max, { error: `expected ${what} from ${min} to ${max}` });
+
+
+/** A cron schedule that must parse and fire. */
+export const cronSchedule = z.string().superRefine((value, ctx) => {
+  const problem = cronScheduleProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: `expected a cron schedule: ${problem}`, input: value });
+});
+
+/** A user's grants: database name to owner, readwrite or readonly. */
+export const grants = z.record(identifier("a database name"), z.enum(["owner", "readwrite", "readonly"], { error: "expected owner, readwrite or readonly" }));
+
+/** What every user declares, on every server engine. */
+export const userFields = {
+  grants,
+  connectionLimit: wholeNumber(-1, 100000, "a number of connections (-1 for no limit)").default(DEFAULTS.user.connectionLimit),
+  password: z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" }).optional(),
+  passwordRotation: z.union([z.string(), z.number()]).optional(),
+};
+
+/** What every database declares, on every server engine. */
+export const databaseFields = {
+  owner: identifier("a user name"),
+  migrations: migrations.optional(),
+  healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
+};
+
+/** What every standby declares, on every server engine. */
+export const standbyFields = {
+  host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }),
+  address: z
+    .string({ error: "expected the standby's address as the primary sees it (an IP address or host name)" })
+    .regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it (an IP address or host name)" }),
+  port: wholeNumber(1, 65535, "a port number").optional(),
+};
+
+/** A standby's name: lower-case letters, digits and _. */
+export const standbyName = z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, { error: "expected a standby name: lower-case letters, digits and _" });
+
+/** The fields every server deployment (PostgreSQL, MariaDB) declares; `port` defaults to the engine's. */
+export function serverFields(defaultPort: number, parameterName: string) {
+  return {
+    host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }).default("local"),
+    address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
+    port: wholeNumber(1, 65535, "a port number").default(defaultPort),
+    dataDirectory: path("a data directory").optional(),
+    hostFacts: z
+      .strictObject({
+        memoryMb: wholeNumber(256, 16777216, "a memory size in MiB").optional(),
+        cpus: wholeNumber(1, 1024, "a number of CPUs").optional(),
+        storage: z.enum(["ssd", "hdd", "network"], { error: "expected ssd, hdd or network" }).optional(),
+      })
+      .optional(),
+    workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default(DEFAULTS.server.workload),
+    maxConnections: wholeNumber(1, 10000, "a number of connections").default(DEFAULTS.server.maxConnections),
+    parameters: z
+      .record(
+        z.string().regex(/^[a-z_.]+$/, { error: `expected a ${parameterName} name` }),
+        z
+          .union([z.string(), z.number()], { error: "expected a value: a number or a string" })
+          .transform(String)
+          .refine((v) => /^[^\x00-\x1f\x7f]*$/.test(v), { error: "expected a one-line value (no newline or control character)" }),
+      )
+      .default({}),
+    listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default([...DEFAULTS.server.listenAddresses]),
+    allowedCidrs: z.array(cidr).default([...DEFAULTS.server.allowedCidrs]),
+    tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
+    backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "a number of hours").optional() }).optional(),
+    maintenanceSchedule: cronSchedule.optional(),
+    toolsDir: path("a directory for dbstack's tools").optional(),
+  };
+}
+
+/** A map of databases that must not be empty. */
+export function databaseMap<T extends z.ZodType>(database: T) {
+  return z.record(identifier("a database name"), database).refine((r) => Object.keys(r).length > 0, { error: "expected at least one database" });
+}
