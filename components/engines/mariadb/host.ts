@@ -1,5 +1,5 @@
 import { shellQuote } from "../../shell";
-import type { Flavor } from "./flavor";
+import { programs, type Flavor } from "./flavor";
 
 /**
  * Where one MariaDB instance lives on its host. dbstack runs its own instances beside (never
@@ -70,4 +70,65 @@ export function renderInstancePrelude(loc: MariadbLocation): string {
     'instance_exists() { [ -f "$CNF" ] && [ -d "$DATA_DIR/mysql" ]; }',
     'instance_running() { mariadb-admin --no-defaults --protocol=socket --socket="$SOCKET" -uroot ping >/dev/null 2>&1; }',
   ].join("\n");
+}
+
+/** The distribution packages of a flavour's server, client, and what TLS needs. */
+function serverPackages(flavor: Flavor): string[] {
+  return flavor === "mariadb" ? ["mariadb-server", "mariadb-client", "openssl"] : ["mysql-server", "mysql-client", "openssl"];
+}
+
+/**
+ * Installs the server from the distribution's packages when missing, then prints the host facts
+ * tuning needs as one JSON line: {"version":"10.11","memoryMb":3925,"cpus":2}.
+ *
+ * Debian's package creates and starts a default server on port 3306 with its own data
+ * directory; dbstack never uses it. When this script installed the package (and only then: a
+ * default server someone already runs is theirs), it stops that server and disables it, so it
+ * neither holds 3306 nor comes back at boot. Package output goes to stderr: stdout is the facts.
+ */
+export function renderInstallServer(flavor: Flavor = "mariadb"): string {
+  const p = programs(flavor);
+  const service = flavor === "mariadb" ? "mariadb" : "mysql";
+  return [
+    "set -euo pipefail",
+    `if ! command -v ${p.server} >/dev/null || ! command -v ${p.client} >/dev/null || ! command -v openssl >/dev/null; then`,
+    "  export DEBIAN_FRONTEND=noninteractive",
+    `  { apt-get update -qq && apt-get install -y -qq --no-install-recommends ${serverPackages(flavor).join(" ")}; } >&2`,
+    "  # The distribution's default server: not dbstack's (it would hold port 3306).",
+    "  if [ -d /run/systemd/system ]; then",
+    `    systemctl disable --now ${service}.service >&2 || true`,
+    "  else",
+    `    if [ -x /etc/init.d/${service} ]; then /etc/init.d/${service} stop >&2 || true; fi`,
+    `    update-rc.d ${service} disable >&2 2>/dev/null || true`,
+    "  fi",
+    "fi",
+    `version=$(${p.server} --version | sed -n -E 's/.* Ver ([0-9]+\\.[0-9]+).*/\\1/p')`,
+    "mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)",
+    'printf \'{"version":"%s","memoryMb":%s,"cpus":%s}\\n\' "$version" "$((mem_kb / 1024))" "$(nproc)"',
+  ].join("\n");
+}
+
+/** The facts renderInstallServer prints. */
+export interface InstalledServer {
+  /** Server version, major.minor ("10.11"). */
+  version: string;
+  /** Memory of the host, in MiB. */
+  memoryMb: number;
+  /** CPU cores of the host. */
+  cpus: number;
+}
+
+/** Reads the last line renderInstallServer printed; throws naming the line when it is not the facts. */
+export function parseInstalledServer(stdout: string): InstalledServer {
+  const line = stdout.trim().split("\n").pop() ?? "";
+  let facts: InstalledServer;
+  try {
+    facts = JSON.parse(line) as InstalledServer;
+  } catch {
+    throw new Error(`unexpected host facts from the server install step: ${line}`);
+  }
+  if (typeof facts.version !== "string" || !/^\d+\.\d+$/.test(facts.version) || ![facts.memoryMb, facts.cpus].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new Error(`unexpected host facts from the server install step: ${line}`);
+  }
+  return facts;
 }

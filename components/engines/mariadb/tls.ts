@@ -1,0 +1,89 @@
+import { scriptHeader, withHeredoc } from "../../shell";
+import { renderAuthorityFunctions, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
+import { renderInstancePrelude, type MariadbLocation } from "./host";
+
+/**
+ * TLS of a MariaDB deployment, on components/tls/authority.ts (the design is described there):
+ * a CA per deployment in the primary's $CA_DIR (root, 0700), and on every host its own key and a
+ * certificate in the instance's $TLS_DIR (mysql, 0700): server.key, server.crt, and ca.crt (the
+ * CA certificate, the option file's ssl_ca). Both directories are in the instance's config
+ * directory, outside the data directory, so a dump or a copy of the data never carries a key.
+ */
+
+function authority(): AuthorityShell {
+  return { serviceUser: "mysql", caName: "dbstack CA of MariaDB instance" };
+}
+
+/** What the configure step's TLS block installs on a host. */
+export interface InstanceTlsSpec {
+  /** Host names and addresses the certificate is valid for (subjectAltName); the first is its CN. */
+  names: string[];
+  /** A replica's certificate, signed by the primary's CA (renderSignReplicaCertificate). Absent on the primary. */
+  certificate?: string;
+  /** The deployment's CA certificate (renderInstanceCa's output); needed with `certificate`. */
+  caCertificate?: string;
+}
+
+/** On the primary: creates the deployment's CA if it does not exist; prints its certificate (public). */
+export function renderInstanceCa(loc: MariadbLocation): string {
+  return [
+    scriptHeader(`Certificate authority of MariaDB instance ${loc.instance}.`),
+    renderInstancePrelude(loc),
+    '(umask 022; mkdir -p "$CONF_DIR")',
+    renderAuthorityFunctions(authority()),
+    "ensure_ca",
+    'cat "$CA_DIR/ca.crt"',
+  ].join("\n");
+}
+
+/** On a replica's host: makes the host's own key once; prints its public key (for the primary to sign). */
+export function renderReplicaKey(loc: MariadbLocation): string {
+  return [
+    scriptHeader(`TLS key of MariaDB replica ${loc.instance}: made on this host, only its public key leaves it.`),
+    renderInstancePrelude(loc),
+    '(umask 022; mkdir -p "$CONF_DIR")',
+    renderAuthorityFunctions(authority()),
+    "ensure_server_key",
+    'public_key_of_key "$TLS_DIR/server.key"',
+  ].join("\n");
+}
+
+/** On the primary: signs a replica's public key with the deployment's CA; prints the certificate. */
+export function renderSignReplicaCertificate(primary: MariadbLocation, r: { name: string; publicKey: string; names: string[] }): string {
+  return [
+    scriptHeader(`TLS certificate of replica ${r.name}, signed by the CA of MariaDB instance ${primary.instance}.`),
+    renderInstancePrelude(primary),
+    renderAuthorityFunctions(authority()),
+    renderSignPublicKey(r),
+  ].join("\n");
+}
+
+/**
+ * The TLS block of the configure step (after the instance prelude, before the option file is
+ * checked): puts server.key, server.crt and ca.crt in $TLS_DIR. DBSTACK_TLS_CERT and
+ * DBSTACK_TLS_KEY in the environment win (with DBSTACK_TLS_CA, the CA that signed them, when
+ * given; otherwise the certificate itself is the ssl_ca). Sets tls_changed=yes when a file
+ * changed, so a running server reloads them (FLUSH SSL).
+ */
+export function renderInstanceTls(spec: InstanceTlsSpec): string {
+  if (spec.certificate !== undefined && spec.caCertificate === undefined) {
+    throw new Error("tls: a replica's certificate needs the deployment's CA certificate (caCertificate)");
+  }
+  const caBlock =
+    spec.caCertificate === undefined
+      ? ['  cp "$CA_DIR/ca.crt" "$TLS_DIR/ca.crt.new"']
+      : [withHeredoc('cat > "$TLS_DIR/ca.crt.new"', spec.caCertificate, "DBSTACK_CA_CERTIFICATE")];
+  return [
+    "# TLS: this host's own key and certificate (see components/tls/authority.ts).",
+    renderAuthorityFunctions(authority()),
+    renderServerCertificate({ names: spec.names, certificate: spec.certificate }, authority()),
+    'if [ -n "${DBSTACK_TLS_CERT:-}" ]; then',
+    '  printf \'%s\\n\' "${DBSTACK_TLS_CA:-$DBSTACK_TLS_CERT}" > "$TLS_DIR/ca.crt.new"',
+    "else",
+    ...caBlock,
+    "fi",
+    'cmp -s "$TLS_DIR/ca.crt.new" "$TLS_DIR/ca.crt" || tls_changed=yes',
+    'mv -f "$TLS_DIR/ca.crt.new" "$TLS_DIR/ca.crt"',
+    'chown mysql:mysql "$TLS_DIR/ca.crt"; chmod 0644 "$TLS_DIR/ca.crt"',
+  ].join("\n");
+}
