@@ -68,12 +68,47 @@ function renderSqlMigrations(dialect: HookDialect, migrations: Migration[]): str
 function renderApply(dialect: HookDialect, m: Migration): string {
   const record = `INSERT INTO ${MIGRATIONS_TABLE} (id, checksum, applied_at) VALUES (${sqlLiteral(m.id)}, ${sqlLiteral(m.checksum)}, ${dialect.nowUtc});`;
   const sql = dialect.migrationSql(m.sql);
-  const body = dialect.transactionalDdl ? [dialect.begin, sql, record, dialect.commit].join("\n") : [sql, record].join("\n");
+  if (!dialect.transactionalDdl) return renderApplyNonTransactional(dialect, m, sql, record);
+  const body = [dialect.begin, sql, record, dialect.commit].join("\n");
   return [
     `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
     `  if ! out=$(${withHeredoc("db_exec 2>&1", body, "DBSTACK_SQL")}`,
     "  ); then",
     `    echo "migration ${m.id} failed: $out" >&2`,
+    "    exit 1",
+    "  fi",
+    `  echo "applied migration ${m.id}"`,
+    "  applied=$((applied + 1))",
+    "fi",
+  ].join("\n");
+}
+
+/**
+ * Where DDL is not transactional (MariaDB, MySQL), a migration cannot commit together with its
+ * record. The migration runs alone in one session that stops at its first failing statement, so
+ * the client's "at line N" is the line of the migration file; only when all of it succeeded is it
+ * recorded, in a second session (which also no longer depends on whatever DELIMITER the migration
+ * left set). A failure leaves the statements before line N applied and the migration unrecorded,
+ * so the next deploy runs it again from the top; the message says so and how to recover.
+ */
+function renderApplyNonTransactional(dialect: HookDialect, m: Migration, sql: string, record: string): string {
+  const recovery =
+    `migration ${m.id} is not recorded as applied. ${dialect.engine} DDL is not transactional: the statements before the failing one ` +
+    "(above the line named in the error) stayed applied; the failing one and those after it did not run. The next deploy runs the whole " +
+    "migration again. To recover, either undo by hand what ran and fix the failing statement, or make the migration safe to run over its " +
+    "own partial work (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, DROP ... IF EXISTS) and deploy again.";
+  return [
+    `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
+    `  if ! out=$(${withHeredoc("db_exec 2>&1", sql, "DBSTACK_SQL")}`,
+    "  ); then",
+    `    echo "migration ${m.id} failed: $out" >&2`,
+    `    echo ${shellQuote(recovery)} >&2`,
+    "    exit 1",
+    "  fi",
+    `  if ! out=$(${withHeredoc("db_exec 2>&1", record, "DBSTACK_SQL")}`,
+    "  ); then",
+    `    echo ${shellQuote(`migration ${m.id} ran in full but could not be recorded as applied: `)}"$out" >&2`,
+    `    echo ${shellQuote(`the next deploy runs it again: make it safe to run twice, or insert its row into ${MIGRATIONS_TABLE} by hand`)} >&2`,
     "    exit 1",
     "  fi",
     `  echo "applied migration ${m.id}"`,
