@@ -74,7 +74,7 @@ export function binlogOptions(): OptionLine[] {
 /** The text of an instance's option file: its layout, then its variables, one per line. */
 export function renderOptionFile(inst: Instance): string {
   const f = instanceFiles(inst);
-  const line = (o: OptionLine) => (o.reason ? `${o.name} = ${o.value}  # ${o.reason.replace(/[\r\n#]+/g, " ").trim()}` : `${o.name} = ${o.value}`);
+  const line = (o: OptionLine) => (o.reason ? `${o.name} = ${o.value}  # ${o.reason.replace(/[\r\n#]+/g, " ").replace(/\s+/g, " ").trim()}` : `${o.name} = ${o.value}`);
   return [
     `# bench:mariadb, instance "${inst.label}". Read with --defaults-file (no other option file).`,
     "[mariadbd]",
