@@ -12,7 +12,16 @@ export { DEFAULT_BACKUP_SCHEDULE, cronScheduleProblem } from "./backups/schedule
 export { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "./backups/policy";
 export { PostgresCluster, REPLICATION_USER } from "./engines/postgres/cluster";
 export type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresUserArgs, PostgresStandbyArgs, PostgresBackupArgs } from "./engines/postgres/args";
-export type { HostFacts, Workload, StorageKind } from "./engines/postgres/spec";
+export type { HostFacts, Workload, StorageKind, TunedParameters } from "./model/tuning";
+export { DEFAULTS } from "./model/defaults";
+export type { DatabaseArgs, UserArgs, BackupArgs, StandbyArgs, ServerDeploymentArgs } from "./model/args";
+export { stackHostPrefix, cronJobName, defaultToolsDir, childNameProblem } from "./model/naming";
+export { ServerDeployment, type InstanceNaming } from "./deploy/serverDeployment";
+export type { ServerEngine, InstanceConfig, InstalledServer, StandbySource, HookModel, Urls } from "./engines/engine";
+export { hostAccess, type HostAccess } from "./targets/access";
+export { MariadbServer } from "./engines/mariadb/server";
+export type { MariadbServerArgs, MariadbDatabaseArgs, MariadbUserArgs, MariadbStandbyArgs, MariadbBackupArgs } from "./engines/mariadb/args";
+export type { Flavor } from "./engines/mariadb/flavor";
 export { computeTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";
 export { needsRestart, RESTART_PARAMETERS } from "./engines/postgres/parameters";
 export { postgresUrls, type PostgresUrls } from "./engines/postgres/urls";

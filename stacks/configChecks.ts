@@ -5,6 +5,9 @@ import { placementProblem, toolsDirProblem } from "../components/validate";
 import { RESERVED_USER_PREFIX } from "../components/deploy/validateServer";
 import type { StackConfig } from "./config";
 
+type ServerEntry = StackConfig["postgres"][string] | StackConfig["mariadb"][string];
+type StandbyEntry = { host: string; port?: number; clusterName?: string; instanceName?: string };
+
 /** Every deployment of one stack has the same prefix of host-level names: any stands for it here. */
 const STACK_PREFIX = "dbstack-stack";
 
@@ -63,30 +66,34 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     claim(toolDirs, `${host}:${tools}`, `${key}${db.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
   }
 
-  // PostgreSQL: clusters and ports per host, standbys included.
-  const clusters = new Map<string, string>();
+  // Server deployments: instances and ports per host, standbys included.
+  const instances = { postgres: new Map<string, string>(), mariadb: new Map<string, string>() };
   const ports = new Map<string, string>();
-  for (const [name, pg] of Object.entries(config.postgres)) {
-    const key = `dbstack:postgres.${name}`;
-    const ENGINE = "postgres";
-    placed(`${key}.dataDirectory`, pg.dataDirectory, true);
-    placed(`${key}.toolsDir`, pg.toolsDir, true);
-    placed(`${key}.backup.dir`, pg.backup?.dir, true);
-    const pgHost = pg.host === LOCAL_HOST || pg.host in config.hosts ? pg.host : undefined;
-    if (pg.backup && pgHost) claim(cronJobs, `${pgHost}:${cronJobName(STACK_PREFIX, ENGINE, name, "backup")}`, `${key}.backup`, "the cron job");
-    const tools = pg.toolsDir ?? defaultToolsDir(STACK_PREFIX, ENGINE, name);
-    if (pgHost) claim(toolDirs, `${pgHost}:${tools}`, `${key}${pg.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
-    const servers: [string, string, string, number][] = [[`${key}`, pg.host, pg.clusterName ?? name, pg.port]];
-    for (const [s, standby] of Object.entries(pg.standbys)) {
-      servers.push([`${key}.standbys.${s}`, standby.host, standby.clusterName ?? pg.clusterName ?? name, standby.port ?? pg.port]);
+  const servers: (readonly [engine: "postgres" | "mariadb", name: string, cfg: ServerEntry, instanceKey: string, instance: (s?: StandbyEntry) => string])[] = [
+    ...Object.entries(config.postgres).map(([name, pg]) => ["postgres", name, pg, "clusterName", (s?: StandbyEntry) => s?.clusterName ?? pg.clusterName ?? name] as const),
+    ...Object.entries(config.mariadb).map(([name, m]) => ["mariadb", name, m, "instanceName", (s?: StandbyEntry) => s?.instanceName ?? m.instanceName ?? name] as const),
+  ];
+  for (const [engine, name, cfg, instanceKey, instanceOf] of servers) {
+    const key = `dbstack:${engine}.${name}`;
+    const noun = engine === "postgres" ? "the PostgreSQL cluster" : "the MariaDB instance";
+    placed(`${key}.dataDirectory`, cfg.dataDirectory, true);
+    placed(`${key}.toolsDir`, cfg.toolsDir, true);
+    placed(`${key}.backup.dir`, cfg.backup?.dir, true);
+    const primaryHost = cfg.host === LOCAL_HOST || cfg.host in config.hosts ? cfg.host : undefined;
+    if (cfg.backup && primaryHost) claim(cronJobs, `${primaryHost}:${cronJobName(STACK_PREFIX, engine, name, "backup")}`, `${key}.backup`, "the cron job");
+    const tools = cfg.toolsDir ?? defaultToolsDir(STACK_PREFIX, engine, name);
+    if (primaryHost) claim(toolDirs, `${primaryHost}:${tools}`, `${key}${cfg.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
+    const placedOn: [string, string, string, number][] = [[key, cfg.host, instanceOf(), cfg.port]];
+    for (const [s, standby] of Object.entries(cfg.standbys as Record<string, StandbyEntry>)) {
+      placedOn.push([`${key}.standbys.${s}`, standby.host, instanceOf(standby), standby.port ?? cfg.port]);
     }
-    for (const [k, host, cluster, port] of servers) {
+    for (const [k, host, instance, port] of placedOn) {
       const h = hostOf(`${k}.host`, host);
       if (h === undefined) continue;
-      claim(clusters, `${h}:${cluster}`, `${k}.clusterName`, "the PostgreSQL cluster");
+      claim(instances[engine], `${h}:${instance}`, `${k}.${instanceKey}`, noun);
       claim(ports, `${h}:${port}`, `${k}.port`, "the port");
     }
-    for (const user of Object.keys(pg.users)) {
+    for (const user of Object.keys(cfg.users)) {
       if (user.startsWith(RESERVED_USER_PREFIX)) {
         problems.push(`${key}.users.${user}: names starting with ${RESERVED_USER_PREFIX} are kept for dbstack's own roles (such as dbstack_replication); choose another name`);
       }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "path";
 import { ConfigError, parseStackConfig } from "./config";
 import { plaintextSecretProblems, secretsProblem } from "./secrets";
+import { mariadbOutputs, mariadbServerFromConfig } from "./mariadb";
 import { postgresClusterFromConfig, postgresOutputs } from "./postgres";
 import { sqliteDatabaseFromConfig, sqliteOutputs } from "./sqlite";
 
@@ -23,7 +24,10 @@ function main() {
     const postgres = Object.fromEntries(
       Object.entries(config.postgres).map(([name, cfg]) => [name, postgresOutputs(postgresClusterFromConfig(name, cfg, ctx))]),
     );
-    return { sqlite, postgres, allowDataRemoval: config.allowDataRemoval };
+    const mariadb = Object.fromEntries(
+      Object.entries(config.mariadb).map(([name, cfg]) => [name, mariadbOutputs(mariadbServerFromConfig(name, cfg, ctx))]),
+    );
+    return { sqlite, postgres, mariadb, allowDataRemoval: config.allowDataRemoval };
   } catch (err) {
     // A config mistake is the user's to fix: show the message, not a stack trace.
     if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
@@ -34,4 +38,5 @@ function main() {
 const outputs = main();
 export const sqlite = outputs.sqlite;
 export const postgres = outputs.postgres;
+export const mariadb = outputs.mariadb;
 export const allowDataRemoval = outputs.allowDataRemoval;

@@ -3,6 +3,7 @@ import { SqliteDatabase } from "../components/engines/sqlite/database";
 import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
 import { resolveHost, type Ctx } from "./hosts";
+import { underKey } from "./server";
 
 /** Turns one validated `dbstack:sqlite.<name>` entry into component args; reads migration files. */
 export function sqliteDatabaseFromConfig(
@@ -24,17 +25,6 @@ export function sqliteDatabaseFromConfig(
     toolsDir: cfg.toolsDir && abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
   }));
-}
-
-/** Runs `build`; an argument error of the component becomes a config error under `key`. */
-function underKey<T>(key: string, build: () => T): T {
-  try {
-    return build();
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    // The component names the argument; in config it lives under this key.
-    throw new ConfigError(`${key}.${(err as Error).message}`);
-  }
 }
 
 /** The outputs a stack exports for each SQLite database. */

@@ -26,10 +26,11 @@ export function resolveBackup(args: BackupArgs | undefined, defaultDir: string):
 
 /**
  * The prefix of host-level names of the running stack: `dbstack-<stack>-<id>` (naming.ts), from
- * the Pulumi project, the stack and the program's directory.
+ * the Pulumi project, the stack and the project's root directory (where Pulumi.yaml is; the
+ * working directory where the engine does not say, as under unit-test mocks).
  */
 export function defaultHostPrefix(): string {
-  return stackHostPrefix(pulumi.getProject(), pulumi.getStack(), process.cwd());
+  return stackHostPrefix(pulumi.getProject(), pulumi.getStack(), pulumi.runtime.getRootDirectory() || process.cwd());
 }
 
 /** The environment variable a step receives a user's password in. User names are SQL identifiers. */

@@ -254,8 +254,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         );
         // Standbys get the primary's tuning, so that a hot standby can always follow it.
         const sConfigSpec = pulumi
-          .all([primaryConfig, sCert.stdout])
-          .apply(([c, certificate]): InstanceConfig => ({ ...c, access: sAccess, role: "standby", serverId: i + 2, tls: { names: sNames, certificate } }));
+          .all([primaryConfig, sCert.stdout, ca.stdout])
+          .apply(([c, certificate, caCertificate]): InstanceConfig => ({ ...c, access: sAccess, role: "standby", serverId: i + 2, tls: { names: sNames, certificate, caCertificate } }));
         let sReady = new HostCommand(
           `${sId}-config`,
           {

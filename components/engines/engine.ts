@@ -55,8 +55,11 @@ export interface InstanceConfig {
   serverId: number;
   /** Whether the deployment has standbys (the primary then keeps what they need). */
   hasStandbys: boolean;
-  /** Names the host's TLS certificate is valid for; and a certificate signed for a standby's key. */
-  tls: { names: string[]; certificate?: string };
+  /**
+   * Names the host's TLS certificate is valid for; on a standby, the certificate the deployment's
+   * CA signed for its key, and the CA's certificate.
+   */
+  tls: { names: string[]; certificate?: string; caCertificate?: string };
 }
 
 /** How a standby reaches its primary. */

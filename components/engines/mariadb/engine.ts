@@ -1,0 +1,120 @@
+/**
+ * MariaDB (and the MySQL flavour) as a server engine (engines/engine.ts): instances of their own
+ * beside the distribution's server, an option file tuned to the host and applied with SET GLOBAL
+ * or a restart, accounts per host pattern, GTID replicas seeded from a consistent snapshot,
+ * mariadb-dump backups and the hook dialect. Every member delegates to a renderer of this folder.
+ */
+import { DEFAULTS } from "../../model/defaults";
+import { ArgumentError } from "../../validate";
+import type { InstanceConfig, ServerEngine } from "../engine";
+import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
+import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
+import { mariadbDialect } from "./dialect";
+import type { Flavor } from "./flavor";
+import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
+import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance } from "./instanceScripts";
+import { renderOptionFile, serverVariables } from "./optionFile";
+import { restartVariables } from "./parameters";
+import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
+import { renderAccountScript, renderDropAccountScript, checkUserSpec, type MariadbUserSpec } from "./sql/accounts";
+import { checkDatabaseSpec, renderDatabaseScript, renderDropDatabaseScript, type MariadbDatabaseSpec } from "./sql/databases";
+import { checkGrants, renderGrantsScript } from "./sql/grants";
+import { renderInstanceCa, renderReplicaKey, renderSignReplicaCertificate } from "./tls";
+import { computeTuning, overridesProblem } from "./tuning";
+import { mariadbUrls } from "./urls";
+
+/** The account replicas connect as. */
+export const MARIADB_REPLICATION_USER = "dbstack_replication";
+
+/** The engine for one flavour, with the server-wide choices its option file carries. */
+export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport: boolean }): ServerEngine<MariadbLocation, MariadbDatabaseArgs, MariadbUserArgs> {
+  const { flavor } = options;
+  const optionFile = (loc: MariadbLocation, config: InstanceConfig) =>
+    renderOptionFile({
+      loc,
+      parameters: config.tuned,
+      bindAddresses: config.access.listenAddresses,
+      requireSecureTransport: options.requireSecureTransport,
+      tls: true,
+      // Binary log and GTID wherever there are replicas: on the primary, and on each replica (which may be promoted).
+      replication: config.hasStandbys || config.role === "standby" ? { role: config.role === "standby" ? "replica" : "primary", serverId: config.serverId } : undefined,
+    });
+  return {
+    kind: "mariadb",
+    title: flavor === "mariadb" ? "MariaDB" : "MySQL",
+    instanceNoun: "instance",
+    defaultPort: DEFAULTS.mariadb.port,
+    replicationUser: MARIADB_REPLICATION_USER,
+    databaseUrlFlavor: "mysql",
+    backupExtension: ".tar",
+
+    validate(args) {
+      const overrides = overridesProblem(args.parameters ?? {});
+      if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
+      const databases = args.databases.map(databaseSpec);
+      for (const d of databases) checkDatabaseSpec(d);
+      for (const u of args.users) {
+        const user = userSpec(u);
+        checkUserSpec(user);
+        checkGrants(user, databases);
+      }
+    },
+
+    renderInstall: () => renderInstallServer(flavor),
+    parseInstalled: parseInstalledServer,
+    locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor }),
+    renderCreate: renderCreateInstance,
+    renderRemove: renderRemoveInstance,
+
+    tune: (facts, spec) => computeTuning(facts, spec),
+    restartValues(version, config, port) {
+      const restart = restartVariables(version);
+      const loc: MariadbLocation = { instance: "preview", port, flavor };
+      const values = serverVariables(optionFile(loc, config));
+      // Paths derive from the instance name, which cannot change without a new instance.
+      return Object.fromEntries(Object.entries(values).filter(([k]) => restart.has(k) && !/(^|_)(datadir|socket|pid_file|log_error)$/.test(k)));
+    },
+    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate }),
+
+    renderCa: renderInstanceCa,
+    renderStandbyKey: renderReplicaKey,
+    renderSignStandbyCertificate: renderSignReplicaCertificate,
+
+    renderUser: (loc, u, passwordEnv) => renderAccountScript(loc, userSpec(u), passwordEnv, flavor),
+    // An account owns no data in MariaDB: dropping it loses nothing, so it is dropped even when data is kept.
+    renderRemoveUser: (loc, u) => renderDropAccountScript(loc, u.name),
+    renderDatabase: (loc, db) => renderDatabaseScript(loc, databaseSpec(db)),
+    renderRemoveDatabase: (loc, db, allowDataRemoval) => renderDropDatabaseScript(loc, db.name, allowDataRemoval),
+    renderGrants: (loc, u, databases) => renderGrantsScript(loc, userSpec(u), databases.map(databaseSpec)),
+
+    renderReplicationSource: (loc, source) =>
+      renderReplicationSource(loc, { user: MARIADB_REPLICATION_USER, passwordEnv: source.passwordEnv, replicaHosts: source.standbys.map((s) => s.address) }),
+    renderCreateStandby: (loc) => renderCreateInstance(loc),
+    renderFollow: (loc, source) =>
+      renderReplica({ loc, source: { host: source.primaryHost, port: source.primaryPort }, user: source.replicationUser, passwordEnv: source.passwordEnv, flavor }),
+    renderPromote: renderPromote,
+
+    renderBackup: (loc, spec) => renderMariadbBackup({ ...loc, ...spec }),
+    renderRestore: (loc, spec) => renderMariadbRestore({ ...loc, ...spec }),
+    renderMaintenance: (loc, spec) => renderMariadbMaintenance({ ...loc, ...spec }),
+    dialect: (loc, hook) => mariadbDialect({ ...loc, ...hook }),
+    urls: (c) => ({ ...mariadbUrls(c) }),
+  };
+}
+
+/** A database with MariaDB's defaults (defaults.ts) applied. */
+function databaseSpec(d: MariadbDatabaseArgs): MariadbDatabaseSpec {
+  return { name: d.name, collation: d.collation ?? DEFAULTS.mariadb.database.collation };
+}
+
+/** A user with MariaDB's defaults applied; the model's "no limit" (-1) is MariaDB's 0. */
+function userSpec(u: MariadbUserArgs): MariadbUserSpec {
+  const limit = u.connectionLimit ?? DEFAULTS.user.connectionLimit;
+  return {
+    name: u.name,
+    grants: u.grants,
+    hosts: u.hosts ?? [...DEFAULTS.mariadb.user.hosts],
+    requireSsl: u.requireSsl ?? DEFAULTS.mariadb.user.requireSsl,
+    connectionLimit: limit < 0 ? 0 : limit,
+  };
+}

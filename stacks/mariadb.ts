@@ -1,0 +1,22 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { MariadbServer } from "../components/engines/mariadb/server";
+import type { MariadbServerConfig } from "./config";
+import type { Ctx } from "./hosts";
+import { serverArgsFromConfig, serverOutputs, underKey } from "./server";
+
+/** Turns one validated `dbstack:mariadb.<name>` entry into a MariadbServer. */
+export function mariadbServerFromConfig(name: string, cfg: MariadbServerConfig, ctx: Ctx, opts?: pulumi.ComponentResourceOptions): MariadbServer {
+  const key = `dbstack:mariadb.${name}`;
+  return underKey(
+    key,
+    () =>
+      new MariadbServer(
+        name,
+        { ...serverArgsFromConfig(key, cfg, ctx), flavor: cfg.flavor, version: cfg.version, instanceName: cfg.instanceName, requireSecureTransport: cfg.requireSecureTransport },
+        opts,
+      ),
+  );
+}
+
+/** What a stack exports for each MariaDB deployment (URLs are secrets). */
+export const mariadbOutputs = serverOutputs;
