@@ -61,8 +61,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     naming: InstanceNaming<Standby>,
     opts?: pulumi.ComponentResourceOptions,
   ) {
-    validateServerArgs(name, args, engine.kind);
-    engine.validate(args);
+    validateServerArgs(name, args, engine);
     super(type, name, {}, opts);
     const target = args.target ?? localTarget();
     const component = `${engine.kind} ${engine.instanceNoun} ${name}`;

@@ -1,5 +1,8 @@
-import type { ServerDeploymentArgs } from "../model/args";
-import { childNameProblem, type EngineKind } from "../model/naming";
+import type { ServerEngine } from "../engines/engine";
+import type { DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
+import { childNameProblem } from "../model/naming";
+
+type EngineRules<Db extends DatabaseArgs, User extends UserArgs> = Pick<ServerEngine<unknown, Db, User>, "kind" | "overridesProblem" | "checkDatabase" | "checkUser">;
 import { ArgumentError, checkGpgRecipient, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../validate";
 
 /** Names starting with this are dbstack's own (the replication role, and any it adds later). */
@@ -10,7 +13,7 @@ export const RESERVED_USER_PREFIX = "dbstack_";
  * argument (the stack prefixes its config key). Engine rules (identifiers, grants, parameters)
  * follow in the engine's validate().
  */
-export function validateServerArgs(name: string, args: ServerDeploymentArgs, engine: EngineKind): void {
+export function validateServerArgs<Db extends DatabaseArgs, User extends UserArgs>(name: string, args: ServerDeploymentArgs<Db, User>, engine: EngineRules<Db, User>): void {
   checkName("name", name);
   checkWholeNumber("port", args.port, 1, 65535);
   checkWholeNumber("maxConnections", args.maxConnections, 1, 10000);
@@ -23,7 +26,7 @@ export function validateServerArgs(name: string, args: ServerDeploymentArgs, eng
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkWholeNumber("backup.maxAgeHours", args.backup?.maxAgeHours, 1, 8760);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
-  if (args.databases.length === 0) throw new ArgumentError(`databases: expected at least one database for ${engine} deployment ${name}`);
+  if (args.databases.length === 0) throw new ArgumentError(`databases: expected at least one database for ${engine.kind} deployment ${name}`);
   const dbNames = new Set(args.databases.map((d) => d.name));
   const userNames = new Set(args.users.map((u) => u.name));
   for (const d of args.databases) {
@@ -45,4 +48,9 @@ export function validateServerArgs(name: string, args: ServerDeploymentArgs, eng
     const collision = childNameProblem("standby", s.name);
     if (collision) throw new ArgumentError(`standbys.${s.name}: ${collision}`);
   }
+  // The engine's own rules, before anything is registered.
+  const overrides = engine.overridesProblem(args.parameters ?? {});
+  if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
+  for (const d of args.databases) engine.checkDatabase(d);
+  for (const u of args.users) engine.checkUser(u, args.databases);
 }

@@ -10,7 +10,7 @@
  */
 import type { BackupPolicy } from "../backups/policy";
 import type { HookDialect } from "../hooks/dialect";
-import type { DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
+import type { DatabaseArgs, UserArgs } from "../model/args";
 import type { EngineKind } from "../model/naming";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
 
@@ -100,8 +100,12 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** The file extension of one backup. */
   readonly backupExtension: string;
 
-  /** Engine rules on the declared spec (identifiers, grants, overrides); throws ArgumentError naming the field. */
-  validate(args: ServerDeploymentArgs<Db, User>): void;
+  /** Why declared parameter overrides cannot be used, if they cannot (named as in `parameters: <this>`). */
+  overridesProblem(overrides: Record<string, string>): string | undefined;
+  /** The engine's rules on a database (identifiers, encodings); throws ArgumentError naming the field. */
+  checkDatabase(db: Db): void;
+  /** The engine's rules on a user and its grants; throws ArgumentError naming the field. */
+  checkUser(user: User, databases: Db[]): void;
 
   // Install and the instance ----------------------------------------------------------------
   renderInstall(version: string | undefined): string;

@@ -5,7 +5,6 @@
  * mariadb-dump backups and the hook dialect. Every member delegates to a renderer of this folder.
  */
 import { DEFAULTS } from "../../model/defaults";
-import { ArgumentError } from "../../validate";
 import type { InstanceConfig, ServerEngine } from "../engine";
 import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
@@ -48,16 +47,12 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     databaseUrlFlavor: "mysql",
     backupExtension: ".tar",
 
-    validate(args) {
-      const overrides = overridesProblem(args.parameters ?? {});
-      if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
-      const databases = args.databases.map(databaseSpec);
-      for (const d of databases) checkDatabaseSpec(d);
-      for (const u of args.users) {
-        const user = userSpec(u);
-        checkUserSpec(user);
-        checkGrants(user, databases);
-      }
+    overridesProblem,
+    checkDatabase: (db) => checkDatabaseSpec(databaseSpec(db)),
+    checkUser(u, databases) {
+      const user = userSpec(u);
+      checkUserSpec(user);
+      checkGrants(user, databases.map(databaseSpec));
     },
 
     renderInstall: () => renderInstallServer(flavor),

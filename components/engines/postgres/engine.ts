@@ -4,7 +4,6 @@
  * backups and the psql hook dialect. Every member delegates to a renderer of this folder.
  */
 import { shellQuote, scriptHeader, withHeredoc } from "../../shell";
-import { ArgumentError } from "../../validate";
 import type { InstanceConfig, ServerEngine } from "../engine";
 import { DEFAULTS } from "../../model/defaults";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
@@ -35,18 +34,12 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   databaseUrlFlavor: "postgresql",
   backupExtension: ".tar",
 
-  validate(args) {
-    // Tuning's own rule, here so that a bad override fails before anything is registered.
-    const overrides = overridesProblem(args.parameters ?? {});
-    if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
-    // The SQL renderers' own rules (reserved names, owner grants ...), before anything is registered.
-    const databases = args.databases.map(databaseSpec);
-    for (const d of databases) checkDatabaseSpec(d);
-    for (const u of args.users) {
-      const user = userSpec(u);
-      checkUserSpec(user);
-      checkGrants(user, databases);
-    }
+  overridesProblem,
+  checkDatabase: (db) => checkDatabaseSpec(databaseSpec(db)),
+  checkUser(u, databases) {
+    const user = userSpec(u);
+    checkUserSpec(user);
+    checkGrants(user, databases.map(databaseSpec));
   },
 
   renderInstall: (version) => renderInstallServer(version === undefined ? undefined : Number(version)),
