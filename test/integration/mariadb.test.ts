@@ -98,7 +98,7 @@ function dropTestInstances(): void {
   for (const i of INSTANCES) {
     execFileSync("bash", [
       "-c",
-      `pid=$(cat /run/mysqld/dbstack-${i}.pid 2>/dev/null); pkill -f "dbstack/${i}/my.cnf" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 1; ` +
+      `pid=$(cat /run/mysqld/dbstack-${i}.pid 2>/dev/null); pkill -f "[d]bstack/${i}/my.cnf" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 1; ` +
         `rm -rf /etc/mysql/dbstack/${i} /var/lib/dbstack-mariadb/${i} /run/mysqld/dbstack-${i}.*; true`,
     ]);
   }

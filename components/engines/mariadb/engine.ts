@@ -5,6 +5,7 @@
  * mariadb-dump backups and the hook dialect. Every member delegates to a renderer of this folder.
  */
 import { DEFAULTS } from "../../model/defaults";
+import { ArgumentError } from "../../validate";
 import type { InstanceConfig, ServerEngine } from "../engine";
 import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
@@ -53,6 +54,13 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       const user = userSpec(u);
       checkUserSpec(user);
       checkGrants(user, databases.map(databaseSpec));
+      // Hooks log in as the owner over the instance's socket: its 'name'@'localhost' account.
+      const owned = databases.filter((d) => d.owner === u.name).map((d) => d.name);
+      if (owned.length > 0 && !user.hosts.some((h) => h === "localhost" || h === "%")) {
+        throw new ArgumentError(
+          `users.${u.name}.hosts: ${u.name} owns database ${owned.join(", ")}, whose migrations and health checks log in as '${u.name}'@'localhost' over the socket; add "localhost" to its hosts`,
+        );
+      }
     },
 
     renderInstall: () => renderInstallServer(flavor),
