@@ -232,7 +232,8 @@ export function renderReplicaStatus(loc: MariadbLocation): string {
     scriptHeader(`Replication status of MariaDB replica ${loc.instance}.`),
     renderInstancePrelude(loc),
     renderReplicaFunctions(flavor),
-    `io=$(status_field ${cols.io}); sql=$(status_field ${cols.sql}); lag=$(status_field ${cols.lag})`,
+    "# A server that does not answer reads as threads not running (and fails the check).",
+    `io=$(status_field ${cols.io} || true); sql=$(status_field ${cols.sql} || true); lag=$(status_field ${cols.lag} || true)`,
     'echo "io=${io:-No} sql=${sql:-No} lag=${lag:-NULL}"',
     '[ "$io" = Yes ] && [ "$sql" = Yes ]',
   ].join("\n");
