@@ -149,7 +149,13 @@ describe("MariaDB instance scripts on a real server", () => {
     expect(seeded).toContain("replica m1replica replicates from 127.0.0.1:3311 (io=Yes sql=Yes");
     expect(query(REPLICA, "SELECT name FROM m1app.items")).toBe("before seed");
     expect(query(REPLICA, "SELECT @@read_only")).toBe("1");
-    // (The primary has require_secure_transport: a replication connection without TLS would be refused.)
+    // The primary has require_secure_transport (a connection without TLS would be refused), and
+    // the replica verified the primary's certificate against the deployment's CA.
+    expect(query(REPLICA, "SHOW SLAVE STATUS\\G").match(/Master_SSL_(Allowed|Verify_Server_Cert|CA_File): (.*)/g)).toEqual([
+      "Master_SSL_Allowed: Yes",
+      `Master_SSL_CA_File: ${mariadbPaths(REPLICA).tlsDir}/ca.crt`,
+      "Master_SSL_Verify_Server_Cert: Yes",
+    ]);
 
     query(PRIMARY, "INSERT INTO m1app.items VALUES (2, 'after seed');");
     let rows = "";

@@ -258,7 +258,8 @@ describe("replication scripts", () => {
   it("a replica is seeded with the password in a 0600 defaults file removed afterwards, never on a command line", () => {
     const replica = { loc: LOC, source: { host: "10.0.0.5", port: 3306 }, user: "repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD" };
     const { dir, env } = fakeClients();
-    const script = renderReplica(replica).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`);
+    writeFileSync(`${dir}/ca.crt`, CERT);
+    const script = renderReplica(replica).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`).replace(/^TLS_DIR=.*$/m, `TLS_DIR=${dir}`);
     expect(parses(script).status).toBe(0);
     const r = runScript(script, env);
     expect(r.code, r.stderr).toBe(0);
@@ -266,7 +267,7 @@ describe("replication scripts", () => {
     expect(r.stdout).toContain("replica app replicates from 10.0.0.5:3306 (io=Yes sql=Yes lag=0)");
     const argv = readFileSync(`${dir}/argv`, "utf8");
     expect(argv).not.toContain("it's");
-    expect(argv).toMatch(/mariadb-dump --defaults-file=\S+ --host='?10.0.0.5'? --port=3306 --ssl --single-transaction --all-databases --routines --events --triggers --gtid --master-data=1/);
+    expect(argv).toMatch(/mariadb-dump --defaults-file=\S+ --host='?10.0.0.5'? --port=3306 --ssl --ssl-ca=\S+\/ca.crt --ssl-verify-server-cert --single-transaction --all-databases --routines --events --triggers --gtid --master-data=1/);
     expect(modeOf(statSync(`${dir}/dump-defaults`))).toBe(0o600);
     expect(readFileSync(`${dir}/dump-defaults`, "utf8")).toBe(`[client]\nuser=repl\npassword="it's \\"q\\" \\\\ $x &y; #z"\n`);
     const defaultsPath = /--defaults-file=(\S+)/.exec(argv)?.[1] ?? "";
@@ -274,7 +275,11 @@ describe("replication scripts", () => {
     const stdin = readFileSync(`${dir}/stdin`, "utf8");
     expect(stdin).toContain("SET SESSION sql_log_bin = 0;\nSELECT 1;");
     expect(stdin).toContain(`CHANGE MASTER TO MASTER_HOST='10.0.0.5', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD=${ESCAPED}, MASTER_SSL=1, MASTER_USE_GTID=slave_pos`);
+    expect(stdin).toContain("CHANGE MASTER TO MASTER_SSL_CA='/etc/mysql/dbstack/app/tls/ca.crt', MASTER_SSL_VERIFY_SERVER_CERT=1;");
     expect(r.stdout + r.stderr).not.toContain("it's");
+    const unverified = renderReplica({ ...replica, verifySource: false });
+    expect(unverified).not.toContain("verify");
+    expect(unverified).toContain("--ssl");
 
     // Already replicating: nothing is seeded again.
     const again = runScript(script, env);
