@@ -34,8 +34,8 @@ function ok(script: string, env: Record<string, string> = {}): string {
 }
 
 /** One query as root over the instance's socket; the result's rows, tab-separated. */
-function query(loc: MariadbLocation, sql: string): string {
-  const r = spawnSync("mariadb", ["--no-defaults", `--socket=${mariadbPaths(loc).socket}`, "-uroot", "--batch", "--skip-column-names"], {
+function query(loc: MariadbLocation, sql: string, columnNames = false): string {
+  const r = spawnSync("mariadb", ["--no-defaults", `--socket=${mariadbPaths(loc).socket}`, "-uroot", "--batch", columnNames ? "--column-names" : "--skip-column-names"], {
     input: sql,
     encoding: "utf8",
   });
@@ -151,7 +151,7 @@ describe("MariaDB instance scripts on a real server", () => {
     expect(query(REPLICA, "SELECT @@read_only")).toBe("1");
     // The primary has require_secure_transport (a connection without TLS would be refused), and
     // the replica verified the primary's certificate against the deployment's CA.
-    expect(query(REPLICA, "SHOW SLAVE STATUS\\G").match(/Master_SSL_(Allowed|Verify_Server_Cert|CA_File): (.*)/g)).toEqual([
+    expect(query(REPLICA, "SHOW SLAVE STATUS\\G", true).match(/Master_SSL_(Allowed|Verify_Server_Cert|CA_File): (.*)/g)).toEqual([
       "Master_SSL_Allowed: Yes",
       `Master_SSL_CA_File: ${mariadbPaths(REPLICA).tlsDir}/ca.crt`,
       "Master_SSL_Verify_Server_Cert: Yes",
