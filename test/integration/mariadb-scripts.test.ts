@@ -84,8 +84,17 @@ describe("MariaDB instance scripts on a real server", () => {
     expect(tcp.status).not.toBe(0);
     expect(tcp.stderr).toMatch(/is not allowed to connect|Access denied/);
     expect(query(PRIMARY, "SELECT @@have_ssl, @@require_secure_transport, @@log_bin, @@server_id")).toBe("YES\t1\t1\t1");
-    // The supervisor runs detached from the step, and outlives it.
+    // The supervisor runs detached from the step, outlives it, and restarts a crashed server.
     expect(run(`pgrep -f 'mariadbd-safe --defaults-file=${mariadbPaths(PRIMARY).configFile}'`).code).toBe(0);
+    const crashed = Number(readFileSync(mariadbPaths(PRIMARY).pidFile, "utf8").trim());
+    process.kill(crashed, "SIGKILL");
+    let restarted = false;
+    for (let i = 0; i < 60 && !restarted; i++) {
+      spawnSync("sleep", ["0.5"]);
+      const pid = existsSync(mariadbPaths(PRIMARY).pidFile) ? Number(readFileSync(mariadbPaths(PRIMARY).pidFile, "utf8").trim()) : 0;
+      restarted = pid > 0 && pid !== crashed && run(`mariadb-admin --no-defaults --socket=${mariadbPaths(PRIMARY).socket} -uroot ping`).code === 0;
+    }
+    expect(restarted).toBe(true);
   });
 
   it("applies a dynamic change with SET GLOBAL (uptime kept) and a static one with a restart (uptime reset); a second run changes nothing", async () => {
