@@ -34,8 +34,8 @@ function ok(script: string, env: Record<string, string> = {}): string {
 }
 
 /** One query as root over the instance's socket; the result's rows, tab-separated. */
-function query(loc: MariadbLocation, sql: string): string {
-  const r = spawnSync("mariadb", ["--no-defaults", `--socket=${mariadbPaths(loc).socket}`, "-uroot", "--batch", "--skip-column-names"], {
+function query(loc: MariadbLocation, sql: string, columnNames = false): string {
+  const r = spawnSync("mariadb", ["--no-defaults", `--socket=${mariadbPaths(loc).socket}`, "-uroot", "--batch", columnNames ? "--column-names" : "--skip-column-names"], {
     input: sql,
     encoding: "utf8",
   });
@@ -84,8 +84,17 @@ describe("MariaDB instance scripts on a real server", () => {
     expect(tcp.status).not.toBe(0);
     expect(tcp.stderr).toMatch(/is not allowed to connect|Access denied/);
     expect(query(PRIMARY, "SELECT @@have_ssl, @@require_secure_transport, @@log_bin, @@server_id")).toBe("YES\t1\t1\t1");
-    // The supervisor runs detached from the step, and outlives it.
+    // The supervisor runs detached from the step, outlives it, and restarts a crashed server.
     expect(run(`pgrep -f 'mariadbd-safe --defaults-file=${mariadbPaths(PRIMARY).configFile}'`).code).toBe(0);
+    const crashed = Number(readFileSync(mariadbPaths(PRIMARY).pidFile, "utf8").trim());
+    process.kill(crashed, "SIGKILL");
+    let restarted = false;
+    for (let i = 0; i < 60 && !restarted; i++) {
+      spawnSync("sleep", ["0.5"]);
+      const pid = existsSync(mariadbPaths(PRIMARY).pidFile) ? Number(readFileSync(mariadbPaths(PRIMARY).pidFile, "utf8").trim()) : 0;
+      restarted = pid > 0 && pid !== crashed && run(`mariadb-admin --no-defaults --socket=${mariadbPaths(PRIMARY).socket} -uroot ping`).code === 0;
+    }
+    expect(restarted).toBe(true);
   });
 
   it("applies a dynamic change with SET GLOBAL (uptime kept) and a static one with a restart (uptime reset); a second run changes nothing", async () => {
@@ -149,7 +158,13 @@ describe("MariaDB instance scripts on a real server", () => {
     expect(seeded).toContain("replica m1replica replicates from 127.0.0.1:3311 (io=Yes sql=Yes");
     expect(query(REPLICA, "SELECT name FROM m1app.items")).toBe("before seed");
     expect(query(REPLICA, "SELECT @@read_only")).toBe("1");
-    // (The primary has require_secure_transport: a replication connection without TLS would be refused.)
+    // The primary has require_secure_transport (a connection without TLS would be refused), and
+    // the replica verified the primary's certificate against the deployment's CA.
+    expect(query(REPLICA, "SHOW SLAVE STATUS\\G", true).match(/Master_SSL_(Allowed|Verify_Server_Cert|CA_File): (.*)/g)).toEqual([
+      "Master_SSL_Allowed: Yes",
+      `Master_SSL_CA_File: ${mariadbPaths(REPLICA).tlsDir}/ca.crt`,
+      "Master_SSL_Verify_Server_Cert: Yes",
+    ]);
 
     query(PRIMARY, "INSERT INTO m1app.items VALUES (2, 'after seed');");
     let rows = "";

@@ -182,7 +182,8 @@ export function renderRemoveInstance(loc: MariadbLocation, allowDataRemoval: boo
   if (allowDataRemoval) {
     lines.push(
       'rm -rf "$DATA_DIR" "$CONF_DIR"',
-      'echo "dbstack: deleted MariaDB instance $INSTANCE, its data directory $DATA_DIR and its configuration $CONF_DIR (allowDataRemoval is set)" >&2',
+      'rm -f "$ERROR_LOG" # a later instance of the same name starts a log of its own',
+      'echo "dbstack: deleted MariaDB instance $INSTANCE, its data directory $DATA_DIR, its configuration $CONF_DIR and its error log (allowDataRemoval is set)" >&2',
     );
   } else {
     lines.push(

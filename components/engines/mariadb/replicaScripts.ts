@@ -10,7 +10,7 @@ import {
   stopReplicaSql,
   type Flavor,
 } from "./flavor";
-import { renderInstancePrelude, type MariadbLocation } from "./host";
+import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
 
 /**
  * GTID replication between dbstack's instances: the replication accounts on the primary, the
@@ -107,6 +107,20 @@ export interface ReplicaSpec {
   passwordEnv: string;
   /** Default: the location's flavour, else "mariadb". */
   flavor?: Flavor;
+  /**
+   * Verify the primary's certificate against the deployment's CA ($TLS_DIR/ca.crt, which the
+   * replica's configure step installed) and `source.host` against its names, for the seeding
+   * dump and for replication. Default true; false only when the primary serves a certificate
+   * that CA did not sign (then the connection is encrypted but the primary is not authenticated).
+   */
+  verifySource?: boolean;
+}
+
+/** Makes the replica verify its source's certificate (appended to the source definition). */
+function verifySourceSql(flavor: Flavor, caFile: string): string {
+  return flavor === "mariadb"
+    ? `CHANGE MASTER TO MASTER_SSL_CA=${mariadbString(caFile)}, MASTER_SSL_VERIFY_SERVER_CERT=1;`
+    : `CHANGE REPLICATION SOURCE TO SOURCE_SSL_CA=${mariadbString(caFile)}, SOURCE_SSL_VERIFY_SERVER_CERT=1;`;
 }
 
 /**
@@ -127,6 +141,8 @@ export function renderReplica(spec: ReplicaSpec): string {
   const cols = replicaStatusColumns(flavor);
   const p = programs(flavor);
   const placeholder = "@@DBSTACK_PASSWORD@@";
+  const verify = spec.verifySource ?? true;
+  const caFile = `${mariadbPaths(spec.loc).tlsDir}/ca.crt`;
   const [changeBefore, changeAfter] = changeSourceSql(flavor, {
     host: spec.source.host,
     port: spec.source.port,
@@ -140,6 +156,7 @@ export function renderReplica(spec: ReplicaSpec): string {
     `--host=${shellQuote(spec.source.host)}`,
     `--port=${spec.source.port}`,
     "--ssl",
+    ...(verify ? ['--ssl-ca="$TLS_DIR/ca.crt"', "--ssl-verify-server-cert"] : []),
     "--single-transaction --all-databases --routines --events --triggers",
     ...seedDumpOptions(flavor),
     "--flush-privileges",
@@ -152,6 +169,7 @@ export function renderReplica(spec: ReplicaSpec): string {
     renderReplicaFunctions(flavor),
     'instance_running || { echo "instance $INSTANCE is not running: its configure step (with the replica option file) runs first" >&2; exit 1; }',
     'marker="$CONF_DIR/seed-incomplete"',
+    ...(verify ? ['[ -s "$TLS_DIR/ca.crt" ] || { echo "replica $INSTANCE has no CA certificate in $TLS_DIR to verify its source with: its configure step installs it (tls)" >&2; exit 1; }'] : []),
     `source_host=$(status_field ${sourceHostColumn(flavor)})`,
     'if [ -n "$source_host" ] && [ ! -f "$marker" ]; then',
     '  echo "replica $INSTANCE already replicates from $source_host"',
@@ -177,6 +195,7 @@ export function renderReplica(spec: ReplicaSpec): string {
     "  fi",
     `  pw=$(sql_string "$${env}")`,
     `  printf '%s%s%s\\n' ${shellQuote(changeBefore)} "$pw" ${shellQuote(changeAfter)} | mariadb_root`,
+    ...(verify ? [`  echo ${shellQuote(verifySourceSql(flavor, caFile))} | mariadb_root`] : []),
     `  echo ${shellQuote(startReplicaSql(flavor))} | mariadb_root`,
     '  rm -f "$marker"',
     '  echo "seeded replica $INSTANCE from a consistent snapshot of the primary (GTID $(mariadb_root -e \'SELECT @@gtid_slave_pos\'))"',
@@ -232,7 +251,8 @@ export function renderReplicaStatus(loc: MariadbLocation): string {
     scriptHeader(`Replication status of MariaDB replica ${loc.instance}.`),
     renderInstancePrelude(loc),
     renderReplicaFunctions(flavor),
-    `io=$(status_field ${cols.io}); sql=$(status_field ${cols.sql}); lag=$(status_field ${cols.lag})`,
+    "# A server that does not answer reads as threads not running (and fails the check).",
+    `io=$(status_field ${cols.io} || true); sql=$(status_field ${cols.sql} || true); lag=$(status_field ${cols.lag} || true)`,
     'echo "io=${io:-No} sql=${sql:-No} lag=${lag:-NULL}"',
     '[ "$io" = Yes ] && [ "$sql" = Yes ]',
   ].join("\n");
