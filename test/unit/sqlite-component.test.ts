@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { stackHostPrefix } from "../../components/model/naming";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildComponent, installMocks, output, type Registered } from "./support/mocks";
@@ -133,7 +134,7 @@ describe("SqliteDatabase default tools directory", () => {
     const { db } = await build("plain", { path: "/var/lib/app/plain.db" });
     const health = await output(db.healthCommand);
     expect(health).toMatch(/^\/usr\/local\/lib\/dbstack-unit-[0-9a-f]{6}\/sqlite-plain\/health$/);
-    expect(health).toBe(`/usr/local/lib/${stackHostPrefix("dbstack", "unit", process.cwd())}/sqlite-plain/health`);
+    expect(health).toBe(`/usr/local/lib/${stackHostPrefix("dbstack", "unit", pulumi.runtime.getRootDirectory() || process.cwd())}/sqlite-plain/health`);
   });
 });
 

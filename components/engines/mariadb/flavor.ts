@@ -74,11 +74,26 @@ export function replicaStatusSql(flavor: Flavor): string {
   return flavor === "mariadb" ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS";
 }
 
-/** The replica status columns: IO/SQL thread running and seconds behind, by flavour. */
-export function replicaStatusColumns(flavor: Flavor): { io: string; sql: string; lag: string } {
+/**
+ * The replica status columns by flavour: IO/SQL thread running, seconds behind, the source's host
+ * (a replica that names one is configured) and the SQL thread's state.
+ */
+export function replicaStatusColumns(flavor: Flavor): { io: string; sql: string; lag: string; sourceHost: string; sqlState: string } {
   return flavor === "mariadb"
-    ? { io: "Slave_IO_Running", sql: "Slave_SQL_Running", lag: "Seconds_Behind_Master" }
-    : { io: "Replica_IO_Running", sql: "Replica_SQL_Running", lag: "Seconds_Behind_Source" };
+    ? { io: "Slave_IO_Running", sql: "Slave_SQL_Running", lag: "Seconds_Behind_Master", sourceHost: "Master_Host", sqlState: "Slave_SQL_Running_State" }
+    : { io: "Replica_IO_Running", sql: "Replica_SQL_Running", lag: "Seconds_Behind_Source", sourceHost: "Source_Host", sqlState: "Replica_SQL_Running_State" };
+}
+
+/** Stops fetching from the source while what was received is still applied (before a promote). */
+export function stopReplicaIoSql(flavor: Flavor): string {
+  return flavor === "mariadb" ? "STOP SLAVE IO_THREAD;" : "STOP REPLICA IO_THREAD;";
+}
+
+/** Makes the replica verify its source's certificate against `caFileSql` (a string literal). */
+export function verifySourceSql(flavor: Flavor, caFileSql: string): string {
+  return flavor === "mariadb"
+    ? `CHANGE MASTER TO MASTER_SSL_CA=${caFileSql}, MASTER_SSL_VERIFY_SERVER_CERT=1;`
+    : `CHANGE REPLICATION SOURCE TO SOURCE_SSL_CA=${caFileSql}, SOURCE_SSL_VERIFY_SERVER_CERT=1;`;
 }
 
 /** Options of the dump that seeds a replica: the snapshot's GTID position goes with it. */

@@ -7,7 +7,9 @@ import {
   resetReplicaSql,
   seedDumpOptions,
   startReplicaSql,
+  stopReplicaIoSql,
   stopReplicaSql,
+  verifySourceSql,
   type Flavor,
 } from "./flavor";
 import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
@@ -36,7 +38,7 @@ function envName(name: string, field: string): string {
 
 /** The column of the status that holds the source's host: a replica that has one is configured. */
 function sourceHostColumn(flavor: Flavor): string {
-  return flavor === "mariadb" ? "Master_Host" : "Source_Host";
+  return replicaStatusColumns(flavor).sourceHost;
 }
 
 /**
@@ -116,12 +118,6 @@ export interface ReplicaSpec {
   verifySource?: boolean;
 }
 
-/** Makes the replica verify its source's certificate (appended to the source definition). */
-function verifySourceSql(flavor: Flavor, caFile: string): string {
-  return flavor === "mariadb"
-    ? `CHANGE MASTER TO MASTER_SSL_CA=${mariadbString(caFile)}, MASTER_SSL_VERIFY_SERVER_CERT=1;`
-    : `CHANGE REPLICATION SOURCE TO SOURCE_SSL_CA=${mariadbString(caFile)}, SOURCE_SSL_VERIFY_SERVER_CERT=1;`;
-}
 
 /**
  * On the replica's host, after its instance exists and runs with the replica option file:
@@ -195,7 +191,7 @@ export function renderReplica(spec: ReplicaSpec): string {
     "  fi",
     `  pw=$(sql_string "$${env}")`,
     `  printf '%s%s%s\\n' ${shellQuote(changeBefore)} "$pw" ${shellQuote(changeAfter)} | mariadb_root`,
-    ...(verify ? [`  echo ${shellQuote(verifySourceSql(flavor, caFile))} | mariadb_root`] : []),
+    ...(verify ? [`  echo ${shellQuote(verifySourceSql(flavor, mariadbString(caFile)))} | mariadb_root`] : []),
     `  echo ${shellQuote(startReplicaSql(flavor))} | mariadb_root`,
     '  rm -f "$marker"',
     '  echo "seeded replica $INSTANCE from a consistent snapshot of the primary (GTID $(mariadb_root -e \'SELECT @@gtid_slave_pos\'))"',
@@ -226,11 +222,11 @@ export function renderPromote(loc: MariadbLocation): string {
     'instance_running || { echo "instance $INSTANCE is not running" >&2; exit 1; }',
     `source_host=$(status_field ${sourceHostColumn(flavor)})`,
     '[ -n "$source_host" ] || { echo "instance $INSTANCE is not a replica" >&2; exit 1; }',
-    `echo ${shellQuote(flavor === "mariadb" ? "STOP SLAVE IO_THREAD;" : "STOP REPLICA IO_THREAD;")} | mariadb_root`,
+    `echo ${shellQuote(stopReplicaIoSql(flavor))} | mariadb_root`,
     "# What was received is applied before the source is forgotten.",
     "for _ in $(seq 1 30); do",
     `  [ "$(status_field ${cols.sql})" = Yes ] || break`,
-    `  case "$(status_field ${flavor === "mariadb" ? "Slave_SQL_Running_State" : "Replica_SQL_Running_State"})" in *"read all relay log"*) break ;; esac`,
+    `  case "$(status_field ${cols.sqlState})" in *"read all relay log"*) break ;; esac`,
     "  sleep 1",
     "done",
     `printf '%s\\n' ${shellQuote(stopReplicaSql(flavor))} ${shellQuote(resetReplicaSql(flavor))} "SET GLOBAL read_only = OFF;" | mariadb_root`,

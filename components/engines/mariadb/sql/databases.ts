@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../../../model/defaults";
 /**
  * The scripts that create, converge and drop a MariaDB database. Character set is always
  * utf8mb4 (MariaDB's utf8/utf8mb3 cannot hold characters outside the BMP, emoji among them);
@@ -16,8 +17,8 @@ export interface MariadbDatabaseSpec {
   collation: string;
 }
 
-/** The collation a database gets when the spec names none. */
-export const DEFAULT_MARIADB_COLLATION = "utf8mb4_unicode_ci";
+/** The collation a database gets when the spec names none (defaults.ts). */
+export const DEFAULT_MARIADB_COLLATION = DEFAULTS.mariadb.database.collation;
 
 /** Throws an ArgumentError naming the field for anything in `db` that must not reach a script. */
 export function checkDatabaseSpec(db: MariadbDatabaseSpec): void {
