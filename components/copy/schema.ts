@@ -1,0 +1,84 @@
+/**
+ * The engine-neutral schema a data copy works with: what introspection reads from a source
+ * (SQLite, PostgreSQL, MariaDB), what translation turns into a target's DDL, and what the
+ * transfer and the verification walk. Types are reduced to classes with the facts that decide
+ * whether a conversion loses anything (length, precision, time zone); every engine's own type
+ * name is kept beside it for the messages a user reads.
+ */
+
+/** The engines data moves between. */
+export type CopyEngine = "sqlite" | "postgres" | "mariadb";
+
+/** A column's type, reduced to what every engine can say about it. */
+export type TypeClass =
+  | { kind: "integer"; bytes: 1 | 2 | 4 | 8; unsigned?: boolean }
+  | { kind: "boolean" }
+  | { kind: "decimal"; precision?: number; scale?: number }
+  | { kind: "float"; bytes: 4 | 8 }
+  | { kind: "text"; maxLength?: number; fixed?: boolean }
+  | { kind: "binary"; maxLength?: number }
+  | { kind: "date" }
+  | { kind: "time" }
+  /** A timestamp; `withTimeZone` when the engine stores an instant (timestamptz), not a wall-clock time. */
+  | { kind: "timestamp"; withTimeZone: boolean; fractionalDigits?: number }
+  | { kind: "json" }
+  | { kind: "uuid" }
+  /** Anything else: copied as text only when the user allows it by name. */
+  | { kind: "other"; name: string };
+
+export interface Column {
+  name: string;
+  type: TypeClass;
+  /** The type as the source engine names it, e.g. "character varying(100)", "TINYINT(1)", "TEXT". */
+  sourceType: string;
+  nullable: boolean;
+  /** The default as an SQL expression of the source engine; undefined when none. */
+  default?: string;
+  /** Filled by the engine on insert: serial/identity, AUTO_INCREMENT, SQLite's INTEGER PRIMARY KEY AUTOINCREMENT (or rowid alias). */
+  autoIncrement: boolean;
+}
+
+export interface ForeignKey {
+  name?: string;
+  columns: string[];
+  refTable: string;
+  refColumns: string[];
+  onDelete?: string;
+  onUpdate?: string;
+}
+
+export interface Index {
+  name: string;
+  columns: string[];
+  unique: boolean;
+}
+
+export interface Table {
+  name: string;
+  columns: Column[];
+  /** Primary key columns, in key order; empty when the table has none. */
+  primaryKey: string[];
+  /** Unique constraints and indexes other than the primary key. */
+  indexes: Index[];
+  foreignKeys: ForeignKey[];
+}
+
+export interface Schema {
+  engine: CopyEngine;
+  /** Tables in an order where every referenced table precedes the tables that reference it (self-references aside). */
+  tables: Table[];
+}
+
+/**
+ * A conversion that may lose or change data (a lossy one), found by translation: the copy refuses
+ * it unless the user allows it by its `id` (`--allow <id>`), and the dry run lists it.
+ */
+export interface Conversion {
+  /** Stable id a user names to allow it, e.g. "events.payload:json->text" or "items.price:decimal(40,2)->decimal(38,2)". */
+  id: string;
+  table: string;
+  column: string;
+  /** What happens, in a sentence a user reads. */
+  message: string;
+  lossy: boolean;
+}
