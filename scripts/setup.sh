@@ -23,10 +23,11 @@ log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
 # Debian packages --------------------------------------------------------------------------
 # sqlite3, cron, gnupg: the SQLite engine and its backups. postgresql, openssl: the PostgreSQL
 # engine on the local target and in tests. mariadb-server, mariadb-client: the MariaDB engine in
-# tests; sysbench: bench:mariadb. openssh-*, iproute2, sudo: the tests' SSH hosts in network
-# namespaces.
+# tests; sysbench: bench:mariadb. pgloader: bench:copy. g++, make, python3: building the SQLite
+# driver (better-sqlite3) when no prebuilt binary can be downloaded. openssh-*, iproute2, sudo: the
+# tests' SSH hosts in network namespaces.
 APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps postgresql postgresql-contrib openssl
-  mariadb-server mariadb-client sysbench openssh-server openssh-client iproute2 sudo)
+  mariadb-server mariadb-client sysbench pgloader g++ make python3 openssh-server openssh-client iproute2 sudo)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
