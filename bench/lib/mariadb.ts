@@ -2,7 +2,7 @@
  * bench:mariadb's parts: the instances' option files (pure), sysbench's output parsed (pure), the
  * host facts read as a deploy reads them, and starting, querying and stopping a server.
  */
-import { spawn, type ChildProcess } from "child_process";
+import { execFileSync, spawn, type ChildProcess } from "child_process";
 import { chownSync, mkdirSync, writeFileSync } from "fs";
 import { createServer } from "net";
 import { join } from "path";
@@ -175,8 +175,8 @@ export async function initialise(ctx: Ctx, inst: Instance): Promise<void> {
   });
 }
 
+/** The mysql account mariadbd switches to (user = mysql in the option file). */
 function mysqlIds(): { uid: number; gid: number } {
-  const { execFileSync } = require("child_process") as typeof import("child_process");
   const uid = Number(execFileSync("id", ["-u", "mysql"]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", "mysql"]).toString().trim());
   return { uid, gid };
