@@ -119,6 +119,22 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
 }
 
 /**
+ * The CA step on the primary's host (after renderAuthorityFunctions): creates the CA if it is
+ * missing and prints its certificate (public), and nothing else on stdout.
+ */
+export function renderPrintCaCertificate(a: AuthorityShell): string {
+  return ["ensure_ca", `cat "$${shellVar(a.caDirVar ?? "CA_DIR")}/ca.crt"`].join("\n");
+}
+
+/**
+ * The key step on a replica's host (after renderAuthorityFunctions): makes the host's key once
+ * and prints only its public key, for the primary's host to sign (renderSignPublicKey).
+ */
+export function renderPrintHostPublicKey(a: AuthorityShell): string {
+  return ["ensure_server_key", `public_key_of_key "$${shellVar(a.tlsDirVar ?? "TLS_DIR")}/server.key"`].join("\n");
+}
+
+/**
  * Signs a public key sent by another host (after renderAuthorityFunctions and the caller's
  * prelude; creates the CA if it is missing): prints the certificate, and nothing else on stdout.
  */

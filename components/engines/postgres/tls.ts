@@ -1,5 +1,5 @@
 import { scriptHeader } from "../../shell";
-import { renderAuthorityFunctions, renderServerCertificate, renderSignPublicKey, type AuthorityShell, type ServerCertificateSpec } from "../../tls/authority";
+import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell, type ServerCertificateSpec } from "../../tls/authority";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
 /**
@@ -56,8 +56,7 @@ export function renderClusterCa(loc: ClusterLocation): string {
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
     renderTlsFunctions(),
-    "ensure_ca",
-    'cat "$CA_DIR/ca.crt"',
+    renderPrintCaCertificate(AUTHORITY),
   ].join("\n");
 }
 
@@ -68,8 +67,7 @@ export function renderStandbyKey(loc: ClusterLocation): string {
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
     renderTlsFunctions(),
-    "ensure_server_key",
-    'public_key_of_key "$TLS_DIR/server.key"',
+    renderPrintHostPublicKey(AUTHORITY),
   ].join("\n");
 }
 
