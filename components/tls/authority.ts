@@ -70,6 +70,11 @@ function shellVar(name: string): string {
   return name;
 }
 
+/** The shell word of the CA directory ("$CA_DIR"), and of the host's TLS directory ("$TLS_DIR"). */
+function dirs(a: AuthorityShell): { ca: string; tls: string } {
+  return { ca: `$${shellVar(a.caDirVar ?? "CA_DIR")}`, tls: `$${shellVar(a.tlsDirVar ?? "TLS_DIR")}` };
+}
+
 /**
  * Shell functions, defined after the caller's prelude:
  * - `ensure_ca`: creates the CA once (root, key 0600 in a 0700 directory);
@@ -80,8 +85,7 @@ function shellVar(name: string): string {
  * - `public_key_of_key <key>`, `public_key_of_cert <cert>`: PEM public keys, for comparisons.
  */
 export function renderAuthorityFunctions(a: AuthorityShell): string {
-  const ca = `$${shellVar(a.caDirVar ?? "CA_DIR")}`;
-  const tls = `$${shellVar(a.tlsDirVar ?? "TLS_DIR")}`;
+  const { ca, tls } = dirs(a);
   const user = shellQuote(a.serviceUser);
   const cn = [a.caName.replace(/[^A-Za-z0-9 ._-]/g, ""), ...(a.caNameVar ? [`$${shellVar(a.caNameVar)}`] : [])].join(" ");
   return [
@@ -123,7 +127,7 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
  * missing and prints its certificate (public), and nothing else on stdout.
  */
 export function renderPrintCaCertificate(a: AuthorityShell): string {
-  return ["ensure_ca", `cat "$${shellVar(a.caDirVar ?? "CA_DIR")}/ca.crt"`].join("\n");
+  return ["ensure_ca", `cat "${dirs(a).ca}/ca.crt"`].join("\n");
 }
 
 /**
@@ -131,7 +135,7 @@ export function renderPrintCaCertificate(a: AuthorityShell): string {
  * and prints only its public key, for the primary's host to sign (renderSignPublicKey).
  */
 export function renderPrintHostPublicKey(a: AuthorityShell): string {
-  return ["ensure_server_key", `public_key_of_key "$${shellVar(a.tlsDirVar ?? "TLS_DIR")}/server.key"`].join("\n");
+  return ["ensure_server_key", `public_key_of_key "${dirs(a).tls}/server.key"`].join("\n");
 }
 
 /**
@@ -170,8 +174,7 @@ export interface ServerCertificateSpec {
  * Sets `tls_changed=yes` when it wrote a new certificate (a running server reloads it).
  */
 export function renderServerCertificate(spec: ServerCertificateSpec, a: AuthorityShell): string {
-  const ca = `$${shellVar(a.caDirVar ?? "CA_DIR")}`;
-  const tls = `$${shellVar(a.tlsDirVar ?? "TLS_DIR")}`;
+  const { ca, tls } = dirs(a);
   const issued = a.label
     ? `echo "issued a TLS certificate for ${a.label} signed by its CA ($want)"`
     : `echo "issued a TLS certificate signed by the deployment's CA ($want)"`;
