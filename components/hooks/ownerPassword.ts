@@ -2,6 +2,8 @@ import { shellQuote } from "../shell";
 
 /** Who the hooks of a server engine log in as, and where the on-demand health tool finds the password. */
 export interface OwnerPasswordSource {
+  /** The database the hook migrates and checks. */
+  database: string;
   /** The database owner's name, for the message when the password is missing. */
   owner: string;
   /** How the engine calls an owner in messages: "role" (PostgreSQL), "user" (MariaDB). */
@@ -27,4 +29,12 @@ export function renderOwnerPassword(s: OwnerPasswordSource): string {
     `  DBSTACK_OWNER_PASSWORD=$(cat ${file})`,
     "fi",
   ].join("\n");
+}
+
+/**
+ * The start of a server engine's hook client: DBNAME and OWNER (quoted), and the owner's
+ * password in DBSTACK_OWNER_PASSWORD (renderOwnerPassword), for the engine's client functions.
+ */
+export function renderOwnerLogin(s: OwnerPasswordSource): string {
+  return [`DBNAME=${shellQuote(s.database)}`, `OWNER=${shellQuote(s.owner)}`, renderOwnerPassword(s)].join("\n");
 }

@@ -36,7 +36,7 @@
 import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
-import { renderOwnerPassword } from "../../hooks/ownerPassword";
+import { renderOwnerLogin } from "../../hooks/ownerPassword";
 import { shellQuote } from "../../shell";
 import type { MariadbLocation } from "./host";
 import { checkDatabaseName, checkUserName, quoteLiteral, renderSqlPrelude } from "./sql/identifiers";
@@ -88,9 +88,7 @@ export function mariadbDialect(t: MariadbHookTarget): HookDialect {
     engine: "mariadb",
     clientFunctions: [
       renderSqlPrelude(t),
-      `DBNAME=${shellQuote(t.database)}`,
-      `OWNER=${shellQuote(t.owner)}`,
-      renderOwnerPassword({ owner: t.owner, noun: "user", ownerPasswordFile: t.ownerPasswordFile }),
+      renderOwnerLogin({ database: t.database, owner: t.owner, noun: "user", ownerPasswordFile: t.ownerPasswordFile }),
       "# The password goes to the client in an option file only root can read, removed when the script exits.",
       'OWNER_CNF=$(mktemp)',
       `trap 'rm -f "$OWNER_CNF"' EXIT`,

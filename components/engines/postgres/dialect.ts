@@ -1,7 +1,7 @@
 import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
-import { renderOwnerPassword } from "../../hooks/ownerPassword";
+import { renderOwnerLogin } from "../../hooks/ownerPassword";
 import { shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -61,9 +61,7 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     engine: "postgres",
     clientFunctions: [
       renderClusterPrelude(t),
-      `DBNAME=${shellQuote(t.database)}`,
-      `OWNER=${shellQuote(t.owner)}`,
-      renderOwnerPassword({ owner: t.owner, noun: "role", ownerPasswordFile: t.ownerPasswordFile }),
+      renderOwnerLogin({ database: t.database, owner: t.owner, noun: "role", ownerPasswordFile: t.ownerPasswordFile }),
       "# As the owner, over the socket with scram (pg_hba: local all all scram-sha-256). The password is in",
       "# psql's environment only (readable by postgres and root, who have the data anyway), never an argument.",
       'psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }',
