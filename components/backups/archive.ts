@@ -75,3 +75,19 @@ export function renderPickBackup(extension: string): string {
     "esac",
   ].join("\n");
 }
+
+/**
+ * The start of a server engine's restore, after renderRestoreArgs: a private work directory
+ * (removed on exit), the backup picked (renderPickBackup) and its tar unpacked into $work/dump,
+ * which must hold the dump of $db, "$work/dump/$db<dumpSuffix>" (".sql", ".dump").
+ */
+export function renderUnpackDump(dumpSuffix: string): string {
+  if (!/^\.[a-z]+$/.test(dumpSuffix)) throw new Error(`renderUnpackDump: ${JSON.stringify(dumpSuffix)} is not a file suffix such as ".sql"`);
+  return [
+    "work=$(mktemp -d)",
+    "trap 'rm -rf \"$work\"' EXIT",
+    renderPickBackup(".tar"),
+    'mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored"',
+    `[ -s "$work/dump/$db${dumpSuffix}" ] || { echo "backup $backup has no dump of database $db" >&2; exit 1; }`,
+  ].join("\n");
+}

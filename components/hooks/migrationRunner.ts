@@ -70,17 +70,35 @@ function renderApply(dialect: HookDialect, m: Migration): string {
   const sql = dialect.migrationSql(m.sql);
   if (!dialect.transactionalDdl) return renderApplyNonTransactional(dialect, m, sql, record);
   const body = [dialect.begin, sql, record, dialect.commit].join("\n");
+  return renderOnceUnapplied(m, renderExecOrExit(body, [`echo "migration ${m.id} failed: $out" >&2`]));
+}
+
+/**
+ * Shell that applies migration `m` with `steps` only when it is not recorded yet, then says so
+ * and counts it in $applied.
+ */
+function renderOnceUnapplied(m: Migration, steps: string[]): string {
   return [
     `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
-    `  if ! out=$(${withHeredoc("db_exec 2>&1", body, "DBSTACK_SQL")}`,
-    "  ); then",
-    `    echo "migration ${m.id} failed: $out" >&2`,
-    "    exit 1",
-    "  fi",
+    ...steps,
     `  echo "applied migration ${m.id}"`,
     "  applied=$((applied + 1))",
     "fi",
   ].join("\n");
+}
+
+/**
+ * Shell lines (inside renderOnceUnapplied) that run `sql` in one db_exec session, its output in
+ * $out; when it fails, the `onFailure` lines (messages to stderr) run and the script exits 1.
+ */
+function renderExecOrExit(sql: string, onFailure: string[]): string[] {
+  return [
+    `  if ! out=$(${withHeredoc("db_exec 2>&1", sql, "DBSTACK_SQL")}`,
+    "  ); then",
+    ...onFailure.map((line) => `    ${line}`),
+    "    exit 1",
+    "  fi",
+  ];
 }
 
 /**
@@ -97,24 +115,13 @@ function renderApplyNonTransactional(dialect: HookDialect, m: Migration, sql: st
     "(above the line named in the error) stayed applied; the failing one and those after it did not run. The next deploy runs the whole " +
     "migration again. To recover, either undo by hand what ran and fix the failing statement, or make the migration safe to run over its " +
     "own partial work (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, DROP ... IF EXISTS) and deploy again.";
-  return [
-    `if [ -z "$(applied_checksum ${shellQuote(m.id)})" ]; then`,
-    `  if ! out=$(${withHeredoc("db_exec 2>&1", sql, "DBSTACK_SQL")}`,
-    "  ); then",
-    `    echo "migration ${m.id} failed: $out" >&2`,
-    `    echo ${shellQuote(recovery)} >&2`,
-    "    exit 1",
-    "  fi",
-    `  if ! out=$(${withHeredoc("db_exec 2>&1", record, "DBSTACK_SQL")}`,
-    "  ); then",
-    `    echo ${shellQuote(`migration ${m.id} ran in full but could not be recorded as applied: `)}"$out" >&2`,
-    `    echo ${shellQuote(`the next deploy runs it again: make it safe to run twice, or insert its row into ${MIGRATIONS_TABLE} by hand`)} >&2`,
-    "    exit 1",
-    "  fi",
-    `  echo "applied migration ${m.id}"`,
-    "  applied=$((applied + 1))",
-    "fi",
-  ].join("\n");
+  return renderOnceUnapplied(m, [
+    ...renderExecOrExit(sql, [`echo "migration ${m.id} failed: $out" >&2`, `echo ${shellQuote(recovery)} >&2`]),
+    ...renderExecOrExit(record, [
+      `echo ${shellQuote(`migration ${m.id} ran in full but could not be recorded as applied: `)}"$out" >&2`,
+      `echo ${shellQuote(`the next deploy runs it again: make it safe to run twice, or insert its row into ${MIGRATIONS_TABLE} by hand`)} >&2`,
+    ]),
+  ]);
 }
 
 function renderMigrationCommand(source: Extract<MigrationSource, { kind: "command" }>): string {

@@ -1,9 +1,10 @@
 import { shellQuote, withHeredoc } from "../shell";
+export { LOCAL_TLS_NAMES } from "../model/naming";
 
 /**
  * A certificate authority per deployment, and each server host's own key and certificate, for
- * any engine. The design (the same as components/engines/postgres/tls.ts, which can move onto
- * this file):
+ * any engine (PostgreSQL's components/engines/postgres/tls.ts and MariaDB's
+ * components/engines/mariadb/tls.ts both render theirs here). The design:
  *
  * - The CA's private key lives on the primary's host only, root-owned, mode 0600, in a 0700
  *   directory outside the data directory (so no base backup or snapshot copies it). It is never
@@ -36,19 +37,42 @@ export function subjectAltName(names: readonly string[]): string {
   return entries.join(",");
 }
 
-/** The names every host's certificate carries besides its addresses: connections on the host itself. */
-export const LOCAL_TLS_NAMES = ["localhost", "127.0.0.1", "::1"];
-
 /** Where the authority's shell keeps things, and whose the host's key is. */
 export interface AuthorityShell {
   /** The system user the server runs as; it owns the TLS directory and the host's key. */
   serviceUser: string;
-  /** The CA certificate's common name (a fixed text; the host name is appended). */
+  /** The CA certificate's common name (a fixed text; caNameVar's value, if any, and the host name are appended). */
   caName: string;
+  /**
+   * A shell variable whose value follows caName in the CA's common name (PostgreSQL: CLUSTER, so
+   * each cluster's CA names it). Default: none.
+   */
+  caNameVar?: string;
   /** The shell variable holding the CA directory. Default "CA_DIR". */
   caDirVar?: string;
   /** The shell variable holding the host's TLS directory. Default "TLS_DIR". */
   tlsDirVar?: string;
+  /**
+   * Shell words naming the deployment in messages, e.g. "$V/$CLUSTER" (only trusted, rendered
+   * text). Default: the messages name the CA's directory, or "the deployment".
+   */
+  label?: string;
+  /**
+   * Where the "issued a TLS certificate" line goes. PostgreSQL's configure step reports it on
+   * stdout, its configuration report; MariaDB's says it on stderr. Default "stderr".
+   */
+  issuedReport?: "stdout" | "stderr";
+}
+
+/** A shell variable name, checked: it is pasted into the rendered shell. */
+function shellVar(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`tls: ${JSON.stringify(name)} is not a shell variable name`);
+  return name;
+}
+
+/** The shell word of the CA directory ("$CA_DIR"), and of the host's TLS directory ("$TLS_DIR"). */
+function dirs(a: AuthorityShell): { ca: string; tls: string } {
+  return { ca: `$${shellVar(a.caDirVar ?? "CA_DIR")}`, tls: `$${shellVar(a.tlsDirVar ?? "TLS_DIR")}` };
 }
 
 /**
@@ -61,20 +85,20 @@ export interface AuthorityShell {
  * - `public_key_of_key <key>`, `public_key_of_cert <cert>`: PEM public keys, for comparisons.
  */
 export function renderAuthorityFunctions(a: AuthorityShell): string {
-  const ca = `$${a.caDirVar ?? "CA_DIR"}`;
-  const tls = `$${a.tlsDirVar ?? "TLS_DIR"}`;
+  const { ca, tls } = dirs(a);
   const user = shellQuote(a.serviceUser);
+  const cn = [a.caName.replace(/[^A-Za-z0-9 ._-]/g, ""), ...(a.caNameVar ? [`$${shellVar(a.caNameVar)}`] : [])].join(" ");
   return [
     "ensure_ca() {",
     `  install -d -o root -g root -m 0700 "${ca}"`,
     `  if [ ! -s "${ca}/ca.key" ] || [ ! -s "${ca}/ca.crt" ]; then`,
     "    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 3650 -sha256 \\",
-    `      -subj "/CN=${a.caName.replace(/[^A-Za-z0-9 ._-]/g, "")} on $(hostname)" \\`,
+    `      -subj "/CN=${cn} on $(hostname)" \\`,
     '      -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \\',
     `      -keyout "${ca}/ca.key.tmp" -out "${ca}/ca.crt.tmp" 2>/dev/null`,
     `    chmod 0600 "${ca}/ca.key.tmp"; chmod 0644 "${ca}/ca.crt.tmp"`,
     `    mv -f "${ca}/ca.key.tmp" "${ca}/ca.key"; mv -f "${ca}/ca.crt.tmp" "${ca}/ca.crt"`,
-    '    echo "created the certificate authority in ' + ca + '" >&2',
+    `    echo "created the certificate authority ${a.label ? `of ${a.label}` : `in ${ca}`}" >&2`,
     "  fi",
     "}",
     "issue_certificate() {",
@@ -98,7 +122,26 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
   ].join("\n");
 }
 
-/** Signs a public key sent by another host (after renderAuthorityFunctions): prints the certificate. */
+/**
+ * The CA step on the primary's host (after renderAuthorityFunctions): creates the CA if it is
+ * missing and prints its certificate (public), and nothing else on stdout.
+ */
+export function renderPrintCaCertificate(a: AuthorityShell): string {
+  return ["ensure_ca", `cat "${dirs(a).ca}/ca.crt"`].join("\n");
+}
+
+/**
+ * The key step on a replica's host (after renderAuthorityFunctions): makes the host's key once
+ * and prints only its public key, for the primary's host to sign (renderSignPublicKey).
+ */
+export function renderPrintHostPublicKey(a: AuthorityShell): string {
+  return ["ensure_server_key", `public_key_of_key "${dirs(a).tls}/server.key"`].join("\n");
+}
+
+/**
+ * Signs a public key sent by another host (after renderAuthorityFunctions and the caller's
+ * prelude; creates the CA if it is missing): prints the certificate, and nothing else on stdout.
+ */
 export function renderSignPublicKey(host: { name: string; publicKey: string; names: string[] }): string {
   return [
     "ensure_ca",
@@ -131,8 +174,10 @@ export interface ServerCertificateSpec {
  * Sets `tls_changed=yes` when it wrote a new certificate (a running server reloads it).
  */
 export function renderServerCertificate(spec: ServerCertificateSpec, a: AuthorityShell): string {
-  const ca = `$${a.caDirVar ?? "CA_DIR"}`;
-  const tls = `$${a.tlsDirVar ?? "TLS_DIR"}`;
+  const { ca, tls } = dirs(a);
+  const issued = a.label
+    ? `echo "issued a TLS certificate for ${a.label} signed by its CA ($want)"`
+    : `echo "issued a TLS certificate signed by the deployment's CA ($want)"`;
   const user = shellQuote(a.serviceUser);
   const san = subjectAltName(spec.names);
   const lines = [
@@ -157,7 +202,7 @@ export function renderServerCertificate(spec: ServerCertificateSpec, a: Authorit
       `    public_key_of_key "${tls}/server.key" > "${tls}/server.pub"`,
       `    issue_certificate "${tls}/server.pub" "${tls}/server.crt" ${shellQuote(spec.names[0] ?? "localhost")} "$want"`,
       `    rm -f "${tls}/server.pub"; printf '%s' "$want" > "${tls}/server.names"`,
-      '    echo "issued a TLS certificate signed by the deployment\'s CA ($want)" >&2',
+      `    ${issued}${a.issuedReport === "stdout" ? "" : " >&2"}`,
       "    tls_changed=yes",
       "  fi",
     );

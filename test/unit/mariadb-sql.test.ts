@@ -267,10 +267,14 @@ describe("backup, restore and maintenance tools", () => {
   });
 
   it("refuses a bad database name on the restore command line", () => {
-    const script = renderMariadbRestore(spec);
-    const r = spawnSync("bash", ["-c", script.replace(/^instance_running .*$/m, "").replace(/^cd \/$/m, ""), "restore", "x`y"], { encoding: "utf8" });
+    const script = renderMariadbRestore(spec).replace(/^instance_running .*$/m, "").replace(/^cd \/$/m, "");
+    const r = spawnSync("bash", ["-c", script, "restore", "x`y"], { encoding: "utf8" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]");
+    // --into without a name is refused, not taken for a restore over the database itself.
+    const noName = spawnSync("bash", ["-c", script, "restore", "app_db", "--into"], { encoding: "utf8" });
+    expect(noName.status).toBe(2);
+    expect(noName.stderr).toContain("--into: not a valid database name");
   });
 
   it("analyzes with mariadb-check and optimizes only small fragmented tables", () => {

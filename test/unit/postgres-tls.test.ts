@@ -47,7 +47,7 @@ describe("TLS scripts", () => {
     expect(renderStandbyKey(LOC).trim().split("\n").pop()).toBe('public_key_of_key "$TLS_DIR/server.key"');
     const sign = renderSignStandbyCertificate(LOC, { name: "replica1", publicKey: PUBLIC_KEY, names: ["10.0.0.6", "localhost"] });
     expect(sign).toContain(PUBLIC_KEY);
-    expect(sign).toContain(`issue_certificate "$work/standby.pub" "$work/standby.crt" '10.0.0.6' 'IP:10.0.0.6,DNS:localhost'`);
+    expect(sign).toContain(`issue_certificate "$work/host.pub" "$work/host.crt" '10.0.0.6' 'IP:10.0.0.6,DNS:localhost'`);
   });
 
   it("a standby installs the certificate it was given and never makes a CA", () => {

@@ -3,8 +3,9 @@
  * the dump with the other engines (components/backups/archive.ts): compression, GPG, 0600 files,
  * the off-host copy, retention, failure logging.
  */
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { renderArchiveSteps, renderBackupPrelude, renderUnpackDump } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
+import { RESTORE_USAGE, renderRestoreArgs } from "../../backups/restoreArgs";
 import { scriptHeader, shellQuote } from "../../shell";
 import { programs } from "./flavor";
 import { renderInstancePrelude, type MariadbLocation } from "./host";
@@ -83,22 +84,13 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
   const encrypt = gpg ? ` | gpg --batch --yes --trust-model always --recipient ${shellQuote(gpg)} --encrypt` : "";
   return [
     scriptHeader(`Restores a database of MariaDB instance ${spec.instance} from a backup in ${spec.policy.dir}.`),
-    "# Usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]",
+    `# Usage: ${RESTORE_USAGE}`,
     renderSqlPrelude(spec),
     dumpFunction(spec),
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
-    'db="${1:-}"; shift || true',
-    'into=""; if [ "${1:-}" = --into ]; then into="${2:-}"; shift 2 || shift $#; fi',
-    "# The same rule as the stack's database names: safe unquoted in the SQL below.",
-    'ident() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,63}$ ]]; }',
-    'ident "$db" || { echo "usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]" >&2; exit 2; }',
-    '[ -z "$into" ] || ident "$into" || { echo "--into: not a valid database name: $into" >&2; exit 2; }',
-    "work=$(mktemp -d)",
-    "trap 'rm -rf \"$work\"' EXIT",
-    renderPickBackup(".tar"),
-    'mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored"',
-    '[ -s "$work/dump/$db.sql" ] || { echo "backup $backup has no dump of database $db" >&2; exit 1; }',
+    renderRestoreArgs(64),
+    renderUnpackDump(".sql"),
     `collation=$(cat "$work/dump/$db.collation" 2>/dev/null || true)`,
     `[[ "$collation" =~ ^utf8mb4_[a-z0-9_]+$ ]] || collation=${FALLBACK_COLLATION}`,
     'exists() { [ -n "$(sql_root -e "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \'$1\'")" ]; }',

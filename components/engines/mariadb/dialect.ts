@@ -33,9 +33,10 @@
  * are SQL syntax errors, not commands), and with --sandbox as well, which refuses any client
  * command that touches files or runs programs. dbstack's own SQL (the deploy lock) runs as root.
  */
-import { STAMP_GLOB } from "../../backups/archive";
+import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
+import { renderOwnerLogin } from "../../hooks/ownerPassword";
 import { shellQuote } from "../../shell";
 import type { MariadbLocation } from "./host";
 import { checkDatabaseName, checkUserName, quoteLiteral, renderSqlPrelude } from "./sql/identifiers";
@@ -54,7 +55,7 @@ export interface MariadbHookTarget extends MariadbLocation {
    * Backup directory and file prefix, for the newest-backup age check; the cron file that runs
    * the backups, whose age tells how long "no backup yet" may last.
    */
-  backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
+  backup?: BackupAgeTarget;
 }
 
 /** How long a deploy waits for another deploy's migration lock, in seconds. */
@@ -82,32 +83,12 @@ export function mariadbDialect(t: MariadbHookTarget): HookDialect {
       match: "^[0-9]+ of [0-9]+$",
     },
   ];
-  if (t.backup) {
-    const glob = `${t.backup.prefix}-${STAMP_GLOB}.tar.gz*`;
-    checks.push({
-      name: "newest backup",
-      shell: [
-        `newest=$(find ${shellQuote(t.backup.dir)} -maxdepth 1 -type f -name ${shellQuote(glob)} -printf '%T@ %f\\n' 2>/dev/null | sort -n | tail -n 1)`,
-        'if [ -z "$newest" ]; then',
-        "  # No backup yet is fine only while the schedule is younger than the age limit.",
-        `  installed=$(stat -c %Y ${shellQuote(t.backup.cronFile)} 2>/dev/null || date +%s)`,
-        '  waited_h=$(( ($(date +%s) - installed) / 3600 ))',
-        `  [ "$waited_h" -lt ${t.backup.maxAgeHours} ] || { echo "no backup since the schedule was installed \${waited_h}h ago (limit ${t.backup.maxAgeHours}h): check the backup log"; exit 1; }`,
-        '  echo "no backup yet (schedule installed ${waited_h}h ago)"',
-        "else",
-        '  age_h=$(( ($(date +%s) - ${newest%%.*}) / 3600 ))',
-        `  echo "\${newest#* } (\${age_h}h old)"; [ "$age_h" -lt ${t.backup.maxAgeHours} ] || { echo "newest backup is \${age_h}h old (limit ${t.backup.maxAgeHours}h)"; exit 1; }`,
-        "fi",
-      ].join("\n"),
-    });
-  }
+  if (t.backup) checks.push(newestBackupCheck(t.backup));
   return {
     engine: "mariadb",
     clientFunctions: [
       renderSqlPrelude(t),
-      `DBNAME=${shellQuote(t.database)}`,
-      `OWNER=${shellQuote(t.owner)}`,
-      renderOwnerPassword(t),
+      renderOwnerLogin({ database: t.database, owner: t.owner, noun: "user", ownerPasswordFile: t.ownerPasswordFile }),
       "# The password goes to the client in an option file only root can read, removed when the script exits.",
       'OWNER_CNF=$(mktemp)',
       `trap 'rm -f "$OWNER_CNF"' EXIT`,
@@ -142,22 +123,4 @@ export function mariadbDialect(t: MariadbHookTarget): HookDialect {
     nowUtc: "UTC_TIMESTAMP()",
     builtinChecks: checks,
   };
-}
-
-/**
- * Shell that sets DBSTACK_OWNER_PASSWORD: from the environment (the deploy passes it), else from
- * the on-demand tool's password file, else the script stops saying what is missing.
- */
-function renderOwnerPassword(t: MariadbHookTarget): string {
-  const missing = `the password of user ${t.owner} is needed: set DBSTACK_OWNER_PASSWORD`;
-  if (!t.ownerPasswordFile) {
-    return `[ -n "\${DBSTACK_OWNER_PASSWORD:-}" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`;
-  }
-  const file = shellQuote(t.ownerPasswordFile);
-  return [
-    `if [ -z "\${DBSTACK_OWNER_PASSWORD:-}" ]; then`,
-    `  [ -r ${file} ] || { echo ${shellQuote(`${missing} (or deploy again to write ${t.ownerPasswordFile})`)} >&2; exit 1; }`,
-    `  DBSTACK_OWNER_PASSWORD=$(cat ${file})`,
-    "fi",
-  ].join("\n");
 }

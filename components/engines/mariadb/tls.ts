@@ -1,5 +1,5 @@
 import { scriptHeader, withHeredoc } from "../../shell";
-import { renderAuthorityFunctions, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
+import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
 import { renderInstancePrelude, type MariadbLocation } from "./host";
 
 /**
@@ -31,8 +31,7 @@ export function renderInstanceCa(loc: MariadbLocation): string {
     renderInstancePrelude(loc),
     '(umask 022; mkdir -p "$CONF_DIR")',
     renderAuthorityFunctions(authority()),
-    "ensure_ca",
-    'cat "$CA_DIR/ca.crt"',
+    renderPrintCaCertificate(authority()),
   ].join("\n");
 }
 
@@ -43,8 +42,7 @@ export function renderReplicaKey(loc: MariadbLocation): string {
     renderInstancePrelude(loc),
     '(umask 022; mkdir -p "$CONF_DIR")',
     renderAuthorityFunctions(authority()),
-    "ensure_server_key",
-    'public_key_of_key "$TLS_DIR/server.key"',
+    renderPrintHostPublicKey(authority()),
   ].join("\n");
 }
 

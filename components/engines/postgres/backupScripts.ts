@@ -1,5 +1,6 @@
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { renderArchiveSteps, renderBackupPrelude, renderUnpackDump } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
+import { RESTORE_USAGE, renderRestoreArgs } from "../../backups/restoreArgs";
 import { scriptHeader, shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -46,20 +47,12 @@ export const RESTORED_MARK = "dbstack restore:";
 export function renderPostgresRestore(spec: PostgresBackupSpec): string {
   return [
     scriptHeader(`Restores a database of PostgreSQL cluster ${spec.cluster} from a backup in ${spec.policy.dir}.`),
-    "# Usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]",
+    `# Usage: ${RESTORE_USAGE}`,
     renderClusterPrelude(spec),
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
-    'db="${1:-}"; shift || true',
-    'into=""; if [ "${1:-}" = --into ]; then into="${2:-}"; shift 2; fi',
-    'ident() { [[ "$1" =~ ^[a-z_][a-z0-9_]{0,62}$ ]]; }',
-    'ident "$db" || { echo "usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]" >&2; exit 2; }',
-    '[ -z "$into" ] || ident "$into" || { echo "--into: not a valid database name: $into" >&2; exit 2; }',
-    "work=$(mktemp -d)",
-    "trap 'rm -rf \"$work\"' EXIT",
-    renderPickBackup(".tar"),
-    'mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored"',
-    '[ -s "$work/dump/$db.dump" ] || { echo "backup $backup has no dump of database $db" >&2; exit 1; }',
+    renderRestoreArgs(63),
+    renderUnpackDump(".dump"),
     'restore_as_postgres() { runuser -u postgres -- pg_restore -h /var/run/postgresql -p "$PORT" --exit-on-error "$@" < "$work/dump/$db.dump"; }',
     'if [ -n "$into" ]; then',
     '  owner=$(psql_su -d postgres -tA -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \'$db\'")',

@@ -1,6 +1,7 @@
+import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
-import { STAMP_GLOB } from "../../backups/archive";
+import { renderOwnerLogin } from "../../hooks/ownerPassword";
 import { shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -23,7 +24,7 @@ export interface PostgresHookTarget extends ClusterLocation {
    * Backup directory and file prefix, for the newest-backup age check; the cron file that runs
    * the backups, whose age tells how long "no backup yet" may last.
    */
-  backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
+  backup?: BackupAgeTarget;
 }
 
 /**
@@ -55,32 +56,12 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
       ].join("\n"),
     },
   ];
-  if (t.backup) {
-    const glob = `${t.backup.prefix}-${STAMP_GLOB}.tar.gz*`;
-    checks.push({
-      name: "newest backup",
-      shell: [
-        `newest=$(find ${shellQuote(t.backup.dir)} -maxdepth 1 -type f -name ${shellQuote(glob)} -printf '%T@ %f\\n' 2>/dev/null | sort -n | tail -n 1)`,
-        "if [ -z \"$newest\" ]; then",
-        "  # No backup yet is fine only while the schedule is younger than the age limit.",
-        `  installed=$(stat -c %Y ${shellQuote(t.backup.cronFile)} 2>/dev/null || date +%s)`,
-        '  waited_h=$(( ($(date +%s) - installed) / 3600 ))',
-        `  [ "$waited_h" -lt ${t.backup.maxAgeHours} ] || { echo "no backup since the schedule was installed \${waited_h}h ago (limit ${t.backup.maxAgeHours}h): check the backup log"; exit 1; }`,
-        '  echo "no backup yet (schedule installed ${waited_h}h ago)"',
-        "else",
-        '  age_h=$(( ($(date +%s) - ${newest%%.*}) / 3600 ))',
-        `  echo "\${newest#* } (\${age_h}h old)"; [ "$age_h" -lt ${t.backup.maxAgeHours} ] || { echo "newest backup is \${age_h}h old (limit ${t.backup.maxAgeHours}h)"; exit 1; }`,
-        "fi",
-      ].join("\n"),
-    });
-  }
+  if (t.backup) checks.push(newestBackupCheck(t.backup));
   return {
     engine: "postgres",
     clientFunctions: [
       renderClusterPrelude(t),
-      `DBNAME=${shellQuote(t.database)}`,
-      `OWNER=${shellQuote(t.owner)}`,
-      renderOwnerPassword(t),
+      renderOwnerLogin({ database: t.database, owner: t.owner, noun: "role", ownerPasswordFile: t.ownerPasswordFile }),
       "# As the owner, over the socket with scram (pg_hba: local all all scram-sha-256). The password is in",
       "# psql's environment only (readable by postgres and root, who have the data anyway), never an argument.",
       'psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }',
@@ -117,22 +98,4 @@ export function gexecLiteral(sql: string): string {
   let tag = "dbstack_sql";
   for (let i = 1; sql.includes(`$${tag}$`); i++) tag = `dbstack_sql_${i}`;
   return `SELECT $${tag}$${sql}$${tag}$ \\gexec`;
-}
-
-/**
- * Shell that sets DBSTACK_OWNER_PASSWORD: from the environment (the deploy passes it), else from
- * the on-demand tool's password file, else the script stops saying what is missing.
- */
-function renderOwnerPassword(t: PostgresHookTarget): string {
-  const missing = `the password of role ${t.owner} is needed: set DBSTACK_OWNER_PASSWORD`;
-  if (!t.ownerPasswordFile) {
-    return `[ -n "\${DBSTACK_OWNER_PASSWORD:-}" ] || { echo ${shellQuote(missing)} >&2; exit 1; }`;
-  }
-  const file = shellQuote(t.ownerPasswordFile);
-  return [
-    `if [ -z "\${DBSTACK_OWNER_PASSWORD:-}" ]; then`,
-    `  [ -r ${file} ] || { echo ${shellQuote(`${missing} (or deploy again to write ${t.ownerPasswordFile})`)} >&2; exit 1; }`,
-    `  DBSTACK_OWNER_PASSWORD=$(cat ${file})`,
-    "fi",
-  ].join("\n");
 }
