@@ -99,8 +99,8 @@ export function describeType(t: TypeClass): string {
 const MARIADB_MAX_VARCHAR = 16383;
 const MARIADB_KEY_CHARS = 768;
 export const MARIADB_KEY_BYTES = 3072;
-/** Bytes of a MariaDB row's in-row columns we allow VARCHAR/VARBINARY to take (the limit is 65535). */
-const MARIADB_ROW_BUDGET = 60000;
+/** Bytes a MariaDB row's columns may take together (BLOB/TEXT bodies live outside it). */
+const MARIADB_ROW_LIMIT = 65535;
 
 /** A default expression reduced to what can be said in every engine. */
 type NeutralDefault =
@@ -305,7 +305,9 @@ function fitMariadbTable(ctx: Ctx, table: Table, referenced: Set<string>): void 
       c.type = to;
     }
   }
-  let budget = MARIADB_ROW_BUDGET;
+  // The row limit counts every column: LONGTEXT/LONGBLOB and numbers take up to 12 bytes (DECIMAL up to 32), NULL flags 1.
+  const others = table.columns.filter((c) => !((c.type.kind === "text" || c.type.kind === "binary") && c.type.maxLength !== undefined));
+  let budget = MARIADB_ROW_LIMIT - 1 - others.reduce((sum, c) => sum + (c.type.kind === "decimal" ? 32 : 12), 0);
   // Key columns first: they must stay VARCHAR to be indexable.
   const ordered = [...table.columns].sort((a, b) => Number(keyCols.has(b.name)) - Number(keyCols.has(a.name)));
   for (const c of ordered) {
