@@ -390,17 +390,15 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
         const parent = typed.get(fk.refTable)?.get(fk.refColumns[i]);
         const child = typed.get(t.name)?.get(c);
         if (parent === undefined || child === undefined) return;
-        if (JSON.stringify(parent.type) !== JSON.stringify(child.type)) {
-          const source = t.columns.find((x) => x.name === c);
-          // The column's own type change no longer happens: its values are the referenced column's,
-          // and that column's conversion (if any) is the one that speaks for them.
-          ctx.conversions = ctx.conversions.filter((cv) => !(cv.table === t.name && cv.column === c && cv.id.startsWith(`${t.name}.${c}:`) && cv.id.includes("->")));
-          // An SQLite column without a declared type ("other") holds what it references: no note.
-          if (source !== undefined && source.type.kind !== parent.type.kind && source.type.kind !== "other") {
-            note(ctx, t.name, c, `${describeType(source.type)}->${describeType(parent.type)}`, `${t.name}.${c} takes the type of ${fk.refTable}.${fk.refColumns[i]} (${describeType(parent.type)}), the column it references`, false);
-          }
-          child.type = parent.type;
+        const source = t.columns.find((x) => x.name === c);
+        // The column holds values of the referenced column, whose conversion (if any) speaks for
+        // them: the column's own type change is replaced by the referenced column's.
+        ctx.conversions = ctx.conversions.filter((cv) => !(cv.table === t.name && cv.column === c && cv.id.startsWith(`${t.name}.${c}:`) && cv.id.includes("->")));
+        // An SQLite column without a declared type ("other") holds what it references: no note.
+        if (source !== undefined && source.type.kind !== parent.type.kind && source.type.kind !== "other") {
+          note(ctx, t.name, c, `${describeType(source.type)}->${describeType(parent.type)}`, `${t.name}.${c} takes the type of ${fk.refTable}.${fk.refColumns[i]} (${describeType(parent.type)}), the column it references`, false);
         }
+        child.type = parent.type;
       });
     }
   }
