@@ -46,7 +46,10 @@
  * bytes, MariaDB 64 characters) are a lossy conversion (`<table>[.<column>]:name`), shortened
  * with a hash suffix when allowed, never truncated silently; index and foreign key names are made
  * unique where the target needs it (PostgreSQL and SQLite index names share the schema's
- * namespace, MariaDB foreign key names the database's) and shortened the same way.
+ * namespace, MariaDB foreign key names the database's) and shortened the same way. Expression and
+ * partial indexes, generated columns and CHECK constraints (other than MariaDB's and this copy's
+ * own json_valid checks) are not recreated: each is a lossy conversion
+ * (`<table>.<name>:expression-index`, `:partial-index`, `:generated-column`, `:check-constraint`).
  */
 import { createHash } from "crypto";
 import type { Column, Conversion, CopyEngine, ForeignKey, Index, Schema, Table, TypeClass } from "./schema";
@@ -367,6 +370,20 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
   }
   const colName = (table: string, column: string) => renamedColumns.get(table)?.get(column) ?? column;
 
+  // What the copy does not recreate is never dropped silently.
+  for (const t of schema.tables) {
+    for (const u of t.unsupported ?? []) {
+      const column = u.what === "generated column" ? u.name : "";
+      const why = u.what === "generated column" ? "the column is not created and its values are not copied" : "it is not created on the target";
+      ctx.conversions.push({
+        id: `${t.name}.${u.name}:${u.what.replace(/ /g, "-")}`,
+        table: t.name,
+        column,
+        message: `${t.name}: ${u.what} ${u.name}${u.definition ? ` (${u.definition})` : ""} has no translation: ${why}`,
+        lossy: true,
+      });
+    }
+  }
   // Pass 1: each column's own class, autoincrement and nullability.
   const typed = new Map<string, Map<string, { type: TypeClass; autoIncrement: boolean }>>();
   for (const t of schema.tables) {

@@ -3,7 +3,7 @@ import { parseConnectionUrl, redactUrl } from "../../components/copy/connections
 import { columnType, quoteIdentifier, renderConstraints, renderCreateTables, renderResetSequences } from "../../components/copy/ddl";
 import { mariadbTypeClass } from "../../components/copy/introspect/mariadb";
 import { postgresTypeClass } from "../../components/copy/introspect/postgres";
-import { jsonCheckedColumns, sqliteTypeClass } from "../../components/copy/introspect/sqlite";
+import { checkClauses, jsonCheckedColumns, sqliteTypeClass } from "../../components/copy/introspect/sqlite";
 import type { Column, CopyEngine, Schema, Table, TypeClass } from "../../components/copy/schema";
 import { parseDefault, translate } from "../../components/copy/translate";
 
@@ -222,6 +222,29 @@ describe("translation rules (one test per row of translate.ts's table)", () => {
     const tr = translate(schema("sqlite", parent, child), "mariadb");
     expect(columnType("mariadb", tr.tables[1].columns[0])).toBe("BIGINT");
     expect(tr.conversions).toEqual([]);
+  });
+
+  it("expression/partial indexes, generated columns and CHECK constraints are lossy conversions, even into the same engine", () => {
+    const t = table("t", [col("a", { kind: "integer", bytes: 4 })], {
+      unsupported: [
+        { name: "t_lower", what: "expression index", definition: "CREATE INDEX t_lower ON t (lower(a))" },
+        { name: "a2", what: "generated column" },
+      ],
+    });
+    const tr = translate(schema("postgres", t), "postgres");
+    expect(tr.conversions.map((c) => [c.id, c.column, c.lossy])).toEqual([
+      ["t.t_lower:expression-index", "", true],
+      ["t.a2:generated-column", "a2", true],
+    ]);
+    expect(tr.conversions[0].message).toContain("lower(a)");
+  });
+
+  it("finds SQLite CHECK clauses with nested parentheses and quoted text", () => {
+    expect(checkClauses(`CREATE TABLE t (a INT CHECK (a > (1)), b TEXT CHECK (b <> ')'), c TEXT CHECK(json_valid(c)))`)).toEqual([
+      "CHECK (a > (1))",
+      "CHECK (b <> ')')",
+      "CHECK(json_valid(c))",
+    ]);
   });
 
   it("primary key columns are NOT NULL on the target", () => {
