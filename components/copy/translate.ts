@@ -37,6 +37,8 @@
  * |                            |                                    |                                           | so NUMERIC affinity keeps it as text)   |
  * | other                      | same engine: kept; else text, lossy| same engine: kept; else LONGTEXT, lossy   | same engine: kept; else TEXT, lossy     |
  *
+ * Identity columns are created BY DEFAULT (also from GENERATED ALWAYS), so the copy can insert the
+ * source's keys; counters are then moved past them (ddl.ts renderResetSequences).
  * Also: a foreign key column takes the translated type of the column it references (MariaDB
  * demands identical types; SQLite columns may have none); primary key columns are NOT NULL.
  * Defaults: literals (numbers, strings, booleans) and the current date/time (CURRENT_TIMESTAMP,
