@@ -16,9 +16,10 @@ export interface PostgresBackupSpec extends ClusterLocation {
  * of mixed types (bench/backup.ts), pg_dump's default level 6 spent 12.8 s of CPU where level 1
  * spent 4.9 s, and the archive's gzip then costs about the same on either (it cannot shrink
  * deflated data: 4.4 s on level 6's 242 MB, 4.9 s on level 1's 274 MB). With level 6 the tool
- * paid for two full compressions and took ~1.3x a bare `pg_dump -Fc`; with level 1 it takes
- * about what the bare dump does, for backups ~13% larger. Level 0 (one compression, by the
- * archive's gzip) was no faster: gzip over the raw 764 MB dump cost 15.6 s of CPU.
+ * paid for two full compressions and took 1.2x (profiled) to 1.85x (bench:backup, busy host) a
+ * bare `pg_dump -Fc`; with level 1 it took 0.89x, for backups ~13% larger. Level 0 (one
+ * compression, by the archive's gzip) was no faster: gzip over the raw 764 MB dump cost 15.6 s
+ * of CPU and runs after the dump, not beside it.
  */
 export const DUMP_COMPRESSION_LEVEL = 1;
 
