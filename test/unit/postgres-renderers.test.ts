@@ -440,7 +440,7 @@ describe("rendered scripts (text)", () => {
       const dumps = script.split("\n").filter((l) => l.includes("pg_dump "));
       expect(dumps).toEqual(
         ["app", "reports"].map(
-          (db) => `runuser -u postgres -- pg_dump -h /var/run/postgresql -p "$PORT" --format=custom --dbname='${db}' > "$work/dump/${db}.dump"`,
+          (db) => `runuser -u postgres -- pg_dump -h /var/run/postgresql -p "$PORT" --format=custom --compress=1 --dbname='${db}' > "$work/dump/${db}.dump"`,
         ),
       );
       const globals = script.split("\n").filter((l) => l.includes("pg_dumpall"));
@@ -1149,16 +1149,28 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       const dump = spawnSync("bash", ["-c", `tar -xzOf '${backupFile}' ./app.dump | ${PG15}/pg_restore --list`], { encoding: "utf8" });
       expect(dump.status, dump.stderr).toBe(0);
       expect(dump.stdout).toContain("TABLE public users app");
+      // Compressed once cheaply by pg_dump (level 1), since the archive's gzip compresses it all again.
+      expect(dump.stdout).toMatch(/^;\s+Compression: 1$/m);
       expect(spawnSync("bash", ["-c", `ls -A '${backupDir()}'`], { encoding: "utf8" }).stdout.trim()).toBe(backupFile.split("/").pop());
     }, 90_000);
 
     it("restores into a new database, then in place keeping the current one aside", () => {
       pq(primary, "INSERT INTO users (email) VALUES ('after@example.com')", "app");
+      // A role the source database grants CONNECT to: the copy must grant it too, and no more.
+      pq(primary, "CREATE ROLE unitbk_reader LOGIN");
+      pq(primary, "GRANT CONNECT ON DATABASE app TO unitbk_reader");
       const restore = renderPostgresRestore(spec());
       const into = mustSh("restore --into", restore, { args: ["app", "--into", "app_copy"] });
       expect(into).toContain(`restored database app from ${backupFile} into new database app_copy`);
       expect(pq(primary, "SELECT string_agg(email, ',') FROM users", "app_copy")).toBe("before@example.com");
       expect(pq(primary, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app_copy'")).toBe("app");
+      const acl = (db: string) => pq(primary, `SELECT datacl::text FROM pg_database WHERE datname = '${db}'`);
+      expect(acl("app_copy")).toBe(acl("app"));
+      expect(acl("app_copy")).toContain("unitbk_reader=c/app");
+      expect(pq(primary, "SELECT has_database_privilege('public', 'app_copy', 'CONNECT')")).toBe("f");
+      expect(pq(primary, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'app_copy'")).toBe(
+        `dbstack restore: app from ${backupFile.split("/").pop()}`,
+      );
 
       const inPlace = mustSh("restore", restore, { args: ["app"] });
       const aside = /the previous one is kept as (app_before_restore_\d{14})/.exec(inPlace);
@@ -1169,6 +1181,8 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       // The migrations' record came back with the data: the hook applies nothing.
       expect(pq(primary, "SELECT count(*) FROM dbstack_migrations", "app")).toBe("3");
       for (const db of ["app_copy", aside![1]]) pq(primary, `DROP DATABASE "${db}"`);
+      pq(primary, "REVOKE CONNECT ON DATABASE app FROM unitbk_reader");
+      pq(primary, "DROP ROLE unitbk_reader");
     }, 90_000);
 
     it("restore refuses a bad database name and a database the backup does not hold", () => {

@@ -90,7 +90,7 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
     renderRestoreArgs(64),
-    renderUnpackDump(".sql"),
+    renderUnpackDump(".sql", [".collation"]),
     `collation=$(cat "$work/dump/$db.collation" 2>/dev/null || true)`,
     `[[ "$collation" =~ ^utf8mb4_[a-z0-9_]+$ ]] || collation=${FALLBACK_COLLATION}`,
     'exists() { [ -n "$(sql_root -e "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = \'$1\'")" ]; }',

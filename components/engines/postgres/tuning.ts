@@ -13,6 +13,17 @@
  * - WAL sizes and checkpoint_timeout by workload; page cost and I/O concurrency by storage;
  *   parallel workers from the cores, fewer per query for web/oltp; jit off for web/oltp.
  * Declared overrides replace computed values (they do not feed back into the formulas).
+ *
+ * Durable write settings are left at PostgreSQL's defaults on purpose. Measured one at a time
+ * against this tuning (pgbench scale 50, 8 clients, 2 cores, SSD whose 8kB fdatasync takes
+ * ~25us): commit_delay 10/100/1000us (commit_siblings 5), wal_sync_method open_datasync /
+ * open_sync / fsync, wal_buffers 64MB, wal_compression off / zstd, wal_writer_delay 10ms and 1s,
+ * checkpoint_flush_after/bgwriter_flush_after 0, checkpoint_timeout 60min, bgwriter off: none
+ * beat the run-to-run noise (+-30% on a shared host), and commit_delay >= 100us lost. The gap to
+ * the durability-off ceiling is synchronous_commit's wait for the WAL flush (synchronous_commit
+ * off alone reaches the ceiling, full_page_writes off alone does not move), which only group
+ * commit can shrink, and group commit did not pay at this client count. Huge pages stay 'try':
+ * they need vm.nr_hugepages reserved by the host's operator.
  */
 import type { HostFacts, StorageKind, TuningSpec, Workload } from "./spec";
 
