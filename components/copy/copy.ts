@@ -19,7 +19,7 @@ import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderRes
 import { introspect } from "./introspect";
 import type { Conversion, CopyEngine, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { canonicalColumns, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { canonicalColumns, findNulConversions, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
 import { ChecksumAccumulator, compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -120,6 +120,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const targetEngine = parseConnectionUrl(options.to).engine;
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
+    if (targetEngine === "postgres") translation.conversions.push(...(await findNulConversions(source, schema.schema.tables)));
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {
       from: redactUrl(options.from),

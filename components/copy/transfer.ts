@@ -16,7 +16,7 @@
 import type { Connection as MysqlCoreConnection } from "mysql2";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Connection } from "./connections";
-import type { Column, CopyEngine, Table, TypeClass } from "./schema";
+import type { Column, Conversion, CopyEngine, Table, TypeClass } from "./schema";
 import {
   canonicalBoolean,
   canonicalDate,
@@ -492,4 +492,33 @@ export function renderTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)];
+}
+
+/**
+ * The text columns whose values hold a NUL character, found before anything is written, for a
+ * copy into PostgreSQL (which cannot store NUL in text): each a lossy conversion with the id
+ * that allows dropping the NUL. Only SQLite and MariaDB can hold such values.
+ */
+export async function findNulConversions(source: Connection, tables: readonly Table[]): Promise<Conversion[]> {
+  if (source.engine === "postgres") return [];
+  const out: Conversion[] = [];
+  for (const t of tables) {
+    const cols = t.columns.filter((c) => ["text", "json", "other", "uuid"].includes(c.type.kind));
+    for (const c of cols) {
+      const q = quoteIdent(source.engine, c.name);
+      // Compared as bytes: SQLite's text functions stop at a NUL.
+      const test = source.engine === "sqlite" ? `instr(CAST(${q} AS BLOB), x'00') > 0` : `INSTR(CAST(${q} AS BINARY), X'00') > 0`;
+      const hit = await source.query(`SELECT 1 AS hit FROM ${quoteIdent(source.engine, t.name)} WHERE ${test} LIMIT 1`);
+      if (hit.length) {
+        out.push({
+          id: nulConversionId(t.name, c.name),
+          table: t.name,
+          column: c.name,
+          message: `text values hold NUL characters, which PostgreSQL cannot store: they are dropped`,
+          lossy: true,
+        });
+      }
+    }
+  }
+  return out;
 }
