@@ -24,6 +24,7 @@ import {
   canonicalInteger,
   canonicalTime,
   ChecksumAccumulator,
+  decimalInput,
   parseTimestamp,
   toUtc,
   type CanonicalColumn,
@@ -213,7 +214,9 @@ export async function* readRows(conn: Connection, table: Table, batchRows: numbe
     case "mariadb": {
       const core = (native.conn as unknown as { connection: MysqlCoreConnection }).connection;
       // A streamed result: the server sends rows as the caller consumes them (the socket pauses in between).
-      const stream = core.query({ sql: selectAll("mariadb", table), rowsAsArray: true }).stream({ highWaterMark: batchRows });
+      const stream = core
+        .query({ sql: selectAll("mariadb", table), rowsAsArray: true, typeCast: exactFloats })
+        .stream({ highWaterMark: batchRows });
       let batch: unknown[][] = [];
       try {
         for await (const row of stream) {
@@ -232,6 +235,15 @@ export async function* readRows(conn: Connection, table: Table, batchRows: numbe
       return;
     }
   }
+}
+
+/**
+ * mysql2's own text-to-double parser can be one unit in the last place off (90.28571428571429
+ * reads as 90.28571428571428): FLOAT and DOUBLE are taken as the server's text instead, which
+ * Number() reads exactly.
+ */
+function exactFloats(field: { type: string; string(): string | null }, next: () => unknown): unknown {
+  return field.type === "DOUBLE" || field.type === "FLOAT" ? field.string() : next();
 }
 
 /** Whether a PostgreSQL connection is inside a transaction block (pg tracks ReadyForQuery's status). */
@@ -387,7 +399,7 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
       return engine === "postgres" ? (b ? "t" : "f") : b ? 1 : 0;
     }
     case "decimal": {
-      const d = canonicalDecimal(value);
+      const d = canonicalDecimal(decimalInput(value, type.scale));
       // PostgreSQL numeric spells the special values NaN/Infinity; the others have none (the insert fails loudly).
       return d === "nan" ? "NaN" : d === "inf" ? "Infinity" : d === "-inf" ? "-Infinity" : d;
     }

@@ -97,7 +97,7 @@ export function canonicalValue(value: unknown, type: TypeClass, stripNul = false
     case "boolean":
       return canonicalBoolean(value) ? "1" : "0";
     case "decimal":
-      return canonicalDecimal(value);
+      return canonicalDecimal(decimalInput(value, type.scale));
     case "float":
       return canonicalFloat(value, type.bytes);
     case "text": {
@@ -121,6 +121,17 @@ export function canonicalValue(value: unknown, type: TypeClass, stripNul = false
     case "other":
       return asText(value);
   }
+}
+
+/**
+ * A decimal column's value as a driver gave it, with a JS number (SQLite keeps DECIMAL(p,s) values
+ * as REAL) rounded to the declared scale: 0.37 - 300 is stored as -299.63000000000005, and the
+ * digits past the scale are the float's noise, not the user's data (PostgreSQL and MariaDB round
+ * them away on insert).
+ */
+export function decimalInput(value: unknown, scale: number | undefined): unknown {
+  if (typeof value !== "number" || scale === undefined || !Number.isFinite(value) || Math.abs(value) >= 1e21) return value;
+  return value.toFixed(Math.min(scale, 100));
 }
 
 /** An integer as a base-10 string (never through a JS number: bigint extremes stay exact). */
