@@ -70,6 +70,8 @@ export interface CopyResult {
   /** Per table: the matching row count and checksum both sides showed (empty on a dry run). */
   verified: TableChecksum[];
   seconds: number;
+  /** Seconds spent in each step (plan, create, transfer, constraints, verify): where a slow copy spends its time. */
+  phases: Record<string, number>;
 }
 
 /** A copy that would lose data the user did not allow: lists each conversion and how to allow it. */
@@ -116,11 +118,13 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   const source = await openSource(options.from);
   let target: Connection | undefined;
   try {
+    const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
     const targetEngine = parseConnectionUrl(options.to).engine;
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
     if (targetEngine === "postgres") translation.conversions.push(...(await findNulConversions(source, schema.schema.tables)));
+    clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {
       from: redactUrl(options.from),
@@ -142,7 +146,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
         const existing = await existingTables(target, pairs.map((p) => p.target.name));
         for (const e of existing) plan.notes.push(`target table ${e.table} already exists (${e.rows} rows): the copy would refuse it`);
       }
-      return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000 };
+      return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000, phases: clock.phases };
     }
 
     if (refused.length) throw new CopyRefusedError(refused);
@@ -155,7 +159,9 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     // later rows (self-references), so enforcement is off while loading and checked after.
     if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
     await runAll(target, renderCreateTables(target.engine, targetTables));
+    clock.lap("create");
     const transferred = await transferTables(source, target, pairs, { batchRows: options.batchRows, allow, progress: options.progress });
+    clock.lap("transfer");
     for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
     await runAll(target, renderConstraints(target.engine, targetTables));
     if (target.engine === "sqlite") {
@@ -166,14 +172,16 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
       await target.query("PRAGMA foreign_keys = ON");
     }
     await runAll(target, renderResetSequences(target.engine, targetTables));
+    clock.lap("constraints");
 
     const targetSums = await checksumTables(target, pairs, allow, target.engine);
     const differences = compareChecksums(
       transferred.map((t) => t.sourceChecksum),
       targetSums,
     );
+    clock.lap("verify");
     if (differences.length) throw new VerificationError(differences);
-    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000 };
+    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases };
   } finally {
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
@@ -192,6 +200,19 @@ export async function checksumTables(conn: Connection, pairs: readonly TablePair
     out.push(acc.result());
   }
   return out;
+}
+
+function phaseClock(): { phases: Record<string, number>; lap(name: string): void } {
+  let last = Date.now();
+  const phases: Record<string, number> = {};
+  return {
+    phases,
+    lap(name) {
+      const now = Date.now();
+      phases[name] = (now - last) / 1000;
+      last = now;
+    },
+  };
 }
 
 /** The source schema restricted to `names` (all when undefined), with foreign keys to tables left out removed and noted. */

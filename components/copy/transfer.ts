@@ -110,15 +110,25 @@ export async function transferTables(
       const convert = rowConverter(pair, target.engine, allow);
       let rows = 0;
       progress.start(pair.source.name);
-      for await (const batch of readRows(source, pair.source, batchRows)) {
-        const converted = new Array<unknown[]>(batch.length);
-        for (let i = 0; i < batch.length; i++) {
-          accumulator.add(batch[i]);
-          converted[i] = convert(batch[i]);
+      // One batch in flight: the target stores batch N while this process reads, hashes and
+      // converts batch N+1 (two processes busy instead of taking turns).
+      let inFlight: Promise<void> = Promise.resolve();
+      try {
+        for await (const batch of readRows(source, pair.source, batchRows)) {
+          const converted = new Array<unknown[]>(batch.length);
+          for (let i = 0; i < batch.length; i++) {
+            accumulator.add(batch[i]);
+            converted[i] = convert(batch[i]);
+          }
+          await inFlight;
+          inFlight = writer(converted);
+          inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
+          rows += batch.length;
+          progress.update(pair.source.name, rows, started);
         }
-        await writer(converted);
-        rows += batch.length;
-        progress.update(pair.source.name, rows, started);
+        await inFlight;
+      } finally {
+        await inFlight.catch(() => undefined);
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);

@@ -249,7 +249,7 @@ describe("db:copy between every ordered pair of engines", () => {
       } catch (err) {
         throw new Error(`${name}: ${(err as Error).message}`);
       }
-      expect(results[name].transferred.map((t) => t.rows)).toEqual([2000, 3000, 0, 50]);
+      expect(Object.fromEntries(results[name].transferred.map((t) => [t.table, t.rows]))).toEqual({ Customers: 2000, order: 3000, empty_things: 0, nulls_everywhere: 50 });
     }
     // The original's checksums, as every copy of it saw them: identical along every path.
     const original = checksums(results["sqlite->postgres"]);
@@ -273,7 +273,7 @@ describe("db:copy between every ordered pair of engines", () => {
     expect(back.big).toBe(-9223372036854775808n);
     expect(back.Name).toBe("日本語テキスト #2");
     expect(back.created_at).toBe("2024-03-10 02:30:00");
-    const [m] = await mdbQuery("from_pg", "SELECT `Name`, created_at, CAST(balance AS CHAR) AS balance FROM `Customers` WHERE id = 3");
+    const [m] = await mdbQuery("from_pg", "SELECT `Name`, CAST(created_at AS CHAR) AS created_at FROM `Customers` WHERE id = 3");
     expect(m.Name).toBe("emoji 😀🎉 #3");
     expect(String(m.created_at)).toMatch(/^2024-11-03 01:30:00\.5/);
   });
