@@ -155,13 +155,40 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     if (existing.length) throw new TargetNotEmptyError(existing);
 
     const targetTables = pairs.map((p) => p.target);
+    let targetSums: TableChecksum[] = [];
     // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
     // later rows (self-references), so enforcement is off while loading and checked after.
     if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
     await runAll(target, renderCreateTables(target.engine, targetTables));
     clock.lap("create");
-    const transferred = await transferTables(source, target, pairs, { batchRows: options.batchRows, allow, progress: options.progress });
-    clock.lap("transfer");
+    // Each table is verified as soon as its rows are committed, on a second target connection,
+    // while the next table moves: reading back overlaps with writing (the rows do not change
+    // afterwards: constraints and counters never touch them). Not for SQLite: a reader there
+    // holds a lock the writer's next commit waits for, and it shares this thread anyway.
+    const overlap = target.engine !== "sqlite";
+    const checker = overlap ? await openTarget(options.to) : target;
+    const verifications: Promise<TableChecksum>[] = [];
+    let transferred: TableTransfer[];
+    try {
+      let chain: Promise<unknown> = Promise.resolve();
+      transferred = await transferTables(source, target, pairs, {
+        batchRows: options.batchRows,
+        allow,
+        progress: options.progress,
+        onTableDone: !overlap ? undefined : (pair) => {
+          const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
+          next.catch(() => undefined); // awaited below
+          verifications.push(next);
+          chain = next;
+        },
+      });
+      clock.lap("transfer");
+      targetSums = overlap ? await Promise.all(verifications) : await checksumTables(target, pairs, allow, targetEngine);
+    } finally {
+      await Promise.allSettled(verifications);
+      if (overlap) await checker.close().catch(() => undefined);
+    }
+    clock.lap("verify");
     for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
     await runAll(target, renderConstraints(target.engine, targetTables));
     if (target.engine === "sqlite") {
@@ -174,12 +201,10 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     await runAll(target, renderResetSequences(target.engine, targetTables));
     clock.lap("constraints");
 
-    const targetSums = await checksumTables(target, pairs, allow, target.engine);
     const differences = compareChecksums(
       transferred.map((t) => t.sourceChecksum),
       targetSums,
     );
-    clock.lap("verify");
     if (differences.length) throw new VerificationError(differences);
     return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases };
   } finally {

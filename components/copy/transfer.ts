@@ -47,6 +47,8 @@ export interface TransferOptions {
   allow?: readonly string[];
   /** Where progress lines go; default stderr. `false` prints nothing. */
   progress?: ((line: string) => void) | false;
+  /** Called when a table's rows are all committed on the target (the copy verifies it then, while the next table moves). */
+  onTableDone?: (pair: TablePair, result: TableTransfer) => void;
 }
 
 /** What moving one table did. */
@@ -132,7 +134,9 @@ export async function transferTables(
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);
-      results.push({ table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result() });
+      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result() };
+      results.push(result);
+      options.onTableDone?.(pair, result);
     }
   } finally {
     await endSnapshot(source);

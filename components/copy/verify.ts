@@ -11,7 +11,13 @@
  * Why a sum of per-row hashes: a sum (mod 2^128) does not depend on row order (the engines
  * return rows in any order) and, unlike XOR, two identical rows do not cancel each other.
  */
-import { createHash } from "crypto";
+import * as crypto from "crypto";
+
+/** One-shot SHA-1 of a string (crypto.hash where Node has it, 20.12+: no Hash object per row). */
+const sha1: (data: string) => Buffer =
+  typeof (crypto as { hash?: unknown }).hash === "function"
+    ? (data) => (crypto as unknown as { hash(alg: string, data: string, enc: "buffer"): Buffer }).hash("sha1", data, "buffer")
+    : (data) => crypto.createHash("sha1").update(data).digest();
 import type { TypeClass } from "./schema";
 
 /** How values of one column are reduced: the source column's type class, plus what the copy allowed. */
@@ -57,7 +63,7 @@ export class ChecksumAccumulator {
 
   /** Adds one row (its values in the order of the columns given to the constructor). */
   add(row: readonly unknown[]): void {
-    const digest = createHash("sha1").update(canonicalRow(row, this.columns)).digest();
+    const digest = sha1(canonicalRow(row, this.columns));
     // Two independent 64-bit lanes: a 128-bit sum without 128-bit arithmetic per row.
     this.low = (this.low + digest.readBigUInt64LE(0)) & MASK64;
     this.high = (this.high + digest.readBigUInt64LE(8)) & MASK64;
@@ -134,9 +140,12 @@ export function decimalInput(value: unknown, scale: number | undefined): unknown
   return value.toFixed(Math.min(scale, 100));
 }
 
+const CANONICAL_INTEGER = /^(?:0|-?[1-9]\d{0,17})$/;
+
 /** An integer as a base-10 string (never through a JS number: bigint extremes stay exact). */
 export function canonicalInteger(value: unknown): string {
   if (typeof value === "bigint") return value.toString();
+  if (typeof value === "string" && CANONICAL_INTEGER.test(value)) return value;
   if (typeof value === "number") {
     if (!Number.isInteger(value)) throw new Error(`not an integer: ${value}`);
     return BigInt(value).toString();
@@ -240,6 +249,8 @@ export function parseTimestamp(value: unknown): TimestampParts {
     return micros ? { ...parts, fraction: parts.fraction.padEnd(3, "0") + String(micros).padStart(3, "0") } : parts;
   }
   const s = asText(value).trim();
+  const fast = parseCommonTimestamp(s);
+  if (fast) return fast;
   const m = /^(-?\d{4,}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(s);
   if (!m) throw new Error(`not a timestamp: ${JSON.stringify(s)}`);
   let offsetMinutes: number | undefined;
@@ -257,6 +268,52 @@ export function parseTimestamp(value: unknown): TimestampParts {
     minute: m[3] ? parseInt(m[3], 10) : 0,
     second: m[4] ? parseInt(m[4], 10) : 0,
     fraction: (m[5] ?? "").replace(/0+$/, ""),
+    offsetMinutes,
+  };
+}
+
+/**
+ * The common spellings without a regular expression (the copy parses every timestamp twice):
+ * `YYYY-MM-DD HH:MM:SS`, then optionally `.f...`, then nothing, `Z`, `+HH`, `+HH:MM` or `+HHMM`.
+ * Anything else returns undefined and takes the general path.
+ */
+function parseCommonTimestamp(s: string): TimestampParts | undefined {
+  if (s.length < 19 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+  const sep = s.charCodeAt(10);
+  if (sep !== 32 && sep !== 84) return undefined;
+  const digitsAt = (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+    }
+    return true;
+  };
+  if (!digitsAt(0, 4) || !digitsAt(5, 7) || !digitsAt(8, 10) || !digitsAt(11, 13) || !digitsAt(14, 16) || !digitsAt(17, 19)) return undefined;
+  let i = 19;
+  let fraction = "";
+  if (s.charCodeAt(i) === 46) {
+    let j = i + 1;
+    while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    if (j === i + 1) return undefined;
+    fraction = s.slice(i + 1, j);
+    i = j;
+  }
+  let offsetMinutes: number | undefined;
+  const rest = s.slice(i);
+  if (rest === "Z" || rest === "z") offsetMinutes = 0;
+  else if (rest !== "") {
+    const m = /^([+-])(\d{2})(?::?(\d{2}))?$/.exec(rest);
+    if (!m) return undefined;
+    offsetMinutes = (m[1] === "-" ? -1 : 1) * (parseInt(m[2], 10) * 60 + parseInt(m[3] ?? "0", 10));
+  }
+  let end = fraction.length;
+  while (end > 0 && fraction.charCodeAt(end - 1) === 48) end--;
+  return {
+    date: s.slice(0, 10),
+    hour: parseInt(s.slice(11, 13), 10),
+    minute: parseInt(s.slice(14, 16), 10),
+    second: parseInt(s.slice(17, 19), 10),
+    fraction: fraction.slice(0, end),
     offsetMinutes,
   };
 }
