@@ -109,8 +109,9 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
 
 function openSqlite(path: string, options: OpenOptions): Connection {
   const db = new Database(path, { readonly: options.readOnly === true, fileMustExist: options.create !== true });
-  // Foreign keys are enforced by the target's constraints after the data; the busy timeout lets a
-  // copy read a file an application is writing to.
+  // The busy timeout lets a copy read a file an application is writing to. Note: better-sqlite3
+  // turns foreign key enforcement ON; a loader writes with PRAGMA foreign_keys = OFF (SQLite's
+  // foreign keys are in CREATE TABLE, see ddl.ts) and checks with PRAGMA foreign_key_check.
   db.pragma("busy_timeout = 5000");
   return {
     engine: "sqlite",
@@ -197,9 +198,12 @@ export function mariadbOptions(url: string): mysql.ConnectionOptions {
 async function openMariadb(url: string, options: OpenOptions): Promise<Connection> {
   const conn = await mysql.createConnection(mariadbOptions(url));
   try {
-    // TIMESTAMP columns read and write as UTC instants; strict mode makes an out-of-range value an error, not a silent clamp.
+    // TIMESTAMP columns read and write as UTC instants. A fixed sql_mode, whatever the server's:
+    // strict (an out-of-range or too-long value is an error, never a silent clamp or cut), an
+    // explicit 0 stays 0 in an AUTO_INCREMENT column, and backslashes escape in string literals
+    // (no NO_BACKSLASH_ESCAPES), which ddl.ts's literals rely on.
     await conn.query("SET time_zone = '+00:00'");
-    await conn.query("SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO')");
+    await conn.query("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO'");
     if (options.readOnly) await conn.query("SET SESSION TRANSACTION READ ONLY");
   } catch (err) {
     await conn.end().catch(() => undefined);

@@ -61,6 +61,20 @@ export interface Table {
   /** Unique constraints and indexes other than the primary key. */
   indexes: Index[];
   foreignKeys: ForeignKey[];
+  /**
+   * What introspection saw but the copy does not recreate: expression and partial indexes,
+   * generated columns, CHECK constraints. Translation reports each as a lossy conversion.
+   */
+  unsupported?: Unsupported[];
+}
+
+/** An object of a source table the copy does not recreate on the target. */
+export interface Unsupported {
+  /** Its name: the index's, the column's or the constraint's. */
+  name: string;
+  what: "expression index" | "partial index" | "generated column" | "check constraint";
+  /** Its definition in the source engine's SQL, for the message a user reads. */
+  definition?: string;
 }
 
 export interface Schema {

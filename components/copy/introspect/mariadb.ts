@@ -6,7 +6,7 @@
  * Index prefix lengths are not kept: the translation decides its own.
  */
 import type { Connection } from "../connections";
-import type { Column, ForeignKey, Index, Schema, Table, TypeClass } from "../schema";
+import type { Column, ForeignKey, Index, Schema, Table, TypeClass, Unsupported } from "../schema";
 import { parentsFirst } from "./order";
 
 /** The type class of a MariaDB column from information_schema.COLUMNS' DATA_TYPE and COLUMN_TYPE. */
@@ -97,11 +97,11 @@ export async function introspectMariadb(conn: Connection): Promise<Schema> {
   );
   const columnRows = await conn.query(
     `SELECT TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS data_type, COLUMN_TYPE AS column_type, IS_NULLABLE AS nullable,
-            COLUMN_DEFAULT AS dflt, EXTRA AS extra, IS_GENERATED AS is_generated
+            COLUMN_DEFAULT AS dflt, EXTRA AS extra, IS_GENERATED AS is_generated, GENERATION_EXPRESSION AS generation
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION`,
   );
   const checkRows = await conn.query(
-    "SELECT TABLE_NAME AS tbl, CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+    "SELECT TABLE_NAME AS tbl, CONSTRAINT_NAME AS name, CHECK_CLAUSE AS clause FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
   );
   const indexRows = await conn.query(
     `SELECT TABLE_NAME AS tbl, INDEX_NAME AS name, NON_UNIQUE AS non_unique, COLUMN_NAME AS col, SEQ_IN_INDEX AS seq
@@ -159,7 +159,17 @@ export async function introspectMariadb(conn: Connection): Promise<Schema> {
       if (onUpdate && onUpdate !== "RESTRICT") fk.onUpdate = onUpdate;
       return fk;
     });
-    return { name, columns, primaryKey, indexes, foreignKeys };
+    const unsupported: Unsupported[] = [
+      ...columnRows
+        .filter((c) => c.tbl === name && c.is_generated === "ALWAYS")
+        .map((c) => ({ name: String(c.name), what: "generated column" as const, definition: String(c.generation ?? "") })),
+      ...checkRows
+        .filter((c) => c.tbl === name && !/^json_valid\(`((?:[^`]|``)+)`\)$/i.test(String(c.clause).trim()))
+        .map((c) => ({ name: String(c.name), what: "check constraint" as const, definition: String(c.clause) })),
+    ];
+    const table: Table = { name, columns, primaryKey, indexes, foreignKeys };
+    if (unsupported.length > 0) table.unsupported = unsupported;
+    return table;
   });
   return { engine: "mariadb", tables: parentsFirst(tables) };
 }

@@ -5,7 +5,7 @@
  * column list to translate and are left out), and foreign keys with their actions.
  */
 import type { Connection } from "../connections";
-import type { Column, ForeignKey, Index, Schema, Table, TypeClass } from "../schema";
+import type { Column, ForeignKey, Index, Schema, Table, TypeClass, Unsupported } from "../schema";
 import { parentsFirst } from "./order";
 
 /** The type class of a PostgreSQL column from its type name (pg_type.typname) and format_type text. */
@@ -101,6 +101,21 @@ export async function introspectPostgres(conn: Connection): Promise<Schema> {
      WHERE con.contype = 'f' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
      ORDER BY con.conname`,
   );
+  const unsupportedRows = await conn.query(
+    `SELECT i.indrelid::int8 AS oid, ic.relname AS name, CASE WHEN i.indpred IS NOT NULL THEN 'partial index' ELSE 'expression index' END AS what,
+            pg_get_indexdef(i.indexrelid) AS definition
+     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+     WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+     UNION ALL
+     SELECT con.conrelid::int8, con.conname, 'check constraint', pg_get_constraintdef(con.oid)
+     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+     WHERE con.contype = 'c' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+     UNION ALL
+     SELECT a.attrelid::int8, a.attname, 'generated column', pg_get_expr(d.adbin, d.adrelid)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attgenerated <> '' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+     ORDER BY 2`,
+  );
   const asList = (v: unknown): string[] => (typeof v === "string" ? (JSON.parse(v) as string[]) : (v as string[]));
 
   const tables: Table[] = tableRows.map((tr) => {
@@ -137,7 +152,12 @@ export async function introspectPostgres(conn: Connection): Promise<Schema> {
         if (onUpdate) fk.onUpdate = onUpdate;
         return fk;
       });
-    return { name: String(tr.name), columns, primaryKey: pk === undefined ? [] : asList(pk.columns), indexes, foreignKeys };
+    const unsupported: Unsupported[] = unsupportedRows
+      .filter((u) => String(u.oid) === oid)
+      .map((u) => ({ name: String(u.name), what: u.what as Unsupported["what"], definition: String(u.definition) }));
+    const table: Table = { name: String(tr.name), columns, primaryKey: pk === undefined ? [] : asList(pk.columns), indexes, foreignKeys };
+    if (unsupported.length > 0) table.unsupported = unsupported;
+    return table;
   });
   return { engine: "postgres", tables: parentsFirst(tables) };
 }

@@ -5,7 +5,7 @@
  * then SQLite's own affinity rules (https://sqlite.org/datatype3.html#determination_of_column_affinity).
  */
 import type { Connection } from "../connections";
-import type { Column, ForeignKey, Index, Schema, Table, TypeClass } from "../schema";
+import type { Column, ForeignKey, Index, Schema, Table, TypeClass, Unsupported } from "../schema";
 import { parentsFirst } from "./order";
 
 /** SQLite quotes identifiers with double quotes, doubling any inside. */
@@ -101,6 +101,27 @@ export function jsonCheckedColumns(createSql: string): Set<string> {
   return out;
 }
 
+/** The CHECK (...) clauses of a CREATE TABLE statement, each with its balanced parentheses. */
+export function checkClauses(createSql: string): string[] {
+  const out: string[] = [];
+  const re = /\bCHECK\s*\(/gi;
+  for (let m = re.exec(createSql); m !== null; m = re.exec(createSql)) {
+    let depth = 0;
+    let i = m.index + m[0].length - 1;
+    let quote: string | undefined;
+    for (; i < createSql.length; i++) {
+      const ch = createSql[i];
+      if (quote !== undefined) {
+        if (ch === quote) quote = undefined;
+      } else if (ch === "'" || ch === '"' || ch === "`") quote = ch;
+      else if (ch === "(") depth++;
+      else if (ch === ")" && --depth === 0) break;
+    }
+    out.push(createSql.slice(m.index, i + 1));
+  }
+  return out;
+}
+
 /** Reads every user table of the SQLite database (sqlite_* internal tables excluded). */
 export async function introspectSqlite(conn: Connection): Promise<Schema> {
   const listed = await conn.query(
@@ -132,12 +153,28 @@ export async function introspectSqlite(conn: Connection): Promise<Schema> {
       if (c.dflt_value !== null && c.dflt_value !== undefined && String(c.dflt_value).toUpperCase() !== "NULL") column.default = String(c.dflt_value);
       return column;
     });
+    const unsupported: Unsupported[] = [];
+    for (const c of await conn.query(`PRAGMA table_xinfo(${q(name)})`)) {
+      // hidden 2 and 3: VIRTUAL and STORED generated columns (table_info leaves them out).
+      if (Number(c.hidden) === 2 || Number(c.hidden) === 3) unsupported.push({ name: String(c.name), what: "generated column" });
+    }
+    checkClauses(createSql)
+      .filter((clause) => !/^CHECK\s*\(\s*json_valid\s*\([^()]*\)\s*\)$/i.test(clause))
+      .forEach((clause, i) => unsupported.push({ name: `check${i + 1}`, what: "check constraint", definition: clause }));
+    const indexSql = async (ix: string) => String((await conn.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [ix]))[0]?.sql ?? "");
     const indexes: Index[] = [];
     for (const ix of await conn.query(`PRAGMA index_list(${q(name)})`)) {
-      if (ix.origin === "pk" || Number(ix.partial) === 1) continue;
+      if (ix.origin === "pk") continue;
+      if (Number(ix.partial) === 1) {
+        unsupported.push({ name: String(ix.name), what: "partial index", definition: await indexSql(String(ix.name)) });
+        continue;
+      }
       const cols = await conn.query(`PRAGMA index_info(${q(String(ix.name))})`);
       // An expression index (cid -2) has no column to translate.
-      if (cols.some((c) => c.name === null || Number(c.cid) < 0)) continue;
+      if (cols.some((c) => c.name === null || Number(c.cid) < 0)) {
+        unsupported.push({ name: String(ix.name), what: "expression index", definition: await indexSql(String(ix.name)) });
+        continue;
+      }
       indexes.push({ name: String(ix.name), columns: cols.sort((a, b) => Number(a.seqno) - Number(b.seqno)).map((c) => String(c.name)), unique: Number(ix.unique) === 1 });
     }
     indexes.sort((a, b) => a.name.localeCompare(b.name));
@@ -162,7 +199,7 @@ export async function introspectSqlite(conn: Connection): Promise<Schema> {
       if (onUpdate) fk.onUpdate = onUpdate;
       foreignKeys.push(fk);
     }
-    tables.push({ name, columns, primaryKey: pkCols, indexes, foreignKeys });
+    tables.push({ name, columns, primaryKey: pkCols, indexes, foreignKeys, ...(unsupported.length > 0 ? { unsupported } : {}) });
   }
   return { engine: "sqlite", tables: parentsFirst(tables) };
 }
