@@ -1,0 +1,319 @@
+/**
+ * `copyDatabase`: one verified copy of a database's tables and rows from one engine to another
+ * (SQLite, PostgreSQL, MariaDB, in any direction).
+ *
+ * Steps: introspect the source, translate its schema for the target, refuse lossy conversions
+ * the user did not allow by id, refuse target tables that already exist; then create the tables,
+ * move the rows in one source snapshot (transfer.ts), add unique/other indexes and foreign keys,
+ * move every autoincrement counter past the copied maximum, and verify each table's row count
+ * and content checksum on the target against the source's (verify.ts). A dry run stops after the
+ * checks and returns the plan (tables, rows, conversions) without writing anything; it does not
+ * even create a missing SQLite target file.
+ *
+ * Passwords travel only inside the URLs given here (or the drivers' PGPASSWORD / MYSQL_PWD);
+ * every message shows URLs with the password replaced by `***`.
+ */
+import { existsSync } from "fs";
+import { openConnection, openSource, openTarget, parseConnectionUrl, redactUrl, type Connection } from "./connections";
+import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderResetSequences } from "./ddl";
+import { introspect } from "./introspect";
+import type { Conversion, CopyEngine, Schema, Table } from "./schema";
+import { translate } from "./translate";
+import { canonicalColumns, findNulConversions, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { ChecksumAccumulator, compareChecksums, type TableChecksum, type TableDifference } from "./verify";
+
+export interface CopyOptions {
+  /** The source: `sqlite:///abs/path` (or a path), `postgresql://user:pass@host:port/db`, `mysql://` or `mariadb://`. Only read. */
+  from: string;
+  /** The target, in the same forms. Its tables must not exist yet; an SQLite file is created when missing. */
+  to: string;
+  /** Copy only these tables (source names); default all user tables. Foreign keys to tables left out are not created (the plan says so). */
+  tables?: string[];
+  /** Only check and print the plan; write nothing. Default false. */
+  dryRun?: boolean;
+  /** Ids of lossy conversions the user accepts (as the refusal lists them), e.g. `events.payload:default`. */
+  allow?: string[];
+  /** Rows per batch (one target transaction each). Default 5000. */
+  batchRows?: number;
+  /** Where progress lines go while the copy runs; default stderr; `false` for none. */
+  progress?: ((line: string) => void) | false;
+}
+
+/** One table of the plan: its name on each side and the rows the source holds now. */
+export interface PlannedTable {
+  source: string;
+  target: string;
+  rows: number;
+}
+
+/** What a copy will do (a dry run's result) or did. */
+export interface CopyPlan {
+  /** Source and target URLs, passwords replaced by `***`. */
+  from: string;
+  to: string;
+  sourceEngine: CopyEngine;
+  targetEngine: CopyEngine;
+  tables: PlannedTable[];
+  /** Every conversion translation reported, lossy or not. */
+  conversions: Conversion[];
+  /** The lossy conversions not allowed: a real copy refuses while any is left. */
+  refused: Conversion[];
+  /** Things the plan leaves out on purpose, e.g. a foreign key to a table not copied. */
+  notes: string[];
+}
+
+export interface CopyResult {
+  plan: CopyPlan;
+  dryRun: boolean;
+  /** Per table: rows moved and time taken (empty on a dry run). */
+  transferred: TableTransfer[];
+  /** Per table: the matching row count and checksum both sides showed (empty on a dry run). */
+  verified: TableChecksum[];
+  seconds: number;
+  /** Seconds spent in each step (plan, create, transfer, constraints, verify): where a slow copy spends its time. */
+  phases: Record<string, number>;
+}
+
+/** A copy that would lose data the user did not allow: lists each conversion and how to allow it. */
+export class CopyRefusedError extends Error {
+  constructor(readonly refused: Conversion[]) {
+    super(
+      [
+        `refusing ${refused.length} lossy conversion(s); allow each by id (--allow id1,id2 or copyDatabase({ allow: [...] })) once you accept the loss:`,
+        ...refused.map((c) => `  ${c.id}: ${c.message}`),
+      ].join("\n"),
+    );
+    this.name = "CopyRefusedError";
+  }
+}
+
+/** The target already holds tables the copy would create. */
+export class TargetNotEmptyError extends Error {
+  constructor(readonly existing: { table: string; rows: number }[]) {
+    super(
+      `the target already has table(s) the copy would create: ${existing
+        .map((e) => `${e.table} (${e.rows} rows)`)
+        .join(", ")}; copy into an empty database, or drop them first`,
+    );
+    this.name = "TargetNotEmptyError";
+  }
+}
+
+/** The target's data differs from the source after the copy: names each table. */
+export class VerificationError extends Error {
+  constructor(readonly differences: TableDifference[]) {
+    super(
+      `verification failed: ${differences
+        .map((d) => `${d.table} (source ${d.source.rows} rows, checksum ${d.source.checksum}; target ${d.target.rows} rows, checksum ${d.target.checksum})`)
+        .join("; ")}`,
+    );
+    this.name = "VerificationError";
+  }
+}
+
+/** Copies (or, with dryRun, plans) a database from `from` to `to`; see the file header. */
+export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
+  const started = Date.now();
+  const allow = options.allow ?? [];
+  const source = await openSource(options.from);
+  let target: Connection | undefined;
+  try {
+    const clock = phaseClock();
+    const schema = selectTables(await introspect(source), options.tables);
+    const targetEngine = parseConnectionUrl(options.to).engine;
+    const translation = translate(schema.schema, targetEngine);
+    const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
+    if (targetEngine === "postgres") translation.conversions.push(...(await findNulConversions(source, schema.schema.tables)));
+    clock.lap("plan");
+    const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
+    const plan: CopyPlan = {
+      from: redactUrl(options.from),
+      to: redactUrl(options.to),
+      sourceEngine: source.engine,
+      targetEngine,
+      tables: [],
+      conversions: translation.conversions,
+      refused,
+      notes: schema.notes,
+    };
+
+    if (options.dryRun) {
+      for (const p of pairs) plan.tables.push({ source: p.source.name, target: p.target.name, rows: await countRows(source, p.source.name) });
+      // A dry run must not create a missing SQLite file, so it only looks at a target that exists.
+      const targetExists = targetEngine !== "sqlite" || existsSync(sqlitePath(options.to));
+      if (targetExists) {
+        target = await openConnection(options.to, { readOnly: true });
+        const existing = await existingTables(target, pairs.map((p) => p.target.name));
+        for (const e of existing) plan.notes.push(`target table ${e.table} already exists (${e.rows} rows): the copy would refuse it`);
+      }
+      return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000, phases: clock.phases };
+    }
+
+    if (refused.length) throw new CopyRefusedError(refused);
+    target = await openTarget(options.to);
+    const existing = await existingTables(target, pairs.map((p) => p.target.name));
+    if (existing.length) throw new TargetNotEmptyError(existing);
+
+    const targetTables = pairs.map((p) => p.target);
+    let targetSums: TableChecksum[] = [];
+    // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
+    // later rows (self-references), so enforcement is off while loading and checked after.
+    if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
+    await runAll(target, renderCreateTables(target.engine, targetTables));
+    clock.lap("create");
+    // Each table is verified as soon as its rows are committed, on a second target connection,
+    // while the next table moves: reading back overlaps with writing (the rows do not change
+    // afterwards: constraints and counters never touch them). Not for SQLite: a reader there
+    // holds a lock the writer's next commit waits for, and it shares this thread anyway.
+    const overlap = target.engine !== "sqlite";
+    const checker = overlap ? await openTarget(options.to) : target;
+    const verifications: Promise<TableChecksum>[] = [];
+    let transferred: TableTransfer[];
+    try {
+      let chain: Promise<unknown> = Promise.resolve();
+      transferred = await transferTables(source, target, pairs, {
+        batchRows: options.batchRows,
+        allow,
+        progress: options.progress,
+        onTableDone: !overlap ? undefined : (pair) => {
+          const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
+          next.catch(() => undefined); // awaited below
+          verifications.push(next);
+          chain = next;
+        },
+      });
+      clock.lap("transfer");
+      targetSums = overlap ? await Promise.all(verifications) : await checksumTables(target, pairs, allow, targetEngine);
+    } finally {
+      await Promise.allSettled(verifications);
+      if (overlap) await checker.close().catch(() => undefined);
+    }
+    clock.lap("verify");
+    for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
+    await runAll(target, renderConstraints(target.engine, targetTables));
+    if (target.engine === "sqlite") {
+      const dangling = await target.query(renderForeignKeyCheck());
+      if (dangling.length) {
+        throw new Error(`foreign keys point nowhere on the target in table(s) ${[...new Set(dangling.map((r) => String(r.table)))].join(", ")}`);
+      }
+      await target.query("PRAGMA foreign_keys = ON");
+    }
+    await runAll(target, renderResetSequences(target.engine, targetTables));
+    clock.lap("constraints");
+
+    const differences = compareChecksums(
+      transferred.map((t) => t.sourceChecksum),
+      targetSums,
+    );
+    if (differences.length) throw new VerificationError(differences);
+    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases };
+  } finally {
+    await target?.close().catch(() => undefined);
+    await source.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The row counts and checksums of `pairs`' target tables as `conn` holds them, each value reduced
+ * by its source column's class (so they compare with the source's checksums).
+ */
+export async function checksumTables(conn: Connection, pairs: readonly TablePair[], allow: readonly string[], targetEngine: CopyEngine): Promise<TableChecksum[]> {
+  const out: TableChecksum[] = [];
+  for (const p of pairs) {
+    const acc = new ChecksumAccumulator(p.source.name, canonicalColumns(p, targetEngine, allow));
+    for await (const batch of readRows(conn, p.target, 5000)) for (const row of batch) acc.add(row);
+    out.push(acc.result());
+  }
+  return out;
+}
+
+function phaseClock(): { phases: Record<string, number>; lap(name: string): void } {
+  let last = Date.now();
+  const phases: Record<string, number> = {};
+  return {
+    phases,
+    lap(name) {
+      const now = Date.now();
+      phases[name] = (now - last) / 1000;
+      last = now;
+    },
+  };
+}
+
+/** The source schema restricted to `names` (all when undefined), with foreign keys to tables left out removed and noted. */
+function selectTables(schema: Schema, names: string[] | undefined): { schema: Schema; notes: string[] } {
+  if (!names || names.length === 0) return { schema, notes: [] };
+  const known = new Set(schema.tables.map((t) => t.name));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length) throw new Error(`--tables names table(s) the source does not have: ${unknown.join(", ")} (it has: ${[...known].join(", ")})`);
+  const wanted = new Set(names);
+  const notes: string[] = [];
+  const tables: Table[] = schema.tables
+    .filter((t) => wanted.has(t.name))
+    .map((t) => ({
+      ...t,
+      foreignKeys: t.foreignKeys.filter((fk) => {
+        if (wanted.has(fk.refTable)) return true;
+        notes.push(`foreign key ${t.name} (${fk.columns.join(", ")}) -> ${fk.refTable} is not created: ${fk.refTable} is not copied`);
+        return false;
+      }),
+    }));
+  return { schema: { ...schema, tables }, notes };
+}
+
+async function runAll(conn: Connection, statements: readonly string[]): Promise<void> {
+  for (const sql of statements) {
+    try {
+      await conn.query(sql);
+    } catch (err) {
+      throw new Error(`on the target (${conn.display}): ${(err as Error).message}\n  while running: ${sql.split("\n")[0]}`);
+    }
+  }
+}
+
+async function countRows(conn: Connection, table: string): Promise<number> {
+  const rows = await conn.query(`SELECT COUNT(*) AS n FROM ${quoteIdent(conn.engine, table)}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Which of `names` exist as tables on `conn`, with their row counts. */
+async function existingTables(conn: Connection, names: readonly string[]): Promise<{ table: string; rows: number }[]> {
+  const sql =
+    conn.engine === "sqlite"
+      ? "SELECT name FROM sqlite_master WHERE type = 'table'"
+      : conn.engine === "postgres"
+        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()";
+  const present = new Set((await conn.query(sql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME)));
+  const out: { table: string; rows: number }[] = [];
+  for (const n of names) if (present.has(n)) out.push({ table: n, rows: await countRows(conn, n) });
+  return out;
+}
+
+function sqlitePath(url: string): string {
+  const t = parseConnectionUrl(url);
+  return t.engine === "sqlite" ? t.path : "";
+}
+
+/** The plan as lines a user reads: source and target, tables with rows, conversions (refused ones marked), notes. */
+export function renderPlan(plan: CopyPlan): string[] {
+  const lines = [`copy ${plan.sourceEngine} ${plan.from} -> ${plan.targetEngine} ${plan.to}`, ""];
+  lines.push(
+    ...renderTable(
+      ["table", "target table", "rows"],
+      plan.tables.map((t) => [t.source, t.target, String(t.rows)]),
+    ),
+  );
+  lines.push("");
+  if (plan.conversions.length === 0) lines.push("conversions: none");
+  else {
+    lines.push("conversions:");
+    for (const c of plan.conversions) {
+      const mark = !c.lossy ? "note   " : plan.refused.includes(c) ? "REFUSED" : "allowed";
+      lines.push(`  ${mark} ${c.id}: ${c.message}`);
+    }
+  }
+  if (plan.refused.length) lines.push("", `the copy refuses while lossy conversions are not allowed: --allow ${plan.refused.map((c) => c.id).join(",")}`);
+  for (const n of plan.notes) lines.push(`note: ${n}`);
+  return lines;
+}

@@ -1,0 +1,550 @@
+/**
+ * Moves rows from a source database to a target, table by table, in batches.
+ *
+ * The source is read inside one consistent snapshot (SQLite: one read transaction; PostgreSQL:
+ * REPEATABLE READ READ ONLY; MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT), so the copy
+ * and the source checksums describe one moment even while an application keeps writing.
+ * Each batch is written in one target transaction with the engine's fast path: PostgreSQL COPY
+ * FROM STDIN (text format), MariaDB multi-row INSERTs, SQLite a prepared INSERT in a transaction.
+ * While the target writes batch N, the source already fetches batch N+1 (PostgreSQL and MariaDB).
+ *
+ * Values are normalised by the target column's type class: integers as decimal strings or
+ * BigInt (never a JS number), decimals as strings (never floats), booleans as the target's
+ * true/false, timestamps as text in UTC or as wall-clock text, blobs as Buffers. The source rows
+ * are hashed as they pass (verify.ts), so verification reads the source only once.
+ */
+import type { Connection as MysqlCoreConnection } from "mysql2";
+import { from as copyFrom } from "pg-copy-streams";
+import type { Connection } from "./connections";
+import type { Column, Conversion, CopyEngine, Table, TypeClass } from "./schema";
+import {
+  canonicalBoolean,
+  canonicalDate,
+  canonicalDecimal,
+  canonicalInteger,
+  canonicalTime,
+  ChecksumAccumulator,
+  decimalInput,
+  parseTimestamp,
+  toUtc,
+  type CanonicalColumn,
+  type TableChecksum,
+} from "./verify";
+
+/** One table to move: as the source holds it, and as translated for the target (the same columns, in the same order). */
+export interface TablePair {
+  source: Table;
+  target: Table;
+}
+
+export interface TransferOptions {
+  /** Rows per batch (one target transaction each). Default 5000. */
+  batchRows?: number;
+  /**
+   * Ids of lossy conversions the user allowed (`--allow`); the transfer itself only consults
+   * `<table>.<column>:nul->postgres` (a text value holding NUL, which PostgreSQL cannot store).
+   */
+  allow?: readonly string[];
+  /** Where progress lines go; default stderr. `false` prints nothing. */
+  progress?: ((line: string) => void) | false;
+  /** Called when a table's rows are all committed on the target (the copy verifies it then, while the next table moves). */
+  onTableDone?: (pair: TablePair, result: TableTransfer) => void;
+}
+
+/** What moving one table did. */
+export interface TableTransfer {
+  table: string;
+  rows: number;
+  seconds: number;
+  /** The checksum of the rows read from the source snapshot, for verification. */
+  sourceChecksum: TableChecksum;
+}
+
+/** The id a user allows (`--allow`) to have NUL characters dropped from a text column copied into PostgreSQL. */
+export function nulConversionId(table: string, column: string): string {
+  return `${table}.${column}:nul->postgres`;
+}
+
+/** Raised when a value cannot be copied without loss and the user did not allow it. */
+export class LossyValueError extends Error {
+  constructor(
+    readonly conversionId: string,
+    message: string,
+  ) {
+    super(`${message}; allow it with --allow ${conversionId} (copyDatabase({ allow: ["${conversionId}"] }))`);
+    this.name = "LossyValueError";
+  }
+}
+
+/**
+ * The columns as verification reduces them: by the source column's class, with NUL dropped from
+ * text when the target is PostgreSQL and the user allowed it.
+ */
+export function canonicalColumns(pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): CanonicalColumn[] {
+  return pair.source.columns.map((c) => ({
+    name: c.name,
+    type: c.type,
+    stripNul: targetEngine === "postgres" && allow.includes(nulConversionId(pair.source.name, c.name)),
+  }));
+}
+
+/**
+ * Copies every table of `tables` from `source` to `target` (tables already created on the
+ * target, constraints not yet), in one source snapshot. Returns per table the rows moved and
+ * the source checksum; prints progress and a summary table unless told not to.
+ */
+export async function transferTables(
+  source: Connection,
+  target: Connection,
+  tables: readonly TablePair[],
+  options: TransferOptions = {},
+): Promise<TableTransfer[]> {
+  const batchRows = options.batchRows ?? 5000;
+  const allow = options.allow ?? [];
+  const progress = new Progress(options.progress);
+  const results: TableTransfer[] = [];
+  await beginSnapshot(source);
+  try {
+    for (const pair of tables) {
+      const started = Date.now();
+      const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
+      const writer = await batchWriter(target, pair.target);
+      const convert = rowConverter(pair, target.engine, allow);
+      let rows = 0;
+      progress.start(pair.source.name);
+      // One batch in flight: the target stores batch N while this process reads, hashes and
+      // converts batch N+1 (two processes busy instead of taking turns).
+      let inFlight: Promise<void> = Promise.resolve();
+      try {
+        for await (const batch of readRows(source, pair.source, batchRows)) {
+          const converted = new Array<unknown[]>(batch.length);
+          for (let i = 0; i < batch.length; i++) {
+            accumulator.add(batch[i]);
+            converted[i] = convert(batch[i]);
+          }
+          await inFlight;
+          inFlight = writer(converted);
+          inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
+          rows += batch.length;
+          progress.update(pair.source.name, rows, started);
+        }
+        await inFlight;
+      } finally {
+        await inFlight.catch(() => undefined);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      progress.done(pair.source.name, rows, seconds);
+      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result() };
+      results.push(result);
+      options.onTableDone?.(pair, result);
+    }
+  } finally {
+    await endSnapshot(source);
+  }
+  progress.summary(results);
+  return results;
+}
+
+/** Starts the source's consistent snapshot (see the file header). */
+export async function beginSnapshot(conn: Connection): Promise<void> {
+  switch (conn.engine) {
+    case "sqlite":
+      // A deferred read transaction: its snapshot (WAL) or shared lock (rollback journal) holds until COMMIT.
+      await conn.query("BEGIN");
+      return;
+    case "postgres":
+      await conn.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      return;
+    case "mariadb":
+      await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+      return;
+  }
+}
+
+/** Ends the snapshot (a read-only transaction: nothing to keep, so a rollback). */
+export async function endSnapshot(conn: Connection): Promise<void> {
+  await conn.query("ROLLBACK").catch(() => undefined);
+}
+
+/** Quotes an identifier for an engine (double quotes; backticks for MariaDB), doubling the quote inside. */
+export function quoteIdent(engine: CopyEngine, name: string): string {
+  return engine === "mariadb" ? `\`${name.replace(/`/g, "``")}\`` : `"${name.replace(/"/g, '""')}"`;
+}
+
+function selectAll(engine: CopyEngine, table: Table): string {
+  const cols = table.columns.map((c) => quoteIdent(engine, c.name)).join(", ");
+  return `SELECT ${cols} FROM ${quoteIdent(engine, table.name)}`;
+}
+
+/**
+ * Streams a table's rows (values in column order) in batches of `batchRows`. PostgreSQL reads
+ * through a cursor, so it needs a transaction: the source's snapshot, or one this opens.
+ */
+export async function* readRows(conn: Connection, table: Table, batchRows: number): AsyncGenerator<unknown[][]> {
+  const native = conn.native;
+  switch (native.engine) {
+    case "sqlite": {
+      const stmt = native.db.prepare(selectAll("sqlite", table));
+      stmt.raw(true);
+      stmt.safeIntegers(true); // INTEGER values beyond 2^53 as BigInt, not rounded numbers
+      const it = stmt.iterate() as IterableIterator<unknown[]>;
+      try {
+        let batch: unknown[][] = [];
+        for (const row of it) {
+          batch.push(row);
+          if (batch.length >= batchRows) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      } finally {
+        it.return?.();
+      }
+      return;
+    }
+    case "postgres": {
+      const client = native.client;
+      const ownTransaction = !inTransaction(conn);
+      if (ownTransaction) await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await client.query(`DECLARE dbstack_copy NO SCROLL CURSOR FOR ${selectAll("postgres", table)}`);
+      const fetch = () => client.query({ text: `FETCH ${batchRows} FROM dbstack_copy`, rowMode: "array" }).then((r) => r.rows as unknown[][]);
+      let pending: Promise<unknown[][]> | undefined = fetch();
+      try {
+        while (pending) {
+          const rows: unknown[][] = await pending;
+          // Fetch the next batch while the caller writes this one.
+          pending = rows.length === batchRows ? fetch() : undefined;
+          if (rows.length) yield rows;
+        }
+      } finally {
+        await pending?.catch(() => undefined);
+        await client.query("CLOSE dbstack_copy").catch(() => undefined);
+        if (ownTransaction) await client.query("COMMIT").catch(() => undefined);
+      }
+      return;
+    }
+    case "mariadb": {
+      const core = (native.conn as unknown as { connection: MysqlCoreConnection }).connection;
+      // A streamed result: the server sends rows as the caller consumes them (the socket pauses in between).
+      const stream = core
+        .query({ sql: selectAll("mariadb", table), rowsAsArray: true, typeCast: exactFloats })
+        .stream({ highWaterMark: batchRows });
+      let batch: unknown[][] = [];
+      try {
+        for await (const row of stream) {
+          batch.push(row as unknown[]);
+          if (batch.length >= batchRows) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length) yield batch;
+      } finally {
+        if (!stream.readableEnded) {
+          stream.destroy();
+        }
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * mysql2's own text-to-double parser can be one unit in the last place off (90.28571428571429
+ * reads as 90.28571428571428): FLOAT and DOUBLE are taken as the server's text instead, which
+ * Number() reads exactly.
+ */
+function exactFloats(field: { type: string; string(): string | null }, next: () => unknown): unknown {
+  return field.type === "DOUBLE" || field.type === "FLOAT" ? field.string() : next();
+}
+
+/** Whether a PostgreSQL connection is inside a transaction block (pg tracks ReadyForQuery's status). */
+function inTransaction(conn: Connection): boolean {
+  if (conn.native.engine !== "postgres") return false;
+  const client = conn.native.client as unknown as { getTransactionStatus?: () => string | null };
+  const status = client.getTransactionStatus?.();
+  // 'T' in a transaction, 'E' in a failed one, 'I' idle; unknown on drivers that do not track it.
+  return status === "T" || status === "E";
+}
+
+/**
+ * Returns a function that writes one batch of converted rows into `table` on `target` in one
+ * transaction, with the engine's fast path.
+ */
+export async function batchWriter(target: Connection, table: Table): Promise<(rows: unknown[][]) => Promise<void>> {
+  const native = target.native;
+  const cols = table.columns.map((c) => quoteIdent(target.engine, c.name)).join(", ");
+  const name = quoteIdent(target.engine, table.name);
+  switch (native.engine) {
+    case "sqlite": {
+      const insert = native.db.prepare(`INSERT INTO ${name} (${cols}) VALUES (${table.columns.map(() => "?").join(", ")})`);
+      const many = native.db.transaction((rows: unknown[][]) => {
+        for (const row of rows) insert.run(row);
+      });
+      return async (rows) => many(rows);
+    }
+    case "postgres": {
+      const client = native.client;
+      return async (rows) => {
+        if (!rows.length) return;
+        // One COPY statement is one transaction: the batch lands whole or not at all.
+        const stream = client.query(copyFrom(`COPY ${name} (${cols}) FROM STDIN`));
+        await new Promise<void>((resolve, reject) => {
+          stream.on("error", reject);
+          stream.on("finish", () => resolve());
+          stream.end(renderCopyText(rows));
+        });
+      };
+    }
+    case "mariadb": {
+      const conn = native.conn;
+      const rowPlaceholders = `(${table.columns.map(() => "?").join(", ")})`;
+      return async (rows) => {
+        if (!rows.length) return;
+        await conn.query("START TRANSACTION");
+        try {
+          for (const chunk of chunksBySize(rows, 4 * 1024 * 1024)) {
+            const sql = `INSERT INTO ${name} (${cols}) VALUES ${new Array(chunk.length).fill(rowPlaceholders).join(", ")}`;
+            await conn.query(sql, chunk.flat());
+          }
+          await conn.query("COMMIT");
+        } catch (err) {
+          await conn.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+      };
+    }
+  }
+}
+
+/** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */
+function* chunksBySize(rows: unknown[][], limit: number): Generator<unknown[][]> {
+  let chunk: unknown[][] = [];
+  let size = 0;
+  for (const row of rows) {
+    let rowSize = 8;
+    for (const v of row) rowSize += typeof v === "string" ? v.length * 2 + 4 : Buffer.isBuffer(v) ? v.length * 2 + 4 : 24;
+    if (chunk.length && size + rowSize > limit) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(row);
+    size += rowSize;
+  }
+  if (chunk.length) yield chunk;
+}
+
+/**
+ * Renders rows as PostgreSQL COPY text format: tab-separated, `\N` for NULL, backslash, newline,
+ * carriage return and tab escaped. Values must already be strings (see rowConverter) or null.
+ */
+export function renderCopyText(rows: readonly unknown[][]): string {
+  const lines = new Array<string>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    let line = "";
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (i) line += "\t";
+      line += v === null || v === undefined ? "\\N" : escapeCopy(String(v));
+    }
+    lines[r] = line;
+  }
+  return lines.join("\n") + "\n";
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/** Escapes one value for COPY text format. */
+export function escapeCopy(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]) : value;
+}
+
+/**
+ * Returns a function that turns a source row into the values the target's writer takes
+ * (see toTargetValue), checking for NUL in text bound for PostgreSQL.
+ */
+export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): (row: readonly unknown[]) => unknown[] {
+  // Translation keeps columns one to one and in order (names differ only when a rename was allowed).
+  const plans = pair.source.columns.map((src, i) => {
+    const tgt: Column = pair.target.columns[i] ?? src;
+    const nulId = nulConversionId(pair.source.name, src.name);
+    return { src, tgt, nulId, stripNul: allow.includes(nulId) };
+  });
+  return (row) => {
+    const out = new Array<unknown>(plans.length);
+    for (let i = 0; i < plans.length; i++) {
+      const p = plans[i];
+      let v = toTargetValue(row[i], p.tgt.type, targetEngine);
+      if (targetEngine === "postgres" && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
+        if (!p.stripNul) {
+          throw new LossyValueError(
+            p.nulId,
+            `${pair.source.name}.${p.src.name} holds a text value with a NUL character, which PostgreSQL cannot store; copying it drops the NUL`,
+          );
+        }
+        v = v.replace(/\u0000/g, "");
+      }
+      out[i] = v;
+    }
+    return out;
+  };
+}
+
+
+/**
+ * Converts one value read from any engine into what the target engine's writer takes for a
+ * column of class `type`: strings for PostgreSQL's COPY text (bytea as `\x` hex), strings,
+ * numbers and Buffers for MariaDB, BigInt/number/string/Buffer for SQLite.
+ */
+export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngine): unknown {
+  if (value === null || value === undefined) return null;
+  switch (type.kind) {
+    case "integer": {
+      const s = canonicalInteger(value);
+      return engine === "sqlite" ? BigInt(s) : s;
+    }
+    case "boolean": {
+      const b = canonicalBoolean(value);
+      return engine === "postgres" ? (b ? "t" : "f") : b ? 1 : 0;
+    }
+    case "decimal": {
+      const d = canonicalDecimal(decimalInput(value, type.scale));
+      // PostgreSQL numeric spells the special values NaN/Infinity; the others have none (the insert fails loudly).
+      return d === "nan" ? "NaN" : d === "inf" ? "Infinity" : d === "-inf" ? "-Infinity" : d;
+    }
+    case "float": {
+      const n = typeof value === "number" ? value : Number(typeof value === "string" ? value.trim() : String(value));
+      return engine === "postgres" ? String(n) : n;
+    }
+    case "binary": {
+      const buf = Buffer.isBuffer(value) ? value : value instanceof Uint8Array ? Buffer.from(value) : Buffer.from(textOf(value), "utf8");
+      return engine === "postgres" ? `\\x${buf.toString("hex")}` : buf;
+    }
+    case "date":
+      return canonicalDate(value);
+    case "time":
+      return canonicalTime(textOf(value));
+    case "timestamp":
+      return type.withTimeZone ? instantText(value, engine) : wallClockText(value);
+    case "json":
+      return textOf(value);
+    case "uuid":
+      return textOf(value).toLowerCase();
+    case "text":
+    case "other":
+      return textOf(value);
+  }
+}
+
+/** An instant as UTC text: PostgreSQL with `+00`, SQLite with `+00:00`, MariaDB bare (its session zone is UTC). */
+function instantText(value: unknown, engine: CopyEngine): string {
+  const p = parseTimestamp(value);
+  const u = toUtc(p);
+  const text = `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+  return engine === "postgres" ? `${text}+00` : engine === "sqlite" ? `${text}+00:00` : text;
+}
+
+/** A wall-clock timestamp as `YYYY-MM-DD HH:MM:SS[.f]` (an instant's UTC wall clock when it has an offset). */
+function wallClockText(value: unknown): string {
+  const p = parseTimestamp(value);
+  const u = toUtc(p);
+  return `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+function textOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  // pg parses json/jsonb into objects: back to JSON text.
+  if (value !== null && typeof value === "object" && !(value instanceof Date)) return JSON.stringify(value);
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+/** Prints rows per table and rows/s while a copy runs, and a summary table at the end. */
+class Progress {
+  private readonly write: ((line: string) => void) | undefined;
+  private last = 0;
+
+  constructor(sink: ((line: string) => void) | false | undefined) {
+    this.write = sink === false ? undefined : (sink ?? ((line: string) => void process.stderr.write(`${line}\n`)));
+  }
+
+  start(table: string): void {
+    this.last = Date.now();
+    this.write?.(`copying ${table} ...`);
+  }
+
+  update(table: string, rows: number, started: number): void {
+    const now = Date.now();
+    if (now - this.last < 2000) return; // a line every 2 s: readable in CI logs, which have no carriage returns
+    this.last = now;
+    this.write?.(`  ${table}: ${rows} rows, ${rate(rows, (now - started) / 1000)} rows/s`);
+  }
+
+  done(table: string, rows: number, seconds: number): void {
+    this.write?.(`  ${table}: ${rows} rows in ${seconds.toFixed(2)} s (${rate(rows, seconds)} rows/s)`);
+  }
+
+  summary(results: readonly TableTransfer[]): void {
+    if (!this.write) return;
+    for (const line of renderTransferSummary(results)) this.write(line);
+  }
+}
+
+function rate(rows: number, seconds: number): string {
+  return seconds > 0 ? String(Math.round(rows / seconds)) : "-";
+}
+
+/** The summary table printed after a transfer: one line per table and a total. */
+export function renderTransferSummary(results: readonly TableTransfer[]): string[] {
+  const rows = results.map((r) => [r.table, String(r.rows), r.seconds.toFixed(2), rate(r.rows, r.seconds)]);
+  const totalRows = results.reduce((n, r) => n + r.rows, 0);
+  const totalSeconds = results.reduce((n, r) => n + r.seconds, 0);
+  rows.push(["total", String(totalRows), totalSeconds.toFixed(2), rate(totalRows, totalSeconds)]);
+  return renderTable(["table", "rows", "seconds", "rows/s"], rows);
+}
+
+/** Renders a plain-text table with aligned columns (numbers right-aligned). */
+export function renderTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)];
+}
+
+/**
+ * The text columns whose values hold a NUL character, found before anything is written, for a
+ * copy into PostgreSQL (which cannot store NUL in text): each a lossy conversion with the id
+ * that allows dropping the NUL. Only SQLite and MariaDB can hold such values.
+ */
+export async function findNulConversions(source: Connection, tables: readonly Table[]): Promise<Conversion[]> {
+  if (source.engine === "postgres") return [];
+  const out: Conversion[] = [];
+  for (const t of tables) {
+    const cols = t.columns.filter((c) => ["text", "json", "other", "uuid"].includes(c.type.kind));
+    for (const c of cols) {
+      const q = quoteIdent(source.engine, c.name);
+      // Compared as bytes: SQLite's text functions stop at a NUL.
+      const test = source.engine === "sqlite" ? `instr(CAST(${q} AS BLOB), x'00') > 0` : `INSTR(CAST(${q} AS BINARY), X'00') > 0`;
+      const hit = await source.query(`SELECT 1 AS hit FROM ${quoteIdent(source.engine, t.name)} WHERE ${test} LIMIT 1`);
+      if (hit.length) {
+        out.push({
+          id: nulConversionId(t.name, c.name),
+          table: t.name,
+          column: c.name,
+          message: `text values hold NUL characters, which PostgreSQL cannot store: they are dropped`,
+          lossy: true,
+        });
+      }
+    }
+  }
+  return out;
+}

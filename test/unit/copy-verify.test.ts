@@ -1,0 +1,185 @@
+import { describe, expect, it } from "vitest";
+import {
+  canonicalDecimal,
+  canonicalInstant,
+  canonicalRow,
+  canonicalValue,
+  canonicalWallClock,
+  ChecksumAccumulator,
+  compareChecksums,
+  type CanonicalColumn,
+} from "../../components/copy/verify";
+import { escapeCopy, LossyValueError, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
+import type { Table, TypeClass } from "../../components/copy/schema";
+
+const INT8: TypeClass = { kind: "integer", bytes: 8 };
+const BOOL: TypeClass = { kind: "boolean" };
+const DEC: TypeClass = { kind: "decimal", precision: 12, scale: 2 };
+const TS: TypeClass = { kind: "timestamp", withTimeZone: false };
+const TSTZ: TypeClass = { kind: "timestamp", withTimeZone: true };
+
+describe("canonical form: the same stored value reads the same from every engine", () => {
+  it("integers: bigint extremes stay exact whether a driver returns a string, a BigInt or a number", () => {
+    expect(canonicalValue("9223372036854775807", INT8)).toBe("9223372036854775807");
+    expect(canonicalValue(9223372036854775807n, INT8)).toBe("9223372036854775807");
+    expect(canonicalValue(-9223372036854775808n, INT8)).toBe("-9223372036854775808");
+    expect(canonicalValue(42, INT8)).toBe("42");
+    expect(canonicalValue("42", INT8)).toBe(canonicalValue(42n, INT8));
+  });
+
+  it("booleans: PostgreSQL true, MariaDB 1, SQLite 1n and 'true' text agree; false likewise", () => {
+    const trues = [true, 1, 1n, "t", "true", "1"].map((v) => canonicalValue(v, BOOL));
+    const falses = [false, 0, 0n, "f", "false", "0"].map((v) => canonicalValue(v, BOOL));
+    expect(new Set(trues)).toEqual(new Set(["1"]));
+    expect(new Set(falses)).toEqual(new Set(["0"]));
+  });
+
+  it("decimals: scale padding, a REAL from SQLite and exponent notation give the same digits; no float rounding", () => {
+    expect(canonicalDecimal("12.50")).toBe("12.5");
+    expect(canonicalDecimal(12.5)).toBe("12.5");
+    expect(canonicalDecimal("0012.500")).toBe("12.5");
+    expect(canonicalDecimal("-0.00")).toBe("0");
+    expect(canonicalDecimal("1e+21")).toBe("1000000000000000000000");
+    expect(canonicalDecimal("1.5E-3")).toBe("0.0015");
+    expect(canonicalDecimal("12345678901234567890.123456789")).toBe("12345678901234567890.123456789");
+    expect(canonicalDecimal("-7")).toBe("-7");
+    expect(() => canonicalDecimal("abc")).toThrow(/not a decimal/);
+  });
+
+  it("floats: a 4-byte float read back through a double matches its shortest text", () => {
+    const f4: TypeClass = { kind: "float", bytes: 4 };
+    expect(canonicalValue(Math.fround(1.1), f4)).toBe(canonicalValue("1.1", f4));
+    expect(canonicalValue(1.1, { kind: "float", bytes: 8 })).toBe("1.1");
+    expect(canonicalValue(-0, { kind: "float", bytes: 8 })).toBe("0");
+  });
+
+  it("text: unicode is kept; CHAR padding is not data; NUL is dropped only when that loss was allowed", () => {
+    const text: TypeClass = { kind: "text" };
+    expect(canonicalValue("Ünïcødé 😀", text)).toBe("Ünïcødé 😀");
+    expect(canonicalValue("ab  ", { kind: "text", maxLength: 4, fixed: true })).toBe("ab");
+    expect(canonicalValue("ab  ", text)).toBe("ab  ");
+    expect(canonicalValue("a\u0000b", text)).toBe("a\u0000b");
+    expect(canonicalValue("a\u0000b", text, true)).toBe("ab");
+  });
+
+  it("blobs: a Buffer and SQLite text in a BLOB column compare by bytes", () => {
+    const bin: TypeClass = { kind: "binary" };
+    expect(canonicalValue(Buffer.from([0, 255, 16]), bin)).toBe("00ff10");
+    expect(canonicalValue("AB", bin)).toBe(canonicalValue(Buffer.from("AB"), bin));
+  });
+
+  it("timestamps with a time zone: the same instant in any offset or spelling is one UTC text", () => {
+    const a = canonicalInstant("2024-03-31 01:30:00+00");
+    expect(canonicalInstant("2024-03-31T03:30:00+02:00")).toBe(a);
+    expect(canonicalInstant("2024-03-31 01:30:00.000000")).toBe(a); // MariaDB DATETIME/TIMESTAMP read in UTC
+    expect(canonicalInstant("2024-03-30T20:30:00-0500")).toBe(a);
+    expect(canonicalInstant("2024-03-31 01:30:00Z")).toBe(a);
+    expect(a).toBe("2024-03-31 01:30:00Z");
+    expect(canonicalInstant("2024-01-01 00:00:00.123450+01")).toBe("2023-12-31 23:00:00.12345Z");
+    // Years below 100 are not read as 19xx.
+    expect(canonicalInstant("0050-01-01 00:30:00+01")).toBe("0049-12-31 23:30:00Z");
+  });
+
+  it("timestamps without a time zone: a wall-clock time at a DST gap is kept as written, fractions normalised", () => {
+    expect(canonicalValue("2024-03-31 02:30:00", TS)).toBe("2024-03-31 02:30:00");
+    expect(canonicalValue("2024-03-31T02:30:00.500000", TS)).toBe("2024-03-31 02:30:00.5");
+    expect(canonicalWallClock("2024-10-27 02:59:59.999999")).toBe("2024-10-27 02:59:59.999999");
+  });
+
+  it("dates, times, JSON and UUIDs", () => {
+    expect(canonicalValue("2024-02-29", { kind: "date" })).toBe("2024-02-29");
+    expect(canonicalValue("7:05:00.000", { kind: "time" })).toBe("07:05:00");
+    expect(canonicalValue('{"b": 1, "a": [1, {"d": 2, "c": 3}]}', { kind: "json" })).toBe('{"a":[1,{"c":3,"d":2}],"b":1}');
+    expect(canonicalValue({ b: 1, a: 2 }, { kind: "json" })).toBe('{"a":2,"b":1}'); // pg's parsed jsonb
+    expect(canonicalValue("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", { kind: "uuid" })).toBe("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  });
+
+  it("rows: NULL differs from an empty string and from the text 'NULL'; values cannot run into each other", () => {
+    const cols: CanonicalColumn[] = [
+      { name: "a", type: { kind: "text" } },
+      { name: "b", type: { kind: "text" } },
+    ];
+    const forms = [[null, "x"], ["", "x"], ["NULL", "x"], ["ab", "c"], ["a", "bc"]].map((r) => canonicalRow(r, cols));
+    expect(new Set(forms).size).toBe(forms.length);
+  });
+});
+
+describe("checksums: order-independent, duplicate-sensitive, name the table that differs", () => {
+  const cols: CanonicalColumn[] = [
+    { name: "id", type: INT8 },
+    { name: "price", type: DEC },
+    { name: "at", type: TSTZ },
+  ];
+  const sum = (rows: unknown[][]) => {
+    const acc = new ChecksumAccumulator("items", cols);
+    rows.forEach((r) => acc.add(r));
+    return acc.result();
+  };
+
+  it("the same rows in another order and in another engine's spelling give the same checksum", () => {
+    const pg = sum([
+      ["1", "12.50", "2024-03-31 01:30:00+00"],
+      ["2", null, null],
+    ]);
+    const mariadb = sum([
+      [2n, null, null],
+      [1n, "12.5", "2024-03-31 01:30:00.000000"],
+    ]);
+    expect(mariadb).toEqual(pg);
+    expect(pg.rows).toBe(2);
+    expect(pg.checksum).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("a duplicated row, a changed value or a missing row changes it", () => {
+    const base = sum([["1", "1", null]]);
+    expect(sum([["1", "1", null], ["1", "1", null]]).checksum).not.toBe(base.checksum);
+    expect(sum([["1", "1.01", null]]).checksum).not.toBe(base.checksum);
+    expect(sum([]).checksum).not.toBe(base.checksum);
+  });
+
+  it("compareChecksums names each table that differs, including one missing on the target", () => {
+    const a = { table: "a", rows: 1, checksum: "x" };
+    const b = { table: "b", rows: 2, checksum: "y" };
+    const diff = compareChecksums([a, b], [a, { ...b, checksum: "z" }]);
+    expect(diff.map((d) => d.table)).toEqual(["b"]);
+    expect(compareChecksums([a], []).map((d) => d.target.checksum)).toEqual(["(missing)"]);
+  });
+});
+
+describe("values written to the target", () => {
+  it("PostgreSQL COPY text escapes backslash, tab, newline and carriage return, and writes NULL as \\N", () => {
+    expect(escapeCopy("a\\b\tc\nd\re")).toBe("a\\\\b\\tc\\nd\\re");
+    expect(renderCopyText([["1", null, "x\ty"], ["2", "", "\\N"]])).toBe("1\t\\N\tx\\ty\n2\t\t\\\\N\n");
+  });
+
+  it("integers never go through a JS number; decimals stay strings; booleans take the target's form", () => {
+    expect(toTargetValue("9223372036854775807", INT8, "sqlite")).toBe(9223372036854775807n);
+    expect(toTargetValue(9223372036854775807n, INT8, "postgres")).toBe("9223372036854775807");
+    expect(toTargetValue(12.5, DEC, "mariadb")).toBe("12.5");
+    expect(toTargetValue(1n, BOOL, "postgres")).toBe("t");
+    expect(toTargetValue(true, BOOL, "mariadb")).toBe(1);
+    expect(toTargetValue(Buffer.from([1, 2]), { kind: "binary" }, "postgres")).toBe("\\x0102");
+  });
+
+  it("instants are written in UTC in each target's spelling; wall-clock times as written", () => {
+    expect(toTargetValue("2024-03-31T03:30:00.25+02:00", TSTZ, "postgres")).toBe("2024-03-31 01:30:00.25+00");
+    expect(toTargetValue("2024-03-31 01:30:00+00", TSTZ, "mariadb")).toBe("2024-03-31 01:30:00");
+    expect(toTargetValue("2024-03-31 01:30:00+00", TSTZ, "sqlite")).toBe("2024-03-31 01:30:00+00:00");
+    expect(toTargetValue("2024-03-31 02:30:00", TS, "postgres")).toBe("2024-03-31 02:30:00");
+  });
+
+  it("text with NUL bound for PostgreSQL is refused, naming the id that allows it; allowed, the NUL is dropped", () => {
+    const table: Table = {
+      name: "notes",
+      columns: [{ name: "body", type: { kind: "text" }, sourceType: "TEXT", nullable: true, autoIncrement: false }],
+      primaryKey: [],
+      indexes: [],
+      foreignKeys: [],
+    };
+    const pair = { source: table, target: table };
+    expect(() => rowConverter(pair, "postgres")(["a\u0000b"])).toThrow(LossyValueError);
+    expect(() => rowConverter(pair, "postgres")(["a\u0000b"])).toThrow(/--allow notes\.body:nul->postgres/);
+    expect(rowConverter(pair, "postgres", ["notes.body:nul->postgres"])(["a\u0000b"])).toEqual(["ab"]);
+    expect(rowConverter(pair, "mariadb")(["a\u0000b"])).toEqual(["a\u0000b"]);
+  });
+});
