@@ -3,9 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "path";
 import { ConfigError, parseStackConfig } from "./config";
 import { plaintextSecretProblems, secretsProblem } from "./secrets";
-import { mariadbOutputs, mariadbServerFromConfig } from "./mariadb";
-import { postgresClusterFromConfig, postgresOutputs } from "./postgres";
-import { sqliteDatabaseFromConfig, sqliteOutputs } from "./sqlite";
+import type * as MariadbStack from "./mariadb";
+import type * as PostgresStack from "./postgres";
+import type * as SqliteStack from "./sqlite";
+
+/**
+ * Each engine's modules load only when the stack declares a deployment of it: loading (and
+ * transpiling) the ones it does not use would cost every preview and up of every stack.
+ */
+function engineModule<T>(declared: Record<string, unknown>, load: () => T): T | undefined {
+  return Object.keys(declared).length > 0 ? load() : undefined;
+}
 
 function main() {
   const stack = pulumi.getStack();
@@ -18,15 +26,12 @@ function main() {
     if (plaintext.length > 0) throw new ConfigError(`secrets in plaintext config:\n  - ${plaintext.join("\n  - ")}`);
     // Relative paths in config are relative to the project root (where Pulumi.yaml is).
     const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval, hosts: config.hosts };
-    const sqlite = Object.fromEntries(
-      Object.entries(config.sqlite).map(([name, cfg]) => [name, sqliteOutputs(sqliteDatabaseFromConfig(name, cfg, ctx))]),
-    );
-    const postgres = Object.fromEntries(
-      Object.entries(config.postgres).map(([name, cfg]) => [name, postgresOutputs(postgresClusterFromConfig(name, cfg, ctx))]),
-    );
-    const mariadb = Object.fromEntries(
-      Object.entries(config.mariadb).map(([name, cfg]) => [name, mariadbOutputs(mariadbServerFromConfig(name, cfg, ctx))]),
-    );
+    const sq = engineModule(config.sqlite, () => require("./sqlite") as typeof SqliteStack);
+    const pg = engineModule(config.postgres, () => require("./postgres") as typeof PostgresStack);
+    const my = engineModule(config.mariadb, () => require("./mariadb") as typeof MariadbStack);
+    const sqlite = Object.fromEntries(Object.entries(config.sqlite).map(([name, cfg]) => [name, sq!.sqliteOutputs(sq!.sqliteDatabaseFromConfig(name, cfg, ctx))]));
+    const postgres = Object.fromEntries(Object.entries(config.postgres).map(([name, cfg]) => [name, pg!.postgresOutputs(pg!.postgresClusterFromConfig(name, cfg, ctx))]));
+    const mariadb = Object.fromEntries(Object.entries(config.mariadb).map(([name, cfg]) => [name, my!.mariadbOutputs(my!.mariadbServerFromConfig(name, cfg, ctx))]));
     return { sqlite, postgres, mariadb, allowDataRemoval: config.allowDataRemoval };
   } catch (err) {
     // A config mistake is the user's to fix: show the message, not a stack trace.
