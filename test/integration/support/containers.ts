@@ -184,14 +184,14 @@ async function which(name: string): Promise<string | undefined> {
 }
 
 /** Throws one Error listing every missing program with the package that provides it. */
-async function requireTools(what: string, tools: Array<[program: string, pkg: string]>): Promise<void> {
+async function requireTools(what: string, tools: Array<[program: string, pkg: string, ...alsoAt: string[]]>): Promise<void> {
   const problems: string[] = [];
   if (typeof process.getuid !== "function" || process.getuid() !== 0) {
     problems.push("must run as root (rootful Podman, chroot and debootstrap need it): run the tests as root");
   }
   const missing = new Map<string, string[]>();
-  for (const [program, pkg] of tools) {
-    if (!(await which(program))) missing.set(pkg, [...(missing.get(pkg) ?? []), program]);
+  for (const [program, pkg, ...alsoAt] of tools) {
+    if (!(await which(program)) && !alsoAt.some((p) => existsSync(p))) missing.set(pkg, [...(missing.get(pkg) ?? []), program]);
   }
   for (const [pkg, programs] of missing) {
     problems.push(`${programs.map((p) => `\`${p}\``).join(", ")} not found: install ${pkg} (apt-get install ${pkg.split(" or ")[0]})`);
@@ -307,7 +307,8 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
     ["podman", "podman"],
     ["runc", "runc"],
     ["conmon", "conmon"],
-    ["netavark", "netavark"],
+    // Podman's helpers live outside PATH.
+    ["netavark", "netavark", "/usr/lib/podman/netavark", "/usr/libexec/podman/netavark"],
     ["iptables", "iptables"],
     ["flock", "util-linux"],
     ["docker", "the docker CLI (Debian: docker.io, or Docker's docker-ce-cli)"],
@@ -523,7 +524,7 @@ tar --numeric-owner -C "$work" -c . |
 # Older keys of this image are dead weight (hundreds of MB each); one a container still uses stays.
 podman images --format '{{.Repository}}:{{.Tag}}' | awk -v r="$repo:" -v keep="$ref" 'index($0, r) == 1 && $0 != keep' |
   while read -r stale; do podman rmi "$stale" >/dev/null 2>&1 || true; done
-echo "dbstack-image: built $ref"
+echo "dbstack-image: built $ref in $SECONDS s"
 `;
 }
 
@@ -635,24 +636,30 @@ export async function ensureImages(): Promise<TestImages> {
     images[recipe.name] = ref;
     if ((await exec("podman", ["image", "exists", ref], { env: podmanEnv() })).code === 0) continue;
 
-    await withFlock(join(cache, ".build.lock"), 3600, "ensureImages", async () => {
-      const t0 = Date.now();
-      const script = renderImageBuildScript(recipe, {
-        ref,
-        suite: SUITE,
-        mirror,
-        buildDir: join(cache, "build"),
-        debCache: join(cache, "debs"),
-      });
-      const logFile = join(cache, `build-${recipe.name}.log`);
-      const r = await exec("bash", ["-c", script], { env: podmanEnv(), timeoutMs: 30 * 60_000 });
-      await writeFile(logFile, `${r.stdout}\n${r.stderr}`);
-      if (r.code !== 0) {
-        throw new Error(`ensureImages: building ${ref} failed (exit ${r.code}); full log in ${logFile}:\n${tail(`${r.stdout}\n${r.stderr}`, 40)}`);
-      }
-      const built = r.stdout.includes(`dbstack-image: built ${ref}`);
-      console.log(`ensureImages: ${built ? "built" : "found (built by another run)"} ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const script = renderImageBuildScript(recipe, {
+      ref,
+      suite: SUITE,
+      mirror,
+      buildDir: join(cache, "build"),
+      debCache: join(cache, "debs"),
     });
+    // The build's own process tree holds the lock (flock(1) runs it), not this process: a build
+    // orphaned by a crashed test run keeps it until it ends, so no second build starts on its work.
+    const lock = join(cache, ".build.lock");
+    const t0 = Date.now();
+    const r = await exec("flock", ["-x", "-w", "3600", "-E", "75", lock, "bash", "-c", script], { env: podmanEnv(), timeoutMs: 90 * 60_000 });
+    const logFile = join(cache, `build-${recipe.name}.log`);
+    await writeFile(logFile, `${r.stdout}\n${r.stderr}`);
+    if (r.code === 75) throw new Error(`ensureImages: another run held the build lock ${lock} for over an hour`);
+    if (r.code !== 0) {
+      throw new Error(`ensureImages: building ${ref} failed (exit ${r.code}); full log in ${logFile}:\n${tail(`${r.stdout}\n${r.stderr}`, 40)}`);
+    }
+    const built = /dbstack-image: built \S+ in (\d+) s/.exec(r.stdout);
+    console.log(
+      built
+        ? `ensureImages: built ${ref} in ${built[1]} s`
+        : `ensureImages: ${ref} was built by another run meanwhile (waited ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
   }
   console.log(`ensureImages: images ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${images.postgres}, ${images.mariadb})`);
   return images as TestImages;
