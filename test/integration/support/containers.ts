@@ -283,7 +283,8 @@ export interface ContainerEngine {
   dockerHost: string;
   /**
    * Stops the API service. Containers are not the service's children: they keep running, so
-   * remove the ones a test started before calling this. Idempotent.
+   * remove the ones a test started before calling this. Idempotent. (A crashed run's containers
+   * survive too: a test removes its own, by name, before it starts them.)
    */
   stop(): Promise<void>;
 }
@@ -316,6 +317,8 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
   await writeConfig();
   const self = { pid: process.pid, start: processStart(process.pid) ?? "?" };
 
+  // Set from the moment of spawning: the service may die before the readiness loop starts.
+  const state = { exited: false };
   const child = await withFlock(START_LOCK, 120, "startContainerEngine", async () => {
     const owner = await readOwner();
     const stale = servicePids();
@@ -331,13 +334,14 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
 
     const log = openSync(SERVICE_LOG, "w", 0o600);
     try {
-      // Detached: its own process group, so a Ctrl-C meant for the test runner does not kill it
-      // mid-request; stop() and the next start end it.
+      // Detached and unref'd: the test process neither waits for it nor takes it down with its
+      // process group; stop() ends it, and the next start ends one a crashed run left.
       const proc = spawn("podman", ["system", "service", "--time=0", DOCKER_HOST], {
         env: podmanEnv(),
         detached: true,
         stdio: ["ignore", log, log],
       });
+      proc.on("exit", () => (state.exited = true));
       proc.unref();
       await writeFile(OWNER_FILE, JSON.stringify({ ...self, service: proc.pid }), { mode: 0o644 });
       return proc;
@@ -347,11 +351,9 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
   });
 
   const pid = child.pid!;
-  let exited = false;
-  child.on("exit", () => (exited = true));
   const stop = async () => {
-    if (!exited && processStart(pid) !== undefined) await killAndWait(pid);
-    exited = true;
+    if (!state.exited) await killAndWait(pid);
+    state.exited = true;
     const owner = await readOwner();
     if (owner?.service === pid) {
       await rm(OWNER_FILE, { force: true });
@@ -362,7 +364,7 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   let last: CommandResult | undefined;
   for (;;) {
-    if (exited) {
+    if (state.exited) {
       const log = await readFile(SERVICE_LOG, "utf8").catch(() => "");
       throw new Error(`startContainerEngine: podman system service exited at start; its log (${SERVICE_LOG}):\n${tail(log, 30)}`);
     }
@@ -408,6 +410,7 @@ export interface TestImages {
 
 /** How one test image is made from Debian packages. */
 export interface ImageRecipe {
+  /** Which image: the repository name under localhost/dbstack-test/. */
   name: keyof TestImages;
   /** Packages debootstrap installs on top of the minimal base (their dependencies come along). */
   include: string[];
@@ -470,8 +473,8 @@ export interface ImageBuildContext {
 
 /**
  * Renders the bash script that builds one image: debootstrap --foreign (download and unpack),
- * the recipe's pre-configure files and a policy-rc.d that forbids starting services, the second
- * stage in a chroot (configure), locales, clean-up, then `tar | podman import`. Run it holding the
+ * the recipe's pre-configure files, the second stage in a chroot (configure; debootstrap keeps
+ * services from starting), locales, clean-up, then `tar | podman import`. Run it holding the
  * build lock: it removes leftover work trees of crashed builds. It does nothing when the image
  * exists already.
  */
@@ -503,11 +506,10 @@ echo "dbstack-image: debootstrap ${ctx.suite} from ${ctx.mirror} with ${recipe.i
 debootstrap --foreign --variant=minbase --cache-dir=${q(ctx.debCache)} \\
   --include=${q(recipe.include.join(","))} ${q(ctx.suite)} "$work" ${q(ctx.mirror)}
 
-# No package may start a service while the image is built (invoke-rc.d asks policy-rc.d; 101 = no).
-printf '#!/bin/sh\\nexit 101\\n' > "$work/usr/sbin/policy-rc.d"
-chmod 755 "$work/usr/sbin/policy-rc.d"
 ${recipe.beforeConfigure}
 
+# The second stage configures every package with a policy-rc.d that denies service starts and a
+# fake start-stop-daemon in place (debootstrap's own), so no server runs during the build.
 echo "dbstack-image: configuring packages (debootstrap --second-stage)"
 chroot "$work" /debootstrap/debootstrap --second-stage
 
