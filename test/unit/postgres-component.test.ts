@@ -303,8 +303,8 @@ describe("PostgresCluster scripts", () => {
     const { cluster, children } = await build("cron", args());
     const tools: string = children.get("cron-tools")!.inputs.create;
     expect(tools).toContain("installed health-app, health-reports, backup, restore, maintenance in /usr/local/lib/dbstack-unit/postgres-cron");
-    expect(tools).toContain("--format=custom --dbname='app'");
-    expect(tools).toContain("--format=custom --dbname='reports'");
+    expect(tools).toContain("--format=custom --compress=1 --dbname='app'");
+    expect(tools).toContain("--format=custom --compress=1 --dbname='reports'");
     const backup: string = children.get("cron-backup-schedule")!.inputs.create;
     expect(backup).toContain("mkdir -p '/var/backups/dbstack-unit/postgres-cron' && chmod 700 '/var/backups/dbstack-unit/postgres-cron'");
     expect(backup).toContain("0 2 * * * root /usr/local/lib/dbstack-unit/postgres-cron/backup >> /var/backups/dbstack-unit/postgres-cron/cron-backup.log 2>&1");
