@@ -150,7 +150,10 @@ function main(): void {
 function cleanup(): void {
   for (const p of programs) {
     if (p.config) {
+      // destroy runs the delete steps the last up stored: an up with data removal allowed first, so
+      // that the bench's clusters and files go too.
       pulumi(p, ["config", "set", "dbstack:allowDataRemoval", "true"], true);
+      pulumi(p, ["up", "--yes", "--skip-preview"], true);
       pulumi(p, ["destroy", "--yes", "--skip-preview"], true);
     }
   }
