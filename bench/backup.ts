@@ -41,6 +41,7 @@ import { computeTuning, renderTuningConf } from "../components/engines/postgres/
 import { renderBenchTools } from "./lib/backupTools";
 import { adminSql, clusterLeftovers, clusterRegistered, ctlCluster, dropCluster, PG_VERSION, portProblem, SOCKET_DIR, type Ctx } from "./lib/pg";
 import { run } from "./lib/proc";
+import { benchOptions, watchInterrupts } from "./lib/start";
 
 /** The benchmark's own cluster and port (no test or other bench uses 5601). */
 const CLUSTER = "bench_backup";
@@ -200,37 +201,12 @@ const median = (xs: number[]) => {
 };
 
 async function main(): Promise<number> {
-  let opts: Options | undefined;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!opts) {
-    console.log(USAGE);
-    return 0;
-  }
-  const o = opts;
-  if (process.getuid?.() !== 0) {
-    log("must run as root (pg_createcluster, runuser, and dbstack's tools)");
-    return 1;
-  }
-
-  const abort = new AbortController();
-  const ctx: Ctx = { signal: abort.signal };
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return log(`${signal} again: still cleaning up, please wait`);
-    interrupted = signal;
-    log(`${signal}: stopping, then cleaning up`);
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const check = () => {
-    if (interrupted) throw new Error(`interrupted by ${interrupted}`);
-  };
+  const parsed = benchOptions(parseOptions, USAGE, "pg_createcluster, runuser, and dbstack's tools", log);
+  if (typeof parsed === "number") return parsed;
+  const o = parsed;
+  const interrupts = watchInterrupts(log);
+  const ctx: Ctx = { signal: interrupts.signal };
+  const check = interrupts.check;
 
   // mkdtemp makes it 0700: the backup directory inside it passes the tool's private-directory check.
   const temp = mkdtempSync(join(tmpdir(), "dbstack-bench-backup-"));
@@ -335,7 +311,8 @@ async function main(): Promise<number> {
   } finally {
     await cleanup(ours, temp);
   }
-  if (interrupted) return interrupted === "SIGINT" ? 130 : 143;
+  const interruptedExit = interrupts.exitCode();
+  if (interruptedExit !== undefined) return interruptedExit;
   if (failed) return 1;
   const ratio = (step: Step) => (median(times[step].dbstack) / median(times[step].bare)).toFixed(2);
   console.log(`backup_ratio=${ratio("backup")} restore_ratio=${ratio("restore")}`);

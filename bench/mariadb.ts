@@ -55,6 +55,7 @@ import {
   type Running,
 } from "./lib/mariadb";
 import { run } from "./lib/proc";
+import { benchOptions, watchInterrupts } from "./lib/start";
 
 // The benchmark's own ports (3331-3333): the MariaDB tests use other ones.
 const PORTS = { default: 3331, tuned: 3332, ceiling: 3333 };
@@ -162,37 +163,12 @@ async function checkVariables(ctx: Ctx, inst: Instance, durable: boolean): Promi
 }
 
 async function main(): Promise<number> {
-  let opts: Options | undefined;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!opts) {
-    console.log(USAGE);
-    return 0;
-  }
-  const o = opts;
-  if (process.getuid?.() !== 0) {
-    log("must run as root (mariadbd runs as mysql; root logs in through unix_socket)");
-    return 1;
-  }
-
-  const abort = new AbortController();
-  const ctx: Ctx = { signal: abort.signal };
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return log(`${signal} again: still cleaning up, please wait`);
-    interrupted = signal;
-    log(`${signal}: stopping, then cleaning up`);
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const check = () => {
-    if (interrupted) throw new Error(`interrupted by ${interrupted}`);
-  };
+  const parsed = benchOptions(parseOptions, USAGE, "mariadbd runs as mysql; root logs in through unix_socket", log);
+  if (typeof parsed === "number") return parsed;
+  const o = parsed;
+  const interrupts = watchInterrupts(log);
+  const ctx: Ctx = { signal: interrupts.signal };
+  const check = interrupts.check;
 
   const temp = mkdtempSync("/tmp/dbstack-bench-mariadb-");
   let running: Running | undefined;
@@ -281,7 +257,8 @@ async function main(): Promise<number> {
     rmSync(temp, { recursive: true, force: true });
     log(`cleaned up: servers stopped, ${temp} removed (${Math.round((Date.now() - started) / 1000)} s in all)`);
   }
-  if (interrupted) return interrupted === "SIGINT" ? 130 : 143;
+  const interruptedExit = interrupts.exitCode();
+  if (interruptedExit !== undefined) return interruptedExit;
   if (failed) return 1;
   const ratio = (mode: Mode, other: string) => (mean(results.tuned[mode]) / mean(results[other][mode])).toFixed(2);
   console.log(`tps_ratio_rw=${ratio("rw", "default")} tps_ratio_ro=${ratio("ro", "default")} ceiling_rw=${ratio("rw", "ceiling")} ceiling_ro=${ratio("ro", "ceiling")}`);

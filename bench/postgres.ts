@@ -70,6 +70,7 @@ import {
 } from "./lib/pg";
 import { renderPgtuneConf, type PgtuneInput } from "./lib/pgtune";
 import { run } from "./lib/proc";
+import { benchOptions, watchInterrupts } from "./lib/start";
 import { deployTuned, teardownTuned, TUNED_MAX_CONNECTIONS, type TunedStack } from "./lib/tuned";
 
 // The benchmark's own ports (5481-5484): no test uses them (tests use 5432-5434, 5460, 5471-5473,
@@ -232,37 +233,12 @@ function pgtuneInput(): PgtuneInput {
 }
 
 async function main(): Promise<number> {
-  let opts: Options | undefined;
-  try {
-    opts = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!opts) {
-    console.log(USAGE);
-    return 0;
-  }
-  const o = opts;
-  if (process.getuid?.() !== 0) {
-    log("must run as root (pg_createcluster, runuser, and dbstack's local target)");
-    return 1;
-  }
-
-  const abort = new AbortController();
-  const ctx: Ctx = { signal: abort.signal };
-  let interrupted: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (interrupted) return log(`${signal} again: still cleaning up, please wait`);
-    interrupted = signal;
-    log(`${signal}: stopping, then cleaning up`);
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const check = () => {
-    if (interrupted) throw new Error(`interrupted by ${interrupted}`);
-  };
+  const parsed = benchOptions(parseOptions, USAGE, "pg_createcluster, runuser, and dbstack's local target", log);
+  if (typeof parsed === "number") return parsed;
+  const o = parsed;
+  const interrupts = watchInterrupts(log);
+  const ctx: Ctx = { signal: interrupts.signal };
+  const check = interrupts.check;
 
   const temp = mkdtempSync(join(tmpdir(), "dbstack-bench-"));
   const stack: TunedStack = { name: ephemeralStackName("bench", new Date()), backend: join(temp, "state"), created: false };
@@ -397,7 +373,8 @@ async function main(): Promise<number> {
   } finally {
     await cleanup(stack, ours, temp);
   }
-  if (interrupted) return interrupted === "SIGINT" ? 130 : 143;
+  const interruptedExit = interrupts.exitCode();
+  if (interruptedExit !== undefined) return interruptedExit;
   if (failed) return 1;
   const ratio = (mode: Mode, other: string) => (mean(results.tuned[mode]) / mean(results[other][mode])).toFixed(2);
   console.log(
