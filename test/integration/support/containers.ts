@@ -21,6 +21,8 @@
  * debootstrap, the `docker` CLI, flock (util-linux), tar, apt-cache (apt). Anything missing is an
  * Error naming the package to install; nothing is skipped.
  */
+import { exec, type CommandResult, type RunOptions } from "./exec";
+export type { CommandResult, RunOptions };
 import { spawn } from "child_process";
 import { createHash } from "crypto";
 import { constants as fsc, existsSync, readFileSync, readdirSync, openSync, closeSync } from "fs";
@@ -117,49 +119,6 @@ async function writeConfig(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Commands
 
-/** What a command printed and how it ended. */
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Options for {@link docker} and the harness's own commands. */
-export interface RunOptions {
-  /** Text written to the command's stdin (the way to hand a container a secret). */
-  input?: string;
-  /** Kill the command after this long (code is then 124). Default 120 s. */
-  timeoutMs?: number;
-  /** Extra environment variables. */
-  env?: NodeJS.ProcessEnv;
-}
-
-/** Runs a program (no shell); never throws for a non-zero exit. */
-function exec(file: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, opts.timeoutMs ?? 120_000);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + String(err) });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ code: 124, stdout, stderr: stderr + `\n(killed after ${opts.timeoutMs ?? 120_000} ms)` });
-      else resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.input ?? "");
-  });
-}
 
 /**
  * Runs the `docker` CLI against `dockerHost` (never a shell). Secrets go in `opts.input`

@@ -25,6 +25,8 @@
  * an Error naming the package to install; nothing is skipped.
  */
 import { spawn, type ChildProcess } from "child_process";
+import { exec, type CommandResult, type RunOptions } from "./exec";
+export type { CommandResult, RunOptions };
 import { constants as fsc } from "fs";
 import {
   access,
@@ -84,19 +86,6 @@ export interface TestHost {
   hostKey: string;
   /** SHA256 fingerprint of the host key, as `ssh-keygen -lf` prints it ("SHA256:…"). */
   hostKeyFingerprint: string;
-}
-
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface RunOptions {
-  /** Text written to the command's stdin. */
-  input?: string;
-  /** Kill the command after this long (code is then 124). Default 120 s. */
-  timeoutMs?: number;
 }
 
 export interface SshOptions extends RunOptions {
@@ -182,32 +171,6 @@ async function findTools(opts: TestHostsOptions): Promise<Tools> {
   return tools;
 }
 
-/** Runs a program (no shell); never throws for a non-zero exit. */
-function exec(file: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, opts.timeoutMs ?? 120_000);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve({ code: 127, stdout, stderr: stderr + String(err) });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ code: 124, stdout, stderr: stderr + `\n(killed after ${opts.timeoutMs ?? 120_000} ms)` });
-      else resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.input ?? "");
-  });
-}
 
 /** Like exec, but throws with the command and its output when it fails. */
 async function must(file: string, args: string[], what?: string): Promise<string> {
