@@ -3,7 +3,7 @@ import { z } from "zod";
 import { DEFAULTS } from "../components/model/defaults";
 import { RESOURCE_NAME } from "../components/validate";
 import { crossDeploymentProblems, LOCAL_HOST } from "./configChecks";
-import { sshHost } from "./schema/hosts";
+import { dockerHost, sshHost } from "./schema/hosts";
 import { mariadbServer } from "./schema/mariadb";
 import { postgresCluster } from "./schema/postgres";
 import { sqliteDatabase } from "./schema/sqlite";
@@ -26,6 +26,16 @@ export const CONFIG_KEYS = {
       sshHost,
     )
     .default({}),
+  /** Docker engines deployments can run in (`host: <name>`): see schema/hosts.ts. */
+  dockerHosts: z
+    .record(
+      z
+        .string()
+        .regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" })
+        .refine((k) => k !== LOCAL_HOST, { error: `"${LOCAL_HOST}" is this machine's name in \`host:\`; give the Docker host another name` }),
+      dockerHost,
+    )
+    .default({}),
   /**
    * Whether every SSH host must declare its hostKey. Default: true for the prod stack, false
    * otherwise (a host without one is trusted on first use: its keys are recorded in the state).
@@ -46,6 +56,7 @@ export type SqliteDatabaseConfig = z.output<typeof sqliteDatabase>;
 export type PostgresClusterConfig = z.output<typeof postgresCluster>;
 export type MariadbServerConfig = z.output<typeof mariadbServer>;
 export type SshHostConfig = z.output<typeof sshHost>;
+export type DockerHostConfig = z.output<typeof dockerHost>;
 
 export class ConfigError extends Error {}
 

@@ -6,7 +6,7 @@ import { RESERVED_USER_PREFIX } from "../components/deploy/validateServer";
 import type { StackConfig } from "./config";
 
 type ServerEntry = StackConfig["postgres"][string] | StackConfig["mariadb"][string];
-type StandbyEntry = { host: string; port?: number; clusterName?: string; instanceName?: string };
+type StandbyEntry = { host: string; port?: number; clusterName?: string; instanceName?: string; container?: unknown };
 
 /** Every deployment of one stack has the same prefix of host-level names: any stands for it here. */
 const STACK_PREFIX = "dbstack-stack";
@@ -24,11 +24,25 @@ export { RESERVED_USER_PREFIX };
 export function crossDeploymentProblems(config: StackConfig): string[] {
   const problems: string[] = [];
   const hostOf = (key: string, host: string): string | undefined => {
-    if (host === LOCAL_HOST || host in config.hosts) return host;
-    const known = Object.keys(config.hosts);
-    problems.push(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
+    if (host === LOCAL_HOST || host in config.hosts || host in config.dockerHosts) return host;
+    const known = [...Object.keys(config.hosts), ...Object.keys(config.dockerHosts)];
+    problems.push(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts or dbstack:dockerHosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
     return undefined;
   };
+
+  for (const [name, d] of Object.entries(config.dockerHosts)) {
+    if (name in config.hosts) problems.push(`dbstack:dockerHosts.${name}: dbstack:hosts has an entry of the same name; \`host: ${name}\` must name one host`);
+    if (d.via !== undefined && !(d.via in config.hosts)) {
+      problems.push(`dbstack:dockerHosts.${name}.via: no host ${JSON.stringify(d.via)} in dbstack:hosts (declared: ${Object.keys(config.hosts).join(", ") || "none"})`);
+    }
+  }
+  const containerServers = [...Object.entries(config.postgres).map(([n, c]) => [`dbstack:postgres.${n}`, c] as const), ...Object.entries(config.mariadb).map(([n, c]) => [`dbstack:mariadb.${n}`, c] as const)];
+  for (const [key, cfg] of containerServers) {
+    const entries: [string, string, unknown][] = [[key, cfg.host, cfg.container], ...Object.entries(cfg.standbys as Record<string, StandbyEntry>).map(([s, st]) => [`${key}.standbys.${s}`, st.host, st.container] as [string, string, unknown])];
+    for (const [k, host, c] of entries) {
+      if (c !== undefined && !(host in config.dockerHosts)) problems.push(`${k}.container: a container needs a Docker host; \`${k}.host\` is ${JSON.stringify(host)}, not an entry of dbstack:dockerHosts`);
+    }
+  }
 
   // Paths on the host: absolute ones can be checked here (relative ones are inside the project).
   const placed = (key: string, value: string | undefined, ownDirectory: boolean) => {
@@ -79,7 +93,7 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     placed(`${key}.dataDirectory`, cfg.dataDirectory, true);
     placed(`${key}.toolsDir`, cfg.toolsDir, true);
     placed(`${key}.backup.dir`, cfg.backup?.dir, true);
-    const primaryHost = cfg.host === LOCAL_HOST || cfg.host in config.hosts ? cfg.host : undefined;
+    const primaryHost = cfg.host === LOCAL_HOST || cfg.host in config.hosts || cfg.host in config.dockerHosts ? cfg.host : undefined;
     if (cfg.backup && primaryHost) claim(cronJobs, `${primaryHost}:${cronJobName(STACK_PREFIX, engine, name, "backup")}`, `${key}.backup`, "the cron job");
     const tools = cfg.toolsDir ?? defaultToolsDir(STACK_PREFIX, engine, name);
     if (primaryHost) claim(toolDirs, `${primaryHost}:${tools}`, `${key}${cfg.toolsDir ? ".toolsDir" : ""}`, "the tools directory");

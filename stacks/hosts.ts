@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SshHostKeys } from "../components/targets/hostKeys";
 import { localTarget, type Target } from "../components/targets/target";
-import { ConfigError, type SshHostConfig } from "./config";
+import { ConfigError, type DockerHostConfig, type SshHostConfig } from "./config";
 
 /** What every deployment of the stack is built with. */
 export interface Ctx {
@@ -9,6 +9,8 @@ export interface Ctx {
   stack: string;
   allowDataRemoval: boolean;
   hosts: Record<string, SshHostConfig>;
+  /** Docker engines (dbstack:dockerHosts). Default: none. */
+  dockerHosts?: Record<string, DockerHostConfig>;
   /** The pinned keys of each dbstack:hosts entry in use, one record per host (shared by every deployment on it). */
   hostKeys?: Map<string, SshHostKeys>;
 }
@@ -19,10 +21,16 @@ export interface Ctx {
  */
 export function resolveHost(key: string, host: string, ctx: Ctx): Target {
   if (host === "local") return localTarget();
+  const docker = ctx.dockerHosts?.[host];
+  if (docker) {
+    const on = docker.via === undefined ? undefined : resolveHost(`dbstack:dockerHosts.${host}.via`, docker.via, ctx);
+    if (on?.kind === "docker") throw new ConfigError(`dbstack:dockerHosts.${host}.via: ${docker.via} is a Docker host; expected an entry of dbstack:hosts`);
+    return { kind: "docker", endpoint: docker.endpoint, on, configKey: `dbstack:dockerHosts.${host}` };
+  }
   const h = ctx.hosts[host];
   if (!h) {
-    const known = Object.keys(ctx.hosts);
-    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
+    const known = [...Object.keys(ctx.hosts), ...Object.keys(ctx.dockerHosts ?? {})];
+    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts or dbstack:dockerHosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
   }
   const target: Target = { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey, configKey: `dbstack:hosts.${host}` };
   // Trust on first use, once per host: the keys it offers the first time are kept in the state.

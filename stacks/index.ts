@@ -25,7 +25,7 @@ function main() {
     const plaintext = plaintextSecretProblems(config, secretKeys);
     if (plaintext.length > 0) throw new ConfigError(`secrets in plaintext config:\n  - ${plaintext.join("\n  - ")}`);
     // Relative paths in config are relative to the project root (where Pulumi.yaml is).
-    const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval, hosts: config.hosts };
+    const ctx = { projectDir: resolve(__dirname, ".."), stack, allowDataRemoval: config.allowDataRemoval, hosts: config.hosts, dockerHosts: config.dockerHosts };
     const sq = engineModule(config.sqlite, () => require("./sqlite") as typeof SqliteStack);
     const pg = engineModule(config.postgres, () => require("./postgres") as typeof PostgresStack);
     const my = engineModule(config.mariadb, () => require("./mariadb") as typeof MariadbStack);

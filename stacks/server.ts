@@ -28,6 +28,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C
     address: cfg.address,
     port: cfg.port,
     dataDirectory: abs(cfg.dataDirectory),
+    container: cfg.container,
     hostFacts: cfg.hostFacts,
     workload: cfg.workload,
     maxConnections: cfg.maxConnections,

@@ -4,14 +4,16 @@ import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEn
 import type { InstanceConfig, InstanceSpec, ServerEngine, StandbySource, Urls } from "../engines/engine";
 import { renderPostDeployHook } from "../hooks/migrationRunner";
 import { checksumOf } from "../hooks/migrations";
-import type { DatabaseArgs, ServerDeploymentArgs, StandbyArgs, UserArgs } from "../model/args";
+import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, StandbyArgs, UserArgs } from "../model/args";
 import { DEFAULTS } from "../model/defaults";
 import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
 import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
 import { HostFactsReading } from "../targets/hostFacts";
-import { hostAccess } from "../targets/access";
-import { describeTarget, localTarget, type Target } from "../targets/target";
+import { hostAccess, type HostAccess } from "../targets/access";
+import { renderDockerExecCommand } from "../targets/container";
+import { placeInContainer, renderInstallContainerScripts } from "./container";
+import { describeTarget, localTarget, type DockerTarget, type Target } from "../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../targets/tools";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { validateServerArgs } from "./validateServer";
@@ -69,16 +71,40 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const prefix = args.hostPrefix ?? defaultHostPrefix();
     const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, engine.kind, name);
     const port = args.port ?? engine.defaultPort;
-    const address = args.address ?? hostAddress(target);
     const standbys = args.standbys ?? [];
     const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version };
-    const on = hostAccess(name, target, this);
-    const where = describeTarget(target);
+    const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
+    // On a Docker target the server runs in a container of its own (volumes, container, boot
+    // scripts); every engine step then runs inside it, and cron jobs on the Docker host.
+    const place = (id: string, t: Target, instance: InstanceSpec, container: ContainerArgs | undefined, extraVolumes: { suffix: string; path: string }[]) =>
+      t.kind === "docker"
+        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, component, allowDataRemoval }, this)
+        : undefined;
+    /** A container's start and stop scripts, after its instance is configured. */
+    const containerScripts = (id: string, access: HostAccess, loc: pulumi.Output<Loc>, after: pulumi.Resource) =>
+      new HostCommand(
+        id,
+        {
+          ...access,
+          description: `start and stop scripts of ${id}'s container`,
+          create: loc.apply((l) => renderInstallContainerScripts(engine.renderStart(l), engine.renderStop(l))),
+          review: { component },
+        },
+        { ...child, dependsOn: [after] },
+      );
+    const placed = place(name, target, spec, args.container, backup ? [{ suffix: "backups", path: backup.dir }] : []);
+    const on = placed?.on ?? hostAccess(name, target, this);
+    const address = args.address ?? placed?.address ?? hostAddress(target);
+    const where = describeTarget(on.target);
     const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
     const child = { parent: this };
 
     // Packages and host facts -----------------------------------------------------------------
-    const server = new HostCommand(`${name}-server`, { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } }, child);
+    const server = new HostCommand(
+      `${name}-server`,
+      { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } },
+      { ...child, dependsOn: placed ? [placed.step] : [] },
+    );
     const facts = server.stdout.apply((s) => engine.parseInstalled(s));
     const version = facts.apply((f) => f.version);
     /** The instance's location once the installed version is known. */
@@ -101,18 +127,35 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const live = new HostFactsReading(`${name}-host-facts`, on, child);
     const tuned = pulumi.all([facts, live.memoryMb, live.cpus]).apply(([f, memoryMb, cpus]) =>
       engine.tune(
-        { memoryMb: args.hostFacts?.memoryMb ?? memoryMb ?? f.memoryMb, cpus: args.hostFacts?.cpus ?? cpus ?? f.cpus, storage: args.hostFacts?.storage ?? DEFAULTS.server.storage },
+        {
+          // A container's declared limits are what the server may use.
+          memoryMb: args.hostFacts?.memoryMb ?? args.container?.memoryMb ?? memoryMb ?? f.memoryMb,
+          cpus: args.hostFacts?.cpus ?? (args.container?.cpus === undefined ? undefined : Math.max(1, Math.floor(args.container.cpus))) ?? cpus ?? f.cpus,
+          storage: args.hostFacts?.storage ?? DEFAULTS.server.storage,
+        },
         { workload: args.workload ?? DEFAULTS.server.workload, maxConnections: args.maxConnections ?? DEFAULTS.server.maxConnections, version: f.version, overrides: args.parameters ?? {} },
       ),
     );
+    const declaredListen = args.listenAddresses ?? [...DEFAULTS.server.listenAddresses];
     const access = {
-      listenAddresses: args.listenAddresses ?? [...DEFAULTS.server.listenAddresses],
+      // In a container on a bridge network the server listens on the container's interfaces:
+      // what reaches it is decided by the published addresses.
+      listenAddresses: placed && !placed.hostNetwork ? ["*"] : declaredListen,
       allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
       standbyAddresses: standbys.map((s) => s.address),
       replicationUser: engine.replicationUser,
     };
-    const primaryConfig = tuned.apply(
-      (t): InstanceConfig => ({ tuned: t, access, role: "primary", serverId: 1, hasStandbys: standbys.length > 0, tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) } }),
+    // Clients through a published port arrive from the container's network (TLS and a password still required).
+    const networks = placed?.networks ?? pulumi.output([] as string[]);
+    const primaryConfig = pulumi.all([tuned, networks]).apply(
+      ([t, nets]): InstanceConfig => ({
+        tuned: t,
+        access: { ...access, allowedCidrs: [...new Set([...access.allowedCidrs, ...nets])] },
+        role: "primary",
+        serverId: 1,
+        hasStandbys: standbys.length > 0,
+        tls: { names: tlsNames([address, ...sshHost(target), ...declaredListen.filter((a) => a !== "*")]) },
+      }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
     const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: args.tls.certificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
@@ -133,6 +176,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       },
       { ...child, dependsOn: [instance, ca] },
     );
+    if (placed) containerScripts(`${name}-boot`, on, at, config);
 
     // Databases and users ---------------------------------------------------------------------
     const passwords = new Map<string, pulumi.Output<string>>();
@@ -211,12 +255,17 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       standbys.forEach((s, i) => {
         const source: StandbySource = { name: s.name, primaryHost: address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv };
         const sId = `${name}-${s.name}`;
-        const sOn = hostAccess(sId, s.target, this);
-        const sWhere = describeTarget(s.target);
         const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version };
+        const sPlaced = place(sId, s.target, sSpec, s.container ?? args.container, []);
+        const sOn = sPlaced?.on ?? hostAccess(sId, s.target, this);
+        const sWhere = describeTarget(sOn.target);
         const sAt = version.apply((v) => engine.locate(sSpec, v));
         const sEnv = { [passwordEnv]: replicationPassword };
-        const sServer = new HostCommand(`${sId}-server`, { ...sOn, description: `${engine.title} packages on ${sWhere}`, create: engine.renderInstall(naming.version), review: { component } }, child);
+        const sServer = new HostCommand(
+          `${sId}-server`,
+          { ...sOn, description: `${engine.title} packages on ${sWhere}`, create: engine.renderInstall(naming.version), review: { component } },
+          { ...child, dependsOn: sPlaced ? [sPlaced.step] : [] },
+        );
         const sInstance = new HostCommand(
           sId,
           {
@@ -234,8 +283,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         );
         // TLS: the standby makes its own key; only its public key travels, to be signed by the
         // deployment's CA on the primary's host. The primary's key never leaves the primary.
-        const sAccess = { ...access, listenAddresses: standbyListenAddresses(access.listenAddresses, s.address) };
-        const sNames = tlsNames([s.address, ...sshHost(s.target), ...sAccess.listenAddresses]);
+        const sListen = standbyListenAddresses(declaredListen, s.address);
+        const sAccess = { ...access, listenAddresses: sPlaced && !sPlaced.hostNetwork ? ["*"] : sListen };
+        const sNames = tlsNames([s.address, ...sshHost(s.target), ...sListen]);
         const sKey = new HostCommand(
           `${sId}-tls-key`,
           { ...sOn, description: `TLS key of standby ${s.name} on ${sWhere}`, create: sAt.apply((l) => engine.renderStandbyKey(l)), review: { component } },
@@ -253,8 +303,14 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         );
         // Standbys get the primary's tuning, so that a hot standby can always follow it.
         const sConfigSpec = pulumi
-          .all([primaryConfig, sCert.stdout, ca.stdout])
-          .apply(([c, certificate, caCertificate]): InstanceConfig => ({ ...c, access: sAccess, role: "standby", serverId: i + 2, tls: { names: sNames, certificate, caCertificate } }));
+          .all([primaryConfig, sCert.stdout, ca.stdout, sPlaced?.networks ?? []])
+          .apply(([c, certificate, caCertificate, nets]): InstanceConfig => ({
+            ...c,
+            access: { ...sAccess, allowedCidrs: [...new Set([...sAccess.allowedCidrs, ...nets])] },
+            role: "standby",
+            serverId: i + 2,
+            tls: { names: sNames, certificate, caCertificate },
+          }));
         let sReady = new HostCommand(
           `${sId}-config`,
           {
@@ -273,6 +329,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             { ...child, dependsOn: [sReady] },
           );
         }
+        if (sPlaced) containerScripts(`${sId}-boot`, sOn, sAt, sReady);
         replicationReady.push(sReady);
         const sTools = `${toolsDir}-${s.name}`;
         new HostCommand(
@@ -291,12 +348,13 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     }
 
     // Backups, maintenance, tools --------------------------------------------------------------
-    const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
+    // In a container, cron on the Docker host runs the tool inside it (its files stay in the container's backups volume).
+    const cronScript = (tool: string) => (placed ? renderDockerExecCommand(target as DockerTarget, placed.container, `${toolsDir}/${tool}`) : `${toolsDir}/${tool}`);
     const backupSchedule: BackupScheduleSpec | undefined = backup && {
       name,
       jobName: cronJobName(prefix, engine.kind, name, "backup"),
       policy: backup,
-      script: `${toolsDir}/backup`,
+      script: cronScript("backup"),
       extension: engine.backupExtension,
       allowDataRemoval,
     };
@@ -335,17 +393,19 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       { ...child, dependsOn: [config] },
     );
     if (backupSchedule) {
+      // On a Docker host the cron job logs beside the host's other logs; the backups volume is its own step.
+      const dockerJob = placed && { ...backupCronJob(backupSchedule), logFile: jobLogFile(prefix, engine.kind, name, "backup") };
       new HostCommand(
         `${name}-backup-schedule`,
         {
-          ...on,
+          ...(placed?.machine ?? on),
           description: `backup schedule of ${what}`,
-          create: renderInstallBackupSchedule(backupSchedule),
-          delete: renderRemoveBackupSchedule(backupSchedule),
+          create: dockerJob ? renderInstallCron(dockerJob) : renderInstallBackupSchedule(backupSchedule),
+          delete: dockerJob ? renderRemoveCron(dockerJob) : renderRemoveBackupSchedule(backupSchedule),
           review: {
             component,
             backup: { schedule: backupSchedule.policy.schedule, retentionDays: backupSchedule.policy.retentionDays },
-            dataBearing: true,
+            dataBearing: !placed,
             dataRemovalAllowed: allowDataRemoval,
           },
         },
@@ -357,12 +417,12 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         name: cronJobName(prefix, engine.kind, name, "maintenance"),
         schedule: args.maintenanceSchedule,
         user: "root",
-        script: `${toolsDir}/maintenance`,
+        script: cronScript("maintenance"),
         logFile: jobLogFile(prefix, engine.kind, name, "maintenance"),
       };
       new HostCommand(
         `${name}-maintenance-schedule`,
-        { ...on, description: `maintenance schedule of ${what}`, create: renderInstallCron(job), delete: renderRemoveCron(job), review: { component } },
+        { ...(placed?.machine ?? on), description: `maintenance schedule of ${what}`, create: renderInstallCron(job), delete: renderRemoveCron(job), review: { component } },
         { ...child, dependsOn: [tools] },
       );
     }

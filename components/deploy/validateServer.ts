@@ -1,5 +1,6 @@
 import type { ServerEngine } from "../engines/engine";
-import type { DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
+import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
+import type { Target } from "../targets/target";
 import { childNameProblem } from "../model/naming";
 
 type EngineRules<Db extends DatabaseArgs, User extends UserArgs> = Pick<ServerEngine<unknown, Db, User>, "kind" | "overridesProblem" | "checkDatabase" | "checkUser">;
@@ -42,8 +43,10 @@ export function validateServerArgs<Db extends DatabaseArgs, User extends UserArg
       if (!dbNames.has(db)) throw new ArgumentError(`users.${u.name}.grants.${db}: no database ${db} is declared`);
     }
   }
+  checkContainer("container", args.container, args.target);
   for (const s of args.standbys ?? []) {
     checkName(`standbys.${s.name}`, s.name);
+    checkContainer(`standbys.${s.name}.container`, s.container, s.target);
     checkWholeNumber(`standbys.${s.name}.port`, s.port, 1, 65535);
     const collision = childNameProblem("standby", s.name);
     if (collision) throw new ArgumentError(`standbys.${s.name}: ${collision}`);
@@ -53,4 +56,20 @@ export function validateServerArgs<Db extends DatabaseArgs, User extends UserArg
   if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
   for (const d of args.databases) engine.checkDatabase(d);
   for (const u of args.users) engine.checkUser(u, args.databases);
+}
+
+const RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"];
+
+/** A container spec: only on a Docker target, with limits, addresses and a policy Docker takes. */
+function checkContainer(field: string, c: ContainerArgs | undefined, target: Target | undefined): void {
+  if (c === undefined) return;
+  if (target?.kind !== "docker") throw new ArgumentError(`${field}: a container is declared but the target is ${target?.kind ?? "local"}; it needs a Docker target (target.kind "docker")`);
+  if (c.image !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(c.image)) throw new ArgumentError(`${field}.image: ${JSON.stringify(c.image)} is not an image reference (name[:tag] or name@sha256:digest)`);
+  checkWholeNumber(`${field}.memoryMb`, c.memoryMb, 64, 16_777_216);
+  if (c.cpus !== undefined && !(typeof c.cpus === "number" && c.cpus > 0 && c.cpus <= 1024)) throw new ArgumentError(`${field}.cpus: expected a number of CPUs above 0, got ${JSON.stringify(c.cpus)}`);
+  for (const a of c.publishAddresses ?? []) {
+    if (!/^[0-9.]+$|^[0-9a-fA-F:]+$/.test(a)) throw new ArgumentError(`${field}.publishAddresses: ${JSON.stringify(a)} is not an IP address of the Docker host`);
+  }
+  if (c.network !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(c.network)) throw new ArgumentError(`${field}.network: ${JSON.stringify(c.network)} is not a Docker network name`);
+  if (c.restartPolicy !== undefined && !RESTART_POLICIES.includes(c.restartPolicy)) throw new ArgumentError(`${field}.restartPolicy: expected one of ${RESTART_POLICIES.join(", ")}`);
 }

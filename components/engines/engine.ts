@@ -116,6 +116,18 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** Stops the instance; deletes its data only when allowed. */
   renderRemove(loc: Loc, allowDataRemoval: boolean): string;
 
+  // In a container (a Docker target) ------------------------------------------------------------
+  /** The image a container runs when the deployment declares none (Debian-based, see the README's image contract). */
+  readonly defaultImage: string;
+  /** The directories that must outlive the container: a named volume is mounted on each, by suffix. */
+  containerVolumes(instance: InstanceSpec): { suffix: string; path: string }[];
+  /** Starts the instance when it exists and is not running (what a container runs when it starts). */
+  renderStart(loc: Loc): string;
+  /** Stops the instance cleanly (what a container runs when it is stopped). */
+  renderStop(loc: Loc): string;
+  /** A shell command that exits 0 while the server answers on its port (the container's health check). */
+  healthCommand(instance: InstanceSpec): string;
+
   // Configuration ------------------------------------------------------------------------------
   tune(facts: HostFacts, spec: { workload: Workload; maxConnections: number; version: string; overrides: Record<string, string> }): TunedParameters;
   /** The values of parameters the configure step sets that need a restart to change (for the preview). */

@@ -69,9 +69,42 @@ export interface StandbyArgs {
   address: string;
   /** Port on the standby's host. Default: the primary's. */
   port?: number;
+  /** On a Docker target: the standby's container. Default: the deployment's `container`. */
+  container?: ContainerArgs;
 }
 
 /** What every server deployment (PostgreSQL, MariaDB) declares. */
+/**
+ * How a server runs in a container, on a Docker target (`target.kind: "docker"`); refused on any
+ * other target. Every field has a default, so moving a deployment into a container needs only a
+ * new target. dbstack initialises and starts the server itself (see the README's image contract).
+ */
+export interface ContainerArgs {
+  /**
+   * The image: a tag (`postgres:15-bookworm`) or a digest (`postgres@sha256:…`), which pins it.
+   * Default: the engine's (DEFAULTS.container.images). Changing it re-creates the container; the
+   * data stays in its volumes.
+   */
+  image?: string;
+  /** Memory limit in MiB (`--memory`); tuning sizes for it. Default: none (tuned for the Docker host's memory). */
+  memoryMb?: number;
+  /** CPU limit (`--cpus`, may be fractional); tuning sizes for it. Default: none. */
+  cpus?: number;
+  /**
+   * Addresses on the Docker host the server's port is published on (`-p address:port:port`),
+   * and nothing else. Default ["127.0.0.1"]. Ignored on the host network.
+   */
+  publishAddresses?: string[];
+  /**
+   * The Docker network: "host" (the server listens on the host's addresses, like a local
+   * deployment; standbys on the same host reach it at localhost) or a network's name.
+   * Default: the engine's default bridge network.
+   */
+  network?: string;
+  /** Restart policy: "no", "on-failure", "always" or "unless-stopped". Default "unless-stopped". */
+  restartPolicy?: "no" | "on-failure" | "always" | "unless-stopped";
+}
+
 export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs, Standby extends StandbyArgs = StandbyArgs> {
   /** The primary's host. Default: this machine. */
   target?: Target;
@@ -79,6 +112,8 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
   address?: string;
   /** TCP port. Default: the engine's (5432, 3306). */
   port?: number;
+  /** On a Docker target: the container the server runs in. Default: see ContainerArgs. Refused on other targets. */
+  container?: ContainerArgs;
   /** Data directory on the primary's host. Default: the engine's layout, named after the instance. */
   dataDirectory?: string;
   /** Host facts for tuning; what is not declared is read from the host on every run. Storage defaults to ssd. */

@@ -19,6 +19,16 @@ export const DEFAULTS = {
     /** Days a backup is kept. */
     retentionDays: 30,
   },
+  /** Servers in containers (a Docker target). */
+  container: {
+    /** The image of each engine when a deployment declares none (Debian/Ubuntu based; see the README's image contract). */
+    images: { postgres: "docker.io/library/postgres:15-bookworm", mariadb: "docker.io/library/mariadb:10.11" },
+    /** Where the port is published: this Docker host only. */
+    publishAddresses: ["127.0.0.1"] as readonly string[],
+    restartPolicy: "unless-stopped" as "no" | "on-failure" | "always" | "unless-stopped",
+    /** The Docker API endpoint of a Docker target that declares none. */
+    endpoint: "unix:///var/run/docker.sock",
+  },
   /** Tuning inputs every server engine shares. */
   server: {
     workload: "mixed" as Workload,

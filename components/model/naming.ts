@@ -38,6 +38,11 @@ export function cronJobName(prefix: string, engine: EngineKind, name: string, jo
   return `${prefix}-${hostSlug(engine, name)}-${job}`.replace(/[^A-Za-z0-9_-]/g, "-");
 }
 
+/** A deployment's container on its Docker host, e.g. `dbstack-dev-3fa9c1-postgres-main`; its volumes add `-data`, `-config`, `-backups`. */
+export function containerName(prefix: string, engine: EngineKind, name: string): string {
+  return `${prefix}-${hostSlug(engine, name)}`.replace(/[^A-Za-z0-9_.-]/g, "-");
+}
+
 /** A log file of a deployment's job, e.g. `/var/log/dbstack-dev-3fa9c1-postgres-main-maintenance.log`. */
 export function jobLogFile(prefix: string, engine: EngineKind, name: string, job: string): string {
   return `/var/log/${prefix}-${hostSlug(engine, name)}-${job}.log`;
@@ -47,7 +52,7 @@ export function jobLogFile(prefix: string, engine: EngineKind, name: string, job
  * Words of the server deployment's child resource names (`<name>-<word>...`): a standby named
  * one of them would take a name another step has (a standby `tools` and the tools step).
  */
-export const RESERVED_STANDBY_NAMES = ["backup", "ca", "cluster", "config", "db", "grants", "host", "instance", "maintenance", "post", "replication", "role", "server", "tools"];
+export const RESERVED_STANDBY_NAMES = ["backup", "boot", "ca", "cluster", "config", "container", "db", "grants", "host", "instance", "maintenance", "post", "replication", "role", "server", "tools", "volumes"];
 
 /** User names whose password resource would take the replication password's name. */
 export const RESERVED_USER_NAMES = ["replication"];

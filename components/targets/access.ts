@@ -8,6 +8,11 @@ export interface HostAccess {
   target: Target;
   privateKey?: pulumi.Input<string>;
   hostKeys?: pulumi.Input<string>;
+  /**
+   * What the steps run in, when it can be re-created under them (a container's id): a change
+   * re-runs every step (see HostCommandArgs.placement). Default: none (a host is not re-created).
+   */
+  placement?: pulumi.Input<string>;
 }
 
 /**
@@ -24,6 +29,12 @@ export function hostAccess(name: string, target: Target, parent: pulumi.Resource
       const { privateKey, recordedHostKeys, ...where } = target;
       const hostKeys = recordedHostKeys ?? new SshHostKeys(`${name}-host-keys`, { target: where }, { parent }).keys;
       return { target: where, privateKey, hostKeys };
+    }
+    case "docker": {
+      // The key of the Docker host's machine, when it is reached over SSH, is split off the same way.
+      if (target.on?.kind !== "ssh") return { target };
+      const machine = hostAccess(name, target.on, parent);
+      return { ...machine, target: { ...target, on: machine.target as typeof target.on } };
     }
     default:
       return unknownTarget(target);

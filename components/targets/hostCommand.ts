@@ -53,6 +53,17 @@ export interface HostCommandArgs {
   triggers?: pulumi.Input<pulumi.Input<unknown>[]>;
   /** What this resource is, for the preview summary (data-bearing, restarts, backups ...). */
   review?: pulumi.Input<ReviewFacts>;
+  /**
+   * What the step runs in, when that can be re-created under it (a container's id): a change
+   * re-runs the step, which must then bring the new one to the declared state. Default: none.
+   */
+  placement?: pulumi.Input<string>;
+  /**
+   * A read-only script run at every preview and up (during the diff) that exits non-zero when
+   * what the step made is gone from the host (a container removed or stopped from outside):
+   * the step then shows as changed and `update` runs again. Default: none (state is trusted).
+   */
+  probe?: pulumi.Input<string>;
 }
 
 /** What a HostCommand keeps in state (its inputs, resolved, and its stdout). */
@@ -68,17 +79,19 @@ export interface HostCommandState {
   hostKeys?: string;
   triggers?: unknown[];
   review?: ReviewFacts;
+  placement?: string;
+  probe?: string;
   stdout: string;
 }
 
 /** Every field a diff compares. */
-const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "hostKeys", "triggers", "review"] as const;
+const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "hostKeys", "triggers", "review", "placement", "probe"] as const;
 /**
  * Fields whose change re-runs the command. How the host is reached (`target`, `privateKey`,
  * `hostKeys`) changes nothing on the host: it is stored, not re-run. `delete` and `review` are
  * only stored too.
  */
-const RERUN_FIELDS = ["create", "update", "environment", "triggers"] as const;
+const RERUN_FIELDS = ["create", "update", "environment", "triggers", "placement"] as const;
 /** The only field whose change replaces the resource: what it is on the host. */
 const REPLACE_FIELDS = ["identity"] as const;
 
@@ -105,6 +118,10 @@ export function diffHostCommand(
 const provider: pulumi.dynamic.ResourceProvider = {
   async diff(_id: string, olds: HostCommandState, news: HostCommandState) {
     const d = diffHostCommand(olds, news);
+    // Drift: what the step made is gone from the host. The update then runs the step again.
+    if (!d.changes && news.probe && !(await probeHolds(news, news.probe))) {
+      return { changes: true, replaces: [], deleteBeforeReplace: true, diffs: ["probe"] };
+    }
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
   },
 
@@ -114,7 +131,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
   },
 
   async update(_id: string, olds: HostCommandState, news: HostCommandState) {
-    const rerun = diffHostCommand(olds, news).rerun;
+    const rerun = diffHostCommand(olds, news).rerun || (news.probe !== undefined && !(await probeHolds(news, news.probe)));
     const stdout = rerun ? await runOnTarget(news, news.update ?? news.create) : olds.stdout;
     return { outs: { ...news, stdout } };
   },
@@ -123,6 +140,16 @@ const provider: pulumi.dynamic.ResourceProvider = {
     if (props.delete) await runOnTarget(props, props.delete);
   },
 };
+
+/** Whether a step's probe passes (exit 0) on its target; unreachable counts as gone. */
+async function probeHolds(state: HostCommandState, probe: string): Promise<boolean> {
+  try {
+    await runOnTarget({ ...state, environment: undefined, description: `${state.description} (probe)` }, probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Runs `script` with bash on the target; resolves to its stdout, rejects with the end of its
@@ -139,6 +166,7 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
   const env = state.environment ?? {};
   const needles = secretNeedles([...Object.values(env), ...(state.privateKey ? [state.privateKey] : [])]);
   const redact = (text: string) => redactText(text, needles);
+  const exportsOf = (vars: Record<string, string>) => Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n");
   let command = "bash";
   let args = ["-s"];
   let input = script;
@@ -146,16 +174,38 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
   let childEnv: NodeJS.ProcessEnv = minimalEnvironment(process.env, env);
   let tmp: string | undefined;
   const t = state.target;
+  // A Docker target runs on the machine of its Docker engine: the script (and, in a container,
+  // the environment) goes through `docker` there, on stdin; never `docker exec -e`, which
+  // `docker inspect` would show.
+  let machine: Exclude<Target, { kind: "docker" }>;
   switch (t.kind) {
     case "local":
+    case "ssh":
+      machine = t;
       break;
-    case "ssh": {
-    if (!state.privateKey) throw new Error(`${state.description}: no SSH private key for ${t.host}`);
+    case "docker": {
+      machine = t.on ?? { kind: "local" };
+      const dockerHost = `export DOCKER_HOST=${quote(t.endpoint ?? "unix:///var/run/docker.sock")}`;
+      if (t.container) {
+        const end = `DBSTACK_IN_CONTAINER_${Math.random().toString(36).slice(2)}`;
+        input = [dockerHost, `exec docker exec -i -u 0 ${quote(t.container)} bash -s <<'${end}'`, exportsOf(env), script, end, ""].join("\n");
+      } else {
+        input = [dockerHost, exportsOf(env), script].join("\n");
+      }
+      childEnv = minimalEnvironment(process.env);
+      break;
+    }
+    default:
+      unknownTarget(t);
+  }
+  if (machine.kind === "ssh") {
+    const m = machine;
+    if (!state.privateKey) throw new Error(`${state.description}: no SSH private key for ${m.host}`);
     // The pin: the declared key wins; otherwise the keys recorded on first contact.
-    const keys = parseHostKeys(t.hostKey ?? state.hostKeys ?? "");
+    const keys = parseHostKeys(m.hostKey ?? state.hostKeys ?? "");
     if (keys.length === 0) {
       throw new Error(
-        `${state.description}: no pinned SSH host key for ${t.host}: declare ${t.configKey ? `${t.configKey}.hostKey` : "the target's hostKey"} ` +
+        `${state.description}: no pinned SSH host key for ${m.host}: declare ${m.configKey ? `${m.configKey}.hostKey` : "the target's hostKey"} ` +
           "or pass the keys recorded by SshHostKeys; nothing was sent to the host",
       );
     }
@@ -163,17 +213,13 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     const keyFile = path.join(tmp, "key");
     const knownHostsFile = path.join(tmp, "known_hosts");
     fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
-    fs.writeFileSync(knownHostsFile, renderKnownHosts(t.host, t.port, keys), { mode: 0o600 });
+    fs.writeFileSync(knownHostsFile, renderKnownHosts(m.host, m.port, keys), { mode: 0o600 });
     command = "ssh";
-    args = sshArguments(t, { keyFile, knownHostsFile });
+    args = sshArguments(m, { keyFile, knownHostsFile });
     // The environment travels on stdin, before the script: never on a command line.
     // First a watcher that stops the script if this session dies (see renderSessionWatchdog).
-    input = renderSessionWatchdog() + "\n" + Object.entries(env).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n") + "\n" + script;
+    input = renderSessionWatchdog() + "\n" + (t.kind === "docker" ? input : exportsOf(env) + "\n" + script);
     childEnv = minimalEnvironment(process.env);
-      break;
-    }
-    default:
-      unknownTarget(t);
   }
   try {
     return await new Promise<string>((resolve, reject) => {
@@ -198,8 +244,9 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
         stream(partial);
         if (code === 0) return resolve(redact(stdout.trimEnd()));
         // ssh exits 255 before authenticating when it refuses the host key: nothing was sent.
-        if (t.kind === "ssh" && code === 255 && isHostKeyRefusal(stderr)) {
-          return reject(new Error(hostKeyRefusedMessage(state.description, t, { declared: Boolean(t.hostKey), configKey: t.configKey && `${t.configKey}.hostKey` })));
+        if (machine.kind === "ssh" && code === 255 && isHostKeyRefusal(stderr)) {
+          const m = machine;
+          return reject(new Error(hostKeyRefusedMessage(state.description, m, { declared: Boolean(m.hostKey), configKey: m.configKey && `${m.configKey}.hostKey` })));
         }
         const detail = redact(stderr.trim()).split("\n").slice(-20).join("\n");
         reject(new Error(`${state.description} failed (exit ${code}):\n${detail}`));
@@ -228,6 +275,8 @@ export class HostCommand extends pulumi.dynamic.Resource {
         triggers: undefined,
         review: undefined,
         hostKeys: undefined,
+        placement: undefined,
+        probe: undefined,
         ...args,
         // Secret in state whatever the caller passed: these may hold passwords and keys.
         environment: args.environment === undefined ? undefined : pulumi.secret(args.environment),

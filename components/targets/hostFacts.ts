@@ -35,7 +35,7 @@ async function probe(state: State): Promise<MeasuredFacts | undefined> {
   if (state.target.kind === "local") return { memoryMb: Math.floor(os.totalmem() / 1048576), cpus: os.availableParallelism() };
   try {
     const stdout = await runOnTarget(
-      { target: state.target, privateKey: state.privateKey, hostKeys: state.hostKeys, description: `host facts of ${state.target.host}`, create: PROBE, stdout: "" },
+      { target: state.target, privateKey: state.privateKey, hostKeys: state.hostKeys, description: `host facts of ${state.target.kind === "ssh" ? state.target.host : "container " + (state.target.container ?? "")}`, create: PROBE, stdout: "" },
       PROBE,
     );
     const [cpus, memKb] = stdout.trim().split("\n").map((l) => Number(l.trim()));

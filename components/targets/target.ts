@@ -4,7 +4,10 @@ import type * as pulumi from "@pulumi/pulumi";
  * Where a deployment runs. The target is a parameter of every component, not a fork of its code:
  * components render scripts, and the target decides how a script reaches a host.
  */
-export type Target = LocalTarget | SshTarget;
+export type Target = LocalTarget | SshTarget | DockerTarget;
+
+/** Where a Docker engine runs: this machine or a Linux host over SSH. */
+export type MachineTarget = LocalTarget | SshTarget;
 
 /** This machine: scripts run with `bash` as the user running Pulumi. */
 export interface LocalTarget {
@@ -51,6 +54,50 @@ export interface SshTarget {
   recordedHostKeys?: pulumi.Input<string>;
 }
 
+/**
+ * A Docker host: the database runs in a container there, created by dbstack from a declared image.
+ * Engine steps run inside the container (`docker exec -i <container> bash -s`, the script and its
+ * environment on stdin); host-level steps (the container itself, its volumes, cron jobs that back
+ * up through `docker exec`) run on the machine the Docker engine runs on, with the plain `docker`
+ * CLI and `DOCKER_HOST`. It works with Docker Engine and with Podman's Docker-compatible API.
+ *
+ * Like an SSH target, everything here says how the engine is reached: changing it never replaces
+ * or re-runs a step. What runs there (image, limits, published ports) is the deployment's
+ * `container` spec.
+ */
+export interface DockerTarget {
+  kind: "docker";
+  /**
+   * The Docker API endpoint as the docker CLI takes it in `DOCKER_HOST` on the machine in `on`:
+   * `unix:///var/run/docker.sock`, `unix:///run/podman/podman.sock`, `tcp://…`.
+   * Default unix:///var/run/docker.sock.
+   */
+  endpoint?: string;
+  /**
+   * The machine the `docker` CLI runs on: this machine (default) or a Linux host over SSH, reached
+   * with the same pinned host key as an SSH target. Cron backups are installed there.
+   */
+  on?: MachineTarget;
+  /**
+   * Where this host is declared in the stack config (e.g. `dbstack:hosts.docker1`), for errors.
+   * Default: none.
+   */
+  configKey?: string;
+  /**
+   * The container the step runs in. Set by the deployment component (its container's name),
+   * never by users: a target without it runs on the Docker host's machine, not in a container.
+   */
+  container?: string;
+}
+
+/** The machine a target's host-level steps run on: a Docker target's `on`, or the target itself. */
+export function machineOf(target: Target): MachineTarget {
+  return target.kind === "docker" ? (target.on ?? { kind: "local" }) : target;
+}
+
+/** The Docker API endpoint a Docker target uses when it declares none (DEFAULTS.container.endpoint; kept here because HostCommand's provider is serialized without imports). */
+export const DEFAULT_DOCKER_ENDPOINT = "unix:///var/run/docker.sock";
+
 /** The local host. */
 export function localTarget(): LocalTarget {
   return { kind: "local" };
@@ -63,6 +110,10 @@ export function describeTarget(target: Target): string {
       return "this machine";
     case "ssh":
       return `${target.user ?? "root"}@${target.host}${target.port && target.port !== 22 ? `:${target.port}` : ""}`;
+    case "docker": {
+      const engine = `Docker host ${target.endpoint ?? DEFAULT_DOCKER_ENDPOINT}${target.on && target.on.kind !== "local" ? ` on ${describeTarget(target.on)}` : ""}`;
+      return target.container ? `container ${target.container} on ${engine}` : engine;
+    }
     default:
       return unknownTarget(target);
   }
@@ -73,5 +124,5 @@ export function describeTarget(target: Target): string {
  * silent run on this machine. The type makes a missing case a compile error too.
  */
 export function unknownTarget(target: never): never {
-  throw new Error(`unknown target kind ${JSON.stringify((target as { kind?: unknown })?.kind)}: expected "local" or "ssh"`);
+  throw new Error(`unknown target kind ${JSON.stringify((target as { kind?: unknown })?.kind)}: expected "local", "ssh" or "docker"`);
 }

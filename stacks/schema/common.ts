@@ -95,6 +95,16 @@ export const databaseFields = {
   healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
 };
 
+/** `container:` of a server deployment (or standby) on a Docker host: see ContainerArgs. */
+export const container = z.strictObject({
+  image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, { error: "expected an image reference: name[:tag] or name@sha256:<digest>" }).optional(),
+  memoryMb: wholeNumber(64, 16777216, "a memory limit in MiB").optional(),
+  cpus: z.number({ error: "expected a number of CPUs" }).positive({ error: "expected a number of CPUs above 0" }).optional(),
+  publishAddresses: z.array(z.string().regex(/^[0-9.]+$|^[0-9a-fA-F:]+$/, { error: "expected an IP address of the Docker host" })).optional(),
+  network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "expected a Docker network name, or host" }).optional(),
+  restartPolicy: z.enum(["no", "on-failure", "always", "unless-stopped"], { error: "expected no, on-failure, always or unless-stopped" }).optional(),
+});
+
 /** What every standby declares, on every server engine. */
 export const standbyFields = {
   host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }),
@@ -102,6 +112,7 @@ export const standbyFields = {
     .string({ error: "expected the standby's address as the primary sees it (an IP address or host name)" })
     .regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it (an IP address or host name)" }),
   port: wholeNumber(1, 65535, "a port number").optional(),
+  container: container.optional(),
 };
 
 /** A standby's name: lower-case letters, digits and _. */
@@ -114,6 +125,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
     address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
     port: wholeNumber(1, 65535, "a port number").default(defaultPort),
     dataDirectory: path("a data directory").optional(),
+    container: container.optional(),
     hostFacts: z
       .strictObject({
         memoryMb: wholeNumber(256, 16777216, "a memory size in MiB").optional(),

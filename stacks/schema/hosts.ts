@@ -24,3 +24,15 @@ export const sshHost = z.strictObject({
     .min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" }),
 });
 
+
+/**
+ * `dbstack:dockerHosts.<name>`: a Docker engine, on this machine or on an entry of dbstack:hosts
+ * (reached over SSH with that host's pinned key). Deployments with `host: <name>` run in containers there.
+ */
+export const dockerHost = z.strictObject({
+  endpoint: z
+    .string({ error: "expected the Docker API endpoint as DOCKER_HOST takes it, e.g. unix:///var/run/docker.sock" })
+    .regex(/^(unix:\/\/\/[A-Za-z0-9._/-]+|tcp:\/\/[A-Za-z0-9.:-]+)$/, { error: "expected the Docker API endpoint as DOCKER_HOST takes it, e.g. unix:///var/run/docker.sock or tcp://host:2376" })
+    .default(DEFAULTS.container.endpoint),
+  via: z.string({ error: "expected the name of an entry in dbstack:hosts" }).optional(),
+});

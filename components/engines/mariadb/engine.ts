@@ -12,7 +12,7 @@ import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } f
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
-import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance } from "./instanceScripts";
+import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { restartVariables } from "./parameters";
 import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
@@ -68,6 +68,16 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor }),
     renderCreate: renderCreateInstance,
     renderRemove: renderRemoveInstance,
+
+    defaultImage: DEFAULTS.container.images.mariadb,
+    containerVolumes: (i) => [
+      { suffix: "data", path: i.dataDirectory ?? "/var/lib/dbstack-mariadb" },
+      { suffix: "config", path: "/etc/mysql/dbstack" },
+    ],
+    renderStart: renderStartInstance,
+    renderStop: renderStopInstance,
+    // mariadb-admin ping exits 0 whenever the server answers, even when it refuses the login.
+    healthCommand: (i) => `mariadb-admin --no-defaults --protocol=tcp -h127.0.0.1 -P${i.port} -uhealthcheck ping`,
 
     tune: (facts, spec) => computeTuning(facts, spec),
     restartValues(version, config, port) {

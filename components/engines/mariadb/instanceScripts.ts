@@ -193,6 +193,16 @@ export function renderRemoveInstance(loc: MariadbLocation, allowDataRemoval: boo
   return lines.join("\n");
 }
 
+/** Starts the instance when its data directory exists and it is not running (a container's start). */
+export function renderStartInstance(loc: MariadbLocation): string {
+  return [renderInstancePrelude(loc), renderSupervision(loc), 'if [ -d "$DATA_DIR/mysql" ] && [ -f "$CNF" ] && ! instance_running; then start_instance; fi'].join("\n");
+}
+
+/** Stops the instance cleanly (a container's stop). */
+export function renderStopInstance(loc: MariadbLocation): string {
+  return [renderInstancePrelude(loc), renderSupervision(loc), "stop_instance"].join("\n");
+}
+
 /** A value in SET GLOBAL: numbers and ON/OFF as they are, K/M/G/T/P/E sizes in bytes, anything else a string literal. */
 export function setGlobalValue(value: string): string {
   const v = value.trim();

@@ -51,6 +51,15 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
 
+  defaultImage: DEFAULTS.container.images.postgres,
+  containerVolumes: (i) => [
+    { suffix: "data", path: i.dataDirectory ?? "/var/lib/postgresql" },
+    { suffix: "config", path: "/etc/postgresql" },
+  ],
+  renderStart: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && ! cluster_running; then pg_ctlcluster "$V" "$CLUSTER" start; fi`,
+  renderStop: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && cluster_running; then pg_ctlcluster "$V" "$CLUSTER" stop -m fast; fi`,
+  healthCommand: (i) => `pg_isready -q -h 127.0.0.1 -p ${i.port}`,
+
   tune: (facts, spec) => computeTuning(facts, { ...spec, version: Number(spec.version) }),
   restartValues(version, config, port) {
     const restart = restartParameters(Number(version));

@@ -1,0 +1,193 @@
+/**
+ * The scripts that keep a server's container on a Docker host: its named volumes, the container
+ * itself (created from the declared image, ports published only on declared addresses, limits,
+ * restart policy, health check) and the probe that finds it gone. They run on the Docker host's
+ * machine with the plain `docker` CLI and `DOCKER_HOST` (see HostCommand's Docker case), so they
+ * work the same against Docker Engine and Podman's Docker-compatible API.
+ *
+ * dbstack does not rely on an image's entrypoint: the container runs a small supervisor (below)
+ * that starts the server with what dbstack's own steps wrote (initdb / mariadb-install-db, the
+ * rendered configuration), and stops it cleanly when the container is stopped. No secret is ever
+ * in the container's configuration: passwords reach the container through `docker exec`'s stdin
+ * and files of mode 0600 inside it.
+ */
+import { createHash } from "crypto";
+import { shellQuote } from "../shell";
+import { DEFAULT_DOCKER_ENDPOINT } from "./target";
+
+/** Where the container's start and stop scripts are (written by the deployment's boot step). */
+export const CONTAINER_START = "/usr/local/sbin/dbstack-start";
+export const CONTAINER_STOP = "/usr/local/sbin/dbstack-stop";
+
+/** One named volume and where it is mounted in the container. */
+export interface ContainerVolume {
+  name: string;
+  path: string;
+}
+
+/** Everything the container is made from: a change to any of it re-creates the container (never its volumes). */
+export interface ContainerSpec {
+  /** Container name on the Docker host. */
+  name: string;
+  image: string;
+  volumes: ContainerVolume[];
+  /** "host", a network's name, or undefined for the engine's default bridge. */
+  network?: string;
+  /** Host addresses and the port published on each (the same port inside). Empty on the host network. */
+  publish: { address: string; port: number }[];
+  memoryMb?: number;
+  cpus?: number;
+  restartPolicy: string;
+  /** A shell command that exits 0 while the server answers. */
+  healthCommand: string;
+  /** Labels that say what the container is (stack, deployment). */
+  labels: Record<string, string>;
+}
+
+/**
+ * The container's main process: runs the start script at every container start (the server is
+ * started from its volume with dbstack's configuration), then waits; on `docker stop` it runs the
+ * stop script, so the server shuts down cleanly before the container ends.
+ */
+export function renderSupervisor(): string {
+  return [
+    `trap '[ -x ${CONTAINER_STOP} ] && ${CONTAINER_STOP}; exit 0' TERM INT`,
+    `if [ -x ${CONTAINER_START} ]; then ${CONTAINER_START} || echo "dbstack: the server did not start; see above" >&2; fi`,
+    "while :; do sleep 3600 & wait $!; done",
+  ].join("\n");
+}
+
+/** A digest of the spec: the label that tells whether a container is the declared one. */
+export function specDigest(spec: ContainerSpec): string {
+  return createHash("sha256").update(JSON.stringify({ ...spec, supervisor: renderSupervisor() })).digest("hex").slice(0, 16);
+}
+
+/** The `docker create` arguments of the container (quoted for the shell). */
+export function createArguments(spec: ContainerSpec): string[] {
+  const args = ["--name", spec.name, "--label", `dbstack.spec=${specDigest(spec)}`];
+  for (const [k, v] of Object.entries(spec.labels)) args.push("--label", `${k}=${v}`);
+  args.push("--restart", spec.restartPolicy, "--stop-timeout", "60");
+  for (const v of spec.volumes) args.push("--volume", `${v.name}:${v.path}`);
+  if (spec.network) args.push("--network", spec.network);
+  for (const p of spec.publish) args.push("--publish", `${p.address.includes(":") ? `[${p.address}]` : p.address}:${p.port}:${p.port}`);
+  if (spec.memoryMb !== undefined) args.push("--memory", `${spec.memoryMb}m`);
+  if (spec.cpus !== undefined) args.push("--cpus", String(spec.cpus));
+  args.push(
+    "--health-cmd", spec.healthCommand,
+    "--health-interval", "30s",
+    "--health-timeout", "5s",
+    "--health-retries", "3",
+    "--health-start-period", "60s",
+    "--entrypoint", "/bin/bash",
+    spec.image,
+    "-c", renderSupervisor(),
+  );
+  return args.map(shellQuote);
+}
+
+/** Fails the step with a clear message when the docker CLI or the Docker API is missing. */
+function renderDockerReachable(): string {
+  return [
+    'command -v docker >/dev/null || { echo "dbstack: the docker CLI is not installed on $(hostname) (install docker.io, docker-ce-cli or podman-docker)" >&2; exit 1; }',
+    'if ! err=$(docker version --format "{{.Server.Version}}" 2>&1 >/dev/null); then echo "dbstack: no Docker API answers at $DOCKER_HOST: $err" >&2; exit 1; fi',
+  ].join("\n");
+}
+
+/** Creates the volumes that do not exist yet; never touches an existing one. */
+export function renderCreateVolumes(volumes: ContainerVolume[], labels: Record<string, string>): string {
+  const labelArgs = Object.entries(labels).map(([k, v]) => `--label ${shellQuote(`${k}=${v}`)}`).join(" ");
+  return [
+    "set -euo pipefail",
+    renderDockerReachable(),
+    ...volumes.map((v) => `docker volume inspect ${shellQuote(v.name)} >/dev/null 2>&1 || { docker volume create ${labelArgs} ${shellQuote(v.name)} >/dev/null && echo "created volume ${v.name}" >&2; }`),
+  ].join("\n");
+}
+
+/** Runs on destroy: the volumes hold the data, so they are deleted only when the stack allows it. */
+export function renderRemoveVolumes(volumes: ContainerVolume[], allowDataRemoval: boolean): string {
+  const names = volumes.map((v) => v.name).join(" ");
+  if (!allowDataRemoval) {
+    return `echo ${shellQuote(`dbstack: kept the volumes ${names}; set dbstack:allowDataRemoval to true to delete them on destroy (or run: docker volume rm ${names})`)} >&2`;
+  }
+  return [
+    "set -euo pipefail",
+    ...volumes.map((v) => `if docker volume inspect ${shellQuote(v.name)} >/dev/null 2>&1; then docker volume rm ${shellQuote(v.name)} >/dev/null; fi`),
+    `echo ${shellQuote(`dbstack: deleted the volumes ${names} (allowDataRemoval is set)`)} >&2`,
+  ].join("\n");
+}
+
+/**
+ * Brings the container to the spec: pulls the image when it is not on the host, re-creates a
+ * container made from another spec (its volumes stay), creates a missing one, starts a stopped
+ * one. Prints `{"id": …, "addresses": "10.88.0.5/16 …"}`: the id changes only when the
+ * container is re-created; the addresses are the container's on its networks.
+ */
+export function renderEnsureContainer(spec: ContainerSpec): string {
+  const name = shellQuote(spec.name);
+  const image = shellQuote(spec.image);
+  return [
+    "set -euo pipefail",
+    renderDockerReachable(),
+    `if ! docker image inspect ${image} >/dev/null 2>&1; then`,
+    `  echo "pulling ${spec.image}" >&2`,
+    `  docker pull ${image} >&2 || { echo "dbstack: image ${spec.image} is not on the Docker host and could not be pulled" >&2; exit 1; }`,
+    "fi",
+    `current=$(docker inspect --format '{{index .Config.Labels "dbstack.spec"}}' ${name} 2>/dev/null || true)`,
+    `if [ -n "$current" ] && [ "$current" != ${shellQuote(specDigest(spec))} ]; then`,
+    `  echo "re-creating container ${spec.name}: its declared spec changed (its volumes are kept)" >&2`,
+    `  docker stop --time 60 ${name} >/dev/null 2>&1 || true`,
+    `  docker rm -f ${name} >/dev/null`,
+    '  current=""',
+    "fi",
+    'if [ -z "$current" ]; then',
+    `  docker create ${createArguments(spec).join(" ")} >/dev/null`,
+    `  echo "created container ${spec.name} from ${spec.image}" >&2`,
+    "fi",
+    `if [ "$(docker inspect --format '{{.State.Running}}' ${name})" != true ]; then`,
+    `  docker start ${name} >/dev/null`,
+    `  echo "started container ${spec.name}" >&2`,
+    "fi",
+    `id=$(docker inspect --format '{{.Id}}' ${name})`,
+    `addresses=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{if .IPAddress}}{{.IPAddress}}/{{.IPPrefixLen}} {{end}}{{end}}' ${name})`,
+    'printf \'{"id":"%s","addresses":"%s"}\\n\' "$id" "$addresses"',
+  ].join("\n");
+}
+
+/** Exits 0 while the container exists, runs and was made from this spec (HostCommand's probe). */
+export function renderContainerProbe(spec: ContainerSpec): string {
+  return `[ "$(docker inspect --format '{{.State.Running}} {{index .Config.Labels "dbstack.spec"}}' ${shellQuote(spec.name)} 2>/dev/null)" = ${shellQuote(`true ${specDigest(spec)}`)} ]`;
+}
+
+/** Runs on destroy: stops the container cleanly (the server shuts down) and removes it; its volumes are another step's. */
+export function renderRemoveContainer(name: string): string {
+  return [
+    `if docker inspect ${shellQuote(name)} >/dev/null 2>&1; then`,
+    `  docker stop --time 60 ${shellQuote(name)} >/dev/null 2>&1 || true`,
+    `  docker rm -f ${shellQuote(name)} >/dev/null`,
+    `  echo "dbstack: removed container ${name} (its volumes are a separate step)" >&2`,
+    "fi",
+  ].join("\n");
+}
+
+/** The container's networks, from the addresses renderEnsureContainer printed ("10.88.0.5/16" → "10.88.0.0/16"). */
+export function networksOf(addresses: string[]): string[] {
+  const out = new Set<string>();
+  for (const a of addresses) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(a);
+    if (!m) continue;
+    const bits = Number(m[5]);
+    const ip = m.slice(1, 5).reduce((n, o) => n * 256 + Number(o), 0);
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const net = (ip & mask) >>> 0;
+    out.add(`${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${bits}`);
+  }
+  return [...out];
+}
+
+/**
+ * The command a cron job on the Docker host's machine runs to start a tool inside the container
+ * (cron's PATH is short: the docker CLI may be in /usr/local/bin).
+ */
+export function renderDockerExecCommand(target: { endpoint?: string }, container: string, tool: string): string {
+  return `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DOCKER_HOST=${shellQuote(target.endpoint ?? DEFAULT_DOCKER_ENDPOINT)} docker exec -u 0 ${shellQuote(container)} ${shellQuote(tool)}`;
+}
