@@ -104,7 +104,8 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     for (const [k, host, instance, port] of placedOn) {
       const h = hostOf(`${k}.host`, host);
       if (h === undefined) continue;
-      claim(instances[engine], `${h}:${instance}`, `${k}.${instanceKey}`, noun);
+      // On a Docker host every instance has a container (and volumes) of its own.
+      if (!(h in config.dockerHosts)) claim(instances[engine], `${h}:${instance}`, `${k}.${instanceKey}`, noun);
       claim(ports, `${h}:${port}`, `${k}.port`, "the port");
     }
     for (const user of Object.keys(cfg.users)) {

@@ -457,8 +457,8 @@ describe("PostgresCluster argument validation", () => {
   });
 
   it("refuses a target of a kind it does not know, instead of running on this machine", () => {
-    const message = argumentError("alien", args({ target: { kind: "docker" } as unknown as PostgresClusterArgs["target"], standbys: undefined }));
-    expect(message).toContain('unknown target kind "docker"');
+    const message = argumentError("alien", args({ target: { kind: "kubernetes" } as unknown as PostgresClusterArgs["target"], standbys: undefined }));
+    expect(message).toContain('unknown target kind "kubernetes"');
   });
 
   it("rejects a bad component name", () => {
