@@ -103,6 +103,16 @@ export async function openForward(spec: ForwardSpec): Promise<Forward> {
   const dir = mkdtempSync(join(tmpdir(), "dbstack-forward-"));
   const keyFile = join(dir, "key");
   const knownHostsFile = join(dir, "known_hosts");
+  // Ctrl-C or a kill must not leave the private key in /tmp or ssh running: end both, then die of the signal.
+  let current: ChildProcess | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    current?.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  const watchSignals = () => SIGNALS.forEach((sig) => process.once(sig, onSignal));
+  const unwatchSignals = () => SIGNALS.forEach((sig) => process.removeListener(sig, onSignal));
+  watchSignals();
   try {
     writeFileSync(keyFile, spec.privateKey.endsWith("\n") ? spec.privateKey : `${spec.privateKey}\n`, { mode: 0o600 });
     writeFileSync(knownHostsFile, renderKnownHosts(spec.ssh.host, spec.ssh.port, keys), { mode: 0o600 });
@@ -112,6 +122,7 @@ export async function openForward(spec: ForwardSpec): Promise<Forward> {
       const child = spawn("ssh", forwardArguments(spec.ssh, { keyFile, knownHostsFile }, { localPort, remotePort: spec.remotePort }), {
         stdio: ["ignore", "ignore", "pipe"],
       });
+      current = child;
       const outcome = await waitListening(child, localPort, spec.timeoutMs ?? 30_000);
       if (outcome.ok) {
         let closed = false;
@@ -122,6 +133,7 @@ export async function openForward(spec: ForwardSpec): Promise<Forward> {
             closed = true;
             await stop(child);
             rmSync(dir, { recursive: true, force: true });
+            unwatchSignals();
           },
         };
       }
@@ -135,9 +147,13 @@ export async function openForward(spec: ForwardSpec): Promise<Forward> {
     }
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
+    unwatchSignals();
     throw err;
   }
 }
+
+/** The signals on which an open forward's files are removed before the process dies. */
+const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Runs `fn` with a forward open, and closes it afterwards, whether `fn` succeeds or throws. */
 export async function withForward<T>(spec: ForwardSpec, fn: (localPort: number) => Promise<T>): Promise<T> {

@@ -208,7 +208,16 @@ export async function openResolvedEndpoint(resolved: ResolvedEndpoint): Promise<
     caFile = join(dir, "ca.crt");
     writeFileSync(caFile, resolved.caCertificate, { mode: 0o600 });
   }
-  const removeDir = () => dir && rmSync(dir, { recursive: true, force: true });
+  // Removed on Ctrl-C or a kill too (then the process dies of the signal), not only on close.
+  const onSignal = (signal: NodeJS.Signals) => {
+    removeDir();
+    process.kill(process.pid, signal);
+  };
+  const removeDir = () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const sig of SIGNALS) process.removeListener(sig, onSignal);
+  };
+  if (dir) for (const sig of SIGNALS) process.once(sig, onSignal);
   try {
     const forward = resolved.forward ? await openForward(resolved.forward) : undefined;
     return {
@@ -227,6 +236,8 @@ export async function openResolvedEndpoint(resolved: ResolvedEndpoint): Promise<
     throw err;
   }
 }
+
+const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Runs the Pulumi CLI for `stack` with the project's environment; its stdout. */
 function pulumi(args: string[], stack: string, projectDir: string): string {

@@ -1,5 +1,5 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import { existsSync, readdirSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -38,6 +38,8 @@ function config(hostKey: string | undefined) {
         toolsDir: join(box.dir, "tools"),
       },
     },
+    // A local SQLite deployment, for a reference as --to.
+    sqlite: { local: { path: join(box.dir, "local.db"), toolsDir: join(box.dir, "tools-sqlite") } },
   };
 }
 
@@ -140,6 +142,13 @@ describe("db:copy from a deployment named in a stack, through SSH", () => {
     expect(sqlite(target, "SELECT count(*) FROM items")).toBe("501");
   });
 
+  it("copies into a deployment named with --to (sqlite:local, the stack's own SQLite file)", () => {
+    const r = dbCopy(["--from", "postgres:main/app", "--to", "sqlite:local", "--stack", STACK, "--tables", "items"]);
+    expect(r.stderr).toContain(`db:copy: to sqlite local (${join(box.dir, "local.db")})`);
+    expect(r.code).toBe(0);
+    expect(sqlite(join(box.dir, "local.db"), "SELECT count(*), sum(length(name)) FROM items")).toBe(onHost("SELECT count(*), sum(length(name)) FROM items"));
+  });
+
   it("a failing copy still closes the forward", () => {
     const r = dbCopy(["--from", "postgres:main/app", "--to", `sqlite://${join(box.dir, "fail.db")}`, "--stack", STACK, "--tables", "no_such_table"]);
     expect(r.code).toBe(1);
@@ -148,12 +157,36 @@ describe("db:copy from a deployment named in a stack, through SSH", () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it("a copy killed while the forward is open leaves no ssh and no key file behind", async () => {
+    // The endpoints opened as db:copy opens them, held open until the process is killed.
+    const code = `require("./scripts/lib/deploymentRefs").openEndpoints("postgres:main/app", "sqlite:///dev/null", { stack: ${JSON.stringify(STACK)} })
+      .then(() => { process.stdout.write("open\\n"); setInterval(() => undefined, 1000); }, (e) => { console.error(e.message); process.exit(1); });`;
+    const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", code], {
+      cwd: ROOT,
+      env: { ...process.env, PULUMI_BACKEND_URL: box.backend, DBSTACK_PROJECT_DIR: box.projectDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_code, signal) => r(signal)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d) => String(d).includes("open") && resolve());
+      child.on("exit", () => reject(new Error(`the endpoints did not open: ${stderr}`)));
+    });
+    expect(leftovers()).toHaveLength(3); // ssh, its key directory, the CA's directory
+    child.kill("SIGTERM");
+    expect(await exited).toBe("SIGTERM");
+    // ssh gets SIGTERM from the handler; give it a moment to go.
+    for (let i = 0; i < 50 && leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(leftovers()).toEqual([]);
+  });
+
   it("a reference to a missing database is a clear error listing what the stack has", () => {
     const r = dbCopy(["--from", "postgres:main/nope", "--to", `sqlite://${join(box.dir, "x.db")}`, "--stack", STACK]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('db:copy: postgres:main/nope: postgres main has no database "nope" (databases: app)');
     const other = dbCopy(["--from", "mariadb:shop/app", "--to", `sqlite://${join(box.dir, "x.db")}`, "--stack", STACK]);
-    expect(other.stderr).toContain(`db:copy: mariadb:shop/app: no mariadb deployment "shop" in stack ${STACK}; it has: postgres:main/app`);
+    expect(other.stderr).toContain(`db:copy: mariadb:shop/app: no mariadb deployment "shop" in stack ${STACK}; it has: postgres:main/app, sqlite:local`);
   });
 
   it("a wrong host key is refused before connecting: nothing copied, nothing left open", async () => {
