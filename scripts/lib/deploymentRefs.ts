@@ -148,6 +148,17 @@ export function resolveDeploymentRef(ref: DeploymentRef, view: StackView): Resol
       `${text}: no pinned SSH host key for dbstack:hosts.${hostName}: declare dbstack:hosts.${hostName}.hostKey, or run an up that records it; nothing was sent to the host`,
     );
   }
+  if (ref.engine === "mariadb") {
+    // Through the forward the server sees a TCP login from 127.0.0.1, and with skip_name_resolve
+    // (dbstack's option file) 'localhost' matches the socket only: say so before connecting.
+    const hosts = view.config.mariadb[ref.deployment]?.users[user]?.hosts ?? [];
+    if (!hosts.some((pattern) => hostPatternMatches(pattern, "127.0.0.1"))) {
+      throw new Error(
+        `${text}: through the SSH port forward ${user} logs in from 127.0.0.1 on the host, which none of its hosts (${hosts.join(", ") || "none"}) matches ` +
+          `('localhost' is the socket only); add "127.0.0.1" to dbstack:mariadb.${ref.deployment}.users.${user}.hosts and run up`,
+      );
+    }
+  }
   const ssh = { host: h.address, port: h.port, user: h.user };
   return {
     label: `${base} through ssh ${h.user}@${h.address}${h.port === 22 ? "" : `:${h.port}`}`,
@@ -155,6 +166,24 @@ export function resolveDeploymentRef(ref: DeploymentRef, view: StackView): Resol
     caCertificate,
     forward: { ssh, privateKey: h.privateKey, hostKeys, declared, configKey: `dbstack:hosts.${hostName}`, remotePort: out.port },
   };
+}
+
+/**
+ * Whether a MariaDB account host pattern admits an IPv4 address: `%`, the address, a LIKE
+ * pattern (`127.0.0.%`, `_` one character), or a CIDR network (`127.0.0.0/8`).
+ */
+export function hostPatternMatches(pattern: string, address: string): boolean {
+  const cidr = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(pattern);
+  if (cidr) {
+    const bits = Math.min(Number(cidr[2]), 32);
+    const toInt = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+    // The network part: the address divided by the size of the host part (no 32-bit bit ops in JS).
+    const network = (a: string) => Math.floor(toInt(a) / 2 ** (32 - bits));
+    return /^\d+\.\d+\.\d+\.\d+$/.test(address) && network(address) === network(cidr[1]);
+  }
+  if (pattern === "localhost") return false;
+  const re = new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".")}$`);
+  return re.test(address);
 }
 
 /** What a stack deploys, as references a user can type: "it has: postgres:main/app, postgres:main/shop, sqlite:app". */

@@ -15,7 +15,10 @@ const box = sandbox("copyrefs");
 const STACK = "refcopy";
 const PG_PORT = 5695;
 const CLUSTER = "cpyref";
+const MARIADB_PORT = 3395;
+const INSTANCE = "cpyrefm";
 const migrations = join(box.dir, "migrations");
+const mariadbMigrations = join(box.dir, "migrations-mariadb");
 let hosts: TestHosts;
 let stack: Stack;
 let address: string;
@@ -36,6 +39,20 @@ function config(hostKey: string | undefined) {
         databases: { app: { owner: "app", migrations: { dir: migrations } } },
         users: { app: { grants: { app: "owner" } }, ro: { grants: { app: "readonly" } } },
         toolsDir: join(box.dir, "tools"),
+      },
+    },
+    // A MariaDB on the same host, also on its loopback only; the owner may log in from 127.0.0.1 (the forward).
+    mariadb: {
+      shop: {
+        host: "src",
+        port: MARIADB_PORT,
+        instanceName: INSTANCE,
+        hostFacts: { memoryMb: 512, cpus: 1 },
+        maxConnections: 20,
+        listenAddresses: ["127.0.0.1"],
+        databases: { app: { owner: "app", migrations: { dir: mariadbMigrations } } },
+        users: { app: { grants: { app: "owner" }, hosts: ["localhost", "127.0.0.1"] } },
+        toolsDir: join(box.dir, "tools-mariadb"),
       },
     },
     // A local SQLite deployment, for a reference as --to.
@@ -62,13 +79,19 @@ function onHost(sql: string): string {
 
 /** ssh processes forwarding to the test cluster's port, and forward directories left in tmp. */
 function leftovers(): string[] {
-  const ps = spawnSync("pgrep", ["-af", `127\\.0\\.0\\.1:[0-9]+:127\\.0\\.0\\.1:${PG_PORT}`], { encoding: "utf8" }).stdout.trim();
+  const ps = spawnSync("pgrep", ["-af", `127\\.0\\.0\\.1:[0-9]+:127\\.0\\.0\\.1:(${PG_PORT}|${MARIADB_PORT})`], { encoding: "utf8" }).stdout.trim();
   const dirs = readdirSync(tmpdir()).filter((d) => d.startsWith("dbstack-forward-") || d.startsWith("dbstack-copy-ca-"));
   return [...(ps ? ps.split("\n") : []), ...dirs];
 }
 
+/** Removes this file's PostgreSQL cluster and MariaDB instance, also those a crashed earlier run left. */
 function dropTestCluster(): void {
   execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null; rm -rf /etc/postgresql/15/${CLUSTER} /var/lib/postgresql/15/${CLUSTER} /var/lib/postgresql/.dbstack-15-${CLUSTER}.pgpass`]);
+  execFileSync("bash", [
+    "-c",
+    `pid=$(cat /run/mysqld/dbstack-${INSTANCE}.pid 2>/dev/null); pkill -f "[d]bstack/${INSTANCE}/my.cnf" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 1; ` +
+      `rm -rf /etc/mysql/dbstack/${INSTANCE} /var/lib/dbstack-mariadb/${INSTANCE} /run/mysqld/dbstack-${INSTANCE}.*; true`,
+  ]);
 }
 
 let password = "";
@@ -84,6 +107,15 @@ beforeAll(async () => {
       "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(10,2), note text);",
       "INSERT INTO items (name, price, note) SELECT 'item ' || g, g * 1.25, CASE WHEN g % 3 = 0 THEN NULL ELSE 'nota ' || g END FROM generate_series(1, 500) g;",
       "INSERT INTO items (name, price, note) VALUES ('ação ☃ 日本', NULL, 'tab\there');",
+      "",
+    ].join("\n"),
+  );
+  writeMigration(
+    mariadbMigrations,
+    "0001_orders.sql",
+    [
+      "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(100) NOT NULL, note TEXT NULL);",
+      "INSERT INTO orders (customer, note) VALUES ('Zoë', NULL), ('日本', 'línea'), ('plain', 'x');",
       "",
     ].join("\n"),
   );
@@ -142,6 +174,16 @@ describe("db:copy from a deployment named in a stack, through SSH", () => {
     expect(sqlite(target, "SELECT count(*) FROM items")).toBe("501");
   });
 
+  it("copies mariadb:shop/app (TLS verified against the deployment's CA) through the same kind of forward", () => {
+    const target = join(box.dir, "shop.db");
+    const r = dbCopy(["--from", "mariadb:shop/app", "--to", `sqlite://${target}`, "--stack", STACK, "--tables", "orders"]);
+    expect(r.stderr).toContain(`db:copy: from mariadb shop/app as app through ssh deploy@${address} (forwarded to 127.0.0.1:`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("ssl-mode=VERIFY_IDENTITY");
+    expect(sqlite(target, "SELECT id || '|' || customer || '|' || coalesce(note, '<null>') FROM orders ORDER BY id")).toBe("1|Zoë|<null>\n2|日本|línea\n3|plain|x");
+    expect(leftovers()).toEqual([]);
+  });
+
   it("copies into a deployment named with --to (sqlite:local, the stack's own SQLite file)", () => {
     const r = dbCopy(["--from", "postgres:main/app", "--to", "sqlite:local", "--stack", STACK, "--tables", "items"]);
     expect(r.stderr).toContain(`db:copy: to sqlite local (${join(box.dir, "local.db")})`);
@@ -185,8 +227,8 @@ describe("db:copy from a deployment named in a stack, through SSH", () => {
     const r = dbCopy(["--from", "postgres:main/nope", "--to", `sqlite://${join(box.dir, "x.db")}`, "--stack", STACK]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('db:copy: postgres:main/nope: postgres main has no database "nope" (databases: app)');
-    const other = dbCopy(["--from", "mariadb:shop/app", "--to", `sqlite://${join(box.dir, "x.db")}`, "--stack", STACK]);
-    expect(other.stderr).toContain(`db:copy: mariadb:shop/app: no mariadb deployment "shop" in stack ${STACK}; it has: postgres:main/app, sqlite:local`);
+    const other = dbCopy(["--from", "mariadb:nope/app", "--to", `sqlite://${join(box.dir, "x.db")}`, "--stack", STACK]);
+    expect(other.stderr).toContain(`db:copy: mariadb:nope/app: no mariadb deployment "nope" in stack ${STACK}; it has: postgres:main/app, mariadb:shop/app, sqlite:local`);
   });
 
   it("a wrong host key is refused before connecting: nothing copied, nothing left open", async () => {

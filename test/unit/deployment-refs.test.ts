@@ -3,6 +3,7 @@ import { forwardArguments, rewriteUrlHostPort } from "../../components/copy/forw
 import { parseConnectionUrl } from "../../components/copy/connections";
 import {
   endpointUrl,
+  hostPatternMatches,
   openEndpoints,
   parseDeploymentRef,
   recordedHostKeysFromExport,
@@ -38,7 +39,12 @@ function view(): StackView {
         },
       }),
       "dbstack:mariadb": JSON.stringify({
-        shop: { host: "db2", port: 3307, databases: { app: { owner: "app" } }, users: { app: { grants: { app: "owner" } } } },
+        shop: {
+          host: "db2",
+          port: 3307,
+          databases: { app: { owner: "app" } },
+          users: { app: { grants: { app: "owner" }, hosts: ["localhost", "127.0.0.1"] }, web: { grants: { app: "readwrite" }, hosts: ["localhost", "10.0.0.%"] } },
+        },
       }),
       "dbstack:sqlite": JSON.stringify({ app: { path: "/srv/app.db" }, remote: { host: "db1", path: "/srv/remote.db" } }),
     },
@@ -65,7 +71,13 @@ function view(): StackView {
         },
       },
       mariadb: {
-        shop: { host: "10.0.0.6", port: 3307, databases: ["app"], urls: { app: { app: { mysql: `mysql://app:${PW_APP}@10.0.0.6:3307/app` } } }, caCertificate: "CA-SHOP" },
+        shop: {
+          host: "10.0.0.6",
+          port: 3307,
+          databases: ["app"],
+          urls: { app: { app: { mysql: `mysql://app:${PW_APP}@10.0.0.6:3307/app` } }, web: { app: { mysql: "mysql://web:w@10.0.0.6:3307/app" } } },
+          caCertificate: "CA-SHOP",
+        },
       },
       sqlite: { app: { path: "/srv/app.db" }, remote: { path: "/srv/remote.db" } },
     },
@@ -130,6 +142,17 @@ describe("resolveDeploymentRef", () => {
     expect(() => resolveDeploymentRef(parseDeploymentRef("mariadb:shop/app")!, unpinned)).toThrow(
       /no pinned SSH host key for dbstack:hosts\.db2: declare dbstack:hosts\.db2\.hostKey/,
     );
+  });
+
+  it("refuses a MariaDB user the forward's 127.0.0.1 login would not match, before connecting", () => {
+    expect(() => resolveDeploymentRef(parseDeploymentRef("mariadb:shop/app@web")!, view())).toThrow(
+      'mariadb:shop/app@web: through the SSH port forward web logs in from 127.0.0.1 on the host, which none of its hosts (localhost, 10.0.0.%) matches (\'localhost\' is the socket only); add "127.0.0.1" to dbstack:mariadb.shop.users.web.hosts and run up',
+    );
+  });
+
+  it("matches MariaDB host patterns as the server does for an address", () => {
+    for (const p of ["%", "127.0.0.1", "127.0.0.%", "127.%", "127.0.0._", "127.0.0.0/8", "127.0.0.1/32", "0.0.0.0/0"]) expect([p, hostPatternMatches(p, "127.0.0.1")]).toEqual([p, true]);
+    for (const p of ["localhost", "10.0.0.%", "127.0.0.2", "127x0x0x1", "128.0.0.0/8", "127.0.0.2/32", "::1"]) expect([p, hostPatternMatches(p, "127.0.0.1")]).toEqual([p, false]);
   });
 
   it("names what exists when a deployment, database or user is missing, without any password", () => {
