@@ -1,9 +1,12 @@
 /**
- * `npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]`
+ * `npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]`
  *
  * Copies a database's tables and rows between SQLite, PostgreSQL and MariaDB and verifies them
  * (components/copy/copy.ts). URLs: `sqlite:///abs/path` (or a path), `postgresql://user@host:port/db`,
- * `mysql://user@host:port/db` or `mariadb://...`.
+ * `mysql://user@host:port/db` or `mariadb://...`. Or a deployment of a stack (`--stack <name>`):
+ * `postgres:<deployment>/<database>[@<user>]`, `mariadb:<deployment>/<database>[@<user>]`,
+ * `sqlite:<deployment>`, resolved from the stack's outputs; one on an SSH host is reached through a
+ * port forward over the deploy's pinned SSH (scripts/lib/deploymentRefs.ts).
  *
  * Passwords: a URL with a password on a command line is visible to every user of the machine (ps,
  * /proc) and lands in shell history. Leave `--from`/`--to` out and put the URLs in the environment
@@ -16,8 +19,10 @@
 import { copyDatabase, renderPlan } from "../components/copy/copy";
 import { redactUrl } from "../components/copy/connections";
 import { renderTable } from "../components/copy/transfer";
+import { openEndpoints } from "./lib/deploymentRefs";
 
-const USAGE = `usage: npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]
+const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]
+  a ref names a deployment of --stack: postgres:<deployment>/<database>[@<user>], mariadb:<deployment>/<database>[@<user>], sqlite:<deployment>
   --from / --to may be left out in favour of DBSTACK_COPY_FROM / DBSTACK_COPY_TO (keeps passwords off the command line)`;
 
 interface Args {
@@ -27,6 +32,7 @@ interface Args {
   dryRun: boolean;
   allow: string[];
   batchRows?: number;
+  stack?: string;
 }
 
 /** Parses the command line; `--name value` and `--name=value` both work. */
@@ -53,6 +59,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "--to":
         args.to = next();
+        break;
+      case "--stack":
+        args.stack = next();
         break;
       case "--tables":
         args.tables = list();
@@ -97,7 +106,14 @@ async function main(): Promise<number> {
     process.stderr.write(`db:copy: ${!from ? "--from (or DBSTACK_COPY_FROM)" : "--to (or DBSTACK_COPY_TO)"} is required\n${USAGE}\n`);
     return 2;
   }
-  const result = await copyDatabase({ from, to, tables: args.tables, dryRun: args.dryRun, allow: args.allow, batchRows: args.batchRows });
+  // Deployment references become URLs (through SSH port forwards where needed), closed after the copy.
+  const endpoints = await openEndpoints(from, to, { stack: args.stack, say: (line) => process.stderr.write(`db:copy: ${line}\n`) });
+  let result: Awaited<ReturnType<typeof copyDatabase>>;
+  try {
+    result = await copyDatabase({ from: endpoints.from, to: endpoints.to, tables: args.tables, dryRun: args.dryRun, allow: args.allow, batchRows: args.batchRows });
+  } finally {
+    await endpoints.close();
+  }
   if (result.dryRun) {
     process.stdout.write(`dry run: nothing was written\n${renderPlan(result.plan).join("\n")}\n`);
     return result.plan.refused.length ? 1 : 0;
