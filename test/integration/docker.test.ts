@@ -4,7 +4,10 @@
  * Debian packages. One stack deploys a PostgreSQL cluster with a standby (two containers on the
  * host network) and a MariaDB server (bridge network, port published on 127.0.0.1).
  *
- * Ports: 5663 (PostgreSQL primary), 5664 (its standby), 3363 (MariaDB).
+ * A second MariaDB server has a replica in a container of its own (both on the host network).
+ *
+ * Ports: 5663 (PostgreSQL primary), 5664 (its standby), 3363 (MariaDB), 3366 and 3367 (MariaDB
+ * primary and replica).
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { readFileSync, rmSync } from "fs";
@@ -12,12 +15,15 @@ import { createConnection } from "mysql2/promise";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changes, sandbox, writeMigration } from "./harness";
+import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
+import { changes, sandbox, setConfig, writeMigration } from "./harness";
 import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
 
 const PG_PORT = 5663;
 const PG_STANDBY_PORT = 5664;
 const MDB_PORT = 3363;
+const REP_PORT = 3366;
+const REP_REPLICA_PORT = 3367;
 const box = sandbox("docker");
 const pgMigrations = join(box.dir, "pg-migrations");
 const mdbMigrations = join(box.dir, "mdb-migrations");
@@ -51,6 +57,15 @@ function config(allowDataRemoval = false) {
         databases: { shop: { owner: "shop", migrations: { dir: mdbMigrations } } },
         users: { shop: { grants: { shop: "owner" }, hosts: ["localhost", "%"] }, reader: { grants: { shop: "readonly" }, hosts: ["%"] } },
         backup: { retentionDays: 7 },
+      },
+      rep: {
+        host: "dk",
+        port: REP_PORT,
+        container: { image: images.mariadb, network: "host", memoryMb: 512 },
+        listenAddresses: ["127.0.0.1"],
+        databases: { events: { owner: "ev" } },
+        users: { ev: { grants: { events: "owner" }, hosts: ["localhost", "127.0.0.1"] } },
+        standbys: { r1: { host: "dk", address: "127.0.0.1", port: REP_REPLICA_PORT } },
       },
     },
   };
@@ -139,10 +154,10 @@ describe("PostgreSQL and MariaDB in containers on a Docker host", () => {
     expect(pg.hookReports.app).toContain("streaming standbys: 1 streaming");
     expect(mdb.hookReports.shop).toContain("applied migration 0001_orders");
     const containers = await ours("container");
-    expect(containers.map((c) => c.replace(/^dbstack-dkr-[0-9a-f]{6}-/, ""))).toEqual(["mariadb-shop", "postgres-main", "postgres-main-s1"]);
+    expect(containers.map((c) => c.replace(/^dbstack-dkr-[0-9a-f]{6}-/, ""))).toEqual(["mariadb-rep", "mariadb-rep-r1", "mariadb-shop", "postgres-main", "postgres-main-s1"]);
     const volumes = (await ours("volume")).map((v) => v.replace(/^dbstack-dkr-[0-9a-f]{6}-/, ""));
     expect(volumes).toEqual(
-      expect.arrayContaining(["postgres-main-data", "postgres-main-config", "postgres-main-backups", "postgres-main-s1-data", "mariadb-shop-data", "mariadb-shop-config", "mariadb-shop-backups"]),
+      expect.arrayContaining(["postgres-main-data", "postgres-main-config", "postgres-main-backups", "postgres-main-s1-data", "mariadb-shop-data", "mariadb-shop-config", "mariadb-shop-backups", "mariadb-rep-r1-data"]),
     );
   });
 
@@ -192,6 +207,28 @@ describe("PostgreSQL and MariaDB in containers on a Docker host", () => {
     }
     expect(seen).toBe(1);
     await expect(pgQuery("app", "INSERT INTO items (name) VALUES ('no')", PG_STANDBY_PORT)).rejects.toThrow(/read-only/);
+  });
+
+  it("a MariaDB replica in its own container follows its primary's container and is read-only", async () => {
+    const pw = decodeURIComponent(new URL((await stack.outputs()).mariadb.value.rep.urls.ev.events.mysql).password);
+    const on = (port: number) => createConnection({ host: "127.0.0.1", port, user: "ev", password: pw, database: "events" });
+    const primary = await on(REP_PORT);
+    const replica = await on(REP_REPLICA_PORT);
+    try {
+      await primary.query("CREATE TABLE IF NOT EXISTS seen (id INT PRIMARY KEY)");
+      await primary.query("INSERT INTO seen VALUES (1)");
+      let n = 0;
+      for (let i = 0; i < 40 && n === 0; i++) {
+        n = Number(((await replica.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'events' AND table_name = 'seen'"))[0] as { n: number }[])[0].n);
+        if (n > 0) n = Number(((await replica.query("SELECT count(*) AS n FROM seen"))[0] as { n: number }[])[0].n);
+        if (n === 0) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(n).toBe(1);
+      await expect(replica.query("INSERT INTO seen VALUES (2)")).rejects.toThrow(/read-only|read_only/i);
+    } finally {
+      await primary.end();
+      await replica.end();
+    }
   });
 
   it("the cron job on the Docker host backs up through docker exec, and restore gives identical checksums", async () => {
@@ -244,11 +281,22 @@ describe("PostgreSQL and MariaDB in containers on a Docker host", () => {
     expect((await mdbQuery("reader", "SELECT count(*) AS n FROM orders"))[0].n).toBe(2);
   });
 
+  it("the preview summary flags a container's volumes as data-bearing when a deployment is removed", async () => {
+    const without = config();
+    delete (without.mariadb as Partial<typeof without.mariadb>).shop;
+    await setConfig(stack, without);
+    const events: PreviewEvent[] = [];
+    await stack.preview({ onEvent: (e) => events.push(e as PreviewEvent) });
+    const flags = summarizePreview("dkr", events).flags.filter((f) => f.kind === "data").map((f) => f.resource);
+    expect(flags).toContain("shop-volumes");
+    await setConfig(stack, config());
+  });
+
   it("destroy keeps the volumes by default, and removes them when the stack allows data removal", async () => {
     await stack.destroy();
     expect(await ours("container")).toEqual([]);
     const kept = await ours("volume");
-    expect(kept.length).toBeGreaterThanOrEqual(7);
+    expect(kept.length).toBeGreaterThanOrEqual(11);
     // Deployed again on the kept volumes: the data is there.
     await stack.setConfig("dbstack:allowDataRemoval", { value: "true" });
     await stack.up();
