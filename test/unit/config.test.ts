@@ -88,7 +88,7 @@ describe("parseStackConfig: valid configs", () => {
 
   it("reads plain string values the way Pulumi gives them", () => {
     const config = parseStackConfig({ "dbstack:allowDataRemoval": "true", "aws:region": "eu-west-1" });
-    expect(config).toEqual({ allowDataRemoval: true, hosts: {}, postgres: {}, mariadb: {}, sqlite: {} });
+    expect(config).toEqual({ allowDataRemoval: true, hosts: {}, dockerHosts: {}, postgres: {}, mariadb: {}, sqlite: {} });
   });
 });
 

@@ -25,7 +25,7 @@ describe("host-level names", () => {
 
 describe("child resource names", () => {
   it("refuse a standby named like one of the deployment's steps, naming the reserved words", () => {
-    expect(childNameProblem("standby", "tools")).toContain("reserved: backup, ca, cluster");
+    expect(childNameProblem("standby", "tools")).toContain("reserved: backup, boot, ca, cluster");
     expect(childNameProblem("standby", "replica1")).toBeUndefined();
   });
 

@@ -487,8 +487,11 @@ describe("rendered scripts (text)", () => {
     });
 
     it("keeps the replication password out of command lines: a 0600 passfile from the environment", () => {
-      expect(script).toContain('install -o postgres -g postgres -m 0600 /dev/null "$pass"');
-      expect(script).toContain('"$DBSTACK_REPLICATION_PASSWORD" > "$pass"');
+      expect(script).toContain('install -o postgres -g postgres -m 0600 /dev/null "$pass.dbstack-tmp"');
+      expect(script).toContain('"$DBSTACK_REPLICATION_PASSWORD" > "$pass.dbstack-tmp"');
+      // Written on every run, also when the standby already follows (a re-generated password reaches it).
+      const follows = script.indexOf('if [ -f "$DATA_DIR/standby.signal" ]; then');
+      expect(script.slice(follows, script.indexOf("already follows its primary")).trim().split("\n")[1].trim()).toBe("write_passfile");
       expect(script).toContain("--no-password");
       expect(script).toContain("sslmode=require");
       expect(script).toContain("-S 'dbstack_replica1'");
