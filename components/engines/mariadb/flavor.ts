@@ -90,6 +90,11 @@ export function stopReplicaIoSql(flavor: Flavor): string {
 }
 
 /** Makes the replica verify its source's certificate against `caFileSql` (a string literal). */
+/** Sets only the replication password of a configured replica (its IO thread stopped); `passwordSql` is a quoted SQL string. */
+export function changeSourcePasswordSql(flavor: Flavor, passwordSql: string): string {
+  return flavor === "mysql" ? `CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD=${passwordSql};` : `CHANGE MASTER TO MASTER_PASSWORD=${passwordSql};`;
+}
+
 export function verifySourceSql(flavor: Flavor, caFileSql: string): string {
   return flavor === "mariadb"
     ? `CHANGE MASTER TO MASTER_SSL_CA=${caFileSql}, MASTER_SSL_VERIFY_SERVER_CERT=1;`
