@@ -1,5 +1,6 @@
 /**
- * `npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]`
+ * `npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n] [--backup-dir dir] [--refuse-unfinished]`
+ * `npm run db:copy -- --rollback --to <url> [--backup-dir dir]`
  *
  * Copies a database's tables and rows between SQLite, PostgreSQL and MariaDB and verifies them
  * (components/copy/copy.ts). URLs: `sqlite:///abs/path` (or a path), `postgresql://user@host:port/db`,
@@ -10,14 +11,22 @@
  * instead: DBSTACK_COPY_FROM / DBSTACK_COPY_TO; or give password-less URLs and the drivers' own
  * PGPASSWORD / MYSQL_PWD. Output never shows a password (URLs are printed as user:***@host).
  *
+ * Before writing, the copy backs the target up (components/copy/safety.ts) and says where;
+ * `--rollback` restores the newest such backup of `--to`. A copy killed halfway is found by the
+ * next run, which drops what it had created and copies again (`--refuse-unfinished`: stop instead).
+ *
  * Progress goes to stderr; the plan (dry run) and the verification summary to stdout. Exits 0 on a
  * verified copy (or a dry run with nothing refused), 1 on any refusal or difference, 2 on bad usage.
  */
 import { copyDatabase, renderPlan } from "../components/copy/copy";
 import { redactUrl } from "../components/copy/connections";
+import { renderRollback, rollbackCopy } from "../components/copy/safety";
 import { renderTable } from "../components/copy/transfer";
 
-const USAGE = `usage: npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]
+const USAGE = `usage: npm run db:copy -- --from <url> --to <url> [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n] [--backup-dir dir] [--refuse-unfinished]
+       npm run db:copy -- --rollback --to <url> [--backup-dir dir]     (restore the target's newest pre-copy backup)
+  --backup-dir: where pre-copy backups go (default ~/.cache/dbstack/copy-backups)
+  --refuse-unfinished: stop when the target holds a killed/failed copy, instead of dropping its tables and copying again
   --from / --to may be left out in favour of DBSTACK_COPY_FROM / DBSTACK_COPY_TO (keeps passwords off the command line)`;
 
 interface Args {
@@ -27,11 +36,14 @@ interface Args {
   dryRun: boolean;
   allow: string[];
   batchRows?: number;
+  rollback: boolean;
+  backupDir?: string;
+  refuseUnfinished: boolean;
 }
 
 /** Parses the command line; `--name value` and `--name=value` both work. */
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { dryRun: false, allow: [] };
+  const args: Args = { dryRun: false, allow: [], rollback: false, refuseUnfinished: false };
   for (let i = 0; i < argv.length; i++) {
     let name = argv[i];
     let value: string | undefined;
@@ -69,6 +81,15 @@ export function parseArgs(argv: string[]): Args {
         args.batchRows = n;
         break;
       }
+      case "--rollback":
+        args.rollback = true;
+        break;
+      case "--backup-dir":
+        args.backupDir = next();
+        break;
+      case "--refuse-unfinished":
+        args.refuseUnfinished = true;
+        break;
       case "-h":
       case "--help":
         throw new UsageError("");
@@ -93,11 +114,28 @@ async function main(): Promise<number> {
   }
   const from = args.from ?? process.env.DBSTACK_COPY_FROM;
   const to = args.to ?? process.env.DBSTACK_COPY_TO;
+  if (args.rollback) {
+    if (!to) {
+      process.stderr.write(`db:copy: --rollback needs --to (or DBSTACK_COPY_TO): the target to restore\n${USAGE}\n`);
+      return 2;
+    }
+    process.stdout.write(`${renderRollback(await rollbackCopy({ to, backupDir: args.backupDir })).join("\n")}\n`);
+    return 0;
+  }
   if (!from || !to) {
     process.stderr.write(`db:copy: ${!from ? "--from (or DBSTACK_COPY_FROM)" : "--to (or DBSTACK_COPY_TO)"} is required\n${USAGE}\n`);
     return 2;
   }
-  const result = await copyDatabase({ from, to, tables: args.tables, dryRun: args.dryRun, allow: args.allow, batchRows: args.batchRows });
+  const result = await copyDatabase({
+    from,
+    to,
+    tables: args.tables,
+    dryRun: args.dryRun,
+    allow: args.allow,
+    batchRows: args.batchRows,
+    backupDir: args.backupDir,
+    unfinished: args.refuseUnfinished ? "refuse" : "restart",
+  });
   if (result.dryRun) {
     process.stdout.write(`dry run: nothing was written\n${renderPlan(result.plan).join("\n")}\n`);
     return result.plan.refused.length ? 1 : 0;
@@ -111,6 +149,7 @@ async function main(): Promise<number> {
       `copied ${result.plan.sourceEngine} ${result.plan.from} -> ${result.plan.targetEngine} ${result.plan.to} in ${result.seconds.toFixed(2)} s; verified (row counts and checksums match):`,
       ...lines,
       ...result.plan.conversions.filter((c) => c.lossy).map((c) => `allowed ${c.id}: ${c.message}`),
+      `pre-copy backup: ${result.backup?.file ?? `${result.backup?.dir} (the target had no tables)`}; undo with: npm run db:copy -- --rollback --to ${result.plan.to}${args.backupDir ? ` --backup-dir ${args.backupDir}` : ""}`,
       "",
     ].join("\n"),
   );
