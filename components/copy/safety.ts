@@ -285,7 +285,6 @@ export async function rollbackCopy(options: RollbackOptions): Promise<RollbackRe
       dropped = backup.copiedTables.filter((x) => present.has(x) && !backup.tablesBefore.includes(x));
       if (present.has(JOURNAL_TABLE) && !backup.tablesBefore.includes(JOURNAL_TABLE)) dropped.push(JOURNAL_TABLE);
       await dropTables(conn, dropped);
-      if (dropped.length) say(`  dropped ${dropped.join(", ")}`);
       if (!backup.file && (await journalExists(conn))) await markJournal(conn, backup.copyId, "rolled-back");
     } finally {
       await conn.close().catch(() => undefined);
@@ -304,7 +303,6 @@ export async function rollbackCopy(options: RollbackOptions): Promise<RollbackRe
         src.close();
       }
     }
-    say(`  restored ${backup.file}`);
   }
   const done = { ...backup, rolledBackAt: new Date().toISOString() };
   writeRecord(done);
