@@ -314,7 +314,7 @@ export function renderRollback(r: RollbackResult): string[] {
   const lines = [`rolled back ${r.backup.engine} ${r.target} to its state of ${r.backup.takenAt} (before copy ${r.backup.copyId})`];
   if (r.dropped.length) lines.push(`  dropped the copied table(s): ${r.dropped.join(", ")}`);
   if (r.restoredFrom) lines.push(`  restored from ${r.restoredFrom}`);
-  else lines.push(`  the target ${r.backup.existed ? "had no tables" : "did not exist"} before the copy: nothing else to restore`);
+  else lines.push(`  the target ${r.backup.existed ? "had no tables" : "did not exist (the file, now without the copied tables, stays)"} before the copy: nothing else to restore`);
   return lines;
 }
 
