@@ -278,26 +278,33 @@ describe("a copy into an existing database is backed up first, and --rollback re
 
 /**
  * Starts the CLI copy of big.db into `to` and SIGKILLs it (the whole process group: npx and node)
- * once a progress line shows rows of `events` moving. Returns what it printed.
+ * while the rows of `events` move: once its progress says it is copying `events` and the target
+ * shows committed rows of it (`committed` counts them). Waiting for a rows/s progress line instead
+ * would depend on the copy being slower than its 2 s progress interval. Returns what it printed.
  */
-async function copyAndKill(to: string): Promise<string> {
+async function copyAndKill(to: string, committed: () => Promise<number>): Promise<string> {
   const child = spawn("npx", ["ts-node", "--transpile-only", "scripts/db-copy.ts", "--backup-dir", backups, "--batch-rows", "2000"], {
     env: { ...process.env, DBSTACK_COPY_FROM: sqliteUrl("big.db"), DBSTACK_COPY_TO: to },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
   let out = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const moving = new Promise<void>((resolve) => {
-    const look = (d: Buffer) => {
-      out += d.toString();
-      if (/\n {2}events: [1-9]\d* rows, \d+ rows\/s/.test(out)) resolve();
-    };
-    child.stdout!.on("data", look);
-    child.stderr!.on("data", look);
-  });
-  const first = await Promise.race([moving.then(() => "moving" as const), exited.then(() => "exited" as const)]);
-  if (first === "exited") throw new Error(`the copy ended before it could be killed halfway; it printed:\n${out}`);
+  let ended = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      ended = true;
+      resolve();
+    }),
+  );
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const until = Date.now() + 120_000;
+  for (;;) {
+    if (ended) throw new Error(`the copy ended before it could be killed halfway; it printed:\n${out}`);
+    if (Date.now() > until) throw new Error(`no rows of events moved in 120 s; the copy printed:\n${out}`);
+    if (out.includes("copying events ...") && (await committed().catch(() => 0)) > 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   process.kill(-child.pid!, "SIGKILL");
   await exited;
   printed.push(out);
@@ -324,11 +331,12 @@ function printedChecksums(out: string): Record<string, string> {
 describe("a copy killed halfway is found by the next run, which restarts it cleanly", () => {
   it("into postgres: SIGKILL while rows move, then a re-run drops the half-copied tables, copies again and verifies", async () => {
     const to = pgUrl("killed");
-    const out = await copyAndKill(to);
+    const out = await copyAndKill(to, async () => Number((await pgQuery("killed", "SELECT count(*)::int AS n FROM events"))[0].n));
     expect(out).toMatch(/backed up the target|the target has no tables/);
     const journal = await pgQuery("killed", `SELECT id, state, tables FROM ${JOURNAL_TABLE}`);
     expect(journal.map((r) => r.state)).toEqual(["copying"]);
     const [{ n }] = await pgQuery("killed", "SELECT count(*)::int AS n FROM events");
+    expect(Number(n)).toBeGreaterThan(0);
     expect(Number(n)).toBeLessThan(300000); // killed halfway indeed
 
     const again = cli(["--backup-dir", backups], { from: sqliteUrl("big.db"), to });
@@ -343,9 +351,10 @@ describe("a copy killed halfway is found by the next run, which restarts it clea
 
   it("into mariadb: SIGKILL while rows move; --refuse-unfinished names --rollback; a plain re-run restarts and verifies", async () => {
     const to = mdbUrl("killed");
-    await copyAndKill(to);
+    await copyAndKill(to, async () => Number((await mdbQuery("killed", "SELECT count(*) AS n FROM events"))[0].n));
     const journal = await mdbQuery("killed", `SELECT id, state FROM ${JOURNAL_TABLE}`);
     expect(journal.map((r) => r.state)).toEqual(["copying"]);
+    expect(Number((await mdbQuery("killed", "SELECT count(*) AS n FROM events"))[0].n)).toBeLessThan(300000);
 
     const refused = cli(["--backup-dir", backups, "--refuse-unfinished"], { from: sqliteUrl("big.db"), to });
     expect(refused.code).toBe(1);
@@ -362,7 +371,7 @@ describe("a copy killed halfway is found by the next run, which restarts it clea
 
   it("--rollback after a kill: the half-copied tables go and the existing table is restored (mariadb)", async () => {
     const to = mdbUrl("keep");
-    await copyAndKill(to);
+    await copyAndKill(to, async () => Number((await mdbQuery("keep", "SELECT count(*) AS n FROM events"))[0].n));
     expect((await mdbQuery("keep", "SHOW TABLES")).map((r) => String(Object.values(r)[0])).sort()).toEqual([JOURNAL_TABLE, "events", "keep_me", "tags"]);
     const back = cli(["--rollback", "--backup-dir", backups], { to });
     expect(back.code, back.out).toBe(0);
