@@ -160,6 +160,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   const say = options.progress === false ? () => undefined : (options.progress ?? ((line: string) => void process.stderr.write(`${line}\n`)));
   const source = await openSource(options.from);
   let target: Connection | undefined;
+  let journalled: string | undefined;
   try {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
@@ -216,73 +217,66 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     say(backup.file ? `backed up the target to ${backup.file}` : `the target has no tables: recorded that in ${backup.dir} (a rollback drops the copied tables)`);
     clock.lap("backup");
     await beginJournal(target, { id: copyId, source: redactUrl(options.from), tables: pairs.map((p) => p.target.name), state: "copying", backup: backup.dir, startedAt: new Date().toISOString() });
+    journalled = copyId;
+
+    const targetTables = pairs.map((p) => p.target);
+    let targetSums: TableChecksum[] = [];
+    // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
+    // later rows (self-references), so enforcement is off while loading and checked after.
+    if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
+    await runAll(target, renderCreateTables(target.engine, targetTables));
+    clock.lap("create");
+    // Each table is verified as soon as its rows are committed, on a second target connection,
+    // while the next table moves: reading back overlaps with writing (the rows do not change
+    // afterwards: constraints and counters never touch them). Not for SQLite: a reader there
+    // holds a lock the writer's next commit waits for, and it shares this thread anyway.
+    const overlap = target.engine !== "sqlite";
+    const checker = overlap ? await openTarget(options.to) : target;
+    const verifications: Promise<TableChecksum>[] = [];
+    let transferred: TableTransfer[];
     try {
-      const result = await copyInto(target);
-      await markJournal(target, copyId, "verified");
-      return { ...result, copyId, backup, restarted };
-    } catch (err) {
-      // The tables stay for a look; the next run restarts (or refuses) on this entry.
-      await markJournal(target, copyId, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
-      throw err;
+      let chain: Promise<unknown> = Promise.resolve();
+      transferred = await transferTables(source, target, pairs, {
+        batchRows: options.batchRows,
+        allow,
+        progress: options.progress,
+        onTableDone: !overlap ? undefined : (pair) => {
+          const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
+          next.catch(() => undefined); // awaited below
+          verifications.push(next);
+          chain = next;
+        },
+      });
+      clock.lap("transfer");
+      targetSums = overlap ? await Promise.all(verifications) : await checksumTables(target, pairs, allow, targetEngine);
+    } finally {
+      await Promise.allSettled(verifications);
+      if (overlap) await checker.close().catch(() => undefined);
     }
-
-    /** The copy proper, once the target is backed up and journalled. */
-    async function copyInto(target: Connection): Promise<Omit<CopyResult, "restarted">> {
-
-      const targetTables = pairs.map((p) => p.target);
-      let targetSums: TableChecksum[] = [];
-      // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
-      // later rows (self-references), so enforcement is off while loading and checked after.
-      if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
-      await runAll(target, renderCreateTables(target.engine, targetTables));
-      clock.lap("create");
-      // Each table is verified as soon as its rows are committed, on a second target connection,
-      // while the next table moves: reading back overlaps with writing (the rows do not change
-      // afterwards: constraints and counters never touch them). Not for SQLite: a reader there
-      // holds a lock the writer's next commit waits for, and it shares this thread anyway.
-      const overlap = target.engine !== "sqlite";
-      const checker = overlap ? await openTarget(options.to) : target;
-      const verifications: Promise<TableChecksum>[] = [];
-      let transferred: TableTransfer[];
-      try {
-        let chain: Promise<unknown> = Promise.resolve();
-        transferred = await transferTables(source, target, pairs, {
-          batchRows: options.batchRows,
-          allow,
-          progress: options.progress,
-          onTableDone: !overlap ? undefined : (pair) => {
-            const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
-            next.catch(() => undefined); // awaited below
-            verifications.push(next);
-            chain = next;
-          },
-        });
-        clock.lap("transfer");
-        targetSums = overlap ? await Promise.all(verifications) : await checksumTables(target, pairs, allow, targetEngine);
-      } finally {
-        await Promise.allSettled(verifications);
-        if (overlap) await checker.close().catch(() => undefined);
+    clock.lap("verify");
+    for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
+    await runAll(target, renderConstraints(target.engine, targetTables));
+    if (target.engine === "sqlite") {
+      const dangling = await target.query(renderForeignKeyCheck());
+      if (dangling.length) {
+        throw new Error(`foreign keys point nowhere on the target in table(s) ${[...new Set(dangling.map((r) => String(r.table)))].join(", ")}`);
       }
-      clock.lap("verify");
-      for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
-      await runAll(target, renderConstraints(target.engine, targetTables));
-      if (target.engine === "sqlite") {
-        const dangling = await target.query(renderForeignKeyCheck());
-        if (dangling.length) {
-          throw new Error(`foreign keys point nowhere on the target in table(s) ${[...new Set(dangling.map((r) => String(r.table)))].join(", ")}`);
-        }
-        await target.query("PRAGMA foreign_keys = ON");
-      }
-      await runAll(target, renderResetSequences(target.engine, targetTables));
-      clock.lap("constraints");
-
-      const differences = compareChecksums(
-        transferred.map((t) => t.sourceChecksum),
-        targetSums,
-      );
-      if (differences.length) throw new VerificationError(differences);
-      return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases };
+      await target.query("PRAGMA foreign_keys = ON");
     }
+    await runAll(target, renderResetSequences(target.engine, targetTables));
+    clock.lap("constraints");
+
+    const differences = compareChecksums(
+      transferred.map((t) => t.sourceChecksum),
+      targetSums,
+    );
+    if (differences.length) throw new VerificationError(differences);
+    await markJournal(target, copyId, "verified");
+    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases, copyId, backup, restarted };
+  } catch (err) {
+    // A journalled copy that stops keeps its tables for a look; the next run restarts (or refuses) on its entry.
+    if (journalled && target) await markJournal(target, journalled, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
+    throw err;
   } finally {
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
