@@ -149,7 +149,7 @@ async function main(): Promise<number> {
       `copied ${result.plan.sourceEngine} ${result.plan.from} -> ${result.plan.targetEngine} ${result.plan.to} in ${result.seconds.toFixed(2)} s; verified (row counts and checksums match):`,
       ...lines,
       ...result.plan.conversions.filter((c) => c.lossy).map((c) => `allowed ${c.id}: ${c.message}`),
-      `pre-copy backup: ${result.backup?.file ?? `${result.backup?.dir} (the target had no tables)`}; undo with: npm run db:copy -- --rollback --to ${result.plan.to}${args.backupDir ? ` --backup-dir ${args.backupDir}` : ""}`,
+      `pre-copy backup: ${result.backup?.file ?? `${result.backup?.dir} (the target had no tables)`}; undo with: npm run db:copy -- --rollback${args.backupDir ? ` --backup-dir ${args.backupDir}` : ""} and the same --to (or DBSTACK_COPY_TO)`,
       "",
     ].join("\n"),
   );

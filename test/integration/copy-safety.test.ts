@@ -265,7 +265,7 @@ describe("a copy into an existing database is backed up first, and --rollback re
     }, 120_000);
   }
 
-  it("an empty target gets a record and no dump; its rollback drops the copied tables", async () => {
+  it("an empty target (a PostgreSQL database without tables, a new SQLite file) gets a record and no dump; its rollback drops the copied tables", async () => {
     const copy = cli(["--backup-dir", backups], { from: sqliteUrl("small.db"), to: pgUrl("fresh") });
     expect(copy.code, copy.out).toBe(0);
     expect(copy.out).toMatch(/the target has no tables: recorded that in \S+postgres-127\.0\.0\.1-5671-fresh\//);
@@ -273,6 +273,15 @@ describe("a copy into an existing database is backed up first, and --rollback re
     expect(back.code, back.out).toBe(0);
     expect(back.out).toContain(`dropped the copied table(s): authors, books, ${JOURNAL_TABLE}`);
     expect(await pgQuery("fresh", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).toEqual([]);
+
+    // An SQLite file the copy creates: the same, and the file stays (emptied).
+    const created = cli(["--backup-dir", backups], { from: sqliteUrl("small.db"), to: sqliteUrl("new.db") });
+    expect(created.code, created.out).toBe(0);
+    expect(created.out).toContain("the target has no tables: recorded that in");
+    const undo = cli(["--rollback", "--backup-dir", backups], { to: sqliteUrl("new.db") });
+    expect(undo.code, undo.out).toBe(0);
+    expect(undo.out).toContain("the target did not exist");
+    expect(sqliteQuery("new.db", "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")).toEqual([]);
   }, 60_000);
 });
 
