@@ -1,5 +1,6 @@
 /**
- * `npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]`
+ * `npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n] [--backup-dir dir] [--refuse-unfinished]`
+ * `npm run db:copy -- --rollback --to <url> [--backup-dir dir]`
  *
  * Copies a database's tables and rows between SQLite, PostgreSQL and MariaDB and verifies them
  * (components/copy/copy.ts). URLs: `sqlite:///abs/path` (or a path), `postgresql://user@host:port/db`,
@@ -13,16 +14,24 @@
  * instead: DBSTACK_COPY_FROM / DBSTACK_COPY_TO; or give password-less URLs and the drivers' own
  * PGPASSWORD / MYSQL_PWD. Output never shows a password (URLs are printed as user:***@host).
  *
+ * Before writing, the copy backs the target up (components/copy/safety.ts) and says where;
+ * `--rollback` restores the newest such backup of `--to`. A copy killed halfway is found by the
+ * next run, which drops what it had created and copies again (`--refuse-unfinished`: stop instead).
+ *
  * Progress goes to stderr; the plan (dry run) and the verification summary to stdout. Exits 0 on a
  * verified copy (or a dry run with nothing refused), 1 on any refusal or difference, 2 on bad usage.
  */
 import { copyDatabase, renderPlan } from "../components/copy/copy";
 import { redactUrl } from "../components/copy/connections";
+import { renderRollback, rollbackCopy } from "../components/copy/safety";
 import { renderTable } from "../components/copy/transfer";
 import { openEndpoints } from "./lib/deploymentRefs";
 
-const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n]
+const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n] [--backup-dir dir] [--refuse-unfinished]
+       npm run db:copy -- --rollback --to <url> [--backup-dir dir]     (restore the target's newest pre-copy backup)
   a ref names a deployment of --stack: postgres:<deployment>/<database>[@<user>], mariadb:<deployment>/<database>[@<user>], sqlite:<deployment>
+  --backup-dir: where pre-copy backups go (default ~/.cache/dbstack/copy-backups)
+  --refuse-unfinished: stop when the target holds a killed/failed copy, instead of dropping its tables and copying again
   --from / --to may be left out in favour of DBSTACK_COPY_FROM / DBSTACK_COPY_TO (keeps passwords off the command line)`;
 
 interface Args {
@@ -33,11 +42,14 @@ interface Args {
   allow: string[];
   batchRows?: number;
   stack?: string;
+  rollback: boolean;
+  backupDir?: string;
+  refuseUnfinished: boolean;
 }
 
 /** Parses the command line; `--name value` and `--name=value` both work. */
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { dryRun: false, allow: [] };
+  const args: Args = { dryRun: false, allow: [], rollback: false, refuseUnfinished: false };
   for (let i = 0; i < argv.length; i++) {
     let name = argv[i];
     let value: string | undefined;
@@ -78,6 +90,15 @@ export function parseArgs(argv: string[]): Args {
         args.batchRows = n;
         break;
       }
+      case "--rollback":
+        args.rollback = true;
+        break;
+      case "--backup-dir":
+        args.backupDir = next();
+        break;
+      case "--refuse-unfinished":
+        args.refuseUnfinished = true;
+        break;
       case "-h":
       case "--help":
         throw new UsageError("");
@@ -102,6 +123,14 @@ async function main(): Promise<number> {
   }
   const from = args.from ?? process.env.DBSTACK_COPY_FROM;
   const to = args.to ?? process.env.DBSTACK_COPY_TO;
+  if (args.rollback) {
+    if (!to) {
+      process.stderr.write(`db:copy: --rollback needs --to (or DBSTACK_COPY_TO): the target to restore\n${USAGE}\n`);
+      return 2;
+    }
+    process.stdout.write(`${renderRollback(await rollbackCopy({ to, backupDir: args.backupDir })).join("\n")}\n`);
+    return 0;
+  }
   if (!from || !to) {
     process.stderr.write(`db:copy: ${!from ? "--from (or DBSTACK_COPY_FROM)" : "--to (or DBSTACK_COPY_TO)"} is required\n${USAGE}\n`);
     return 2;
@@ -110,7 +139,16 @@ async function main(): Promise<number> {
   const endpoints = await openEndpoints(from, to, { stack: args.stack, say: (line) => process.stderr.write(`db:copy: ${line}\n`) });
   let result: Awaited<ReturnType<typeof copyDatabase>>;
   try {
-    result = await copyDatabase({ from: endpoints.from, to: endpoints.to, tables: args.tables, dryRun: args.dryRun, allow: args.allow, batchRows: args.batchRows });
+    result = await copyDatabase({
+      from: endpoints.from,
+      to: endpoints.to,
+      tables: args.tables,
+      dryRun: args.dryRun,
+      allow: args.allow,
+      batchRows: args.batchRows,
+      backupDir: args.backupDir,
+      unfinished: args.refuseUnfinished ? "refuse" : "restart",
+    });
   } finally {
     await endpoints.close();
   }
@@ -127,6 +165,7 @@ async function main(): Promise<number> {
       `copied ${result.plan.sourceEngine} ${result.plan.from} -> ${result.plan.targetEngine} ${result.plan.to} in ${result.seconds.toFixed(2)} s; verified (row counts and checksums match):`,
       ...lines,
       ...result.plan.conversions.filter((c) => c.lossy).map((c) => `allowed ${c.id}: ${c.message}`),
+      `pre-copy backup: ${result.backup?.file ?? `${result.backup?.dir} (the target had no tables)`}; undo with: npm run db:copy -- --rollback${args.backupDir ? ` --backup-dir ${args.backupDir}` : ""} and the same --to (or DBSTACK_COPY_TO)`,
       "",
     ].join("\n"),
   );

@@ -10,13 +10,23 @@
  * checks and returns the plan (tables, rows, conversions) without writing anything; it does not
  * even create a missing SQLite target file.
  *
+ * Safety (safety.ts, journal.ts): once the checks pass and before the first write, the target is
+ * backed up with its engine's own tool (a record only, when it has no tables), and the copy is
+ * recorded in the target's journal as `copying`; it turns `verified` at the very end. A later run
+ * that finds an unfinished copy in the journal drops the tables that copy created and copies again
+ * (or, with `unfinished: "refuse"`, stops and says how to restart or roll back). `rollbackCopy`
+ * restores the newest pre-copy backup.
+ *
  * Passwords travel only inside the URLs given here (or the drivers' PGPASSWORD / MYSQL_PWD);
  * every message shows URLs with the password replaced by `***`.
  */
 import { existsSync } from "fs";
+import { join } from "path";
 import { openConnection, openSource, openTarget, parseConnectionUrl, redactUrl, type Connection } from "./connections";
 import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderResetSequences } from "./ddl";
 import { introspect } from "./introspect";
+import { beginJournal, dropTables, markJournal, newCopyId, unfinishedCopies, type JournalEntry } from "./journal";
+import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
 import type { Conversion, CopyEngine, Schema, Table } from "./schema";
 import { translate } from "./translate";
 import { canonicalColumns, findNulConversions, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
@@ -37,6 +47,14 @@ export interface CopyOptions {
   batchRows?: number;
   /** Where progress lines go while the copy runs; default stderr; `false` for none. */
   progress?: ((line: string) => void) | false;
+  /** The root of pre-copy backups (see safety.ts); default `~/.cache/dbstack/copy-backups`. Each target gets `<engine>-<host>-<port>-<db>/<timestamp>` under it. */
+  backupDir?: string;
+  /**
+   * What to do when the target's journal shows an unfinished copy (killed or failed): `restart`
+   * (default) drops the tables that copy created and copies again; `refuse` stops with
+   * UnfinishedCopyError, leaving the target as it is for a look or a rollback.
+   */
+  unfinished?: "restart" | "refuse";
 }
 
 /** One table of the plan: its name on each side and the rows the source holds now. */
@@ -72,6 +90,12 @@ export interface CopyResult {
   seconds: number;
   /** Seconds spent in each step (plan, create, transfer, constraints, verify): where a slow copy spends its time. */
   phases: Record<string, number>;
+  /** The copy's id in the target's journal (absent on a dry run). */
+  copyId?: string;
+  /** The pre-copy backup: where it is and what it holds (absent on a dry run). `rollbackCopy` restores it. */
+  backup?: BackupRecord;
+  /** Unfinished copies found in the target's journal whose tables were dropped before this copy. */
+  restarted: JournalEntry[];
 }
 
 /** A copy that would lose data the user did not allow: lists each conversion and how to allow it. */
@@ -99,6 +123,24 @@ export class TargetNotEmptyError extends Error {
   }
 }
 
+/** The target's journal shows an unfinished copy and the caller asked to refuse rather than restart it. */
+export class UnfinishedCopyError extends Error {
+  constructor(
+    readonly unfinished: JournalEntry[],
+    target: string,
+  ) {
+    super(
+      [
+        `the target ${target} holds ${unfinished.length} unfinished cop${unfinished.length === 1 ? "y" : "ies"} (killed or failed before verification):`,
+        ...unfinished.map((u) => `  ${u.id} from ${u.source}, started ${u.startedAt}, state ${u.state}${u.error ? ` (${u.error.split("\n")[0]})` : ""}: tables ${u.tables.join(", ")}`),
+        "to copy again from scratch, run the copy without --refuse-unfinished (it drops those tables first);",
+        "to put the target back as it was before, run: npm run db:copy -- --rollback (with the same --to / DBSTACK_COPY_TO)",
+      ].join("\n"),
+    );
+    this.name = "UnfinishedCopyError";
+  }
+}
+
 /** The target's data differs from the source after the copy: names each table. */
 export class VerificationError extends Error {
   constructor(readonly differences: TableDifference[]) {
@@ -115,8 +157,10 @@ export class VerificationError extends Error {
 export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   const started = Date.now();
   const allow = options.allow ?? [];
+  const say = options.progress === false ? () => undefined : (options.progress ?? ((line: string) => void process.stderr.write(`${line}\n`)));
   const source = await openSource(options.from);
   let target: Connection | undefined;
+  let journalled: string | undefined;
   try {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
@@ -143,16 +187,37 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
       const targetExists = targetEngine !== "sqlite" || existsSync(sqlitePath(options.to));
       if (targetExists) {
         target = await openConnection(options.to, { readOnly: true });
+        const unfinished = await unfinishedCopies(target);
+        const leftover = new Set(unfinished.flatMap((u) => u.tables));
+        for (const u of unfinished) plan.notes.push(`unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}): the copy would drop its tables ${u.tables.join(", ")} and copy again`);
         const existing = await existingTables(target, pairs.map((p) => p.target.name));
-        for (const e of existing) plan.notes.push(`target table ${e.table} already exists (${e.rows} rows): the copy would refuse it`);
+        for (const e of existing) if (!leftover.has(e.table)) plan.notes.push(`target table ${e.table} already exists (${e.rows} rows): the copy would refuse it`);
       }
-      return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000, phases: clock.phases };
+      plan.notes.push(`the copy backs the target up first, into ${join(options.backupDir ?? defaultBackupRoot(), targetKey(options.to))}/<time>`);
+      return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000, phases: clock.phases, restarted: [] };
     }
 
     if (refused.length) throw new CopyRefusedError(refused);
+    const existed = targetEngine !== "sqlite" || existsSync(sqlitePath(options.to));
     target = await openTarget(options.to);
+    // A copy killed (or failed) earlier left tables only it created: they go, then this copy starts
+    // over. Dropping precedes the backup, so the backup holds the target as it was before that copy.
+    const restarted = await unfinishedCopies(target);
+    if (restarted.length && options.unfinished === "refuse") throw new UnfinishedCopyError(restarted, redactUrl(options.to));
+    for (const u of restarted) {
+      say(`found an unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}, ${u.state}): dropping its tables ${u.tables.join(", ")} and copying again`);
+      await dropTables(target, u.tables);
+      await markJournal(target, u.id, "restarted");
+    }
     const existing = await existingTables(target, pairs.map((p) => p.target.name));
     if (existing.length) throw new TargetNotEmptyError(existing);
+
+    const copyId = newCopyId();
+    const backup = await backupTarget(target, options.to, { backupDir: options.backupDir, copyId, existed, copiedTables: pairs.map((p) => p.target.name) });
+    say(backup.file ? `backed up the target to ${backup.file}` : `the target has no tables: recorded that in ${backup.dir} (a rollback drops the copied tables)`);
+    clock.lap("backup");
+    await beginJournal(target, { id: copyId, source: redactUrl(options.from), tables: pairs.map((p) => p.target.name), state: "copying", backup: backup.dir, startedAt: new Date().toISOString() });
+    journalled = copyId;
 
     const targetTables = pairs.map((p) => p.target);
     let targetSums: TableChecksum[] = [];
@@ -206,11 +271,20 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
       targetSums,
     );
     if (differences.length) throw new VerificationError(differences);
-    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases };
+    await markJournal(target, copyId, "verified");
+    return { plan, dryRun: false, transferred, verified: targetSums, seconds: (Date.now() - started) / 1000, phases: clock.phases, copyId, backup, restarted };
+  } catch (err) {
+    // A journalled copy that stops keeps its tables for a look; the next run restarts (or refuses) on its entry.
+    if (journalled && target) await markJournal(target, journalled, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
+    throw err;
   } finally {
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
   }
+}
+
+function redactMessage(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (u) => redactUrl(u));
 }
 
 /**

@@ -1,0 +1,166 @@
+/**
+ * The copy's record in the target: a table `dbstack_copy_journal` holding one row per copy (its
+ * id, the source's redacted URL, the target tables it creates, its state and its pre-copy backup).
+ *
+ * Why in the target and not in a local file: the target is what an interrupted copy leaves
+ * half-written, and whoever runs the next copy (another machine, a CI job, the declared
+ * `importFrom`) reaches the target, not the first run's disk. The row is written before any table
+ * is created, so a copy killed at any later point leaves a `copying` row naming exactly the tables
+ * it may have created; the next run drops those and copies again (or refuses, when asked to).
+ * The row turns `verified` only after every table's checksum matched.
+ *
+ * The journal is dbstack's, not the application's: introspection leaves it out (introspect/index.ts),
+ * so it is never copied, verified or compared.
+ */
+import type { Connection } from "./connections";
+import type { CopyEngine } from "./schema";
+
+/** The journal table's name in every target. */
+export const JOURNAL_TABLE = "dbstack_copy_journal";
+
+/**
+ * `copying`: written before the first table is created; the copy may have left any of its tables half-filled.
+ * `failed`: the copy stopped with an error (its tables are still there, as unfinished as `copying`).
+ * `verified`: every table's row count and checksum matched the source.
+ * `restarted`: a later run found it unfinished and dropped its tables before copying again.
+ * `rolled-back`: `--rollback` restored the target to this copy's pre-copy backup.
+ */
+export type JournalState = "copying" | "failed" | "verified" | "restarted" | "rolled-back";
+
+/** One copy as the journal records it. */
+export interface JournalEntry {
+  id: string;
+  /** The source URL with its password replaced by `***`. */
+  source: string;
+  /** The target tables this copy creates, in creation order (parents first). */
+  tables: string[];
+  state: JournalState;
+  /** The directory of the pre-copy backup (safety.ts), when one was taken. */
+  backup?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Why a `failed` copy stopped (passwords already redacted). */
+  error?: string;
+}
+
+/** States in which a copy's tables may be half-written: the next run must deal with them. */
+export const UNFINISHED_STATES: readonly JournalState[] = ["copying", "failed"];
+
+/** The CREATE TABLE for the journal; portable SQL (VARCHAR keys, TEXT values, ISO-8601 text times) so one statement fits all three engines. */
+export function renderJournalCreate(engine: CopyEngine): string {
+  const q = (s: string) => quote(engine, s);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${q(JOURNAL_TABLE)} (`,
+    `  ${q("id")} VARCHAR(64) NOT NULL PRIMARY KEY,`,
+    `  ${q("source")} TEXT NOT NULL,`,
+    `  ${q("tables")} TEXT NOT NULL,`,
+    `  ${q("state")} VARCHAR(16) NOT NULL,`,
+    `  ${q("backup")} TEXT,`,
+    `  ${q("started_at")} VARCHAR(40) NOT NULL,`,
+    `  ${q("finished_at")} VARCHAR(40),`,
+    `  ${q("error")} TEXT`,
+    `)`,
+  ].join("\n");
+}
+
+/** The INSERT of a new entry, with its parameters (placeholders in the engine's style). */
+export function renderJournalInsert(engine: CopyEngine, entry: JournalEntry): { sql: string; params: unknown[] } {
+  const cols = ["id", "source", "tables", "state", "backup", "started_at"];
+  return {
+    sql: `INSERT INTO ${quote(engine, JOURNAL_TABLE)} (${cols.map((c) => quote(engine, c)).join(", ")}) VALUES (${cols.map((_, i) => placeholder(engine, i)).join(", ")})`,
+    params: [entry.id, entry.source, JSON.stringify(entry.tables), entry.state, entry.backup ?? null, entry.startedAt],
+  };
+}
+
+/** The UPDATE that moves entry `id` to `state` (stamping finished_at, and the error for `failed`). */
+export function renderJournalUpdate(engine: CopyEngine, id: string, state: JournalState, at: string, error?: string): { sql: string; params: unknown[] } {
+  const q = (s: string) => quote(engine, s);
+  return {
+    sql: `UPDATE ${q(JOURNAL_TABLE)} SET ${q("state")} = ${placeholder(engine, 0)}, ${q("finished_at")} = ${placeholder(engine, 1)}, ${q("error")} = ${placeholder(engine, 2)} WHERE ${q("id")} = ${placeholder(engine, 3)}`,
+    params: [state, at, error ?? null, id],
+  };
+}
+
+/** Whether the journal table exists on `conn`. */
+export async function journalExists(conn: Connection): Promise<boolean> {
+  const sql =
+    conn.engine === "sqlite"
+      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+      : conn.engine === "postgres"
+        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?";
+  return (await conn.query(sql, [JOURNAL_TABLE])).length > 0;
+}
+
+/** Every entry of the target's journal, oldest first; none when the table does not exist. */
+export async function readJournal(conn: Connection): Promise<JournalEntry[]> {
+  if (!(await journalExists(conn))) return [];
+  const q = (s: string) => quote(conn.engine, s);
+  const rows = await conn.query(
+    `SELECT ${["id", "source", "tables", "state", "backup", "started_at", "finished_at", "error"].map(q).join(", ")} FROM ${q(JOURNAL_TABLE)} ORDER BY ${q("started_at")}, ${q("id")}`,
+  );
+  return rows.map((r) => ({
+    id: String(r.id),
+    source: String(r.source),
+    tables: JSON.parse(String(r.tables)) as string[],
+    state: String(r.state) as JournalState,
+    backup: r.backup == null ? undefined : String(r.backup),
+    startedAt: String(r.started_at),
+    finishedAt: r.finished_at == null ? undefined : String(r.finished_at),
+    error: r.error == null ? undefined : String(r.error),
+  }));
+}
+
+/** The journal's unfinished entries (a killed or failed copy), oldest first. */
+export async function unfinishedCopies(conn: Connection): Promise<JournalEntry[]> {
+  return (await readJournal(conn)).filter((e) => UNFINISHED_STATES.includes(e.state));
+}
+
+/** Creates the journal when missing and records `entry` (state `copying`): the first write a copy makes. */
+export async function beginJournal(conn: Connection, entry: JournalEntry): Promise<void> {
+  await conn.query(renderJournalCreate(conn.engine));
+  const { sql, params } = renderJournalInsert(conn.engine, entry);
+  await conn.query(sql, params);
+}
+
+/** Moves entry `id` to `state`. */
+export async function markJournal(conn: Connection, id: string, state: JournalState, error?: string): Promise<void> {
+  const { sql, params } = renderJournalUpdate(conn.engine, id, state, new Date().toISOString(), error);
+  await conn.query(sql, params);
+}
+
+/**
+ * The statements that drop `tables` (those that exist) on `engine`, children first, whatever
+ * foreign keys join them: PostgreSQL with CASCADE, MariaDB with its foreign key checks off for the
+ * session, SQLite with PRAGMA foreign_keys off (it checks them on DROP otherwise).
+ */
+export function renderDropTables(engine: CopyEngine, tables: readonly string[]): string[] {
+  if (tables.length === 0) return [];
+  const ordered = [...tables].reverse();
+  switch (engine) {
+    case "postgres":
+      return ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)} CASCADE`);
+    case "mariadb":
+      return ["SET FOREIGN_KEY_CHECKS = 0", ...ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)}`), "SET FOREIGN_KEY_CHECKS = 1"];
+    case "sqlite":
+      return ["PRAGMA foreign_keys = OFF", ...ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)}`), "PRAGMA foreign_keys = ON"];
+  }
+}
+
+/** Runs renderDropTables on `conn`. */
+export async function dropTables(conn: Connection, tables: readonly string[]): Promise<void> {
+  for (const sql of renderDropTables(conn.engine, tables)) await conn.query(sql);
+}
+
+/** A copy id: sortable by time, unique enough for one target (time plus random). */
+export function newCopyId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+function quote(engine: CopyEngine, name: string): string {
+  return engine === "mariadb" ? `\`${name.replace(/`/g, "``")}\`` : `"${name.replace(/"/g, '""')}"`;
+}
+
+function placeholder(engine: CopyEngine, index: number): string {
+  return engine === "postgres" ? `$${index + 1}` : "?";
+}
