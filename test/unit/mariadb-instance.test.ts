@@ -287,7 +287,7 @@ describe("replication scripts", () => {
     expect(again.stdout).toContain("replica app already replicates from 127.0.0.1");
     expect(readFileSync(`${dir}/argv`, "utf8").match(/mariadb-dump/g)).toHaveLength(1);
     // ... but the declared password is set again (a re-generated one reaches a replica that already follows).
-    expect(readFileSync(`${dir}/stdin`, "utf8")).toContain(`STOP SLAVE IO_THREAD;\nCHANGE MASTER TO MASTER_PASSWORD=${ESCAPED};`);
+    expect(readFileSync(`${dir}/stdin`, "utf8")).toContain(`STOP SLAVE;\nCHANGE MASTER TO MASTER_PASSWORD=${ESCAPED};`);
   });
 
   it("promote and status parse; status fails when a thread is not running", () => {

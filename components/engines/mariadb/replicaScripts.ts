@@ -173,7 +173,7 @@ export function renderReplica(spec: ReplicaSpec): string {
     "  # The declared password, again: a re-generated one (a stack re-created over kept data) reaches a replica that already follows.",
     `  if [ -n "\${${env}:-}" ]; then`,
     `    pw=$(sql_string "$${env}")`,
-    `    { echo ${shellQuote(stopReplicaIoSql(flavor))}; printf '%s%s%s\\n' ${changeSourcePasswordSql(flavor, placeholder).split(placeholder).map(shellQuote).join(' "$pw" ')}; } | mariadb_root`,
+    `    { echo ${shellQuote(stopReplicaSql(flavor))}; printf '%s%s%s\\n' ${changeSourcePasswordSql(flavor, placeholder).split(placeholder).map(shellQuote).join(' "$pw" ')}; } | mariadb_root`,
     "  fi",
     `  if [ "$(status_field ${cols.io})" != Yes ] || [ "$(status_field ${cols.sql})" != Yes ]; then echo ${shellQuote(startReplicaSql(flavor))} | mariadb_root; fi`,
     "else",
