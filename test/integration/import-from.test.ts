@@ -1,0 +1,153 @@
+/**
+ * `importFrom` through the real Pulumi engine: an SQLite database whose migrations create rows,
+ * and a PostgreSQL database on this machine declared to be seeded from it. The up that creates
+ * the PostgreSQL database copies and verifies; a later up never copies again, even when the
+ * source changed or the reference did.
+ */
+import type { Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import { rmSync } from "fs";
+import { join } from "path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
+import { changes, sandbox, setConfig, sqlite, writeMigration } from "./harness";
+
+const box = sandbox("import-from");
+const PG_PORT = 5691;
+const CLUSTER = "impmain";
+const appDb = join(box.dir, "data", "app.db");
+const otherDb = join(box.dir, "data", "other.db");
+const sqliteMigrations = join(box.dir, "sqlite-migrations");
+let stack: Stack;
+let lastConfig: Record<string, unknown> = {};
+
+/** The stack: sqlite `app` (and `other`), and postgres `main` whose database `app` imports from `importFrom`. */
+function config(importFrom: unknown, over: { allowDataRemoval?: boolean } = {}) {
+  return {
+    allowDataRemoval: over.allowDataRemoval ?? false,
+    sqlite: {
+      app: { path: appDb, toolsDir: join(box.dir, "tools-app"), migrations: { dir: sqliteMigrations } },
+      other: { path: otherDb, toolsDir: join(box.dir, "tools-other") },
+    },
+    postgres: {
+      main: {
+        clusterName: CLUSTER,
+        port: PG_PORT,
+        hostFacts: { memoryMb: 1024, cpus: 1 },
+        maxConnections: 20,
+        databases: { app: { owner: "app", importFrom } },
+        users: { app: { grants: { app: "owner" } }, reader: { grants: { app: "readonly" } } },
+        toolsDir: join(box.dir, "tools-pg"),
+      },
+    },
+  };
+}
+
+async function configure(c: Record<string, unknown>): Promise<void> {
+  lastConfig = c;
+  await setConfig(stack, c);
+}
+
+async function previewFlags(): Promise<string[]> {
+  const events: PreviewEvent[] = [];
+  await stack.preview({ onEvent: (e) => events.push(e as PreviewEvent) });
+  return summarizePreview("imp", events).flags.filter((f) => f.kind === "import").map((f) => f.message);
+}
+
+/** Rows of `sql` in postgres main/app, as `user` (its password from the stack's outputs). */
+async function pgQuery(user: string, sql: string): Promise<Record<string, unknown>[]> {
+  const outputs = await stack.outputs();
+  const url = new URL(outputs.postgres.value.main.urls[user].app.postgresql);
+  const client = new Client({ host: "127.0.0.1", port: PG_PORT, user, database: "app", password: decodeURIComponent(url.password), ssl: { rejectUnauthorized: false } });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Removes this file's cluster, also one a crashed earlier run left (its data is throwaway). */
+function dropTestCluster(): void {
+  execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null; rm -rf /etc/postgresql/15/${CLUSTER} /var/lib/postgresql/15/${CLUSTER} /var/lib/postgresql/.dbstack-15-${CLUSTER}.pgpass`]);
+}
+
+beforeAll(async () => {
+  dropTestCluster();
+  writeMigration(
+    sqliteMigrations,
+    "0001_items.sql",
+    [
+      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT);",
+      "INSERT INTO items (name, note) VALUES ('café', NULL), ('Zoë''s', 'ünïcode ✓'), ('plain', '');",
+      "",
+    ].join("\n"),
+  );
+  stack = await box.stack("imp", {});
+}, 120_000);
+
+afterAll(async () => {
+  try {
+    if (stack) {
+      await setConfig(stack, { ...lastConfig, allowDataRemoval: true }).catch(() => undefined);
+      await stack.up().catch(() => undefined);
+      await stack.destroy().catch(() => undefined);
+    }
+  } finally {
+    dropTestCluster();
+    rmSync(box.dir, { recursive: true, force: true });
+  }
+}, 600_000);
+
+describe("importFrom: a PostgreSQL database seeded once from an SQLite deployment", () => {
+  it("refuses a reference to what the stack does not declare, naming the field, before anything runs", async () => {
+    await configure(config("sqlite:nope"));
+    const error = await stack.preview().then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    expect(error).toContain('dbstack:postgres.main.databases.app.importFrom: no sqlite deployment "nope" in the stack (dbstack:sqlite declares app, other)');
+
+    await configure(config("postgres:main/app"));
+    const self = await stack.preview().then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    expect(self).toContain('dbstack:postgres.main.databases.app.importFrom: "postgres:main/app" is this database itself');
+  });
+
+  it("flags the copy in the preview of the up that creates the database", async () => {
+    await configure(config("sqlite:app"));
+    expect(await previewFlags()).toEqual(["data copied from sqlite `app` into postgres `main/app`"]);
+  });
+
+  it("copies and verifies the rows during that up, owned by the owner and readable under the declared grants", async () => {
+    const result = await stack.up();
+    expect(changes(result.summary).create).toBeGreaterThan(0);
+    const source = sqlite(appDb, "SELECT id || '|' || name || '|' || coalesce(note, '<null>') FROM items ORDER BY id");
+    const copied = await pgQuery("app", "SELECT id, name, note FROM items ORDER BY id");
+    expect(copied.map((r) => `${r.id}|${r.name}|${r.note ?? "<null>"}`).join("\n")).toBe(source);
+    expect(copied).toHaveLength(3);
+    expect((await pgQuery("reader", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
+    expect((await pgQuery("app", "SELECT tableowner FROM pg_tables WHERE tablename = 'items'"))[0].tableowner).toBe("app");
+  });
+
+  it("never copies again: a later up changes nothing, though the source has new rows", async () => {
+    sqlite(appDb, "INSERT INTO items (name) VALUES ('added after the import')");
+    expect(await previewFlags()).toEqual([]);
+    const result = await stack.up();
+    expect(changes(result.summary)).not.toHaveProperty("create");
+    expect(changes(result.summary)).not.toHaveProperty("update");
+    expect((await pgQuery("app", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
+  });
+
+  it("says a changed importFrom copies nothing, and copies nothing", async () => {
+    sqlite(otherDb, "CREATE TABLE IF NOT EXISTS others (id INTEGER PRIMARY KEY); INSERT INTO others DEFAULT VALUES");
+    await configure(config("sqlite:other"));
+    expect(await previewFlags()).toEqual(["importFrom changed from sqlite `app` to sqlite `other`: nothing is copied (postgres `main/app` was seeded when it was created)"]);
+    await stack.up();
+    expect((await pgQuery("app", "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'others'"))[0].n).toBe(0);
+    expect((await pgQuery("app", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
+  });
+});
