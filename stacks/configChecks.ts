@@ -104,6 +104,20 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
   return problems;
 }
 
+/** Whether a MariaDB account host pattern (`%` and `_` wildcards, or a CIDR network) admits 127.0.0.1. */
+function matchesLoopback(pattern: string): boolean {
+  const cidr = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(pattern);
+  if (cidr) {
+    const bits = Number(cidr[5]);
+    const address = cidr.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+    const loopback = 0x7f000001;
+    const size = 2 ** (32 - Math.min(bits, 32));
+    return Math.floor(address / size) === Math.floor(loopback / size);
+  }
+  const regex = new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".")}$`);
+  return regex.test("127.0.0.1");
+}
+
 /**
  * `importFrom` references: each names a deployment (and database) declared in this stack, not its
  * own deployment (a step cannot wait for the deployment it belongs to), an SQLite file on this
@@ -141,6 +155,18 @@ export function importFromProblems(config: StackConfig): string[] {
           const dbs = Object.keys((config[ref.engine][ref.deployment] as ServerEntry).databases);
           if (!dbs.includes(ref.database!)) {
             problems.push(`${key}: ${ref.engine} deployment ${ref.deployment} has no database ${JSON.stringify(ref.database)} (it declares ${dbs.join(", ")})`);
+            continue;
+          }
+        }
+        // The copy logs in to a MariaDB target as the owner over TCP from this machine, which a
+        // server on this machine sees as 127.0.0.1 (never as `localhost`, a socket-only account).
+        if (engine === "mariadb" && cfg.host === LOCAL_HOST) {
+          const hosts = (cfg.users[d.owner] as { hosts?: string[] } | undefined)?.hosts ?? [];
+          if (!hosts.some(matchesLoopback)) {
+            problems.push(
+              `${key}: the copy logs in as ${d.owner} over TCP from this machine (127.0.0.1), which dbstack:mariadb.${name}.users.${d.owner}.hosts ` +
+                `(${hosts.join(", ")}) does not allow; add "127.0.0.1"`,
+            );
             continue;
           }
         }

@@ -31,6 +31,12 @@ export function parseImportReference(text: string): ImportReference | undefined 
   return m[1] !== undefined ? { engine: "sqlite", deployment: m[1] } : { engine: m[2] as ImportTargetEngine, deployment: m[3], database: m[4] };
 }
 
+/**
+ * A lossy conversion's id as the copy names it (`table.column:from->to`): one word of a
+ * comma-separated --allow list (the script quotes it), so no spaces, commas or control characters.
+ */
+export const ALLOW_ID = /^[^\s,\x00-\x1f\x7f]+$/;
+
 /** How the preview names a database: sqlite `app`, postgres `main/app`. */
 export function describeDatabase(engine: ImportSourceEngine, deployment: string, database?: string): string {
   return `${engine} \`${database === undefined ? deployment : `${deployment}/${database}`}\``;

@@ -23,7 +23,7 @@ import { postgresUrls } from "../engines/postgres/urls";
 import { scriptHeader, shellQuote } from "../shell";
 import { HostCommand } from "../targets/hostCommand";
 import { localTarget } from "../targets/target";
-import type { ImportTargetEngine } from "./importReference";
+import { ALLOW_ID, type ImportTargetEngine } from "./importReference";
 
 export { describeDatabase } from "./importReference";
 
@@ -49,8 +49,6 @@ export function ownerCopyUrl(engine: ImportTargetEngine, c: { user: string; pass
   return verifiedCopyUrl(engine, engine === "postgres" ? postgresUrls(c).postgresql : mariadbUrls(c).mysql);
 }
 
-/** Lossy-conversion ids as the copy names them: table.column:what; nothing a shell would read. */
-const ALLOW_ID = /^[A-Za-z0-9_.$:-]+$/;
 
 /** What the import script needs besides its environment. */
 export interface ImportScriptSpec {
@@ -71,7 +69,7 @@ export interface ImportScriptSpec {
  */
 export function renderImportScript(spec: ImportScriptSpec): string {
   for (const id of spec.allow) {
-    if (!ALLOW_ID.test(id)) throw new Error(`importFrom.allow: ${JSON.stringify(id)} is not a conversion id (letters, digits and _ . $ : - only)`);
+    if (!ALLOW_ID.test(id)) throw new Error(`importFrom.allow: ${JSON.stringify(id)} is not a conversion id (no spaces, commas or control characters)`);
   }
   const command = ["node", "node_modules/.bin/ts-node", "--transpile-only", "scripts/db-copy.ts", ...(spec.allow.length > 0 ? ["--allow", spec.allow.join(",")] : [])];
   return [

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
-import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
+import { ALLOW_ID, IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 
 export const path = (what: string) =>
   z
@@ -102,7 +102,7 @@ export const importFrom = z.union(
     importReference,
     z.strictObject({
       from: importReference,
-      allow: z.array(z.string().regex(/^[A-Za-z0-9_.$:-]+$/, { error: "expected a conversion id as `npm run db:copy -- --dry-run` lists it" })).default([]),
+      allow: z.array(z.string().regex(ALLOW_ID, { error: "expected a conversion id as `npm run db:copy -- --dry-run` lists it (no spaces or commas)" })).default([]),
     }),
   ],
   { error: `expected ${IMPORT_REFERENCE_FORMS}, or { from: <that>, allow: [<conversion id>, ...] }` },

@@ -8,6 +8,7 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import { rmSync } from "fs";
 import { join } from "path";
+import { createConnection } from "mysql2/promise";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
@@ -16,14 +17,19 @@ import { changes, sandbox, setConfig, sqlite, writeMigration } from "./harness";
 const box = sandbox("import-from");
 const PG_PORT = 5691;
 const CLUSTER = "impmain";
+const MARIADB_PORT = 3391;
+const INSTANCE = "impshop";
 const appDb = join(box.dir, "data", "app.db");
 const otherDb = join(box.dir, "data", "other.db");
 const sqliteMigrations = join(box.dir, "sqlite-migrations");
 let stack: Stack;
 let lastConfig: Record<string, unknown> = {};
 
-/** The stack: sqlite `app` (and `other`), and postgres `main` whose database `app` imports from `importFrom`. */
-function config(importFrom: unknown, over: { allowDataRemoval?: boolean } = {}) {
+/**
+ * The stack: sqlite `app` (and `other`), and postgres `main` whose database `app` imports from
+ * `importFrom`; with `shop`, also mariadb `shop` whose database `app` imports from postgres `main/app`.
+ */
+function config(importFrom: unknown, over: { allowDataRemoval?: boolean; shop?: unknown[] } = {}) {
   return {
     allowDataRemoval: over.allowDataRemoval ?? false,
     sqlite: {
@@ -41,6 +47,20 @@ function config(importFrom: unknown, over: { allowDataRemoval?: boolean } = {}) 
         toolsDir: join(box.dir, "tools-pg"),
       },
     },
+    mariadb: over.shop
+      ? {
+          shop: {
+            instanceName: INSTANCE,
+            port: MARIADB_PORT,
+            hostFacts: { memoryMb: 1024, cpus: 1 },
+            maxConnections: 20,
+            databases: { app: { owner: "shop", importFrom: { from: "postgres:main/app", allow: over.shop } } },
+            // The copy logs in over TCP from this machine: 127.0.0.1 besides the socket's localhost.
+            users: { shop: { grants: { app: "owner" }, hosts: ["localhost", "127.0.0.1"] } },
+            toolsDir: join(box.dir, "tools-mariadb"),
+          },
+        }
+      : {},
   };
 }
 
@@ -73,8 +93,18 @@ function dropTestCluster(): void {
   execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null; rm -rf /etc/postgresql/15/${CLUSTER} /var/lib/postgresql/15/${CLUSTER} /var/lib/postgresql/.dbstack-15-${CLUSTER}.pgpass`]);
 }
 
+/** Stops and removes this file's MariaDB instance (by its pid file), also one a crashed earlier run left. */
+function dropTestInstance(): void {
+  execFileSync("bash", [
+    "-c",
+    `pid=$(cat /run/mysqld/dbstack-${INSTANCE}.pid 2>/dev/null); if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done; fi; ` +
+      `rm -rf /etc/mysql/dbstack/${INSTANCE} /var/lib/dbstack-mariadb/${INSTANCE} /run/mysqld/dbstack-${INSTANCE}.*; true`,
+  ]);
+}
+
 beforeAll(async () => {
   dropTestCluster();
+  dropTestInstance();
   writeMigration(
     sqliteMigrations,
     "0001_items.sql",
@@ -96,6 +126,7 @@ afterAll(async () => {
     }
   } finally {
     dropTestCluster();
+    dropTestInstance();
     rmSync(box.dir, { recursive: true, force: true });
   }
 }, 600_000);
@@ -149,5 +180,38 @@ describe("importFrom: a PostgreSQL database seeded once from an SQLite deploymen
     await stack.up();
     expect((await pgQuery("app", "SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'others'"))[0].n).toBe(0);
     expect((await pgQuery("app", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
+  });
+});
+
+describe("importFrom: a MariaDB database seeded once from a PostgreSQL deployment", () => {
+  // The copied dbstack_migrations.id is a PostgreSQL text key: MariaDB keys hold 768 characters.
+  const lossy = "dbstack_migrations.id:text->text(768)";
+
+  it("refuses a lossy conversion the config does not allow, naming it, and writes nothing", async () => {
+    await configure(config("sqlite:other", { shop: [] }));
+    expect(await previewFlags()).toEqual(["data copied from postgres `main/app` into mariadb `shop/app`"]);
+    const error = await stack.up().then(
+      () => "",
+      (err: Error) => err.message,
+    );
+    expect(error).toContain("importFrom: copy of postgres `main/app` into mariadb `shop/app` failed");
+    expect(error).toContain(`${lossy}: dbstack_migrations.id is a key column`);
+    expect(error).not.toMatch(/postgresql:\/\/app:[^*]/);
+  });
+
+  it("copies postgres main/app into the new mariadb shop/app once allowed, TLS verified against each deployment's CA", async () => {
+    await configure(config("sqlite:other", { shop: [lossy] }));
+    await stack.up();
+    const outputs = await stack.outputs();
+    const url = new URL(outputs.mariadb.value.shop.urls.shop.app.mysql);
+    const conn = await createConnection({ host: "127.0.0.1", port: MARIADB_PORT, user: "shop", password: decodeURIComponent(url.password), database: "app", ssl: { rejectUnauthorized: false } });
+    try {
+      const [rows] = await conn.query("SELECT id, name, note FROM items ORDER BY id");
+      const pg = await pgQuery("app", "SELECT id, name, note FROM items ORDER BY id");
+      expect((rows as Record<string, unknown>[]).map((r) => [Number(r.id), r.name, r.note])).toEqual(pg.map((r) => [Number(r.id), r.name, r.note]));
+    } finally {
+      await conn.end();
+    }
+    expect(changes((await stack.up()).summary)).not.toHaveProperty("update");
   });
 });
