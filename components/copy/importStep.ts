@@ -12,6 +12,7 @@
  *
  * Once: the step runs the copy in its `create` only. Its `update` runs nothing, so a later up,
  * a rotated password or a changed `importFrom` never copies again (the preview summary says so).
+ * Only a replaced target instance (a new, empty database) replaces the step, and so copies again.
  * The copy runs on the machine running Pulumi, with scripts/db-copy.ts; the URLs (with passwords)
  * travel in the step's secret environment (DBSTACK_COPY_FROM / DBSTACK_COPY_TO), never on a
  * command line; a server's TLS certificate is verified against its deployment's CA.
@@ -109,6 +110,11 @@ export interface ImportStepArgs {
   targetUrl: pulumi.Input<string>;
   /** The target deployment's CA certificate (PEM). */
   targetCa: pulumi.Input<string>;
+  /**
+   * What the target instance is on its host (its data directory): when it changes, the instance is
+   * replaced by a new one whose database is empty, and this step is replaced too, so it copies again.
+   */
+  instance: string;
   /** The component, for the preview summary. */
   component: string;
   /** Default project directory when importFrom names none. */
@@ -127,6 +133,7 @@ export function importStep(name: string, args: ImportStepArgs, opts: pulumi.Cust
     name,
     {
       target: localTarget(),
+      identity: args.instance,
       description: `importFrom: copy of ${from.source} into ${args.target}`,
       create: renderImportScript({
         source: from.source,

@@ -377,7 +377,16 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       const ownerUrl = passwords.get(db.owner)!.apply((pw) => ownerCopyUrl(engine.kind, { user: db.owner, password: pw, host: copyHost, port, database: db.name }));
       const step = importStep(
         `${name}-db-${db.name}-import`,
-        { importFrom: db.importFrom, target: describeDatabase(engine.kind, name, db.name), targetUrl: ownerUrl, targetCa: ca.stdout, component, defaultProjectDir: pulumi.runtime.getRootDirectory() || process.cwd() },
+        {
+          importFrom: db.importFrom,
+          target: describeDatabase(engine.kind, name, db.name),
+          targetUrl: ownerUrl,
+          targetCa: ca.stdout,
+          // A replaced instance holds a new, empty database: it is seeded again.
+          instance: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
+          component,
+          defaultProjectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
+        },
         { ...child, dependsOn: grantSteps },
       );
       imports.set(db.name, step);

@@ -125,6 +125,7 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
 
   // An import copies only when its step is created; a changed source afterwards copies nothing, which a reviewer must know.
   if (kind === "create" && now?.dataImport) flag("import", `data copied from ${now.dataImport.source} into ${now.dataImport.target}`);
+  if (kind === "replace" && now?.dataImport) flag("import", `data copied from ${now.dataImport.source} into ${now.dataImport.target} again: its instance is replaced by a new, empty one`);
   if (kind === "update" && old?.dataImport && now?.dataImport && old.dataImport.source !== now.dataImport.source) {
     flag("import", `importFrom changed from ${old.dataImport.source} to ${now.dataImport.source}: nothing is copied (${now.dataImport.target} was seeded when it was created)`);
   }

@@ -197,6 +197,11 @@ describe("importFrom: a MariaDB database seeded once from a PostgreSQL deploymen
     expect(error).toContain("importFrom: copy of postgres `main/app` into mariadb `shop/app` failed");
     expect(error).toContain(`${lossy}: dbstack_migrations.id is a key column`);
     expect(error).not.toMatch(/postgresql:\/\/app:[^*]/);
+    // Refused before anything was written: the new database is empty, so the next up can copy.
+    const tables = execFileSync("mariadb", [`--socket=/run/mysqld/dbstack-${INSTANCE}.sock`, "-N", "-e", "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'app'"], {
+      encoding: "utf8",
+    }).trim();
+    expect(tables).toBe("0");
   });
 
   it("copies postgres main/app into the new mariadb shop/app once allowed, TLS verified against each deployment's CA", async () => {

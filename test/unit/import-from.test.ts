@@ -183,6 +183,12 @@ describe("the preview summary of an import step", () => {
     expect(messages(step("delete", facts("sqlite `app`"), undefined))).toEqual([]);
   });
 
+  it("flags the copy again when a replaced instance brings a new, empty database", () => {
+    expect(messages(step("replace", facts("sqlite `app`"), facts("sqlite `app`")))).toEqual([
+      "import: data copied from sqlite `app` into postgres `main/app` again: its instance is replaced by a new, empty one",
+    ]);
+  });
+
   it("says a changed source copies nothing", () => {
     expect(messages(step("update", facts("sqlite `app`"), facts("sqlite `other`")))).toEqual([
       "import: importFrom changed from sqlite `app` to sqlite `other`: nothing is copied (postgres `main/app` was seeded when it was created)",
