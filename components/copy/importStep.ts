@@ -50,7 +50,6 @@ export function ownerCopyUrl(engine: ImportTargetEngine, c: { user: string; pass
   return verifiedCopyUrl(engine, engine === "postgres" ? postgresUrls(c).postgresql : mariadbUrls(c).mysql);
 }
 
-
 /** What the import script needs besides its environment. */
 export interface ImportScriptSpec {
   /** The source and target as the preview names them. */
@@ -126,9 +125,9 @@ export interface ImportStepArgs {
  * copies and verifies, and whose update does nothing. `opts.dependsOn` must hold the database and
  * its grants; the source's own dependencies are added here.
  */
-export function importStep(name: string, args: ImportStepArgs, opts: pulumi.CustomResourceOptions): HostCommand {
+export function importStep(name: string, args: ImportStepArgs, opts: pulumi.CustomResourceOptions & { dependsOn: pulumi.Resource[] }): HostCommand {
   const from = args.importFrom;
-  const dependsOn = [...((opts.dependsOn as pulumi.Input<pulumi.Resource>[] | undefined) ?? []), ...(from.dependsOn ?? [])];
+  const dependsOn = [...opts.dependsOn, ...(from.dependsOn ?? [])];
   return new HostCommand(
     name,
     {
