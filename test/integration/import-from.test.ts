@@ -22,6 +22,12 @@ const INSTANCE = "impshop";
 const appDb = join(box.dir, "data", "app.db");
 const otherDb = join(box.dir, "data", "other.db");
 const sqliteMigrations = join(box.dir, "sqlite-migrations");
+const pgMigrations = join(box.dir, "pg-migrations");
+const ITEMS_MIGRATION = [
+  "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT);",
+  "INSERT INTO items (name, note) VALUES ('café', NULL), ('Zoë''s', 'ünïcode ✓'), ('plain', '');",
+  "",
+].join("\n");
 let stack: Stack;
 let lastConfig: Record<string, unknown> = {};
 
@@ -42,7 +48,8 @@ function config(importFrom: unknown, over: { allowDataRemoval?: boolean; shop?: 
         port: PG_PORT,
         hostFacts: { memoryMb: 1024, cpus: 1 },
         maxConnections: 20,
-        databases: { app: { owner: "app", importFrom } },
+        // The application's migrations: 0001 (the source's, copied with its record) and 0002, PostgreSQL's own.
+        databases: { app: { owner: "app", importFrom, migrations: { dir: pgMigrations } } },
         users: { app: { grants: { app: "owner" } }, reader: { grants: { app: "readonly" } } },
         toolsDir: join(box.dir, "tools-pg"),
       },
@@ -105,15 +112,10 @@ function dropTestInstance(): void {
 beforeAll(async () => {
   dropTestCluster();
   dropTestInstance();
-  writeMigration(
-    sqliteMigrations,
-    "0001_items.sql",
-    [
-      "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, note TEXT);",
-      "INSERT INTO items (name, note) VALUES ('café', NULL), ('Zoë''s', 'ünïcode ✓'), ('plain', '');",
-      "",
-    ].join("\n"),
-  );
+  writeMigration(sqliteMigrations, "0001_items.sql", ITEMS_MIGRATION);
+  writeMigration(pgMigrations, "0001_items.sql", ITEMS_MIGRATION);
+  // Fails unless the copy ran first: items exists only once the data is in.
+  writeMigration(pgMigrations, "0002_sku.sql", "ALTER TABLE items ADD COLUMN sku text;\n");
   stack = await box.stack("imp", {});
 }, 120_000);
 
@@ -162,6 +164,14 @@ describe("importFrom: a PostgreSQL database seeded once from an SQLite deploymen
     expect(copied).toHaveLength(3);
     expect((await pgQuery("reader", "SELECT count(*)::int AS n FROM items"))[0].n).toBe(3);
     expect((await pgQuery("app", "SELECT tableowner FROM pg_tables WHERE tablename = 'items'"))[0].tableowner).toBe("app");
+  });
+
+  it("runs the database's migrations after the copy, skipping the ones the source applied", async () => {
+    const applied = await pgQuery("app", "SELECT id FROM dbstack_migrations ORDER BY id");
+    expect(applied.map((r) => r.id)).toEqual(["0001_items", "0002_sku"]);
+    expect((await pgQuery("app", "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'sku'"))[0].n).toBe(1);
+    const report = (await stack.outputs()).postgres.value.main.hookReports.app as string;
+    expect(report).toContain("migrations: 1 applied, 2 in total");
   });
 
   it("never copies again: a later up changes nothing, though the source has new rows", async () => {
