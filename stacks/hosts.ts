@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SshHostKeys } from "../components/targets/hostKeys";
 import { localTarget, type Target } from "../components/targets/target";
 import { ConfigError, type DockerHostConfig, type SshHostConfig } from "./config";
+import type { ImportSources } from "./imports";
 
 /** What every deployment of the stack is built with. */
 export interface Ctx {
@@ -13,6 +14,8 @@ export interface Ctx {
   dockerHosts?: Record<string, DockerHostConfig>;
   /** The pinned keys of each dbstack:hosts entry in use, one record per host (shared by every deployment on it). */
   hostKeys?: Map<string, SshHostKeys>;
+  /** The deployments built so far, for `importFrom` references (created on first use). */
+  imports?: ImportSources;
 }
 
 /**

@@ -6,6 +6,7 @@ import { plaintextSecretProblems, secretsProblem } from "./secrets";
 import type * as MariadbStack from "./mariadb";
 import type * as PostgresStack from "./postgres";
 import type * as SqliteStack from "./sqlite";
+import type { Ctx } from "./hosts";
 
 /**
  * Each engine's modules load only when the stack declares a deployment of it: loading (and
@@ -32,6 +33,8 @@ function main() {
     const sqlite = Object.fromEntries(Object.entries(config.sqlite).map(([name, cfg]) => [name, sq!.sqliteOutputs(sq!.sqliteDatabaseFromConfig(name, cfg, ctx))]));
     const postgres = Object.fromEntries(Object.entries(config.postgres).map(([name, cfg]) => [name, pg!.postgresOutputs(pg!.postgresClusterFromConfig(name, cfg, ctx))]));
     const mariadb = Object.fromEntries(Object.entries(config.mariadb).map(([name, cfg]) => [name, my!.mariadbOutputs(my!.mariadbServerFromConfig(name, cfg, ctx))]));
+    // A reference to a deployment that was not built fails, instead of leaving its copy waiting.
+    (ctx as Ctx).imports?.settle();
     return { sqlite, postgres, mariadb, allowDataRemoval: config.allowDataRemoval };
   } catch (err) {
     // A config mistake is the user's to fix: show the message, not a stack trace.

@@ -2,12 +2,12 @@ import type * as pulumi from "@pulumi/pulumi";
 import { MariadbServer } from "../components/engines/mariadb/server";
 import type { MariadbServerConfig } from "./config";
 import type { Ctx } from "./hosts";
-import { serverArgsFromConfig, serverOutputs, underKey } from "./server";
+import { importSources, serverArgsFromConfig, serverImportSource, serverOutputs, underKey } from "./server";
 
 /** Turns one validated `dbstack:mariadb.<name>` entry into a MariadbServer. */
 export function mariadbServerFromConfig(name: string, cfg: MariadbServerConfig, ctx: Ctx, opts?: pulumi.ComponentResourceOptions): MariadbServer {
   const key = `dbstack:mariadb.${name}`;
-  return underKey(
+  const server = underKey(
     key,
     () =>
       new MariadbServer(
@@ -16,6 +16,8 @@ export function mariadbServerFromConfig(name: string, cfg: MariadbServerConfig, 
         opts,
       ),
   );
+  importSources(ctx).provide(name, serverImportSource("mariadb", cfg, server));
+  return server;
 }
 
 /** What a stack exports for each MariaDB deployment (URLs are secrets). */

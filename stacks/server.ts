@@ -4,6 +4,7 @@ import type { z } from "zod";
 import type { GrantRole } from "../components/model/args";
 import { ConfigError, projectPath } from "./config";
 import { resolveHost, type Ctx } from "./hosts";
+import { ImportSources, type ImportFromConfig, type ImportSourceDeployment } from "./imports";
 import { migrationSourceFromConfig } from "./migrations";
 import type { serverFields } from "./schema/common";
 
@@ -11,7 +12,7 @@ type ServerFields = z.output<z.ZodObject<ReturnType<typeof serverFields>>>;
 
 /** A server deployment's config: the shared fields, and databases/users/standbys of the shared shape. */
 export interface ServerConfig extends ServerFields {
-  databases: Record<string, { owner: string; migrations?: { dir: string } | { command: string; workdir?: string } }>;
+  databases: Record<string, { owner: string; migrations?: { dir: string } | { command: string; workdir?: string }; importFrom?: ImportFromConfig }>;
   users: Record<string, { grants: Record<string, GrantRole>; password?: string }>;
   standbys: Record<string, { host: string; address: string; port?: number }>;
 }
@@ -44,10 +45,32 @@ export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C
       ...(d as C["databases"][string]),
       name: db,
       migrations: migrationSourceFromConfig(`${key}.databases.${db}.migrations`, d.migrations, ctx.projectDir),
+      importFrom: d.importFrom === undefined ? undefined : importSources(ctx).importFrom(`${key}.databases.${db}.importFrom`, d.importFrom, ctx.projectDir),
     })),
     users: Object.entries(cfg.users).map(([u, spec]) => ({ ...(spec as C["users"][string]), name: u, password: spec.password === undefined ? undefined : pulumi.secret(spec.password) })),
     standbys: Object.entries(cfg.standbys).map(([s, spec]) => ({ ...(spec as C["standbys"][string]), name: s, target: resolveHost(`${key}.standbys.${s}.host`, spec.host, ctx) })),
   } satisfies Partial<ServerDeploymentArgs>;
+}
+
+/** The stack's registry of deployments for `importFrom` (one per program run). */
+export function importSources(ctx: Ctx): ImportSources {
+  ctx.imports ??= new ImportSources();
+  return ctx.imports;
+}
+
+/** What a server deployment offers databases that import from it (see stacks/imports.ts). */
+export function serverImportSource(
+  engine: "postgres" | "mariadb",
+  cfg: ServerConfig,
+  c: pulumi.Resource & { urls: pulumi.Output<Record<string, Record<string, unknown>>>; caCertificate: pulumi.Output<string> },
+): ImportSourceDeployment {
+  return {
+    engine,
+    component: c,
+    urls: c.urls as pulumi.Output<Record<string, Record<string, Record<string, string>>>>,
+    owners: Object.fromEntries(Object.entries(cfg.databases).map(([db, d]) => [db, d.owner])),
+    caCertificate: c.caCertificate,
+  };
 }
 
 /** Builds a component; an argument error it throws becomes a config error under `key`. */

@@ -3,7 +3,7 @@ import { SqliteDatabase } from "../components/engines/sqlite/database";
 import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
 import { resolveHost, type Ctx } from "./hosts";
-import { underKey } from "./server";
+import { importSources, underKey } from "./server";
 
 /** Turns one validated `dbstack:sqlite.<name>` entry into component args; reads migration files. */
 export function sqliteDatabaseFromConfig(
@@ -13,7 +13,7 @@ export function sqliteDatabaseFromConfig(
 ): SqliteDatabase {
   const abs = (p: string) => projectPath(ctx.projectDir, p);
   const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir);
-  return underKey(`dbstack:sqlite.${name}`, () => new SqliteDatabase(name, {
+  const db = underKey(`dbstack:sqlite.${name}`, () => new SqliteDatabase(name, {
     target: resolveHost(`dbstack:sqlite.${name}.host`, cfg.host, ctx),
     path: abs(cfg.path),
     owner: cfg.owner,
@@ -25,6 +25,8 @@ export function sqliteDatabaseFromConfig(
     toolsDir: cfg.toolsDir && abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
   }));
+  importSources(ctx).provide(name, { engine: "sqlite", component: db, url: db.url });
+  return db;
 }
 
 /** The outputs a stack exports for each SQLite database. */

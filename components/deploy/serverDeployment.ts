@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { describeDatabase, importStep, ownerCopyUrl } from "../copy/importStep";
 import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule, type BackupScheduleSpec } from "../backups/backupSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEntry";
 import type { InstanceConfig, InstanceSpec, ServerEngine, StandbySource, Urls } from "../engines/engine";
@@ -427,6 +428,30 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       );
     }
 
+    // Data imports (importFrom): once, into the new database, after its grants, before its hook ---
+    // See copy/importStep.ts for the order and why. The copy runs on this machine, as the owner.
+    const imports = new Map<string, HostCommand>();
+    for (const db of args.databases) {
+      if (!db.importFrom) continue;
+      const copyHost = target.kind === "local" ? "127.0.0.1" : address;
+      const ownerUrl = passwords.get(db.owner)!.apply((pw) => ownerCopyUrl(engine.kind, { user: db.owner, password: pw, host: copyHost, port, database: db.name }));
+      const step = importStep(
+        `${name}-db-${db.name}-import`,
+        {
+          importFrom: db.importFrom,
+          target: describeDatabase(engine.kind, name, db.name),
+          targetUrl: ownerUrl,
+          targetCa: ca.stdout,
+          // A replaced instance holds a new, empty database: it is seeded again.
+          instance: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
+          component,
+          defaultProjectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
+        },
+        { ...child, dependsOn: grantSteps },
+      );
+      imports.set(db.name, step);
+    }
+
     // Post-deploy hooks per database ----------------------------------------------------------
     const hookReports: Record<string, pulumi.Output<string>> = {};
     for (const db of args.databases) {
@@ -447,7 +472,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           triggers: [instance.id, config.stdout.apply((s) => checksumOf(s))],
           review: { component, migrations: db.migrations?.kind === "sql" ? db.migrations.migrations.map((m) => m.id) : [] },
         },
-        { ...child, dependsOn: [...grantSteps, tools, ...replicationReady] },
+        { ...child, dependsOn: [...grantSteps, tools, ...replicationReady, ...(imports.has(db.name) ? [imports.get(db.name)!] : [])] },
       );
       hookReports[db.name] = hook.stdout;
     }

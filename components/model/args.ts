@@ -23,6 +23,38 @@ export interface DatabaseArgs {
   migrations?: MigrationSource;
   /** Health checks run after migrations, besides the engine's built-in ones. Default: none. */
   healthChecks?: HealthCheck[];
+  /**
+   * Seed the database once, in the `up` that creates this step, with a verified copy of another
+   * database (components/copy/importStep.ts). Default: none. A later up never copies again.
+   */
+  importFrom?: ImportFromArgs;
+}
+
+/**
+ * Where a new database's data comes from: copied once into the new, empty database after its
+ * owner and grants exist and before its post-deploy hook (migrations and checks) runs. The copy
+ * runs on the machine running Pulumi, and is verified (row counts and checksums per table).
+ */
+export interface ImportFromArgs {
+  /** The source as the preview names it, e.g. "sqlite `app`" or "postgres `main/app`". */
+  source: string;
+  /**
+   * The source's URL in a form the copy reads (`sqlite:///abs/path`, `postgresql://`, `mysql://`);
+   * a secret when it holds a password. The source is only read.
+   */
+  url: pulumi.Input<string>;
+  /**
+   * The PEM certificate of the CA that signed a server source's certificate (its deployment's
+   * `caCertificate` output): with it the copy verifies the source's TLS certificate and host name
+   * (`url` must then ask for verification, see importStep.ts). Default: none (SQLite sources).
+   */
+  caCertificate?: pulumi.Input<string>;
+  /** Ids of lossy conversions accepted, as `npm run db:copy -- --dry-run` lists them. Default: none (a lossy conversion fails the up). */
+  allow?: string[];
+  /** Where scripts/db-copy.ts and node_modules are: the copy runs there. Default: Pulumi's root directory (where Pulumi.yaml is). */
+  projectDir?: string;
+  /** What must exist before the copy reads the source, e.g. the source's deployment. Default: none. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** A login user and what it may do. */

@@ -21,6 +21,11 @@ export interface ReviewFacts {
   grants?: Record<string, { role: GrantRole; superuser?: boolean }>;
   /** The standby replica this resource is. */
   standby?: string;
+  /**
+   * This resource seeds a database once, when it is created, with a copy of another (importFrom):
+   * both as the summary names them, e.g. sqlite `app` and postgres `main/app`.
+   */
+  dataImport?: { source: string; target: string };
 }
 
 export type GrantRole = "readonly" | "readwrite" | "owner";

@@ -24,7 +24,7 @@ type Kind = "create" | "update" | "replace" | "delete";
 
 /** One change that needs a human's eye. */
 export interface Flag {
-  kind: "data" | "restart" | "grant" | "superuser" | "backup" | "standby" | "migration";
+  kind: "data" | "restart" | "grant" | "superuser" | "backup" | "standby" | "migration" | "import";
   component: string;
   resource: string;
   message: string;
@@ -122,6 +122,13 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
     const added = now.migrations.filter((m) => !before.has(m));
     if (added.length > 0) flag("migration", `migration${added.length > 1 ? "s" : ""} added: ${added.join(", ")}`);
   }
+
+  // An import copies only when its step is created; a changed source afterwards copies nothing, which a reviewer must know.
+  if (kind === "create" && now?.dataImport) flag("import", `data copied from ${now.dataImport.source} into ${now.dataImport.target}`);
+  if (kind === "replace" && now?.dataImport) flag("import", `data copied from ${now.dataImport.source} into ${now.dataImport.target} again: its instance is replaced by a new, empty one`);
+  if (kind === "update" && old?.dataImport && now?.dataImport && old.dataImport.source !== now.dataImport.source) {
+    flag("import", `importFrom changed from ${old.dataImport.source} to ${now.dataImport.source}: nothing is copied (${now.dataImport.target} was seeded when it was created)`);
+  }
   return flags;
 }
 
@@ -148,6 +155,7 @@ const FLAG_LABEL: Record<Flag["kind"], string> = {
   backup: "backup",
   standby: "standby",
   migration: "migration",
+  import: "data import",
 };
 
 /** Markdown for a pull-request comment. */

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
+import { ALLOW_ID, IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 
 export const path = (what: string) =>
   z
@@ -88,11 +89,31 @@ export const userFields = {
   passwordRotation: z.union([z.string(), z.number()]).optional(),
 };
 
+/**
+ * `importFrom`: another deployment of the stack whose data seeds this database once, when it is
+ * created. The reference alone, or with the ids of lossy conversions accepted. That the
+ * deployment and database exist is checked against the whole stack (configChecks.ts).
+ */
+const importReference = z
+  .string({ error: `expected ${IMPORT_REFERENCE_FORMS}` })
+  .refine((v) => parseImportReference(v) !== undefined, { error: `expected ${IMPORT_REFERENCE_FORMS}` });
+export const importFrom = z.union(
+  [
+    importReference,
+    z.strictObject({
+      from: importReference,
+      allow: z.array(z.string().regex(ALLOW_ID, { error: "expected a conversion id as `npm run db:copy -- --dry-run` lists it (no spaces or commas)" })).default([]),
+    }),
+  ],
+  { error: `expected ${IMPORT_REFERENCE_FORMS}, or { from: <that>, allow: [<conversion id>, ...] }` },
+);
+
 /** What every database declares, on every server engine. */
 export const databaseFields = {
   owner: identifier("a user name"),
   migrations: migrations.optional(),
   healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
+  importFrom: importFrom.optional(),
 };
 
 /** `container:` of a server deployment (or standby) on a Docker host: see ContainerArgs. */
