@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from "path";
 import { existsSync, statSync } from "fs";
 import { redactUrl } from "../components/copy/connections";
 import { checkExitCode, checkLive, checkMigrations, renderReport, type MigrationSource } from "../components/copy/check";
-import { listMigrationFiles, MigrationLayoutError, migrationSteps } from "../components/copy/check/apply";
+import { killMigrationCommands, listMigrationFiles, MigrationLayoutError, migrationSteps } from "../components/copy/check/apply";
 import { stopAllThrowaways } from "../components/copy/check/throwaway";
 import type { CopyEngine } from "../components/copy/schema";
 
@@ -181,6 +181,7 @@ if (require.main === module) {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
       process.stderr.write(`db:check: ${signal}: removing throwaway instances\n`);
+      killMigrationCommands();
       void stopAllThrowaways().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     });
   }

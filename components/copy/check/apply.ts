@@ -16,7 +16,7 @@
  * DBSTACK_ENGINE, and the engine's own variables (PGHOST.../PGPASSWORD, MYSQL_HOST.../MYSQL_PWD,
  * DBSTACK_SQLITE_PATH).
  */
-import { spawn } from "child_process";
+import { spawn, type ChildProcess } from "child_process";
 import { readdirSync, readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { join } from "path";
@@ -173,6 +173,22 @@ function tail(text: string, secrets: string[], max = 4000): string {
   return t;
 }
 
+const running = new Set<ChildProcess>();
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Ends every migration command still running (with its children): for db:check's signal handlers. */
+export function killMigrationCommands(): void {
+  for (const child of running) killGroup(child);
+}
+
 /**
  * Runs `command` (through bash -c, in `cwd`) against the database at `url`; throws a
  * MigrationError with the end of its output when it exits non-zero. Its output is captured, not
@@ -181,11 +197,15 @@ function tail(text: string, secrets: string[], max = 4000): string {
 export async function applyMigrationCommand(url: string, engine: CopyEngine, command: string, cwd: string, timeoutMs = 600_000): Promise<string[]> {
   const env = commandEnvironment(url, engine);
   const secrets = [env.PGPASSWORD ?? "", env.MYSQL_PWD ?? "", (() => { try { return decodeURIComponent(new URL(url).password); } catch { return ""; } })()];
-  const child = spawn("bash", ["-c", command], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group, so a timeout or a Ctrl-C of db:check ends the command's whole tree
+  // (alembic and whatever it started) before the throwaway database goes away under it.
+  const child = spawn("bash", ["-c", command], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+  const timer = setTimeout(() => killGroup(child), timeoutMs);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (c) => resolve(c));

@@ -84,9 +84,13 @@ export function renderReport(result: CheckResult): string {
     }
   }
   lines.push("");
-  const failed = result.runs.filter((r) => r.failure !== undefined);
+  const failed = result.runs.filter((r) => r.failure?.file !== undefined);
+  const unchecked = result.runs.filter((r) => r.failure !== undefined && r.failure.file === undefined);
   if (failed.length > 0) {
-    lines.push(`NOT COMPATIBLE: migrations failed on ${failed.map((r) => `${r.label}${r.failure?.file ? ` (${r.failure.file})` : ""}`).join(", ")}${errors > 0 ? `; ${plural(errors, "error")} among the others` : ""}`);
+    lines.push(`NOT COMPATIBLE: migrations failed on ${failed.map((r) => `${r.label} (${r.failure?.file})`).join(", ")}${errors > 0 ? `; ${plural(errors, "error")} among the others` : ""}`);
+  } else if (unchecked.length > 0) {
+    // Not a verdict on the schema: the engine could not be started or read (exit 1 all the same).
+    lines.push(`NOT CHECKED: could not run on ${unchecked.map((r) => r.label).join(", ")}${errors > 0 ? `; ${plural(errors, "error")} among the others` : ""}`);
   } else if (errors > 0) {
     lines.push(`NOT COMPATIBLE: ${plural(errors, "error")}, ${plural(warnings, "warning")}`);
   } else {

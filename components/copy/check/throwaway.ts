@@ -80,11 +80,21 @@ function osIds(user: string): { uid: number; gid: number } {
 }
 
 /** Runs a program (as `user` through runuser when we are root), failing with its output. */
-function must(what: string, program: string, args: string[], user?: string): void {
+function must(what: string, program: string, args: string[], user?: string, env?: Record<string, string>): void {
   const [cmd, argv] = isRoot && user !== undefined ? ["runuser", ["-u", user, "--", program, ...args]] : [program, args];
-  const r = spawnSync(cmd, argv, { encoding: "utf8", cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
+  const r = spawnSync(cmd, argv, { encoding: "utf8", cwd: "/", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   if (r.error) throw new Error(`${what}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${`${r.stdout}${r.stderr}`.trim().split("\n").slice(-15).join("\n")}`);
+}
+
+/**
+ * When we are root the servers run as their own OS user, which must reach the instance directory:
+ * a private TMPDIR (mode 0700 somewhere up the path) would fail deep inside initdb otherwise.
+ */
+function mustReach(user: string, dir: string): void {
+  if (!isRoot) return;
+  const r = spawnSync("runuser", ["-u", user, "--", "test", "-w", dir], { stdio: "ignore", cwd: "/" });
+  if (r.status !== 0) throw new Error(`the OS user ${user} cannot reach ${dir}: point TMPDIR at a directory every user can traverse (e.g. /tmp)`);
 }
 
 function which(program: string): boolean {
@@ -172,6 +182,7 @@ async function startPostgres(dir: string, password: string, ports: number[]): Pr
     const { uid, gid } = osIds("postgres");
     chownSync(dir, uid, gid);
     chownSync(pwfile, uid, gid);
+    mustReach("postgres", dir);
   }
   try {
     must("initdb", join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=peer", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], "postgres");
@@ -216,9 +227,11 @@ async function startMariadb(dir: string, password: string, ports: number[]): Pro
   if (isRoot) {
     const { uid, gid } = osIds("mysql");
     chownSync(dir, uid, gid);
+    mustReach("mysql", dir);
   }
   // Root only through the socket, as OS root: nobody reaches this server without a password over TCP.
-  must("mariadb-install-db", "mariadb-install-db", ["--no-defaults", ...user, `--datadir=${data}`, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+  // MariaDB's temporary files go to TMPDIR, which may be private to us: its own directory instead.
+  must("mariadb-install-db", "mariadb-install-db", ["--no-defaults", ...user, `--datadir=${data}`, "--auth-root-authentication-method=socket", "--skip-test-db"], undefined, { TMPDIR: dir });
   const init = join(dir, "init.sql");
   writeFileSync(
     init,
@@ -241,11 +254,11 @@ async function startMariadb(dir: string, password: string, ports: number[]): Pro
     "mariadbd",
     [
       "--no-defaults", ...user, `--datadir=${data}`, `--port=${port}`, "--bind-address=127.0.0.1", "--skip-name-resolve",
-      `--socket=${join(dir, "sock")}`, `--pid-file=${join(dir, "pid")}`, `--log-error=${errLog}`, `--init-file=${init}`,
+      `--socket=${join(dir, "sock")}`, `--pid-file=${join(dir, "pid")}`, `--log-error=${errLog}`, `--init-file=${init}`, `--tmpdir=${dir}`,
       "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--innodb-flush-log-at-trx-commit=0", "--performance-schema=OFF",
       "--skip-log-bin", "--max-connections=20",
     ],
-    { stdio: "ignore" },
+    { stdio: "ignore", env: { ...process.env, TMPDIR: dir } },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async () => {
