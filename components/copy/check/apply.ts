@@ -81,6 +81,8 @@ export class MigrationError extends Error {
   constructor(
     readonly file: string,
     message: string,
+    /** The files applied before the failing one. */
+    readonly applied: string[] = [],
   ) {
     super(message);
   }
@@ -129,7 +131,7 @@ export async function applyMigrationDir(url: string, dir: string, engine: CopyEn
     try {
       await applySqlText(url, sql);
     } catch (err) {
-      throw new MigrationError(step.file, `${engineWord(engine)} error: ${(err as Error).message}`);
+      throw new MigrationError(step.file, `${engineWord(engine)} error: ${(err as Error).message}`, applied);
     }
     applied.push(step.file);
   }

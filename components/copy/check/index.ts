@@ -60,7 +60,10 @@ export async function checkMigrations(options: MigrationCheckOptions): Promise<C
       progress(`${engine}: applied ${run.applied.length} migration${m.kind === "dir" && run.applied.length !== 1 ? "s" : ""}`);
       run.schema = await readSchema(instance.url);
     } catch (err) {
-      if (err instanceof MigrationError) run.failure = { file: err.file, message: err.message };
+      if (err instanceof MigrationError) {
+        run.failure = { file: err.file, message: err.message };
+        run.applied = err.applied;
+      }
       else run.failure = { message: (err as Error).message };
       progress(`${engine}: failed${run.failure.file ? ` at ${run.failure.file}` : ""}`);
     } finally {
