@@ -175,6 +175,7 @@ describe("npm run db:check --command", () => {
     const r = await cli(["--command", "bash migrate.sh"], { cwd: d });
     expect(r.code).toBe(0);
     expect(readFileSync(join(d, "engines.log"), "utf8")).toBe("sqlite sqlite\npostgres postgresql\nmariadb mysql\n");
+    expect(r.stdout).toMatch(/\n {2}mariadb {3}ok {2}ran the command; 1 table: notes \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app\)/);
     expect(r.stdout).toContain("postgres vs mariadb: 1 table on both, no differences");
     // The rowid SQLite fills for an INTEGER PRIMARY KEY is worth a warning, not a failure.
     expect(r.stdout).toContain("WARNING notes.id is an INTEGER PRIMARY KEY that SQLite fills itself, but postgres does not");

@@ -125,6 +125,14 @@ describe("compareSchemas", () => {
     const d = compareSchemas(side("sqlite", plain(app("sqlite"))), side("postgres", noFk));
     expect(errors(d.findings)).toEqual([]);
     expect(warnings(d.findings)[0].kind).toBe("foreign-key");
+    // RESTRICT (PostgreSQL, SQLite) and no action (MariaDB drops RESTRICT) both refuse the delete: no difference.
+    const restrict = app("postgres", (t) => (t[1].foreignKeys[0].onDelete = "RESTRICT"));
+    expect(compareSchemas(side("postgres", restrict), side("mariadb", plain(app("mariadb")))).findings).toEqual([]);
+    // CASCADE against SET NULL: different rows survive a delete.
+    const setNull = app("mariadb", (t) => (t[1].foreignKeys[0].onDelete = "SET NULL"));
+    expect(errors(compareSchemas(side("postgres", app("postgres")), side("mariadb", setNull)).findings)[0].message).toBe(
+      "orders's foreign key (user_id) -> users(id) has ON DELETE CASCADE on postgres but ON DELETE SET NULL on mariadb",
+    );
   });
 
   it("indexes by columns: a missing one is a warning; MariaDB's own foreign key index is no difference", () => {

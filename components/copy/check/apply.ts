@@ -193,10 +193,10 @@ export function killMigrationCommands(): void {
 
 /**
  * Runs `command` (through bash -c, in `cwd`) against the database at `url`; throws a
- * MigrationError with the end of its output when it exits non-zero. Its output is captured, not
+ * MigrationError with the end of its output when it exits non-zero (or runs past `timeoutMs`). Its output is captured, not
  * streamed, so the report shows it where it belongs (and without the password).
  */
-export async function applyMigrationCommand(url: string, engine: CopyEngine, command: string, cwd: string, timeoutMs = 600_000): Promise<string[]> {
+export async function applyMigrationCommand(url: string, engine: CopyEngine, command: string, cwd: string, timeoutMs = 600_000): Promise<void> {
   const env = commandEnvironment(url, engine);
   const secrets = [env.PGPASSWORD ?? "", env.MYSQL_PWD ?? "", (() => { try { return decodeURIComponent(new URL(url).password); } catch { return ""; } })()];
   // Its own process group, so a timeout or a Ctrl-C of db:check ends the command's whole tree
@@ -215,5 +215,4 @@ export async function applyMigrationCommand(url: string, engine: CopyEngine, com
   if (code !== 0) {
     throw new MigrationError(command, `command exited ${code === null ? "on a signal (timeout?)" : code} against ${redactUrl(url)}:\n${tail(out, secrets).trimEnd()}`);
   }
-  return [command];
 }

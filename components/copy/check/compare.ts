@@ -325,7 +325,11 @@ export function compareSchemas(left: SchemaSide, right: SchemaSide, mode: Compar
     const T = lt.name;
     const same = (a: ForeignKey, b: ForeignKey) => sameList(a.columns, b.columns) && a.refTable.toLowerCase() === b.refTable.toLowerCase() && sameList(a.refColumns, b.refColumns);
     const spellFk = (f: ForeignKey) => `${cols(f.columns)} -> ${f.refTable}${cols(f.refColumns)}`;
-    const actions = (f: ForeignKey) => [f.onDelete ? `ON DELETE ${f.onDelete}` : "", f.onUpdate ? `ON UPDATE ${f.onUpdate}` : ""].filter(Boolean).join(" ");
+    // RESTRICT and NO ACTION both refuse the change (they differ only in when, within a
+    // statement), and engines report them differently (MariaDB's introspection drops RESTRICT):
+    // only the actions that change other rows (CASCADE, SET NULL, SET DEFAULT) count.
+    const acting = (a: string | undefined) => (a === undefined || /^(RESTRICT|NO ACTION)$/i.test(a) ? undefined : a.toUpperCase());
+    const actions = (f: ForeignKey) => [acting(f.onDelete) ? `ON DELETE ${acting(f.onDelete)}` : "", acting(f.onUpdate) ? `ON UPDATE ${acting(f.onUpdate)}` : ""].filter(Boolean).join(" ");
     const reliesOn = (f: ForeignKey) => actions(f) !== "";
     for (const f of lt.foreignKeys) {
       const o = rt.foreignKeys.find((x) => same(f, x));

@@ -56,8 +56,14 @@ export async function checkMigrations(options: MigrationCheckOptions): Promise<C
     run.display = instance.display;
     try {
       const m = options.migrations;
-      run.applied = m.kind === "dir" ? await applyMigrationDir(instance.url, m.dir, engine) : await applyMigrationCommand(instance.url, engine, m.command, m.cwd);
-      progress(`${engine}: applied ${run.applied.length} migration${m.kind === "dir" && run.applied.length !== 1 ? "s" : ""}`);
+      if (m.kind === "dir") {
+        run.applied = await applyMigrationDir(instance.url, m.dir, engine);
+        progress(`${engine}: applied ${run.applied.length} migration file${run.applied.length === 1 ? "" : "s"}`);
+      } else {
+        run.command = m.command;
+        await applyMigrationCommand(instance.url, engine, m.command, m.cwd);
+        progress(`${engine}: the migration command succeeded`);
+      }
       run.schema = await readSchema(instance.url);
     } catch (err) {
       if (err instanceof MigrationError) {

@@ -13,8 +13,10 @@ export interface EngineRun {
   engine: CopyEngine;
   /** Where it ran, passwords redacted: a throwaway instance's URL or the live URL. */
   display: string;
-  /** Migration files applied, in order (or the command, once); empty in live mode. */
+  /** Migration files applied, in order; empty in live mode and for a command. */
   applied: string[];
+  /** The migration command, when that is how the migrations ran. */
+  command?: string;
   /** Set when a migration (file or command) failed: nothing is compared for this engine. */
   failure?: { file?: string; message: string };
   /** The introspected schema, when there was no failure. */
@@ -60,7 +62,7 @@ export function renderReport(result: CheckResult): string {
       continue;
     }
     const tables = r.schema?.tables.map((t) => t.name) ?? [];
-    const applied = r.applied.length > 0 ? `applied ${r.applied.join(", ")}; ` : "";
+    const applied = r.command !== undefined ? "ran the command; " : r.applied.length > 0 ? `applied ${r.applied.join(", ")}; ` : "";
     lines.push(`${head}ok  ${applied}${plural(tables.length, "table")}${tables.length > 0 ? `: ${tables.join(", ")}` : ""} (${r.display})`);
   }
   let errors = 0;
