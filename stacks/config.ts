@@ -14,28 +14,20 @@ import { sqliteDatabase } from "./schema/sqlite";
  * of each kind of deployment are in schema/; their defaults come from components/model/defaults.ts.
  */
 
+/** The name of an entry of dbstack:hosts or dbstack:dockerHosts (what `host:` refers to). */
+function hostName(what: string) {
+  return z
+    .string()
+    .regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" })
+    .refine((k) => k !== LOCAL_HOST, { error: `"${LOCAL_HOST}" is this machine's name in \`host:\`; give the ${what} another name` });
+}
+
 /** Top-level keys of the `dbstack` namespace and their schemas. */
 export const CONFIG_KEYS = {
   allowDataRemoval: z.boolean({ error: "expected true or false" }).default(DEFAULTS.allowDataRemoval),
-  hosts: z
-    .record(
-      z
-        .string()
-        .regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" })
-        .refine((k) => k !== LOCAL_HOST, { error: `"${LOCAL_HOST}" is this machine's name in \`host:\`; give the SSH host another name` }),
-      sshHost,
-    )
-    .default({}),
+  hosts: z.record(hostName("SSH host"), sshHost).default({}),
   /** Docker engines deployments can run in (`host: <name>`): see schema/hosts.ts. */
-  dockerHosts: z
-    .record(
-      z
-        .string()
-        .regex(RESOURCE_NAME, { error: "expected a host name: lower-case letter, then letters, digits, _ or -" })
-        .refine((k) => k !== LOCAL_HOST, { error: `"${LOCAL_HOST}" is this machine's name in \`host:\`; give the Docker host another name` }),
-      dockerHost,
-    )
-    .default({}),
+  dockerHosts: z.record(hostName("Docker host"), dockerHost).default({}),
   /**
    * Whether every SSH host must declare its hostKey. Default: true for the prod stack, false
    * otherwise (a host without one is trusted on first use: its keys are recorded in the state).
