@@ -4,6 +4,7 @@
  * allowed), 1 on a difference that breaks the application or a failing migration (or when a
  * throwaway engine could not be started), 2 on bad usage.
  */
+import { listOption, readOptions, UsageError } from "./lib/cli";
 import { isAbsolute, resolve } from "path";
 import { existsSync, statSync } from "fs";
 import { redactUrl } from "../components/copy/connections";
@@ -42,8 +43,7 @@ classes, nullability, defaults, primary/unique/foreign keys and indexes.
 Exit status: 0 compatible (warnings allowed), 1 a difference that breaks the application or a
 failing migration (the report names the engine, the file and the engine's error), 2 bad usage.`;
 
-/** A command line db:check does not accept (exit 2). */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** The parsed command line. */
 export interface CheckArgs {
@@ -58,54 +58,25 @@ export interface CheckArgs {
 const ENGINES: CopyEngine[] = ["sqlite", "postgres", "mariadb"];
 const ENGINE_ALIASES: Record<string, CopyEngine> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", pg: "postgres", mariadb: "mariadb", mysql: "mariadb" };
 
-/** Parses the command line (`--name value` or `--name=value`); throws UsageError on anything it does not know. */
+/** Parses the command line (scripts/lib/cli.ts); throws UsageError on anything it does not know. */
 export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CheckArgs {
-  const args: CheckArgs = { engines: ENGINES, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    let name = argv[i];
-    let value: string | undefined;
-    const eq = name.indexOf("=");
-    if (name.startsWith("--") && eq > 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    const next = () => {
-      if (value !== undefined) return value;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case "--migrations":
-        args.migrations = next();
-        break;
-      case "--command":
-        args.command = next();
-        break;
-      case "--engines": {
-        const list = next().split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
-        const engines = list.map((e) => {
-          const engine = ENGINE_ALIASES[e];
-          if (engine === undefined) throw new UsageError(`unknown engine ${JSON.stringify(e)}: use sqlite, postgres, mariadb`);
-          return engine;
-        });
-        args.engines = [...new Set(engines)];
-        if (args.engines.length < 2) throw new UsageError("--engines needs at least two engines to compare");
-        break;
-      }
-      case "--source":
-        args.source = next();
-        break;
-      case "--target":
-        args.target = next();
-        break;
-      case "-h":
-      case "--help":
-        args.help = true;
-        break;
-      default:
-        throw new UsageError(`unknown argument ${JSON.stringify(redactUrl(name))}`);
-    }
+  let o;
+  try {
+    o = readOptions(argv, { migrations: { type: "string" }, command: { type: "string" }, engines: { type: "string" }, source: { type: "string" }, target: { type: "string" } });
+  } catch (err) {
+    if (err instanceof UsageError && err.message === "") return { engines: ENGINES, help: true };
+    throw err;
+  }
+  const args: CheckArgs = { migrations: o.migrations as string | undefined, command: o.command as string | undefined, source: o.source as string | undefined, target: o.target as string | undefined, engines: ENGINES, help: false };
+  const list = listOption(o.engines);
+  if (list) {
+    const engines = list.map((e) => {
+      const engine = ENGINE_ALIASES[e.toLowerCase()];
+      if (engine === undefined) throw new UsageError(`unknown engine ${JSON.stringify(e)}: use sqlite, postgres, mariadb`);
+      return engine;
+    });
+    args.engines = [...new Set(engines)];
+    if (args.engines.length < 2) throw new UsageError("--engines needs at least two engines to compare");
   }
   if (args.help) return args;
   const migrationForms = [args.migrations, args.command].filter((x) => x !== undefined).length;

@@ -23,6 +23,7 @@
  */
 import { copyDatabase, renderPlan } from "../components/copy/copy";
 import { redactUrl } from "../components/copy/connections";
+import { listOption, readOptions, UsageError } from "./lib/cli";
 import { renderRollback, rollbackCopy } from "../components/copy/safety";
 import { renderTable } from "../components/copy/transfer";
 import { openEndpoints } from "./lib/deploymentRefs";
@@ -47,69 +48,35 @@ interface Args {
   refuseUnfinished: boolean;
 }
 
-/** Parses the command line; `--name value` and `--name=value` both work. */
+/** Parses the command line (scripts/lib/cli.ts); throws UsageError. */
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { dryRun: false, allow: [], rollback: false, refuseUnfinished: false };
-  for (let i = 0; i < argv.length; i++) {
-    let name = argv[i];
-    let value: string | undefined;
-    const eq = name.indexOf("=");
-    if (name.startsWith("--") && eq > 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    const next = () => {
-      if (value !== undefined) return value;
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    const list = () => next().split(",").map((s) => s.trim()).filter(Boolean);
-    switch (name) {
-      case "--from":
-        args.from = next();
-        break;
-      case "--to":
-        args.to = next();
-        break;
-      case "--stack":
-        args.stack = next();
-        break;
-      case "--tables":
-        args.tables = list();
-        break;
-      case "--allow":
-        args.allow.push(...list());
-        break;
-      case "--dry-run":
-        args.dryRun = true;
-        break;
-      case "--batch-rows": {
-        const n = Number(next());
-        if (!Number.isInteger(n) || n < 1) throw new UsageError("--batch-rows must be a positive integer");
-        args.batchRows = n;
-        break;
-      }
-      case "--rollback":
-        args.rollback = true;
-        break;
-      case "--backup-dir":
-        args.backupDir = next();
-        break;
-      case "--refuse-unfinished":
-        args.refuseUnfinished = true;
-        break;
-      case "-h":
-      case "--help":
-        throw new UsageError("");
-      default:
-        throw new UsageError(`unknown argument ${JSON.stringify(redactUrl(name))}`);
-    }
-  }
-  return args;
+  const o = readOptions(argv, {
+    from: { type: "string" },
+    to: { type: "string" },
+    stack: { type: "string" },
+    tables: { type: "string", multiple: true },
+    allow: { type: "string", multiple: true },
+    "dry-run": { type: "boolean" },
+    "batch-rows": { type: "string" },
+    rollback: { type: "boolean" },
+    "backup-dir": { type: "string" },
+    "refuse-unfinished": { type: "boolean" },
+  });
+  const batchRows = o["batch-rows"] === undefined ? undefined : Number(o["batch-rows"]);
+  if (batchRows !== undefined && (!Number.isInteger(batchRows) || batchRows < 1)) throw new UsageError("--batch-rows must be a positive integer");
+  return {
+    from: o.from as string | undefined,
+    to: o.to as string | undefined,
+    stack: o.stack as string | undefined,
+    tables: listOption(o.tables),
+    allow: listOption(o.allow) ?? [],
+    dryRun: o["dry-run"] === true,
+    batchRows,
+    rollback: o.rollback === true,
+    backupDir: o["backup-dir"] as string | undefined,
+    refuseUnfinished: o["refuse-unfinished"] === true,
+  };
 }
-
-class UsageError extends Error {}
 
 async function main(): Promise<number> {
   let args: Args;
