@@ -45,13 +45,15 @@ function sourceHostColumn(flavor: Flavor): string {
 /**
  * Shell: `sql_string <value>` prints the value as a MariaDB string literal (for a secret, built
  * in the shell, never on a command line); `status_field <column>` prints one column of the
- * replica status ("" when the instance is not a replica).
+ * replica status ("" when the instance is not a replica). awk reads the whole status rather than
+ * exiting at the match: a client still writing would die of SIGPIPE, and pipefail would fail the
+ * script with status 141.
  */
 function renderReplicaFunctions(flavor: Flavor): string {
   return [
     "sql_string() { local s=$1; s=${s//\\\\/\\\\\\\\}; s=${s//\\'/\\'\\'}; printf \"'%s'\" \"$s\"; }",
     "status_field() {",
-    `  mariadb_root --column-names -e ${shellQuote(`${replicaStatusSql(flavor)}\\G`)} | awk -v k="$1" '{ name = $0; sub(/^ +/, "", name); sub(/:.*/, "", name) } name == k { i = index($0, ": "); print (i ? substr($0, i + 2) : ""); exit }'`,
+    `  mariadb_root --column-names -e ${shellQuote(`${replicaStatusSql(flavor)}\\G`)} | awk -v k="$1" '{ name = $0; sub(/^ +/, "", name); sub(/:.*/, "", name) } !found && name == k { i = index($0, ": "); print (i ? substr($0, i + 2) : ""); found = 1 }'`,
     "}",
   ].join("\n");
 }

@@ -366,6 +366,10 @@ async function createNamespace(tools: Tools, ns: string, octet: number): Promise
   await inNs("link", "set", "dev", "eth0", "up");
   // The /24 connected route is the only route: hosts reach each other and the root namespace
   // (10.213.0.1), and nothing else. No default route, no NAT.
+  // The address may have belonged to a host removed moments ago (another test file's): the root
+  // namespace's neighbour entry would still name that host's MAC, and connections would time
+  // out until it expired. Forget it, so the first packet asks for the new one.
+  await exec(tools.ip, ["neigh", "flush", "to", address, "dev", BRIDGE]);
 }
 
 // ------------------------------------------------------------------------------------------------
