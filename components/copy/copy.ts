@@ -19,8 +19,8 @@ import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderRes
 import { introspect } from "./introspect";
 import type { Conversion, CopyEngine, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { canonicalColumns, findNulConversions, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
-import { ChecksumAccumulator, compareChecksums, type TableChecksum, type TableDifference } from "./verify";
+import { checksumTable, findNulConversions, quoteIdent, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
   /** The source: `sqlite:///abs/path` (or a path), `postgresql://user:pass@host:port/db`, `mysql://` or `mariadb://`. Only read. */
@@ -219,11 +219,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
  */
 export async function checksumTables(conn: Connection, pairs: readonly TablePair[], allow: readonly string[], targetEngine: CopyEngine): Promise<TableChecksum[]> {
   const out: TableChecksum[] = [];
-  for (const p of pairs) {
-    const acc = new ChecksumAccumulator(p.source.name, canonicalColumns(p, targetEngine, allow));
-    for await (const batch of readRows(conn, p.target, 5000)) for (const row of batch) acc.add(row);
-    out.push(acc.result());
-  }
+  for (const p of pairs) out.push(await checksumTable(conn, p, targetEngine, allow));
   return out;
 }
 

@@ -18,13 +18,23 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { Connection } from "./connections";
 import type { Column, Conversion, CopyEngine, Table, TypeClass } from "./schema";
 import {
+  asText,
   canonicalBoolean,
+  canonicalField,
+  canonicalFloat,
+  canonicalValue,
+  formatParts,
   canonicalDate,
   canonicalDecimal,
   canonicalInteger,
   canonicalTime,
   ChecksumAccumulator,
+  checksumFromSums,
   decimalInput,
+  PG_HASH_SAMPLES,
+  HASH_SEEDS,
+  pgHashAgrees,
+  renderPgChecksumQuery,
   parseTimestamp,
   toUtc,
   type CanonicalColumn,
@@ -108,29 +118,33 @@ export async function transferTables(
     for (const pair of tables) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
-      const writer = await batchWriter(target, pair.target);
-      const convert = rowConverter(pair, target.engine, allow);
       let rows = 0;
       progress.start(pair.source.name);
-      // One batch in flight: the target stores batch N while this process reads, hashes and
-      // converts batch N+1 (two processes busy instead of taking turns).
-      let inFlight: Promise<void> = Promise.resolve();
-      try {
-        for await (const batch of readRows(source, pair.source, batchRows)) {
-          const converted = new Array<unknown[]>(batch.length);
-          for (let i = 0; i < batch.length; i++) {
-            accumulator.add(batch[i]);
-            converted[i] = convert(batch[i]);
+      if (target.engine === "postgres") {
+        rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
+      } else {
+        const writer = await batchWriter(target, pair.target);
+        const convert = rowConverter(pair, target.engine, allow);
+        // One batch in flight: the target stores batch N while this process reads, hashes and
+        // converts batch N+1 (two processes busy instead of taking turns).
+        let inFlight: Promise<void> = Promise.resolve();
+        try {
+          for await (const batch of readRows(source, pair.source, batchRows)) {
+            const converted = new Array<unknown[]>(batch.length);
+            for (let i = 0; i < batch.length; i++) {
+              accumulator.add(batch[i]);
+              converted[i] = convert(batch[i]);
+            }
+            await inFlight;
+            inFlight = writer(converted);
+            inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
+            rows += batch.length;
+            progress.update(pair.source.name, rows, started);
           }
           await inFlight;
-          inFlight = writer(converted);
-          inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
-          rows += batch.length;
-          progress.update(pair.source.name, rows, started);
+        } finally {
+          await inFlight.catch(() => undefined);
         }
-        await inFlight;
-      } finally {
-        await inFlight.catch(() => undefined);
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);
@@ -143,6 +157,158 @@ export async function transferTables(
   }
   progress.summary(results);
   return results;
+}
+
+/**
+ * The row count and checksum of `pair`'s target table as `conn` (the target) holds it, each
+ * value reduced by its source column's class so it compares with the source's checksum.
+ * PostgreSQL computes it in the server from the stored rows (verify.ts renderPgChecksumQuery)
+ * when every column has a canonical SQL form and the server's hash agrees with ours; otherwise,
+ * and on the other engines, the rows are read back and hashed here.
+ */
+export async function checksumTable(conn: Connection, pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): Promise<TableChecksum> {
+  const columns = canonicalColumns(pair, targetEngine, allow);
+  if (conn.engine === "postgres" && (await serverHashAgrees(conn))) {
+    const sql = renderPgChecksumQuery(
+      pair.target.name,
+      columns.map((c, i) => ({ source: c, target: pair.target.columns[i] })),
+      (n) => quoteIdent("postgres", n),
+    );
+    if (sql !== undefined) {
+      const [r] = await conn.query(sql);
+      return checksumFromSums(pair.source.name, Number(r.n), r.h1 === null ? null : String(r.h1), r.h2 === null ? null : String(r.h2));
+    }
+  }
+  const acc = new ChecksumAccumulator(pair.source.name, columns);
+  for await (const batch of readRows(conn, pair.target, 5000)) for (const row of batch) acc.add(row);
+  return acc.result();
+}
+
+const hashChecks = new WeakMap<Connection, Promise<boolean>>();
+
+/** Whether a PostgreSQL server's hashtextextended is the one verify.ts reimplements (asked once per connection). */
+function serverHashAgrees(conn: Connection): Promise<boolean> {
+  let check = hashChecks.get(conn);
+  if (check === undefined) {
+    const params: string[] = [];
+    const calls = PG_HASH_SAMPLES.flatMap((t) =>
+      HASH_SEEDS.map((seed) => {
+        params.push(t);
+        return `hashtextextended($${params.length}::text COLLATE "C", ${seed})::text`;
+      }),
+    );
+    check = conn
+      .query(`SELECT ARRAY[${calls.join(", ")}] AS h`, params)
+      .then((rows) => pgHashAgrees((rows[0].h as unknown[]).map(String)))
+      .catch(() => false);
+    hashChecks.set(conn, check);
+  }
+  return check;
+}
+
+/** Rows rendered and written to a COPY stream at a time: small enough that they die young (no garbage collector work to speak of), large enough to keep calls few. */
+const PG_CHUNK_ROWS = 1000;
+
+/**
+ * Moves one table into PostgreSQL: source rows are read in small chunks, each rendered to COPY
+ * text (and hashed) and written into an open COPY at once, so PostgreSQL parses one chunk while
+ * the next is read and rendered; every `batchRows` rows the COPY ends (one transaction).
+ * Returns the rows moved.
+ */
+async function copyIntoPostgres(
+  source: Connection,
+  target: Connection,
+  pair: TablePair,
+  allow: readonly string[],
+  batchRows: number,
+  accumulator: ChecksumAccumulator,
+  onProgress: (rows: number) => void,
+): Promise<number> {
+  const render = pgRowRenderer(pair, allow);
+  const copy = new PgCopy(target, pair.target);
+  let rows = 0;
+  let inBatch = 0;
+  try {
+    for await (const chunk of readRows(source, pair.source, Math.min(batchRows, PG_CHUNK_ROWS))) {
+      let text = "";
+      for (let i = 0; i < chunk.length; i++) text += `${render(chunk[i], accumulator)}\n`;
+      await copy.write(text);
+      rows += chunk.length;
+      inBatch += chunk.length;
+      if (inBatch >= batchRows) {
+        await copy.commit();
+        inBatch = 0;
+      }
+      onProgress(rows);
+    }
+    await copy.commit();
+  } finally {
+    await copy.abort();
+  }
+  return rows;
+}
+
+/** One COPY FROM STDIN at a time into a table, opened on the first write: write() with backpressure, commit() ends it (its transaction), abort() rolls an open one back. */
+class PgCopy {
+  private readonly sql: string;
+  private stream: ReturnType<typeof copyFrom> | undefined;
+  private done: Promise<void> | undefined;
+  private failed: Error | undefined;
+
+  constructor(
+    private readonly target: Connection,
+    table: Table,
+  ) {
+    this.sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.target.native.engine !== "postgres") throw new Error("PgCopy needs a PostgreSQL target");
+    if (this.stream === undefined) {
+      const stream = this.target.native.client.query(copyFrom(this.sql));
+      this.stream = stream;
+      this.failed = undefined;
+      this.done = new Promise<void>((resolve, reject) => {
+        stream.on("finish", () => resolve());
+        stream.on("error", (err: Error) => {
+          this.failed = err;
+          reject(err);
+        });
+      });
+      this.done.catch(() => undefined); // surfaced by write() or commit()
+    }
+    const stream = this.stream;
+    if (!stream.write(text)) {
+      // PostgreSQL is behind: wait until the socket drains (or the COPY fails).
+      await new Promise<void>((resolve) => {
+        const settle = () => {
+          stream.off("drain", settle);
+          stream.off("error", settle);
+          resolve();
+        };
+        stream.on("drain", settle);
+        stream.on("error", settle);
+      });
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  async commit(): Promise<void> {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.stream = undefined;
+    stream.end();
+    await this.done;
+  }
+
+  async abort(): Promise<void> {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.stream = undefined;
+    // destroy() sends CopyFail: the server rolls the COPY back and the connection stays usable.
+    stream.destroy(new Error("copy aborted"));
+    await this.done?.catch(() => undefined);
+  }
 }
 
 /** Starts the source's consistent snapshot (see the file header). */
@@ -286,16 +452,9 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       return async (rows) => many(rows);
     }
     case "postgres": {
-      const client = native.client;
+      const write = pgCopyWriter(target, table);
       return async (rows) => {
-        if (!rows.length) return;
-        // One COPY statement is one transaction: the batch lands whole or not at all.
-        const stream = client.query(copyFrom(`COPY ${name} (${cols}) FROM STDIN`));
-        await new Promise<void>((resolve, reject) => {
-          stream.on("error", reject);
-          stream.on("finish", () => resolve());
-          stream.end(renderCopyText(rows));
-        });
+        if (rows.length) await write(renderCopyText(rows));
       };
     }
     case "mariadb": {
@@ -317,6 +476,146 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       };
     }
   }
+}
+
+/** Returns a function that loads COPY text (whole lines) into `table` on a PostgreSQL target, one COPY (one transaction) per call. */
+function pgCopyWriter(target: Connection, table: Table): (text: string) => Promise<void> {
+  if (target.native.engine !== "postgres") throw new Error("pgCopyWriter needs a PostgreSQL target");
+  const client = target.native.client;
+  const sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+  return async (text) => {
+    // One COPY statement is one transaction: the batch lands whole or not at all.
+    const stream = client.query(copyFrom(sql));
+    await new Promise<void>((resolve, reject) => {
+      stream.on("error", reject);
+      stream.on("finish", () => resolve());
+      stream.end(text);
+    });
+  };
+}
+
+/** What one column's renderer produced for a value: its canonical text (null for NULL) and its COPY text (escaped, `\N` for NULL). */
+const rendered = { canonical: null as string | null, copy: "" };
+
+/**
+ * Returns a function that renders a source row as one PostgreSQL COPY text line and adds its
+ * canonical form to `acc`, computing each value's canonical text (by the source column's class,
+ * verify.ts) and its target text from one reading of it. Where the source and target classes
+ * differ, or for the classes without a shared reading, the two are computed apart
+ * (canonicalValue and toTargetValue), exactly as the other engines' path does. The target's
+ * checksum is computed by PostgreSQL from what it stored, so a wrong rendering here fails
+ * verification rather than passing it.
+ */
+export function pgRowRenderer(pair: TablePair, allow: readonly string[] = []): (row: readonly unknown[], acc: ChecksumAccumulator) => string {
+  const renderers = pair.source.columns.map((src, i) => {
+    const tgt: Column = pair.target.columns[i] ?? src;
+    const nulId = nulConversionId(pair.source.name, src.name);
+    return pgValueRenderer(pair.source.name, src, tgt, nulId, allow.includes(nulId));
+  });
+  const types = pair.source.columns.map((c) => c.type);
+  return (row, acc) => {
+    let canonical = "";
+    let line = "";
+    for (let i = 0; i < renderers.length; i++) {
+      renderers[i](row[i]);
+      canonical += canonicalField(rendered.canonical, types[i]);
+      line += i === 0 ? rendered.copy : `\t${rendered.copy}`;
+    }
+    acc.addCanonical(canonical);
+    return line;
+  };
+}
+
+/** A text value bound for PostgreSQL: refused (or, when allowed, stripped) when it holds NUL. */
+function pgText(table: string, column: string, nulId: string, stripNul: boolean, s: string): string {
+  if (!s.includes("\u0000")) return s;
+  if (!stripNul) throw new LossyValueError(nulId, `${table}.${column} holds a text value with a NUL character, which PostgreSQL cannot store; copying it drops the NUL`);
+  return s.replace(/\u0000/g, "");
+}
+
+function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string, stripNul: boolean): (v: unknown) => void {
+  const s = src.type;
+  const t = tgt.type;
+  const isNull = (v: unknown) => {
+    if (v !== null && v !== undefined) return false;
+    rendered.canonical = null;
+    rendered.copy = "\\N";
+    return true;
+  };
+  if (s.kind === "integer" && t.kind === "integer") {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = rendered.copy = canonicalInteger(v);
+    };
+  }
+  if (s.kind === "boolean" && t.kind === "boolean") {
+    return (v) => {
+      if (isNull(v)) return;
+      const b = canonicalBoolean(v);
+      rendered.canonical = b ? "1" : "0";
+      rendered.copy = b ? "t" : "f";
+    };
+  }
+  if (s.kind === "decimal" && t.kind === "decimal" && s.scale === t.scale) {
+    return (v) => {
+      if (isNull(v)) return;
+      const d = canonicalDecimal(decimalInput(v, s.scale));
+      rendered.canonical = d;
+      rendered.copy = d === "nan" ? "NaN" : d === "inf" ? "Infinity" : d === "-inf" ? "-Infinity" : d;
+    };
+  }
+  if (s.kind === "text" && t.kind === "text" && !s.fixed && !t.fixed) {
+    return (v) => {
+      if (isNull(v)) return;
+      const text = pgText(table, src.name, nulId, stripNul, asText(v));
+      rendered.canonical = text;
+      rendered.copy = escapeCopy(text);
+    };
+  }
+  if (s.kind === "binary" && t.kind === "binary") {
+    return (v) => {
+      if (isNull(v)) return;
+      const hex = (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(asText(v), "utf8")).toString("hex");
+      rendered.canonical = hex;
+      rendered.copy = `\\\\x${hex}`;
+    };
+  }
+  if (s.kind === "date" && t.kind === "date") {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = rendered.copy = canonicalDate(v);
+    };
+  }
+  if (s.kind === "timestamp" && t.kind === "timestamp" && s.withTimeZone === t.withTimeZone) {
+    return (v) => {
+      if (isNull(v)) return;
+      const p = parseTimestamp(v);
+      const u = toUtc(p);
+      const utc = formatParts(u.date, u.hour, u.minute, u.second, p.fraction);
+      if (s.withTimeZone) {
+        rendered.canonical = `${utc}Z`;
+        rendered.copy = `${utc}+00`;
+      } else {
+        // A wall-clock value with an offset is written as its UTC wall clock (toTargetValue), compared as written.
+        rendered.canonical = p.offsetMinutes ? formatParts(p.date, p.hour, p.minute, p.second, p.fraction) : utc;
+        rendered.copy = utc;
+      }
+    };
+  }
+  if (s.kind === "float" && t.kind === "float") {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = canonicalFloat(v, s.bytes);
+      rendered.copy = String(toTargetValue(v, t, "postgres"));
+    };
+  }
+  return (v) => {
+    if (isNull(v)) return;
+    rendered.canonical = canonicalValue(v, s, stripNul);
+    let out = toTargetValue(v, t, "postgres");
+    if (typeof out === "string" && t.kind !== "binary") out = pgText(table, src.name, nulId, stripNul, out);
+    rendered.copy = out === null ? "\\N" : escapeCopy(String(out));
+  };
 }
 
 /** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */

@@ -6,10 +6,16 @@ import {
   canonicalValue,
   canonicalWallClock,
   ChecksumAccumulator,
+  checksumFromSums,
   compareChecksums,
+  hashTextExtended,
+  HASH_SEEDS,
+  pgHashAgrees,
+  PG_HASH_SAMPLES,
+  renderPgChecksumQuery,
   type CanonicalColumn,
 } from "../../components/copy/verify";
-import { escapeCopy, LossyValueError, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
+import { escapeCopy, LossyValueError, pgRowRenderer, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
 import type { Table, TypeClass } from "../../components/copy/schema";
 
 const INT8: TypeClass = { kind: "integer", bytes: 8 };
@@ -46,11 +52,16 @@ describe("canonical form: the same stored value reads the same from every engine
     expect(() => canonicalDecimal("abc")).toThrow(/not a decimal/);
   });
 
-  it("floats: a 4-byte float read back through a double matches its shortest text", () => {
+  it("floats: the exact bits, whatever the spelling; a 4-byte float read back through a double matches its text", () => {
     const f4: TypeClass = { kind: "float", bytes: 4 };
+    const f8: TypeClass = { kind: "float", bytes: 8 };
     expect(canonicalValue(Math.fround(1.1), f4)).toBe(canonicalValue("1.1", f4));
-    expect(canonicalValue(1.1, { kind: "float", bytes: 8 })).toBe("1.1");
-    expect(canonicalValue(-0, { kind: "float", bytes: 8 })).toBe("0");
+    // float8send(1.1::float8) in PostgreSQL: what the server computes for its side.
+    expect(canonicalValue(1.1, f8)).toBe("3ff199999999999a");
+    expect(canonicalValue("1.1e0", f8)).toBe(canonicalValue(1.1, f8));
+    expect(canonicalValue(1.1, f8)).not.toBe(canonicalValue(1.1000000000000003, f8));
+    expect(canonicalValue(-0, f8)).toBe("0");
+    expect(canonicalValue("NaN", f8)).toBe("NaN");
   });
 
   it("text: unicode is kept; CHAR padding is not data; NUL is dropped only when that loss was allowed", () => {
@@ -146,7 +157,100 @@ describe("checksums: order-independent, duplicate-sensitive, name the table that
   });
 });
 
+describe("the row hash is PostgreSQL's hashtextextended, so the server can checksum its own side", () => {
+  // Printed by PostgreSQL 15: SELECT hashtextextended(t COLLATE "C", seed).
+  const server: [string, number, string][] = [
+    ["", 0, "-6939563903564495251"],
+    ["", 388817, "-5903594821834219432"],
+    ["a", 388818, "-7146219665848760771"],
+    ["dbstack", 0, "8301548909608959653"],
+    ["Zoë Ωμέγα 日本語 😀", 388817, "2461100853492851875"],
+    ["0123456789ab", 388818, "645657352259499002"],
+    ["0123456789abcdefghijklmnopqrstuvw", 0, "-3787419154109005392"],
+  ];
+
+  it("hashTextExtended gives the server's values (empty, short, multi-byte, whole and partial 12-byte blocks)", () => {
+    for (const [text, seed, expected] of server) expect(hashTextExtended(text, seed)).toBe(expected);
+    expect(HASH_SEEDS).toEqual([388817, 388818]);
+  });
+
+  it("pgHashAgrees accepts a server that hashes as we do and refuses one that does not", () => {
+    const mine = PG_HASH_SAMPLES.flatMap((t) => HASH_SEEDS.map((seed) => hashTextExtended(t, seed)));
+    expect(pgHashAgrees(mine)).toBe(true);
+    expect(pgHashAgrees(mine.map((h, i) => (i === 3 ? "1" : h)))).toBe(false);
+    expect(pgHashAgrees(mine.slice(1))).toBe(false);
+  });
+
+  it("the server's lane sums (signed, any size) give the accumulator's checksum", () => {
+    const cols: CanonicalColumn[] = [
+      { name: "id", type: INT8 },
+      { name: "name", type: { kind: "text" } },
+    ];
+    const rows = [["1", "Zoë"], ["2", null], ["3", "日本語"], ["3", "日本語"]];
+    const acc = new ChecksumAccumulator("t", cols);
+    rows.forEach((r) => acc.add(r));
+    const lane = (seed: number) => rows.reduce((sum, r) => sum + BigInt(hashTextExtended(canonicalRow(r, cols), seed)), 0n).toString();
+    expect(checksumFromSums("t", rows.length, lane(HASH_SEEDS[0]), lane(HASH_SEEDS[1]))).toEqual(acc.result());
+    expect(checksumFromSums("t", 0, null, null)).toEqual(new ChecksumAccumulator("t", cols).result());
+  });
+
+  it("renderPgChecksumQuery builds every column's canonical text in SQL, or gives up (JSON) so the rows are read back", () => {
+    const col = (name: string, type: TypeClass) => ({ source: { name, type }, target: { name, type } });
+    const q = (n: string) => `"${n}"`;
+    const sql = renderPgChecksumQuery("t", [col("b", BOOL), col("p", DEC), col("at", TSTZ), col("f", { kind: "float", bytes: 8 }), col("c", { kind: "text", maxLength: 3, fixed: true })], q)!;
+    expect(sql).toContain(`CASE WHEN "b" THEN '1' WHEN NOT "b" THEN '0' END`);
+    expect(sql).toContain(`replace(lower(trim_scale("p")::text), 'infinity', 'inf')`);
+    expect(sql).toContain(`("at" AT TIME ZONE 'UTC')::text || 'Z'`);
+    expect(sql).toContain(`encode(float8send("f"::float8), 'hex')`);
+    expect(sql).toContain(`rtrim("c"::text, ' ')`);
+    expect(sql).toContain(`hashtextextended(r, 388817)`);
+    expect(renderPgChecksumQuery("t", [col("id", INT8), col("doc", { kind: "json" })], q)).toBeUndefined();
+  });
+});
+
 describe("values written to the target", () => {
+  it("into PostgreSQL, the one-pass renderer writes what rowConverter + renderCopyText write and hashes what canonicalRow hashes", () => {
+    const c = (name: string, type: TypeClass) => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
+    const source: Table = {
+      name: "mixed",
+      columns: [
+        c("id", INT8),
+        c("ok", BOOL),
+        c("price", DEC),
+        c("f", { kind: "float", bytes: 8 }),
+        c("name", { kind: "text" }),
+        c("code", { kind: "text", maxLength: 4, fixed: true }),
+        c("blob", { kind: "binary" }),
+        c("day", { kind: "date" }),
+        c("at", TSTZ),
+        c("wall", TS),
+        c("doc", { kind: "json" }),
+        c("u", { kind: "uuid" }),
+        c("big", { kind: "integer", bytes: 8, unsigned: true }),
+      ],
+      primaryKey: [],
+      indexes: [],
+      foreignKeys: [],
+    };
+    // The unsigned BIGINT becomes numeric(20,0) in PostgreSQL: a pair whose classes differ.
+    const target: Table = { ...source, columns: source.columns.map((col) => (col.name === "big" ? { ...col, type: { kind: "decimal", precision: 20, scale: 0 } } : col)) };
+    const pair = { source, target };
+    const rows: unknown[][] = [
+      [1n, 1n, -299.63000000000005, 0.1, "tab\there\nZoë \\ 😀", "ab  ", Buffer.from([0, 255]), "2024-02-29", "2024-03-31T03:30:00.250+02:00", "2024-03-31 02:30:00", '{"b":1,"a":2}', "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "18446744073709551615"],
+      [null, null, null, null, null, null, null, null, null, null, null, null, null],
+      [9223372036854775807n, "false", "12.50", -0, "", "x", "text in a blob", "1999-12-31", "2024-01-01 00:00:00Z", "2024-10-27 02:59:59.999999+01:00", "[]", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 0n],
+    ];
+    const cols = source.columns.map((col) => ({ name: col.name, type: col.type }));
+    const fused = new ChecksumAccumulator("mixed", cols);
+    const render = pgRowRenderer(pair);
+    const lines = rows.map((r) => `${render(r, fused)}\n`).join("");
+    const plain = new ChecksumAccumulator("mixed", cols);
+    rows.forEach((r) => plain.add(r));
+    expect(lines).toBe(renderCopyText(rows.map(rowConverter(pair, "postgres"))));
+    expect(fused.result()).toEqual(plain.result());
+    expect(() => render(["1", null, null, null, "a\u0000b", null, null, null, null, null, null, null, null], fused)).toThrow(/--allow mixed\.name:nul->postgres/);
+  });
+
   it("PostgreSQL COPY text escapes backslash, tab, newline and carriage return, and writes NULL as \\N", () => {
     expect(escapeCopy("a\\b\tc\nd\re")).toBe("a\\\\b\\tc\\nd\\re");
     expect(renderCopyText([["1", null, "x\ty"], ["2", "", "\\N"]])).toBe("1\t\\N\tx\\ty\n2\t\t\\\\N\n");
