@@ -19,7 +19,7 @@ import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderRes
 import { introspect } from "./introspect";
 import type { Conversion, CopyEngine, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { checksumTable, findNulConversions, quoteIdent, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { checksumTable, findValueConversions, quoteIdent, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
 import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -123,7 +123,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const targetEngine = parseConnectionUrl(options.to).engine;
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
-    if (targetEngine === "postgres") translation.conversions.push(...(await findNulConversions(source, schema.schema.tables)));
+    translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
     clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {

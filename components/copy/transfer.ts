@@ -23,7 +23,9 @@ import {
   canonicalField,
   canonicalFloat,
   canonicalValue,
+  clampedInfinity,
   formatParts,
+  specialDate,
   canonicalDate,
   canonicalDecimal,
   canonicalInteger,
@@ -75,6 +77,16 @@ export function nulConversionId(table: string, column: string): string {
   return `${table}.${column}:nul->postgres`;
 }
 
+/** The id a user allows to have PostgreSQL's infinity/-infinity written as the target's latest/earliest time. */
+export function infinityConversionId(table: string, column: string, target: CopyEngine): string {
+  return `${table}.${column}:infinity->${target}`;
+}
+
+/** The id a user allows to have dates before year 1 (BC) written as NULL into a target that cannot hold them. */
+export function bcConversionId(table: string, column: string, target: CopyEngine): string {
+  return `${table}.${column}:bc->${target}`;
+}
+
 /** Raised when a value cannot be copied without loss and the user did not allow it. */
 export class LossyValueError extends Error {
   constructor(
@@ -95,6 +107,8 @@ export function canonicalColumns(pair: TablePair, targetEngine: CopyEngine, allo
     name: c.name,
     type: c.type,
     stripNul: targetEngine === "postgres" && allow.includes(nulConversionId(pair.source.name, c.name)),
+    clampInfinity: targetEngine !== "postgres" && allow.includes(infinityConversionId(pair.source.name, c.name, targetEngine)),
+    bcAsNull: targetEngine !== "postgres" && allow.includes(bcConversionId(pair.source.name, c.name, targetEngine)),
   }));
 }
 
@@ -580,14 +594,25 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
       rendered.copy = `\\\\x${hex}`;
     };
   }
+  const generic = (v: unknown) => {
+    if (isNull(v)) return;
+    rendered.canonical = canonicalValue(v, s, stripNul);
+    let out = toTargetValue(v, t, "postgres");
+    if (typeof out === "string" && t.kind !== "binary") out = pgText(table, src.name, nulId, stripNul, out);
+    rendered.copy = out === null ? "\\N" : escapeCopy(String(out));
+  };
+  // infinity and BC dates (a PostgreSQL source) take the general way.
+  const special = (v: unknown) => typeof v === "string" && specialDate(v) !== undefined;
   if (s.kind === "date" && t.kind === "date") {
     return (v) => {
+      if (special(v)) return generic(v);
       if (isNull(v)) return;
       rendered.canonical = rendered.copy = canonicalDate(v);
     };
   }
   if (s.kind === "timestamp" && t.kind === "timestamp" && s.withTimeZone === t.withTimeZone) {
     return (v) => {
+      if (special(v)) return generic(v);
       if (isNull(v)) return;
       const p = parseTimestamp(v);
       const u = toUtc(p);
@@ -609,13 +634,7 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
       rendered.copy = String(toTargetValue(v, t, "postgres"));
     };
   }
-  return (v) => {
-    if (isNull(v)) return;
-    rendered.canonical = canonicalValue(v, s, stripNul);
-    let out = toTargetValue(v, t, "postgres");
-    if (typeof out === "string" && t.kind !== "binary") out = pgText(table, src.name, nulId, stripNul, out);
-    rendered.copy = out === null ? "\\N" : escapeCopy(String(out));
-  };
+  return generic;
 }
 
 /** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */
@@ -672,13 +691,28 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
   const plans = pair.source.columns.map((src, i) => {
     const tgt: Column = pair.target.columns[i] ?? src;
     const nulId = nulConversionId(pair.source.name, src.name);
-    return { src, tgt, nulId, stripNul: allow.includes(nulId) };
+    const infId = infinityConversionId(pair.source.name, src.name, targetEngine);
+    const bcId = bcConversionId(pair.source.name, src.name, targetEngine);
+    const dated = targetEngine !== "postgres" && (tgt.type.kind === "date" || tgt.type.kind === "timestamp");
+    return { src, tgt, nulId, stripNul: allow.includes(nulId), dated, infId, bcId, clamp: allow.includes(infId), bcNull: allow.includes(bcId) };
   });
   return (row) => {
     const out = new Array<unknown>(plans.length);
     for (let i = 0; i < plans.length; i++) {
       const p = plans[i];
-      let v = toTargetValue(row[i], p.tgt.type, targetEngine);
+      let raw = row[i];
+      if (p.dated && typeof raw === "string") {
+        // PostgreSQL's infinity and BC dates: MariaDB and SQLite dates hold neither.
+        const special = specialDate(raw);
+        if (special === "bc") {
+          if (!p.bcNull) throw new LossyValueError(p.bcId, `${pair.source.name}.${p.src.name} holds a date before year 1 (${raw}), which ${targetEngine} cannot hold; copying it writes NULL`);
+          raw = null;
+        } else if (special !== undefined) {
+          if (!p.clamp) throw new LossyValueError(p.infId, `${pair.source.name}.${p.src.name} holds ${special}, which ${targetEngine} cannot hold; copying it writes ${clampedInfinity(special, p.tgt.type)}`);
+          raw = clampedInfinity(special, p.tgt.type);
+        }
+      }
+      let v = toTargetValue(raw, p.tgt.type, targetEngine);
       if (targetEngine === "postgres" && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
         if (!p.stripNul) {
           throw new LossyValueError(
@@ -725,11 +759,16 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
       return engine === "postgres" ? `\\x${buf.toString("hex")}` : buf;
     }
     case "date":
+      if (typeof value === "string" && (specialDate(value) === "infinity" || specialDate(value) === "-infinity")) return specialDate(value);
       return canonicalDate(value);
     case "time":
       return canonicalTime(textOf(value));
-    case "timestamp":
+    case "timestamp": {
+      // infinity reaches here only for PostgreSQL (rowConverter clamps or refuses it for the others).
+      const special = typeof value === "string" ? specialDate(value) : undefined;
+      if (special === "infinity" || special === "-infinity") return special;
       return type.withTimeZone ? instantText(value, engine) : wallClockText(value);
+    }
     case "json":
       return textOf(value);
     case "uuid":
@@ -745,6 +784,8 @@ function instantText(value: unknown, engine: CopyEngine): string {
   const p = parseTimestamp(value);
   const u = toUtc(p);
   const text = `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+  // BC (only from PostgreSQL, only back into it: the others refuse it in rowConverter).
+  if (u.bc) return `${text}+00 BC`;
   return engine === "postgres" ? `${text}+00` : engine === "sqlite" ? `${text}+00:00` : text;
 }
 
@@ -752,7 +793,7 @@ function instantText(value: unknown, engine: CopyEngine): string {
 function wallClockText(value: unknown): string {
   const p = parseTimestamp(value);
   const u = toUtc(p);
-  return `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+  return `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}${u.bc ? " BC" : ""}`;
 }
 
 function pad2(n: number): string {
@@ -817,6 +858,56 @@ export function renderTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)];
+}
+
+/**
+ * The values of the source that the target cannot hold as they are, found before anything is
+ * written, each a lossy conversion with the id that allows it: text with NUL into PostgreSQL
+ * (findNulConversions); PostgreSQL's infinity/-infinity and dates before year 1 (BC) into
+ * MariaDB or SQLite (findSpecialDateConversions).
+ */
+export async function findValueConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
+  if (targetEngine === "postgres") return findNulConversions(source, tables);
+  return findSpecialDateConversions(source, tables, targetEngine);
+}
+
+/**
+ * The date and timestamp columns of a PostgreSQL source holding infinity/-infinity or BC dates,
+ * for a copy into MariaDB or SQLite (neither holds them): one scan per table that has such columns.
+ */
+export async function findSpecialDateConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
+  if (source.engine !== "postgres" || targetEngine === "postgres") return [];
+  const out: Conversion[] = [];
+  for (const t of tables) {
+    const cols = t.columns.filter((c) => c.type.kind === "date" || c.type.kind === "timestamp");
+    if (cols.length === 0) continue;
+    const probes = cols.flatMap((c, i) => {
+      const q = quoteIdent("postgres", c.name);
+      return [`coalesce(bool_or(NOT isfinite(${q})), false) AS inf${i}`, `coalesce(bool_or(isfinite(${q}) AND ${q} < '0001-01-01'), false) AS bc${i}`];
+    });
+    const [r] = await source.query(`SELECT ${probes.join(", ")} FROM ${quoteIdent("postgres", t.name)}`);
+    cols.forEach((c, i) => {
+      if (r[`inf${i}`] === true) {
+        out.push({
+          id: infinityConversionId(t.name, c.name, targetEngine),
+          table: t.name,
+          column: c.name,
+          message: `${t.name}.${c.name} holds infinity or -infinity, which ${targetEngine} cannot hold: infinity is written as ${clampedInfinity("infinity", c.type)}, -infinity as ${clampedInfinity("-infinity", c.type)}`,
+          lossy: true,
+        });
+      }
+      if (r[`bc${i}`] === true) {
+        out.push({
+          id: bcConversionId(t.name, c.name, targetEngine),
+          table: t.name,
+          column: c.name,
+          message: `${t.name}.${c.name} holds dates before year 1 (BC), which ${targetEngine} cannot hold: they are written as NULL`,
+          lossy: true,
+        });
+      }
+    });
+  }
+  return out;
 }
 
 /**

@@ -35,6 +35,10 @@ export interface CanonicalColumn {
    * (its text types cannot hold NUL) and the user allowed that loss.
    */
   stripNul?: boolean;
+  /** PostgreSQL's infinity/-infinity are written as the latest/earliest time the target holds (allowed by the user): compared so. */
+  clampInfinity?: boolean;
+  /** Dates before year 1 (BC) are written as NULL (allowed by the user): compared so. */
+  bcAsNull?: boolean;
 }
 
 /** A table's row count and content checksum (32 hex digits), as computed on one side. */
@@ -218,7 +222,7 @@ export function canonicalRow(row: readonly unknown[], columns: readonly Canonica
   let out = "";
   for (let i = 0; i < columns.length; i++) {
     const col = columns[i];
-    out += canonicalField(canonicalValue(row[i], col.type, col.stripNul), col.type);
+    out += canonicalField(canonicalValue(row[i], col.type, col.stripNul, col), col.type);
   }
   return out;
 }
@@ -237,8 +241,16 @@ const ASCII_KINDS = new Set<string>(["integer", "boolean", "decimal", "float", "
  * Accepts what any of the three drivers returns for that class (strings, numbers, bigints,
  * booleans, Buffers), so the same stored value gives the same text from every engine.
  */
-export function canonicalValue(value: unknown, type: TypeClass, stripNul = false): string | null {
+export function canonicalValue(value: unknown, type: TypeClass, stripNul = false, dates: { clampInfinity?: boolean; bcAsNull?: boolean } = {}): string | null {
   if (value === null || value === undefined) return null;
+  if ((type.kind === "date" || type.kind === "timestamp") && typeof value === "string") {
+    const special = specialDate(value);
+    if (special === "bc" && dates.bcAsNull) return null;
+    if (special === "infinity" || special === "-infinity") {
+      if (!dates.clampInfinity) return special;
+      value = clampedInfinity(special, type);
+    }
+  }
   switch (type.kind) {
     case "integer":
       return canonicalInteger(value);
@@ -359,7 +371,30 @@ export function canonicalDate(value: unknown): string {
   const s = asText(value).trim();
   const m = /^(-?\d{4,})-(\d{2})-(\d{2})/.exec(s);
   if (!m) throw new Error(`not a date: ${JSON.stringify(s)}`);
-  return `${m[1]}-${m[2]}-${m[3]}`;
+  // PostgreSQL spells years before 1 with a BC suffix (DateStyle ISO); never read as the AD year.
+  return `${m[1]}-${m[2]}-${m[3]}${BC_SUFFIX.test(s) ? " BC" : ""}`;
+}
+
+const BC_SUFFIX = /\sBC$/i;
+
+/**
+ * What is special about a date or timestamp as PostgreSQL prints it: `infinity`, `-infinity`, or
+ * `bc` (a year before 1, printed with a BC suffix); undefined for an ordinary one.
+ */
+export function specialDate(value: string): "infinity" | "-infinity" | "bc" | undefined {
+  const last = value.charCodeAt(value.length - 1);
+  // Cheap first test (every ordinary value ends in a digit or a zone): 'y' of infinity, 'C'/'c' of BC.
+  if (last !== 121 && last !== 89 && last !== 67 && last !== 99) return undefined;
+  const s = value.trim().toLowerCase();
+  if (s === "infinity" || s === "+infinity") return "infinity";
+  if (s === "-infinity") return "-infinity";
+  return BC_SUFFIX.test(s) ? "bc" : undefined;
+}
+
+/** The value infinity/-infinity is written as where a target cannot hold it: its latest/earliest time. */
+export function clampedInfinity(which: "infinity" | "-infinity", type: TypeClass): string {
+  if (type.kind === "date") return which === "infinity" ? "9999-12-31" : "0001-01-01";
+  return which === "infinity" ? "9999-12-31 23:59:59.999999" : "0001-01-01 00:00:00";
 }
 
 /** A time of day as HH:MM:SS[.fraction without trailing zeros]. */
@@ -378,6 +413,8 @@ export interface TimestampParts {
   /** Fractional seconds digits, as written (up to microseconds in practice). */
   fraction: string;
   offsetMinutes?: number;
+  /** A year before 1, as PostgreSQL prints it: `date` holds the BC year (0044 for 44 BC). */
+  bc?: boolean;
 }
 
 /**
@@ -399,7 +436,7 @@ export function parseTimestamp(value: unknown): TimestampParts {
   const s = asText(value).trim();
   const fast = parseCommonTimestamp(s);
   if (fast) return fast;
-  const m = /^(-?\d{4,}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(s);
+  const m = /^(-?\d{4,}-\d{2}-\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?(\s+BC)?$/i.exec(s);
   if (!m) throw new Error(`not a timestamp: ${JSON.stringify(s)}`);
   let offsetMinutes: number | undefined;
   if (m[6]) {
@@ -417,6 +454,7 @@ export function parseTimestamp(value: unknown): TimestampParts {
     second: m[4] ? parseInt(m[4], 10) : 0,
     fraction: (m[5] ?? "").replace(/0+$/, ""),
     offsetMinutes,
+    ...(m[7] ? { bc: true } : {}),
   };
 }
 
@@ -469,7 +507,7 @@ function parseCommonTimestamp(s: string): TimestampParts | undefined {
 /** A wall-clock timestamp (no time zone) as `YYYY-MM-DD HH:MM:SS[.f]`; an offset, if any, is ignored. */
 export function canonicalWallClock(value: unknown): string {
   const p = parseTimestamp(value);
-  return formatParts(p.date, p.hour, p.minute, p.second, p.fraction);
+  return formatParts(p.date, p.hour, p.minute, p.second, p.fraction) + (p.bc ? " BC" : "");
 }
 
 /**
@@ -480,20 +518,23 @@ export function canonicalWallClock(value: unknown): string {
 export function canonicalInstant(value: unknown): string {
   const p = parseTimestamp(value);
   const utc = toUtc(p);
-  return `${formatParts(utc.date, utc.hour, utc.minute, utc.second, p.fraction)}Z`;
+  return `${formatParts(utc.date, utc.hour, utc.minute, utc.second, p.fraction)}${utc.bc ? " BC" : ""}Z`;
 }
 
 /** Shifts parsed parts to UTC (calendar arithmetic in UTC, so no local zone or DST is involved). */
-export function toUtc(p: TimestampParts): { date: string; hour: number; minute: number; second: number } {
+export function toUtc(p: TimestampParts): { date: string; hour: number; minute: number; second: number; bc?: boolean } {
   if (!p.offsetMinutes) return p;
   const [y, mo, d] = splitDate(p.date);
   const dt = new Date(0);
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
-  dt.setUTCFullYear(y, mo - 1, d);
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999. BC years count back
+  // from 1 BC = year 0 (astronomical numbering), so a shift across New Year stays right.
+  dt.setUTCFullYear(p.bc ? 1 - y : y, mo - 1, d);
   dt.setUTCHours(p.hour, p.minute - p.offsetMinutes, p.second, 0);
-  const year = dt.getUTCFullYear();
+  let year = dt.getUTCFullYear();
+  const bc = p.bc === true && year <= 0;
+  if (p.bc) year = year <= 0 ? 1 - year : year;
   const date = `${year < 0 ? "-" : ""}${String(Math.abs(year)).padStart(4, "0")}-${pad2(dt.getUTCMonth() + 1)}-${pad2(dt.getUTCDate())}`;
-  return { date, hour: dt.getUTCHours(), minute: dt.getUTCMinutes(), second: dt.getUTCSeconds() };
+  return { date, hour: dt.getUTCHours(), minute: dt.getUTCMinutes(), second: dt.getUTCSeconds(), ...(bc ? { bc } : {}) };
 }
 
 function splitDate(date: string): [number, number, number] {
@@ -586,7 +627,8 @@ export function pgCanonicalExpression(source: TypeClass, target: TypeClass, iden
       return target.kind === source.kind ? `${ident}::text` : undefined;
     case "timestamp":
       if (target.kind !== "timestamp" || target.withTimeZone !== source.withTimeZone) return undefined;
-      return source.withTimeZone ? `(${ident} AT TIME ZONE 'UTC')::text || 'Z'` : `${ident}::text`;
+      // infinity stays infinity (canonicalValue's spelling); BC prints its suffix before the Z, as canonicalInstant does.
+      return source.withTimeZone ? `CASE WHEN isfinite(${ident}) THEN (${ident} AT TIME ZONE 'UTC')::text || 'Z' ELSE ${ident}::text END` : `${ident}::text`;
     case "other":
       return target.kind === "text" ? `${ident}::text` : undefined;
     case "json":

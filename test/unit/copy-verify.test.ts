@@ -15,7 +15,7 @@ import {
   renderPgChecksumQuery,
   type CanonicalColumn,
 } from "../../components/copy/verify";
-import { escapeCopy, LossyValueError, pgRowRenderer, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
+import { canonicalColumns, escapeCopy, LossyValueError, pgRowRenderer, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
 import type { Table, TypeClass } from "../../components/copy/schema";
 
 const INT8: TypeClass = { kind: "integer", bytes: 8 };
@@ -154,6 +154,48 @@ describe("checksums: order-independent, duplicate-sensitive, name the table that
     const diff = compareChecksums([a, b], [a, { ...b, checksum: "z" }]);
     expect(diff.map((d) => d.table)).toEqual(["b"]);
     expect(compareChecksums([a], []).map((d) => d.target.checksum)).toEqual(["(missing)"]);
+  });
+});
+
+describe("PostgreSQL's infinity and BC dates are never read as ordinary dates", () => {
+  const DATE: TypeClass = { kind: "date" };
+
+  it("a BC date keeps its era (as PostgreSQL spells it), infinity stays infinity", () => {
+    expect(canonicalValue("0044-03-15 BC", DATE)).toBe("0044-03-15 BC");
+    expect(canonicalValue("0044-03-15 BC", DATE)).not.toBe(canonicalValue("0044-03-15", DATE));
+    expect(canonicalValue("0044-03-15 12:00:00 BC", TS)).toBe("0044-03-15 12:00:00 BC");
+    // An instant across New Year of 1 BC: 00:30 at +01 is 23:30 UTC on the last day of 2 BC.
+    expect(canonicalValue("0001-01-01 00:30:00+01 BC", TSTZ)).toBe("0002-12-31 23:30:00 BCZ");
+    expect(canonicalValue("infinity", DATE)).toBe("infinity");
+    expect(canonicalValue("-infinity", TSTZ)).toBe("-infinity");
+  });
+
+  it("into PostgreSQL they are written as PostgreSQL reads them", () => {
+    expect(toTargetValue("0044-03-15 BC", DATE, "postgres")).toBe("0044-03-15 BC");
+    expect(toTargetValue("0044-03-15 12:00:00+00 BC", TSTZ, "postgres")).toBe("0044-03-15 12:00:00+00 BC");
+    expect(toTargetValue("0044-03-15 12:00:00 BC", TS, "postgres")).toBe("0044-03-15 12:00:00 BC");
+    expect(toTargetValue("infinity", TSTZ, "postgres")).toBe("infinity");
+  });
+
+  it("into SQLite or MariaDB they are refused by id; allowed, infinity is clamped and BC becomes NULL, and both sides compare so", () => {
+    const c = (name: string, type: TypeClass) => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
+    const t: Table = { name: "spans", columns: [c("d", DATE), c("tz", TSTZ)], primaryKey: [], indexes: [], foreignKeys: [] };
+    const pair = { source: t, target: t };
+    expect(() => rowConverter(pair, "sqlite")(["infinity", null])).toThrow(/--allow spans\.d:infinity->sqlite/);
+    expect(() => rowConverter(pair, "mariadb")([null, "0044-03-15 12:00:00+00 BC"])).toThrow(/--allow spans\.tz:bc->mariadb/);
+    const allow = ["spans.d:infinity->sqlite", "spans.tz:bc->sqlite", "spans.tz:infinity->sqlite"];
+    const convert = rowConverter(pair, "sqlite", allow);
+    expect(convert(["infinity", "0044-03-15 12:00:00+00 BC"])).toEqual(["9999-12-31", null]);
+    expect(convert(["-infinity", "infinity"])).toEqual(["0001-01-01", "9999-12-31 23:59:59.999999+00:00"]);
+    // The source's checksum (with the allowed conversions) equals the checksum of what the target then holds.
+    const cols = canonicalColumns(pair, "sqlite", allow);
+    const source = new ChecksumAccumulator("spans", cols);
+    const target = new ChecksumAccumulator("spans", cols);
+    for (const row of [["infinity", "0044-03-15 12:00:00+00 BC"], ["-infinity", "infinity"]]) {
+      source.add(row);
+      target.add(convert(row));
+    }
+    expect(target.result()).toEqual(source.result());
   });
 });
 
