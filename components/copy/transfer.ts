@@ -129,7 +129,11 @@ export async function transferTables(
   const results: TableTransfer[] = [];
   await beginSnapshot(source);
   try {
-    for (const pair of tables) {
+    // Largest tables first: each table is verified while the next ones move (see onTableDone), so
+    // what is left to verify after the last row is the smallest table, not a large one. (The
+    // order does not matter otherwise: foreign keys are created or checked after the load.)
+    const order = await largestFirst(source, tables);
+    for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
       let rows = 0;
@@ -169,8 +173,37 @@ export async function transferTables(
   } finally {
     await endSnapshot(source);
   }
+  // Results in the order the tables were given.
+  results.sort((a, b) => tables.findIndex((t) => t.source.name === a.table) - tables.findIndex((t) => t.source.name === b.table));
   progress.summary(results);
   return results;
+}
+
+/**
+ * `tables` ordered by the rows each source table holds, largest first, by the engine's cheap
+ * estimate (no scan): SQLite the rowid span, PostgreSQL reltuples, MariaDB TABLE_ROWS. A table
+ * without an estimate counts as empty; ties keep their order.
+ */
+async function largestFirst(source: Connection, tables: readonly TablePair[]): Promise<TablePair[]> {
+  const estimate = async (name: string): Promise<number> => {
+    try {
+      if (source.engine === "sqlite") {
+        const [r] = await source.query(`SELECT max(rowid) - min(rowid) + 1 AS n FROM ${quoteIdent("sqlite", name)}`);
+        return Number(r?.n ?? 0);
+      }
+      if (source.engine === "postgres") {
+        const [r] = await source.query("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = to_regclass($1)", [quoteIdent("postgres", name)]);
+        return Number(r?.n ?? 0);
+      }
+      const [r] = await source.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [name]);
+      return Number(r?.n ?? r?.N ?? 0);
+    } catch {
+      return 0; // e.g. an SQLite WITHOUT ROWID table
+    }
+  };
+  const sized = [];
+  for (const [i, t] of tables.entries()) sized.push({ t, i, n: (await estimate(t.source.name)) || 0 });
+  return sized.sort((a, b) => b.n - a.n || a.i - b.i).map((x) => x.t);
 }
 
 /**
@@ -540,6 +573,39 @@ export function pgRowRenderer(pair: TablePair, allow: readonly string[] = []): (
   };
 }
 
+/**
+ * For `YYYY-MM-DD HH:MM:SS[.f]` with no zone or a zero one (`Z`, `+00`, `+00:00`, `+0000`): the
+ * part before the zone with the fraction's trailing zeros dropped, which is what
+ * canonicalInstant/canonicalWallClock and the PostgreSQL text of it come to; undefined for
+ * anything else (those take parseTimestamp).
+ */
+export function utcTimestampBase(s: string): string | undefined {
+  const n = s.length;
+  if (n < 19 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+  for (const i of TIMESTAMP_DIGITS) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  let end = 19; // end of the base
+  let i = 19;
+  if (i < n && s.charCodeAt(i) === 46) {
+    let j = i + 1;
+    while (j < n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) {
+      if (s.charCodeAt(j) !== 48) end = j + 1;
+      j++;
+    }
+    if (j === i + 1) return undefined;
+    i = j;
+  }
+  if (i < n) {
+    const zone = s.slice(i);
+    if (zone !== "Z" && zone !== "+00" && zone !== "+00:00" && zone !== "+0000") return undefined;
+  }
+  return end === n ? s : s.slice(0, end);
+}
+
+const TIMESTAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
 /** A text value bound for PostgreSQL: refused (or, when allowed, stripped) when it holds NUL. */
 function pgText(table: string, column: string, nulId: string, stripNul: boolean, s: string): string {
   if (!s.includes("\u0000")) return s;
@@ -614,6 +680,13 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
     return (v) => {
       if (special(v)) return generic(v);
       if (isNull(v)) return;
+      const base = typeof v === "string" ? utcTimestampBase(v) : undefined;
+      if (base !== undefined) {
+        // Already UTC (or no zone) in the canonical layout: no parsing.
+        rendered.canonical = s.withTimeZone ? `${base}Z` : base;
+        rendered.copy = s.withTimeZone ? `${base}+00` : base;
+        return;
+      }
       const p = parseTimestamp(v);
       const u = toUtc(p);
       const utc = formatParts(u.date, u.hour, u.minute, u.second, p.fraction);

@@ -15,7 +15,7 @@ import {
   renderPgChecksumQuery,
   type CanonicalColumn,
 } from "../../components/copy/verify";
-import { canonicalColumns, escapeCopy, LossyValueError, pgRowRenderer, renderCopyText, rowConverter, toTargetValue } from "../../components/copy/transfer";
+import { canonicalColumns, escapeCopy, LossyValueError, pgRowRenderer, renderCopyText, rowConverter, toTargetValue, utcTimestampBase } from "../../components/copy/transfer";
 import type { Table, TypeClass } from "../../components/copy/schema";
 
 const INT8: TypeClass = { kind: "integer", bytes: 8 };
@@ -251,6 +251,16 @@ describe("the row hash is PostgreSQL's hashtextextended, so the server can check
 });
 
 describe("values written to the target", () => {
+  it("timestamps already in UTC (or without a zone) skip parsing, with the same result", () => {
+    expect(utcTimestampBase("2020-01-01 00:01:01.000")).toBe("2020-01-01 00:01:01");
+    expect(utcTimestampBase("2020-01-01 00:01:01.120+00:00")).toBe("2020-01-01 00:01:01.12");
+    expect(utcTimestampBase("2020-01-01 00:01:01Z")).toBe("2020-01-01 00:01:01");
+    expect(utcTimestampBase("2020-01-01 00:01:01+01:00")).toBeUndefined();
+    expect(utcTimestampBase("2020-01-01T00:01:01")).toBeUndefined();
+    expect(utcTimestampBase("2020-01-01 00:01")).toBeUndefined();
+    expect(utcTimestampBase("0044-03-15 12:00:00 BC")).toBeUndefined();
+  });
+
   it("into PostgreSQL, the one-pass renderer writes what rowConverter + renderCopyText write and hashes what canonicalRow hashes", () => {
     const c = (name: string, type: TypeClass) => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
     const source: Table = {
@@ -281,6 +291,8 @@ describe("values written to the target", () => {
       [1n, 1n, -299.63000000000005, 0.1, "tab\there\nZoë \\ 😀", "ab  ", Buffer.from([0, 255]), "2024-02-29", "2024-03-31T03:30:00.250+02:00", "2024-03-31 02:30:00", '{"b":1,"a":2}', "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "18446744073709551615"],
       [null, null, null, null, null, null, null, null, null, null, null, null, null],
       [9223372036854775807n, "false", "12.50", -0, "", "x", "text in a blob", "1999-12-31", "2024-01-01 00:00:00Z", "2024-10-27 02:59:59.999999+01:00", "[]", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 0n],
+      [2n, 0n, 7, 1e300, "x", null, null, "2020-01-01", "2020-01-01 00:01:01.000", "2020-01-01 00:01:01.120+00:00", null, null, null],
+      [3n, 1n, "-0.5", NaN, "y", null, null, "2020-01-01", "2020-01-01 00:01:01.5+0000", "2020-01-01 00:01:01Z", null, null, null],
     ];
     const cols = source.columns.map((col) => ({ name: col.name, type: col.type }));
     const fused = new ChecksumAccumulator("mixed", cols);
