@@ -24,6 +24,7 @@ import {
   canonicalFloat,
   canonicalValue,
   clampedInfinity,
+  decimalText,
   formatParts,
   specialDate,
   canonicalDate,
@@ -639,9 +640,7 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
   if (s.kind === "decimal" && t.kind === "decimal" && s.scale === t.scale) {
     return (v) => {
       if (isNull(v)) return;
-      const d = canonicalDecimal(decimalInput(v, s.scale));
-      rendered.canonical = d;
-      rendered.copy = d === "nan" ? "NaN" : d === "inf" ? "Infinity" : d === "-inf" ? "-Infinity" : d;
+      rendered.canonical = rendered.copy = decimalText(canonicalDecimal(decimalInput(v, s.scale)));
     };
   }
   if (s.kind === "text" && t.kind === "text" && !s.fixed && !t.fixed) {

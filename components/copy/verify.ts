@@ -257,7 +257,7 @@ export function canonicalValue(value: unknown, type: TypeClass, stripNul = false
     case "boolean":
       return canonicalBoolean(value) ? "1" : "0";
     case "decimal":
-      return canonicalDecimal(decimalInput(value, type.scale));
+      return decimalText(canonicalDecimal(decimalInput(value, type.scale)));
     case "float":
       return canonicalFloat(value, type.bytes);
     case "text": {
@@ -281,6 +281,14 @@ export function canonicalValue(value: unknown, type: TypeClass, stripNul = false
     case "other":
       return asText(value);
   }
+}
+
+/**
+ * A canonical decimal as a value's canonical text: the special values spelled as PostgreSQL
+ * prints them (NaN, Infinity, -Infinity), so the server's trim_scale(x)::text is the same text.
+ */
+export function decimalText(d: string): string {
+  return d === "nan" ? "NaN" : d === "inf" ? "Infinity" : d === "-inf" ? "-Infinity" : d;
 }
 
 /**
@@ -609,8 +617,8 @@ export function pgCanonicalExpression(source: TypeClass, target: TypeClass, iden
     case "boolean":
       return target.kind === "boolean" ? `CASE WHEN ${ident} THEN '1' WHEN NOT ${ident} THEN '0' END` : undefined; // NULL stays NULL
     case "decimal":
-      // trim_scale drops the trailing zeros numeric(p,s) prints; the special values as canonicalDecimal spells them.
-      return target.kind === "decimal" ? `replace(lower(trim_scale(${ident})::text), 'infinity', 'inf')` : undefined;
+      // trim_scale drops the trailing zeros numeric(p,s) prints; NaN/Infinity print as decimalText spells them.
+      return target.kind === "decimal" ? `trim_scale(${ident})::text` : undefined;
     case "float":
       return target.kind === "float" && target.bytes >= source.bytes
         ? `CASE WHEN ${ident} = 0 THEN '0' WHEN ${ident} = 'NaN' THEN 'NaN' ELSE encode(float8send(${ident}::float8), 'hex') END`
