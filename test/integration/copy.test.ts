@@ -115,7 +115,7 @@ beforeAll(async () => {
   );
   await waitFor("PostgreSQL", () => pgQuery("postgres", "SELECT 1"));
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1"));
-  for (const db of ["from_sqlite", "from_mariadb", "lossy", "dry", "seq", "nul", "dates", "dates_back", "onupd"]) await pgQuery("postgres", `CREATE DATABASE ${db}`);
+  for (const db of ["from_sqlite", "from_mariadb", "lossy", "dry", "seq", "nul", "dates", "dates_back", "onupd", "bad"]) await pgQuery("postgres", `CREATE DATABASE ${db}`);
   for (const db of ["from_sqlite", "from_pg", "lossy", "dry", "dates", "onupd", "onupd_back", "cases"]) await mdbQuery(undefined, `CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
   generateDataSet(join(dir, "source.db"));
 }, 120_000);
@@ -323,6 +323,21 @@ describe("refusals and the dry run", () => {
     expect(await pgQuery("nul", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).toEqual([]);
     await copyDatabase({ from: `sqlite://${path}`, to: pgUrl("nul"), allow: ["notes.body:nul->postgres"], ...quiet });
     expect(await pgQuery("nul", "SELECT body FROM notes ORDER BY id")).toEqual([{ body: "ab" }, { body: "plain" }]);
+  });
+
+  it("a value that cannot be read mid-table rolls back the open COPY: the batch is not half written and the error names the value", async () => {
+    const path = join(dir, "bad.db");
+    const db = new Database(path);
+    db.exec("CREATE TABLE counts (id INTEGER PRIMARY KEY, n INTEGER)");
+    const insert = db.prepare("INSERT INTO counts VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 2500; i++) insert.run(i, i === 2400 ? "twelve" : i); // SQLite keeps the text in an INTEGER column
+    })();
+    db.close();
+    const err = await copyDatabase({ from: `sqlite://${path}`, to: pgUrl("bad"), batchRows: 5000, ...quiet }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/not an? (integer|decimal): "?twelve/);
+    // Rows 1-2000 went out in two chunks of the same COPY before row 2400 failed: none of them stays.
+    expect(await pgQuery("bad", "SELECT count(*)::int AS n FROM counts")).toEqual([{ n: 0 }]);
   });
 
   it("PostgreSQL's infinity and BC dates: exact into PostgreSQL; refused into MariaDB and SQLite, and when allowed clamped / NULL, verified", async () => {
