@@ -171,8 +171,9 @@ async function main() {
     const a = `dbstack_${round}`;
     await pg("postgres", `CREATE DATABASE ${a}`);
     let t = Date.now();
-    await copyDatabase({ from: `sqlite://${source}`, to: pgUrl(a), batchRows: BATCH, progress: false });
+    const result = await copyDatabase({ from: `sqlite://${source}`, to: pgUrl(a), batchRows: BATCH, progress: false });
     const ds = (Date.now() - t) / 1000;
+    log(`dbstack round=${round} phases: ${Object.entries(result.phases).map(([k, v]) => `${k}=${v.toFixed(2)}s`).join(" ")}`);
     dbstack.push(rows / ds);
     console.log(`dbstack round=${round} seconds=${ds.toFixed(2)} rows/s=${Math.round(rows / ds)} (verification included)`);
     await pg("postgres", `DROP DATABASE ${a}`);

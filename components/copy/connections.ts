@@ -79,9 +79,26 @@ export function parseConnectionUrl(url: string): ConnectionTarget {
   throw new Error(`unsupported database URL scheme ${JSON.stringify(scheme)}: use sqlite:///path, postgresql://, mysql:// or mariadb://`);
 }
 
-/** The URL with its password replaced by `***`, safe for logs and error messages. */
+/**
+ * The URL with every password replaced by `***`, safe for logs and error messages: the one in
+ * the user info (up to the last `@` before the host, so a password holding a raw `@` or `/` is
+ * hidden whole) and query parameters that carry one (`?password=`, `sslpassword`, `pass`,
+ * `passwd`, `pwd`), which both drivers accept as well.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*:)[^@/]*@/i, "$1***@");
+  let out = url;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(out);
+  if (scheme) {
+    const rest = out.slice(scheme[0].length);
+    const queryAt = rest.search(/[?#]/);
+    const authorityAndPath = queryAt < 0 ? rest : rest.slice(0, queryAt);
+    const at = authorityAndPath.lastIndexOf("@");
+    const colon = authorityAndPath.indexOf(":");
+    if (at > 0 && colon >= 0 && colon < at) {
+      out = `${scheme[0]}${rest.slice(0, colon + 1)}***${rest.slice(at)}`;
+    }
+  }
+  return out.replace(/([?&](?:password|sslpassword|pass|passwd|pwd)=)[^&#]*/gi, "$1***");
 }
 
 /** Opens a copy's source: always read-only. */
@@ -129,8 +146,13 @@ function openSqlite(path: string, options: OpenOptions): Connection {
   };
 }
 
-/** PostgreSQL type OIDs whose text form is kept: date, time, timestamp, timestamptz, timetz, interval. */
-const PG_TEXT_TYPES = [1082, 1083, 1114, 1184, 1266, 1186];
+/**
+ * PostgreSQL type OIDs whose text form is kept: date, time, timestamp, timestamptz, timetz,
+ * interval (BC years and infinity survive as the server spells them), and json/jsonb: pg would
+ * parse those into objects, and JSON.stringify of that is not the stored text (duplicate keys
+ * dropped, whitespace and key order changed, numbers beyond 2^53 rounded).
+ */
+const PG_TEXT_TYPES = [1082, 1083, 1114, 1184, 1266, 1186, 114, 3802];
 
 async function openPostgres(url: string, options: OpenOptions): Promise<Connection> {
   const client = new PgClient({

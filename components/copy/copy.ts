@@ -29,8 +29,8 @@ import { beginJournal, dropTables, markJournal, newCopyId, unfinishedCopies, typ
 import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
 import type { Conversion, CopyEngine, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { canonicalColumns, findNulConversions, quoteIdent, readRows, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
-import { ChecksumAccumulator, compareChecksums, type TableChecksum, type TableDifference } from "./verify";
+import { checksumTable, findValueConversions, quoteIdent, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
   /** The source: `sqlite:///abs/path` (or a path), `postgresql://user:pass@host:port/db`, `mysql://` or `mariadb://`. Only read. */
@@ -167,7 +167,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const targetEngine = parseConnectionUrl(options.to).engine;
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
-    if (targetEngine === "postgres") translation.conversions.push(...(await findNulConversions(source, schema.schema.tables)));
+    translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
     clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {
@@ -293,11 +293,7 @@ function redactMessage(text: string): string {
  */
 export async function checksumTables(conn: Connection, pairs: readonly TablePair[], allow: readonly string[], targetEngine: CopyEngine): Promise<TableChecksum[]> {
   const out: TableChecksum[] = [];
-  for (const p of pairs) {
-    const acc = new ChecksumAccumulator(p.source.name, canonicalColumns(p, targetEngine, allow));
-    for await (const batch of readRows(conn, p.target, 5000)) for (const row of batch) acc.add(row);
-    out.push(acc.result());
-  }
+  for (const p of pairs) out.push(await checksumTable(conn, p, targetEngine, allow));
   return out;
 }
 

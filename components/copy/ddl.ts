@@ -101,6 +101,8 @@ function columnDefinition(target: CopyEngine, table: Table, column: Column): str
   if (!column.nullable) parts.push("NOT NULL");
   if (column.default !== undefined) parts.push(defaultClause(target, column.default));
   if (target === "mariadb" && column.autoIncrement) parts.push("AUTO_INCREMENT");
+  // Only translate.ts sets it, and only into MariaDB (the one engine with the clause).
+  if (target === "mariadb" && column.onUpdate !== undefined) parts.push(`ON UPDATE ${column.onUpdate}`);
   if (target === "sqlite" && column.type.kind === "json") parts.push(`CHECK (json_valid(${q(column.name)}))`);
   return parts.join(" ");
 }

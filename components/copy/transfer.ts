@@ -18,13 +18,26 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { Connection } from "./connections";
 import type { Column, Conversion, CopyEngine, Table, TypeClass } from "./schema";
 import {
+  asText,
   canonicalBoolean,
+  canonicalField,
+  canonicalFloat,
+  canonicalValue,
+  clampedInfinity,
+  decimalText,
+  formatParts,
+  specialDate,
   canonicalDate,
   canonicalDecimal,
   canonicalInteger,
   canonicalTime,
   ChecksumAccumulator,
+  checksumFromSums,
   decimalInput,
+  PG_HASH_SAMPLES,
+  HASH_SEEDS,
+  pgHashAgrees,
+  renderPgChecksumQuery,
   parseTimestamp,
   toUtc,
   type CanonicalColumn,
@@ -65,6 +78,16 @@ export function nulConversionId(table: string, column: string): string {
   return `${table}.${column}:nul->postgres`;
 }
 
+/** The id a user allows to have PostgreSQL's infinity/-infinity written as the target's latest/earliest time. */
+export function infinityConversionId(table: string, column: string, target: CopyEngine): string {
+  return `${table}.${column}:infinity->${target}`;
+}
+
+/** The id a user allows to have dates before year 1 (BC) written as NULL into a target that cannot hold them. */
+export function bcConversionId(table: string, column: string, target: CopyEngine): string {
+  return `${table}.${column}:bc->${target}`;
+}
+
 /** Raised when a value cannot be copied without loss and the user did not allow it. */
 export class LossyValueError extends Error {
   constructor(
@@ -85,6 +108,8 @@ export function canonicalColumns(pair: TablePair, targetEngine: CopyEngine, allo
     name: c.name,
     type: c.type,
     stripNul: targetEngine === "postgres" && allow.includes(nulConversionId(pair.source.name, c.name)),
+    clampInfinity: targetEngine !== "postgres" && allow.includes(infinityConversionId(pair.source.name, c.name, targetEngine)),
+    bcAsNull: targetEngine !== "postgres" && allow.includes(bcConversionId(pair.source.name, c.name, targetEngine)),
   }));
 }
 
@@ -105,32 +130,40 @@ export async function transferTables(
   const results: TableTransfer[] = [];
   await beginSnapshot(source);
   try {
-    for (const pair of tables) {
+    // Largest tables first: each table is verified while the next ones move (see onTableDone), so
+    // what is left to verify after the last row is the smallest table, not a large one. (The
+    // order does not matter otherwise: foreign keys are created or checked after the load.)
+    const order = await largestFirst(source, tables);
+    for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
-      const writer = await batchWriter(target, pair.target);
-      const convert = rowConverter(pair, target.engine, allow);
       let rows = 0;
       progress.start(pair.source.name);
-      // One batch in flight: the target stores batch N while this process reads, hashes and
-      // converts batch N+1 (two processes busy instead of taking turns).
-      let inFlight: Promise<void> = Promise.resolve();
-      try {
-        for await (const batch of readRows(source, pair.source, batchRows)) {
-          const converted = new Array<unknown[]>(batch.length);
-          for (let i = 0; i < batch.length; i++) {
-            accumulator.add(batch[i]);
-            converted[i] = convert(batch[i]);
+      if (target.engine === "postgres") {
+        rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
+      } else {
+        const writer = await batchWriter(target, pair.target);
+        const convert = rowConverter(pair, target.engine, allow);
+        // One batch in flight: the target stores batch N while this process reads, hashes and
+        // converts batch N+1 (two processes busy instead of taking turns).
+        let inFlight: Promise<void> = Promise.resolve();
+        try {
+          for await (const batch of readRows(source, pair.source, batchRows)) {
+            const converted = new Array<unknown[]>(batch.length);
+            for (let i = 0; i < batch.length; i++) {
+              accumulator.add(batch[i]);
+              converted[i] = convert(batch[i]);
+            }
+            await inFlight;
+            inFlight = writer(converted);
+            inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
+            rows += batch.length;
+            progress.update(pair.source.name, rows, started);
           }
           await inFlight;
-          inFlight = writer(converted);
-          inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
-          rows += batch.length;
-          progress.update(pair.source.name, rows, started);
+        } finally {
+          await inFlight.catch(() => undefined);
         }
-        await inFlight;
-      } finally {
-        await inFlight.catch(() => undefined);
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);
@@ -141,8 +174,189 @@ export async function transferTables(
   } finally {
     await endSnapshot(source);
   }
+  // Results in the order the tables were given.
+  results.sort((a, b) => tables.findIndex((t) => t.source.name === a.table) - tables.findIndex((t) => t.source.name === b.table));
   progress.summary(results);
   return results;
+}
+
+/**
+ * `tables` ordered by the rows each source table holds, largest first, by the engine's cheap
+ * estimate (no scan): SQLite the rowid span, PostgreSQL reltuples, MariaDB TABLE_ROWS. A table
+ * without an estimate counts as empty; ties keep their order.
+ */
+async function largestFirst(source: Connection, tables: readonly TablePair[]): Promise<TablePair[]> {
+  const estimate = async (name: string): Promise<number> => {
+    try {
+      if (source.engine === "sqlite") {
+        const [r] = await source.query(`SELECT max(rowid) - min(rowid) + 1 AS n FROM ${quoteIdent("sqlite", name)}`);
+        return Number(r?.n ?? 0);
+      }
+      if (source.engine === "postgres") {
+        const [r] = await source.query("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = to_regclass($1)", [quoteIdent("postgres", name)]);
+        return Number(r?.n ?? 0);
+      }
+      const [r] = await source.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [name]);
+      return Number(r?.n ?? r?.N ?? 0);
+    } catch {
+      return 0; // e.g. an SQLite WITHOUT ROWID table
+    }
+  };
+  const sized = [];
+  for (const [i, t] of tables.entries()) sized.push({ t, i, n: (await estimate(t.source.name)) || 0 });
+  return sized.sort((a, b) => b.n - a.n || a.i - b.i).map((x) => x.t);
+}
+
+/**
+ * The row count and checksum of `pair`'s target table as `conn` (the target) holds it, each
+ * value reduced by its source column's class so it compares with the source's checksum.
+ * PostgreSQL computes it in the server from the stored rows (verify.ts renderPgChecksumQuery)
+ * when every column has a canonical SQL form and the server's hash agrees with ours; otherwise,
+ * and on the other engines, the rows are read back and hashed here.
+ */
+export async function checksumTable(conn: Connection, pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): Promise<TableChecksum> {
+  const columns = canonicalColumns(pair, targetEngine, allow);
+  if (conn.engine === "postgres" && (await serverHashAgrees(conn))) {
+    const sql = renderPgChecksumQuery(
+      pair.target.name,
+      columns.map((c, i) => ({ source: c, target: pair.target.columns[i] })),
+      (n) => quoteIdent("postgres", n),
+    );
+    if (sql !== undefined) {
+      const [r] = await conn.query(sql);
+      return checksumFromSums(pair.source.name, Number(r.n), r.h1 === null ? null : String(r.h1), r.h2 === null ? null : String(r.h2));
+    }
+  }
+  const acc = new ChecksumAccumulator(pair.source.name, columns);
+  for await (const batch of readRows(conn, pair.target, 5000)) for (const row of batch) acc.add(row);
+  return acc.result();
+}
+
+const hashChecks = new WeakMap<Connection, Promise<boolean>>();
+
+/** Whether a PostgreSQL server's hashtextextended is the one verify.ts reimplements (asked once per connection). */
+function serverHashAgrees(conn: Connection): Promise<boolean> {
+  let check = hashChecks.get(conn);
+  if (check === undefined) {
+    const params: string[] = [];
+    const calls = PG_HASH_SAMPLES.flatMap((t) =>
+      HASH_SEEDS.map((seed) => {
+        params.push(t);
+        return `hashtextextended($${params.length}::text COLLATE "C", ${seed})::text`;
+      }),
+    );
+    check = conn
+      .query(`SELECT ARRAY[${calls.join(", ")}] AS h`, params)
+      .then((rows) => pgHashAgrees((rows[0].h as unknown[]).map(String)))
+      .catch(() => false);
+    hashChecks.set(conn, check);
+  }
+  return check;
+}
+
+/** Rows rendered and written to a COPY stream at a time: small enough that they die young (no garbage collector work to speak of), large enough to keep calls few. */
+const PG_CHUNK_ROWS = 1000;
+
+/**
+ * Moves one table into PostgreSQL: source rows are read in small chunks, each rendered to COPY
+ * text (and hashed) and written into an open COPY at once, so PostgreSQL parses one chunk while
+ * the next is read and rendered; every `batchRows` rows the COPY ends (one transaction).
+ * Returns the rows moved.
+ */
+async function copyIntoPostgres(
+  source: Connection,
+  target: Connection,
+  pair: TablePair,
+  allow: readonly string[],
+  batchRows: number,
+  accumulator: ChecksumAccumulator,
+  onProgress: (rows: number) => void,
+): Promise<number> {
+  const render = pgRowRenderer(pair, allow);
+  const copy = new PgCopy(target, pair.target);
+  let rows = 0;
+  let inBatch = 0;
+  try {
+    for await (const chunk of readRows(source, pair.source, Math.min(batchRows, PG_CHUNK_ROWS))) {
+      let text = "";
+      for (let i = 0; i < chunk.length; i++) text += `${render(chunk[i], accumulator)}\n`;
+      await copy.write(text);
+      rows += chunk.length;
+      inBatch += chunk.length;
+      if (inBatch >= batchRows) {
+        await copy.commit();
+        inBatch = 0;
+      }
+      onProgress(rows);
+    }
+    await copy.commit();
+  } finally {
+    await copy.abort();
+  }
+  return rows;
+}
+
+/** One COPY FROM STDIN at a time into a table, opened on the first write: write() with backpressure, commit() ends it (its transaction), abort() rolls an open one back. */
+class PgCopy {
+  private readonly sql: string;
+  private stream: ReturnType<typeof copyFrom> | undefined;
+  private done: Promise<void> | undefined;
+  private failed: Error | undefined;
+
+  constructor(
+    private readonly target: Connection,
+    table: Table,
+  ) {
+    this.sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.target.native.engine !== "postgres") throw new Error("PgCopy needs a PostgreSQL target");
+    if (this.stream === undefined) {
+      const stream = this.target.native.client.query(copyFrom(this.sql));
+      this.stream = stream;
+      this.failed = undefined;
+      this.done = new Promise<void>((resolve, reject) => {
+        stream.on("finish", () => resolve());
+        stream.on("error", (err: Error) => {
+          this.failed = err;
+          reject(err);
+        });
+      });
+      this.done.catch(() => undefined); // surfaced by write() or commit()
+    }
+    const stream = this.stream;
+    if (!stream.write(text)) {
+      // PostgreSQL is behind: wait until the socket drains (or the COPY fails).
+      await new Promise<void>((resolve) => {
+        const settle = () => {
+          stream.off("drain", settle);
+          stream.off("error", settle);
+          resolve();
+        };
+        stream.on("drain", settle);
+        stream.on("error", settle);
+      });
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  async commit(): Promise<void> {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.stream = undefined;
+    stream.end();
+    await this.done;
+  }
+
+  async abort(): Promise<void> {
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.stream = undefined;
+    // destroy() sends CopyFail: the server rolls the COPY back and the connection stays usable.
+    stream.destroy(new Error("copy aborted"));
+    await this.done?.catch(() => undefined);
+  }
 }
 
 /** Starts the source's consistent snapshot (see the file header). */
@@ -286,16 +500,9 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       return async (rows) => many(rows);
     }
     case "postgres": {
-      const client = native.client;
+      const write = pgCopyWriter(target, table);
       return async (rows) => {
-        if (!rows.length) return;
-        // One COPY statement is one transaction: the batch lands whole or not at all.
-        const stream = client.query(copyFrom(`COPY ${name} (${cols}) FROM STDIN`));
-        await new Promise<void>((resolve, reject) => {
-          stream.on("error", reject);
-          stream.on("finish", () => resolve());
-          stream.end(renderCopyText(rows));
-        });
+        if (rows.length) await write(renderCopyText(rows));
       };
     }
     case "mariadb": {
@@ -317,6 +524,189 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       };
     }
   }
+}
+
+/** Returns a function that loads COPY text (whole lines) into `table` on a PostgreSQL target, one COPY (one transaction) per call. */
+function pgCopyWriter(target: Connection, table: Table): (text: string) => Promise<void> {
+  if (target.native.engine !== "postgres") throw new Error("pgCopyWriter needs a PostgreSQL target");
+  const client = target.native.client;
+  const sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+  return async (text) => {
+    // One COPY statement is one transaction: the batch lands whole or not at all.
+    const stream = client.query(copyFrom(sql));
+    await new Promise<void>((resolve, reject) => {
+      stream.on("error", reject);
+      stream.on("finish", () => resolve());
+      stream.end(text);
+    });
+  };
+}
+
+/** What one column's renderer produced for a value: its canonical text (null for NULL) and its COPY text (escaped, `\N` for NULL). */
+const rendered = { canonical: null as string | null, copy: "" };
+
+/**
+ * Returns a function that renders a source row as one PostgreSQL COPY text line and adds its
+ * canonical form to `acc`, computing each value's canonical text (by the source column's class,
+ * verify.ts) and its target text from one reading of it. Where the source and target classes
+ * differ, or for the classes without a shared reading, the two are computed apart
+ * (canonicalValue and toTargetValue), exactly as the other engines' path does. The target's
+ * checksum is computed by PostgreSQL from what it stored, so a wrong rendering here fails
+ * verification rather than passing it.
+ */
+export function pgRowRenderer(pair: TablePair, allow: readonly string[] = []): (row: readonly unknown[], acc: ChecksumAccumulator) => string {
+  const renderers = pair.source.columns.map((src, i) => {
+    const tgt: Column = pair.target.columns[i] ?? src;
+    const nulId = nulConversionId(pair.source.name, src.name);
+    return pgValueRenderer(pair.source.name, src, tgt, nulId, allow.includes(nulId));
+  });
+  const types = pair.source.columns.map((c) => c.type);
+  return (row, acc) => {
+    let canonical = "";
+    let line = "";
+    for (let i = 0; i < renderers.length; i++) {
+      renderers[i](row[i]);
+      canonical += canonicalField(rendered.canonical, types[i]);
+      line += i === 0 ? rendered.copy : `\t${rendered.copy}`;
+    }
+    acc.addCanonical(canonical);
+    return line;
+  };
+}
+
+/**
+ * For `YYYY-MM-DD HH:MM:SS[.f]` with no zone or a zero one (`Z`, `+00`, `+00:00`, `+0000`): the
+ * part before the zone with the fraction's trailing zeros dropped, which is what
+ * canonicalInstant/canonicalWallClock and the PostgreSQL text of it come to; undefined for
+ * anything else (those take parseTimestamp).
+ */
+export function utcTimestampBase(s: string): string | undefined {
+  const n = s.length;
+  if (n < 19 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+  for (const i of TIMESTAMP_DIGITS) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  let end = 19; // end of the base
+  let i = 19;
+  if (i < n && s.charCodeAt(i) === 46) {
+    let j = i + 1;
+    while (j < n && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) {
+      if (s.charCodeAt(j) !== 48) end = j + 1;
+      j++;
+    }
+    if (j === i + 1) return undefined;
+    i = j;
+  }
+  if (i < n) {
+    const zone = s.slice(i);
+    if (zone !== "Z" && zone !== "+00" && zone !== "+00:00" && zone !== "+0000") return undefined;
+  }
+  return end === n ? s : s.slice(0, end);
+}
+
+const TIMESTAMP_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
+/** A text value bound for PostgreSQL: refused (or, when allowed, stripped) when it holds NUL. */
+function pgText(table: string, column: string, nulId: string, stripNul: boolean, s: string): string {
+  if (!s.includes("\u0000")) return s;
+  if (!stripNul) throw new LossyValueError(nulId, `${table}.${column} holds a text value with a NUL character, which PostgreSQL cannot store; copying it drops the NUL`);
+  return s.replace(/\u0000/g, "");
+}
+
+function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string, stripNul: boolean): (v: unknown) => void {
+  const s = src.type;
+  const t = tgt.type;
+  const isNull = (v: unknown) => {
+    if (v !== null && v !== undefined) return false;
+    rendered.canonical = null;
+    rendered.copy = "\\N";
+    return true;
+  };
+  if (s.kind === "integer" && t.kind === "integer") {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = rendered.copy = canonicalInteger(v);
+    };
+  }
+  if (s.kind === "boolean" && t.kind === "boolean") {
+    return (v) => {
+      if (isNull(v)) return;
+      const b = canonicalBoolean(v);
+      rendered.canonical = b ? "1" : "0";
+      rendered.copy = b ? "t" : "f";
+    };
+  }
+  if (s.kind === "decimal" && t.kind === "decimal" && s.scale === t.scale) {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = rendered.copy = decimalText(canonicalDecimal(decimalInput(v, s.scale)));
+    };
+  }
+  if (s.kind === "text" && t.kind === "text" && !s.fixed && !t.fixed) {
+    return (v) => {
+      if (isNull(v)) return;
+      const text = pgText(table, src.name, nulId, stripNul, asText(v));
+      rendered.canonical = text;
+      rendered.copy = escapeCopy(text);
+    };
+  }
+  if (s.kind === "binary" && t.kind === "binary") {
+    return (v) => {
+      if (isNull(v)) return;
+      const hex = (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(asText(v), "utf8")).toString("hex");
+      rendered.canonical = hex;
+      rendered.copy = `\\\\x${hex}`;
+    };
+  }
+  const generic = (v: unknown) => {
+    if (isNull(v)) return;
+    rendered.canonical = canonicalValue(v, s, stripNul);
+    let out = toTargetValue(v, t, "postgres");
+    if (typeof out === "string" && t.kind !== "binary") out = pgText(table, src.name, nulId, stripNul, out);
+    rendered.copy = out === null ? "\\N" : escapeCopy(String(out));
+  };
+  // infinity and BC dates (a PostgreSQL source) take the general way.
+  const special = (v: unknown) => typeof v === "string" && specialDate(v) !== undefined;
+  if (s.kind === "date" && t.kind === "date") {
+    return (v) => {
+      if (special(v)) return generic(v);
+      if (isNull(v)) return;
+      rendered.canonical = rendered.copy = canonicalDate(v);
+    };
+  }
+  if (s.kind === "timestamp" && t.kind === "timestamp" && s.withTimeZone === t.withTimeZone) {
+    return (v) => {
+      if (special(v)) return generic(v);
+      if (isNull(v)) return;
+      const base = typeof v === "string" ? utcTimestampBase(v) : undefined;
+      if (base !== undefined) {
+        // Already UTC (or no zone) in the canonical layout: no parsing.
+        rendered.canonical = s.withTimeZone ? `${base}Z` : base;
+        rendered.copy = s.withTimeZone ? `${base}+00` : base;
+        return;
+      }
+      const p = parseTimestamp(v);
+      const u = toUtc(p);
+      const utc = formatParts(u.date, u.hour, u.minute, u.second, p.fraction);
+      if (s.withTimeZone) {
+        rendered.canonical = `${utc}Z`;
+        rendered.copy = `${utc}+00`;
+      } else {
+        // A wall-clock value with an offset is written as its UTC wall clock (toTargetValue), compared as written.
+        rendered.canonical = p.offsetMinutes ? formatParts(p.date, p.hour, p.minute, p.second, p.fraction) : utc;
+        rendered.copy = utc;
+      }
+    };
+  }
+  if (s.kind === "float" && t.kind === "float") {
+    return (v) => {
+      if (isNull(v)) return;
+      rendered.canonical = canonicalFloat(v, s.bytes);
+      rendered.copy = String(toTargetValue(v, t, "postgres"));
+    };
+  }
+  return generic;
 }
 
 /** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */
@@ -373,13 +763,28 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
   const plans = pair.source.columns.map((src, i) => {
     const tgt: Column = pair.target.columns[i] ?? src;
     const nulId = nulConversionId(pair.source.name, src.name);
-    return { src, tgt, nulId, stripNul: allow.includes(nulId) };
+    const infId = infinityConversionId(pair.source.name, src.name, targetEngine);
+    const bcId = bcConversionId(pair.source.name, src.name, targetEngine);
+    const dated = targetEngine !== "postgres" && (tgt.type.kind === "date" || tgt.type.kind === "timestamp");
+    return { src, tgt, nulId, stripNul: allow.includes(nulId), dated, infId, bcId, clamp: allow.includes(infId), bcNull: allow.includes(bcId) };
   });
   return (row) => {
     const out = new Array<unknown>(plans.length);
     for (let i = 0; i < plans.length; i++) {
       const p = plans[i];
-      let v = toTargetValue(row[i], p.tgt.type, targetEngine);
+      let raw = row[i];
+      if (p.dated && typeof raw === "string") {
+        // PostgreSQL's infinity and BC dates: MariaDB and SQLite dates hold neither.
+        const special = specialDate(raw);
+        if (special === "bc") {
+          if (!p.bcNull) throw new LossyValueError(p.bcId, `${pair.source.name}.${p.src.name} holds a date before year 1 (${raw}), which ${targetEngine} cannot hold; copying it writes NULL`);
+          raw = null;
+        } else if (special !== undefined) {
+          if (!p.clamp) throw new LossyValueError(p.infId, `${pair.source.name}.${p.src.name} holds ${special}, which ${targetEngine} cannot hold; copying it writes ${clampedInfinity(special, p.tgt.type)}`);
+          raw = clampedInfinity(special, p.tgt.type);
+        }
+      }
+      let v = toTargetValue(raw, p.tgt.type, targetEngine);
       if (targetEngine === "postgres" && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
         if (!p.stripNul) {
           throw new LossyValueError(
@@ -426,11 +831,16 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
       return engine === "postgres" ? `\\x${buf.toString("hex")}` : buf;
     }
     case "date":
+      if (typeof value === "string" && (specialDate(value) === "infinity" || specialDate(value) === "-infinity")) return specialDate(value);
       return canonicalDate(value);
     case "time":
       return canonicalTime(textOf(value));
-    case "timestamp":
+    case "timestamp": {
+      // infinity reaches here only for PostgreSQL (rowConverter clamps or refuses it for the others).
+      const special = typeof value === "string" ? specialDate(value) : undefined;
+      if (special === "infinity" || special === "-infinity") return special;
       return type.withTimeZone ? instantText(value, engine) : wallClockText(value);
+    }
     case "json":
       return textOf(value);
     case "uuid":
@@ -446,6 +856,8 @@ function instantText(value: unknown, engine: CopyEngine): string {
   const p = parseTimestamp(value);
   const u = toUtc(p);
   const text = `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+  // BC (only from PostgreSQL, only back into it: the others refuse it in rowConverter).
+  if (u.bc) return `${text}+00 BC`;
   return engine === "postgres" ? `${text}+00` : engine === "sqlite" ? `${text}+00:00` : text;
 }
 
@@ -453,7 +865,7 @@ function instantText(value: unknown, engine: CopyEngine): string {
 function wallClockText(value: unknown): string {
   const p = parseTimestamp(value);
   const u = toUtc(p);
-  return `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
+  return `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}${u.bc ? " BC" : ""}`;
 }
 
 function pad2(n: number): string {
@@ -518,6 +930,56 @@ export function renderTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const fmt = (r: string[]) => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)];
+}
+
+/**
+ * The values of the source that the target cannot hold as they are, found before anything is
+ * written, each a lossy conversion with the id that allows it: text with NUL into PostgreSQL
+ * (findNulConversions); PostgreSQL's infinity/-infinity and dates before year 1 (BC) into
+ * MariaDB or SQLite (findSpecialDateConversions).
+ */
+export async function findValueConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
+  if (targetEngine === "postgres") return findNulConversions(source, tables);
+  return findSpecialDateConversions(source, tables, targetEngine);
+}
+
+/**
+ * The date and timestamp columns of a PostgreSQL source holding infinity/-infinity or BC dates,
+ * for a copy into MariaDB or SQLite (neither holds them): one scan per table that has such columns.
+ */
+export async function findSpecialDateConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
+  if (source.engine !== "postgres" || targetEngine === "postgres") return [];
+  const out: Conversion[] = [];
+  for (const t of tables) {
+    const cols = t.columns.filter((c) => c.type.kind === "date" || c.type.kind === "timestamp");
+    if (cols.length === 0) continue;
+    const probes = cols.flatMap((c, i) => {
+      const q = quoteIdent("postgres", c.name);
+      return [`coalesce(bool_or(NOT isfinite(${q})), false) AS inf${i}`, `coalesce(bool_or(isfinite(${q}) AND ${q} < '0001-01-01'), false) AS bc${i}`];
+    });
+    const [r] = await source.query(`SELECT ${probes.join(", ")} FROM ${quoteIdent("postgres", t.name)}`);
+    cols.forEach((c, i) => {
+      if (r[`inf${i}`] === true) {
+        out.push({
+          id: infinityConversionId(t.name, c.name, targetEngine),
+          table: t.name,
+          column: c.name,
+          message: `${t.name}.${c.name} holds infinity or -infinity, which ${targetEngine} cannot hold: infinity is written as ${clampedInfinity("infinity", c.type)}, -infinity as ${clampedInfinity("-infinity", c.type)}`,
+          lossy: true,
+        });
+      }
+      if (r[`bc${i}`] === true) {
+        out.push({
+          id: bcConversionId(t.name, c.name, targetEngine),
+          table: t.name,
+          column: c.name,
+          message: `${t.name}.${c.name} holds dates before year 1 (BC), which ${targetEngine} cannot hold: they are written as NULL`,
+          lossy: true,
+        });
+      }
+    });
+  }
+  return out;
 }
 
 /**

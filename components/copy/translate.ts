@@ -57,6 +57,17 @@
 import { createHash } from "crypto";
 import type { Column, Conversion, CopyEngine, ForeignKey, Index, Schema, Table, TypeClass } from "./schema";
 
+declare module "./schema" {
+  interface Column {
+    /**
+     * MariaDB's `ON UPDATE <expression>` (in practice CURRENT_TIMESTAMP): the column is set on
+     * every UPDATE of the row. Read by introspect/mariadb.ts; kept only into MariaDB. (Declared
+     * here because schema.ts belongs to another part of the copy; it belongs beside `default`.)
+     */
+    onUpdate?: string;
+  }
+}
+
 /** The result of translate(): tables ready for ddl.ts, and what the translation changed. */
 export interface Translation {
   tables: Table[];
@@ -353,6 +364,30 @@ function nameConstraints(ctx: Ctx, tables: Table[]): void {
   }
 }
 
+/**
+ * The names (in order) that repeat an earlier one but for case, each with a new name
+ * `<name>_<n>` (the first n >= 2 free of every name, original or new, without case) and the
+ * earlier name it collides with.
+ */
+function dedupeCaseless(target: CopyEngine, names: { key: string; name: string }[]): { key: string; first: string; to: string }[] {
+  const taken = new Set(names.map((n) => n.name.toLowerCase()));
+  const firstByLower = new Map<string, string>();
+  const out: { key: string; first: string; to: string }[] = [];
+  for (const n of names) {
+    const lower = n.name.toLowerCase();
+    const first = firstByLower.get(lower);
+    if (first === undefined) {
+      firstByLower.set(lower, n.key);
+      continue;
+    }
+    let to = n.name;
+    for (let i = 2; taken.has(to.toLowerCase()); i++) to = shortenIdentifier(target, `${n.name}_${i}`);
+    taken.add(to.toLowerCase());
+    out.push({ key: n.key, first, to });
+  }
+  return out;
+}
+
 /** Translates `schema` for `target`: the tables to create there and the conversions that implies. */
 export function translate(schema: Schema, target: CopyEngine): Translation {
   const ctx: Ctx = { source: schema.engine, target, conversions: [] };
@@ -368,6 +403,24 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
   for (const t of schema.tables) {
     renamedTables.set(t.name, rename(t.name, "", t.name));
     renamedColumns.set(t.name, new Map(t.columns.map((c) => [c.name, rename(t.name, c.name, c.name)])));
+  }
+  // SQLite compares table and column names without case, MariaDB column names (and, where
+  // lower_case_table_names is set, table names): two names differing only in case would be one.
+  // Never merged silently: the later one is renamed `<name>_2` (a lossy conversion naming both).
+  if (target !== "postgres") {
+    const what = target === "sqlite" ? "SQLite" : "MariaDB";
+    const tableNames = schema.tables.map((t) => ({ key: t.name, name: renamedTables.get(t.name)! }));
+    for (const r of dedupeCaseless(target, tableNames)) {
+      note(ctx, r.key, "", "case-collision", `tables ${JSON.stringify(r.first)} and ${JSON.stringify(r.key)} differ only in case, which ${what} does not tell apart: ${JSON.stringify(r.key)} becomes ${JSON.stringify(r.to)}`, true);
+      renamedTables.set(r.key, r.to);
+    }
+    for (const t of schema.tables) {
+      const cols = renamedColumns.get(t.name)!;
+      for (const r of dedupeCaseless(target, t.columns.map((c) => ({ key: c.name, name: cols.get(c.name)! })))) {
+        note(ctx, t.name, r.key, "case-collision", `columns ${t.name}.${JSON.stringify(r.first)} and ${t.name}.${JSON.stringify(r.key)} differ only in case, which ${what} does not tell apart: ${JSON.stringify(r.key)} becomes ${JSON.stringify(r.to)}`, true);
+        cols.set(r.key, r.to);
+      }
+    }
   }
   const colName = (table: string, column: string) => renamedColumns.get(table)?.get(column) ?? column;
 
@@ -428,17 +481,38 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
       const column: Column = { name: colName(t.name, c.name), type: r.type, sourceType: c.sourceType, nullable: c.nullable && !pk.has(c.name), autoIncrement: r.autoIncrement };
       const d = translateDefault(ctx, t, c, r.type);
       if (d !== undefined) column.default = d;
+      if (c.onUpdate !== undefined) {
+        if (target === "mariadb" && r.type.kind === "timestamp") column.onUpdate = `current_timestamp(${mariadbFsp(r.type)})`;
+        else {
+          note(ctx, t.name, c.name, "on-update", `${t.name}.${c.name} is set to the current time on every UPDATE in ${ctx.source} (ON UPDATE ${c.onUpdate}); ${target} has no such column clause (it would take a trigger): the copied values are kept, later updates leave the column as it is`, true);
+        }
+      }
+      if (c.type.kind === "json" && /^jsonb$/i.test(c.sourceType) && target !== "postgres") {
+        note(ctx, t.name, c.name, "jsonb-text", `${t.name}.${c.name} is jsonb, which holds JSON already normalised (keys reordered, duplicate keys dropped, whitespace as jsonb prints it): ${target} receives that text exactly; the text the application first wrote was not kept by the source`, false);
+      }
       return column;
     });
     const indexes: Index[] = t.indexes
       .filter((ix) => !(ix.unique && sameColumns(ix.columns, t.primaryKey)))
       .map((ix) => ({ name: ix.name, unique: ix.unique, columns: ix.columns.map((c) => colName(t.name, c)) }));
-    const foreignKeys: ForeignKey[] = t.foreignKeys.map((fk) => ({
-      ...fk,
-      columns: fk.columns.map((c) => colName(t.name, c)),
-      refTable: renamedTables.get(fk.refTable) ?? fk.refTable,
-      refColumns: fk.refColumns.map((c) => colName(fk.refTable, c)),
-    }));
+    const foreignKeys: ForeignKey[] = t.foreignKeys.map((fk) => {
+      const out: ForeignKey = {
+        ...fk,
+        columns: fk.columns.map((c) => colName(t.name, c)),
+        refTable: renamedTables.get(fk.refTable) ?? fk.refTable,
+        refColumns: fk.refColumns.map((c) => colName(fk.refTable, c)),
+      };
+      // MariaDB has no RESTRICT of its own: it is a synonym of NO ACTION there (checked at once,
+      // row by row, never deferred), so the key is created with the default and the plan says so.
+      if (target === "mariadb" && (fk.onDelete === "RESTRICT" || fk.onUpdate === "RESTRICT")) {
+        const which = [fk.onDelete === "RESTRICT" ? "ON DELETE" : "", fk.onUpdate === "RESTRICT" ? "ON UPDATE" : ""].filter(Boolean).join(" and ");
+        const label = fk.name ?? `(${fk.columns.join(", ")}) -> ${fk.refTable}`;
+        note(ctx, t.name, "", `${fk.name ?? fk.columns.join("_")}:restrict->no-action`, `foreign key ${t.name} ${label}: ${which} RESTRICT becomes NO ACTION in MariaDB, where the two are the same (checked immediately, row by row)`, false);
+        if (out.onDelete === "RESTRICT") delete out.onDelete;
+        if (out.onUpdate === "RESTRICT") delete out.onUpdate;
+      }
+      return out;
+    });
     return { name: renamedTables.get(t.name)!, columns, primaryKey: t.primaryKey.map((c) => colName(t.name, c)), indexes, foreignKeys };
   });
   if (target === "mariadb") {

@@ -115,8 +115,8 @@ beforeAll(async () => {
   );
   await waitFor("PostgreSQL", () => pgQuery("postgres", "SELECT 1"));
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1"));
-  for (const db of ["from_sqlite", "from_mariadb", "lossy", "dry", "seq", "nul"]) await pgQuery("postgres", `CREATE DATABASE ${db}`);
-  for (const db of ["from_sqlite", "from_pg", "lossy", "dry"]) await mdbQuery(undefined, `CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
+  for (const db of ["from_sqlite", "from_mariadb", "lossy", "dry", "seq", "nul", "dates", "dates_back", "onupd", "bad"]) await pgQuery("postgres", `CREATE DATABASE ${db}`);
+  for (const db of ["from_sqlite", "from_pg", "lossy", "dry", "dates", "onupd", "onupd_back", "cases"]) await mdbQuery(undefined, `CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
   generateDataSet(join(dir, "source.db"));
 }, 120_000);
 
@@ -323,6 +323,72 @@ describe("refusals and the dry run", () => {
     expect(await pgQuery("nul", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).toEqual([]);
     await copyDatabase({ from: `sqlite://${path}`, to: pgUrl("nul"), allow: ["notes.body:nul->postgres"], ...quiet });
     expect(await pgQuery("nul", "SELECT body FROM notes ORDER BY id")).toEqual([{ body: "ab" }, { body: "plain" }]);
+  });
+
+  it("a value that cannot be read mid-table rolls back the open COPY: the batch is not half written and the error names the value", async () => {
+    const path = join(dir, "bad.db");
+    const db = new Database(path);
+    db.exec("CREATE TABLE counts (id INTEGER PRIMARY KEY, n INTEGER)");
+    const insert = db.prepare("INSERT INTO counts VALUES (?, ?)");
+    db.transaction(() => {
+      for (let i = 1; i <= 2500; i++) insert.run(i, i === 2400 ? "twelve" : i); // SQLite keeps the text in an INTEGER column
+    })();
+    db.close();
+    const err = await copyDatabase({ from: `sqlite://${path}`, to: pgUrl("bad"), batchRows: 5000, ...quiet }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/not an? (integer|decimal): "?twelve/);
+    // Rows 1-2000 went out in two chunks of the same COPY before row 2400 failed: none of them stays.
+    expect(await pgQuery("bad", "SELECT count(*)::int AS n FROM counts")).toEqual([{ n: 0 }]);
+  });
+
+  it("PostgreSQL's infinity and BC dates: exact into PostgreSQL; refused into MariaDB and SQLite, and when allowed clamped / NULL, verified", async () => {
+    await pgQuery("dates", "CREATE TABLE spans (id int PRIMARY KEY, d date, ts timestamp, tz timestamptz, doc json)");
+    await pgQuery(
+      "dates",
+      `INSERT INTO spans VALUES
+        (1, 'infinity', '-infinity', 'infinity', '{"b": 1,  "a": 12345678901234567890123, "b": 2}'),
+        (2, '0044-03-15 BC', '0044-03-15 12:00:00 BC', '0001-01-01 00:30:00+01 BC', '[1, 2]'),
+        (3, '2024-02-29', '2024-03-31 02:30:00', '2024-03-31 01:30:00+00', NULL)`,
+    );
+    // Into PostgreSQL: every value as it was (the server's own checksum agrees with the source's).
+    const back = await copyDatabase({ from: pgUrl("dates"), to: pgUrl("dates_back"), ...quiet });
+    expect(back.verified.map((v) => v.rows)).toEqual([3]);
+    expect(await pgQuery("dates_back", "SELECT d::text, ts::text, tz::text, doc::text FROM spans ORDER BY id")).toEqual(await pgQuery("dates", "SELECT d::text, ts::text, tz::text, doc::text FROM spans ORDER BY id"));
+
+    for (const [target, url] of [["sqlite", sqliteUrl("dates.db")], ["mariadb", mdbUrl("dates")]] as const) {
+      const refused = await copyDatabase({ from: pgUrl("dates"), to: url, ...quiet }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(CopyRefusedError);
+      const ids = (refused as CopyRefusedError).refused.map((c) => c.id).sort();
+      expect(ids).toEqual([`spans.d:bc->${target}`, `spans.d:infinity->${target}`, `spans.ts:bc->${target}`, `spans.ts:infinity->${target}`, `spans.tz:bc->${target}`, `spans.tz:infinity->${target}`]);
+      const ok = await copyDatabase({ from: pgUrl("dates"), to: url, allow: ids, ...quiet });
+      expect(ok.verified.map((v) => v.rows)).toEqual([3]);
+    }
+    const db = new Database(join(dir, "dates.db"), { readonly: true });
+    const rows = db.prepare("SELECT d, ts, doc FROM spans ORDER BY id").all() as Record<string, unknown>[];
+    db.close();
+    expect(rows[0]).toEqual({ d: "9999-12-31", ts: "0001-01-01 00:00:00", doc: '{"b": 1,  "a": 12345678901234567890123, "b": 2}' });
+    expect(rows[1].d).toBeNull(); // 44 BC: not 44 AD
+    expect((await mdbQuery("dates", "SELECT CAST(d AS CHAR) AS d, CAST(tz AS CHAR) AS tz FROM spans WHERE id = 1"))[0]).toEqual({ d: "9999-12-31", tz: "9999-12-31 23:59:59.999999" });
+  });
+
+  it("MariaDB's ON UPDATE CURRENT_TIMESTAMP is refused into PostgreSQL and kept into MariaDB", async () => {
+    await mdbQuery("onupd", "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), changed DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))");
+    await mdbQuery("onupd", "INSERT INTO items (id, name) VALUES (1, 'a')");
+    const refused = await copyDatabase({ from: mdbUrl("onupd"), to: pgUrl("onupd"), ...quiet }).catch((e: unknown) => e);
+    expect((refused as CopyRefusedError).refused.map((c) => c.id)).toEqual(["items.changed:on-update"]);
+    await copyDatabase({ from: mdbUrl("onupd"), to: mdbUrl("onupd_back"), ...quiet });
+    const [create] = await mdbQuery("onupd_back", "SHOW CREATE TABLE items");
+    expect(String(create["Create Table"])).toMatch(/on update current_timestamp\(6\)/i);
+  });
+
+  it("tables differing only in case are refused into MariaDB, naming both; allowed, the second is renamed and verified", async () => {
+    await pgQuery("lossy", 'CREATE TABLE "Users" (id int PRIMARY KEY)');
+    await pgQuery("lossy", "CREATE TABLE users (id int PRIMARY KEY, \"Name\" text, name text)");
+    await pgQuery("lossy", "INSERT INTO \"Users\" VALUES (1); INSERT INTO users VALUES (2, 'A', 'a')");
+    const plan = await copyDatabase({ from: pgUrl("lossy"), to: mdbUrl("cases"), tables: ["Users", "users"], dryRun: true, ...quiet });
+    expect(plan.plan.refused.map((c) => c.id)).toEqual(["users:case-collision", "users.name:case-collision"]);
+    expect(renderPlan(plan.plan).join("\n")).toContain(`tables "Users" and "users" differ only in case`);
+    await copyDatabase({ from: pgUrl("lossy"), to: mdbUrl("cases"), tables: ["Users", "users"], allow: ["users:case-collision", "users.name:case-collision"], ...quiet });
+    expect(await mdbQuery("cases", "SELECT id, `Name`, name_2 FROM users_2")).toEqual([{ id: 2, Name: "A", name_2: "a" }]);
   });
 
   it("the dry run prints tables, rows and conversions and writes nothing (not even a new SQLite file)", async () => {

@@ -359,3 +359,68 @@ describe("connection URLs", () => {
     expect(redactUrl("postgresql://app:s3cr%40t@db:5432/app")).toBe("postgresql://app:***@db:5432/app");
   });
 });
+
+describe("translation gaps are never silent", () => {
+  const INT: TypeClass = { kind: "integer", bytes: 4 };
+
+  it("two tables differing only in case are refused into SQLite and MariaDB, naming both; allowed, the later one is renamed", () => {
+    const s = schema("postgres", table("Users", [col("id", INT)]), table("users", [col("id", INT)]), table("orders", [col("user_id", INT)], { foreignKeys: [{ columns: ["user_id"], refTable: "users", refColumns: ["id"] }] }));
+    for (const target of ["sqlite", "mariadb"] as const) {
+      const tr = translate(s, target);
+      const c = tr.conversions.find((x) => x.id === "users:case-collision")!;
+      expect(c.lossy).toBe(true);
+      expect(c.message).toContain(`"Users" and "users" differ only in case`);
+      expect(tr.tables.map((t) => t.name)).toEqual(["Users", "users_2", "orders"]);
+      // References follow the rename.
+      expect(tr.tables[2].foreignKeys[0].refTable).toBe("users_2");
+    }
+    // PostgreSQL keeps quoted names apart: nothing to say.
+    expect(translate(s, "postgres").conversions.filter((x) => x.id.includes("case-collision"))).toEqual([]);
+  });
+
+  it("two columns differing only in case are refused into SQLite and MariaDB, naming both", () => {
+    const s = schema("postgres", table("t", [col("Name", { kind: "text" }), col("name", { kind: "text" }), col("name_2", { kind: "text" })], { indexes: [{ name: "t_name", columns: ["name"], unique: true }] }));
+    for (const target of ["sqlite", "mariadb"] as const) {
+      const tr = translate(s, target);
+      expect(tr.conversions.filter((x) => x.lossy).map((x) => x.id)).toEqual(["t.name:case-collision"]);
+      expect(tr.conversions[0].message).toContain(`t."Name" and t."name" differ only in case`);
+      // name_2 is taken: the renamed column takes the next free name, and the index follows it.
+      expect(tr.tables[0].columns.map((c) => c.name)).toEqual(["Name", "name_3", "name_2"]);
+      expect(tr.tables[0].indexes[0].columns).toEqual(["name_3"]);
+    }
+  });
+
+  it("RESTRICT into MariaDB (where it is NO ACTION) is listed; PostgreSQL and SQLite keep RESTRICT", () => {
+    const parent = table("parent", [col("id", INT)], { primaryKey: ["id"] });
+    const child = table("child", [col("p", INT)], { foreignKeys: [{ name: "child_p_fkey", columns: ["p"], refTable: "parent", refColumns: ["id"], onDelete: "RESTRICT", onUpdate: "CASCADE" }] });
+    const tr = translate(schema("postgres", parent, child), "mariadb");
+    const c = tr.conversions.find((x) => x.id === "child:child_p_fkey:restrict->no-action")!;
+    expect(c.lossy).toBe(false);
+    expect(c.message).toContain("ON DELETE RESTRICT becomes NO ACTION");
+    expect(renderConstraints("mariadb", tr.tables).join("\n")).not.toContain("RESTRICT");
+    expect(renderConstraints("mariadb", tr.tables).join("\n")).toContain("ON UPDATE CASCADE");
+    const pg = translate(schema("sqlite", parent, child), "postgres");
+    expect(pg.conversions).toEqual([]);
+    expect(renderConstraints("postgres", pg.tables).join("\n")).toContain("ON DELETE RESTRICT");
+  });
+
+  it("MariaDB's ON UPDATE CURRENT_TIMESTAMP is kept into MariaDB and refused into PostgreSQL and SQLite", () => {
+    const c = col("updated_at", { kind: "timestamp", withTimeZone: false, fractionalDigits: 6 }, { default: "current_timestamp(6)", onUpdate: "current_timestamp(6)" });
+    const same = one("mariadb", "mariadb", c);
+    expect(same.lossy).toEqual([]);
+    expect(renderCreateTables("mariadb", [table("t", [same.column])])[0]).toContain("DEFAULT current_timestamp(6) ON UPDATE current_timestamp(6)");
+    for (const target of ["postgres", "sqlite"] as const) {
+      const r = one("mariadb", target, c);
+      expect(r.lossy).toEqual(["t.updated_at:on-update"]);
+      expect(r.conversions.find((x) => x.id === "t.updated_at:on-update")!.message).toMatch(/no such column clause.*later updates leave the column as it is/);
+      expect(renderCreateTables(target, [table("t", [r.column])])[0]).not.toContain("ON UPDATE");
+    }
+  });
+
+  it("jsonb leaving PostgreSQL is declared (its text is jsonb's normalised form); json text is carried as written", () => {
+    const jsonb = one("postgres", "mariadb", col("doc", { kind: "json" }, { sourceType: "jsonb" }));
+    expect(jsonb.conversions.map((x) => [x.id, x.lossy])).toEqual([["t.doc:jsonb-text", false]]);
+    expect(one("postgres", "sqlite", col("doc", { kind: "json" }, { sourceType: "json" })).conversions).toEqual([]);
+    expect(one("sqlite", "postgres", col("doc", { kind: "json" }, { sourceType: "JSON" })).type).toBe("json");
+  });
+});

@@ -136,6 +136,9 @@ export async function introspectMariadb(conn: Connection): Promise<Schema> {
         };
         const dflt = defaultOf(c.dflt);
         if (dflt !== undefined) column.default = dflt;
+        // EXTRA says "on update current_timestamp(6)" for ON UPDATE CURRENT_TIMESTAMP(6).
+        const onUpdate = /\bon update (.+)$/i.exec(String(c.extra ?? ""))?.[1]?.trim();
+        if (onUpdate) column.onUpdate = onUpdate;
         return column;
       });
     const byIndex = new Map<string, { unique: boolean; cols: string[] }>();
