@@ -1,13 +1,40 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Integration tests drive real servers, cron, sshd and a container engine on this machine. Each
+ * file owns its ports, instance names, test hosts and stacks (see each file's header), so files of
+ * different streams may run side by side; within a stream they run one at a time. Two streams,
+ * balanced by duration:
+ * - "engines": the container engine (one Podman API service at a time) and the data copy tests;
+ * - "deploys": everything else that deploys through the Pulumi engine (SSH hosts, SQLite, hooks).
+ * Unit tests run in a third, parallel stream.
+ */
+const ENGINES = [
+  "test/integration/containers-harness.test.ts",
+  "test/integration/docker.test.ts",
+  "test/integration/docker-ssh.test.ts",
+  "test/integration/copy.test.ts",
+  "test/integration/copy-schema.test.ts",
+  "test/integration/copy-safety.test.ts",
+  "test/integration/copy-refs.test.ts",
+  "test/integration/db-check.test.ts",
+  "test/integration/import-from.test.ts",
+];
+
+const shared = {
+  testTimeout: 180_000,
+  hookTimeout: 300_000,
+  globalSetup: ["test/globalSetup.ts"],
+};
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Integration tests drive the real engine against this machine's cron and files: one file at a time.
-    fileParallelism: false,
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
-    globalSetup: ["test/globalSetup.ts"],
     reporters: ["default"],
+    maxWorkers: 3,
+    projects: [
+      { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: ENGINES, fileParallelism: false } },
+    ],
   },
 });

@@ -34,6 +34,12 @@ export interface Column {
   nullable: boolean;
   /** The default as an SQL expression of the source engine; undefined when none. */
   default?: string;
+  /**
+   * MariaDB's `ON UPDATE <expression>` (in practice CURRENT_TIMESTAMP): the column is set on every
+   * UPDATE of the row. Read by introspect/mariadb.ts; kept only into MariaDB (a listed conversion
+   * elsewhere).
+   */
+  onUpdate?: string;
   /** Filled by the engine on insert: serial/identity, AUTO_INCREMENT, SQLite's INTEGER PRIMARY KEY AUTOINCREMENT (or rowid alias). */
   autoIncrement: boolean;
 }

@@ -57,17 +57,6 @@
 import { createHash } from "crypto";
 import type { Column, Conversion, CopyEngine, ForeignKey, Index, Schema, Table, TypeClass } from "./schema";
 
-declare module "./schema" {
-  interface Column {
-    /**
-     * MariaDB's `ON UPDATE <expression>` (in practice CURRENT_TIMESTAMP): the column is set on
-     * every UPDATE of the row. Read by introspect/mariadb.ts; kept only into MariaDB. (Declared
-     * here because schema.ts belongs to another part of the copy; it belongs beside `default`.)
-     */
-    onUpdate?: string;
-  }
-}
-
 /** The result of translate(): tables ready for ddl.ts, and what the translation changed. */
 export interface Translation {
   tables: Table[];
