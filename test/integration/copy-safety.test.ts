@@ -1,11 +1,12 @@
 import Database from "better-sqlite3";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "fs";
+import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { tmpdir } from "os";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asPostgres, isRoot, mariadbRows, need, PG_BIN, pgRows, waitFor, which } from "./support/scratch";
 import { openSource } from "../../components/copy/connections";
 import { checksumTables } from "../../components/copy/copy";
 import { introspect } from "../../components/copy/introspect";
@@ -24,59 +25,14 @@ const MDB_PW = 'My"s3\\cret#pw';
 let pg: ChildProcess | undefined;
 let mdb: ChildProcess | undefined;
 
-const PG_BIN = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"].find((d) => existsSync(join(d, "initdb")));
-const isRoot = process.getuid?.() === 0;
-
 const pgUrl = (db: string) => `postgresql://postgres:${encodeURIComponent(PG_PW)}@127.0.0.1:${PG_PORT}/${db}`;
 const mdbUrl = (db: string) => `mysql://app:${encodeURIComponent(MDB_PW)}@127.0.0.1:${MDB_PORT}/${db}`;
 const sqliteUrl = (name: string) => `sqlite://${join(dir, name)}`;
 
-function need(what: string, ok: boolean, install: string) {
-  if (!ok) throw new Error(`${what} is missing: install it (${install}) to run the copy safety tests`);
-}
+const pgQuery = (db: string, sql: string) => pgRows(pgUrl(db), sql);
 
-function which(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
-
-function asPostgres(cmd: string, args: string[]) {
-  return isRoot ? execFileSync("runuser", ["-u", "postgres", "--", cmd, ...args], { stdio: "pipe" }) : execFileSync(cmd, args, { stdio: "pipe" });
-}
-
-async function waitFor(what: string, probe: () => Promise<unknown>, seconds = 30) {
-  const until = Date.now() + seconds * 1000;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw new Error(`${what} did not come up: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
-async function pgQuery(db: string, sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: pgUrl(db) });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function mdbQuery(db: string | undefined, sql: string, root = false): Promise<Record<string, unknown>[]> {
-  const c = await mysql.createConnection(
-    root ? { socketPath: join(dir, "mdb", "sock"), user: "root", database: db } : { host: "127.0.0.1", port: MDB_PORT, user: "app", password: MDB_PW, database: db },
-  );
-  try {
-    const [rows] = await c.query(sql);
-    return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
-  } finally {
-    await c.end();
-  }
-}
+const mdbQuery = (db: string | undefined, sql: string, root = false) =>
+  mariadbRows(root ? { socketPath: join(dir, "mdb", "sock"), user: "root", database: db } : { host: "127.0.0.1", port: MDB_PORT, user: "app", password: MDB_PW, database: db }, sql);
 
 function sqliteQuery(name: string, sql: string): Record<string, unknown>[] {
   const db = new Database(join(dir, name), { readonly: true });
@@ -103,10 +59,10 @@ function cli(args: string[], env: { from?: string; to: string }): { code: number
 }
 
 beforeAll(async () => {
-  need("PostgreSQL server (initdb)", PG_BIN !== undefined, "apt-get install postgresql-15");
-  need("pg_dump and pg_restore", which("pg_dump") && which("pg_restore"), "apt-get install postgresql-client");
-  need("MariaDB server and client", which("mariadbd") && which("mariadb-install-db") && which("mariadb-dump") && which("mariadb"), "apt-get install mariadb-server mariadb-client");
-  if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux");
+  need("PostgreSQL server (initdb)", PG_BIN !== undefined, "apt-get install postgresql-15", "copy safety tests");
+  need("pg_dump and pg_restore", which("pg_dump") && which("pg_restore"), "apt-get install postgresql-client", "copy safety tests");
+  need("MariaDB server and client", which("mariadbd") && which("mariadb-install-db") && which("mariadb-dump") && which("mariadb"), "apt-get install mariadb-server mariadb-client", "copy safety tests");
+  if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux", "copy safety tests");
 
   // PostgreSQL: trust on its private socket only (to set the password), scram over TCP.
   const pgDir = join(dir, "pg");

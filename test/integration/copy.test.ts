@@ -4,8 +4,8 @@ import { chownSync, existsSync, mkdtempSync, rmSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { tmpdir } from "os";
 import { join } from "path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asPostgres, isRoot, mariadbRows, need, PG_BIN, pgRows, waitFor, which } from "./support/scratch";
 import { openSource } from "../../components/copy/connections";
 import { checksumTables, copyDatabase, CopyRefusedError, renderPlan, type CopyResult } from "../../components/copy/copy";
 import { introspect } from "../../components/copy/introspect";
@@ -21,68 +21,17 @@ const quiet = { progress: false as const };
 let pg: ChildProcess | undefined;
 let mdb: ChildProcess | undefined;
 
-const PG_BIN = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"].find((d) => existsSync(join(d, "initdb")));
-const isRoot = process.getuid?.() === 0;
-
-function need(what: string, ok: boolean, install: string) {
-  if (!ok) throw new Error(`${what} is missing: install it (${install}) to run the copy tests`);
-}
-
-function which(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Runs a PostgreSQL tool as the postgres OS user when we are root (initdb refuses root). */
-function asPostgres(cmd: string, args: string[]) {
-  return isRoot ? execFileSync("runuser", ["-u", "postgres", "--", cmd, ...args], { stdio: "pipe" }) : execFileSync(cmd, args, { stdio: "pipe" });
-}
-
-async function waitFor(what: string, probe: () => Promise<unknown>, seconds = 30) {
-  const until = Date.now() + seconds * 1000;
-  for (;;) {
-    try {
-      await probe();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw new Error(`${what} did not come up: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 const pgUrl = (db: string) => `postgresql://postgres@127.0.0.1:${PG_PORT}/${db}`;
 const mdbUrl = (db: string) => `mysql://root@127.0.0.1:${MDB_PORT}/${db}`;
 const sqliteUrl = (name: string) => `sqlite://${join(dir, name)}`;
 
-async function pgQuery(db: string, sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: pgUrl(db) });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function mdbQuery(db: string | undefined, sql: string): Promise<Record<string, unknown>[]> {
-  const c = await mysql.createConnection({ host: "127.0.0.1", port: MDB_PORT, user: "root", database: db, supportBigNumbers: true, bigNumberStrings: true });
-  try {
-    const [rows] = await c.query(sql);
-    return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
-  } finally {
-    await c.end();
-  }
-}
+const pgQuery = (db: string, sql: string) => pgRows(pgUrl(db), sql);
+const mdbQuery = (db: string | undefined, sql: string) => mariadbRows({ host: "127.0.0.1", port: MDB_PORT, user: "root", database: db }, sql);
 
 beforeAll(async () => {
-  need("PostgreSQL server (initdb)", PG_BIN !== undefined, "apt-get install postgresql-15");
-  need("MariaDB server", which("mariadbd") && which("mariadb-install-db"), "apt-get install mariadb-server");
-  if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux");
+  need("PostgreSQL server (initdb)", PG_BIN !== undefined, "apt-get install postgresql-15", "copy tests");
+  need("MariaDB server", which("mariadbd") && which("mariadb-install-db"), "apt-get install mariadb-server", "copy tests");
+  if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux", "copy tests");
 
   // PostgreSQL
   const pgDir = join(dir, "pg");
