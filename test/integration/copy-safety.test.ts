@@ -32,7 +32,10 @@ const sqliteUrl = (name: string) => `sqlite://${join(dir, name)}`;
 const pgQuery = (db: string, sql: string) => pgRows(pgUrl(db), sql);
 
 const mdbQuery = (db: string | undefined, sql: string, root = false) =>
-  mariadbRows(root ? { socketPath: join(dir, "mdb", "sock"), user: "root", database: db } : { host: "127.0.0.1", port: MDB_PORT, user: "app", password: MDB_PW, database: db }, sql);
+  mariadbRows(
+    { ...(root ? { socketPath: join(dir, "mdb", "sock"), user: "root" } : { host: "127.0.0.1", port: MDB_PORT, user: "app", password: MDB_PW }), database: db, bigNumberStrings: false },
+    sql,
+  );
 
 function sqliteQuery(name: string, sql: string): Record<string, unknown>[] {
   const db = new Database(join(dir, name), { readonly: true });
