@@ -1,12 +1,12 @@
 import Database from "better-sqlite3";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from "fs";
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import { mkdtempSync, rmSync, statSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { tmpdir } from "os";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asPostgres, isRoot, mariadbRows, need, PG_BIN, pgRows, waitFor, which } from "./support/scratch";
+import { isRoot, mariadbRows, need, PG_BIN, pgRows, startScratchMariadb, startScratchPostgres, stopScratch, waitFor, which } from "./support/scratch";
 import { openSource } from "../../components/copy/connections";
 import { checksumTables } from "../../components/copy/copy";
 import { introspect } from "../../components/copy/introspect";
@@ -69,14 +69,7 @@ beforeAll(async () => {
 
   // PostgreSQL: trust on its private socket only (to set the password), scram over TCP.
   const pgDir = join(dir, "pg");
-  mkdirSync(pgDir);
-  if (isRoot) {
-    execFileSync("chmod", ["755", dir]);
-    chownSync(pgDir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
-  }
-  asPostgres(join(PG_BIN!, "initdb"), ["-D", join(pgDir, "data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]);
-  const pgArgs = ["-D", join(pgDir, "data"), "-p", String(PG_PORT), "-k", pgDir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"];
-  pg = isRoot ? spawn("runuser", ["-u", "postgres", "--", join(PG_BIN!, "postgres"), ...pgArgs], { stdio: "ignore" }) : spawn(join(PG_BIN!, "postgres"), pgArgs, { stdio: "ignore" });
+  pg = startScratchPostgres(pgDir, PG_PORT, "scram-over-tcp");
   const pgSocket = new Client({ host: pgDir, port: PG_PORT, user: "postgres", database: "postgres" });
   await waitFor("PostgreSQL", async () => {
     const c = new Client({ host: pgDir, port: PG_PORT, user: "postgres", database: "postgres" });
@@ -89,24 +82,8 @@ beforeAll(async () => {
   await pgSocket.end();
 
   // MariaDB: root (no password) over its socket for set-up; the copy connects as `app` with a password over TCP.
-  const mdbDir = join(dir, "mdb");
-  execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${join(mdbDir, "data")}`, "--auth-root-authentication-method=normal", ...(isRoot ? ["--user=root"] : [])], { stdio: "pipe" });
-  mdb = spawn(
-    "mariadbd",
-    [
-      "--no-defaults",
-      `--datadir=${join(mdbDir, "data")}`,
-      `--port=${MDB_PORT}`,
-      "--bind-address=127.0.0.1",
-      "--skip-name-resolve", // the client host is 127.0.0.1 as such, so 'app'@'127.0.0.1' is the account that matches
-      `--socket=${join(mdbDir, "sock")}`,
-      `--pid-file=${join(mdbDir, "pid")}`,
-      `--log-error=${join(mdbDir, "err")}`,
-      "--innodb-flush-log-at-trx-commit=0",
-      ...(isRoot ? ["--user=root"] : []),
-    ],
-    { stdio: "ignore" },
-  );
+  // --skip-name-resolve: the client host is 127.0.0.1 as such, so 'app'@'127.0.0.1' is the account that matches.
+  mdb = startScratchMariadb(join(dir, "mdb"), MDB_PORT, ["--skip-name-resolve"]);
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1", true));
   await mdbQuery(undefined, `CREATE USER 'app'@'127.0.0.1' IDENTIFIED BY '${MDB_PW.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`, true);
   for (const db of ["keep", "killed"]) {
@@ -146,13 +123,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of [pg, mdb]) {
-    if (p && p.exitCode === null) {
-      const exited = new Promise((r) => p.once("exit", r));
-      p.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-    }
-  }
+  await stopScratch([pg, mdb], 15);
   rmSync(dir, { recursive: true, force: true });
 });
 

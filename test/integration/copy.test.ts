@@ -1,11 +1,11 @@
 import Database from "better-sqlite3";
-import { execFileSync, spawn, type ChildProcess } from "child_process";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "fs";
+import { execFileSync, type ChildProcess } from "child_process";
+import { existsSync, mkdtempSync, rmSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asPostgres, isRoot, mariadbRows, need, PG_BIN, pgRows, waitFor, which } from "./support/scratch";
+import { isRoot, mariadbRows, need, PG_BIN, pgRows, startScratchMariadb, startScratchPostgres, stopScratch, waitFor, which } from "./support/scratch";
 import { openSource } from "../../components/copy/connections";
 import { checksumTables, copyDatabase, CopyRefusedError, renderPlan, type CopyResult } from "../../components/copy/copy";
 import { introspect } from "../../components/copy/introspect";
@@ -33,35 +33,8 @@ beforeAll(async () => {
   need("MariaDB server", which("mariadbd") && which("mariadb-install-db"), "apt-get install mariadb-server", "copy tests");
   if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux", "copy tests");
 
-  // PostgreSQL
-  const pgDir = join(dir, "pg");
-  execFileSync("mkdir", ["-p", pgDir]);
-  if (isRoot) {
-    execFileSync("chmod", ["755", dir]);
-    chownSync(pgDir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
-  }
-  asPostgres(join(PG_BIN!, "initdb"), ["-D", join(pgDir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
-  const pgArgs = ["-D", join(pgDir, "data"), "-p", String(PG_PORT), "-k", pgDir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"];
-  pg = isRoot ? spawn("runuser", ["-u", "postgres", "--", join(PG_BIN!, "postgres"), ...pgArgs], { stdio: "ignore" }) : spawn(join(PG_BIN!, "postgres"), pgArgs, { stdio: "ignore" });
-
-  // MariaDB
-  const mdbDir = join(dir, "mdb");
-  execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${join(mdbDir, "data")}`, "--auth-root-authentication-method=normal", ...(isRoot ? ["--user=root"] : [])], { stdio: "pipe" });
-  mdb = spawn(
-    "mariadbd",
-    [
-      "--no-defaults",
-      `--datadir=${join(mdbDir, "data")}`,
-      `--port=${MDB_PORT}`,
-      "--bind-address=127.0.0.1",
-      `--socket=${join(mdbDir, "sock")}`,
-      `--pid-file=${join(mdbDir, "pid")}`,
-      `--log-error=${join(mdbDir, "err")}`,
-      "--innodb-flush-log-at-trx-commit=0",
-      ...(isRoot ? ["--user=root"] : []),
-    ],
-    { stdio: "ignore" },
-  );
+  pg = startScratchPostgres(join(dir, "pg"), PG_PORT, "trust");
+  mdb = startScratchMariadb(join(dir, "mdb"), MDB_PORT);
   await waitFor("PostgreSQL", () => pgQuery("postgres", "SELECT 1"));
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1"));
   for (const db of ["from_sqlite", "from_mariadb", "lossy", "dry", "seq", "nul", "dates", "dates_back", "onupd", "bad"]) await pgQuery("postgres", `CREATE DATABASE ${db}`);
@@ -70,13 +43,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const p of [pg, mdb]) {
-    if (p && p.exitCode === null) {
-      const exited = new Promise((r) => p.once("exit", r));
-      p.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    }
-  }
+  await stopScratch([pg, mdb], 10);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -3,8 +3,8 @@
  * copy tests): where PostgreSQL's binaries are, running its tools as the postgres OS user, a
  * clear failure naming what to install, waiting for a server, and one-shot queries.
  */
-import { execFileSync, spawnSync } from "child_process";
-import { existsSync } from "fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { join } from "path";
 import { Client } from "pg";
@@ -62,5 +62,57 @@ export async function mariadbRows(options: mysql.ConnectionOptions, sql: string)
     return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * Starts a throwaway PostgreSQL in `dir` (its data and socket directory) on 127.0.0.1:`port`,
+ * fsync off; `auth` is initdb's (trust everywhere, or trust on the socket and scram over TCP).
+ * Returns the server process; stop it with stopScratch.
+ */
+export function startScratchPostgres(dir: string, port: number, auth: "trust" | "scram-over-tcp"): ChildProcess {
+  mkdirSync(dir, { recursive: true });
+  if (isRoot) {
+    chmodSync(join(dir, ".."), 0o755);
+    chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
+  }
+  const authArgs = auth === "trust" ? ["--auth=trust"] : ["--auth-local=trust", "--auth-host=scram-sha-256"];
+  asPostgres(join(PG_BIN!, "initdb"), ["-D", join(dir, "data"), "-U", "postgres", ...authArgs, "-E", "UTF8", "--locale=C.UTF-8"]);
+  const args = ["-D", join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"];
+  return isRoot ? spawn("runuser", ["-u", "postgres", "--", join(PG_BIN!, "postgres"), ...args], { stdio: "ignore" }) : spawn(join(PG_BIN!, "postgres"), args, { stdio: "ignore" });
+}
+
+/**
+ * Starts a throwaway MariaDB in `dir` (data, socket `dir/sock`, pid, error log) on
+ * 127.0.0.1:`port`, with `extra` server options; root logs in without a password.
+ */
+export function startScratchMariadb(dir: string, port: number, extra: string[] = []): ChildProcess {
+  execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${join(dir, "data")}`, "--auth-root-authentication-method=normal", ...(isRoot ? ["--user=root"] : [])], { stdio: "pipe" });
+  return spawn(
+    "mariadbd",
+    [
+      "--no-defaults",
+      `--datadir=${join(dir, "data")}`,
+      `--port=${port}`,
+      "--bind-address=127.0.0.1",
+      ...extra,
+      `--socket=${join(dir, "sock")}`,
+      `--pid-file=${join(dir, "pid")}`,
+      `--log-error=${join(dir, "err")}`,
+      "--innodb-flush-log-at-trx-commit=0",
+      ...(isRoot ? ["--user=root"] : []),
+    ],
+    { stdio: "ignore" },
+  );
+}
+
+/** Stops scratch servers (SIGTERM, a clean shutdown), waiting at most `seconds` for each. */
+export async function stopScratch(processes: (ChildProcess | undefined)[], seconds: number): Promise<void> {
+  for (const p of processes) {
+    if (p && p.exitCode === null) {
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, seconds * 1000))]);
+    }
   }
 }
