@@ -41,7 +41,7 @@ import { computeTuning, renderTuningConf } from "../components/engines/postgres/
 import { renderBenchTools } from "./lib/backupTools";
 import { adminSql, clusterLeftovers, clusterRegistered, ctlCluster, dropCluster, PG_VERSION, portProblem, SOCKET_DIR, type Ctx } from "./lib/pg";
 import { run } from "./lib/proc";
-import { benchOptions, watchInterrupts } from "./lib/start";
+import { benchOptions, watchInterrupts, wholeOption } from "./lib/start";
 
 /** The benchmark's own cluster and port (no test or other bench uses 5601). */
 const CLUSTER = "bench_backup";
@@ -63,7 +63,6 @@ interface Options {
 const USAGE = `usage: npm run bench:backup -- [--rounds N] [--size-mb MB]
   defaults: --rounds 3 --size-mb 1024`;
 
-class UsageError extends Error {}
 
 function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
@@ -75,12 +74,7 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  const whole = (flag: string, text: string, min: number, max: number): number => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    return n;
-  };
-  return { rounds: whole("rounds", values.rounds!, 1, 50), sizeMb: whole("size-mb", values["size-mb"]!, 16, 100_000) };
+  return { rounds: wholeOption("rounds", values.rounds!, 1, 50), sizeMb: wholeOption("size-mb", values["size-mb"]!, 16, 100_000) };
 }
 
 /** The tables, without their secondary indexes (built after the load, as a restore does). */

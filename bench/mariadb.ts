@@ -55,7 +55,7 @@ import {
   type Running,
 } from "./lib/mariadb";
 import { run } from "./lib/proc";
-import { benchOptions, watchInterrupts } from "./lib/start";
+import { benchOptions, watchInterrupts, wholeOption } from "./lib/start";
 
 // The benchmark's own ports (3331-3333): the MariaDB tests use other ones.
 const PORTS = { default: 3331, tuned: 3332, ceiling: 3333 };
@@ -82,7 +82,6 @@ interface Options {
 const USAGE = `usage: npm run bench:mariadb -- [--rounds N] [--seconds S] [--threads T] [--warmup S] [--tables N] [--table-size ROWS]
   defaults: --rounds 2 --seconds 30 --threads 8 --warmup 5 --tables 8 --table-size 250000`;
 
-class UsageError extends Error {}
 
 function parseOptions(argv: string[]): Options | undefined {
   const { values } = parseArgs({
@@ -98,19 +97,14 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  const whole = (flag: string, text: string, min: number, max: number): number => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    return n;
-  };
   return {
-    rounds: whole("rounds", values.rounds!, 1, 100),
-    seconds: whole("seconds", values.seconds!, 1, 3_600),
+    rounds: wholeOption("rounds", values.rounds!, 1, 100),
+    seconds: wholeOption("seconds", values.seconds!, 1, 3_600),
     // Below max_connections of every instance (the default's is 151), with room for the admin client.
-    threads: whole("threads", values.threads!, 1, 90),
-    warmup: whole("warmup", values.warmup!, 0, 600),
-    tables: whole("tables", values.tables!, 1, 100),
-    tableSize: whole("table-size", values["table-size"]!, 1_000, 100_000_000),
+    threads: wholeOption("threads", values.threads!, 1, 90),
+    warmup: wholeOption("warmup", values.warmup!, 0, 600),
+    tables: wholeOption("tables", values.tables!, 1, 100),
+    tableSize: wholeOption("table-size", values["table-size"]!, 1_000, 100_000_000),
   };
 }
 

@@ -70,7 +70,7 @@ import {
 } from "./lib/pg";
 import { renderPgtuneConf, type PgtuneInput } from "./lib/pgtune";
 import { run } from "./lib/proc";
-import { benchOptions, watchInterrupts } from "./lib/start";
+import { benchOptions, UsageError, watchInterrupts, wholeOption } from "./lib/start";
 import { deployTuned, teardownTuned, TUNED_MAX_CONNECTIONS, type TunedStack } from "./lib/tuned";
 
 // The benchmark's own ports (5481-5484): no test uses them (tests use 5432-5434, 5460, 5471-5473,
@@ -124,18 +124,13 @@ function parseOptions(argv: string[]): Options | undefined {
     },
   });
   if (values.help) return undefined;
-  const whole = (flag: string, text: string, min: number, max: number): number => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
-    return n;
-  };
   const opts: Options = {
-    scale: whole("scale", values.scale!, 1, 10_000),
-    clients: whole("clients", values.clients!, 1, 90),
-    threads: whole("threads", values.threads!, 1, 90),
-    duration: whole("duration", values.duration!, 1, 3_600),
-    warmup: whole("warmup", values.warmup!, 0, 600),
-    rounds: whole("rounds", values.rounds!, 1, 100),
+    scale: wholeOption("scale", values.scale!, 1, 10_000),
+    clients: wholeOption("clients", values.clients!, 1, 90),
+    threads: wholeOption("threads", values.threads!, 1, 90),
+    duration: wholeOption("duration", values.duration!, 1, 3_600),
+    warmup: wholeOption("warmup", values.warmup!, 0, 600),
+    rounds: wholeOption("rounds", values.rounds!, 1, 100),
     connect: values.connect as ConnectMode,
     verbose: values.verbose!,
   };
@@ -144,7 +139,6 @@ function parseOptions(argv: string[]): Options | undefined {
   return opts;
 }
 
-class UsageError extends Error {}
 
 type Mode = "rw" | "ro";
 /** TPS of every timed run, by cluster label and workload, in round order. */

@@ -1,5 +1,15 @@
 /** What every bench does before its work: read the options, insist on root, and watch for Ctrl-C. */
 
+/** A bench option the bench does not accept: benchOptions prints it with the usage (exit 2). */
+export class UsageError extends Error {}
+
+/** The whole number `text` given for `--flag`, within [min, max]; a UsageError naming the flag otherwise. */
+export function wholeOption(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 /**
  * The bench's options, or the exit code to return: 2 for a bad option (with the usage), 0 for
  * --help, 1 when not run as root (`rootReason` says why root is needed).
