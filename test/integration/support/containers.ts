@@ -21,7 +21,7 @@
  * debootstrap, the `docker` CLI, flock (util-linux), tar, apt-cache (apt). Anything missing is an
  * Error naming the package to install; nothing is skipped.
  */
-import { exec, type CommandResult, type RunOptions } from "./exec";
+import { exec, processStart, type CommandResult, type RunOptions } from "./exec";
 export type { CommandResult, RunOptions };
 import { spawn } from "child_process";
 import { createHash } from "crypto";
@@ -188,15 +188,6 @@ async function withFlock<T>(lockFile: string, timeoutSec: number, what: string, 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function processStart(pid: number): string | undefined {
-  try {
-    // Field 22 (starttime) of /proc/<pid>/stat; comm may contain spaces, so split after ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** Pids of `podman system service` processes serving our socket (recorded or not). */
 function servicePids(): number[] {

@@ -1,5 +1,6 @@
 /** Running a program from the test harnesses (SSH hosts, the container engine): no shell, output captured, never a throw for a non-zero exit. */
 import { spawn } from "child_process";
+import { readFileSync } from "fs";
 
 /** What a command printed and how it ended. */
 export interface CommandResult {
@@ -43,4 +44,18 @@ export function exec(file: string, args: string[], opts: RunOptions = {}): Promi
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
+}
+
+/**
+ * The start time of process `pid` (field 22 of /proc/<pid>/stat), or undefined when it is gone:
+ * with the pid it tells a live owner from a new process that reuses a dead owner's pid.
+ */
+export function processStart(pid: number): string | undefined {
+  try {
+    // The comm field may contain spaces, so split after its closing ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }

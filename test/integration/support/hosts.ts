@@ -25,7 +25,7 @@
  * an Error naming the package to install; nothing is skipped.
  */
 import { spawn, type ChildProcess } from "child_process";
-import { exec, type CommandResult, type RunOptions } from "./exec";
+import { exec, processStart, type CommandResult, type RunOptions } from "./exec";
 export type { CommandResult, RunOptions };
 import { constants as fsc } from "fs";
 import {
@@ -194,15 +194,6 @@ interface RegistryEntry {
   sudoUser?: string;
 }
 
-function processStart(pid: number): string | undefined {
-  try {
-    // Field 22 (starttime) of /proc/<pid>/stat; the comm field may contain spaces, so split after ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
 
 const SELF = { pid: process.pid, start: processStart(process.pid) ?? "?" };
 
