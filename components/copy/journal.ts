@@ -81,15 +81,20 @@ export function renderJournalUpdate(engine: CopyEngine, id: string, state: Journ
   };
 }
 
-/** Whether the journal table exists on `conn`. */
-export async function journalExists(conn: Connection): Promise<boolean> {
+/** Every table on `conn` (the journal included), as the engine names them. */
+export async function listTables(conn: Connection): Promise<string[]> {
   const sql =
     conn.engine === "sqlite"
-      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
       : conn.engine === "postgres"
-        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
-        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?";
-  return (await conn.query(sql, [JOURNAL_TABLE])).length > 0;
+        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1";
+  return (await conn.query(sql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME));
+}
+
+/** Whether the journal table exists on `conn`. */
+export async function journalExists(conn: Connection): Promise<boolean> {
+  return (await listTables(conn)).includes(JOURNAL_TABLE);
 }
 
 /** Every entry of the target's journal, oldest first; none when the table does not exist. */

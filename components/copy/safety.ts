@@ -28,7 +28,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { homedir, tmpdir } from "os";
 import { join } from "path";
 import { openConnection, parseConnectionUrl, redactUrl, type Connection } from "./connections";
-import { dropTables, JOURNAL_TABLE, journalExists, markJournal } from "./journal";
+import { dropTables, JOURNAL_TABLE, journalExists, listTables, markJournal } from "./journal";
 import type { CopyEngine } from "./schema";
 
 /** The record of one pre-copy backup (its directory's backup.json). */
@@ -160,16 +160,6 @@ export function renderMariadbReplay(defaultsFile: string, database: string): Too
   return { cmd: "mariadb", args: [`--defaults-extra-file=${defaultsFile}`, "--default-character-set=utf8mb4", database], env: {} };
 }
 
-/** Every table on `conn` (the journal included), as the engine names them. */
-export async function listTables(conn: Connection): Promise<string[]> {
-  const sql =
-    conn.engine === "sqlite"
-      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-      : conn.engine === "postgres"
-        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
-        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1";
-  return (await conn.query(sql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME));
-}
 
 export interface BackupOptions {
   /** The backup root (default defaultBackupRoot()). */
