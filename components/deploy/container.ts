@@ -11,6 +11,7 @@ import {
   networksOf,
   renderContainerProbe,
   renderCreateVolumes,
+  renderDockerExecCommand,
   renderEnsureContainer,
   renderRemoveContainer,
   renderRemoveVolumes,
@@ -36,6 +37,19 @@ export interface Placement {
   hostNetwork: boolean;
   /** Where clients reach the port: the first declared published address, or the Docker host. */
   address: string;
+  /** The command a cron job on the Docker host runs to start `tool` (a path) inside the container. */
+  cronCommand(tool: string): string;
+}
+
+/**
+ * The access rules of a server in `placed` (unchanged when it is not in a container): on a bridge
+ * network it listens on the container's interfaces (what reaches it is decided by the published
+ * addresses), and clients arrive from the container's `networks`, which are allowed too (TLS and a
+ * password are still required).
+ */
+export function accessIn<A extends { listenAddresses: string[]; allowedCidrs: string[] }>(access: A, placed: Placement | undefined, networks: string[]): A {
+  if (!placed) return access;
+  return { ...access, listenAddresses: placed.hostNetwork ? access.listenAddresses : ["*"], allowedCidrs: [...new Set([...access.allowedCidrs, ...networks])] };
 }
 
 export interface PlacementArgs {
@@ -117,6 +131,7 @@ export function placeInContainer(id: string, a: PlacementArgs, parent: pulumi.Re
     step,
     hostNetwork,
     address: hostNetwork || !published || where !== "localhost" ? where : published,
+    cronCommand: (tool) => renderDockerExecCommand(a.target, name, tool),
   };
 }
 

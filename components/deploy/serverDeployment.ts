@@ -12,9 +12,8 @@ import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
 import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
-import { renderDockerExecCommand } from "../targets/container";
-import { placeInContainer, renderInstallContainerScripts } from "./container";
-import { describeTarget, localTarget, type DockerTarget, type Target } from "../targets/target";
+import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
+import { describeTarget, localTarget, type Target } from "../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../targets/tools";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { validateServerArgs } from "./validateServer";
@@ -139,23 +138,20 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     );
     const declaredListen = args.listenAddresses ?? [...DEFAULTS.server.listenAddresses];
     const access = {
-      // In a container on a bridge network the server listens on the container's interfaces:
-      // what reaches it is decided by the published addresses.
-      listenAddresses: placed && !placed.hostNetwork ? ["*"] : declaredListen,
+      listenAddresses: declaredListen,
       allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
       standbyAddresses: standbys.map((s) => s.address),
       replicationUser: engine.replicationUser,
     };
-    // Clients through a published port arrive from the container's network (TLS and a password still required).
     const networks = placed?.networks ?? pulumi.output([] as string[]);
     const primaryConfig = pulumi.all([tuned, networks]).apply(
       ([t, nets]): InstanceConfig => ({
         tuned: t,
-        access: { ...access, allowedCidrs: [...new Set([...access.allowedCidrs, ...nets])] },
+        access: accessIn(access, placed, nets),
         role: "primary",
         serverId: 1,
         hasStandbys: standbys.length > 0,
-        tls: { names: tlsNames([address, ...sshHost(target), ...declaredListen.filter((a) => a !== "*")]) },
+        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) },
       }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
@@ -284,9 +280,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         );
         // TLS: the standby makes its own key; only its public key travels, to be signed by the
         // deployment's CA on the primary's host. The primary's key never leaves the primary.
-        const sListen = standbyListenAddresses(declaredListen, s.address);
-        const sAccess = { ...access, listenAddresses: sPlaced && !sPlaced.hostNetwork ? ["*"] : sListen };
-        const sNames = tlsNames([s.address, ...sshHost(s.target), ...sListen]);
+        const sAccess = { ...access, listenAddresses: standbyListenAddresses(declaredListen, s.address) };
+        const sNames = tlsNames([s.address, ...sshHost(s.target), ...sAccess.listenAddresses]);
         const sKey = new HostCommand(
           `${sId}-tls-key`,
           { ...sOn, description: `TLS key of standby ${s.name} on ${sWhere}`, create: sAt.apply((l) => engine.renderStandbyKey(l)), review: { component } },
@@ -307,7 +302,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           .all([primaryConfig, sCert.stdout, ca.stdout, sPlaced?.networks ?? []])
           .apply(([c, certificate, caCertificate, nets]): InstanceConfig => ({
             ...c,
-            access: { ...sAccess, allowedCidrs: [...new Set([...sAccess.allowedCidrs, ...nets])] },
+            access: accessIn(sAccess, sPlaced, nets),
             role: "standby",
             serverId: i + 2,
             tls: { names: sNames, certificate, caCertificate },
@@ -350,7 +345,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
 
     // Backups, maintenance, tools --------------------------------------------------------------
     // In a container, cron on the Docker host runs the tool inside it (its files stay in the container's backups volume).
-    const cronScript = (tool: string) => (placed ? renderDockerExecCommand(target as DockerTarget, placed.container, `${toolsDir}/${tool}`) : `${toolsDir}/${tool}`);
+    const cronScript = (tool: string) => (placed ? placed.cronCommand(`${toolsDir}/${tool}`) : `${toolsDir}/${tool}`);
     const backupSchedule: BackupScheduleSpec | undefined = backup && {
       name,
       jobName: cronJobName(prefix, engine.kind, name, "backup"),
