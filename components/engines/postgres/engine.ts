@@ -12,6 +12,8 @@ import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore,
 import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
+import { checkParameterPolicy } from "../parameterPolicy";
+import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
 import { restartParameters } from "./parameters";
 import type { DatabaseSpec, UserSpec } from "./spec";
 import { checkDatabaseSpec, renderDatabaseSql } from "./sql/databases";
@@ -34,7 +36,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   databaseUrlFlavor: "postgresql",
   backupExtension: ".tar",
 
-  overridesProblem,
+  overridesProblem: (overrides, unsafe) => overridesProblem(overrides) ?? checkParameterPolicy(POSTGRES_PARAMETER_POLICY, overrides, unsafe).problem,
+  parameterWarnings: (overrides, unsafe) => checkParameterPolicy(POSTGRES_PARAMETER_POLICY, overrides, unsafe).warnings,
   checkDatabase: (db) => checkDatabaseSpec(databaseSpec(db)),
   checkUser(u, databases) {
     const user = userSpec(u);
