@@ -5,6 +5,10 @@ import { renderAccountScript } from "../../components/engines/mariadb/sql/accoun
 import { renderReplica, renderReplicationSource } from "../../components/engines/mariadb/replicaScripts";
 import { postgresEngine } from "../../components/engines/postgres/engine";
 import { renderReplicationRoleSql, renderRoleSql } from "../../components/engines/postgres/sql/roles";
+import { renderRemoveBackups } from "../../components/backups/backupSchedule";
+import { renderRemoveInstance } from "../../components/engines/mariadb/instanceScripts";
+import { renderDropDatabaseScript } from "../../components/engines/mariadb/sql/databases";
+import { renderRemoveCluster } from "../../components/engines/postgres/clusterScripts";
 import { parseStackConfig } from "../../stacks/config";
 import { plaintextSecretProblems } from "../../stacks/secrets";
 
@@ -244,5 +248,17 @@ describe("a declared version the host does not run is an error naming `version`"
     ["15", "15"],
   ])("declared %s, installed %s: no problem", (declared, installed) => {
     expect(installedVersionProblem(declared, installed, "X", "here")).toBeUndefined();
+  });
+});
+
+describe("kept data on destroy: every kept-data message says to set allowDataRemoval and run up first", () => {
+  it.each([
+    ["PostgreSQL cluster", () => renderRemoveCluster({ version: 15, cluster: "main", port: 5432 }, false)],
+    ["PostgreSQL database", () => postgresEngine.renderRemoveDatabase({ version: 15, cluster: "main", port: 5432 }, { name: "app", owner: "app" }, false)],
+    ["MariaDB instance", () => renderRemoveInstance({ instance: "main", port: 3306, flavor: "mariadb" }, false)],
+    ["MariaDB database", () => renderDropDatabaseScript({ instance: "main", port: 3306, flavor: "mariadb" }, "app", false)],
+    ["backups", () => renderRemoveBackups("main", "/var/backups/x", ".tar", false)],
+  ])("%s", (_what, render) => {
+    expect(render()).toContain("set dbstack:allowDataRemoval to true and run up first, then destroy (destroy uses the value recorded at the last up)");
   });
 });

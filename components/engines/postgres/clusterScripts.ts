@@ -1,4 +1,5 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
+import { keptDataHint } from "../../model/dataRemoval";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
 
@@ -25,7 +26,7 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
       prelude,
       'if cluster_exists; then pg_ctlcluster "$V" "$CLUSTER" stop >&2 || true; fi',
       'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
-      `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; set dbstack:allowDataRemoval to true to delete it on destroy (or run: pg_dropcluster $V $CLUSTER)" >&2`,
+      `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; ${keptDataHint("delete it")} (or run: pg_dropcluster $V $CLUSTER)" >&2`,
     ].join("\n");
   }
   return [

@@ -6,6 +6,7 @@
 import { shellQuote, scriptHeader, withHeredoc } from "../../shell";
 import type { InstanceConfig, ServerEngine } from "../engine";
 import { DEFAULTS } from "../../model/defaults";
+import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
@@ -199,7 +200,7 @@ function renderRemoveRole(loc: ClusterLocation, user: string, databases: Databas
 
 function renderDropDatabase(loc: ClusterLocation, db: string, allowDataRemoval: boolean): string {
   if (!allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept database ${db} of PostgreSQL cluster ${loc.cluster}; set dbstack:allowDataRemoval to true to drop it on destroy`)} >&2`;
+    return `echo ${shellQuote(`dbstack: kept database ${db} of PostgreSQL cluster ${loc.cluster}; ${keptDataHint("drop it")}`)} >&2`;
   }
   return [
     renderClusterPrelude(loc),
