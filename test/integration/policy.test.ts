@@ -1,0 +1,173 @@
+/**
+ * Engine parameters by policy, through the real engine: keys dbstack owns and parameters that
+ * disable authentication or log secrets are refused at preview, promptly and naming the field;
+ * a statement log allowed through `unsafeParameters` never sees a password; a declared version
+ * that is not the installed one is an error naming `version`.
+ *
+ * Owns: ports 5577 (PostgreSQL) and 3377 (MariaDB) on this machine; cluster and instance names
+ * starting `itpolicy`. No SSH test hosts, no containers.
+ */
+import type { Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import { readFileSync, rmSync } from "fs";
+import { join } from "path";
+import { afterAll, describe, expect, it } from "vitest";
+import { sandbox, setConfig } from "./harness";
+
+const box = sandbox("policy");
+const MDB_PORT = 3377;
+const PG_PORT = 5577;
+async function configure(stack: Stack, config: Record<string, unknown>): Promise<void> {
+  stacks.set(stack, config);
+  await setConfig(stack, config);
+}
+
+/** Each stack with the config it was last given, so that cleanup can allow data removal. */
+const stacks = new Map<Stack, Record<string, unknown>>();
+
+afterAll(async () => {
+  for (const [stack, config] of stacks) {
+    await setConfig(stack, { ...config, allowDataRemoval: true }).catch(() => undefined);
+    await stack.destroy().catch(() => undefined);
+    await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+  }
+  rmSync(box.dir, { recursive: true, force: true });
+}, 300_000);
+
+async function newStack(name: string, config: Record<string, unknown>): Promise<Stack> {
+  const stack = await box.stack(`${name}-${process.pid}`, config);
+  stacks.set(stack, config);
+  return stack;
+}
+
+function mariadb(over: Record<string, unknown> = {}) {
+  return {
+    mariadb: {
+      main: {
+        port: MDB_PORT,
+        instanceName: "itpolicy",
+        hostFacts: { memoryMb: 1024, cpus: 2, storage: "ssd" },
+        maxConnections: 20,
+        listenAddresses: ["127.0.0.1"],
+        databases: { app: { owner: "app" } },
+        users: { app: { grants: { app: "owner" } } },
+        toolsDir: join(box.dir, "mdb-tools"),
+        ...over,
+      },
+    },
+  };
+}
+
+/** The error a preview fails with, and how long it took. */
+async function previewError(stack: Stack): Promise<{ message: string; seconds: number }> {
+  const start = Date.now();
+  try {
+    await stack.preview();
+  } catch (err) {
+    return { message: String((err as Error).message), seconds: (Date.now() - start) / 1000 };
+  }
+  throw new Error("expected the preview to fail");
+}
+
+/** The password of `user` in the deployment's URLs (outputs are decrypted by the automation API). */
+async function passwordOf(stack: Stack, engine: "mariadb" | "postgres", user: string): Promise<string> {
+  const outputs = await stack.outputs();
+  const text = JSON.stringify(outputs[engine].value);
+  const m = new RegExp(`(?:mysql|postgresql)://${user}:([^@"]+)@`).exec(text);
+  if (!m) throw new Error(`no URL of user ${user} in the ${engine} outputs`);
+  return decodeURIComponent(m[1]);
+}
+
+function mariadbRoot(sql: string): string {
+  return execFileSync("mariadb", ["--no-defaults", "--protocol=socket", "--socket=/run/mysqld/dbstack-itpolicy.sock", "-uroot", "--batch", "--skip-column-names", "-e", sql], { encoding: "utf8" }).trim();
+}
+
+describe("MariaDB parameters by policy, through the real engine", () => {
+  let stack: Stack;
+
+  it("deploys the instance the other cases change", async () => {
+    stack = await newStack("mdb", mariadb());
+    await stack.up();
+    expect(mariadbRoot("SELECT @@port")).toBe(String(MDB_PORT));
+  }, 400_000);
+
+  it.each([
+    [{ parameters: { bind_address: "0.0.0.0" } }, /parameters\.bind_address: dbstack sets it from `listenAddresses`/],
+    [{ parameters: { skip_grant_tables: "ON" } }, /parameters\.skip_grant_tables: disables authentication.*unsafeParameters` lists "skip_grant_tables"/],
+    [{ parameters: { "loose_plugin_load_add": "auth_ed25519" } }, /parameters\.loose_plugin_load_add \(read as plugin_load_add\): loads code/],
+    [{ parameters: { init_file: "/tmp/x.sql" } }, /parameters\.init_file: runs a file of SQL as root/],
+    [{ version: "10.6" }, /version: declared "10\.6", but the MariaDB server installed on this machine is 10\.11/],
+  ])("%j: the preview fails promptly, naming the field, and nothing changes", async (over, message) => {
+    await configure(stack, mariadb(over));
+    const { message: got, seconds } = await previewError(stack);
+    expect(got).toMatch(message);
+    expect(seconds).toBeLessThan(90);
+    // The running instance kept its own settings.
+    expect(mariadbRoot("SELECT @@skip_grant_tables, @@bind_address")).toBe("0\t127.0.0.1");
+  }, 200_000);
+
+  it("with general_log allowed through unsafeParameters, a password rotation leaves no password in the general log", async () => {
+    await configure(stack, mariadb({ parameters: { general_log: "ON" }, unsafeParameters: ["general_log"] }));
+    await stack.up();
+    expect(mariadbRoot("SELECT @@general_log")).toBe("1");
+    const logFile = mariadbRoot("SELECT @@general_log_file");
+    const log = logFile.startsWith("/") ? logFile : join(mariadbRoot("SELECT @@datadir"), logFile);
+    const before = await passwordOf(stack, "mariadb", "app");
+    await configure(stack, mariadb({ parameters: { general_log: "ON" }, unsafeParameters: ["general_log"], users: { app: { grants: { app: "owner" }, passwordRotation: 1 } } }));
+    await stack.up();
+    const after = await passwordOf(stack, "mariadb", "app");
+    expect(after).not.toBe(before);
+    const text = readFileSync(log, "utf8");
+    // The log is on and saw the rotation's sessions (the query for accounts to drop runs in its own session)...
+    expect(text).toContain("DROP USER");
+    expect(text).toContain("sql_log_off");
+    // ...but never the statements that carry a password.
+    expect(text).not.toContain(after);
+    expect(text).not.toContain(before);
+    expect(text).not.toMatch(/IDENTIFIED BY/);
+  }, 400_000);
+});
+
+describe("PostgreSQL parameters by policy, through the real engine", () => {
+  const postgres = (over: Record<string, unknown> = {}) => ({
+    postgres: {
+      main: {
+        port: PG_PORT,
+        clusterName: "itpolicy",
+        hostFacts: { memoryMb: 1024, cpus: 2, storage: "ssd" },
+        maxConnections: 20,
+        databases: { app: { owner: "app" } },
+        users: { app: { grants: { app: "owner" } } },
+        toolsDir: join(box.dir, "pg-tools"),
+        ...over,
+      },
+    },
+  });
+
+  it("refuses a listen_addresses override and an unknown preload library at preview, naming the field", async () => {
+    const stack = await newStack("pgrefused", postgres({ parameters: { listen_addresses: "'*'" } }));
+    expect((await previewError(stack)).message).toMatch(/parameters\.listen_addresses: dbstack sets it from `listenAddresses`/);
+    await configure(stack, postgres({ parameters: { shared_preload_libraries: "'/tmp/evil'" } }));
+    expect((await previewError(stack)).message).toMatch(/parameters\.shared_preload_libraries: loads \/tmp\/evil into the server.*unsafeParameters/);
+  }, 200_000);
+
+  it("with log_statement=all (accepted with a warning), a password rotation leaves no password in the server log", async () => {
+    const config = (rotation: number) => postgres({ parameters: { log_statement: "all" }, users: { app: { grants: { app: "owner" }, passwordRotation: rotation } } });
+    const stack = await newStack("pglog", config(0));
+    const first = await stack.up();
+    expect(first.stdout).toMatch(/log_statement all logs the text of statements/);
+    const log = "/var/log/postgresql/postgresql-15-itpolicy.log";
+    const before = await passwordOf(stack, "postgres", "app");
+    await configure(stack, config(1));
+    await stack.up();
+    const after = await passwordOf(stack, "postgres", "app");
+    expect(after).not.toBe(before);
+    const text = readFileSync(log, "utf8");
+    // The server logged statements (log_statement = all took effect)...
+    expect(text).toMatch(/LOG: {2}statement: /);
+    // ...but not the role statements with their passwords.
+    expect(text).not.toContain(after);
+    expect(text).not.toContain(before);
+    expect(text).not.toMatch(/PASSWORD '/);
+  }, 400_000);
+});
