@@ -101,7 +101,10 @@ describe("MariaDB parameters by policy, through the real engine", () => {
     await configure(stack, mariadb(over));
     const { message: got, seconds } = await previewError(stack);
     expect(got).toMatch(message);
-    expect(seconds).toBeLessThan(90);
+    // The version is only known once the host was read: that error is thrown in an apply, which
+    // took Pulumi's handler 110-130 s to report (Node's inspect of its stack; stacks/failFast.ts).
+    expect(seconds).toBeLessThan(60);
+    expect(got).not.toContain("error serializing property");
     // The running instance kept its own settings.
     expect(mariadbRoot("SELECT @@skip_grant_tables, @@bind_address")).toBe("0\t127.0.0.1");
   }, 200_000);

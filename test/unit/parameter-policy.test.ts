@@ -262,3 +262,24 @@ describe("kept data on destroy: every kept-data message says to set allowDataRem
     expect(render()).toContain("set dbstack:allowDataRemoval to true and run up first, then destroy (destroy uses the value recorded at the last up)");
   });
 });
+
+describe("PostgreSQL: a cluster of the same name in another version fails its create step naming `version`", () => {
+  it("runs the rendered check against a fake /etc/postgresql", async () => {
+    const { renderCreateCluster } = await import("../../components/engines/postgres/clusterScripts");
+    const script = renderCreateCluster({ version: 16, cluster: "itpolicyx", port: 5577 });
+    // Only the check: the lines between `else` and pg_createcluster, with /etc/postgresql moved to a scratch root.
+    const body = script.slice(script.indexOf("  for other in"), script.indexOf("  if ! out=$(pg_createcluster"));
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import("fs");
+    const { spawnSync } = await import("child_process");
+    const root = mkdtempSync("/tmp/dbstack-unit-pgver-");
+    mkdirSync(`${root}/15/itpolicyx`, { recursive: true });
+    writeFileSync(`${root}/15/itpolicyx/postgresql.conf`, "");
+    const run = (cluster: string) =>
+      spawnSync("bash", ["-c", `V=16; CLUSTER=${cluster}\n${body.replaceAll("/etc/postgresql/", `${root}/`)}\necho created`], { encoding: "utf8" });
+    const clash = run("itpolicyx");
+    expect(clash.status).toBe(1);
+    expect(clash.stderr).toContain("version: PostgreSQL 16 is declared (or the newest installed), but cluster itpolicyx exists in PostgreSQL 15");
+    expect(clash.stdout).not.toContain("created");
+    expect(run("other").stdout).toContain("created");
+  });
+});
