@@ -346,7 +346,7 @@ describe("values written to the target", () => {
 
 describe("NaN and ±Infinity into engines that cannot hold them", () => {
   const c = (name: string, type: TypeClass) => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
-  const FLOAT: TypeClass = { kind: "float", bits: 64 } as TypeClass;
+  const FLOAT: TypeClass = { kind: "float", bytes: 8 };
   const NUMERIC: TypeClass = { kind: "decimal" } as TypeClass;
   const t: Table = { name: "m", columns: [c("f", FLOAT), c("n", NUMERIC)], primaryKey: [], indexes: [], foreignKeys: [] };
   const pair = { source: t, target: t };
