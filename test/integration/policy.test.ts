@@ -9,7 +9,7 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { readFileSync, rmSync } from "fs";
+import { existsSync, readFileSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { sandbox, setConfig } from "./harness";
@@ -18,26 +18,38 @@ const box = sandbox("policy");
 const MDB_PORT = 3377;
 const PG_PORT = 5577;
 async function configure(stack: Stack, config: Record<string, unknown>): Promise<void> {
-  stacks.set(stack, config);
   await setConfig(stack, config);
 }
 
-/** Each stack with the config it was last given, so that cleanup can allow data removal. */
+/** Each stack with a config it can be deployed with, so that cleanup can remove what it made. */
 const stacks = new Map<Stack, Record<string, unknown>>();
 
 afterAll(async () => {
   for (const [stack, config] of stacks) {
+    // Destroy runs the delete steps recorded by the last up: allowDataRemoval must reach them through an up first.
     await setConfig(stack, { ...config, allowDataRemoval: true }).catch(() => undefined);
+    await stack.up().catch(() => undefined);
     await stack.destroy().catch(() => undefined);
     await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
   }
   rmSync(box.dir, { recursive: true, force: true });
 }, 300_000);
 
-async function newStack(name: string, config: Record<string, unknown>): Promise<Stack> {
+/** A stack whose cleanup deploys `cleanup` (a valid config of the same deployments) before destroying. */
+async function newStack(name: string, config: Record<string, unknown>, cleanup = config): Promise<Stack> {
   const stack = await box.stack(`${name}-${process.pid}`, config);
-  stacks.set(stack, config);
+  stacks.set(stack, cleanup);
   return stack;
+}
+
+/** What was appended to `file` since `offset` bytes (a log kept from an earlier run does not count). */
+function appendedSince(file: string, offset: number): string {
+  return readFileSync(file).subarray(offset).toString("utf8");
+}
+
+/** The size of `file`, 0 when it does not exist yet. */
+function sizeOf(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
 }
 
 function mariadb(over: Record<string, unknown> = {}) {
@@ -116,11 +128,12 @@ describe("MariaDB parameters by policy, through the real engine", () => {
     const logFile = mariadbRoot("SELECT @@general_log_file");
     const log = logFile.startsWith("/") ? logFile : join(mariadbRoot("SELECT @@datadir"), logFile);
     const before = await passwordOf(stack, "mariadb", "app");
+    const offset = sizeOf(log);
     await configure(stack, mariadb({ parameters: { general_log: "ON" }, unsafeParameters: ["general_log"], users: { app: { grants: { app: "owner" }, passwordRotation: 1 } } }));
     await stack.up();
     const after = await passwordOf(stack, "mariadb", "app");
     expect(after).not.toBe(before);
-    const text = readFileSync(log, "utf8");
+    const text = appendedSince(log, offset);
     // The log is on and saw the rotation's sessions (the query for accounts to drop runs in its own session)...
     expect(text).toContain("DROP USER");
     expect(text).toContain("sql_log_off");
@@ -161,11 +174,12 @@ describe("PostgreSQL parameters by policy, through the real engine", () => {
     expect(first.stdout).toMatch(/log_statement all logs the text of statements/);
     const log = "/var/log/postgresql/postgresql-15-itpolicy.log";
     const before = await passwordOf(stack, "postgres", "app");
+    const offset = sizeOf(log);
     await configure(stack, config(1));
     await stack.up();
     const after = await passwordOf(stack, "postgres", "app");
     expect(after).not.toBe(before);
-    const text = readFileSync(log, "utf8");
+    const text = appendedSince(log, offset);
     // The server logged statements (log_statement = all took effect)...
     expect(text).toMatch(/LOG: {2}statement: /);
     // ...but not the role statements with their passwords.
