@@ -17,6 +17,9 @@
  * for can succeed once it has failed.
  */
 
+/** The exit code with which Pulumi's Node.js runtime says it has already reported the program's error. */
+const PULUMI_ERROR_REPORTED = 32;
+
 /** Pulumi's prefix for an error met while serializing a resource property. */
 const SERIALIZING_PREFIX = /^(error serializing property "[^"]*": )+/;
 
@@ -54,9 +57,10 @@ export function failFastOnProgramError(graceMs = 5000): void {
     tameProgramError(err);
     if (armed) return;
     armed = true;
-    process.exitCode = 1;
-    // unref: an otherwise finished program does not wait for this timer.
-    setTimeout(() => process.exit(1), graceMs).unref();
+    // 32: Pulumi's "exited after logging the error to the user" (its handler, next in line, logs
+    // it), so the engine adds no second, generic error. unref: a program that ends by itself does
+    // not wait for this timer.
+    setTimeout(() => process.exit(PULUMI_ERROR_REPORTED), graceMs).unref();
   };
   process.prependListener("unhandledRejection", onError);
   process.prependListener("uncaughtException", onError);

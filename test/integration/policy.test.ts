@@ -117,6 +117,7 @@ describe("MariaDB parameters by policy, through the real engine", () => {
     // took Pulumi's handler 110-130 s to report (Node's inspect of its stack; stacks/failFast.ts).
     expect(seconds).toBeLessThan(60);
     expect(got).not.toContain("error serializing property");
+    expect(got).not.toContain("program exited with non-zero exit code");
     // The running instance kept its own settings.
     expect(mariadbRoot("SELECT @@skip_grant_tables, @@bind_address")).toBe("0\t127.0.0.1");
   }, 200_000);
@@ -142,6 +143,24 @@ describe("MariaDB parameters by policy, through the real engine", () => {
     expect(text.includes(before), "the log holds the password").toBe(false);
     expect(text).not.toMatch(/IDENTIFIED BY/);
   }, 400_000);
+});
+
+describe("secrets in plaintext config, through the real engine", () => {
+  it("a MariaDB password and TLS key in plaintext fail the preview naming the fields, never the values; as a secret they pass", async () => {
+    const SECRET = "Plaintext-Pa55word-x9";
+    const KEY = "-----BEGIN PRIVATE KEY-----plaintext";
+    const config = mariadb({ users: { app: { grants: { app: "owner" }, password: SECRET } }, tls: { certificate: "CERT", privateKey: KEY } });
+    // Never deployed: its cleanup up fails on the same plaintext, so nothing is created.
+    const stack = await newStack("plain", config);
+    const { message } = await previewError(stack);
+    expect(message).toContain("dbstack:mariadb: holds secrets (dbstack:mariadb.main.tls.privateKey, dbstack:mariadb.main.users.app.password) in plaintext");
+    expect(message.includes(SECRET) || message.includes(KEY), "the error echoes a secret").toBe(false);
+    expect(message).not.toContain("program exited with non-zero exit code");
+    // The same values set as a secret (pulumi config set --secret): the preview goes on.
+    await stack.setConfig("dbstack:mariadb", { value: JSON.stringify(config.mariadb), secret: true });
+    const preview = await stack.preview();
+    expect(preview.stdout).not.toContain("in plaintext");
+  }, 200_000);
 });
 
 describe("PostgreSQL parameters by policy, through the real engine", () => {
