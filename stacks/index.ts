@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "path";
 import { ConfigError, parseStackConfig } from "./config";
+import { failFastOnProgramError } from "./failFast";
 import { plaintextSecretProblems, secretsProblem } from "./secrets";
 import type * as MariadbStack from "./mariadb";
 import type * as PostgresStack from "./postgres";
@@ -43,6 +44,7 @@ function main() {
   }
 }
 
+failFastOnProgramError();
 const outputs = main();
 export const sqlite = outputs.sqlite;
 export const postgres = outputs.postgres;

@@ -1,4 +1,6 @@
 import { readFileSync } from "fs";
+import { CONFIG_KEYS, type StackConfig } from "./config";
+import { setSecretFields } from "./schema/secret";
 
 /** The published passphrase of dev and ephemeral stacks (scripts/lib/env.sh sets it). */
 export const DEV_PASSPHRASE = "dbstack-dev-only-not-a-secret";
@@ -24,23 +26,19 @@ function readPassphraseFile(path: string): string | undefined {
 /**
  * Config keys that hold secrets (SSH private keys, given passwords, TLS keys) must be set with
  * `pulumi config set --secret`, or they sit in plaintext in Pulumi.<stack>.yaml and in the state.
- * Returns one problem per such key that is not secret.
+ * One rule for every key and engine: the schemas mark their secret fields (schema/secret.ts), and
+ * a top-level key with any marked field set must be a secret. Returns one problem per such key
+ * that is not, naming the fields found (never their values).
  */
-export function plaintextSecretProblems(
-  config: { hosts: Record<string, unknown>; postgres: Record<string, { users: Record<string, { password?: string }>; tls?: unknown }> },
-  secretKeys: ReadonlySet<string>,
-): string[] {
+export function plaintextSecretProblems(config: Partial<StackConfig>, secretKeys: ReadonlySet<string>, namespace = "dbstack"): string[] {
   const problems: string[] = [];
-  const hosts = Object.keys(config.hosts);
-  if (hosts.length > 0 && !secretKeys.has("dbstack:hosts")) {
+  for (const [key, schema] of Object.entries(CONFIG_KEYS)) {
+    const fullKey = `${namespace}:${key}`;
+    const fields = setSecretFields(schema, (config as Record<string, unknown>)[key], fullKey);
+    if (fields.length === 0 || secretKeys.has(fullKey)) continue;
+    const shown = fields.slice(0, 5).join(", ") + (fields.length > 5 ? ` and ${fields.length - 5} more` : "");
     problems.push(
-      `dbstack:hosts: holds SSH private keys, so it must be a secret; set each key with: npm run pulumi -- config set --secret --path 'dbstack:hosts.${hosts[0]}.privateKey' "$(cat <key file>)"`,
-    );
-  }
-  const postgresSecrets = Object.values(config.postgres).some((c) => c.tls || Object.values(c.users).some((u) => u.password));
-  if (postgresSecrets && !secretKeys.has("dbstack:postgres")) {
-    problems.push(
-      "dbstack:postgres: holds a password or a TLS key, so it must be a secret; set those values with: npm run pulumi -- config set --secret --path 'dbstack:postgres.<name>.users.<user>.password' ...",
+      `${fullKey}: holds secrets (${shown}) in plaintext, so it must be a secret; set each with: npm run pulumi -- config set --secret --path '${fields[0]}' ...`,
     );
   }
   return problems;

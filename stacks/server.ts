@@ -34,6 +34,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C
     workload: cfg.workload,
     maxConnections: cfg.maxConnections,
     parameters: cfg.parameters,
+    unsafeParameters: cfg.unsafeParameters,
     listenAddresses: cfg.listenAddresses,
     allowedCidrs: cfg.allowedCidrs,
     tls: cfg.tls && { certificate: pulumi.secret(cfg.tls.certificate), privateKey: pulumi.secret(cfg.tls.privateKey) },

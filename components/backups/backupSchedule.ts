@@ -1,4 +1,5 @@
 import { renderPrivateDir, shellQuote } from "../shell";
+import { keptDataHint } from "../model/dataRemoval";
 import { STAMP_GLOB } from "./archive";
 import { renderInstallCron, renderRemoveCron, type CronJob } from "./cronEntry";
 import type { BackupPolicy } from "./policy";
@@ -45,7 +46,7 @@ export function renderRemoveBackupSchedule(spec: BackupScheduleSpec): string {
  */
 export function renderRemoveBackups(name: string, dir: string, extension: string, allowDataRemoval: boolean): string {
   if (!allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept the backups of ${name} in ${dir}; set dbstack:allowDataRemoval to true to delete them on destroy`)} >&2`;
+    return `echo ${shellQuote(`dbstack: kept the backups of ${name} in ${dir}; ${keptDataHint("delete them")}`)} >&2`;
   }
   return [
     `find ${shellQuote(dir)} -maxdepth 1 -type f -name ${shellQuote(`${name}-${STAMP_GLOB}${extension}.gz*`)} -delete 2>/dev/null || true`,

@@ -88,6 +88,24 @@ export function bcConversionId(table: string, column: string, target: CopyEngine
   return `${table}.${column}:bc->${target}`;
 }
 
+/** The id that allows writing NaN and ±Infinity of a number column as NULL into `target`. */
+export function nonFiniteConversionId(table: string, column: string, target: CopyEngine): string {
+  return `${table}.${column}:nonfinite->${target}`;
+}
+
+/**
+ * Whether a number column of `target` cannot hold `value` (as a writer gets it: a number, or
+ * PostgreSQL's spelling NaN/Infinity/-Infinity). MariaDB's DOUBLE and DECIMAL hold neither NaN nor
+ * ±Infinity (its client would write them into the statement's text, where NaN reads as a column
+ * name); SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
+ */
+export function unholdableNumber(target: CopyEngine, value: unknown): boolean {
+  const text = typeof value === "number" ? String(value) : typeof value === "string" ? value.trim() : "";
+  const nan = /^[-+]?nan$/i.test(text);
+  const inf = /^[-+]?inf(inity)?$/i.test(text);
+  return target === "mariadb" ? nan || inf : target === "sqlite" ? nan : false;
+}
+
 /** Raised when a value cannot be copied without loss and the user did not allow it. */
 export class LossyValueError extends Error {
   constructor(
@@ -110,6 +128,7 @@ export function canonicalColumns(pair: TablePair, targetEngine: CopyEngine, allo
     stripNul: targetEngine === "postgres" && allow.includes(nulConversionId(pair.source.name, c.name)),
     clampInfinity: targetEngine !== "postgres" && allow.includes(infinityConversionId(pair.source.name, c.name, targetEngine)),
     bcAsNull: targetEngine !== "postgres" && allow.includes(bcConversionId(pair.source.name, c.name, targetEngine)),
+    unholdableAsNull: allow.includes(nonFiniteConversionId(pair.source.name, c.name, targetEngine)) ? (v: unknown) => unholdableNumber(targetEngine, v) : undefined,
   }));
 }
 
@@ -766,7 +785,9 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
     const infId = infinityConversionId(pair.source.name, src.name, targetEngine);
     const bcId = bcConversionId(pair.source.name, src.name, targetEngine);
     const dated = targetEngine !== "postgres" && (tgt.type.kind === "date" || tgt.type.kind === "timestamp");
-    return { src, tgt, nulId, stripNul: allow.includes(nulId), dated, infId, bcId, clamp: allow.includes(infId), bcNull: allow.includes(bcId) };
+    const numeric = targetEngine !== "postgres" && (tgt.type.kind === "float" || tgt.type.kind === "decimal");
+    const nonFiniteId = nonFiniteConversionId(pair.source.name, src.name, targetEngine);
+    return { src, tgt, nulId, stripNul: allow.includes(nulId), dated, infId, bcId, clamp: allow.includes(infId), bcNull: allow.includes(bcId), numeric, nonFiniteId, nonFiniteNull: allow.includes(nonFiniteId) };
   });
   return (row) => {
     const out = new Array<unknown>(plans.length);
@@ -783,6 +804,11 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
           if (!p.clamp) throw new LossyValueError(p.infId, `${pair.source.name}.${p.src.name} holds ${special}, which ${targetEngine} cannot hold; copying it writes ${clampedInfinity(special, p.tgt.type)}`);
           raw = clampedInfinity(special, p.tgt.type);
         }
+      }
+      if (p.numeric && unholdableNumber(targetEngine, raw)) {
+        // Never reaches a writer: MariaDB's would put it in the statement's text.
+        if (!p.nonFiniteNull) throw new LossyValueError(p.nonFiniteId, `${pair.source.name}.${p.src.name} holds ${String(raw)}, which ${targetEngine} cannot hold; copying it writes NULL`);
+        raw = null;
       }
       let v = toTargetValue(raw, p.tgt.type, targetEngine);
       if (targetEngine === "postgres" && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
@@ -940,7 +966,38 @@ export function renderTable(header: string[], rows: string[][]): string[] {
  */
 export async function findValueConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
   if (targetEngine === "postgres") return findNulConversions(source, tables);
-  return findSpecialDateConversions(source, tables, targetEngine);
+  return [...(await findSpecialDateConversions(source, tables, targetEngine)), ...(await findNonFiniteConversions(source, tables, targetEngine))];
+}
+
+/**
+ * The number columns holding NaN or ±Infinity (PostgreSQL's float and numeric, SQLite's REAL),
+ * for a copy into an engine that cannot hold them (refusesNonFinite): one query per such column.
+ */
+export async function findNonFiniteConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
+  if (targetEngine === "postgres" || source.engine === "mariadb") return [];
+  const out: Conversion[] = [];
+  for (const t of tables) {
+    for (const c of t.columns.filter((col) => col.type.kind === "float" || col.type.kind === "decimal")) {
+      const q = quoteIdent(source.engine, c.name);
+      const special = targetEngine === "mariadb" ? "'NaN', 'Infinity', '-Infinity'" : "'NaN'";
+      const test =
+        source.engine === "postgres"
+          ? `${q}::text IN (${special})`
+          : // SQLite holds ±Infinity (a REAL beyond every finite double), never NaN.
+            targetEngine === "mariadb" ? `typeof(${q}) = 'real' AND abs(${q}) > 1.7976931348623157e308` : "0";
+      const hit = await source.query(`SELECT 1 AS hit FROM ${quoteIdent(source.engine, t.name)} WHERE ${test} LIMIT 1`);
+      if (hit.length) {
+        out.push({
+          id: nonFiniteConversionId(t.name, c.name, targetEngine),
+          table: t.name,
+          column: c.name,
+          message: `${t.name}.${c.name} holds ${targetEngine === "mariadb" ? "NaN or Infinity" : "NaN"}, which ${targetEngine} cannot hold: ${targetEngine === "mariadb" ? "they are" : "it is"} written as NULL`,
+          lossy: true,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /**

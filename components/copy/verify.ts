@@ -39,6 +39,8 @@ export interface CanonicalColumn {
   clampInfinity?: boolean;
   /** Dates before year 1 (BC) are written as NULL (allowed by the user): compared so. */
   bcAsNull?: boolean;
+  /** Numbers the target cannot hold (NaN, ±Infinity into MariaDB; NaN into SQLite) are written as NULL (allowed by the user): compared so. */
+  unholdableAsNull?: (value: unknown) => boolean;
 }
 
 /** A table's row count and content checksum (32 hex digits), as computed on one side. */
@@ -241,8 +243,14 @@ const ASCII_KINDS = new Set<string>(["integer", "boolean", "decimal", "float", "
  * Accepts what any of the three drivers returns for that class (strings, numbers, bigints,
  * booleans, Buffers), so the same stored value gives the same text from every engine.
  */
-export function canonicalValue(value: unknown, type: TypeClass, stripNul = false, dates: { clampInfinity?: boolean; bcAsNull?: boolean } = {}): string | null {
+export function canonicalValue(
+  value: unknown,
+  type: TypeClass,
+  stripNul = false,
+  dates: { clampInfinity?: boolean; bcAsNull?: boolean; unholdableAsNull?: (value: unknown) => boolean } = {},
+): string | null {
   if (value === null || value === undefined) return null;
+  if ((type.kind === "float" || type.kind === "decimal") && dates.unholdableAsNull?.(value)) return null;
   if ((type.kind === "date" || type.kind === "timestamp") && typeof value === "string") {
     const special = specialDate(value);
     if (special === "bc" && dates.bcAsNull) return null;

@@ -16,7 +16,8 @@ import { accessIn, placeInContainer, renderInstallContainerScripts } from "./con
 import { describeTarget, localTarget, type Target } from "../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../targets/tools";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
-import { validateServerArgs } from "./validateServer";
+import { installedVersionProblem, validateServerArgs } from "./validateServer";
+import { ArgumentError } from "../validate";
 
 /** How a typed wrapper names the instances of its deployment on their hosts. */
 export interface InstanceNaming<Standby> {
@@ -65,6 +66,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   ) {
     validateServerArgs(name, args, engine);
     super(type, name, {}, opts);
+    // Accepted parameters a reviewer should know about (statement logs, unsafe ones allowed): in the preview's diagnostics.
+    for (const w of engine.parameterWarnings(args.parameters ?? {}, args.unsafeParameters ?? DEFAULTS.server.unsafeParameters)) pulumi.log.warn(w, this);
     const target = args.target ?? localTarget();
     const component = `${engine.kind} ${engine.instanceNoun} ${name}`;
     const allowDataRemoval = args.allowDataRemoval ?? DEFAULTS.allowDataRemoval;
@@ -106,7 +109,12 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       { ...child, dependsOn: placed ? [placed.step] : [] },
     );
     const facts = server.stdout.apply((s) => engine.parseInstalled(s));
-    const version = facts.apply((f) => f.version);
+    // A declared version the host does not run is an error (at preview once the host was read), never ignored.
+    const version = facts.apply((f) => {
+      const problem = installedVersionProblem(naming.version, f.version, engine.title, where);
+      if (problem) throw new ArgumentError(problem);
+      return f.version;
+    });
     /** The instance's location once the installed version is known. */
     const at = version.apply((v) => engine.locate(spec, v));
     const instance = new HostCommand(

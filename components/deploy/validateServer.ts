@@ -2,6 +2,7 @@ import type { ServerEngine } from "../engines/engine";
 import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
 import type { Target } from "../targets/target";
 import { childNameProblem } from "../model/naming";
+import { DEFAULTS } from "../model/defaults";
 
 type EngineRules<Db extends DatabaseArgs, User extends UserArgs> = Pick<ServerEngine<unknown, Db, User>, "kind" | "overridesProblem" | "checkDatabase" | "checkUser">;
 import { ArgumentError, checkGpgRecipient, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../validate";
@@ -52,10 +53,23 @@ export function validateServerArgs<Db extends DatabaseArgs, User extends UserArg
     if (collision) throw new ArgumentError(`standbys.${s.name}: ${collision}`);
   }
   // The engine's own rules, before anything is registered.
-  const overrides = engine.overridesProblem(args.parameters ?? {});
-  if (overrides) throw new ArgumentError(`parameters: ${overrides}`);
+  const overrides = engine.overridesProblem(args.parameters ?? {}, args.unsafeParameters ?? DEFAULTS.server.unsafeParameters);
+  if (overrides) throw new ArgumentError(overrides.startsWith("parameters.") || overrides.startsWith("unsafeParameters") ? overrides : `parameters: ${overrides}`);
   for (const d of args.databases) engine.checkDatabase(d);
   for (const u of args.users) engine.checkUser(u, args.databases);
+}
+
+/**
+ * Why a declared `version` does not match the server installed on the host, if it does not: a
+ * declared "10.6" on a host whose server is 10.11 would otherwise be silently ignored (the
+ * instance runs 10.11). A version is matched on what it declares: "10.11" matches 10.11.19.
+ */
+export function installedVersionProblem(declared: string | undefined, installed: string, title: string, where: string): string | undefined {
+  if (declared === undefined) return undefined;
+  const d = String(declared).trim();
+  const i = String(installed).trim();
+  if (i === d || i.startsWith(`${d}.`)) return undefined;
+  return `version: declared ${JSON.stringify(d)}, but the ${title} server installed on ${where} is ${i}; dbstack does not change an installed server's version: declare "${i}" (or leave version out), or upgrade the server first`;
 }
 
 const RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"];

@@ -100,8 +100,14 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** The file extension of one backup. */
   readonly backupExtension: string;
 
-  /** Why declared parameter overrides cannot be used, if they cannot (named as in `parameters: <this>`). */
-  overridesProblem(overrides: Record<string, string>): string | undefined;
+  /**
+   * Why declared parameter overrides cannot be used, if they cannot: the syntax, then the engine's
+   * parameter policy (engines/parameterPolicy.ts) with the `unsafeParameters` the deployment
+   * accepts. Names the field (`parameters.<name>: ...` or `unsafeParameters: ...`).
+   */
+  overridesProblem(overrides: Record<string, string>, unsafeParameters?: readonly string[]): string | undefined;
+  /** What a reviewer should know about accepted overrides (statement logs, unsafe parameters accepted). */
+  parameterWarnings(overrides: Record<string, string>, unsafeParameters?: readonly string[]): string[];
   /** The engine's rules on a database (identifiers, encodings); throws ArgumentError naming the field. */
   checkDatabase(db: Db): void;
   /** The engine's rules on a user and its grants; throws ArgumentError naming the field. */

@@ -154,8 +154,22 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
   workload?: Workload;
   /** Client connections the server accepts. Default 100. */
   maxConnections?: number;
-  /** Server parameters that win over the tuned ones (names as in the engine's config file). Default: none. */
+  /**
+   * Server parameters that win over the tuned ones (names as in the engine's config file). Default:
+   * none. Parameters dbstack sets from another field (port, data directory, listen addresses, TLS,
+   * replication) are refused naming that field; parameters that disable authentication, load code,
+   * read files for clients or log statements with passwords are refused unless `unsafeParameters`
+   * names them (each engine's table: engines/<engine>/parameterPolicy.ts).
+   */
   parameters?: Record<string, string>;
+  /**
+   * Unsafe parameters this deployment accepts in `parameters`, by name (e.g. ["general_log"]):
+   * MariaDB's skip_grant_tables, skip_networking, plugin_load(_add), init_file, init_connect,
+   * general_log, local_infile, secure_file_priv ...; PostgreSQL's shared_preload_libraries beyond
+   * the known libraries, password_encryption below scram-sha-256, archive_command ... A name that
+   * is not one of the engine's unsafe parameters is an error. Default: none.
+   */
+  unsafeParameters?: string[];
   /** Addresses the server listens on. Default ["localhost"]. */
   listenAddresses?: string[];
   /** Client networks allowed over TLS with passwords. Default: none (local clients only). */

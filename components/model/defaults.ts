@@ -39,6 +39,8 @@ export const DEFAULTS = {
     listenAddresses: ["localhost"] as readonly string[],
     /** Client networks allowed from outside the host: none. */
     allowedCidrs: [] as readonly string[],
+    /** Unsafe parameters accepted in `parameters`: none. */
+    unsafeParameters: [] as readonly string[],
   },
   user: {
     /** Concurrent connections of a user; -1 for no limit. */

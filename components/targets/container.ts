@@ -13,6 +13,7 @@
  */
 import { createHash } from "crypto";
 import { shellQuote } from "../shell";
+import { keptDataHint } from "../model/dataRemoval";
 import { DEFAULT_DOCKER_ENDPOINT } from "./target";
 
 /** Where the container's start and stop scripts are (written by the deployment's boot step). */
@@ -107,7 +108,7 @@ export function renderCreateVolumes(volumes: ContainerVolume[], labels: Record<s
 export function renderRemoveVolumes(volumes: ContainerVolume[], allowDataRemoval: boolean): string {
   const names = volumes.map((v) => v.name).join(" ");
   if (!allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept the volumes ${names}; set dbstack:allowDataRemoval to true to delete them on destroy (or run: docker volume rm ${names})`)} >&2`;
+    return `echo ${shellQuote(`dbstack: kept the volumes ${names}; ${keptDataHint("delete them")} (or run: docker volume rm ${names})`)} >&2`;
   }
   return [
     "set -euo pipefail",

@@ -90,8 +90,17 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
 
   if ((kind === "replace" || kind === "delete") && (old?.dataBearing || now?.dataBearing)) {
     const removal = (kind === "delete" ? old : now ?? old)?.dataRemovalAllowed;
-    const fate = removal ? "**its data will be deleted** (allowDataRemoval is true)" : "its data is kept on the host (allowDataRemoval is false)";
+    const fate = removal
+      ? "**its data will be deleted** (allowDataRemoval is true)"
+      : "its data is kept on the host (allowDataRemoval is false; to delete it, set allowDataRemoval and run `up` first: destroy uses the value recorded at the last up)";
     flag("data", kind === "delete" ? `data-bearing resource deleted: ${fate}` : `data-bearing resource replaced: a new, empty one is created; ${fate}`);
+  }
+  // Destroy runs the delete steps recorded by the last up: this up is what lets the next destroy delete data.
+  if (kind === "update" && old?.dataBearing && !old.dataRemovalAllowed && now?.dataRemovalAllowed) {
+    flag("data", "allowDataRemoval turned on: after this up, **destroy deletes this data** (destroy uses the value recorded at the last up)");
+  }
+  if (kind === "update" && old?.dataBearing && old.dataRemovalAllowed && now && !now.dataRemovalAllowed) {
+    flag("data", "allowDataRemoval turned off: after this up, destroy keeps this data");
   }
   if ((kind === "update" || kind === "replace") && facts?.restartsDatabase) flag("restart", "the database server restarts to apply this change");
   if (kind === "update" && old?.restartParameters && now?.restartParameters) {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
+import { secret } from "./secret";
 import { ALLOW_ID, IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 
 export const path = (what: string) =>
@@ -85,7 +86,7 @@ export const grants = z.record(identifier("a database name"), z.enum(["owner", "
 export const userFields = {
   grants,
   connectionLimit: wholeNumber(-1, 100000, "a number of connections (-1 for no limit)").default(DEFAULTS.user.connectionLimit),
-  password: z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" }).optional(),
+  password: secret(z.string().min(12, { error: "expected a password of at least 12 characters (or leave it out to generate one)" })).optional(),
   passwordRotation: z.union([z.string(), z.number()]).optional(),
 };
 
@@ -165,9 +166,13 @@ export function serverFields(defaultPort: number, parameterName: string) {
           .refine((v) => /^[^\x00-\x1f\x7f]*$/.test(v), { error: "expected a one-line value (no newline or control character)" }),
       )
       .default({}),
+    /** Unsafe parameters accepted in `parameters` (see ServerDeploymentArgs.unsafeParameters); checked against the engine's table by the component. */
+    unsafeParameters: z
+      .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: `expected the name of an unsafe ${parameterName}` }), { error: `expected a list of ${parameterName} names` })
+      .default([...DEFAULTS.server.unsafeParameters]),
     listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default([...DEFAULTS.server.listenAddresses]),
     allowedCidrs: z.array(cidr).default([...DEFAULTS.server.allowedCidrs]),
-    tls: z.strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) }).optional(),
+    tls: z.strictObject({ certificate: z.string().min(1), privateKey: secret(z.string().min(1)) }).optional(),
     backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "a number of hours").optional() }).optional(),
     maintenanceSchedule: cronSchedule.optional(),
     toolsDir: path("a directory for dbstack's tools").optional(),

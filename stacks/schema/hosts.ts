@@ -3,6 +3,7 @@ import { DEFAULTS } from "../../components/model/defaults";
 import { hostKeyProblem } from "../../components/targets/ssh";
 import { UNIX_NAME } from "../../components/validate";
 import { wholeNumber } from "./common";
+import { secret } from "./secret";
 
 const HOST_KEY_EXPECTED = 'expected the host\'s public SSH key, e.g. "ssh-ed25519 AAAA…" (ssh-keyscan -t ed25519 <address> prints it)';
 
@@ -19,9 +20,11 @@ export const sshHost = z.strictObject({
       if (problem) ctx.addIssue({ code: "custom", message: `${HOST_KEY_EXPECTED}: ${problem}`, input: value });
     })
     .optional(),
-  privateKey: z
-    .string({ error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" })
-    .min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" }),
+  privateKey: secret(
+    z
+      .string({ error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" })
+      .min(1, { error: "expected an SSH private key (set it with pulumi config set --secret --path 'dbstack:hosts.<name>.privateKey')" }),
+  ),
 });
 
 

@@ -286,6 +286,36 @@ describe("refusals and the dry run", () => {
     expect((await mdbQuery("dates", "SELECT CAST(d AS CHAR) AS d, CAST(tz AS CHAR) AS tz FROM spans WHERE id = 1"))[0]).toEqual({ d: "9999-12-31", tz: "9999-12-31 23:59:59.999999" });
   });
 
+  it("NaN and ±Infinity: exact into PostgreSQL; refused into MariaDB (NaN into SQLite) by id before anything is written; allowed, NULL, verified", async () => {
+    await pgQuery("postgres", "CREATE DATABASE nonfinite");
+    await pgQuery("postgres", "CREATE DATABASE nonfinite_back");
+    await mdbQuery(undefined, "CREATE DATABASE nonfinite CHARACTER SET utf8mb4");
+    await pgQuery("nonfinite", "CREATE TABLE m (id int PRIMARY KEY, f float8, n numeric)");
+    await pgQuery("nonfinite", "INSERT INTO m VALUES (1, 'NaN', 'NaN'), (2, 'Infinity', '-Infinity'), (3, 1.5, 2.25)");
+    const back = await copyDatabase({ from: pgUrl("nonfinite"), to: pgUrl("nonfinite_back"), ...quiet });
+    expect(back.verified.map((v) => v.rows)).toEqual([3]);
+    expect(await pgQuery("nonfinite_back", "SELECT f::text, n::text FROM m ORDER BY id")).toEqual(await pgQuery("nonfinite", "SELECT f::text, n::text FROM m ORDER BY id"));
+
+    const refused = await copyDatabase({ from: pgUrl("nonfinite"), to: mdbUrl("nonfinite"), ...quiet }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CopyRefusedError);
+    const ids = (refused as CopyRefusedError).refused.map((c) => c.id).sort();
+    // (Besides the unbounded numeric's own conversion into DECIMAL.)
+    expect(ids.filter((id) => id.includes("nonfinite"))).toEqual(["m.f:nonfinite->mariadb", "m.n:nonfinite->mariadb"]);
+    // Found before anything was written: no table on the target (the value never reached an INSERT's text).
+    expect(await mdbQuery("nonfinite", "SHOW TABLES")).toEqual([]);
+    const ok = await copyDatabase({ from: pgUrl("nonfinite"), to: mdbUrl("nonfinite"), allow: ids, ...quiet });
+    expect(ok.verified.map((v) => v.rows)).toEqual([3]);
+    expect(await mdbQuery("nonfinite", "SELECT id, f, CAST(n AS CHAR) AS n FROM m ORDER BY id")).toEqual([
+      { id: 1, f: null, n: null },
+      { id: 2, f: null, n: null },
+      { id: 3, f: 1.5, n: expect.stringMatching(/^2\.250*$/) },
+    ]);
+
+    const intoSqlite = await copyDatabase({ from: pgUrl("nonfinite"), to: sqliteUrl("nonfinite.db"), ...quiet }).catch((e: unknown) => e);
+    expect(intoSqlite).toBeInstanceOf(CopyRefusedError);
+    expect((intoSqlite as CopyRefusedError).refused.map((c) => c.id).filter((id) => id.includes("nonfinite")).sort()).toEqual(["m.f:nonfinite->sqlite", "m.n:nonfinite->sqlite"]);
+  });
+
   it("MariaDB's ON UPDATE CURRENT_TIMESTAMP is refused into PostgreSQL and kept into MariaDB", async () => {
     await mdbQuery("onupd", "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20), changed DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))");
     await mdbQuery("onupd", "INSERT INTO items (id, name) VALUES (1, 'a')");

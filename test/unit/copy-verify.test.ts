@@ -343,3 +343,42 @@ describe("values written to the target", () => {
     expect(rowConverter(pair, "mariadb")(["a\u0000b"])).toEqual(["a\u0000b"]);
   });
 });
+
+describe("NaN and ±Infinity into engines that cannot hold them", () => {
+  const c = (name: string, type: TypeClass) => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
+  const FLOAT: TypeClass = { kind: "float", bytes: 8 };
+  const NUMERIC: TypeClass = { kind: "decimal" } as TypeClass;
+  const t: Table = { name: "m", columns: [c("f", FLOAT), c("n", NUMERIC)], primaryKey: [], indexes: [], foreignKeys: [] };
+  const pair = { source: t, target: t };
+
+  it.each([
+    ["mariadb", ["NaN", null], /--allow m\.f:nonfinite->mariadb/],
+    ["mariadb", ["Infinity", null], /--allow m\.f:nonfinite->mariadb/],
+    ["mariadb", [Number.NEGATIVE_INFINITY, null], /--allow m\.f:nonfinite->mariadb/],
+    ["mariadb", [null, "NaN"], /--allow m\.n:nonfinite->mariadb/],
+    ["mariadb", [null, "-Infinity"], /--allow m\.n:nonfinite->mariadb/],
+    ["sqlite", [Number.NaN, null], /--allow m\.f:nonfinite->sqlite/],
+  ])("into %s, %j is refused by id before any writer sees it", (target, row, message) => {
+    expect(() => rowConverter(pair, target as "mariadb" | "sqlite")(row)).toThrow(message);
+  });
+
+  it("allowed, they are written as NULL, and both sides compare so", () => {
+    const allow = ["m.f:nonfinite->mariadb", "m.n:nonfinite->mariadb"];
+    const convert = rowConverter(pair, "mariadb", allow);
+    expect(convert(["NaN", "Infinity"])).toEqual([null, null]);
+    expect(convert([1.5, "2.50"])).toEqual([1.5, "2.5"]);
+    const cols = canonicalColumns(pair, "mariadb", allow);
+    const source = new ChecksumAccumulator("m", cols);
+    const target = new ChecksumAccumulator("m", cols);
+    for (const row of [["NaN", "Infinity"], [1.5, "2.50"]]) {
+      source.add(row);
+      target.add(convert(row));
+    }
+    expect(target.result()).toEqual(source.result());
+  });
+
+  it("into PostgreSQL, and ±Infinity into SQLite, they are kept", () => {
+    expect(rowConverter(pair, "postgres")(["NaN", "Infinity"])).toEqual(["NaN", "Infinity"]);
+    expect(rowConverter(pair, "sqlite")([Number.POSITIVE_INFINITY, null])).toEqual([Number.POSITIVE_INFINITY, null]);
+  });
+});

@@ -384,7 +384,7 @@ describe("rendered scripts (text)", () => {
       // The only file removed is dbstack's host lock, never data or configuration.
       expect(commands(keep).split("\n").filter((l) => /\brm\b/.test(l))).toEqual(['rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps']);
       expect(commands(keep)).toContain('pg_ctlcluster "$V" "$CLUSTER" stop');
-      expect(keep).toContain("set dbstack:allowDataRemoval to true to delete it on destroy");
+      expect(keep).toContain("to delete it, set dbstack:allowDataRemoval to true and run up first, then destroy");
     });
 
     it("drops the cluster with allowDataRemoval", () => {

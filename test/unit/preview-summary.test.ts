@@ -106,3 +106,19 @@ describe("preview summary flags from declared facts", () => {
     expect(md).not.toContain(secret);
   });
 });
+
+describe("allowDataRemoval is recorded by up: the summary says so where a reviewer looks", () => {
+  const data = (allowed: boolean): ReviewFacts => ({ component: "postgres cluster main", dataBearing: true, dataRemovalAllowed: allowed });
+
+  it.each([
+    ["delete", data(false), undefined, "its data is kept on the host (allowDataRemoval is false; to delete it, set allowDataRemoval and run `up` first"],
+    ["update", data(false), data(true), "allowDataRemoval turned on: after this up, **destroy deletes this data**"],
+    ["update", data(true), data(false), "allowDataRemoval turned off: after this up, destroy keeps this data"],
+  ])("%s %j → %j", (op, old, now, message) => {
+    expect(markdown([step(op, "main-cluster", old, now)])).toContain(message);
+  });
+
+  it("says nothing about data removal for an update that keeps the setting", () => {
+    expect(markdown([step("update", "main-cluster", data(false), data(false))])).not.toContain("allowDataRemoval");
+  });
+});

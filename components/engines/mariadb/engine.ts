@@ -14,6 +14,8 @@ import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
 import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
+import { checkParameterPolicy } from "../parameterPolicy";
+import { MARIADB_PARAMETER_POLICY } from "./parameterPolicy";
 import { restartVariables } from "./parameters";
 import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
 import { renderAccountScript, renderDropAccountScript, checkUserSpec, type MariadbUserSpec } from "./sql/accounts";
@@ -48,7 +50,8 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     databaseUrlFlavor: "mysql",
     backupExtension: ".tar",
 
-    overridesProblem,
+    overridesProblem: (overrides, unsafe) => overridesProblem(overrides) ?? checkParameterPolicy(MARIADB_PARAMETER_POLICY, overrides, unsafe).problem,
+    parameterWarnings: (overrides, unsafe) => checkParameterPolicy(MARIADB_PARAMETER_POLICY, overrides, unsafe).warnings,
     checkDatabase: (db) => checkDatabaseSpec(databaseSpec(db)),
     checkUser(u, databases) {
       const user = userSpec(u);

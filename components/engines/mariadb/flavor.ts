@@ -32,6 +32,17 @@ export function identifiedBy(flavor: Flavor, passwordSql: string): string {
   return flavor === "mariadb" ? `IDENTIFIED BY ${passwordSql}` : `IDENTIFIED WITH caching_sha2_password BY ${passwordSql}`;
 }
 
+/**
+ * The first statement of every session that sends a password (CREATE/ALTER USER, CHANGE MASTER):
+ * keeps that session's statements out of the general log (sql_log_off) and the slow log, which
+ * would otherwise hold the password in plain text for anyone who reads the log (mysql:adm 0660),
+ * whatever a deployment's parameters turn on. MariaDB's slow log can be turned off per session;
+ * MySQL's cannot, so no statement of the session counts as slow there.
+ */
+export function quietSessionSql(flavor: Flavor): string {
+  return flavor === "mariadb" ? "SET SESSION sql_log_off = 1, SESSION slow_query_log = 0;" : "SET SESSION sql_log_off = 1, SESSION long_query_time = 31536000;";
+}
+
 /** Where a replica reads from. */
 export interface ReplicationSource {
   host: string;

@@ -1,4 +1,5 @@
 import { scriptHeader, shellQuote, sqlLiteral, withHeredoc, writeFileToExpandedPath } from "../../shell";
+import { keptDataHint } from "../../model/dataRemoval";
 import { programs, type Flavor } from "./flavor";
 import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
 import { serverVariables } from "./optionFile";
@@ -189,7 +190,7 @@ export function renderRemoveInstance(loc: MariadbLocation, allowDataRemoval: boo
     );
   } else {
     lines.push(
-      'echo "dbstack: stopped MariaDB instance $INSTANCE and kept its data in $DATA_DIR and its configuration in $CONF_DIR; set dbstack:allowDataRemoval to true to delete them on destroy (or run: rm -rf $DATA_DIR $CONF_DIR)" >&2',
+      `echo "dbstack: stopped MariaDB instance $INSTANCE and kept its data in $DATA_DIR and its configuration in $CONF_DIR; ${keptDataHint("delete them")} (or run: rm -rf $DATA_DIR $CONF_DIR)" >&2`,
     );
   }
   return lines.join("\n");

@@ -1,8 +1,14 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
+import { keptDataHint } from "../../model/dataRemoval";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
 
-/** Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an existing one. */
+/**
+ * Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an
+ * existing one. A cluster of the same name in another major version means the declared `version`
+ * is not the one the cluster runs: that fails before anything is created (a second cluster on the
+ * same port would not start, and the first would be silently left behind), naming `version`.
+ */
 export function renderCreateCluster(loc: ClusterLocation): string {
   return [
     scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
@@ -10,6 +16,12 @@ export function renderCreateCluster(loc: ClusterLocation): string {
     "if cluster_exists; then",
     '  echo "cluster $V/$CLUSTER exists"',
     "else",
+    '  for other in /etc/postgresql/*/"$CLUSTER"/postgresql.conf; do',
+    '    [ -f "$other" ] || continue',
+    '    ov=${other#/etc/postgresql/}; ov=${ov%%/*}',
+    '    echo "version: PostgreSQL $V is declared (or the newest installed), but cluster $CLUSTER exists in PostgreSQL $ov; dbstack does not upgrade a cluster: declare version $ov, or upgrade it by hand first (pg_upgradecluster $ov $CLUSTER)" >&2',
+    "    exit 1",
+    "  done",
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     '  echo "created cluster $V/$CLUSTER on port $PORT, data in $DATA_DIR"',
@@ -25,7 +37,7 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
       prelude,
       'if cluster_exists; then pg_ctlcluster "$V" "$CLUSTER" stop >&2 || true; fi',
       'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
-      `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; set dbstack:allowDataRemoval to true to delete it on destroy (or run: pg_dropcluster $V $CLUSTER)" >&2`,
+      `echo "dbstack: stopped PostgreSQL cluster $V/$CLUSTER and kept its data in $DATA_DIR; ${keptDataHint("delete it")} (or run: pg_dropcluster $V $CLUSTER)" >&2`,
     ].join("\n");
   }
   return [

@@ -6,12 +6,15 @@
 import { shellQuote, scriptHeader, withHeredoc } from "../../shell";
 import type { InstanceConfig, ServerEngine } from "../engine";
 import { DEFAULTS } from "../../model/defaults";
+import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
 import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
+import { checkParameterPolicy } from "../parameterPolicy";
+import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
 import { restartParameters } from "./parameters";
 import type { DatabaseSpec, UserSpec } from "./spec";
 import { checkDatabaseSpec, renderDatabaseSql } from "./sql/databases";
@@ -34,7 +37,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   databaseUrlFlavor: "postgresql",
   backupExtension: ".tar",
 
-  overridesProblem,
+  overridesProblem: (overrides, unsafe) => overridesProblem(overrides) ?? checkParameterPolicy(POSTGRES_PARAMETER_POLICY, overrides, unsafe).problem,
+  parameterWarnings: (overrides, unsafe) => checkParameterPolicy(POSTGRES_PARAMETER_POLICY, overrides, unsafe).warnings,
   checkDatabase: (db) => checkDatabaseSpec(databaseSpec(db)),
   checkUser(u, databases) {
     const user = userSpec(u);
@@ -196,7 +200,7 @@ function renderRemoveRole(loc: ClusterLocation, user: string, databases: Databas
 
 function renderDropDatabase(loc: ClusterLocation, db: string, allowDataRemoval: boolean): string {
   if (!allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept database ${db} of PostgreSQL cluster ${loc.cluster}; set dbstack:allowDataRemoval to true to drop it on destroy`)} >&2`;
+    return `echo ${shellQuote(`dbstack: kept database ${db} of PostgreSQL cluster ${loc.cluster}; ${keptDataHint("drop it")}`)} >&2`;
   }
   return [
     renderClusterPrelude(loc),

@@ -3,6 +3,7 @@ import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedu
 import type { BackupPolicy } from "../../backups/policy";
 import { renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
 import { scriptHeader, shellQuote } from "../../shell";
+import { keptDataHint } from "../../model/dataRemoval";
 import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
@@ -85,7 +86,7 @@ export function renderProvision(spec: SqliteScriptSpec): string {
 /** Runs on destroy: removes the file only when the stack allows data removal, and says what it did. */
 export function renderRemove(spec: SqliteScriptSpec): string {
   if (!spec.allowDataRemoval) {
-    return `echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}; set dbstack:allowDataRemoval to true to delete it on destroy`)} >&2`;
+    return `echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}; ${keptDataHint("delete it")}`)} >&2`;
   }
   const files = [spec.path, ...SIDE_FILES.map((s) => spec.path + s), `${spec.path}.dbstack-lock`, markerPath(spec.path)].map(shellQuote).join(" ");
   return [

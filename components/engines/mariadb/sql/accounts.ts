@@ -4,7 +4,7 @@
  */
 import { scriptHeader, shellQuote } from "../../../shell";
 import { ArgumentError, checkWholeNumber } from "../../../validate";
-import { identifiedBy, type Flavor } from "../flavor";
+import { identifiedBy, quietSessionSql, type Flavor } from "../flavor";
 import type { MariadbLocation } from "../host";
 import {
   accountHost,
@@ -124,6 +124,8 @@ export function renderAccountScript(loc: MariadbLocation, user: MariadbUserSpec,
     `pw_sql="'\${pw_sql//"'"/"''"}'"`,
     "# printf is a bash builtin: the statements reach the client on its stdin, never as arguments.",
     "{",
+    "  # No statement of this session reaches the general or slow log: they carry the password.",
+    `  printf '%s\\n' ${shellQuote(quietSessionSql(flavor))}`,
     ...statements.map(([before, after]) => `  printf '%s%s%s\\n' ${shellQuote(before)} "$pw_sql" ${shellQuote(after)}`),
     "} | sql_root",
     "unset pw_sql",

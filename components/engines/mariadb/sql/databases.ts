@@ -1,3 +1,4 @@
+import { keptDataHint } from "../../../model/dataRemoval";
 import { DEFAULTS } from "../../../model/defaults";
 /**
  * The scripts that create, converge and drop a MariaDB database. Character set is always
@@ -72,7 +73,7 @@ export function renderDropDatabaseScript(loc: MariadbLocation, name: string, all
     return [
       scriptHeader(`MariaDB instance ${loc.instance}: database ${name} left the spec and is kept.`),
       `echo ${shellQuote(
-        `database ${name} is no longer declared but is kept with its data: dbstack drops databases only when the stack sets dbstack:allowDataRemoval to true`,
+        `database ${name} is no longer declared but is kept with its data; ${keptDataHint("drop it")}`,
       )}`,
       "",
     ].join("\n");
