@@ -96,7 +96,9 @@ describe("SqliteDatabase", () => {
       value: { DATABASE_URL: "sqlite:////var/lib/app/app.db" },
     });
     expect(hook.create).toContain("applied migration 0001_create_users");
-    expect(hook.create).toContain("CREATE TABLE users(email TEXT);");
+    // The user's SQL is a file beside the script (readable in a diff), never part of it.
+    expect(hook.files["migration-0001_create_users.sql"]).toContain("CREATE TABLE users(email TEXT);");
+    expect(hook.create).not.toContain("CREATE TABLE users(email TEXT);");
   });
 });
 

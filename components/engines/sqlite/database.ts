@@ -152,12 +152,14 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       child,
     );
 
+    const installTools = renderInstallTools(spec);
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools for sqlite database ${name}`,
-        create: renderInstallTools(spec),
+        create: installTools.script,
+        files: installTools.files,
         delete: renderRemoveTools(spec),
         review: { component },
       },
@@ -193,17 +195,20 @@ export class SqliteDatabase extends pulumi.ComponentResource {
 
     // Always present: the built-in health checks run even without migrations.
     {
+      // The migrations, checks and command are files beside the script (files), never part of it.
+      const rendered = renderPostDeployHook({
+        subject: `sqlite database ${name}`,
+        dialect: sqliteDialect(spec),
+        migrations: args.migrations,
+        healthChecks: spec.healthChecks ?? [],
+      });
       const hook = new HostCommand(
         `${name}-post-deploy`,
         {
           ...on,
           description: `post-deploy hook for sqlite database ${name}`,
-          create: renderPostDeployHook({
-            subject: `sqlite database ${name}`,
-            dialect: sqliteDialect(spec),
-            migrations: args.migrations,
-            healthChecks: spec.healthChecks ?? [],
-          }),
+          create: rendered.script,
+          files: rendered.files,
           environment: { DATABASE_URL: urls.sqlalchemy },
           // A re-created file must be migrated again; a changed file spec re-runs the checks.
           triggers: [file.id, checksumOf(renderProvision(spec))],
