@@ -44,6 +44,8 @@ export function renderShippedScript(files: Record<string, string>, script: strin
   const parts: Buffer[] = [
     Buffer.from(
       [
+        // The files are private whatever umask the shell came with; the script gets that umask back.
+        "dbstack_umask=$(umask); umask 077",
         `${FILES_VARIABLE}=$(mktemp -d "\${TMPDIR:-/tmp}/dbstack-files.XXXXXXXX") || exit 1`,
         `export ${FILES_VARIABLE}`,
         `trap 'rm -rf "$${FILES_VARIABLE}"' EXIT`,
@@ -62,7 +64,7 @@ export function renderShippedScript(files: Record<string, string>, script: strin
   }
   ship(SCRIPT_FILE, script);
   // Not `exec`: the EXIT trap above must run after the script. stdin is not the script's.
-  parts.push(Buffer.from(`\nbash "$${FILES_VARIABLE}/${SCRIPT_FILE}" </dev/null\n`));
+  parts.push(Buffer.from(`\numask "$dbstack_umask"; unset dbstack_umask\nbash "$${FILES_VARIABLE}/${SCRIPT_FILE}" </dev/null\n`));
   return Buffer.concat(parts);
 }
 
