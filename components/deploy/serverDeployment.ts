@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describeDatabase, importStep, ownerCopyUrl } from "../copy/importStep";
+import { offHostCommandFiles } from "../backups/archive";
 import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule, type BackupScheduleSpec } from "../backups/backupSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEntry";
 import type { InstanceConfig, InstanceSpec, ServerEngine, StandbySource, Urls } from "../engines/engine";
@@ -378,7 +379,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         tools.push([tool, renderHealthTool(dialectFor(l, db), `database ${db.name} (health checks only)`, db.healthChecks ?? [], toolsDir, `${tool}.`)]);
         for (const [file, content] of Object.entries(healthCheckFiles(db.healthChecks ?? [], `${tool}.`))) tools.push([file, content, "0600"]);
       }
-      if (backup) tools.push(["backup", engine.renderBackup(l, { name, databases: dbNames, policy: backup })], ["restore", engine.renderRestore(l, { name, databases: dbNames, policy: backup })]);
+      if (backup) {
+        tools.push(["backup", engine.renderBackup(l, { name, databases: dbNames, policy: backup })], ["restore", engine.renderRestore(l, { name, databases: dbNames, policy: backup })]);
+        tools.push(...offHostCommandFiles(backup));
+      }
       tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
       return renderInstallTools(toolsDir, tools);
     });

@@ -10,7 +10,10 @@ import { spawnSync } from "child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
+import { offHostCommandFiles } from "../../components/backups/archive";
+import { renderMariadbBackup } from "../../components/engines/mariadb/backupScripts";
 import { mariadbDialect } from "../../components/engines/mariadb/dialect";
+import { renderPostgresBackup } from "../../components/engines/postgres/backupScripts";
 import { renderInstancePrelude } from "../../components/engines/mariadb/host";
 import { renderOptionFile, serverVariables, type OptionFileSpec } from "../../components/engines/mariadb/optionFile";
 import { postgresDialect } from "../../components/engines/postgres/dialect";
@@ -104,6 +107,22 @@ describe("no user text in a rendered script (table: engine x migration source)",
     expect(tools.files.health).not.toContain(TOKEN);
     expect(tools.files["health.check-1.sql"]).toBe(CHECKS[0].sql);
     expect(tools.script).toContain(`chmod 0600 '/opt/app/health.check-1.sql.dbstack-tmp'`);
+  });
+
+  it("the backups' off-host command is a 0600 file beside the backup tool, not part of any tool (postgres, mariadb, sqlite)", () => {
+    const policy = { schedule: "0 2 * * *", dir: "/var/backups/app", retentionDays: 7, offHostCommand: HOSTILE.join("\n") };
+    const sqliteTools = renderSqliteTools({ name: "app", path: "/var/lib/app/app.db", owner: "app", pragmas: resolvePragmas(undefined), toolsDir: "/opt/app", backup: policy, allowDataRemoval: false });
+    const backups = [
+      renderPostgresBackup({ version: 15, cluster: "main", port: 5432, name: "main", databases: ["app"], policy }),
+      renderMariadbBackup({ instance: "unit", port: 3329, name: "main", databases: ["app"], policy }),
+      sqliteTools.files.backup,
+    ];
+    for (const script of backups) {
+      expect(script).not.toContain(TOKEN);
+      expect(script).toContain('bash "${BASH_SOURCE[0]}.off-host"');
+    }
+    expect(sqliteTools.files["backup.off-host"]).toBe(`${policy.offHostCommand}\n`);
+    expect(offHostCommandFiles(policy)).toEqual([["backup.off-host", `${policy.offHostCommand}\n`, "0600"]]);
   });
 
   it("refuses a migration id or a shipped file name that is not one plain path component", () => {

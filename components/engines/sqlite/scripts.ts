@@ -1,4 +1,4 @@
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { offHostCommandFiles, renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
 import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedule";
 import type { BackupPolicy } from "../../backups/policy";
 import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
@@ -174,7 +174,7 @@ export function renderInstallTools(spec: SqliteScriptSpec): ShippedScript {
     ...Object.entries(healthCheckFiles(spec.healthChecks ?? [], HEALTH_CHECK_PREFIX)).map(([name, content]): [string, string, "0600"] => [name, content, "0600"]),
   ];
   if (spec.backup) {
-    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)]);
+    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)], ...offHostCommandFiles(spec.backup));
   }
   return installTools(spec.toolsDir, tools);
 }
