@@ -7,8 +7,11 @@
  * marker file written by anyone, /etc/shadow's content in no table, and the migration either
  * failed naming it or was applied as SQL text.
  *
- * Owns: PostgreSQL port 5571 (cluster itadvhook), MariaDB port 3371 (instance itadvhook), its
- * sandbox's SQLite files. No test host, no container.
+ * The same text also travels over SSH (SQLite databases on test hosts advhook1, as root, and
+ * advhook2, as a sudo user), where the shipped files pass through ssh and `sudo -n`.
+ *
+ * Owns: PostgreSQL port 5571 (cluster itadvhook), MariaDB port 3371 (instance itadvhook), test
+ * hosts (network namespaces) advhook1 and advhook2, its sandbox's SQLite files. No container.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
@@ -16,6 +19,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandbox, setConfig, writeMigration } from "./harness";
+import { createTestHosts, type TestHosts } from "./support/hosts";
 
 const box = sandbox("advhook");
 const stackName = `it-advhook-${process.pid}`;
@@ -34,6 +38,7 @@ const mdbTools = join(box.dir, "mdb-tools");
 const sqDb = join(box.dir, "sq", "adv.db");
 const sqNoOwnerDb = join(box.dir, "sq-root", "noowner.db");
 let stack: Stack;
+let hosts: TestHosts | undefined;
 
 /** A path under `marks` that exists only if hostile text ran as shell. */
 const mark = (n: string) => join(marks, n);
@@ -66,8 +71,22 @@ const CHECK = { name: `${ISSUE_LINE} '$(touch ${mark("name")})`, sql: `SELECT 1 
 /** The first line of /etc/shadow (root's): it must be in no table of any engine. */
 const SHADOW_ROOT = readFileSync("/etc/shadow", "utf8").split("\n")[0];
 
-function config(extra: { noOwner?: boolean } = {}) {
+/** What the SSH case adds: the test hosts and one SQLite database on each. */
+interface SshExtra {
+  hosts: TestHosts;
+}
+
+function config(extra: { noOwner?: boolean; ssh?: SshExtra } = {}) {
+  const ssh = extra.ssh;
   return {
+    ...(ssh
+      ? {
+          hosts: {
+            h1: { address: ssh.hosts.host("advhook1").address, user: "root", privateKey: ssh.hosts.host("advhook1").privateKey, hostKey: ssh.hosts.host("advhook1").hostKey },
+            h2: { address: ssh.hosts.host("advhook2").address, user: "deploy", sudo: true, privateKey: ssh.hosts.host("advhook2").privateKey, hostKey: ssh.hosts.host("advhook2").hostKey },
+          },
+        }
+      : {}),
     allowDataRemoval: true,
     postgres: {
       adv: {
@@ -101,14 +120,30 @@ function config(extra: { noOwner?: boolean } = {}) {
       adv: { path: sqDb, owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "sq-tools"), migrations: { dir: dirs.sq }, healthChecks: [CHECK] },
       cmd: { path: join(box.dir, "sq", "cmd.db"), owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "sq-tools-cmd"), migrations: { command: command(join(sqOut, "out")), workdir: sqOut } },
       ...(extra.noOwner ? { noowner: { path: sqNoOwnerDb, toolsDir: join(box.dir, "sq-tools-root"), migrations: { dir: dirs.sq } } } : {}),
+      ...(ssh
+        ? {
+            // Over SSH as root (no sudo): the hostile migrations and check.
+            ssh1: { host: "h1", path: join(box.dir, "ssh1", "adv.db"), owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "ssh1-tools"), migrations: { dir: dirs.sq }, healthChecks: [CHECK] },
+            // Over SSH as a sudo user (sudo -n bash -s): the migration command and the check.
+            ssh2: {
+              host: "h2",
+              path: join(box.dir, "ssh2", "adv.db"),
+              owner: "nobody",
+              group: "nogroup",
+              toolsDir: join(box.dir, "ssh2-tools"),
+              migrations: { command: command(join(sqOut, "ssh-out")), workdir: sqOut },
+              healthChecks: [CHECK],
+            },
+          }
+        : {}),
     },
   };
 }
 
 /** Sets the config; the keys holding given passwords as secrets, as the README tells users to. */
-async function configure(extra: { noOwner?: boolean } = {}): Promise<void> {
+async function configure(extra: { noOwner?: boolean; ssh?: SshExtra } = {}): Promise<void> {
   const c = config(extra);
-  await setConfig(stack, { allowDataRemoval: c.allowDataRemoval, sqlite: c.sqlite });
+  await setConfig(stack, { allowDataRemoval: c.allowDataRemoval, sqlite: c.sqlite, ...(c.hosts ? { hosts: c.hosts } : {}) });
   await stack.setConfig("dbstack:postgres", { value: JSON.stringify(c.postgres), secret: true });
   await stack.setConfig("dbstack:mariadb", { value: JSON.stringify(c.mariadb), secret: true });
 }
@@ -160,6 +195,7 @@ afterAll(async () => {
   await stack.up().catch(() => undefined);
   await stack.destroy();
   await stack.workspace.removeStack(stackName);
+  await hosts?.destroy();
   rmSync(box.dir, { recursive: true, force: true });
 }, 600_000);
 
@@ -254,5 +290,30 @@ describe("hostile text in migrations, checks, commands and passwords, through th
     const again = await stack.up();
     expect(again.summary.result).toBe("succeeded");
     assertNothingHarmful();
+  }, 600_000);
+
+  it("over SSH, as root and through sudo -n: the shipped migration, check and command arrive as written; nothing ran as shell", async () => {
+    hosts = await createTestHosts(["advhook1", "advhook2"], { sudoUser: "deploy" });
+    await configure({ ssh: { hosts } });
+    const result = await stack.up();
+    expect(result.summary.result).toBe("succeeded");
+    const sq = result.outputs.sqlite.value;
+    expect(sq.ssh1.hookReport).toContain("applied migration 0001_hostile_text");
+    for (const report of [sq.ssh1.hookReport, sq.ssh2.hookReport]) expect(report).toContain(`${CHECK.name}: 1`);
+    expect(readFileSync(join(sqOut, "ssh-out"), "utf8")).toBe(COMMAND_TEXT);
+    expect(statSync(join(sqOut, "ssh-out")).uid).toBe(65534);
+    expect(readdirSync(marks)).toEqual([]);
+    // The issue's line over SSH: an SQL error naming the migration, no shell.
+    writeMigration(dirs.sq, "0002_issue_line.sql", `${ISSUE_LINE}\n`);
+    try {
+      const message = await upFails();
+      expect(message).toContain("post-deploy hook for sqlite database ssh1 failed");
+      expect(message).toContain("migration 0002_issue_line failed");
+    } finally {
+      removeCase("0002_issue_line");
+    }
+    expect(readdirSync(marks)).toEqual([]);
+    await configure();
+    expect((await stack.up()).summary.result).toBe("succeeded");
   }, 600_000);
 });
