@@ -71,7 +71,11 @@ export interface SqliteDatabaseArgs {
   target?: Target;
   /** Absolute path of the database file. Its directory is created 0700, the file 0600. */
   path: string;
-  /** Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the deploying user. */
+  /**
+   * Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the
+   * deploying user. Migrations, declared health checks and the migration command run as this user
+   * (never as root: a root deploy with no owner, or with owner root, refuses them naming this field).
+   */
   owner?: string;
   /** Group of the file and directory when `owner` is set. Default: the owner's name. */
   group?: string;
