@@ -167,6 +167,15 @@ describe("SqliteDatabase argument validation", () => {
     expect(message).toContain(JSON.stringify(value));
   });
 
+  it("rejects owner root when the database has migrations or checks (they never run as root), naming owner", () => {
+    const checks = { ...GOOD, owner: "root", healthChecks: [{ name: "one", sql: "SELECT 1" }] };
+    expect(argumentError("rootchecks", checks)).toMatch(/^owner: root would run this database's migrations, health checks and migration command as root/);
+    const command: SqliteDatabaseArgs = { ...GOOD, owner: "root", migrations: { kind: "command", command: "true", workdir: "/" } };
+    expect(argumentError("rootcmd", command)).toMatch(/^owner: root would run/);
+    // Without user SQL or command, root may own the file.
+    expect(() => new SqliteDatabase("rootfile", { ...GOOD, owner: "root" })).not.toThrow();
+  });
+
   it("rejects a migration with a line sqlite3 would run as a dot-command, naming the file and the line", () => {
     const sql = "CREATE TABLE t (x);\n.shell id\n";
     const message = argumentError("dotcmd", { ...GOOD, migrations: { kind: "sql", migrations: [{ id: "0002_shell", sql, checksum: "x" }] } });

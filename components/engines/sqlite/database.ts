@@ -51,6 +51,13 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
   checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
+  // Migrations, declared checks and the migration command run as the owner, never as root
+  // (engines/sqlite/dialect.ts, renderRefuseRootClient): an owner that is root is refused here.
+  if (args.owner === "root" && (args.migrations || (args.healthChecks ?? []).length > 0)) {
+    throw new ArgumentError(
+      "owner: root would run this database's migrations, health checks and migration command as root, which dbstack never does; declare the unprivileged OS user the application runs as",
+    );
+  }
   if (args.migrations?.kind === "sql") {
     for (const m of args.migrations.migrations) {
       const line = dotCommandLine(m.sql);
