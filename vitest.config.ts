@@ -13,6 +13,7 @@ const ENGINES = [
   "test/integration/containers-harness.test.ts",
   "test/integration/docker.test.ts",
   "test/integration/docker-ssh.test.ts",
+  "test/integration/adversarial-hooks-docker.test.ts",
   "test/integration/copy.test.ts",
   "test/integration/copy-schema.test.ts",
   "test/integration/copy-safety.test.ts",

@@ -1,3 +1,4 @@
+import { renderShippedScript } from "../../components/targets/hostFiles";
 import { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "../../components/backups/policy";
 import { DEFAULT_BACKUP_SCHEDULE, defaultBackupMaxAgeHours } from "../../components/backups/schedule";
 import { renderPostgresBackup, renderPostgresRestore, type PostgresBackupSpec } from "../../components/engines/postgres/backupScripts";
@@ -45,12 +46,14 @@ export function backupSpec(input: BackupToolsInput): PostgresBackupSpec {
 /**
  * The shell script that installs the deployment's `backup` and `restore` tools into
  * input.toolsDir the way the component's tools step does (renderInstallTools: 0700 scripts in a
- * private directory, with its manifest).
+ * private directory, with its manifest), as bash reads it on stdin: the tools shipped as files
+ * beside the install script, as HostCommand ships them (components/targets/hostFiles.ts).
  */
 export function renderBenchTools(input: BackupToolsInput): string {
   const spec = backupSpec(input);
-  return renderInstallTools(input.toolsDir, [
+  const install = renderInstallTools(input.toolsDir, [
     ["backup", renderPostgresBackup(spec)],
     ["restore", renderPostgresRestore(spec)],
   ]);
+  return renderShippedScript(install.files, install.script).toString("utf8");
 }

@@ -7,6 +7,17 @@ import type { BackupPolicy } from "./policy";
  */
 export const STAMP_GLOB = "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z";
 
+/** The off-host command's file beside the backup tool: `<tool>.off-host`. */
+export const OFF_HOST_SUFFIX = ".off-host";
+
+/**
+ * The files to install beside the backup tool `tool` (renderInstallTools entries): the declared
+ * off-host command, 0600, which the tool runs with bash. None when no command is declared.
+ */
+export function offHostCommandFiles(policy: BackupPolicy, tool = "backup"): [string, string, "0600"][] {
+  return policy.offHostCommand ? [[`${tool}${OFF_HOST_SUFFIX}`, policy.offHostCommand.endsWith("\n") ? policy.offHostCommand : `${policy.offHostCommand}\n`, "0600"]] : [];
+}
+
 /**
  * Shell shared by every engine's backup script, after the engine has written a consistent
  * snapshot to "$work/<snapshot>": compress, optionally encrypt, move into place 0600 under a
@@ -32,7 +43,8 @@ export function renderArchiveSteps(policy: BackupPolicy, snapshotFile: string, e
   );
   if (policy.offHostCommand) {
     lines.push(
-      `BACKUP_FILE="$file" bash -c ${shellQuote(policy.offHostCommand)} || fail "off-host copy command failed (exit $?)"`,
+      "# The off-host command is the user's text: a 0600 file beside this tool (offHostCommandFiles), never part of it.",
+      `BACKUP_FILE="$file" bash "\${BASH_SOURCE[0]}${OFF_HOST_SUFFIX}" || fail "off-host copy command failed (exit $?)"`,
     );
   }
   lines.push(

@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describeDatabase, importStep, ownerCopyUrl } from "../copy/importStep";
+import { offHostCommandFiles } from "../backups/archive";
 import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule, type BackupScheduleSpec } from "../backups/backupSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEntry";
 import type { InstanceConfig, InstanceSpec, ServerEngine, StandbySource, Urls } from "../engines/engine";
-import { renderPostDeployHook } from "../hooks/migrationRunner";
+import { healthCheckFiles } from "../hooks/healthChecks";
+import { renderHealthTool, renderPostDeployHook } from "../hooks/migrationRunner";
 import { checksumOf } from "../hooks/migrations";
 import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, StandbyArgs, UserArgs } from "../model/args";
 import { DEFAULTS } from "../model/defaults";
@@ -341,7 +343,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...sOn,
             description: `tools of standby ${s.name}`,
-            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]])),
+            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).script),
+            files: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).files),
             delete: renderRemoveTools(sTools),
             review: { component },
           },
@@ -375,21 +378,29 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         expectedStandbys: standbys.length,
         backup: backupSchedule && { dir: backupSchedule.policy.dir, prefix: name, maxAgeHours: backup!.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
       });
+    // The health-<db> tools read their declared checks from 0600 files beside them
+    // (health-<db>.check-<n>.*): the checks are the user's text, never part of a script.
     const toolScripts = at.apply((l) => {
-      const tools: [string, string][] = args.databases.map((db) => [
-        `health-${db.name}`,
-        renderPostDeployHook({ subject: `database ${db.name} (health checks only)`, dialect: dialectFor(l, db), healthChecks: db.healthChecks ?? [] }),
-      ]);
-      if (backup) tools.push(["backup", engine.renderBackup(l, { name, databases: dbNames, policy: backup })], ["restore", engine.renderRestore(l, { name, databases: dbNames, policy: backup })]);
+      const tools: [string, string, ("0700" | "0600")?][] = [];
+      for (const db of args.databases) {
+        const tool = `health-${db.name}`;
+        tools.push([tool, renderHealthTool(dialectFor(l, db), `database ${db.name} (health checks only)`, db.healthChecks ?? [], toolsDir, `${tool}.`)]);
+        for (const [file, content] of Object.entries(healthCheckFiles(db.healthChecks ?? [], `${tool}.`))) tools.push([file, content, "0600"]);
+      }
+      if (backup) {
+        tools.push(["backup", engine.renderBackup(l, { name, databases: dbNames, policy: backup })], ["restore", engine.renderRestore(l, { name, databases: dbNames, policy: backup })]);
+        tools.push(...offHostCommandFiles(backup));
+      }
       tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
-      return tools;
+      return renderInstallTools(toolsDir, tools);
     });
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools of ${what}`,
-        create: toolScripts.apply((t) => [renderInstallTools(toolsDir, t), ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
+        create: toolScripts.apply((t) => [t.script, ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
+        files: toolScripts.apply((t) => t.files),
         delete: renderRemoveTools(toolsDir),
         environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
         review: { component },
@@ -459,14 +470,17 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const hookReports: Record<string, pulumi.Output<string>> = {};
     for (const db of args.databases) {
       const ownerPassword = passwords.get(db.owner)!;
+      const hookScript = at.apply((l) =>
+        renderPostDeployHook({ subject: `database ${db.name} of ${what}`, dialect: dialectFor(l, db), migrations: db.migrations, healthChecks: db.healthChecks ?? [] }),
+      );
       const hook = new HostCommand(
         `${name}-post-deploy-${db.name}`,
         {
           ...on,
           description: `post-deploy hook for database ${db.name}`,
-          create: at.apply((l) =>
-            renderPostDeployHook({ subject: `database ${db.name} of ${what}`, dialect: dialectFor(l, db), migrations: db.migrations, healthChecks: db.healthChecks ?? [] }),
-          ),
+          // The migrations, checks and command are files beside the script (files), never part of it.
+          create: hookScript.apply((h) => h.script),
+          files: hookScript.apply((h) => h.files),
           environment: {
             // The hook's client logs in as the owner with this; an external migration command gets DATABASE_URL only.
             DBSTACK_OWNER_PASSWORD: ownerPassword,

@@ -13,6 +13,17 @@ export interface HookDialect {
    * - `db_query SQL`: prints the result rows, one per line, first column only.
    */
   clientFunctions: string;
+  /**
+   * Shell run before any user-written SQL or command (migrations, declared checks) when the hook
+   * has some: exits non-zero, naming the field to declare, when they may not run as it would run
+   * them (SQLite as root with no unprivileged owner). Default: none.
+   */
+  guardUserText?: string;
+  /**
+   * A shell command prefix that runs an external migration command with the rights its client
+   * has (SQLite: as the database's owner). Default: none (the hook's own user).
+   */
+  asClientUser?: string;
   /** Shell that takes the deploy lock for the rest of the script (released at exit). */
   acquireLock: string;
   /** DDL creating the table that records applied migrations, if missing. */

@@ -1,6 +1,7 @@
-import { scriptHeader, shellQuote, sqlLiteral, withHeredoc } from "../shell";
+import { scriptHeader, shellQuote, sqlLiteral } from "../shell";
+import { hostFile, type ShippedScript } from "../targets/hostFiles";
 import { MIGRATIONS_TABLE, type HookDialect } from "./dialect";
-import { renderHealthChecks, type HealthCheck } from "./healthChecks";
+import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "./healthChecks";
 import type { Migration } from "./migrations";
 
 /** How schema migrations are applied: SQL files managed by dbstack, or a tool of the app's own. */
@@ -25,29 +26,61 @@ export interface PostDeployHookSpec {
   healthChecks: HealthCheck[];
 }
 
+/** A migration id as it may appear in file names and messages (what loadMigrations reads from a file name). */
+const MIGRATION_ID = /^[A-Za-z0-9_-]{1,100}$/;
+/** A checksum as the runner records it (hex, as checksumOf writes it). */
+const CHECKSUM = /^[A-Za-z0-9]{1,128}$/;
+
 /**
  * Renders the post-deploy hook: take the deploy lock, apply pending migrations (each once, in
  * order, in its own transaction where the engine's DDL is transactional, recorded with its
  * checksum), refuse a migration edited after it was applied, then run the health checks.
  * The script exits non-zero with a message naming what failed; that message fails the deploy.
+ *
+ * No text the user wrote is part of the script: each migration's SQL (wrapped as the dialect
+ * requires), each declared check and the external migration command are files the HostCommand
+ * ships beside it (`files`, read from $DBSTACK_FILES), fed to the client on stdin or read into a
+ * variable at run time. The script holds only dbstack's text, ids and checksums.
  */
-export function renderPostDeployHook(spec: PostDeployHookSpec): string {
+export function renderPostDeployHook(spec: PostDeployHookSpec): ShippedScript {
   const { dialect } = spec;
+  const files: Record<string, string> = healthCheckFiles(spec.healthChecks);
   const parts = [
     scriptHeader(`dbstack post-deploy hook for ${spec.subject}: migrations, then health checks.`),
     dialect.clientFunctions,
   ];
+  if (dialect.guardUserText && (spec.migrations || spec.healthChecks.length > 0)) parts.push(dialect.guardUserText);
   // The deploy lock guards migrations; health checks alone need none.
   if (spec.migrations) parts.push(dialect.acquireLock);
-  if (spec.migrations?.kind === "sql") parts.push(renderSqlMigrations(dialect, spec.migrations.migrations));
-  if (spec.migrations?.kind === "command") parts.push(renderMigrationCommand(spec.migrations));
+  if (spec.migrations?.kind === "sql") parts.push(renderSqlMigrations(dialect, spec.migrations.migrations, files));
+  if (spec.migrations?.kind === "command") parts.push(renderMigrationCommand(dialect, spec.migrations, files));
   parts.push(renderHealthChecks(dialect, spec.healthChecks));
-  return parts.join("\n\n") + "\n";
+  return { script: parts.join("\n\n") + "\n", files };
 }
 
-function renderSqlMigrations(dialect: HookDialect, migrations: Migration[]): string {
+/**
+ * An on-demand health tool installed in `toolsDir`: the hook with health checks only, reading
+ * the declared checks from the 0600 files beside it (healthCheckFiles with `prefix`, installed
+ * with the tool) instead of from shipped files.
+ */
+export function renderHealthTool(dialect: HookDialect, subject: string, checks: HealthCheck[], toolsDir: string, prefix: string): string {
+  return [
+    scriptHeader(`dbstack health checks for ${subject}.`),
+    dialect.clientFunctions,
+    ...(dialect.guardUserText && checks.length > 0 ? [dialect.guardUserText] : []),
+    `CHECKS_DIR=${shellQuote(toolsDir)}`,
+    renderHealthChecks(dialect, checks, { dirWord: '"$CHECKS_DIR"', prefix }),
+  ].join("\n\n") + "\n";
+}
+
+function renderSqlMigrations(dialect: HookDialect, migrations: Migration[], files: Record<string, string>): string {
+  for (const m of migrations) {
+    if (!MIGRATION_ID.test(m.id)) throw new Error(`migrations: id ${JSON.stringify(m.id)} must be letters, digits, _ and - (the file name without .sql)`);
+    if (!CHECKSUM.test(m.checksum)) throw new Error(`migrations: ${m.id}: checksum must be hex (checksumOf)`);
+  }
+  files["tracking-table.sql"] = dialect.trackingTableDdl + "\n";
   const lines = [
-    withHeredoc("db_exec", dialect.trackingTableDdl, "DBSTACK_SQL"),
+    `db_exec < ${hostFile("tracking-table.sql")}`,
     `applied_checksum() { db_query "SELECT checksum FROM ${MIGRATIONS_TABLE} WHERE id = '$1'"; }`,
     "# An applied migration must not change: the database already holds its old version.",
     "refuse_edited() {",
@@ -60,19 +93,23 @@ function renderSqlMigrations(dialect: HookDialect, migrations: Migration[]): str
   ];
   for (const m of migrations) lines.push(`refuse_edited ${shellQuote(m.id)} ${shellQuote(m.checksum)}`);
   lines.push("applied=0");
-  for (const m of migrations) lines.push(renderApply(dialect, m));
+  for (const m of migrations) lines.push(renderApply(dialect, m, files));
   lines.push(`echo "migrations: $applied applied, ${migrations.length} in total"`);
   return lines.join("\n");
 }
 
-function renderApply(dialect: HookDialect, m: Migration): string {
+function renderApply(dialect: HookDialect, m: Migration, files: Record<string, string>): string {
   const record = `INSERT INTO ${MIGRATIONS_TABLE} (id, checksum, applied_at) VALUES (${sqlLiteral(m.id)}, ${sqlLiteral(m.checksum)}, ${dialect.nowUtc});`;
   const sql = dialect.migrationSql(m.sql);
-  if (!dialect.transactionalDdl) return renderApplyNonTransactional(dialect, m, sql, record);
-  const body = [dialect.begin, sql, record, dialect.commit].join("\n");
-  return renderOnceUnapplied(m, renderExecOrExit(body, [`echo "migration ${m.id} failed: $out" >&2`]));
+  const file = `migration-${m.id}.sql`;
+  if (!dialect.transactionalDdl) {
+    files[file] = sql.endsWith("\n") ? sql : sql + "\n";
+    files[`migration-${m.id}.record.sql`] = record + "\n";
+    return renderApplyNonTransactional(dialect, m, file, `migration-${m.id}.record.sql`);
+  }
+  files[file] = [dialect.begin, sql, record, dialect.commit].join("\n") + "\n";
+  return renderOnceUnapplied(m, renderExecOrExit(file, [`echo "migration ${m.id} failed: $out" >&2`]));
 }
-
 /**
  * Shell that applies migration `m` with `steps` only when it is not recorded yet, then says so
  * and counts it in $applied.
@@ -88,13 +125,13 @@ function renderOnceUnapplied(m: Migration, steps: string[]): string {
 }
 
 /**
- * Shell lines (inside renderOnceUnapplied) that run `sql` in one db_exec session, its output in
- * $out; when it fails, the `onFailure` lines (messages to stderr) run and the script exits 1.
+ * Shell lines (inside renderOnceUnapplied) that run the shipped SQL file `file` in one db_exec
+ * session (the file on the client's stdin), its output in $out; when it fails, the `onFailure`
+ * lines (messages to stderr) run and the script exits 1.
  */
-function renderExecOrExit(sql: string, onFailure: string[]): string[] {
+function renderExecOrExit(file: string, onFailure: string[]): string[] {
   return [
-    `  if ! out=$(${withHeredoc("db_exec 2>&1", sql, "DBSTACK_SQL")}`,
-    "  ); then",
+    `  if ! out=$(db_exec < ${hostFile(file)} 2>&1); then`,
     ...onFailure.map((line) => `    ${line}`),
     "    exit 1",
     "  fi",
@@ -109,30 +146,37 @@ function renderExecOrExit(sql: string, onFailure: string[]): string[] {
  * left set). A failure leaves the statements before line N applied and the migration unrecorded,
  * so the next deploy runs it again from the top; the message says so and how to recover.
  */
-function renderApplyNonTransactional(dialect: HookDialect, m: Migration, sql: string, record: string): string {
+function renderApplyNonTransactional(dialect: HookDialect, m: Migration, file: string, recordFile: string): string {
   const recovery =
     `migration ${m.id} is not recorded as applied. ${dialect.engine} DDL is not transactional: the statements before the failing one ` +
     "(above the line named in the error) stayed applied; the failing one and those after it did not run. The next deploy runs the whole " +
     "migration again. To recover, either undo by hand what ran and fix the failing statement, or make the migration safe to run over its " +
     "own partial work (CREATE TABLE IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, DROP ... IF EXISTS) and deploy again.";
   return renderOnceUnapplied(m, [
-    ...renderExecOrExit(sql, [`echo "migration ${m.id} failed: $out" >&2`, `echo ${shellQuote(recovery)} >&2`]),
-    ...renderExecOrExit(record, [
+    ...renderExecOrExit(file, [`echo "migration ${m.id} failed: $out" >&2`, `echo ${shellQuote(recovery)} >&2`]),
+    ...renderExecOrExit(recordFile, [
       `echo ${shellQuote(`migration ${m.id} ran in full but could not be recorded as applied: `)}"$out" >&2`,
       `echo ${shellQuote(`the next deploy runs it again: make it safe to run twice, or insert its row into ${MIGRATIONS_TABLE} by hand`)} >&2`,
     ]),
   ]);
 }
 
-function renderMigrationCommand(source: Extract<MigrationSource, { kind: "command" }>): string {
+/**
+ * The external migration command, from its shipped files (`migration-command`, and the
+ * directory it runs in, `migration-workdir`): read into variables at run time, never rendered.
+ */
+function renderMigrationCommand(dialect: HookDialect, source: Extract<MigrationSource, { kind: "command" }>, files: Record<string, string>): string {
+  files["migration-command"] = source.command;
+  files["migration-workdir"] = source.workdir;
   return [
-    `echo ${shellQuote(`running migration command: ${source.command}`)}`,
+    `command=$(cat ${hostFile("migration-command")}); workdir=$(cat ${hostFile("migration-workdir")})`,
+    'echo "running migration command: $command"',
     "# The command gets a clean environment (env -i): not the hook's secrets nor its caller's variables.",
     "# DATABASE_URL holds a password, so it goes in on file descriptor 3, not as an argument to env.",
-    // </dev/null: the hook itself arrives on bash's stdin; a command that reads stdin must not eat it.
+    // </dev/null: a command that reads stdin gets nothing of the hook's.
     'keep=(); for v in PATH HOME LANG LC_ALL TZ; do if [ -n "${!v:-}" ]; then keep+=("$v=${!v}"); fi; done',
-    `if ! (cd ${shellQuote(source.workdir)} && env -i "\${keep[@]}" bash -c 'IFS= read -r DATABASE_URL <&3 || true; exec 3<&-; export DATABASE_URL; exec bash -c "$1"' dbstack-migrations ${shellQuote(source.command)} 3<<<"\${DATABASE_URL:-}") </dev/null >&2; then`,
-    `  echo ${shellQuote(`migration command failed: ${source.command}`)} >&2`,
+    `if ! (cd -- "$workdir" && ${dialect.asClientUser ? `${dialect.asClientUser} ` : ""}env -i "\${keep[@]}" bash -c 'IFS= read -r DATABASE_URL <&3 || true; exec 3<&-; export DATABASE_URL; exec bash -c "$1"' dbstack-migrations "$command" 3<<<"\${DATABASE_URL:-}") </dev/null >&2; then`,
+    '  echo "migration command failed: $command" >&2',
     "  exit 1",
     "fi",
   ].join("\n");

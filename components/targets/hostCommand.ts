@@ -3,6 +3,7 @@ import type { ReviewFacts } from "../review/facts";
 import { redactText, secretNeedles } from "./redact";
 import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, renderSessionWatchdog, sshArguments } from "./ssh";
 import { minimalEnvironment } from "./environment";
+import { renderShippedScript } from "./hostFiles";
 import { unknownTarget, type Target } from "./target";
 
 /**
@@ -40,6 +41,15 @@ export interface HostCommandArgs {
   update?: pulumi.Input<string>;
   /** Bash script run on destroy. Default: nothing. */
   delete?: pulumi.Input<string>;
+  /**
+   * Files every script can read, by name, in the private directory named by $DBSTACK_FILES
+   * (0600 files, removed when the script ends): how user-written text (migration SQL, health
+   * checks, a migration command) reaches the host without becoming part of a script. They travel
+   * on the script's stdin, length-prefixed (see hostFiles.ts). Plain data in the resource's
+   * inputs, so a preview diff shows a changed file as text; a change re-runs the step. Not
+   * secret: never put a password here (use `environment`). Default: none.
+   */
+  files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Environment for every script; values may be secrets. Over SSH it travels on stdin, never on a command line. */
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Private key for an SSH target (OpenSSH or PEM text); kept secret in state. */
@@ -74,6 +84,7 @@ export interface HostCommandState {
   create: string;
   update?: string;
   delete?: string;
+  files?: Record<string, string>;
   environment?: Record<string, string>;
   privateKey?: string;
   hostKeys?: string;
@@ -85,13 +96,13 @@ export interface HostCommandState {
 }
 
 /** Every field a diff compares. */
-const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "environment", "privateKey", "hostKeys", "triggers", "review", "placement", "probe"] as const;
+const DIFF_FIELDS = ["target", "identity", "description", "create", "update", "delete", "files", "environment", "privateKey", "hostKeys", "triggers", "review", "placement", "probe"] as const;
 /**
  * Fields whose change re-runs the command. How the host is reached (`target`, `privateKey`,
  * `hostKeys`) changes nothing on the host: it is stored, not re-run. `delete` and `review` are
  * only stored too.
  */
-const RERUN_FIELDS = ["create", "update", "environment", "triggers", "placement"] as const;
+const RERUN_FIELDS = ["create", "update", "files", "environment", "triggers", "placement"] as const;
 /** The only field whose change replaces the resource: what it is on the host. */
 const REPLACE_FIELDS = ["identity"] as const;
 
@@ -144,7 +155,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 /** Whether a step's probe passes (exit 0) on its target; unreachable counts as gone. */
 async function probeHolds(state: HostCommandState, probe: string): Promise<boolean> {
   try {
-    await runOnTarget({ ...state, environment: undefined, description: `${state.description} (probe)` }, probe);
+    await runOnTarget({ ...state, environment: undefined, files: undefined, description: `${state.description} (probe)` }, probe);
     return true;
   } catch {
     return false;
@@ -169,7 +180,14 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
   const exportsOf = (vars: Record<string, string>) => Object.entries(vars).map(([k, v]) => `export ${k}=${quote(v)}`).join("\n");
   let command = "bash";
   let args = ["-s"];
-  let input = script;
+  // What bash reads on stdin: the exports, then the script, or with files the shipping of the
+  // files and the script (hostFiles.ts). Never a here-document around either.
+  const files = state.files ?? {};
+  const body = (exports: string): Buffer =>
+    Object.keys(files).length === 0
+      ? Buffer.from((exports ? exports + "\n" : "") + script)
+      : Buffer.concat([Buffer.from(exports ? exports + "\n" : ""), renderShippedScript(files, script)]);
+  let input: Buffer = body("");
   // Never the whole of this process's environment: it holds PULUMI_CONFIG_PASSPHRASE.
   let childEnv: NodeJS.ProcessEnv = minimalEnvironment(process.env, env);
   let tmp: string | undefined;
@@ -182,16 +200,16 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     case "local":
     case "ssh":
       machine = t;
+      input = t.kind === "ssh" ? body(exportsOf(env)) : input;
       break;
     case "docker": {
       machine = t.on ?? { kind: "local" };
       const dockerHost = `export DOCKER_HOST=${quote(t.endpoint ?? "unix:///var/run/docker.sock")}`;
-      if (t.container) {
-        const end = `DBSTACK_IN_CONTAINER_${Math.random().toString(36).slice(2)}`;
-        input = [dockerHost, `exec docker exec -i -u 0 ${quote(t.container)} bash -s <<'${end}'`, exportsOf(env), script, end, ""].join("\n");
-      } else {
-        input = [dockerHost, exportsOf(env), script].join("\n");
-      }
+      // In a container: bash on the Docker host reads only the `exec docker exec` line (it reads
+      // a piped script byte by byte); the rest of its stdin, exports and script, flows on to the
+      // container's bash as it is. No here-document, so nothing in the script can end one.
+      const enter = t.container ? [`exec docker exec -i -u 0 ${quote(t.container)} bash -s`] : [];
+      input = Buffer.concat([Buffer.from([dockerHost, ...enter, ""].join("\n")), body(exportsOf(env))]);
       childEnv = minimalEnvironment(process.env);
       break;
     }
@@ -218,7 +236,7 @@ export async function runOnTarget(state: HostCommandState, script: string): Prom
     args = sshArguments(m, { keyFile, knownHostsFile });
     // The environment travels on stdin, before the script: never on a command line.
     // First a watcher that stops the script if this session dies (see renderSessionWatchdog).
-    input = renderSessionWatchdog() + "\n" + (t.kind === "docker" ? input : exportsOf(env) + "\n" + script);
+    input = Buffer.concat([Buffer.from(renderSessionWatchdog() + "\n"), input]);
     childEnv = minimalEnvironment(process.env);
   }
   try {
@@ -277,6 +295,7 @@ export class HostCommand extends pulumi.dynamic.Resource {
         hostKeys: undefined,
         placement: undefined,
         probe: undefined,
+        files: undefined,
         ...args,
         // Secret in state whatever the caller passed: these may hold passwords and keys.
         environment: args.environment === undefined ? undefined : pulumi.secret(args.environment),

@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { existsSync, readFileSync, rmSync } from "fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandbox, setConfig, writeMigration } from "./harness";
@@ -16,9 +16,11 @@ const pgMigrations = join(box.dir, "pg-migrations");
 const sqMigrations = join(box.dir, "sq-migrations");
 const marker = join(box.dir, "escaped");
 const pgCommandEnv = join(box.dir, "pg-command-env");
-const sqCommandEnv = join(box.dir, "sq-command-env");
+/** Where the SQLite migration command (run as the database's owner, nobody) may write. */
+const sqOut = join(box.dir, "sq-out");
+const sqCommandEnv = join(sqOut, "sq-command-env");
 /** The environment the hook itself was started with (HostCommand's), as its child sees it in /proc. */
-const sqHookEnv = join(box.dir, "sq-hook-env");
+const pgHookEnv = join(box.dir, "pg-hook-env");
 const pgTools = join(box.dir, "pg-tools");
 let stack: Stack;
 
@@ -26,8 +28,9 @@ function config(allowDataRemoval = false) {
   return {
     allowDataRemoval,
     sqlite: {
-      esc: { path: join(box.dir, "sq", "esc.db"), toolsDir: join(box.dir, "sq-tools-esc"), migrations: { dir: sqMigrations } },
-      cmd: { path: join(box.dir, "sq", "cmd.db"), toolsDir: join(box.dir, "sq-tools-cmd"), migrations: { command: `env > ${sqCommandEnv}; tr '\\0' '\\n' < /proc/$PPID/environ > ${sqHookEnv}`, workdir: box.dir } },
+      // SQLite's migrations and commands run as the owner, never as root (issue 17): nobody here.
+      esc: { path: join(box.dir, "sq", "esc.db"), owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "sq-tools-esc"), migrations: { dir: sqMigrations } },
+      cmd: { path: join(box.dir, "sq", "cmd.db"), owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "sq-tools-cmd"), migrations: { command: `env > ${sqCommandEnv}`, workdir: sqOut } },
     },
     postgres: {
       esc: {
@@ -38,7 +41,7 @@ function config(allowDataRemoval = false) {
         maxConnections: 20,
         databases: {
           app: { owner: "app", migrations: { dir: pgMigrations }, healthChecks: [{ name: "who", sql: "SELECT current_user || ' ' || session_user" }] },
-          tool: { owner: "tool", migrations: { command: `env > ${pgCommandEnv}`, workdir: box.dir } },
+          tool: { owner: "tool", migrations: { command: `env > ${pgCommandEnv}; tr '\\0' '\\n' < /proc/$PPID/environ > ${pgHookEnv}`, workdir: box.dir } },
         },
         users: { app: { grants: { app: "owner" } }, tool: { grants: { tool: "owner" } } },
         toolsDir: pgTools,
@@ -75,6 +78,10 @@ async function upFails(): Promise<string> {
 }
 
 beforeAll(async () => {
+  // The SQLite owner (nobody) reaches its database below the sandbox, and writes only in sqOut.
+  chmodSync(box.dir, 0o711);
+  mkdirSync(sqOut);
+  chownSync(sqOut, 65534, 65534);
   writeMigration(pgMigrations, "0001_items.sql", "CREATE TABLE items (id bigserial PRIMARY KEY, name text);\n");
   writeMigration(sqMigrations, "0001_items.sql", "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);\n");
   stack = await box.stack(stackName, config());
@@ -106,10 +113,15 @@ describe("post-deploy hooks through the real engine: the owner's rights and no m
     }
     expect(envFile(pgCommandEnv).DATABASE_URL).toMatch(/^postgresql:\/\/tool:[A-Za-z0-9]{32}@127\.0\.0\.1:5563\/tool\?sslmode=require$/);
     expect(envFile(sqCommandEnv).DATABASE_URL).toBe(`sqlite:///${join(box.dir, "sq", "cmd.db")}`);
-    // HostCommand started the hook with the minimal environment and the step's own variables only.
-    const hook = envFile(sqHookEnv);
-    expect(hook.DATABASE_URL).toBe(`sqlite:///${join(box.dir, "sq", "cmd.db")}`);
-    expect(Object.keys(hook).filter((k) => !["PATH", "HOME", "LANG", "LC_ALL", "TZ", "DATABASE_URL"].includes(k))).toEqual([]);
+    // HostCommand started the hook with the minimal environment, the step's own variables and
+    // the directory of its shipped files only.
+    const hook = envFile(pgHookEnv);
+    expect(hook.DATABASE_URL).toMatch(/^postgresql:\/\/tool:/);
+    expect(hook.DBSTACK_FILES).toMatch(/^\/tmp\/dbstack-files\./);
+    // (PWD, SHLVL and _ are bash's own, set by the shell that ships the files and starts the hook.)
+    expect(Object.keys(hook).filter((k) => !["PATH", "HOME", "LANG", "LC_ALL", "TZ", "DATABASE_URL", "DBSTACK_OWNER_PASSWORD", "DBSTACK_FILES", "PWD", "SHLVL", "_"].includes(k))).toEqual([]);
+    // The SQLite command ran as the database's owner, not as root.
+    expect(statSync(sqCommandEnv).uid).toBe(65534);
 
     // The on-demand health tool logs in as the owner too, with the password kept for it (0600).
     expect(readFileSync(join(pgTools, "app.password"), "utf8")).toMatch(/^[A-Za-z0-9]{32}$/);

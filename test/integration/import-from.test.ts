@@ -6,7 +6,7 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { rmSync } from "fs";
+import { chmodSync, rmSync } from "fs";
 import { join } from "path";
 import { createConnection } from "mysql2/promise";
 import { Client } from "pg";
@@ -39,8 +39,9 @@ function config(importFrom: unknown, over: { allowDataRemoval?: boolean; shop?: 
   return {
     allowDataRemoval: over.allowDataRemoval ?? false,
     sqlite: {
-      app: { path: appDb, toolsDir: join(box.dir, "tools-app"), migrations: { dir: sqliteMigrations } },
-      other: { path: otherDb, toolsDir: join(box.dir, "tools-other") },
+      // Migrations run as the owner, never as root (issue 17); both files share the owner's directory.
+      app: { path: appDb, owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "tools-app"), migrations: { dir: sqliteMigrations } },
+      other: { path: otherDb, owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "tools-other") },
     },
     postgres: {
       main: {
@@ -110,6 +111,8 @@ function dropTestInstance(): void {
 }
 
 beforeAll(async () => {
+  // The SQLite owner (nobody) reaches its files below the sandbox.
+  chmodSync(box.dir, 0o711);
   dropTestCluster();
   dropTestInstance();
   writeMigration(sqliteMigrations, "0001_items.sql", ITEMS_MIGRATION);

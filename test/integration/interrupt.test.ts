@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { spawn, spawnSync } from "child_process";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { hostname } from "os";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +28,8 @@ const command = [
   `echo done >> '${finished}'`,
 ].join("; ");
 const spec = (extra: Record<string, unknown> = {}) => ({
-  sqlite: { app: { path: db, toolsDir: join(box.dir, "tools"), migrations: { command } } },
+  // The command runs as the database's owner, never as root (issue 17): nobody here.
+  sqlite: { app: { path: db, owner: "nobody", group: "nogroup", toolsDir: join(box.dir, "tools"), migrations: { command } } },
   ...extra,
 });
 const env = { ...process.env, ...pulumiEnv(stackName, { PULUMI_BACKEND_URL: box.backend }) };
@@ -72,8 +73,11 @@ let stack: Stack;
 let cliPid = 0;
 
 beforeAll(async () => {
+  // The owner (nobody) reaches the database below the sandbox and writes its marks.
+  chmodSync(box.dir, 0o711);
   mkdirSync(marks, { recursive: true });
-  writeFileSync(delay, "30\n");
+  chmodSync(marks, 0o1777);
+  writeFileSync(delay, "30\n", { mode: 0o644 });
   stack = await box.stack(stackName, spec());
 });
 

@@ -1,3 +1,4 @@
+import { renderShippedScript } from "../../components/targets/hostFiles";
 import { spawn, spawnSync } from "child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -29,7 +30,7 @@ interface Run {
   stderr: string;
 }
 
-function run(command: string, args: string[], input?: string, env: Record<string, string> = {}): Run {
+function run(command: string, args: string[], input?: string | Buffer, env: Record<string, string> = {}): Run {
   const r = spawnSync(command, args, { input, encoding: "utf8", env: { ...process.env, ...env }, cwd: "/" });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -317,7 +318,11 @@ describe("post-deploy hook", () => {
       migrations: { kind: "sql", migrations },
       healthChecks: [{ name: "who", sql: "SELECT CURRENT_USER()", expect: "app_owner@localhost" }],
     });
-  const deploy = (migrations: Migration[], backup = false) => run("bash", ["-s"], hook(migrations, backup), { DBSTACK_OWNER_PASSWORD: PW.owner });
+  // The hook with its shipped files on stdin, as HostCommand sends it.
+  const deploy = (migrations: Migration[], backup = false) => {
+    const h = hook(migrations, backup);
+    return run("bash", ["-s"], renderShippedScript(h.files, h.script), { DBSTACK_OWNER_PASSWORD: PW.owner });
+  };
   const recorded = () => root("SELECT id FROM dbstack_migrations ORDER BY id", "app_db").split("\n").filter(Boolean);
   const tables = () => root("SHOW TABLES", "app_db").split("\n");
 

@@ -1,5 +1,5 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackHostPrefix } from "../../components/model/naming";
@@ -19,6 +19,9 @@ function spec(extra: Record<string, unknown> = {}) {
     sqlite: {
       app: {
         path: db,
+        // Migrations and checks run as the owner, never as root (issue 17).
+        owner: "nobody",
+        group: "nogroup",
         toolsDir: tools,
         backup: { schedule: "30 3 * * *", dir: backups, retentionDays: 7 },
         migrations: { dir: migrations },
@@ -32,6 +35,8 @@ function spec(extra: Record<string, unknown> = {}) {
 let stack: Stack;
 
 beforeAll(async () => {
+  // The owner (nobody) reaches the database below the sandbox.
+  chmodSync(box.dir, 0o711);
   writeMigration(migrations, "0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n");
   writeMigration(migrations, "0002_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), body TEXT);\n");
   stack = await box.stack(stackName, spec());

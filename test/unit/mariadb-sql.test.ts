@@ -320,18 +320,21 @@ describe("hook dialect", () => {
   });
 
   it("records a migration only after all of it ran, in a second session, with a recovery message", () => {
-    const hook = renderPostDeployHook({
+    const rendered = renderPostDeployHook({
       subject: "mariadb database app_db",
       dialect: mariadbDialect(target),
       migrations: { kind: "sql", migrations: [{ id: "0001_init", checksum: "c".repeat(64), sql: "CREATE TABLE a (id int);\n" }] },
       healthChecks: [],
     });
-    const migration = hook.indexOf("CREATE TABLE a (id int);");
-    const record = hook.indexOf("INSERT INTO dbstack_migrations (id, checksum, applied_at) VALUES ('0001_init'");
+    const hook = rendered.script;
+    // The migration alone in its file, as written (so "at line N" is the file's line); the record in another.
+    expect(rendered.files["migration-0001_init.sql"]).toBe("CREATE TABLE a (id int);\n");
+    expect(rendered.files["migration-0001_init.record.sql"]).toMatch(/^INSERT INTO dbstack_migrations \(id, checksum, applied_at\) VALUES \('0001_init'/);
+    const migration = hook.indexOf('db_exec < "$DBSTACK_FILES/migration-0001_init.sql"');
+    const record = hook.indexOf('db_exec < "$DBSTACK_FILES/migration-0001_init.record.sql"');
     expect(migration).toBeGreaterThan(0);
-    expect(record).toBeGreaterThan(migration);
     // The record is in its own db_exec, after the migration's session ended.
-    expect(hook.slice(migration, record)).toContain("db_exec 2>&1");
+    expect(record).toBeGreaterThan(migration);
     expect(hook).toContain("migration 0001_init is not recorded as applied. mariadb DDL is not transactional");
     expect(hook).not.toContain("START TRANSACTION;");
   });

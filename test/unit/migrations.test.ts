@@ -1,13 +1,13 @@
 import { createHash } from "crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
-import { join } from "path";
+import { dirname, join } from "path";
 import { describe, expect, it } from "vitest";
 import { dotCommandLine, sqliteDialect } from "../../components/engines/sqlite/dialect";
 import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
 import type { HealthCheck } from "../../components/hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../components/hooks/migrationRunner";
 import { loadMigrations } from "../../components/hooks/migrations";
-import { runScript, sqlite3, tempDir } from "./support/run";
+import { runScript, runScriptAsNobody, sqlite3, tempDir } from "./support/run";
 
 function migrationDir(files: Record<string, string>): string {
   const dir = join(tempDir(), "migrations");
@@ -68,7 +68,10 @@ describe("post-deploy hook against sqlite3", () => {
       migrations,
       healthChecks,
     });
-    return (env: Record<string, string> = {}) => runScript(script, env);
+    // As an unprivileged user that owns the database's directory (as root, a hook with no
+    // declared owner refuses user SQL: see the test at the end of this block).
+    chownSync(dirname(db), 65534, 65534);
+    return (env: Record<string, string> = {}) => runScriptAsNobody(script, env, dirname(db));
   }
 
   function sqlHook(db: string, files: Record<string, string>, healthChecks: HealthCheck[] = []) {

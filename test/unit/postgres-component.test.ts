@@ -201,8 +201,10 @@ describe("PostgresCluster secrets", () => {
     });
     const app = children.get("hookenv-post-deploy-app")!.inputs;
     expect(app.create).toContain("applied migration 0001_users");
-    expect(app.create).toContain(USERS_SQL.trimEnd());
-    expect(app.create).toContain("users table");
+    // The user's SQL and checks are files beside the script, readable in the diff, never in the script.
+    expect(app.files["migration-0001_users.sql"]).toContain(USERS_SQL.trimEnd());
+    expect(app.create).not.toContain(USERS_SQL.trimEnd());
+    expect(app.files["check-1.name"]).toBe("users table");
     expect(app.review).toMatchObject({ component: "postgres cluster hookenv", migrations: ["0001_users"] });
   });
 });
@@ -303,8 +305,9 @@ describe("PostgresCluster scripts", () => {
     const { cluster, children } = await build("cron", args());
     const tools: string = children.get("cron-tools")!.inputs.create;
     expect(tools).toContain("installed health-app, health-reports, backup, restore, maintenance in /usr/local/lib/dbstack-unit/postgres-cron");
-    expect(tools).toContain("--format=custom --compress=1 --dbname='app'");
-    expect(tools).toContain("--format=custom --compress=1 --dbname='reports'");
+    const files = children.get("cron-tools")!.inputs.files;
+    expect(files.backup).toContain("--format=custom --compress=1 --dbname='app'");
+    expect(files.backup).toContain("--format=custom --compress=1 --dbname='reports'");
     const backup: string = children.get("cron-backup-schedule")!.inputs.create;
     expect(backup).toContain("mkdir -p '/var/backups/dbstack-unit/postgres-cron' && chmod 700 '/var/backups/dbstack-unit/postgres-cron'");
     expect(backup).toContain("0 2 * * * root /usr/local/lib/dbstack-unit/postgres-cron/backup >> /var/backups/dbstack-unit/postgres-cron/cron-backup.log 2>&1");
@@ -331,7 +334,7 @@ describe("PostgresCluster scripts", () => {
     expect(tools.environment).toEqual({ [SECRET_SIG.key]: SECRET_SIG.value, value: { DBSTACK_PASSWORD_APP: GENERATED, DBSTACK_PASSWORD_REPORTER: GENERATED } });
     expect(tools.create).toContain(`( umask 077 && printf '%s' "$DBSTACK_PASSWORD_APP" > '/usr/local/lib/dbstack-unit/postgres-toolpw/app.password.dbstack-tmp' )`);
     expect(tools.create).toContain("mv -f '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password.dbstack-tmp' '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password'");
-    expect(tools.create).toContain("DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password')");
+    expect(tools.files["health-reports"]).toContain("DBSTACK_OWNER_PASSWORD=$(cat '/usr/local/lib/dbstack-unit/postgres-toolpw/reporter.password')");
   });
 
   // Regression test, fixed bug (components/engines/postgres/cluster.ts, replicationCidrs): a standby address without a

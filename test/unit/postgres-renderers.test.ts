@@ -21,7 +21,8 @@ import type { HealthCheck } from "../../components/hooks/healthChecks";
 import { renderPostDeployHook } from "../../components/hooks/migrationRunner";
 import { checksumOf, type Migration } from "../../components/hooks/migrations";
 import { withHeredoc } from "../../components/shell";
-import { tempDir } from "./support/run";
+import { stdinOf, tempDir } from "./support/run";
+import type { ShippedScript } from "../../components/targets/hostFiles";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -41,9 +42,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs a rendered script the way HostCommand does (`bash -s`, script on stdin), with arguments for tools. */
-function sh(script: string, options: { args?: string[]; env?: Record<string, string> } = {}): Run {
+function sh(script: string | ShippedScript, options: { args?: string[]; env?: Record<string, string> } = {}): Run {
   const r = spawnSync("bash", ["-s", "--", ...(options.args ?? [])], {
-    input: script,
+    input: stdinOf(script),
     env: cleanEnv(options.env),
     encoding: "utf8",
     timeout: 170_000,
@@ -53,7 +54,7 @@ function sh(script: string, options: { args?: string[]; env?: Record<string, str
 }
 
 /** Like sh, without blocking the event loop (for tests that run another process alongside). */
-function shAsync(script: string, env: Record<string, string> = {}, timeoutMs = 50_000): Promise<Run> {
+function shAsync(script: string | ShippedScript, env: Record<string, string> = {}, timeoutMs = 50_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-s"], { env: cleanEnv(env), stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
     let stdout = "";
@@ -62,12 +63,12 @@ function shAsync(script: string, env: Record<string, string> = {}, timeoutMs = 5
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(script);
+    child.stdin.end(stdinOf(script));
   });
 }
 
 /** Like sh, but fails the test with the script's output when it exits non-zero. */
-function mustSh(what: string, script: string, options: { args?: string[]; env?: Record<string, string> } = {}): string {
+function mustSh(what: string, script: string | ShippedScript, options: { args?: string[]; env?: Record<string, string> } = {}): string {
   const r = sh(script, options);
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   return r.stdout;
@@ -333,7 +334,7 @@ const RENDERERS: [string, () => string][] = [
         dialect: postgresDialect(hookTarget({ backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36, cronFile: "/etc/cron.d/dbstack-main-backup" } })),
         migrations: { kind: "sql", migrations: structuredClone(MIGRATIONS) },
         healthChecks: [{ name: "users table", sql: "SELECT count(*) >= 0 FROM users", expect: "t" }],
-      }),
+      }).script,
   ],
   [
     "renderPostDeployHook(postgresDialect, command)",
@@ -343,9 +344,9 @@ const RENDERERS: [string, () => string][] = [
         dialect: postgresDialect(hookTarget()),
         migrations: { kind: "command", command: "alembic upgrade head", workdir: "/srv/app" },
         healthChecks: [],
-      }),
+      }).script,
   ],
-  ["renderPostDeployHook(postgresDialect, checks only)", () => renderPostDeployHook({ subject: "database app", dialect: postgresDialect(hookTarget()), healthChecks: [] })],
+  ["renderPostDeployHook(postgresDialect, checks only)", () => renderPostDeployHook({ subject: "database app", dialect: postgresDialect(hookTarget()), healthChecks: [] }).script],
 ];
 
 describe("rendered scripts (text)", () => {
@@ -513,17 +514,18 @@ describe("rendered scripts (text)", () => {
 
 describe("postgresDialect (text)", () => {
   const dialect = postgresDialect(hookTarget({ expectedStandbys: 2, backup: { dir: "/var/backups/dbstack/main", prefix: "main", maxAgeHours: 36, cronFile: "/etc/cron.d/dbstack-main-backup" } }));
-  const hook = renderPostDeployHook({
+  const rendered = renderPostDeployHook({
     subject: "database app",
     dialect,
     migrations: { kind: "sql", migrations: MIGRATIONS },
     healthChecks: [],
   });
+  const hook = rendered.script;
 
   it("wraps each migration in BEGIN/COMMIT with its INSERT into dbstack_migrations, the SQL inside a \\gexec literal", () => {
     expect(MIGRATIONS_TABLE).toBe("dbstack_migrations");
     for (const m of MIGRATIONS) {
-      expect(hook).toContain(
+      expect(rendered.files[`migration-${m.id}.sql`]).toBe(
         `BEGIN;\nSELECT $dbstack_sql$${m.sql}$dbstack_sql$ \\gexec\nINSERT INTO dbstack_migrations (id, checksum, applied_at) VALUES ('${m.id}', '${m.checksum}', now());\nCOMMIT;\n`,
       );
     }
@@ -564,9 +566,9 @@ describe("postgresDialect (text)", () => {
   it("takes a session-level pg_advisory_lock held by a coprocess, before any migration", () => {
     expect(dialect.acquireLock).toContain('coproc LOCK_SESSION { psql_su -d "$DBNAME" -tA 2>&1; }');
     expect(dialect.acquireLock).toContain("SELECT pg_advisory_lock(hashtext('dbstack_migrations'))");
-    expect(hook.indexOf("pg_advisory_lock")).toBeLessThan(hook.indexOf("CREATE TABLE IF NOT EXISTS dbstack_migrations"));
+    expect(hook.indexOf("pg_advisory_lock")).toBeLessThan(hook.indexOf('db_exec < "$DBSTACK_FILES/tracking-table.sql"'));
     // No lock without migrations: health checks alone need none.
-    expect(renderPostDeployHook({ subject: "x", dialect, healthChecks: [] })).not.toContain("pg_advisory_lock");
+    expect(renderPostDeployHook({ subject: "x", dialect, healthChecks: [] }).script).not.toContain("pg_advisory_lock");
   });
 
   it("has the built-in health checks: select 1, version, connections, streaming standbys, newest backup", () => {

@@ -96,7 +96,9 @@ describe("SqliteDatabase", () => {
       value: { DATABASE_URL: "sqlite:////var/lib/app/app.db" },
     });
     expect(hook.create).toContain("applied migration 0001_create_users");
-    expect(hook.create).toContain("CREATE TABLE users(email TEXT);");
+    // The user's SQL is a file beside the script (readable in a diff), never part of it.
+    expect(hook.files["migration-0001_create_users.sql"]).toContain("CREATE TABLE users(email TEXT);");
+    expect(hook.create).not.toContain("CREATE TABLE users(email TEXT);");
   });
 });
 
@@ -163,6 +165,15 @@ describe("SqliteDatabase argument validation", () => {
     const message = argumentError(name, args);
     expect(message.startsWith(`${field}: `), message).toBe(true);
     expect(message).toContain(JSON.stringify(value));
+  });
+
+  it("rejects owner root when the database has migrations or checks (they never run as root), naming owner", () => {
+    const checks = { ...GOOD, owner: "root", healthChecks: [{ name: "one", sql: "SELECT 1" }] };
+    expect(argumentError("rootchecks", checks)).toMatch(/^owner: root would run this database's migrations, health checks and migration command as root/);
+    const command: SqliteDatabaseArgs = { ...GOOD, owner: "root", migrations: { kind: "command", command: "true", workdir: "/" } };
+    expect(argumentError("rootcmd", command)).toMatch(/^owner: root would run/);
+    // Without user SQL or command, root may own the file.
+    expect(() => new SqliteDatabase("rootfile", { ...GOOD, owner: "root" })).not.toThrow();
   });
 
   it("rejects a migration with a line sqlite3 would run as a dot-command, naming the file and the line", () => {

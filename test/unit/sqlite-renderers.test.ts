@@ -113,7 +113,7 @@ describe("sqliteUrls", () => {
 describe("rendered scripts (text)", () => {
   it("are deterministic: the same spec renders the same text", () => {
     const s = spec({ backup: POLICY });
-    for (const render of [renderProvision, renderRemove, renderInstallTools]) expect(render(s)).toBe(render(spec({ backup: POLICY })));
+    for (const render of [renderProvision, renderRemove, renderInstallTools]) expect(render(s)).toEqual(render(spec({ backup: POLICY })));
     expect(renderBackupScript(s, POLICY)).toBe(renderBackupScript(spec(), { ...POLICY }));
     expect(renderRestoreScript(s, POLICY)).toBe(renderRestoreScript(spec(), { ...POLICY }));
   });
@@ -152,8 +152,12 @@ describe("rendered scripts (text)", () => {
 
   it("runs an off-host command only when one is set", () => {
     expect(renderBackupScript(spec(), POLICY)).not.toContain("BACKUP_FILE");
-    const script = renderBackupScript(spec(), { ...POLICY, offHostCommand: `rsync "$BACKUP_FILE" backup-host:/srv/` });
-    expect(script).toContain(`BACKUP_FILE="$file" bash -c 'rsync "$BACKUP_FILE" backup-host:/srv/'`);
+    const policy = { ...POLICY, offHostCommand: `rsync "$BACKUP_FILE" backup-host:/srv/` };
+    const script = renderBackupScript(spec(), policy);
+    // The command is a 0600 file beside the tool, installed with it; the tool holds none of its text.
+    expect(script).toContain('BACKUP_FILE="$file" bash "${BASH_SOURCE[0]}.off-host"');
+    expect(script).not.toContain("rsync");
+    expect(renderInstallTools(spec({ backup: policy })).files["backup.off-host"]).toBe(`rsync "$BACKUP_FILE" backup-host:/srv/\n`);
   });
 });
 
@@ -317,6 +321,8 @@ describe("rendered scripts run against sqlite3", () => {
       provision(s);
       sqlite3(s.path, "CREATE TABLE t(x); INSERT INTO t VALUES ('secret');");
 
+      // Installed as the tools step installs it: the off-host command in a file beside the tool.
+      writeFileSync(join(s.toolsDir, "backup.off-host"), policy.offHostCommand!, { mode: 0o600 });
       const backup = runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy), [], { GNUPGHOME: gnupg });
       expect(backup.code).toBe(0);
       const [archive] = readdirSync(policy.dir);

@@ -31,7 +31,11 @@
  * never as an argument. The client runs with --binary-mode, which turns off every client
  * command except DELIMITER and \C in batch input (so `\!`, `system`, `source`, `tee`, `connect`
  * are SQL syntax errors, not commands), and with --sandbox as well, which refuses any client
- * command that touches files or runs programs. dbstack's own SQL (the deploy lock) runs as root.
+ * command that touches files or runs programs. --sandbox does not cover `LOAD DATA LOCAL
+ * INFILE` (the server asks the client for a file, which the client, as root, could read): every
+ * client dbstack runs has --local-infile=0, and the server's option file says local_infile = OFF
+ * unless `parameters` declares it. The migration's SQL reaches the client on stdin from a 0600
+ * file, never inside the script. dbstack's own SQL (the deploy lock) runs as root.
  */
 import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
 import type { HookDialect } from "../../hooks/dialect";
@@ -98,8 +102,9 @@ export function mariadbDialect(t: MariadbHookTarget): HookDialect {
       "owner_pw=${owner_pw//$'\\n'/\"\\\\n\"}",
       'printf \'[client]\\npassword="%s"\\n\' "$owner_pw" > "$OWNER_CNF"',
       "unset owner_pw",
-      "# --binary-mode: no client command but DELIMITER and \\C in piped SQL; --sandbox: none that reaches files or programs.",
-      'mariadb_owner() { mariadb --defaults-file="$OWNER_CNF" --protocol=socket --socket="$SOCKET" --user="$OWNER" --database="$DBNAME" --binary-mode --sandbox --batch --skip-column-names "$@"; }',
+      "# --binary-mode: no client command but DELIMITER and \\C in piped SQL; --sandbox: none that reaches files or programs;",
+      "# --local-infile=0: LOAD DATA LOCAL INFILE cannot make the client (root) send a host file to the server.",
+      'mariadb_owner() { mariadb --defaults-file="$OWNER_CNF" --local-infile=0 --protocol=socket --socket="$SOCKET" --user="$OWNER" --database="$DBNAME" --binary-mode --sandbox --batch --skip-column-names "$@"; }',
       "db_exec() { mariadb_owner; }",
       "db_query() { mariadb_owner -e \"$1\" | cut -f1; }",
     ].join("\n"),

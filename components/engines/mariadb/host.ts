@@ -50,7 +50,9 @@ export function mariadbPaths(loc: MariadbLocation): MariadbPaths {
 /**
  * Shell prelude of every MariaDB script: the instance's paths as variables, and `mariadb_root`
  * (the client as root over the instance's Unix socket, authenticated by unix_socket: no
- * password, no network). SQL goes on stdin.
+ * password, no network). SQL goes on stdin. The client runs with --local-infile=0: a
+ * `LOAD DATA LOCAL INFILE` in anything it runs (a restored dump, a migration) cannot make the
+ * client, running as root, send a host file such as /etc/shadow to the server.
  */
 export function renderInstancePrelude(loc: MariadbLocation): string {
   const p = mariadbPaths(loc);
@@ -66,7 +68,7 @@ export function renderInstancePrelude(loc: MariadbLocation): string {
     `ERROR_LOG=${shellQuote(p.errorLog)}`,
     `TLS_DIR=${shellQuote(p.tlsDir)}`,
     `CA_DIR=${shellQuote(p.caDir)}`,
-    'mariadb_root() { mariadb --no-defaults --protocol=socket --socket="$SOCKET" -uroot --batch --skip-column-names "$@"; }',
+    'mariadb_root() { mariadb --no-defaults --local-infile=0 --protocol=socket --socket="$SOCKET" -uroot --batch --skip-column-names "$@"; }',
     'instance_exists() { [ -f "$CNF" ] && [ -d "$DATA_DIR/mysql" ]; }',
     'instance_running() { mariadb-admin --no-defaults --protocol=socket --socket="$SOCKET" -uroot ping >/dev/null 2>&1; }',
   ].join("\n");

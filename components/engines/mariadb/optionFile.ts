@@ -104,6 +104,10 @@ export function renderOptionFile(spec: OptionFileSpec): string {
   const defaults: OptionLine[] = [
     { name: "character_set_server", value: "utf8mb4", reason: "all of Unicode by default (10.11's default is latin1)" },
     { name: "collation_server", value: "utf8mb4_unicode_ci", reason: "" },
+    // The server never asks a client for one of its files (LOAD DATA LOCAL INFILE): a client run as
+    // root would send /etc/shadow. dbstack's clients refuse anyway (--local-infile=0); this covers
+    // the others. A declared parameters.local_infile replaces this default.
+    { name: "local_infile", value: "OFF", reason: "no LOAD DATA LOCAL INFILE: the server never asks a client for its files" },
   ].filter((o) => !byName.has(o.name));
 
   const replication: OptionLine[] = [];

@@ -51,6 +51,13 @@ function validateArgs(name: string, args: SqliteDatabaseArgs): void {
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
   checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
   checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
+  // Migrations, declared checks and the migration command run as the owner, never as root
+  // (engines/sqlite/dialect.ts, renderRefuseRootClient): an owner that is root is refused here.
+  if (args.owner === "root" && (args.migrations || (args.healthChecks ?? []).length > 0)) {
+    throw new ArgumentError(
+      "owner: root would run this database's migrations, health checks and migration command as root, which dbstack never does; declare the unprivileged OS user the application runs as",
+    );
+  }
   if (args.migrations?.kind === "sql") {
     for (const m of args.migrations.migrations) {
       const line = dotCommandLine(m.sql);
@@ -71,7 +78,11 @@ export interface SqliteDatabaseArgs {
   target?: Target;
   /** Absolute path of the database file. Its directory is created 0700, the file 0600. */
   path: string;
-  /** Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the deploying user. */
+  /**
+   * Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the
+   * deploying user. Migrations, declared health checks and the migration command run as this user
+   * (never as root: a root deploy with no owner, or with owner root, refuses them naming this field).
+   */
   owner?: string;
   /** Group of the file and directory when `owner` is set. Default: the owner's name. */
   group?: string;
@@ -152,12 +163,14 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       child,
     );
 
+    const installTools = renderInstallTools(spec);
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools for sqlite database ${name}`,
-        create: renderInstallTools(spec),
+        create: installTools.script,
+        files: installTools.files,
         delete: renderRemoveTools(spec),
         review: { component },
       },
@@ -193,17 +206,20 @@ export class SqliteDatabase extends pulumi.ComponentResource {
 
     // Always present: the built-in health checks run even without migrations.
     {
+      // The migrations, checks and command are files beside the script (files), never part of it.
+      const rendered = renderPostDeployHook({
+        subject: `sqlite database ${name}`,
+        dialect: sqliteDialect(spec),
+        migrations: args.migrations,
+        healthChecks: spec.healthChecks ?? [],
+      });
       const hook = new HostCommand(
         `${name}-post-deploy`,
         {
           ...on,
           description: `post-deploy hook for sqlite database ${name}`,
-          create: renderPostDeployHook({
-            subject: `sqlite database ${name}`,
-            dialect: sqliteDialect(spec),
-            migrations: args.migrations,
-            healthChecks: spec.healthChecks ?? [],
-          }),
+          create: rendered.script,
+          files: rendered.files,
           environment: { DATABASE_URL: urls.sqlalchemy },
           // A re-created file must be migrated again; a changed file spec re-runs the checks.
           triggers: [file.id, checksumOf(renderProvision(spec))],

@@ -44,15 +44,37 @@ export function dotCommandLine(sql: string): number | undefined {
 }
 
 /**
- * SQLite for the hook runner: sqlite3 in safe mode, as the database's owner when one is declared
- * (so migrations and checks have that user's rights on the host, and files SQLite creates beside
- * the database get the right owner), with migrations free of dot-commands (dotCommandLine) and
- * checks passed as SQL arguments.
+ * The hook's refusal to run user-written SQL or a migration command as root. sqlite3's safe mode
+ * stops `.shell`, ATTACH, readfile and load_extension, but not every way to reach the host's
+ * files (the fsdir table-valued function reads any file its process may read, /etc/shadow for
+ * root): only the OS user the client runs as bounds what a migration can read. So migrations,
+ * declared checks and the migration command run as the declared `owner` (runuser) when dbstack
+ * deploys as root; with no `owner` (or one whose uid is 0) a root deploy refuses them, naming
+ * `owner`, before any of them runs. A deploy as an unprivileged user runs them as that user.
+ * The built-in checks (dbstack's own fixed SQL) still run.
+ */
+export function renderRefuseRootClient(path: string): string {
+  const message =
+    `owner: sqlite database ${path}: migrations, declared health checks and migration commands never run as root, and this deploy runs as root with no unprivileged owner; ` +
+    "declare `owner` (the OS user the application runs as; it will own the file and its directory), or deploy as that user";
+  return [
+    "# User-written SQL and commands never run as root (see renderRefuseRootClient).",
+    `if [ "$(id -u)" = 0 ] && { [ -z "$DB_OWNER" ] || [ "$(id -u "$DB_OWNER" 2>/dev/null || echo 0)" = 0 ]; }; then echo ${shellQuote(message)} >&2; exit 1; fi`,
+  ].join("\n");
+}
+
+/**
+ * SQLite for the hook runner: sqlite3 in safe mode, as the database's owner when dbstack runs as
+ * root (so migrations and checks have that user's rights on the host, and files SQLite creates
+ * beside the database get the right owner; never as root: renderRefuseRootClient), with
+ * migrations free of dot-commands (dotCommandLine) and checks passed as SQL arguments.
  */
 export function sqliteDialect(conn: SqliteConnection): HookDialect {
   return {
     engine: "sqlite",
     clientFunctions: sqliteClientFunctions(conn, { safe: true }),
+    guardUserText: renderRefuseRootClient(conn.path),
+    asClientUser: "as_owner",
     // flock beside the database: SQLite's own locks cover one transaction, not a whole deploy.
     acquireLock: [
       'exec 9>>"$DB.dbstack-lock"',

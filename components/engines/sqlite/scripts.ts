@@ -1,7 +1,8 @@
-import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { offHostCommandFiles, renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
 import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedule";
 import type { BackupPolicy } from "../../backups/policy";
-import { renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
+import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
+import type { ShippedScript } from "../../targets/hostFiles";
 import { scriptHeader, shellQuote } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
 import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
@@ -145,25 +146,36 @@ export function renderShellScript(spec: SqliteScriptSpec): string {
   ].join("\n") + "\n";
 }
 
-/** `health`: the built-in and declared health checks, on demand (exits non-zero on failure). */
+/** The prefix of the declared checks' files beside the `health` tool (health.check-<n>.sql ...). */
+const HEALTH_CHECK_PREFIX = "health.";
+
+/**
+ * `health`: the built-in and declared health checks, on demand (exits non-zero on failure).
+ * The declared checks are the user's text: they are 0600 files beside the tool, not part of it.
+ */
 export function renderHealthScript(spec: SqliteScriptSpec): string {
+  const checks = spec.healthChecks ?? [];
+  const dialect = sqliteDialect(spec);
   return [
     scriptHeader(`Health checks of sqlite database ${spec.name}.`),
     // The hook's client (safe mode, as the owner): the declared checks are SQL dbstack did not write.
-    sqliteDialect(spec).clientFunctions,
+    dialect.clientFunctions,
+    ...(checks.length > 0 ? [dialect.guardUserText ?? ""] : []),
+    `CHECKS_DIR=${shellQuote(spec.toolsDir)}`,
     '[ -f "$DB" ] || { echo "database file $DB does not exist" >&2; exit 1; }',
-    renderHealthChecks(sqliteDialect(spec), spec.healthChecks ?? []),
+    renderHealthChecks(dialect, checks, { dirWord: '"$CHECKS_DIR"', prefix: HEALTH_CHECK_PREFIX }),
   ].join("\n") + "\n";
 }
 
-/** Installs the tools (0700) into toolsDir: shell, health, and backup/restore when backups are declared. */
-export function renderInstallTools(spec: SqliteScriptSpec): string {
-  const tools: [string, string][] = [
+/** Installs the tools (0700) into toolsDir: shell, health (with its checks' files, 0600), and backup/restore when backups are declared. */
+export function renderInstallTools(spec: SqliteScriptSpec): ShippedScript {
+  const tools: [string, string, ("0700" | "0600")?][] = [
     ["shell", renderShellScript(spec)],
     ["health", renderHealthScript(spec)],
+    ...Object.entries(healthCheckFiles(spec.healthChecks ?? [], HEALTH_CHECK_PREFIX)).map(([name, content]): [string, string, "0600"] => [name, content, "0600"]),
   ];
   if (spec.backup) {
-    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)]);
+    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)], ...offHostCommandFiles(spec.backup));
   }
   return installTools(spec.toolsDir, tools);
 }

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { afterEach } from "vitest";
+import { renderShippedScript, type ShippedScript } from "../../../components/targets/hostFiles";
 
 export interface RunResult {
   code: number | null;
@@ -10,9 +11,20 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs a rendered script the way HostCommand does: `bash -s` with the script on stdin. */
-export function runScript(script: string, env: Record<string, string> = {}, cwd?: string): RunResult {
-  const r = spawnSync("bash", ["-s"], { input: script, env: { ...process.env, ...env }, cwd, encoding: "utf8" });
+/** What bash reads on stdin for a rendered script, with its shipped files when it has some (as HostCommand sends it). */
+export function stdinOf(script: string | ShippedScript): string | Buffer {
+  return typeof script === "string" ? script : renderShippedScript(script.files, script.script);
+}
+
+/** Runs a rendered script the way HostCommand does: `bash -s` with the script (and its files) on stdin. */
+export function runScript(script: string | ShippedScript, env: Record<string, string> = {}, cwd?: string): RunResult {
+  const r = spawnSync("bash", ["-s"], { input: stdinOf(script), env: { ...process.env, ...env }, cwd, encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like runScript, as the unprivileged user `nobody` (uid 65534), with the environment kept: a deploy as an unprivileged user. */
+export function runScriptAsNobody(script: string | ShippedScript, env: Record<string, string> = {}, cwd?: string): RunResult {
+  const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-s"], { input: stdinOf(script), env: { ...process.env, ...env }, cwd, encoding: "utf8" });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
