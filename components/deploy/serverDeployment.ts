@@ -15,6 +15,7 @@ import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
 import { describeTarget, localTarget, type Target } from "../targets/target";
 import { renderInstallTools, renderRemoveTools } from "../targets/tools";
+import { ownerLine } from "../targets/ownership";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { validateServerArgs } from "./validateServer";
 
@@ -72,7 +73,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, engine.kind, name);
     const port = args.port ?? engine.defaultPort;
     const standbys = args.standbys ?? [];
-    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version };
+    // Whose everything this deployment makes on a host is: the marker every instance, data
+    // directory and tools directory carries (targets/ownership.ts).
+    const owner = ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix });
+    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version, owner };
     const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
     // On a Docker target the server runs in a container of its own (volumes, container, boot
     // scripts); every engine step then runs inside it, and cron jobs on the Docker host.
@@ -116,6 +120,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         description: `${what} on ${where}`,
         identity: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
         create: at.apply((l) => engine.renderCreate(l)),
+        // An update runs only for an instance already in this stack's state: one made before
+        // markers is adopted (marked) there, never at create.
+        update: at.apply((l) => engine.renderCreate(l, { adopt: true })),
         delete: at.apply((l) => engine.renderRemove(l, allowDataRemoval)),
         review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
       },
@@ -252,7 +259,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       standbys.forEach((s, i) => {
         const source: StandbySource = { name: s.name, primaryHost: address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv };
         const sId = `${name}-${s.name}`;
-        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version };
+        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version, owner };
         const sPlaced = place(sId, s.target, sSpec, s.container ?? args.container, []);
         const sOn = sPlaced?.on ?? hostAccess(sId, s.target, this);
         const sWhere = describeTarget(sOn.target);
@@ -272,6 +279,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             // is reached, and changing them must never re-create (and so delete) a standby.
             identity: `${sSpec.instance}@standby`,
             create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
+            update: sAt.apply((l) => engine.renderCreateStandby(l, source, { adopt: true })),
             delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
             environment: sEnv,
             review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
@@ -333,8 +341,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...sOn,
             description: `tools of standby ${s.name}`,
-            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]])),
-            delete: renderRemoveTools(sTools),
+            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner })),
+            update: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner, adopt: true })),
+            delete: renderRemoveTools(sTools, owner),
             review: { component },
           },
           { ...child, dependsOn: [sReady] },
@@ -376,13 +385,20 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
       return tools;
     });
+    // The password files are listed with the tools: destroy removes them, and the next up knows them.
+    const installTools = (t: [string, string][], adopt: boolean) =>
+      [
+        renderInstallTools(toolsDir, t, { owner, adopt, files: owners.map((o) => ownerPasswordFile(o).slice(toolsDir.length + 1)) }),
+        ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o))),
+      ].join("\n");
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools of ${what}`,
-        create: toolScripts.apply((t) => [renderInstallTools(toolsDir, t), ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
-        delete: renderRemoveTools(toolsDir),
+        create: toolScripts.apply((t) => installTools(t, false)),
+        update: toolScripts.apply((t) => installTools(t, true)),
+        delete: renderRemoveTools(toolsDir, owner),
         environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
         review: { component },
       },

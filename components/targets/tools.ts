@@ -1,52 +1,96 @@
 import { shellQuote, writeFileCommand } from "../shell";
+import { OWNER_FILE, renderOwnerFunctions } from "./ownership";
 
 /** The file in a tools directory that lists the tools dbstack installed there. */
 export const TOOLS_MANIFEST = ".dbstack-tools";
 
+/** What a tools directory holds besides the tools, and whose it is. */
+export interface ToolsOwnership {
+  /**
+   * Other files the step writes into the directory (a database owner's password file): listed
+   * in the manifest with the tools, so that destroy removes them and the next install knows them.
+   */
+  files?: string[];
+  /** The marker line of the stack that owns the directory (ownership.ts). Default: none (no marker). */
+  owner?: string;
+  /**
+   * Whether an existing directory of dbstack's (it has a manifest) with no owner marker is taken
+   * as this stack's: only for the update of a step this stack already has in its state (made
+   * before markers). Default: false (refused).
+   */
+  adopt?: boolean;
+}
+
 /**
  * Installs operator tools (rendered scripts, mode 0700) into a private directory on a host.
  * dbstack never takes over a directory it did not create: an existing directory is used only
- * when it holds nothing but dbstack's own tools (its manifest, or files with the tools' names).
- * Only a directory dbstack creates is made 0700.
+ * when it holds nothing but dbstack's own tools (its manifest, or files with the tools' names),
+ * and, with an owner, only when no other stack's marker is in it. Only a directory dbstack
+ * creates is made 0700.
  */
-export function renderInstallTools(dir: string, tools: [name: string, content: string][]): string {
+export function renderInstallTools(dir: string, tools: [name: string, content: string][], own: ToolsOwnership = {}): string {
   const q = shellQuote(dir);
   const names = tools.map(([f]) => f);
+  const listed = [...names, ...(own.files ?? [])];
   const manifest = shellQuote(`${dir}/${TOOLS_MANIFEST}`);
+  const marker = shellQuote(`${dir}/${OWNER_FILE}`);
   return [
     "set -euo pipefail",
     "umask 077",
     `if [ -e ${q} ] && ! [ -d ${q} ]; then echo ${shellQuote(`toolsDir: ${dir} exists and is not a directory`)} >&2; exit 1; fi`,
+    ...(own.owner
+      ? [
+          renderOwnerFunctions(own.owner),
+          `refuse_foreign ${marker} ${shellQuote(`the tools directory ${dir}`)} toolsDir`,
+          ...(own.adopt
+            ? []
+            : [
+                `if [ -f ${manifest} ] && ! is_mine ${marker}; then`,
+                `  echo ${shellQuote(`toolsDir: ${dir} holds tools of a dbstack deployment that carry no owner marker (another stack's, made before markers); dbstack does not take them over: choose another toolsDir`)} >&2; exit 1`,
+                "fi",
+              ]),
+        ]
+      : []),
     `if [ -d ${q} ] && ! [ -f ${manifest} ]; then`,
     `  for f in ${q}/* ${q}/.[!.]*; do`,
     '    [ -e "$f" ] || continue',
-    `    case "\${f##*/}" in ${[...names, TOOLS_MANIFEST].map(shellQuote).join("|")}) ;;`,
+    `    case "\${f##*/}" in ${[...listed, TOOLS_MANIFEST, OWNER_FILE].map(shellQuote).join("|")}) ;;`,
     `      *) echo "toolsDir: ${dir} exists and holds \${f##*/}, which dbstack did not install; dbstack never takes over a directory it did not create: choose another toolsDir" >&2; exit 1 ;;`,
     "    esac",
     "  done",
     "fi",
     `if ! [ -d ${q} ]; then mkdir -p ${q}; chmod 700 ${q}; fi`,
+    ...(own.owner ? [`mark_owner ${marker}`] : []),
     "# Tools an earlier deploy installed and this one does not: removed.",
     `if [ -f ${manifest} ]; then`,
-    `  while IFS= read -r old; do case "$old" in ${names.map(shellQuote).join("|") || "''"}) ;; */*|''|.*) ;; *) rm -f ${q}/"$old" ;; esac; done < ${manifest}`,
+    `  while IFS= read -r old; do case "$old" in ${listed.map(shellQuote).join("|") || "''"}) ;; */*|''|.*) ;; *) rm -f ${q}/"$old" ;; esac; done < ${manifest}`,
     "fi",
     ...tools.map(([file, content]) => writeFileCommand(`${dir}/${file}`, content, "0700")),
-    writeFileCommand(`${dir}/${TOOLS_MANIFEST}`, names.join("\n") + "\n", "0600"),
+    writeFileCommand(`${dir}/${TOOLS_MANIFEST}`, listed.join("\n") + "\n", "0600"),
     `echo "installed ${names.join(", ")} in ${dir}"`,
   ].join("\n");
 }
 
 /**
- * Tools are not data: destroy removes the tools dbstack installed (as its manifest lists them),
- * then the directory if nothing else is left in it. Nothing else in the directory is touched.
+ * Tools are not data: destroy removes what dbstack installed (as its manifest lists it: the
+ * tools and the files beside them, such as password files), its owner marker, then the
+ * directory if nothing else is left in it. Nothing else in the directory is touched, and a
+ * directory another stack's marker names is left as it is.
  */
-export function renderRemoveTools(dir: string): string {
+export function renderRemoveTools(dir: string, owner?: string): string {
   const q = shellQuote(dir);
   const manifest = shellQuote(`${dir}/${TOOLS_MANIFEST}`);
+  const marker = shellQuote(`${dir}/${OWNER_FILE}`);
   return [
+    ...(owner
+      ? [
+          renderOwnerFunctions(owner),
+          `case "$(ownership_of ${marker})" in foreign*) echo ${shellQuote(`dbstack: left ${dir} as it is: another stack's marker is in it`)} >&2; exit 0 ;; esac`,
+        ]
+      : []),
     `if [ -f ${manifest} ]; then`,
     `  while IFS= read -r tool; do case "$tool" in */*|''|.*) ;; *) rm -f ${q}/"$tool" ;; esac; done < ${manifest}`,
-    `  rm -f ${manifest}`,
+    `  rm -f ${manifest} ${marker}`,
     `  rmdir ${q} 2>/dev/null || echo ${shellQuote(`dbstack: kept ${dir}: it holds files dbstack did not install`)} >&2`,
     "fi",
   ].join("\n");

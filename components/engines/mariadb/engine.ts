@@ -65,7 +65,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
 
     renderInstall: () => renderInstallServer(flavor),
     parseInstalled: parseInstalledServer,
-    locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor }),
+    locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor, owner: i.owner }),
     renderCreate: renderCreateInstance,
     renderRemove: renderRemoveInstance,
 
@@ -102,7 +102,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
 
     renderReplicationSource: (loc, source) =>
       renderReplicationSource(loc, { user: MARIADB_REPLICATION_USER, passwordEnv: source.passwordEnv, replicaHosts: source.standbys.map((s) => s.address) }),
-    renderCreateStandby: (loc) => renderCreateInstance(loc),
+    renderCreateStandby: (loc, _source, opts) => renderCreateInstance(loc, opts),
     renderFollow: (loc, source) =>
       renderReplica({ loc, source: { host: source.primaryHost, port: source.primaryPort }, user: source.replicationUser, passwordEnv: source.passwordEnv, flavor }),
     renderPromote: renderPromote,

@@ -1,12 +1,43 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
+import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
 
-/** Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an existing one. */
-export function renderCreateCluster(loc: ClusterLocation): string {
+/**
+ * The owner check at the top of a script that creates a cluster (nothing without `loc.owner`):
+ * another stack's marker on the cluster (its configuration directory) or on the data directory
+ * stops the step before anything is changed; so does an existing cluster or data directory with
+ * no marker at all, unless `adopt` (the update of a cluster this stack already has in its state,
+ * made before markers), after which renderMarkCluster marks it.
+ */
+export function renderClaimCluster(loc: ClusterLocation, adopt: boolean): string[] {
+  if (loc.owner === undefined) return [];
+  const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
+  return [
+    renderOwnerFunctions(loc.owner),
+    `CONF_OWNER="$CONF_DIR/${OWNER_FILE}"`,
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+    'if { cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; } && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER"; then',
+    adopt
+      ? '  echo "adopted PostgreSQL cluster $V/$CLUSTER (made before dbstack marked what it owns): marked as owned by this stack"'
+      : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another clusterName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+    "fi",
+  ];
+}
+
+/** After a cluster is created (or found to be this stack's): its configuration and data directories carry this stack's marker. */
+export function renderMarkCluster(loc: ClusterLocation): string[] {
+  return loc.owner === undefined ? [] : ['mark_owner "$CONF_OWNER"', 'if [ -d "$DATA_DIR" ]; then mark_owner "$DATA_OWNER"; fi'];
+}
+
+/** Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an existing one (see renderClaimCluster). */
+export function renderCreateCluster(loc: ClusterLocation, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
     renderClusterPrelude(loc),
+    ...renderClaimCluster(loc, opts.adopt ?? false),
     "if cluster_exists; then",
     '  echo "cluster $V/$CLUSTER exists"',
     "else",
@@ -14,12 +45,26 @@ export function renderCreateCluster(loc: ClusterLocation): string {
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     '  echo "created cluster $V/$CLUSTER on port $PORT, data in $DATA_DIR"',
     "fi",
+    ...renderMarkCluster(loc),
   ].join("\n");
+}
+
+/** The owner check of destroy: a cluster another stack owns, or that none does, is left as it is (not stopped, not dropped). */
+function renderRemoveGuard(loc: ClusterLocation): string[] {
+  if (loc.owner === undefined) return [];
+  return [
+    renderOwnerFunctions(loc.owner),
+    `owner=$(ownership_of "$CONF_DIR/${OWNER_FILE}" "$DATA_DIR/${OWNER_FILE}")`,
+    'case "$owner" in',
+    '  foreign*) echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they belong to another stack (${owner#foreign dbstack })" >&2; exit 0 ;;',
+    '  unmarked) if cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; then echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they carry no dbstack owner marker (an up of this stack marks what it made)" >&2; exit 0; fi ;;',
+    "esac",
+  ];
 }
 
 /** Runs on destroy: stops the cluster; deletes it only when the stack allows data removal. */
 export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: boolean): string {
-  const prelude = renderClusterPrelude(loc);
+  const prelude = [renderClusterPrelude(loc), ...renderRemoveGuard(loc)].join("\n");
   if (!allowDataRemoval) {
     return [
       prelude,

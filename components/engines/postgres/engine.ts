@@ -47,7 +47,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     const f = parseInstalledServer(stdout);
     return { ...f, version: String(f.version) };
   },
-  locate: (i, version) => ({ version: Number(version), cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory }),
+  locate: (i, version) => ({ version: Number(version), cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory, owner: i.owner }),
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
 
@@ -92,8 +92,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     psqlScript(loc, "replication role", renderReplicationRoleSql(REPLICATION_USER, source.passwordEnv)) +
     "\n" +
     renderReplicationSlots(loc, source.standbys.map((s) => slotName(s.name))),
-  renderCreateStandby: (loc, source) =>
-    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }),
+  renderCreateStandby: (loc, source, opts) =>
+    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }, opts),
   renderPromote: renderPromote,
 
   renderBackup: (loc, spec) => renderPostgresBackup({ ...loc, ...spec }),

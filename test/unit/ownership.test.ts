@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
+import { join } from "path";
+import { describe, expect, it } from "vitest";
+import { ownerLine, OWNER_FILE, renderOwnerFunctions } from "../../components/targets/ownership";
+import { renderInstallTools, renderRemoveTools, TOOLS_MANIFEST } from "../../components/targets/tools";
+import { renderSaveFromEnvironment } from "../../components/deploy/common";
+import { runScript, tempDir } from "./support/run";
+
+/** Two clones of one project, and another stack: three owners that must never take each other's things. */
+const A = ownerLine({ project: "dbstack", stack: "a", id: "dbstack-a-111111" });
+const B = ownerLine({ project: "dbstack", stack: "a", id: "dbstack-a-222222" });
+const OTHER = ownerLine({ project: "other", stack: "prod", id: "dbstack-prod-333333" });
+const TOOLS: [string, string][] = [["backup", "#!/bin/bash\necho backup\n"], ["maintenance", "#!/bin/bash\necho maintenance\n"]];
+
+/** The tools step as serverDeployment renders it: the tools, then the owner's password file beside them. */
+function installStep(dir: string, owner: string, opts: { adopt?: boolean } = {}): string {
+  return [renderInstallTools(dir, TOOLS, { owner, adopt: opts.adopt, files: ["app.password"] }), renderSaveFromEnvironment(join(dir, "app.password"), "PW")].join("\n");
+}
+
+describe("ownerLine", () => {
+  it("names the project, the stack and the clone, in characters a shell line can hold", () => {
+    expect(A).toBe("dbstack project=dbstack stack=a id=dbstack-a-111111");
+    expect(ownerLine({ project: "p'$(id)", stack: "s`x`", id: "i" })).toBe("dbstack project=p---id- stack=s-x- id=i");
+  });
+});
+
+describe("renderOwnerFunctions: ownership_of", () => {
+  const cases: [what: string, markers: (string | undefined)[], expected: string][] = [
+    ["no marker at all", [undefined, undefined], "unmarked"],
+    ["this stack's marker", [A, undefined], "mine"],
+    ["this stack's marker on both", [A, A], "mine"],
+    ["another clone's marker", [B, undefined], `foreign ${B}`],
+    ["another project's marker beside this stack's", [A, OTHER], `foreign ${OTHER}`],
+  ];
+  for (const [what, markers, expected] of cases) {
+    it(`says ${expected.split(" ")[0]} for ${what}`, () => {
+      const dir = tempDir();
+      const paths = markers.map((m, i) => {
+        const p = join(dir, `m${i}`);
+        if (m !== undefined) writeFileSync(p, `${m}\n`);
+        return p;
+      });
+      const r = runScript([renderOwnerFunctions(A), `ownership_of ${paths.join(" ")}`].join("\n"));
+      expect(r.stdout.trim()).toBe(expected);
+    });
+  }
+});
+
+describe("tools directory: mine or not mine, and destroy then up (issue 17 row 8)", () => {
+  it("destroy removes the tools, the password files and the marker, and the next up installs again", () => {
+    const dir = join(tempDir(), "tools");
+    for (const round of [1, 2]) {
+      const up = runScript(installStep(dir, A), { PW: `secret-${round}` });
+      expect(up.stderr, `up ${round}`).toBe("");
+      expect(up.code).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual([OWNER_FILE, TOOLS_MANIFEST, "app.password", "backup", "maintenance"].sort());
+      expect(readFileSync(join(dir, OWNER_FILE), "utf8")).toBe(`${A}\n`);
+      const destroy = runScript(renderRemoveTools(dir, A));
+      expect(destroy.code).toBe(0);
+      expect(existsSync(dir), `destroy ${round} leaves nothing of dbstack's`).toBe(false);
+    }
+  });
+
+  it("an up after a destroy of an earlier dbstack (password files left, no manifest) installs again", () => {
+    const dir = join(tempDir(), "tools");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "app.password"), "old");
+    const up = runScript(installStep(dir, A), { PW: "new" });
+    expect(up.stderr).toBe("");
+    expect(readFileSync(join(dir, "app.password"), "utf8")).toBe("new");
+  });
+
+  const refused: [what: string, setUp: (dir: string) => void, message: string][] = [
+    ["another clone's tools", (d) => writeFileSync(join(d, OWNER_FILE), `${B}\n`), `toolsDir: the tools directory DIR belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222`],
+    ["another project's tools", (d) => writeFileSync(join(d, OWNER_FILE), `${OTHER}\n`), "belongs to another dbstack stack (project=other stack=prod id=dbstack-prod-333333"],
+    ["tools of a dbstack before markers", (d) => writeFileSync(join(d, TOOLS_MANIFEST), "backup\n"), "toolsDir: DIR holds tools of a dbstack deployment that carry no owner marker"],
+    ["a directory of someone else's", (d) => writeFileSync(join(d, "notes.txt"), "mine"), "toolsDir: DIR exists and holds notes.txt, which dbstack did not install"],
+  ];
+  for (const [what, setUp, message] of refused) {
+    it(`refuses ${what}, naming the owner and toolsDir, and changes nothing`, () => {
+      const dir = join(tempDir(), "tools");
+      mkdirSync(dir);
+      setUp(dir);
+      const before = readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")]);
+      const up = runScript(installStep(dir, A), { PW: "pw" });
+      expect(up.code).not.toBe(0);
+      expect(up.stderr).toContain(message.replace("DIR", dir));
+      expect(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")])).toEqual(before);
+    });
+  }
+
+  it("adopts its own tools made before markers on the update of a step in its state", () => {
+    const dir = join(tempDir(), "tools");
+    mkdirSync(dir);
+    writeFileSync(join(dir, TOOLS_MANIFEST), "backup\n");
+    const up = runScript(installStep(dir, A, { adopt: true }), { PW: "pw" });
+    expect(up.stderr).toBe("");
+    expect(readFileSync(join(dir, OWNER_FILE), "utf8")).toBe(`${A}\n`);
+  });
+
+  it("destroy leaves another stack's tools directory as it is", () => {
+    const dir = join(tempDir(), "tools");
+    expect(runScript(installStep(dir, B), { PW: "pw" }).code).toBe(0);
+    const before = readdirSync(dir).sort();
+    const destroy = runScript(renderRemoveTools(dir, A));
+    expect(destroy.code).toBe(0);
+    expect(destroy.stderr).toContain("left");
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+});
