@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
 import { ownerLine, OWNER_FILE, renderOwnerFunctions } from "../../components/targets/ownership";
 import { renderInstallTools, renderRemoveTools, TOOLS_MANIFEST } from "../../components/targets/tools";
 import { renderSaveFromEnvironment } from "../../components/deploy/common";
+import { renderCreateInstance, renderRemoveInstance } from "../../components/engines/mariadb/instanceScripts";
+import { renderCreateCluster, renderRemoveCluster } from "../../components/engines/postgres/clusterScripts";
 import { runScript, tempDir } from "./support/run";
 
 /** Two clones of one project, and another stack: three owners that must never take each other's things. */
@@ -107,4 +109,95 @@ describe("tools directory: mine or not mine, and destroy then up (issue 17 row 8
     expect(destroy.stderr).toContain("left");
     expect(readdirSync(dir).sort()).toEqual(before);
   });
+});
+
+/**
+ * The instance and cluster scripts' owner checks, on the layout an existing instance leaves on
+ * this machine (its config directory and data directory; no server needs to run: the checks come
+ * before anything is started, stopped or written). Instance names start with `itown`.
+ */
+describe("instances and clusters: mine or not mine on this machine", () => {
+  type Layout = { conf: string; data: string; exists: (data: string) => void; create: (adopt: boolean) => string; remove: () => string };
+  const layouts: [engine: string, make: (data: string) => Layout][] = [
+    [
+      "mariadb",
+      (data) => {
+        const loc = { instance: "itownunitm", port: 3375, dataDirectory: data, owner: A };
+        return {
+          conf: "/etc/mysql/dbstack/itownunitm",
+          data,
+          exists: (d) => {
+            mkdirSync("/etc/mysql/dbstack/itownunitm", { recursive: true });
+            writeFileSync("/etc/mysql/dbstack/itownunitm/my.cnf", "[mysqld]\n");
+            mkdirSync(join(d, "mysql"), { recursive: true });
+          },
+          create: (adopt) => renderCreateInstance(loc, { adopt }),
+          remove: () => renderRemoveInstance(loc, true),
+        };
+      },
+    ],
+    [
+      "postgres",
+      (data) => {
+        const loc = { version: 15, cluster: "itownunitp", port: 5575, dataDirectory: data, owner: A };
+        return {
+          conf: "/etc/postgresql/15/itownunitp",
+          data,
+          exists: (d) => {
+            mkdirSync("/etc/postgresql/15/itownunitp", { recursive: true });
+            writeFileSync("/etc/postgresql/15/itownunitp/postgresql.conf", "port = 5575\n");
+            mkdirSync(d, { recursive: true });
+            writeFileSync(join(d, "PG_VERSION"), "15\n");
+          },
+          create: (adopt) => renderCreateCluster(loc, { adopt }),
+          remove: () => renderRemoveCluster(loc, true),
+        };
+      },
+    ],
+  ];
+  const snapshot = (l: Layout) => [l.conf, l.data].map((d) => (existsSync(d) ? readdirSync(d).sort().map((f) => [f, statSync(join(d, f)).mtimeMs]) : null));
+
+  for (const [engine, make] of layouts) {
+    const markers: [what: string, write: (l: Layout) => void, refusal: string][] = [
+      ["another clone's instance", (l) => writeFileSync(join(l.conf, engine === "mariadb" ? "owner" : OWNER_FILE), `${B}\n`), engine === "mariadb" ? "instanceName: MariaDB instance itownunitm belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222" : "clusterName: PostgreSQL cluster 15/itownunitp belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222"],
+      ["another project's data directory", (l) => writeFileSync(join(l.data, OWNER_FILE), `${OTHER}\n`), "dataDirectory: the data directory DATA belongs to another dbstack stack (project=other stack=prod"],
+      ["an instance no dbstack marked", () => undefined, "exists and carries no dbstack owner marker"],
+    ];
+    for (const [what, mark, refusal] of markers) {
+      it(`${engine}: create refuses ${what}, naming the owner and the field, and destroy leaves it as it is`, () => {
+        const l = make(join(tempDir(), "data"));
+        try {
+          l.exists(l.data);
+          mark(l);
+          const before = snapshot(l);
+          const up = runScript(l.create(false));
+          expect(up.code).not.toBe(0);
+          expect(up.stderr).toContain(refusal.replace("DATA", l.data));
+          expect(snapshot(l)).toEqual(before);
+          const destroy = runScript(l.remove());
+          expect(destroy.code).toBe(0);
+          expect(destroy.stderr).toContain("as they are");
+          expect(snapshot(l), "destroy with allowDataRemoval deleted what is not its own").toEqual(before);
+        } finally {
+          rmSync(l.conf, { recursive: true, force: true });
+        }
+      });
+    }
+
+    it(`${engine}: the update of an instance in this stack's state adopts one made before markers`, () => {
+      const l = make(join(tempDir(), "data"));
+      try {
+        l.exists(l.data);
+        const up = runScript(l.create(true));
+        expect(up.stdout).toContain("adopted");
+        expect(readFileSync(join(l.data, OWNER_FILE), "utf8")).toBe(`${A}\n`);
+        // Marked: a plain create (this stack's next up after a destroy that kept the data) takes it back.
+        const again = runScript(l.create(false));
+        expect(again.stderr).toBe("");
+        expect(again.stdout).toContain("exists");
+      } finally {
+        rmSync(l.conf, { recursive: true, force: true });
+      }
+    });
+  }
 });
