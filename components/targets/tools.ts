@@ -1,6 +1,13 @@
 import { shellQuote, writeFileCommand } from "../shell";
 import { OWNER_FILE, renderOwnerFunctions } from "./ownership";
 
+/** The parent of default tools directories, `/usr/local/lib/<stack prefix>` (naming.ts defaultToolsDir): made by dbstack, removed when empty. */
+const STACK_TOOLS_PARENT = /^\/usr\/local\/lib\/dbstack-[A-Za-z0-9_-]+$/;
+
+function parentOf(dir: string): string {
+  return dir.replace(/\/+$/, "").slice(0, dir.replace(/\/+$/, "").lastIndexOf("/"));
+}
+
 /** The file in a tools directory that lists the tools dbstack installed there. */
 export const TOOLS_MANIFEST = ".dbstack-tools";
 
@@ -93,5 +100,7 @@ export function renderRemoveTools(dir: string, owner?: string): string {
     `  rm -f ${manifest} ${marker}`,
     `  rmdir ${q} 2>/dev/null || echo ${shellQuote(`dbstack: kept ${dir}: it holds files dbstack did not install`)} >&2`,
     "fi",
+    // The stack's own directory of default tools directories (naming.ts), once the last of them is gone.
+    ...(STACK_TOOLS_PARENT.test(parentOf(dir)) ? [`rmdir ${shellQuote(parentOf(dir))} 2>/dev/null || true`] : []),
   ].join("\n");
 }

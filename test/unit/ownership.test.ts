@@ -201,3 +201,10 @@ describe("instances and clusters: mine or not mine on this machine", () => {
     });
   }
 });
+
+describe("renderRemoveTools: the stack's directory of default tools directories", () => {
+  it("is removed with its last tools directory, and only when empty", () => {
+    expect(renderRemoveTools("/usr/local/lib/dbstack-dev-abc123/postgres-main")).toContain("rmdir '/usr/local/lib/dbstack-dev-abc123' 2>/dev/null || true");
+    expect(renderRemoveTools("/srv/tools/postgres-main")).not.toContain("rmdir '/srv/tools'");
+  });
+});
