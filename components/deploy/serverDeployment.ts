@@ -14,7 +14,8 @@ import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
 import { describeTarget, localTarget, type Target } from "../targets/target";
-import { renderInstallTools, renderRemoveTools } from "../targets/tools";
+import { renderInstallTools, renderRemoveTools, renderToolsOwnerProbe } from "../targets/tools";
+import { OwnerCheck } from "../targets/ownerCheck";
 import { ownerLine } from "../targets/ownership";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { validateServerArgs } from "./validateServer";
@@ -103,11 +104,22 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
     const child = { parent: this };
 
+    // Whose the host's instance, data and tools directories are: read at preview, before any step.
+    const ownerCheck = new OwnerCheck(
+      `${name}-owner-check`,
+      {
+        ...on,
+        description: `owner of ${what} on ${where}`,
+        script: [engine.renderOwnerProbe(engine.locate(spec, naming.version ?? "")), renderToolsOwnerProbe(toolsDir, owner)].join("\n"),
+      },
+      { ...child, dependsOn: placed ? [placed.step] : [] },
+    );
+
     // Packages and host facts -----------------------------------------------------------------
     const server = new HostCommand(
       `${name}-server`,
       { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } },
-      { ...child, dependsOn: placed ? [placed.step] : [] },
+      { ...child, dependsOn: [ownerCheck] },
     );
     const facts = server.stdout.apply((s) => engine.parseInstalled(s));
     const version = facts.apply((f) => f.version);

@@ -120,6 +120,8 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
    * made before markers existed), which writes this stack's marker.
    */
   renderCreate(loc: Loc, opts?: { adopt?: boolean }): string;
+  /** Read-only, run at preview: fails when another stack's marker is on the instance or its data directory, naming the owner and field. */
+  renderOwnerProbe(loc: Loc): string;
   /** Stops the instance; deletes its data only when allowed; leaves an instance another stack owns (or none does) as it is. */
   renderRemove(loc: Loc, allowDataRemoval: boolean): string;
 

@@ -104,3 +104,8 @@ export function renderRemoveTools(dir: string, owner?: string): string {
     ...(STACK_TOOLS_PARENT.test(parentOf(dir)) ? [`rmdir ${shellQuote(parentOf(dir))} 2>/dev/null || true`] : []),
   ].join("\n");
 }
+
+/** Read-only, at preview (ownerCheck.ts): fails when another stack's marker is in the tools directory. */
+export function renderToolsOwnerProbe(dir: string, owner: string): string {
+  return [renderOwnerFunctions(owner), `refuse_foreign ${shellQuote(`${dir}/${OWNER_FILE}`)} ${shellQuote(`the tools directory ${dir}`)} toolsDir`].join("\n");
+}

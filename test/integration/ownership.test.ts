@@ -134,6 +134,11 @@ describe("stack A's deployments carry its marker", () => {
 });
 
 describe("another clone's stack never takes over stack A's servers (issue 17 row 3)", () => {
+  it("A's own preview after its up plans no change (its owner check passes on its own markers)", async () => {
+    const preview = await a.preview();
+    expect(preview.changeSummary).toEqual({ same: expect.any(Number) });
+  }, 600_000);
+
   const cases: [engine: "mariadb" | "postgres", config: () => Record<string, unknown>, refusal: () => string][] = [
     [
       "mariadb",
@@ -147,9 +152,15 @@ describe("another clone's stack never takes over stack A's servers (issue 17 row
     ],
   ];
   for (const [engine, config, refusal] of cases) {
-    it(`${engine}: B's up fails naming A; A keeps running on its own port with its data; B's destroy leaves it`, async () => {
+    it(`${engine}: B's preview and up fail naming A; A keeps running on its own port with its data; B's destroy leaves it`, async () => {
       const before = dataOfA();
       const b = await newStack(boxB, `ownb-${engine}`, config());
+      // At preview: the host is read before anything is planned.
+      const preview = await b.preview().then(
+        () => "the preview succeeded",
+        (err: Error) => String(err.message),
+      );
+      expect(preview).toContain(refusal());
       const message = await upError(b);
       expect(message).toContain(refusal());
       expect(listening(PORTS[engine].a), `A's ${engine} still listens on its port`).toBe(true);
@@ -162,8 +173,13 @@ describe("another clone's stack never takes over stack A's servers (issue 17 row
     }, 600_000);
   }
 
-  it("a data directory another stack's marker names is refused even under another instance name", async () => {
+  it("a data directory another stack's marker names is refused at preview even under another instance name", async () => {
     const b = await newStack(boxB, "ownb-datadir", { allowDataRemoval: true, mariadb: { main: server({ port: PORTS.mariadb.b, instanceName: "itownm2", dataDirectory: MARIADB_DATA }) } });
+    const preview = await b.preview().then(
+      () => "the preview succeeded",
+      (err: Error) => String(err.message),
+    );
+    expect(preview).toContain(`dataDirectory: the data directory ${MARIADB_DATA} belongs to another dbstack stack`);
     const message = await upError(b);
     expect(message).toContain(`dataDirectory: the data directory ${MARIADB_DATA} belongs to another dbstack stack (project=dbstack stack=${a.name} id=${prefixA}`);
     expect(listening(PORTS.mariadb.b)).toBe(false);

@@ -12,7 +12,7 @@ import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } f
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
-import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
+import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { restartVariables } from "./parameters";
 import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
@@ -68,6 +68,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor, owner: i.owner }),
     renderCreate: renderCreateInstance,
     renderRemove: renderRemoveInstance,
+    renderOwnerProbe,
 
     defaultImage: DEFAULTS.container.images.mariadb,
     containerVolumes: (i) => [

@@ -180,11 +180,7 @@ function renderClaimInstance(loc: MariadbLocation, adopt: boolean): string[] {
   if (!loc.owner) return [];
   const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
   return [
-    renderOwnerFunctions(loc.owner),
-    'CONF_OWNER="$CONF_DIR/owner"',
-    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
-    'refuse_foreign "$CONF_OWNER" "MariaDB instance $INSTANCE" instanceName',
-    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+    ...renderRefuseForeign(loc.owner),
     'if { [ -f "$CNF" ] || [ -d "$DATA_DIR/mysql" ]; } && [ ! -f "$CONF_DIR/initialising" ] && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER"; then',
     adopt
       ? '  echo "adopted MariaDB instance $INSTANCE (made before dbstack marked what it owns): marked as owned by this stack"'
@@ -192,6 +188,22 @@ function renderClaimInstance(loc: MariadbLocation, adopt: boolean): string[] {
     "fi",
     'if [ -d "$DATA_DIR/mysql" ] && [ ! -f "$CONF_DIR/initialising" ]; then (umask 022; mkdir -p "$CONF_DIR"); mark_owner "$CONF_OWNER"; mark_owner "$DATA_OWNER"; fi',
   ];
+}
+
+/** Stops the script when another stack's marker is on the instance or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    'CONF_OWNER="$CONF_DIR/owner"',
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    'refuse_foreign "$CONF_OWNER" "MariaDB instance $INSTANCE" instanceName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/** Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the instance or its data directory. */
+export function renderOwnerProbe(loc: MariadbLocation): string {
+  return loc.owner ? ["set -euo pipefail", renderInstancePrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n") : "true";
 }
 
 /**

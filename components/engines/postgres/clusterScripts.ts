@@ -14,17 +14,33 @@ export function renderClaimCluster(loc: ClusterLocation, adopt: boolean): string
   if (loc.owner === undefined) return [];
   const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
   return [
-    renderOwnerFunctions(loc.owner),
-    `CONF_OWNER="$CONF_DIR/${OWNER_FILE}"`,
-    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
-    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
-    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+    ...renderRefuseForeign(loc.owner),
     'if { cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; } && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER"; then',
     adopt
       ? '  echo "adopted PostgreSQL cluster $V/$CLUSTER (made before dbstack marked what it owns): marked as owned by this stack"'
       : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another clusterName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
     "fi",
   ];
+}
+
+/** Stops the script when another stack's marker is on the cluster or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    `CONF_OWNER="$CONF_DIR/${OWNER_FILE}"`,
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/**
+ * Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the
+ * cluster or its data directory. A host without PostgreSQL has no cluster to check.
+ */
+export function renderOwnerProbe(loc: ClusterLocation): string {
+  if (loc.owner === undefined) return "true";
+  return ["set -euo pipefail", "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || exit 0", renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
 }
 
 /** After a cluster is created (or found to be this stack's): its configuration and data directories carry this stack's marker. */

@@ -9,7 +9,7 @@ import { DEFAULTS } from "../../model/defaults";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
-import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
+import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { restartParameters } from "./parameters";
@@ -47,9 +47,10 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     const f = parseInstalledServer(stdout);
     return { ...f, version: String(f.version) };
   },
-  locate: (i, version) => ({ version: Number(version), cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory, owner: i.owner }),
+  locate: (i, version) => ({ version: version ? Number(version) : undefined, cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory, owner: i.owner }),
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
+  renderOwnerProbe,
 
   defaultImage: DEFAULTS.container.images.postgres,
   containerVolumes: (i) => [
