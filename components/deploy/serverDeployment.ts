@@ -83,7 +83,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // scripts); every engine step then runs inside it, and cron jobs on the Docker host.
     const place = (id: string, t: Target, instance: InstanceSpec, container: ContainerArgs | undefined, extraVolumes: { suffix: string; path: string }[]) =>
       t.kind === "docker"
-        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, component, allowDataRemoval }, this)
+        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, owner, component, allowDataRemoval }, this)
         : undefined;
     /** A container's start and stop scripts, after its instance is configured. */
     const containerScripts = (id: string, access: HostAccess, loc: pulumi.Output<Loc>, after: pulumi.Resource) =>
