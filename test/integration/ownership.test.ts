@@ -7,8 +7,12 @@
  * destroy (data kept) leaves nothing of dbstack's but the data and the backups, and A's next up
  * succeeds and takes its data back; a destroy with allowDataRemoval leaves nothing at all.
  *
- * Owns: ports 5575, 5576 (PostgreSQL) and 3375, 3376 (MariaDB) on this machine; cluster and
- * instance names itownp and itownm; the sandboxes' own directories. No test host, no container.
+ * The same destroy then up for a MariaDB server on an SSH test host (a network namespace with an
+ * sshd; it shares this machine's file system, so its files are checked here).
+ *
+ * Owns: ports 5575, 5576 (PostgreSQL) and 3375, 3376 (MariaDB) on this machine (3376 also on
+ * the test host); cluster and instance names itownp, itownm and itownssh; the test host
+ * ownhost1; the sandboxes' own directories. No container.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync, spawnSync } from "child_process";
@@ -18,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackHostPrefix } from "../../components/model/naming";
 import { OWNER_FILE } from "../../components/targets/ownership";
 import { sandbox, setConfig, sqlite, type Sandbox } from "./harness";
+import { createTestHosts, type TestHosts } from "./support/hosts";
 
 const boxA = sandbox("ownA");
 const boxB = sandbox("ownB");
@@ -216,5 +221,51 @@ describe("destroy, then up, of the same stack (issue 17 row 8)", () => {
     await a.up();
     expect(spawnSync("mariadb", ["--no-defaults", `--socket=${SOCKET}`, "-uroot", "-e", "SELECT 1 FROM app.kept"]).status, "a fresh instance").not.toBe(0);
     expect(readFileSync(join(MARIADB_DATA, OWNER_FILE), "utf8")).toContain(prefixA);
+  }, 900_000);
+});
+
+describe("destroy, then up, of a server on an SSH host", () => {
+  const INSTANCE = "itownssh";
+  let hosts: TestHosts;
+  let s: Stack;
+  let prefixS: string;
+  const configS = (allowDataRemoval: boolean) => {
+    const h = hosts.host("ownhost1");
+    return {
+      allowDataRemoval,
+      hosts: { h1: { address: h.address, privateKey: h.privateKey, hostKey: h.hostKey } },
+      mariadb: { main: server({ host: "h1", port: PORTS.mariadb.b, instanceName: INSTANCE, version: "10.11", backup: {}, maintenanceSchedule: "30 3 * * 0" }) },
+    };
+  };
+  const onHost = async (sql: string) => {
+    const r = await hosts.ssh("ownhost1", `mariadb --no-defaults --protocol=socket --socket=/run/mysqld/dbstack-${INSTANCE}.sock -uroot --batch --skip-column-names -e ${JSON.stringify(sql)}`);
+    if (r.code !== 0) throw new Error(`mariadb on ownhost1 failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+
+  beforeAll(async () => {
+    hosts = await createTestHosts(["ownhost1"]);
+    s = await newStack(boxA, "ownssh", configS(false));
+    prefixS = stackHostPrefix("dbstack", s.name, boxA.projectDir);
+  }, 300_000);
+
+  afterAll(async () => {
+    try {
+      await configure(s, configS(true));
+      await s.destroy();
+    } finally {
+      await hosts?.destroy();
+    }
+  }, 600_000);
+
+  it("destroy keeping the data leaves only the data and the backups; the next up takes the data back", async () => {
+    await s.up();
+    await onHost("CREATE TABLE app.kept (v VARCHAR(20)); INSERT INTO app.kept VALUES ('over-ssh')");
+    await s.destroy();
+    expect(hostFilesOf(prefixS).filter((f) => !f.startsWith("/var/backups/")), "tools, password files, cron files and logs").toEqual([]);
+    expect(readFileSync(join(`/var/lib/dbstack-mariadb/${INSTANCE}`, OWNER_FILE), "utf8")).toContain(prefixS);
+    expect((await hosts.ssh("ownhost1", `mariadb-admin --no-defaults --socket=/run/mysqld/dbstack-${INSTANCE}.sock -uroot ping`)).code, "stopped").not.toBe(0);
+    await s.up();
+    expect(await onHost("SELECT v FROM app.kept")).toBe("over-ssh");
   }, 900_000);
 });

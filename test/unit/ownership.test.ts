@@ -208,3 +208,27 @@ describe("renderRemoveTools: the stack's directory of default tools directories"
     expect(renderRemoveTools("/srv/tools/postgres-main")).not.toContain("rmdir '/srv/tools'");
   });
 });
+
+describe("an interrupted create of a cluster is still its stack's", () => {
+  it("a cluster made by pg_createcluster before the create was stopped (pending marker only) is taken, and marked, by the next create", () => {
+    const data = join(tempDir(), "data");
+    const conf = "/etc/postgresql/15/itownunitp";
+    const pending = "/var/lib/postgresql/.dbstack-15-itownunitp.creating";
+    const loc = { version: 15, cluster: "itownunitp", port: 5575, dataDirectory: data, owner: A };
+    try {
+      mkdirSync(conf, { recursive: true });
+      writeFileSync(join(conf, "postgresql.conf"), "port = 5575\n");
+      mkdirSync(data, { recursive: true });
+      writeFileSync(join(data, "PG_VERSION"), "15\n");
+      writeFileSync(pending, `${A}\n`);
+      const again = runScript(renderCreateCluster(loc));
+      expect(again.stderr).toBe("");
+      expect(again.stdout).toContain("exists");
+      expect(readFileSync(join(data, OWNER_FILE), "utf8")).toBe(`${A}\n`);
+      expect(existsSync(pending)).toBe(false);
+    } finally {
+      rmSync(conf, { recursive: true, force: true });
+      rmSync(pending, { force: true });
+    }
+  });
+});

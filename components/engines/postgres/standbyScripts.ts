@@ -1,6 +1,6 @@
 import { scriptHeader, shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
-import { renderClaimCluster, renderMarkCluster } from "./clusterScripts";
+import { renderClaimCluster, renderMarkCluster, renderMarkPending } from "./clusterScripts";
 
 /** On the primary: one physical replication slot per standby; slots of removed standbys are dropped. */
 export function renderReplicationSlots(primary: ClusterLocation, standbys: string[]): string {
@@ -39,6 +39,7 @@ export function renderStandby(spec: StandbySpec2, opts: { adopt?: boolean } = {}
     renderClusterPrelude(spec),
     ...renderClaimCluster(spec, opts.adopt ?? false),
     "if ! cluster_exists; then",
+    ...(spec.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 -- --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     "  fresh=yes",
     "else fresh=no; fi",
