@@ -10,18 +10,25 @@
  * The same destroy then up for a MariaDB server on an SSH test host (a network namespace with an
  * sshd; it shares this machine's file system, so its files are checked here).
  *
+ * A deployment made by the dbstack this branch started from (before markers) is adopted by the
+ * next up of the same stack with this code: the same program directory, its components and
+ * stacks symlinks switched from the old tree (git archive) to this one.
+ *
  * Owns: ports 5575, 5576 (PostgreSQL) and 3375, 3376 (MariaDB) on this machine (3376 also on
- * the test host); cluster and instance names itownp, itownm and itownssh; the test host
+ * the test host); cluster and instance names itownp, itownm, itownssh and itownold; the test host
  * ownhost1; the sandboxes' own directories. No container.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync, spawnSync } from "child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from "fs";
+import { tmpdir } from "os";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { pulumiEnv } from "../../scripts/lib/env";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackHostPrefix } from "../../components/model/naming";
 import { OWNER_FILE } from "../../components/targets/ownership";
-import { sandbox, setConfig, sqlite, type Sandbox } from "./harness";
+import { ROOT, sandbox, setConfig, sqlite, type Sandbox } from "./harness";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 const boxA = sandbox("ownA");
@@ -267,5 +274,62 @@ describe("destroy, then up, of a server on an SSH host", () => {
     expect((await hosts.ssh("ownhost1", `mariadb-admin --no-defaults --socket=/run/mysqld/dbstack-${INSTANCE}.sock -uroot ping`)).code, "stopped").not.toBe(0);
     await s.up();
     expect(await onHost("SELECT v FROM app.kept")).toBe("over-ssh");
+  }, 900_000);
+});
+
+describe("a deployment made before markers", () => {
+  /** The commit this work started from: its dbstack marks nothing it makes. */
+  const BEFORE_MARKERS = "aa7933bed9df9cbb3471a424a0eb5d18a628485e";
+  const INSTANCE = "itownold";
+  const dir = mkdtempSync(join(tmpdir(), "dbstack-ownold-"));
+  const projectDir = join(dir, "project");
+  let old: Stack;
+
+  /** Points the project's program at a tree: the old dbstack, or this one. */
+  const useTree = (tree: string) => {
+    for (const entry of ["components", "stacks"]) {
+      if (existsSync(join(projectDir, entry))) unlinkSync(join(projectDir, entry));
+      symlinkSync(join(tree, entry), join(projectDir, entry));
+    }
+  };
+  const configOld = (allowDataRemoval: boolean) => ({ allowDataRemoval, mariadb: { main: server({ port: PORTS.mariadb.b, instanceName: INSTANCE, version: "10.11" }) } });
+
+  beforeAll(async () => {
+    const tree = join(dir, "before-markers");
+    mkdirSync(tree);
+    mkdirSync(projectDir);
+    execFileSync("bash", ["-c", `git -C ${ROOT} archive ${BEFORE_MARKERS} components stacks tsconfig.json | tar -x -C ${tree}`]);
+    for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules"]) symlinkSync(join(ROOT, entry), join(projectDir, entry));
+    mkdirSync(join(dir, "state"));
+    useTree(tree);
+    const name = `ownold-${process.pid}`;
+    old = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: projectDir }, { envVars: pulumiEnv(name, { PULUMI_BACKEND_URL: `file://${join(dir, "state")}` }) });
+    await configure(old, configOld(false));
+    await old.up();
+  }, 600_000);
+
+  afterAll(async () => {
+    useTree(ROOT);
+    await configure(old, configOld(true)).catch(() => undefined);
+    await old.destroy().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
+
+  it("is adopted by the next up with this code: marked, still running, and destroyed by its own stack", async () => {
+    expect(existsSync(`/etc/mysql/dbstack/${INSTANCE}/owner`), "the old dbstack marks nothing").toBe(false);
+    const prefix = stackHostPrefix("dbstack", old.name, projectDir);
+    useTree(ROOT);
+    await old.up();
+    const line = `dbstack project=dbstack stack=${old.name} id=${prefix}\n`;
+    expect(readFileSync(`/etc/mysql/dbstack/${INSTANCE}/owner`, "utf8")).toBe(line);
+    expect(readFileSync(`/var/lib/dbstack-mariadb/${INSTANCE}/${OWNER_FILE}`, "utf8")).toBe(line);
+    expect(readFileSync(`/usr/local/lib/${prefix}/mariadb-main/${OWNER_FILE}`, "utf8")).toBe(line);
+    expect(listening(PORTS.mariadb.b)).toBe(true);
+    await configure(old, configOld(true));
+    await old.up();
+    await old.destroy();
+    expect(listening(PORTS.mariadb.b)).toBe(false);
+    expect(existsSync(`/var/lib/dbstack-mariadb/${INSTANCE}`)).toBe(false);
+    expect(hostFilesOf(prefix)).toEqual([]);
   }, 900_000);
 });
