@@ -111,7 +111,25 @@ function hostFilesOf(prefix: string): string[] {
   return found;
 }
 
+/**
+ * Stops and removes this file's instances and clusters, also those a crashed or failed earlier run
+ * left (their data is throwaway): kept with their stack's marker, they would be refused as
+ * another stack's.
+ */
+function dropTestInstances(): void {
+  for (const i of [MARIADB, "itownm2", "itownssh", "itownold"]) {
+    execFileSync("bash", [
+      "-c",
+      // By their pid files only (the supervisor first, so that it does not restart the server).
+      `for f in /run/mysqld/dbstack-${i}.supervisor.pid /run/mysqld/dbstack-${i}.pid; do pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill "$pid" 2>/dev/null; sleep 1; done; ` +
+        `rm -rf /etc/mysql/dbstack/${i} /var/lib/dbstack-mariadb/${i} /run/mysqld/dbstack-${i}.*; true`,
+    ]);
+  }
+  execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${POSTGRES} 2>/dev/null; rm -rf /etc/postgresql/15/${POSTGRES} ${POSTGRES_DATA} /var/lib/postgresql/.dbstack-15-${POSTGRES}.*; true`]);
+}
+
 beforeAll(async () => {
+  dropTestInstances();
   a = await newStack(boxA, "owna", configA());
   prefixA = stackHostPrefix("dbstack", a.name, boxA.projectDir);
   await a.up();
@@ -122,10 +140,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const [stack, config] of stacks) {
+    // Destroy runs the delete scripts the last up recorded: an up with allowDataRemoval first.
     await setConfig(stack, { ...config, allowDataRemoval: true }).catch(() => undefined);
+    await stack.up().catch(() => undefined);
     await stack.destroy().catch(() => undefined);
     await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
   }
+  dropTestInstances();
   for (const box of [boxA, boxB]) rmSync(box.dir, { recursive: true, force: true });
 }, 600_000);
 
@@ -259,6 +280,7 @@ describe("destroy, then up, of a server on an SSH host", () => {
   afterAll(async () => {
     try {
       await configure(s, configS(true));
+      await s.up().catch(() => undefined);
       await s.destroy();
     } finally {
       await hosts?.destroy();
@@ -300,6 +322,8 @@ describe("a deployment made before markers", () => {
     mkdirSync(projectDir);
     execFileSync("bash", ["-c", `git -C ${ROOT} archive ${BEFORE_MARKERS} components stacks tsconfig.json | tar -x -C ${tree}`]);
     for (const entry of ["Pulumi.yaml", "package.json", "tsconfig.json", "node_modules"]) symlinkSync(join(ROOT, entry), join(projectDir, entry));
+    // Node resolves modules from the old tree's real path: it needs the packages too.
+    for (const entry of ["package.json", "node_modules"]) symlinkSync(join(ROOT, entry), join(tree, entry));
     mkdirSync(join(dir, "state"));
     useTree(tree);
     const name = `ownold-${process.pid}`;
@@ -311,6 +335,7 @@ describe("a deployment made before markers", () => {
   afterAll(async () => {
     useTree(ROOT);
     await configure(old, configOld(true)).catch(() => undefined);
+    await old.up().catch(() => undefined);
     await old.destroy().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }, 600_000);
