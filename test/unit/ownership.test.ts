@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
 import { ownerLine, OWNER_FILE, renderOwnerFunctions } from "../../components/targets/ownership";
@@ -6,7 +6,9 @@ import { renderInstallTools, renderRemoveTools, TOOLS_MANIFEST } from "../../com
 import { renderSaveFromEnvironment } from "../../components/deploy/common";
 import { renderCreateInstance, renderRemoveInstance } from "../../components/engines/mariadb/instanceScripts";
 import { renderCreateCluster, renderRemoveCluster } from "../../components/engines/postgres/clusterScripts";
-import { runScript, tempDir } from "./support/run";
+import { runScript, sqlite3, tempDir } from "./support/run";
+import { markerPath, renderProvision, renderRemove, type SqliteScriptSpec } from "../../components/engines/sqlite/scripts";
+import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
 
 /** Two clones of one project, and another stack: three owners that must never take each other's things. */
 const A = ownerLine({ project: "dbstack", stack: "a", id: "dbstack-a-111111" });
@@ -230,5 +232,43 @@ describe("an interrupted create of a cluster is still its stack's", () => {
       rmSync(conf, { recursive: true, force: true });
       rmSync(pending, { force: true });
     }
+  });
+});
+
+describe("SQLite files: mine or not mine", () => {
+  const spec = (path: string, stackOwner: string): SqliteScriptSpec => ({
+    name: "app",
+    path,
+    pragmas: resolvePragmas(undefined),
+    toolsDir: join(path, "..", "tools"),
+    allowDataRemoval: true,
+    stackOwner,
+  });
+
+  it("another stack's file is refused naming its owner and `path`, and that stack's destroy keeps it", () => {
+    const path = join(tempDir(), "app.db");
+    expect(runScript(renderProvision(spec(path, A))).code).toBe(0);
+    sqlite3(path, "CREATE TABLE kept (v); INSERT INTO kept VALUES ('a')");
+    const up = runScript(renderProvision(spec(path, OTHER)));
+    expect(up.code).not.toBe(0);
+    expect(up.stderr).toContain(`path: the database file ${path} belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-111111`);
+    const destroy = runScript(renderRemove(spec(path, OTHER)));
+    expect(destroy.code).toBe(0);
+    expect(destroy.stderr).toContain("its marker does not name this stack");
+    expect(sqlite3(path, "SELECT v FROM kept")).toBe("a");
+    expect(readFileSync(markerPath(path), "utf8")).toBe(`${A}\n`);
+    // Its own stack's destroy (allowDataRemoval) deletes it, marker included.
+    expect(runScript(renderRemove(spec(path, A))).code).toBe(0);
+    expect([existsSync(path), existsSync(markerPath(path))]).toEqual([false, false]);
+  });
+
+  it("an empty marker (made before markers named their owner) is taken by the next up", () => {
+    const path = join(tempDir(), "app.db");
+    sqlite3(path, "CREATE TABLE kept (v)");
+    chmodSync(path, 0o600);
+    writeFileSync(markerPath(path), "");
+    const up = runScript(renderProvision(spec(path, A)));
+    expect(up.stderr).toBe("");
+    expect(readFileSync(markerPath(path), "utf8")).toBe(`${A}\n`);
   });
 });
