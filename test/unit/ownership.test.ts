@@ -9,6 +9,7 @@ import { renderCreateCluster, renderRemoveCluster } from "../../components/engin
 import { runScript, sqlite3, tempDir } from "./support/run";
 import { markerPath, renderProvision, renderRemove, type SqliteScriptSpec } from "../../components/engines/sqlite/scripts";
 import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
+import { validateServerArgs } from "../../components/deploy/validateServer";
 
 /** Two clones of one project, and another stack: three owners that must never take each other's things. */
 const A = ownerLine({ project: "dbstack", stack: "a", id: "dbstack-a-111111" });
@@ -271,4 +272,21 @@ describe("SQLite files: mine or not mine", () => {
     expect(up.stderr).toBe("");
     expect(readFileSync(markerPath(path), "utf8")).toBe(`${A}\n`);
   });
+});
+
+describe("component arguments: data directories apart (issue 17 row 11)", () => {
+  const engine = { kind: "mariadb" as const, overridesProblem: () => undefined, checkDatabase: () => undefined, checkUser: () => undefined };
+  const base = { databases: [{ name: "app", owner: "app" }], users: [{ name: "app", grants: { app: "owner" as const } }] };
+  const cases: [what: string, extra: Record<string, unknown>, message: string][] = [
+    ["backups in the data directory", { dataDirectory: "/srv/m", backup: { dir: "/srv/m" } }, "backup.dir: /srv/m is the data directory /srv/m; backups must live outside every data directory"],
+    ["backups inside the data directory", { dataDirectory: "/srv/m", backup: { dir: "/srv/m/backups" } }, "backup.dir: /srv/m/backups is inside the data directory /srv/m"],
+    ["the distribution's MariaDB directory as data", { dataDirectory: "/var/lib/mysql" }, "dataDirectory: /var/lib/mysql belongs to the distribution's own database server"],
+    ["the distribution's MariaDB directory as tools", { toolsDir: "/var/lib/mysql" }, "toolsDir: /var/lib/mysql belongs to the distribution's own database server"],
+    ["the distribution's PostgreSQL cluster", { dataDirectory: "/var/lib/postgresql/16/main/" }, "dataDirectory: /var/lib/postgresql/16/main/ belongs to the distribution's own database server"],
+  ];
+  for (const [what, extra, message] of cases) {
+    it(`refuses ${what}, naming the argument`, () => {
+      expect(() => validateServerArgs("main", { ...base, ...extra } as Parameters<typeof validateServerArgs>[1], engine)).toThrow(message);
+    });
+  }
 });
