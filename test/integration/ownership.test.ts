@@ -297,6 +297,14 @@ describe("destroy, then up, of a server on an SSH host", () => {
     await s.up();
     expect(await onHost("SELECT v FROM app.kept")).toBe("over-ssh");
   }, 900_000);
+
+  it("destroy with allowDataRemoval leaves nothing of the stack on the host, backups included", async () => {
+    await configure(s, configS(true));
+    await s.up();
+    await s.destroy();
+    expect(hostFilesOf(prefixS)).toEqual([]);
+    expect(existsSync(`/var/lib/dbstack-mariadb/${INSTANCE}`)).toBe(false);
+  }, 900_000);
 });
 
 describe("a deployment made before markers", () => {

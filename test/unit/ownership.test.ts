@@ -10,6 +10,7 @@ import { runScript, sqlite3, tempDir } from "./support/run";
 import { markerPath, renderProvision, renderRemove, type SqliteScriptSpec } from "../../components/engines/sqlite/scripts";
 import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
 import { validateServerArgs } from "../../components/deploy/validateServer";
+import { renderRemoveBackups } from "../../components/backups/backupSchedule";
 
 /** Two clones of one project, and another stack: three owners that must never take each other's things. */
 const A = ownerLine({ project: "dbstack", stack: "a", id: "dbstack-a-111111" });
@@ -289,4 +290,12 @@ describe("component arguments: data directories apart (issue 17 row 11)", () => 
       expect(() => validateServerArgs("main", { ...base, ...extra } as Parameters<typeof validateServerArgs>[1], engine)).toThrow(message);
     });
   }
+});
+
+describe("renderRemoveBackups: the stack's directory of default backup directories", () => {
+  it("is removed with its last backup directory when data removal is allowed, and only when empty", () => {
+    expect(renderRemoveBackups("main", "/var/backups/dbstack-dev-abc123/postgres-main", ".tar", true)).toContain("rmdir '/var/backups/dbstack-dev-abc123' 2>/dev/null || true");
+    expect(renderRemoveBackups("main", "/srv/backups/postgres-main", ".tar", true)).not.toContain("rmdir '/srv/backups'");
+    expect(renderRemoveBackups("main", "/var/backups/dbstack-dev-abc123/postgres-main", ".tar", false)).not.toContain("rmdir");
+  });
 });
