@@ -16,7 +16,9 @@ import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
 import { describeTarget, localTarget, type Target } from "../targets/target";
-import { renderInstallTools, renderRemoveTools } from "../targets/tools";
+import { renderInstallTools, renderRemoveTools, renderToolsOwnerProbe } from "../targets/tools";
+import { OwnerCheck } from "../targets/ownerCheck";
+import { ownerLine } from "../targets/ownership";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { installedVersionProblem, validateServerArgs } from "./validateServer";
 import { ArgumentError } from "../validate";
@@ -77,13 +79,16 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, engine.kind, name);
     const port = args.port ?? engine.defaultPort;
     const standbys = args.standbys ?? [];
-    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version };
+    // Whose everything this deployment makes on a host is: the marker every instance, data
+    // directory and tools directory carries (targets/ownership.ts).
+    const owner = ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix });
+    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version, owner };
     const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
     // On a Docker target the server runs in a container of its own (volumes, container, boot
     // scripts); every engine step then runs inside it, and cron jobs on the Docker host.
     const place = (id: string, t: Target, instance: InstanceSpec, container: ContainerArgs | undefined, extraVolumes: { suffix: string; path: string }[]) =>
       t.kind === "docker"
-        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, component, allowDataRemoval }, this)
+        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, owner, component, allowDataRemoval }, this)
         : undefined;
     /** A container's start and stop scripts, after its instance is configured. */
     const containerScripts = (id: string, access: HostAccess, loc: pulumi.Output<Loc>, after: pulumi.Resource) =>
@@ -104,11 +109,22 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
     const child = { parent: this };
 
+    // Whose the host's instance, data and tools directories are: read at preview, before any step.
+    const ownerCheck = new OwnerCheck(
+      `${name}-owner-check`,
+      {
+        ...on,
+        description: `owner of ${what} on ${where}`,
+        script: [engine.renderOwnerProbe(engine.locate(spec, naming.version ?? "")), renderToolsOwnerProbe(toolsDir, owner)].join("\n"),
+      },
+      { ...child, dependsOn: placed ? [placed.step] : [] },
+    );
+
     // Packages and host facts -----------------------------------------------------------------
     const server = new HostCommand(
       `${name}-server`,
       { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } },
-      { ...child, dependsOn: placed ? [placed.step] : [] },
+      { ...child, dependsOn: [ownerCheck] },
     );
     const facts = server.stdout.apply((s) => engine.parseInstalled(s));
     // A declared version the host does not run is an error (at preview once the host was read), never ignored.
@@ -126,6 +142,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         description: `${what} on ${where}`,
         identity: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
         create: at.apply((l) => engine.renderCreate(l)),
+        // An update runs only for an instance already in this stack's state: one made before
+        // markers is adopted (marked) there, never at create.
+        update: at.apply((l) => engine.renderCreate(l, { adopt: true })),
         delete: at.apply((l) => engine.renderRemove(l, allowDataRemoval)),
         review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
       },
@@ -262,7 +281,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       standbys.forEach((s, i) => {
         const source: StandbySource = { name: s.name, primaryHost: address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv };
         const sId = `${name}-${s.name}`;
-        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version };
+        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version, owner };
         const sPlaced = place(sId, s.target, sSpec, s.container ?? args.container, []);
         const sOn = sPlaced?.on ?? hostAccess(sId, s.target, this);
         const sWhere = describeTarget(sOn.target);
@@ -282,6 +301,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             // is reached, and changing them must never re-create (and so delete) a standby.
             identity: `${sSpec.instance}@standby`,
             create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
+            update: sAt.apply((l) => engine.renderCreateStandby(l, source, { adopt: true })),
             delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
             environment: sEnv,
             review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
@@ -343,9 +363,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...sOn,
             description: `tools of standby ${s.name}`,
-            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).script),
-            files: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).files),
-            delete: renderRemoveTools(sTools),
+            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner }).script),
+            update: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner, adopt: true }).script),
+            files: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner }).files),
+            delete: renderRemoveTools(sTools, owner),
             review: { component },
           },
           { ...child, dependsOn: [sReady] },
@@ -392,16 +413,22 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         tools.push(...offHostCommandFiles(backup));
       }
       tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
-      return renderInstallTools(toolsDir, tools);
+      return tools;
     });
+    // The password files are listed with the tools: destroy removes them, and the next up knows them.
+    const installTools = (t: [string, string, ("0700" | "0600")?][], adopt: boolean) => {
+      const shipped = renderInstallTools(toolsDir, t, { owner, adopt, files: owners.map((o) => ownerPasswordFile(o).slice(toolsDir.length + 1)) });
+      return { script: [shipped.script, ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n"), files: shipped.files };
+    };
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools of ${what}`,
-        create: toolScripts.apply((t) => [t.script, ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
-        files: toolScripts.apply((t) => t.files),
-        delete: renderRemoveTools(toolsDir),
+        create: toolScripts.apply((t) => installTools(t, false).script),
+        update: toolScripts.apply((t) => installTools(t, true).script),
+        files: toolScripts.apply((t) => installTools(t, false).files),
+        delete: renderRemoveTools(toolsDir, owner),
         environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
         review: { component },
       },

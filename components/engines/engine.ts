@@ -31,6 +31,8 @@ export interface InstanceSpec {
   dataDirectory?: string;
   /** Declared major version; default: the distribution's. */
   version?: string;
+  /** The marker line of the stack that owns the instance (targets/ownership.ts). Default: none. */
+  owner?: string;
 }
 
 /** Network access of an instance. */
@@ -117,9 +119,16 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   renderInstall(version: string | undefined): string;
   parseInstalled(stdout: string): InstalledServer;
   locate(instance: InstanceSpec, version: string): Loc;
-  /** Creates the primary's instance if missing; never touches an existing one. */
-  renderCreate(loc: Loc): string;
-  /** Stops the instance; deletes its data only when allowed. */
+  /**
+   * Creates the primary's instance if missing; never touches an existing one. An existing
+   * instance or data directory with another stack's marker is refused; one with no marker is
+   * refused too, unless `adopt` (the instance is already in this stack's state: a deployment
+   * made before markers existed), which writes this stack's marker.
+   */
+  renderCreate(loc: Loc, opts?: { adopt?: boolean }): string;
+  /** Read-only, run at preview: fails when another stack's marker is on the instance or its data directory, naming the owner and field. */
+  renderOwnerProbe(loc: Loc): string;
+  /** Stops the instance; deletes its data only when allowed; leaves an instance another stack owns (or none does) as it is. */
   renderRemove(loc: Loc, allowDataRemoval: boolean): string;
 
   // In a container (a Docker target) ------------------------------------------------------------
@@ -157,7 +166,8 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** On the primary: the replication role (password in `passwordEnv`) and what each standby needs. */
   renderReplicationSource(loc: Loc, source: { passwordEnv: string; standbys: { name: string; address: string }[] }): string;
   /** On a standby's host: creates its instance (PostgreSQL clones the primary here). */
-  renderCreateStandby(loc: Loc, source: StandbySource): string;
+  /** Creates a standby (see renderCreate for the owner check and `adopt`). */
+  renderCreateStandby(loc: Loc, source: StandbySource, opts?: { adopt?: boolean }): string;
   /** On a standby's host after its configuration: starts following (MariaDB seeds and starts replication). */
   renderFollow?(loc: Loc, source: StandbySource): string;
   /** The standby's `promote` tool. */

@@ -5,6 +5,7 @@ import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./hos
 import { serverVariables } from "./optionFile";
 import { restartVariables } from "./parameters";
 import { renderInstanceTls, type InstanceTlsSpec } from "./tls";
+import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
 
 /**
  * The lifecycle of one MariaDB instance on its host: create (initialise the data directory),
@@ -133,7 +134,7 @@ function renderSupervision(loc: MariadbLocation): string {
  * mysql@localhost, unix_socket only: the OS user the server runs as.) The option file is the
  * configure step's. An initialisation that was interrupted is started over.
  */
-export function renderCreateInstance(loc: MariadbLocation): string {
+export function renderCreateInstance(loc: MariadbLocation, opts: { adopt?: boolean } = {}): string {
   const flavor = flavorOf(loc);
   const init =
     flavor === "mariadb"
@@ -143,12 +144,14 @@ export function renderCreateInstance(loc: MariadbLocation): string {
   return [
     scriptHeader(`Creates MariaDB instance ${loc.instance} (port ${loc.port}).`),
     renderInstancePrelude(loc),
+    ...renderClaimInstance(loc, opts.adopt ?? false),
     'marker="$CONF_DIR/initialising"',
     'if [ -d "$DATA_DIR/mysql" ] && [ ! -f "$marker" ]; then',
     '  echo "instance $INSTANCE exists, data in $DATA_DIR"',
     "  exit 0",
     "fi",
     '(umask 022; mkdir -p "$CONF_DIR")',
+    ...(loc.owner ? ['mark_owner "$CONF_OWNER"'] : []),
     'if [ -f "$marker" ]; then',
     "  # An initialisation of dbstack's that did not finish: its files are nobody's data.",
     '  [ -d "$DATA_DIR" ] && find "$DATA_DIR" -mindepth 1 -delete',
@@ -160,20 +163,70 @@ export function renderCreateInstance(loc: MariadbLocation): string {
     'install -d -o mysql -g mysql -m 0750 "$DATA_DIR"',
     'touch "$marker"',
     `if ! out=$(${init} 2>&1); then echo "$out" >&2; exit 1; fi`,
+    ...(loc.owner ? ['mark_owner "$DATA_OWNER"'] : []),
     'rm -f "$marker"',
     'echo "created instance $INSTANCE, data in $DATA_DIR (root through unix_socket only, no anonymous account, no test database)"',
   ].join("\n");
 }
 
 /**
+ * The owner check at the top of the create script (nothing without `loc.owner`): another
+ * stack's marker on the instance (its config directory) or on the data directory stops the
+ * step before anything is changed. An instance that exists without any marker (made by hand, or
+ * by a dbstack before markers) is refused too, unless `adopt`: the update of an instance this
+ * stack already has in its state, which writes the markers. A kept instance of this stack (a
+ * destroy that kept the data) carries its markers and is taken back by the next up.
+ */
+function renderClaimInstance(loc: MariadbLocation, adopt: boolean): string[] {
+  if (!loc.owner) return [];
+  const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
+  return [
+    ...renderRefuseForeign(loc.owner),
+    'if { [ -f "$CNF" ] || [ -d "$DATA_DIR/mysql" ]; } && [ ! -f "$CONF_DIR/initialising" ] && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER"; then',
+    adopt
+      ? '  echo "adopted MariaDB instance $INSTANCE (made before dbstack marked what it owns): marked as owned by this stack"'
+      : `  echo "dataDirectory: MariaDB instance $INSTANCE (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another instanceName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+    "fi",
+    'if [ -d "$DATA_DIR/mysql" ] && [ ! -f "$CONF_DIR/initialising" ]; then (umask 022; mkdir -p "$CONF_DIR"); mark_owner "$CONF_OWNER"; mark_owner "$DATA_OWNER"; fi',
+  ];
+}
+
+/** Stops the script when another stack's marker is on the instance or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    'CONF_OWNER="$CONF_DIR/owner"',
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    'refuse_foreign "$CONF_OWNER" "MariaDB instance $INSTANCE" instanceName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/** Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the instance or its data directory. */
+export function renderOwnerProbe(loc: MariadbLocation): string {
+  return loc.owner ? ["set -euo pipefail", renderInstancePrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n") : "true";
+}
+
+/**
  * Runs on destroy: stops the instance and removes its supervision (unit or supervisor); deletes
  * the data directory and the config directory only when the stack allows data removal. Says on
- * stderr what it kept.
+ * stderr what it kept. An instance that another stack's marker names, or that exists with no
+ * marker at all, is left as it is (not stopped, not deleted).
  */
 export function renderRemoveInstance(loc: MariadbLocation, allowDataRemoval: boolean): string {
   const lines = [
     scriptHeader(`Removes MariaDB instance ${loc.instance}${allowDataRemoval ? " and its data" : " (its data is kept)"}.`),
     renderInstancePrelude(loc),
+    ...(loc.owner
+      ? [
+          renderOwnerFunctions(loc.owner),
+          `owner=$(ownership_of "$CONF_DIR/owner" "$DATA_DIR/${OWNER_FILE}")`,
+          'case "$owner" in',
+          '  foreign*) echo "dbstack: left MariaDB instance $INSTANCE and $DATA_DIR as they are: they belong to another stack (${owner#foreign dbstack })" >&2; exit 0 ;;',
+          '  unmarked) if [ -f "$CNF" ] || [ -d "$DATA_DIR/mysql" ]; then echo "dbstack: left MariaDB instance $INSTANCE and $DATA_DIR as they are: they carry no dbstack owner marker (an up of this stack marks what it made)" >&2; exit 0; fi ;;',
+          "esac",
+        ]
+      : []),
     renderSupervision(loc),
     'if [ -f "$UNIT" ]; then',
     '  if has_systemd; then systemctl disable --now -q "$SERVICE" >&2 || true; fi',

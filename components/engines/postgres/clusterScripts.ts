@@ -2,17 +2,73 @@ import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
+import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
+
+/**
+ * The owner check at the top of a script that creates a cluster (nothing without `loc.owner`):
+ * another stack's marker on the cluster (its configuration directory) or on the data directory
+ * stops the step before anything is changed; so does an existing cluster or data directory with
+ * no marker at all, unless `adopt` (the update of a cluster this stack already has in its state,
+ * made before markers), after which renderMarkCluster marks it.
+ */
+export function renderClaimCluster(loc: ClusterLocation, adopt: boolean): string[] {
+  if (loc.owner === undefined) return [];
+  const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
+  return [
+    ...renderRefuseForeign(loc.owner),
+    'if { cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; } && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER" && ! is_mine "$PENDING_OWNER"; then',
+    adopt
+      ? '  echo "adopted PostgreSQL cluster $V/$CLUSTER (made before dbstack marked what it owns): marked as owned by this stack"'
+      : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another clusterName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+    "fi",
+  ];
+}
+
+/** Stops the script when another stack's marker is on the cluster or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    `CONF_OWNER="$CONF_DIR/${OWNER_FILE}"`,
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    "# Written before pg_createcluster, removed once the cluster is marked: a create stopped in between is still this stack's.",
+    'PENDING_OWNER="/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating"',
+    'refuse_foreign "$PENDING_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/**
+ * Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the
+ * cluster or its data directory. A host without PostgreSQL has no cluster to check.
+ */
+export function renderOwnerProbe(loc: ClusterLocation): string {
+  if (loc.owner === undefined) return "true";
+  return ["set -euo pipefail", "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || exit 0", renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
+}
+
+/** Before pg_createcluster: the pending marker (see renderClaimCluster), in postgres's home (made only when missing). */
+export function renderMarkPending(): string[] {
+  return ["  [ -d /var/lib/postgresql ] || install -d -o postgres -g postgres -m 0755 /var/lib/postgresql", '  mark_owner "$PENDING_OWNER"'];
+}
+
+/** After a cluster is created (or found to be this stack's): its configuration and data directories carry this stack's marker. */
+export function renderMarkCluster(loc: ClusterLocation): string[] {
+  return loc.owner === undefined ? [] : ['mark_owner "$CONF_OWNER"', 'if [ -d "$DATA_DIR" ]; then mark_owner "$DATA_OWNER"; fi', 'rm -f "$PENDING_OWNER"'];
+}
 
 /**
  * Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an
- * existing one. A cluster of the same name in another major version means the declared `version`
- * is not the one the cluster runs: that fails before anything is created (a second cluster on the
- * same port would not start, and the first would be silently left behind), naming `version`.
+ * existing one (see renderClaimCluster). A cluster of the same name in another major version means
+ * the declared `version` is not the one the cluster runs: that fails before anything is created (a
+ * second cluster on the same port would not start, and the first would be silently left behind),
+ * naming `version`.
  */
-export function renderCreateCluster(loc: ClusterLocation): string {
+export function renderCreateCluster(loc: ClusterLocation, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
     renderClusterPrelude(loc),
+    ...renderClaimCluster(loc, opts.adopt ?? false),
     "if cluster_exists; then",
     '  echo "cluster $V/$CLUSTER exists"',
     "else",
@@ -22,16 +78,31 @@ export function renderCreateCluster(loc: ClusterLocation): string {
     '    echo "version: PostgreSQL $V is declared (or the newest installed), but cluster $CLUSTER exists in PostgreSQL $ov; dbstack does not upgrade a cluster: declare version $ov, or upgrade it by hand first (pg_upgradecluster $ov $CLUSTER)" >&2',
     "    exit 1",
     "  done",
+    ...(loc.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     '  echo "created cluster $V/$CLUSTER on port $PORT, data in $DATA_DIR"',
     "fi",
+    ...renderMarkCluster(loc),
   ].join("\n");
+}
+
+/** The owner check of destroy: a cluster another stack owns, or that none does, is left as it is (not stopped, not dropped). */
+function renderRemoveGuard(loc: ClusterLocation): string[] {
+  if (loc.owner === undefined) return [];
+  return [
+    renderOwnerFunctions(loc.owner),
+    `owner=$(ownership_of "$CONF_DIR/${OWNER_FILE}" "$DATA_DIR/${OWNER_FILE}" "/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating")`,
+    'case "$owner" in',
+    '  foreign*) echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they belong to another stack (${owner#foreign dbstack })" >&2; exit 0 ;;',
+    '  unmarked) if cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; then echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they carry no dbstack owner marker (an up of this stack marks what it made)" >&2; exit 0; fi ;;',
+    "esac",
+  ];
 }
 
 /** Runs on destroy: stops the cluster; deletes it only when the stack allows data removal. */
 export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: boolean): string {
-  const prelude = renderClusterPrelude(loc);
+  const prelude = [renderClusterPrelude(loc), ...renderRemoveGuard(loc)].join("\n");
   if (!allowDataRemoval) {
     return [
       prelude,
@@ -46,6 +117,7 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
     "# pg_dropcluster leaves files it did not write (dbstack's conf.d); a new cluster of the same name would include them.",
     'rm -rf "$CONF_DIR"',
     'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.pgpass" # a standby\'s replication password',
+    'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating" # the pending owner marker of an interrupted create',
     'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
     'echo "dbstack: deleted PostgreSQL cluster $V/$CLUSTER and its data (allowDataRemoval is set)" >&2',
   ].join("\n");

@@ -10,7 +10,7 @@ import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
-import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
+import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster } from "./clusterScripts";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
@@ -51,9 +51,10 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     const f = parseInstalledServer(stdout);
     return { ...f, version: String(f.version) };
   },
-  locate: (i, version) => ({ version: Number(version), cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory }),
+  locate: (i, version) => ({ version: version ? Number(version) : undefined, cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory, owner: i.owner }),
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
+  renderOwnerProbe,
 
   defaultImage: DEFAULTS.container.images.postgres,
   containerVolumes: (i) => [
@@ -96,8 +97,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     psqlScript(loc, "replication role", renderReplicationRoleSql(REPLICATION_USER, source.passwordEnv)) +
     "\n" +
     renderReplicationSlots(loc, source.standbys.map((s) => slotName(s.name))),
-  renderCreateStandby: (loc, source) =>
-    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }),
+  renderCreateStandby: (loc, source, opts) =>
+    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }, opts),
   renderPromote: renderPromote,
 
   renderBackup: (loc, spec) => renderPostgresBackup({ ...loc, ...spec }),

@@ -1,5 +1,6 @@
 import { scriptHeader, shellQuote } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
+import { renderClaimCluster, renderMarkCluster, renderMarkPending } from "./clusterScripts";
 
 /** On the primary: one physical replication slot per standby; slots of removed standbys are dropped. */
 export function renderReplicationSlots(primary: ClusterLocation, standbys: string[]): string {
@@ -32,11 +33,13 @@ export interface StandbySpec2 extends ClusterLocation {
  * password comes from DBSTACK_REPLICATION_PASSWORD in the environment. A cluster that was
  * promoted (no standby.signal) or holds data is never overwritten.
  */
-export function renderStandby(spec: StandbySpec2): string {
+export function renderStandby(spec: StandbySpec2, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Standby ${spec.cluster} of ${spec.primaryHost}:${spec.primaryPort}, slot ${spec.slot}.`),
     renderClusterPrelude(spec),
+    ...renderClaimCluster(spec, opts.adopt ?? false),
     "if ! cluster_exists; then",
+    ...(spec.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 -- --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     "  fresh=yes",
     "else fresh=no; fi",
@@ -71,6 +74,7 @@ export function renderStandby(spec: StandbySpec2): string {
     '  echo "$V/$CLUSTER exists and is not a standby (promoted, or holding its own data): dbstack will not overwrite it; remove it from the stack or drop the cluster to re-create the standby" >&2',
     "  exit 1",
     "fi",
+    ...renderMarkCluster(spec),
   ].join("\n");
 }
 

@@ -6,6 +6,7 @@ import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
 import { cronJobName, defaultToolsDir } from "../../model/naming";
+import { ownerLine } from "../../targets/ownership";
 import { hostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
@@ -142,6 +143,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       backup,
       healthChecks: args.healthChecks ?? [],
       allowDataRemoval: args.allowDataRemoval ?? false,
+      stackOwner: ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix }),
     };
     const where = describeTarget(target);
     const urls = sqliteUrls(args.path);
@@ -170,6 +172,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
         ...on,
         description: `tools for sqlite database ${name}`,
         create: installTools.script,
+        update: renderInstallTools(spec, true).script,
         files: installTools.files,
         delete: renderRemoveTools(spec),
         review: { component },
