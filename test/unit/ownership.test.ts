@@ -3,6 +3,7 @@ import { join } from "path";
 import { describe, expect, it } from "vitest";
 import { ownerLine, OWNER_FILE, renderOwnerFunctions } from "../../components/targets/ownership";
 import { renderInstallTools, renderRemoveTools, TOOLS_MANIFEST } from "../../components/targets/tools";
+import type { ShippedScript } from "../../components/targets/hostFiles";
 import { renderSaveFromEnvironment } from "../../components/deploy/common";
 import { renderCreateInstance, renderRemoveInstance } from "../../components/engines/mariadb/instanceScripts";
 import { renderCreateCluster, renderRemoveCluster } from "../../components/engines/postgres/clusterScripts";
@@ -19,8 +20,9 @@ const OTHER = ownerLine({ project: "other", stack: "prod", id: "dbstack-prod-333
 const TOOLS: [string, string][] = [["backup", "#!/bin/bash\necho backup\n"], ["maintenance", "#!/bin/bash\necho maintenance\n"]];
 
 /** The tools step as serverDeployment renders it: the tools, then the owner's password file beside them. */
-function installStep(dir: string, owner: string, opts: { adopt?: boolean } = {}): string {
-  return [renderInstallTools(dir, TOOLS, { owner, adopt: opts.adopt, files: ["app.password"] }), renderSaveFromEnvironment(join(dir, "app.password"), "PW")].join("\n");
+function installStep(dir: string, owner: string, opts: { adopt?: boolean } = {}): ShippedScript {
+  const shipped = renderInstallTools(dir, TOOLS, { owner, adopt: opts.adopt, files: ["app.password"] });
+  return { script: [shipped.script, renderSaveFromEnvironment(join(dir, "app.password"), "PW")].join("\n"), files: shipped.files };
 }
 
 describe("ownerLine", () => {
