@@ -168,6 +168,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         ...on,
         description: `configuration of ${what} on ${where}`,
         create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+        // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
+        probe: at.apply((l) => engine.renderServingProbe(l)),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
@@ -313,6 +315,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             ...sOn,
             description: `configuration of standby ${s.name} on ${sWhere}`,
             create: pulumi.all([sAt, sConfigSpec]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+            probe: sAt.apply((l) => engine.renderServingProbe(l)),
             review: restartValues.apply((r) => ({ component, restartParameters: r })),
           },
           { ...child, dependsOn: [sInstance, sCert] },

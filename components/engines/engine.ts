@@ -134,6 +134,12 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   restartValues(version: string, config: InstanceConfig, port: number): Record<string, string>;
   /** Writes the configuration and applies it (start, reload/SET GLOBAL, or restart); prints what it did. */
   renderConfigure(loc: Loc, config: InstanceConfig): string;
+  /**
+   * The configure step's probe: a read-only script that exits non-zero unless the server runs and
+   * answers on its declared port, so that an up after a failed one, or after the server was
+   * stopped from outside, starts it again instead of reporting the step unchanged.
+   */
+  renderServingProbe(loc: Loc): string;
 
   // TLS: a CA per deployment on the primary's host; each host its own key ----------------------
   renderCa(loc: Loc): string;

@@ -12,7 +12,7 @@ import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } f
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
-import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
+import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { restartVariables } from "./parameters";
 import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
@@ -88,6 +88,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       return Object.fromEntries(Object.entries(values).filter(([k]) => restart.has(k) && !/(^|_)(datadir|socket|pid_file|log_error)$/.test(k)));
     },
     renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate }),
+    renderServingProbe: renderServingProbe,
 
     renderCa: renderInstanceCa,
     renderStandbyKey: renderReplicaKey,

@@ -9,7 +9,8 @@ import { DEFAULTS } from "../../model/defaults";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
-import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
+import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster, renderServingProbe } from "./clusterScripts";
+import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { restartParameters } from "./parameters";
@@ -56,7 +57,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     { suffix: "data", path: i.dataDirectory ?? "/var/lib/postgresql" },
     { suffix: "config", path: "/etc/postgresql" },
   ],
-  renderStart: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && ! cluster_running; then pg_ctlcluster "$V" "$CLUSTER" start; fi`,
+  renderStart: (loc) => `${renderClusterPrelude(loc)}\n${renderCloseInheritedFds()}\nif cluster_exists && ! cluster_running; then ( close_inherited_fds; exec pg_ctlcluster "$V" "$CLUSTER" start </dev/null ); fi`,
   renderStop: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && cluster_running; then pg_ctlcluster "$V" "$CLUSTER" stop -m fast; fi`,
   healthCommand: (i) => `pg_isready -q -h 127.0.0.1 -p ${i.port}`,
 
@@ -77,6 +78,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     // A standby's step ends when it streams from its primary.
     return config.role === "standby" ? `${script}\n${renderAwaitStreaming()}` : script;
   },
+
+  renderServingProbe: renderServingProbe,
 
   renderCa: renderClusterCa,
   renderStandbyKey: renderStandbyKey,
