@@ -273,7 +273,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             // What the standby is: its instance. Its host's address, port, user and keys say how it
             // is reached, and changing them must never re-create (and so delete) a standby.
             identity: `${sSpec.instance}@standby`,
-            create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
+            // The standby verifies its primary against the deployment's CA (unless the primary's certificate is the user's own).
+            create: pulumi.all([sAt, ca.stdout]).apply(([l, caCertificate]) => engine.renderCreateStandby(l as Loc, { ...source, caCertificate: args.tls ? undefined : caCertificate })),
             delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
             environment: sEnv,
             review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },

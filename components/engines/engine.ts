@@ -71,6 +71,11 @@ export interface StandbySource {
   replicationUser: string;
   /** Environment variable holding the replication password. */
   passwordEnv: string;
+  /**
+   * The deployment's CA certificate (the CA step's output), which the standby verifies its
+   * primary's certificate against. Absent when the primary's certificate is the user's own (`tls`).
+   */
+  caCertificate?: string;
 }
 
 /** What the hooks and the on-demand health tool of one database need. */

@@ -138,8 +138,8 @@ function renderServingCheck(): string {
   return [
     "instance_serving() {",
     "  local seen pid",
-    "  seen=$(echo \"SELECT CONCAT(@@port, ' ', @@skip_networking);\" | mariadb_root 2>/dev/null) || return 1",
-    '  [ "$seen" = "$PORT 0" ] || return 1',
+    "  seen=$(echo \"SELECT CONCAT(@@port, IF(@@skip_networking, ' without networking', ' on TCP'));\" | mariadb_root 2>/dev/null) || return 1",
+    '  [ "$seen" = "$PORT on TCP" ] || return 1',
     '  pid=$(cat "$PID_FILE" 2>/dev/null) && [ -n "$pid" ] || return 1',
     "  [[ $'\\n'\"$(port_listener_pids \"$PORT\")\"$'\\n' == *$'\\n'\"$pid\"$'\\n'* ]]",
     "}",

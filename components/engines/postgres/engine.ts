@@ -96,7 +96,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     "\n" +
     renderReplicationSlots(loc, source.standbys.map((s) => slotName(s.name))),
   renderCreateStandby: (loc, source) =>
-    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }),
+    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser, caCertificate: source.caCertificate }),
   renderPromote: renderPromote,
 
   renderBackup: (loc, spec) => renderPostgresBackup({ ...loc, ...spec }),
