@@ -10,6 +10,7 @@ import { DEFAULTS } from "../model/defaults";
 import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
 import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
+import { certificateLifetime, renewalPeriod } from "../tls/lifetime";
 import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
@@ -137,6 +138,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       ),
     );
     const declaredListen = args.listenAddresses ?? [...DEFAULTS.server.listenAddresses];
+    const lifetime = certificateLifetime(args.certificateLifetime);
     const access = {
       listenAddresses: declaredListen,
       allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
@@ -151,7 +153,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         role: "primary",
         serverId: 1,
         hasStandbys: standbys.length > 0,
-        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) },
+        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]), lifetime },
       }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
@@ -159,7 +161,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // The deployment's CA lives on the primary's host only; its certificate is public.
     const ca = new HostCommand(
       `${name}-ca`,
-      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l)), review: { component } },
+      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l, lifetime)), review: { component } },
       { ...child, dependsOn: [instance] },
     );
     const config = new HostCommand(
@@ -169,7 +171,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         description: `configuration of ${what} on ${where}`,
         create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
         // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
-        probe: at.apply((l) => engine.renderServingProbe(l)),
+        probe: at.apply((l) => engine.renderServingProbe(l, args.tls ? undefined : lifetime.certificateDays)),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
@@ -295,7 +297,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...on,
             description: `TLS certificate of standby ${s.name}, signed on ${where}`,
-            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames })),
+            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames, lifetime })),
+            // Signed again once per renewal window (tls/lifetime.ts): the standby's certificate is not on this host to check.
+            triggers: [renewalPeriod(new Date(), lifetime.certificateDays)],
             review: { component },
           },
           { ...child, dependsOn: [ca] },
@@ -308,7 +312,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             access: accessIn(sAccess, sPlaced, nets),
             role: "standby",
             serverId: i + 2,
-            tls: { names: sNames, certificate, caCertificate },
+            tls: { names: sNames, certificate, caCertificate, lifetime },
           }));
         let sReady = new HostCommand(
           `${sId}-config`,
@@ -316,7 +320,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             ...sOn,
             description: `configuration of standby ${s.name} on ${sWhere}`,
             create: pulumi.all([sAt, sConfigSpec]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
-            probe: sAt.apply((l) => engine.renderServingProbe(l)),
+            probe: sAt.apply((l) => engine.renderServingProbe(l, lifetime.certificateDays)),
             review: restartValues.apply((r) => ({ component, restartParameters: r })),
           },
           { ...child, dependsOn: [sInstance, sCert] },

@@ -39,6 +39,8 @@ export const DEFAULTS = {
     listenAddresses: ["localhost"] as readonly string[],
     /** Client networks allowed from outside the host: none. */
     allowedCidrs: [] as readonly string[],
+    /** Lifetimes of the certificates dbstack issues, in days: each host's, and the deployment CA's. */
+    certificateLifetime: { certificateDays: 365, caDays: 3650 },
   },
   user: {
     /** Concurrent connections of a user; -1 for no limit. */

@@ -87,7 +87,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       // Paths derive from the instance name, which cannot change without a new instance.
       return Object.fromEntries(Object.entries(values).filter(([k]) => restart.has(k) && !/(^|_)(datadir|socket|pid_file|log_error)$/.test(k)));
     },
-    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate }),
+    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate, lifetime: config.tls.lifetime }),
     renderServingProbe: renderServingProbe,
 
     renderCa: renderInstanceCa,

@@ -1,5 +1,6 @@
 import { scriptHeader, shellQuote, sqlLiteral, withHeredoc, writeFileToExpandedPath } from "../../shell";
 import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { programs, type Flavor } from "./flavor";
 import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
 import { serverVariables } from "./optionFile";
@@ -155,10 +156,12 @@ function renderServingCheck(): string {
 /**
  * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
  * non-zero when the instance is not serving on its declared port (stopped from outside, crashed,
- * or left down by a failed up), so the step is not "unchanged" and the next up starts it.
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
  */
-export function renderServingProbe(loc: MariadbLocation): string {
-  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving"].join("\n");
+export function renderServingProbe(loc: MariadbLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (FLUSH SSL, no restart).", '! certificate_due "$TLS_DIR/server.crt"'];
+  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving", ...renewal].join("\n");
 }
 
 /**

@@ -1,5 +1,6 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
 
@@ -94,10 +95,12 @@ function renderServingCheck(): string {
 /**
  * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
  * non-zero when the cluster is not serving on its declared port (stopped from outside, crashed,
- * or left down by a failed up), so the step is not "unchanged" and the next up starts it.
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
  */
-export function renderServingProbe(loc: ClusterLocation): string {
-  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving"].join("\n");
+export function renderServingProbe(loc: ClusterLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (reload, no restart).", '! certificate_due "$CONF_DIR/dbstack-tls/server.crt"'];
+  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving", ...renewal].join("\n");
 }
 
 /**
