@@ -40,29 +40,39 @@ export function renderCloseInheritedFds(): string {
  * - `port_listener_pids <port>`: the pids of the processes that listen on TCP port <port> in this
  *   host's (or container's) network namespace, one per line;
  * - `port_holders <port> [own pid …]`: one line `pid <pid> (<command line>)` per listener that is
- *   not one of the own pids (the instance's server);
+ *   not one of the own pids (the instance's server), or `a process not visible from here` for a
+ *   listening socket no visible process holds (a container on the host's network sees the
+ *   host's sockets but not its processes);
  * - `refuse_taken_port <port> <what> [own pid …]`: fails the step naming `port` and the holder when
  *   another process listens on <port>; <what> says what was left as it was.
  */
 export function renderPortFunctions(): string {
   return [
-    "port_listener_pids() {",
-    "  local hex inodes expr inode",
+    "# Inodes of the TCP sockets listening on port $1; /proc/net/tcp{,6}: field 2 is address:port (hex), 4 the state (0A = LISTEN), 10 the inode.",
+    "port_listener_inodes() {",
+    "  local hex",
     '  hex=$(printf "%04X" "$1")',
-    "  # /proc/net/tcp{,6}: field 2 is address:port (hex), field 4 the state (0A = LISTEN), field 10 the inode.",
-    "  inodes=$(awk -v p=\":$hex\" '$4 == \"0A\" && substr($2, length($2) - 4) == p { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)",
-    '  [ -n "$inodes" ] || return 0',
-    "  expr=()",
-    '  for inode in $inodes; do expr+=(${expr[@]:+-o} -lname "socket:\\[$inode\\]"); done',
-    "  # find fails on processes that end while it reads /proc: what it found is still right.",
-    '  { find /proc/[0-9]*/fd -maxdepth 1 \\( "${expr[@]}" \\) 2>/dev/null || true; } | cut -d/ -f3 | sort -un',
+    "  awk -v p=\":$hex\" '$4 == \"0A\" && substr($2, length($2) - 4) == p { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u",
+    "}",
+    "# The pids holding socket inode $1 (find fails on processes that end while it reads /proc: what it found is still right).",
+    "socket_pids() {",
+    '  { find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\\[$1\\]" 2>/dev/null || true; } | cut -d/ -f3 | sort -un',
+    "}",
+    "port_listener_pids() {",
+    "  local inode",
+    '  for inode in $(port_listener_inodes "$1"); do socket_pids "$inode"; done | sort -un',
     "}",
     "port_holders() {",
-    '  local port=$1 pid own cmd; shift',
-    '  for pid in $(port_listener_pids "$port"); do',
-    '    for own in "$@"; do [ "$pid" = "$own" ] && continue 2; done',
-    "    cmd=$(tr '\\0' ' ' < \"/proc/$pid/cmdline\" 2>/dev/null | cut -c1-120) || cmd=''",
-    '    echo "pid $pid (${cmd% })"',
+    '  local port=$1 inode pid own cmd pids; shift',
+    '  for inode in $(port_listener_inodes "$port"); do',
+    '    pids=$(socket_pids "$inode")',
+    "    # A listener no process here holds: another container's or namespace's, on a shared network.",
+    '    [ -n "$pids" ] || { echo "a process not visible from here (socket inode $inode)"; continue; }',
+    "    for pid in $pids; do",
+    '      for own in "$@"; do [ "$pid" = "$own" ] && continue 2; done',
+    "      cmd=$(tr '\\0' ' ' < \"/proc/$pid/cmdline\" 2>/dev/null | cut -c1-120) || cmd=''",
+    '      echo "pid $pid (${cmd% })"',
+    "    done",
     "  done",
     "}",
     "refuse_taken_port() {",

@@ -51,6 +51,15 @@ describe("port_holders / refuse_taken_port", () => {
     expect(bash(`refuse_taken_port ${port} "left" ${pid}; echo free`)).toMatchObject({ code: 0, stdout: "free" });
   });
 
+  it("refuses a port held by a process it cannot see (a container on the host's network sees the host's sockets, not its processes)", async () => {
+    const { port } = await listen("127.0.0.1");
+    // A new pid namespace with its own /proc, on this network: the listener's socket shows, its process does not.
+    const script = `set -Eeuo pipefail\n${renderPortFunctions()}\nrefuse_taken_port ${port} "left"`;
+    const r = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "bash", "-c", script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`port: ${port} is already in use by another process: a process not visible from here \\(socket inode \\d+\\)`));
+  });
+
   it("passes a port nobody listens on", async () => {
     const { port } = await listen("127.0.0.1");
     listeners.splice(0).forEach((l) => l.kill("SIGKILL"));
