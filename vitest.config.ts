@@ -19,6 +19,7 @@ const ENGINES = [
   "test/integration/copy-refs.test.ts",
   "test/integration/db-check.test.ts",
   "test/integration/import-from.test.ts",
+  "test/integration/converge-docker.test.ts",
 ];
 
 const shared = {

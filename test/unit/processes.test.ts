@@ -98,10 +98,21 @@ describe("the configure steps check the port first and the server last", () => {
   it.each([
     ["MariaDB", mariadbProbe({ instance: "app", port: 3306 }), "instance_serving"],
     ["PostgreSQL", postgresProbe({ cluster: "app", port: 5432, version: 15 }), "cluster_serving"],
-  ])("%s: the probe is read-only and ends with the serving check", (_e, probe, check) => {
+  ])("%s: the probe is read-only and fails when the serving check fails", (_e, probe, check) => {
     expect(spawnSync("bash", ["-n"], { input: probe }).status).toBe(0);
-    expect(probe.trim().split("\n").pop()).toBe(check);
+    expect(probe.trim().split("\n").pop()).toBe(`${check} || exit 1`);
     expect(probe).not.toMatch(/pg_ctlcluster "\$V" "\$CLUSTER" (start|restart|reload)|pg_ctl_cluster|start_instance|restart_instance|mv -f|rm -f|cat >/);
+  });
+
+  it.each([
+    ["MariaDB", mariadbProbe({ instance: "app", port: 3306 }, 365), "instance_serving"],
+    ["PostgreSQL", postgresProbe({ cluster: "app", port: 5432, version: 15 }, 365), "cluster_serving"],
+  ])("%s: with a certificate lifetime, the probe fails when the server is down, whatever the certificate", (_e, probe, check) => {
+    // The serving check stubbed to fail, the certificate check to pass: the probe must still fail.
+    const stubbed = probe.replace(new RegExp(`^${check} \\|\\| exit 1$`, "m"), `${check}() { return 1; }\ncertificate_due() { return 1; }\n${check} || exit 1`);
+    const tail = stubbed.slice(stubbed.indexOf(`${check}() { return 1; }`));
+    expect(spawnSync("bash", ["-c", tail]).status).toBe(1);
+    expect(probe).toMatch(/! certificate_due "\$(TLS_DIR|CONF_DIR\/dbstack-tls)\/server\.crt"$/);
   });
 
   it("starts servers with no inherited descriptor (MariaDB's supervisor, pg_ctlcluster)", () => {
