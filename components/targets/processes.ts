@@ -37,6 +37,7 @@ export function renderCloseInheritedFds(): string {
 
 /**
  * Shell functions:
+ * - `port_listener_uids <port>`: the uids owning the sockets that listen on TCP port <port>;
  * - `port_listener_pids <port>`: the pids of the processes that listen on TCP port <port> in this
  *   host's (or container's) network namespace, one per line;
  * - `port_holders <port> [own pid …]`: one line `pid <pid> (<command line>)` per listener that is
@@ -57,6 +58,13 @@ export function renderPortFunctions(): string {
     "# The pids holding socket inode $1 (find fails on processes that end while it reads /proc: what it found is still right).",
     "socket_pids() {",
     '  { find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\\[$1\\]" 2>/dev/null || true; } | cut -d/ -f3 | sort -un',
+    "}",
+    "# The uids owning the sockets listening on port $1 (field 8): readable where the processes are not",
+    "# (root in a container without CAP_SYS_PTRACE cannot read another user's /proc/<pid>/fd).",
+    "port_listener_uids() {",
+    "  local hex",
+    '  hex=$(printf "%04X" "$1")',
+    "  awk -v p=\":$hex\" '$4 == \"0A\" && substr($2, length($2) - 4) == p { print $8 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -un",
     "}",
     "port_listener_pids() {",
     "  local inode",

@@ -37,6 +37,8 @@ describe("port_holders / refuse_taken_port", () => {
   ])("finds the process that listens on a port (%s) and refuses the port naming `port` and the holder", async (_case, address) => {
     const { pid, port } = await listen(address);
     expect(bash(`port_listener_pids ${port}`).stdout.split("\n")).toEqual([String(pid)]);
+    // The socket's owner, which a container can read where it cannot read the process.
+    expect(bash(`port_listener_uids ${port}`).stdout).toBe(String(process.getuid!()));
     expect(bash(`port_holders ${port}`).stdout).toMatch(new RegExp(`^pid ${pid} \\(\\S*python3?[\\d.]* -c import socket`));
     const refused = bash(`refuse_taken_port ${port} "the instance is left as it was"; echo reached`);
     expect(refused.code).toBe(1);

@@ -131,18 +131,18 @@ function renderSupervision(loc: MariadbLocation): string {
 /**
  * Shell functions (after the prelude and renderPortFunctions): `instance_serving` succeeds when
  * the instance answers a query over its socket that reports the declared port with networking
- * on, and the process listening on TCP port $PORT is this instance's server (not merely a pid
- * file, nor another process on the port); `wait_until_serving` waits for that (at most 30 s) or
+ * on, and the socket listening on TCP port $PORT is the server's (mysql's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or
  * fails the step naming the instance, the port and the end of its error log.
  */
 function renderServingCheck(): string {
   return [
     "instance_serving() {",
-    "  local seen pid",
+    "  local seen",
     "  seen=$(echo \"SELECT CONCAT(@@port, IF(@@skip_networking, ' without networking', ' on TCP'));\" | mariadb_root 2>/dev/null) || return 1",
     '  [ "$seen" = "$PORT on TCP" ] || return 1',
-    '  pid=$(cat "$PID_FILE" 2>/dev/null) && [ -n "$pid" ] || return 1',
-    "  [[ $'\\n'\"$(port_listener_pids \"$PORT\")\"$'\\n' == *$'\\n'\"$pid\"$'\\n'* ]]",
+    "  # The TCP listener on the port is the server's (its socket is mysql's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u mysql)\"$'\\n'* ]]",
     "}",
     "wait_until_serving() {",
     "  for _ in $(seq 1 30); do instance_serving && return 0; sleep 1; done",
@@ -357,7 +357,10 @@ export function renderConfigureInstance(loc: MariadbLocation, optionFileText: st
     renderServingCheck(),
     '[ -d "$DATA_DIR/mysql" ] || { echo "instance $INSTANCE does not exist (no system tables in $DATA_DIR): its create step has not run" >&2; exit 1; }',
     "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
-    'refuse_taken_port "$PORT" "MariaDB instance $INSTANCE and its option file are left as they were" $(instance_running && cat "$PID_FILE" 2>/dev/null || true)',
+    "# The instance itself on its declared port is no conflict (asked over its own socket: in a container its process may not be visible).",
+    'if ! { instance_running && [ "$(echo "SELECT @@port;" | mariadb_root 2>/dev/null)" = "$PORT" ]; }; then',
+    '  refuse_taken_port "$PORT" "MariaDB instance $INSTANCE and its option file are left as they were" $(instance_running && cat "$PID_FILE" 2>/dev/null || true)',
+    "fi",
     '(umask 022; mkdir -p "$CONF_DIR")',
     ...(tls ? [renderInstanceTls(tls)] : ["tls_changed=no"]),
     "# The applied file is kept aside until the server has accepted the new one.",

@@ -69,19 +69,19 @@ function renderCheckConfig(): string {
 /**
  * Shell functions (after the prelude and renderPortFunctions): `cluster_serving` succeeds when the
  * cluster answers a query over its socket reporting the declared port and, when it listens on
- * TCP at all, the process listening on TCP port $PORT is its postmaster (not merely a pid file,
- * nor another process on the port); `wait_until_serving` waits for that (at most 30 s) or fails
+ * TCP at all, the socket listening on TCP port $PORT is the postmaster's (postgres's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or fails
  * the step naming the cluster, the port and the end of its log.
  */
 function renderServingCheck(): string {
   return [
     "cluster_serving() {",
-    "  local seen pid",
+    "  local seen",
     "  seen=$(psql_su -d postgres -tA -c \"SELECT current_setting('port') || ' ' || current_setting('listen_addresses')\" 2>/dev/null) || return 1",
     '  [ "${seen%% *}" = "$PORT" ] || return 1',
     '  [ -n "${seen#* }" ] && [ "$seen" != "$PORT" ] || return 0 # no TCP listener declared',
-    '  pid=$(head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null) && [ -n "$pid" ] || return 1',
-    "  [[ $'\\n'\"$(port_listener_pids \"$PORT\")\"$'\\n' == *$'\\n'\"$pid\"$'\\n'* ]]",
+    "  # The TCP listener on the port is the postmaster's (its socket is postgres's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u postgres)\"$'\\n'* ]]",
     "}",
     "wait_until_serving() {",
     "  for _ in $(seq 1 30); do cluster_serving && return 0; sleep 1; done",
@@ -136,7 +136,10 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     renderServingCheck(),
     renderPgCtl(),
     "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
-    'refuse_taken_port "$PORT" "cluster $V/$CLUSTER and its configuration files are left as they were" $(cluster_running && head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
+    "# The cluster itself on its declared port is no conflict (asked over its socket: in a container its process may not be visible).",
+    `if ! { cluster_running && [ "$(psql_su -d postgres -tA -c "SELECT current_setting('data_directory')" 2>/dev/null)" = "$DATA_DIR" ]; }; then`,
+    '  refuse_taken_port "$PORT" "cluster $V/$CLUSTER and its configuration files are left as they were" $(cluster_running && head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
+    "fi",
     'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
     "# The live files are kept aside until PostgreSQL has accepted the new ones.",
     `for f in ${CONFIG_FILES.join(" ")}; do if [ -f "$CONF_DIR/$f" ]; then cp -p "$CONF_DIR/$f" "$CONF_DIR/$f.dbstack-prev"; else rm -f "$CONF_DIR/$f.dbstack-prev"; fi; done`,
