@@ -114,7 +114,7 @@ describe("the configure steps check the port first and the server last", () => {
     const stubbed = probe.replace(new RegExp(`^${check} \\|\\| exit 1$`, "m"), `${check}() { return 1; }\ncertificate_due() { return 1; }\n${check} || exit 1`);
     const tail = stubbed.slice(stubbed.indexOf(`${check}() { return 1; }`));
     expect(spawnSync("bash", ["-c", tail]).status).toBe(1);
-    expect(probe).toMatch(/! certificate_due "\$(TLS_DIR|CONF_DIR\/dbstack-tls)\/server\.crt"$/);
+    expect(probe.trimEnd()).toMatch(/! certificate_due "\$(TLS_DIR|CONF_DIR\/dbstack-tls)\/server\.crt"$/);
   });
 
   it("starts servers with no inherited descriptor (MariaDB's supervisor, pg_ctlcluster)", () => {

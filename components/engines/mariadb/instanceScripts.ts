@@ -161,7 +161,7 @@ function renderServingCheck(): string {
  */
 export function renderServingProbe(loc: MariadbLocation, certificateDays?: number): string {
   const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (FLUSH SSL, no restart).", '! certificate_due "$TLS_DIR/server.crt"'];
-  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving || exit 1", ...renewal].join("\n");
+  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving || exit 1", ...renewal].join("\n") + "\n";
 }
 
 /**

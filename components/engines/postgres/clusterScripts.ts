@@ -100,7 +100,7 @@ function renderServingCheck(): string {
  */
 export function renderServingProbe(loc: ClusterLocation, certificateDays?: number): string {
   const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (reload, no restart).", '! certificate_due "$CONF_DIR/dbstack-tls/server.crt"'];
-  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving || exit 1", ...renewal].join("\n");
+  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving || exit 1", ...renewal].join("\n") + "\n";
 }
 
 /**
