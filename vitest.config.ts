@@ -21,6 +21,7 @@ const ENGINES = [
   "test/integration/db-check.test.ts",
   "test/integration/import-from.test.ts",
   "test/integration/ownership-docker.test.ts",
+  "test/integration/converge-docker.test.ts",
 ];
 
 const shared = {

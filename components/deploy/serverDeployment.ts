@@ -12,6 +12,7 @@ import { DEFAULTS } from "../model/defaults";
 import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
 import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
+import { certificateLifetime, renewalPeriod } from "../tls/lifetime";
 import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
@@ -166,6 +167,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       ),
     );
     const declaredListen = args.listenAddresses ?? [...DEFAULTS.server.listenAddresses];
+    const lifetime = certificateLifetime(args.certificateLifetime);
     const access = {
       listenAddresses: declaredListen,
       allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
@@ -180,7 +182,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         role: "primary",
         serverId: 1,
         hasStandbys: standbys.length > 0,
-        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) },
+        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]), lifetime },
       }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
@@ -188,7 +190,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // The deployment's CA lives on the primary's host only; its certificate is public.
     const ca = new HostCommand(
       `${name}-ca`,
-      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l)), review: { component } },
+      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l, lifetime)), review: { component } },
       { ...child, dependsOn: [instance] },
     );
     const config = new HostCommand(
@@ -197,6 +199,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         ...on,
         description: `configuration of ${what} on ${where}`,
         create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+        // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
+        probe: at.apply((l) => engine.renderServingProbe(l, args.tls ? undefined : lifetime.certificateDays)),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
@@ -300,8 +304,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             // What the standby is: its instance. Its host's address, port, user and keys say how it
             // is reached, and changing them must never re-create (and so delete) a standby.
             identity: `${sSpec.instance}@standby`,
-            create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
-            update: sAt.apply((l) => engine.renderCreateStandby(l, source, { adopt: true })),
+            // The standby verifies its primary against the deployment's CA (unless the primary's certificate is the user's own).
+            create: pulumi.all([sAt, ca.stdout]).apply(([l, caCertificate]) => engine.renderCreateStandby(l as Loc, { ...source, caCertificate: args.tls ? undefined : caCertificate })),
+            update: pulumi.all([sAt, ca.stdout]).apply(([l, caCertificate]) => engine.renderCreateStandby(l as Loc, { ...source, caCertificate: args.tls ? undefined : caCertificate }, { adopt: true })),
             delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
             environment: sEnv,
             review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
@@ -322,7 +327,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...on,
             description: `TLS certificate of standby ${s.name}, signed on ${where}`,
-            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames })),
+            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames, lifetime })),
+            // Signed again once per renewal window (tls/lifetime.ts): the standby's certificate is not on this host to check.
+            triggers: [renewalPeriod(new Date(), lifetime.certificateDays)],
             review: { component },
           },
           { ...child, dependsOn: [ca] },
@@ -335,7 +342,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             access: accessIn(sAccess, sPlaced, nets),
             role: "standby",
             serverId: i + 2,
-            tls: { names: sNames, certificate, caCertificate },
+            tls: { names: sNames, certificate, caCertificate, lifetime },
           }));
         let sReady = new HostCommand(
           `${sId}-config`,
@@ -343,6 +350,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             ...sOn,
             description: `configuration of standby ${s.name} on ${sWhere}`,
             create: pulumi.all([sAt, sConfigSpec]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+            probe: sAt.apply((l) => engine.renderServingProbe(l, lifetime.certificateDays)),
             review: restartValues.apply((r) => ({ component, restartParameters: r })),
           },
           { ...child, dependsOn: [sInstance, sCert] },

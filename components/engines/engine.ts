@@ -13,6 +13,7 @@ import type { HookDialect } from "../hooks/dialect";
 import type { DatabaseArgs, UserArgs } from "../model/args";
 import type { EngineKind } from "../model/naming";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
+import type { CertificateLifetime } from "../tls/lifetime";
 
 /** What the install step reports about the host. */
 export interface InstalledServer {
@@ -61,7 +62,7 @@ export interface InstanceConfig {
    * Names the host's TLS certificate is valid for; on a standby, the certificate the deployment's
    * CA signed for its key, and the CA's certificate.
    */
-  tls: { names: string[]; certificate?: string; caCertificate?: string };
+  tls: { names: string[]; certificate?: string; caCertificate?: string; lifetime?: CertificateLifetime };
 }
 
 /** How a standby reaches its primary. */
@@ -73,6 +74,11 @@ export interface StandbySource {
   replicationUser: string;
   /** Environment variable holding the replication password. */
   passwordEnv: string;
+  /**
+   * The deployment's CA certificate (the CA step's output), which the standby verifies its
+   * primary's certificate against. Absent when the primary's certificate is the user's own (`tls`).
+   */
+  caCertificate?: string;
 }
 
 /** What the hooks and the on-demand health tool of one database need. */
@@ -149,11 +155,19 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   restartValues(version: string, config: InstanceConfig, port: number): Record<string, string>;
   /** Writes the configuration and applies it (start, reload/SET GLOBAL, or restart); prints what it did. */
   renderConfigure(loc: Loc, config: InstanceConfig): string;
+  /**
+   * The configure step's probe: a read-only script that exits non-zero unless the server runs and
+   * answers on its declared port, so that an up after a failed one, or after the server was
+   * stopped from outside, starts it again instead of reporting the step unchanged. With
+   * `certificateDays` (a certificate dbstack issues), it fails too when the host's certificate is
+   * due for renewal (tls/lifetime.ts), so the preview shows the renewal as an update.
+   */
+  renderServingProbe(loc: Loc, certificateDays?: number): string;
 
   // TLS: a CA per deployment on the primary's host; each host its own key ----------------------
-  renderCa(loc: Loc): string;
+  renderCa(loc: Loc, lifetime?: CertificateLifetime): string;
   renderStandbyKey(loc: Loc): string;
-  renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[] }): string;
+  renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string;
 
   // Users, databases, grants -------------------------------------------------------------------
   renderUser(loc: Loc, user: User, passwordEnv: string): string;

@@ -12,7 +12,7 @@ import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } f
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
-import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
+import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { MARIADB_PARAMETER_POLICY } from "./parameterPolicy";
@@ -91,7 +91,8 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       // Paths derive from the instance name, which cannot change without a new instance.
       return Object.fromEntries(Object.entries(values).filter(([k]) => restart.has(k) && !/(^|_)(datadir|socket|pid_file|log_error)$/.test(k)));
     },
-    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate }),
+    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate, lifetime: config.tls.lifetime }),
+    renderServingProbe: renderServingProbe,
 
     renderCa: renderInstanceCa,
     renderStandbyKey: renderReplicaKey,

@@ -1,5 +1,7 @@
 import { scriptHeader, shellQuote, sqlLiteral, withHeredoc, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
+import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { programs, type Flavor } from "./flavor";
 import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
 import { serverVariables } from "./optionFile";
@@ -59,6 +61,7 @@ export function renderSystemdUnit(loc: MariadbLocation): string {
 function renderSupervision(loc: MariadbLocation): string {
   const p = programs(flavorOf(loc));
   return [
+    renderCloseInheritedFds(),
     'SERVICE="dbstack-mariadb-$INSTANCE"',
     'UNIT="/etc/systemd/system/$SERVICE.service"',
     'SUPERVISOR_PID="${PID_FILE%.pid}.supervisor.pid"',
@@ -98,8 +101,9 @@ function renderSupervision(loc: MariadbLocation): string {
     "  else",
     "    local old; if old=$(supervisor_pid); then kill \"$old\" 2>/dev/null || true; sleep 1; fi",
     `    local safe; safe=$(command -v ${p.server === "mariadbd" ? "mariadbd-safe" : "mysqld_safe"} || command -v mysqld_safe)`,
-    "    # Detached (its own session, no descriptor of this step), so it outlives the deploy step.",
-    '    setsid "$safe" --defaults-file="$CNF" </dev/null >/dev/null 2>&1 &',
+    "    # Detached (its own session, no descriptor of this step or of whatever ran it: a pipe held",
+    "    # by the server would keep the caller's `pulumi up | tee log` from ever returning).",
+    '    ( close_inherited_fds; exec setsid "$safe" --defaults-file="$CNF" </dev/null >/dev/null 2>&1 ) &',
     '    echo "$!" > "$SUPERVISOR_PID"',
     "  fi",
     "  wait_until_up",
@@ -124,6 +128,42 @@ function renderSupervision(loc: MariadbLocation): string {
     '  if has_systemd; then ensure_unit; systemctl restart "$SERVICE" || true; wait_until_up; else stop_instance; start_instance; fi',
     "}",
   ].join("\n");
+}
+
+/**
+ * Shell functions (after the prelude and renderPortFunctions): `instance_serving` succeeds when
+ * the instance answers a query over its socket that reports the declared port with networking
+ * on, and the socket listening on TCP port $PORT is the server's (mysql's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or
+ * fails the step naming the instance, the port and the end of its error log.
+ */
+function renderServingCheck(): string {
+  return [
+    "instance_serving() {",
+    "  local seen",
+    "  seen=$(echo \"SELECT CONCAT(@@port, IF(@@skip_networking, ' without networking', ' on TCP'));\" | mariadb_root 2>/dev/null) || return 1",
+    '  [ "$seen" = "$PORT on TCP" ] || return 1',
+    "  # The TCP listener on the port is the server's (its socket is mysql's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u mysql)\"$'\\n'* ]]",
+    "}",
+    "wait_until_serving() {",
+    "  for _ in $(seq 1 30); do instance_serving && return 0; sleep 1; done",
+    '  echo "MariaDB instance $INSTANCE is not serving on port $PORT after its configuration step (no answer on its socket, or port $PORT is not held by its server); the end of its error log $ERROR_LOG:" >&2',
+    '  tail -n 15 "$ERROR_LOG" >&2 2>/dev/null || true',
+    "  exit 1",
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
+ * non-zero when the instance is not serving on its declared port (stopped from outside, crashed,
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
+ */
+export function renderServingProbe(loc: MariadbLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (FLUSH SSL, no restart).", '! certificate_due "$TLS_DIR/server.crt"'];
+  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving || exit 1", ...renewal].join("\n") + "\n";
 }
 
 /**
@@ -367,7 +407,14 @@ export function renderConfigureInstance(loc: MariadbLocation, optionFileText: st
     renderInstancePrelude(loc),
     renderSupervision(loc),
     renderApplyFunctions(loc, optionFileText),
+    renderPortFunctions(),
+    renderServingCheck(),
     '[ -d "$DATA_DIR/mysql" ] || { echo "instance $INSTANCE does not exist (no system tables in $DATA_DIR): its create step has not run" >&2; exit 1; }',
+    "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
+    "# The instance itself on its declared port is no conflict (asked over its own socket: in a container its process may not be visible).",
+    'if ! { instance_running && [ "$(echo "SELECT @@port;" | mariadb_root 2>/dev/null)" = "$PORT" ]; }; then',
+    '  refuse_taken_port "$PORT" "MariaDB instance $INSTANCE and its option file are left as they were" $(instance_running && cat "$PID_FILE" 2>/dev/null || true)',
+    "fi",
     '(umask 022; mkdir -p "$CONF_DIR")',
     ...(tls ? [renderInstanceTls(tls)] : ["tls_changed=no"]),
     "# The applied file is kept aside until the server has accepted the new one.",
@@ -408,6 +455,8 @@ export function renderConfigureInstance(loc: MariadbLocation, optionFileText: st
     "  fi",
     "fi",
     'if [ "$tls_changed" = yes ] && [ "$restarted" = no ]; then echo "FLUSH SSL;" | mariadb_root; echo "reloaded the TLS certificate (FLUSH SSL)"; fi',
+    "# Whatever was done, the step succeeds only when the server answers on its declared port.",
+    "wait_until_serving",
     'rm -f "$CNF.dbstack-pending"',
   ].join("\n");
 }

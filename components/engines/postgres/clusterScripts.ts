@@ -1,5 +1,7 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
+import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
 import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
@@ -148,6 +150,52 @@ function renderCheckConfig(): string {
   ].join("\n");
 }
 
+/**
+ * Shell functions (after the prelude and renderPortFunctions): `cluster_serving` succeeds when the
+ * cluster answers a query over its socket reporting the declared port and, when it listens on
+ * TCP at all, the socket listening on TCP port $PORT is the postmaster's (postgres's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or fails
+ * the step naming the cluster, the port and the end of its log.
+ */
+function renderServingCheck(): string {
+  return [
+    "cluster_serving() {",
+    "  local seen",
+    "  seen=$(psql_su -d postgres -tA -c \"SELECT current_setting('port') || ' ' || current_setting('listen_addresses')\" 2>/dev/null) || return 1",
+    '  [ "${seen%% *}" = "$PORT" ] || return 1',
+    '  [ -n "${seen#* }" ] && [ "$seen" != "$PORT" ] || return 0 # no TCP listener declared',
+    "  # The TCP listener on the port is the postmaster's (its socket is postgres's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u postgres)\"$'\\n'* ]]",
+    "}",
+    "wait_until_serving() {",
+    "  for _ in $(seq 1 30); do cluster_serving && return 0; sleep 1; done",
+    '  echo "PostgreSQL cluster $V/$CLUSTER is not serving on port $PORT after its configuration step (no answer on its socket, or port $PORT is not held by its postmaster); the end of /var/log/postgresql/postgresql-$V-$CLUSTER.log:" >&2',
+    '  tail -n 15 "/var/log/postgresql/postgresql-$V-$CLUSTER.log" >&2 2>/dev/null || true',
+    "  exit 1",
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
+ * non-zero when the cluster is not serving on its declared port (stopped from outside, crashed,
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
+ */
+export function renderServingProbe(loc: ClusterLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (reload, no restart).", '! certificate_due "$CONF_DIR/dbstack-tls/server.crt"'];
+  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving || exit 1", ...renewal].join("\n") + "\n";
+}
+
+/**
+ * Starts, restarts or reloads the cluster with pg_ctlcluster, with no descriptor of this step
+ * but stderr: the postmaster must not hold a pipe of whatever ran the step (see
+ * targets/processes.ts); pg_ctl gives it /dev/null and its log file.
+ */
+function renderPgCtl(): string {
+  return [renderCloseInheritedFds(), 'pg_ctl_cluster() { ( close_inherited_fds; exec pg_ctlcluster "$V" "$CLUSTER" "$@" </dev/null >&2 ); }'].join("\n");
+}
+
 export interface ClusterConfigFiles {
   tuningConf: string;
   accessConf: string;
@@ -168,6 +216,14 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     scriptHeader(`Configures PostgreSQL cluster ${loc.cluster} and applies the configuration.`),
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
+    renderPortFunctions(),
+    renderServingCheck(),
+    renderPgCtl(),
+    "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
+    "# The cluster itself on its declared port is no conflict (asked over its socket: in a container its process may not be visible).",
+    `if ! { cluster_running && [ "$(psql_su -d postgres -tA -c "SELECT current_setting('data_directory')" 2>/dev/null)" = "$DATA_DIR" ]; }; then`,
+    '  refuse_taken_port "$PORT" "cluster $V/$CLUSTER and its configuration files are left as they were" $(cluster_running && head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
+    "fi",
     'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
     "# The live files are kept aside until PostgreSQL has accepted the new ones.",
     `for f in ${CONFIG_FILES.join(" ")}; do if [ -f "$CONF_DIR/$f" ]; then cp -p "$CONF_DIR/$f" "$CONF_DIR/$f.dbstack-prev"; else rm -f "$CONF_DIR/$f.dbstack-prev"; fi; done`,
@@ -183,22 +239,24 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     "# Apply: start, or reload and restart only where PostgreSQL says a parameter needs it.",
     'live_port=$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
     "if ! cluster_running; then",
-    '  pg_ctlcluster "$V" "$CLUSTER" start >&2',
+    '  pg_ctl_cluster start',
     '  echo "started $V/$CLUSTER"',
     'elif [ -n "$live_port" ] && [ "$live_port" != "$PORT" ]; then',
     '  echo "restarting $V/$CLUSTER: port $live_port -> $PORT"',
-    '  pg_ctlcluster "$V" "$CLUSTER" restart >&2',
+    '  pg_ctl_cluster restart',
     "else",
-    '  pg_ctlcluster "$V" "$CLUSTER" reload >&2',
+    '  pg_ctl_cluster reload',
     "  sleep 1",
     "  pending=$(psql_su -d postgres -tA -c \"SELECT string_agg(name, ', ' ORDER BY name) FROM pg_settings WHERE pending_restart\")",
     '  if [ -n "$pending" ]; then',
     '    echo "restarting $V/$CLUSTER: changed parameters need a restart: $pending"',
-    '    pg_ctlcluster "$V" "$CLUSTER" restart >&2',
+    '    pg_ctl_cluster restart',
     "  else",
     '    echo "reloaded $V/$CLUSTER (no changed parameter needs a restart)"',
     "  fi",
     "fi",
+    "# Whatever was done, the step succeeds only when the cluster answers on its declared port.",
+    "wait_until_serving",
     `psql_su -d postgres -tA -c "SELECT 'running ' || current_setting('server_version') || ' since ' || pg_postmaster_start_time()"`,
   ].join("\n");
 }
