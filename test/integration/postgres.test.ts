@@ -341,7 +341,7 @@ describe("PostgreSQL whose port is reachable only through SSH to its host", () =
     await plain.setAllConfig({
       "dbstack:hosts": { value: JSON.stringify({ db: { address: p.address, privateKey: p.privateKey } }), secret: false },
     });
-    await expect(plain.preview()).rejects.toThrow(/dbstack:hosts: holds SSH private keys, so it must be a secret/);
+    await expect(plain.preview()).rejects.toThrow(/dbstack:hosts: holds secrets \(dbstack:hosts\.db\.privateKey\) in plaintext, so it must be a secret/);
     await plain.workspace.removeStack("pgplain");
   });
 
