@@ -83,10 +83,10 @@ function renderAdoptOwnDirectory(spec: SqliteScriptSpec, dir: string): string {
 }
 
 /**
- * Fails, naming `path`, when the owner cannot reach the database's directory (a directory above
- * it not searchable by the owner, e.g. a 0700 temporary directory) or cannot write in it (SQLite
- * creates its -wal, -shm and -journal files beside the database). dbstack changes no directory it
- * did not create, so the message says what to change instead.
+ * Fails, naming `path`, before anything is changed, when the owner cannot reach the database's
+ * directory (an existing directory above it not searchable by the owner, e.g. a 0700 temporary
+ * directory) or cannot write in it (SQLite creates its -wal, -shm and -journal files beside the
+ * database). dbstack changes no directory it did not create, so the message says what to change.
  */
 function renderOwnerReachesDirectory(spec: SqliteScriptSpec, dir: string): string {
   if (!spec.owner) return "";
@@ -95,12 +95,13 @@ function renderOwnerReachesDirectory(spec: SqliteScriptSpec, dir: string): strin
     "# The owner runs every client on this file: it must reach the directory and write in it.",
     'if [ "$(id -u)" = 0 ]; then',
     `  blocked=""; d=${shellQuote(dir)}`,
-    '  while :; do as_owner test -x "$d" || blocked=$d; [ "$d" = / ] && break; d=$(dirname "$d"); done',
+    "  # Directories still missing are created below searchable by the owner (0711, its own 0700).",
+    '  while :; do if [ -e "$d" ] && ! as_owner test -x "$d"; then blocked=$d; fi; [ "$d" = / ] && break; d=$(dirname "$d"); done',
     '  if [ -n "$blocked" ]; then',
     `    echo ${shellQuote(`path: ${spec.path} is out of reach of the OS user `)}"$DB_OWNER"${shellQuote(" that owns it and runs its migrations and checks: ")}"$blocked (mode $(stat -c %a "$blocked"), owner $(stat -c %U "$blocked"))"${shellQuote(` is not searchable by that user; ${hint}`)} >&2`,
     "    exit 1",
     "  fi",
-    `  if ! as_owner test -w ${shellQuote(dir)}; then`,
+    `  if [ -d ${shellQuote(dir)} ] && ! as_owner test -w ${shellQuote(dir)}; then`,
     `    echo ${shellQuote(`path: ${spec.path}: the OS user `)}"$DB_OWNER"${shellQuote(` that owns it cannot write in its directory ${dir}, where SQLite creates the -wal, -shm and -journal files; give that user the directory, declare an owner that can write there, or choose another path`)} >&2`,
     "    exit 1",
     "  fi",
@@ -118,6 +119,9 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     sqliteClientFunctions(spec),
     renderEnsureAccount(spec),
     spec.owner ? `if [ "$(id -u)" = 0 ] && ! id -u "$DB_OWNER" >/dev/null 2>&1; then echo "owner: the OS user $DB_OWNER does not exist on this host" >&2; exit 1; fi` : "",
+    `marker=${shellQuote(markerPath(spec.path))}`,
+    renderAdoptOwnDirectory(spec, dir),
+    renderOwnerReachesDirectory(spec, dir),
     "# Only a directory dbstack creates is made private: an existing one (/srv, /tmp) is left as it is.",
     "# Directories it creates above it are 0711, so the owner can pass through them to its own.",
     `if [ ! -d ${shellQuote(dir)} ]; then`,
@@ -125,9 +129,6 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     `  chmod 700 ${shellQuote(dir)}`,
     `  ${chownCommand(spec, shellQuote(dir)) || ":"}`,
     "fi",
-    `marker=${shellQuote(markerPath(spec.path))}`,
-    renderAdoptOwnDirectory(spec, dir),
-    renderOwnerReachesDirectory(spec, dir),
     "# dbstack never takes over a file it did not create (its marker says which it did): another",
     "# existing file must already be what dbstack makes (a regular file of the expected owner,",
     "# private), or the deploy stops here before anything is changed.",
