@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
 import { join } from "path";
 import { gzipSync } from "zlib";
 import { describe, expect, it } from "vitest";
@@ -502,6 +502,23 @@ describe("the owner a root deploy runs the database as", () => {
     expect(r.stderr).toContain(`path: ${before.path} is out of reach of the OS user nobody`);
     expect(statSync(join(root, "data")).uid).toBe(0);
     expect(statSync(before.path).uid).toBe(0);
+  });
+
+  it("two databases in one new directory, deployed at once, both reach it: it never appears half made", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    const scripts = ["a", "b"].map((n) => {
+      const file = join(root, `provision-${n}.sh`);
+      writeFileSync(file, renderProvision(spec({ name: n, path: join(root, "data", `${n}.db`), toolsDir: join(root, "tools"), owner: "nobody", group: "nogroup" })));
+      return file;
+    });
+    for (let round = 0; round < 5; round++) {
+      rmSync(join(root, "data"), { recursive: true, force: true });
+      const r = spawnSync("bash", ["-c", `bash ${scripts[0]} & a=$!; bash ${scripts[1]}; b=$?; wait $a; echo "$? $b"`], { encoding: "utf8" });
+      expect(r.stdout.trim().split("\n").pop(), r.stderr).toBe("0 0");
+    }
+    expect(statSync(join(root, "data")).uid).toBe(NOBODY);
+    expect(readdirSync(root).filter((f) => f.startsWith(".dbstack-new."))).toEqual([]);
   });
 
   it("a file dbstack did not create is still never taken over by the owner", () => {

@@ -109,6 +109,10 @@ function renderOwnerReachesDirectory(spec: SqliteScriptSpec, dir: string): strin
   ].join("\n");
 }
 
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
 /** Creates the directory (0700) and the database file (0600) and sets the persistent pragmas. Idempotent. */
 export function renderProvision(spec: SqliteScriptSpec): string {
   const dir = spec.path.slice(0, spec.path.lastIndexOf("/")) || "/";
@@ -123,11 +127,16 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     renderAdoptOwnDirectory(spec, dir),
     renderOwnerReachesDirectory(spec, dir),
     "# Only a directory dbstack creates is made private: an existing one (/srv, /tmp) is left as it is.",
-    "# Directories it creates above it are 0711, so the owner can pass through them to its own.",
+    "# Directories it creates above it are 0711, so the owner can pass through them to its own. Its own",
+    "# appears whole (made aside, then renamed into place): a database beside it, deployed at the same",
+    "# time, never sees it half made (root's, before the chown).",
     `if [ ! -d ${shellQuote(dir)} ]; then`,
-    `  (umask 066 && mkdir -p ${shellQuote(dir)})`,
-    `  chmod 700 ${shellQuote(dir)}`,
-    `  ${chownCommand(spec, shellQuote(dir)) || ":"}`,
+    `  (umask 066 && mkdir -p ${shellQuote(parentOf(dir))})`,
+    `  stage=$(mktemp -d ${shellQuote(`${parentOf(dir) === "/" ? "" : parentOf(dir)}/.dbstack-new.`)}XXXXXX)`,
+    '  chmod 700 "$stage"',
+    `  ${chownCommand(spec, '"$stage"') || ":"}`,
+    `  mv -T -n "$stage" ${shellQuote(dir)} 2>/dev/null || true`,
+    '  rmdir "$stage" 2>/dev/null || true # another deploy made it first',
     "fi",
     "# dbstack never takes over a file it did not create (its marker says which it did): another",
     "# existing file must already be what dbstack makes (a regular file of the expected owner,",
