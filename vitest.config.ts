@@ -20,6 +20,8 @@ const ENGINES = [
   "test/integration/copy-refs.test.ts",
   "test/integration/db-check.test.ts",
   "test/integration/import-from.test.ts",
+  "test/integration/ownership-docker.test.ts",
+  "test/integration/converge-docker.test.ts",
 ];
 
 const shared = {

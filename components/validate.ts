@@ -62,6 +62,15 @@ const SHARED_DIRS = new Set([
   "/tmp", "/home", "/root", "/srv", "/opt", "/mnt", "/media", "/run", "/run/lock", "/dev/shm",
 ]);
 
+/**
+ * The distribution's own database servers keep their data here (Debian's mariadb-server and
+ * postgresql packages): a dbstack deployment put there would share files with a server dbstack
+ * does not run. `/var/lib/postgresql/<v>/main` is the distribution's default cluster; other
+ * `/var/lib/postgresql/<v>/<cluster>` directories are postgresql-common's layout, which dbstack's
+ * own clusters use.
+ */
+const DISTRIBUTION_DATA = [/^\/var\/lib\/mysql(\/.*)?$/, /^\/var\/lib\/postgresql$/, /^\/var\/lib\/postgresql\/[^/]+$/, /^\/var\/lib\/postgresql\/[^/]+\/main(\/.*)?$/];
+
 /** `p` without a trailing slash; `..` and `.` segments are refused by placementProblem first. */
 function normalized(p: string): string {
   const trimmed = p.replace(/\/+/g, "/").replace(/\/$/, "");
@@ -84,6 +93,9 @@ export function placementProblem(value: string, ownDirectory: boolean): string |
   if (value.split("/").some((s) => s === "." || s === "..")) return "expected a path without . or .. segments";
   const tree = SYSTEM_TREES.find((t) => isWithin(value, t));
   if (tree) return `${value} is inside ${tree}, a system directory dbstack never writes to`;
+  if (DISTRIBUTION_DATA.some((d) => d.test(normalized(value)))) {
+    return `${value} belongs to the distribution's own database server (/var/lib/mysql, /var/lib/postgresql, /var/lib/postgresql/<version>/main); dbstack never shares its files: choose a directory of this deployment's own`;
+  }
   if (ownDirectory && SHARED_DIRS.has(normalized(value))) {
     return `${value} is a directory other programs share; give this deployment a directory of its own inside it`;
   }
@@ -110,4 +122,14 @@ export function toolsDirProblem(toolsDir: string, holds: [what: string, dir: str
 export function checkToolsDirApart(toolsDir: string | undefined, holds: [what: string, dir: string | undefined][]): void {
   const problem = toolsDir === undefined ? undefined : toolsDirProblem(toolsDir, holds);
   if (problem) throw new ArgumentError(`toolsDir: ${problem}`);
+}
+
+/**
+ * Backups are the copy of the data that survives losing the data directory, and destroy or a
+ * restore may empty a data directory: a backup directory is never the data directory or inside
+ * it. `dataDirs` pairs a description with a data directory. Returns why not, or undefined.
+ */
+export function backupDirProblem(backupDir: string, dataDirs: [what: string, dir: string | undefined][]): string | undefined {
+  const held = dataDirs.find(([, dir]) => dir !== undefined && isWithin(backupDir, dir));
+  return held && `${backupDir} is ${normalized(backupDir) === normalized(held[1]!) ? "" : "inside "}${held[0]}; backups must live outside every data directory`;
 }

@@ -39,6 +39,18 @@ MSG
   rm -f "$seen"
 }
 
+# Nothing but stdin, stdout and stderr reaches pulumi, and so the servers its steps start: a
+# descriptor the caller left open (a CI runner's pipe) or `exec pulumi 2> >(…)`'s own /dev/fd/63
+# would be inherited by every server, which would hold the caller's pipeline open for as long as
+# it runs (`npm run pulumi -- up | tee log` would never return, and lock_hint never end).
+# (255 is bash's own, close-on-exec, descriptor of this script.)
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+# pulumi's stderr goes through lock_hint; set up apart from the exec below, so that bash keeps
+# no extra descriptor of the pipe open in pulumi.
+exec 2> >(lock_hint "$stack")
 # exec: pulumi takes this script's place, so signals sent to it (a CI cancel, timeout) reach
 # pulumi itself. stdout stays the terminal, so pulumi's interactive display is unchanged.
-exec pulumi "$@" 2> >(lock_hint "$stack")
+exec pulumi "$@"

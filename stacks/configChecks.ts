@@ -1,7 +1,7 @@
 import { isAbsolute } from "path";
 import { cronJobName, defaultToolsDir } from "../components/model/naming";
 import { sqliteDataDirs } from "../components/engines/sqlite/database";
-import { placementProblem, toolsDirProblem } from "../components/validate";
+import { backupDirProblem, isWithin, placementProblem, toolsDirProblem } from "../components/validate";
 import { RESERVED_USER_PREFIX } from "../components/deploy/validateServer";
 import type { StackConfig } from "./config";
 import { parseImportReference } from "../components/copy/importReference";
@@ -65,10 +65,23 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     if (other) problems.push(`${key}: ${other} already uses ${what} ${value}${on}; two deployments must not share it`);
     else map.set(scoped, key);
   };
+  /** Directories a deployment keeps data in, per host: the server's data directories, SQLite's files. */
+  const dataDirs: { key: string; host: string; dir: string; file?: boolean }[] = [];
+  /** Directories that must stay outside every data directory of their host: backups, tools. */
+  const outsideData: { key: string; host: string; dir: string; what: "backup" | "tools" }[] = [];
   for (const [name, db] of Object.entries(config.sqlite)) {
     const key = `dbstack:sqlite.${name}`;
     const ENGINE = "sqlite";
+    if (db.host in config.dockerHosts) {
+      problems.push(
+        `${key}.host: ${JSON.stringify(db.host)} is a Docker host (dbstack:dockerHosts); an SQLite database is a file on this machine or on an SSH host, never on a Docker host outside any container: use "local" or an entry of dbstack:hosts`,
+      );
+      continue;
+    }
     const host = hostOf(`${key}.host`, db.host);
+    if (host !== undefined && isAbsolute(db.path)) dataDirs.push({ key: `${key}.path`, host, dir: db.path, file: true });
+    if (host !== undefined && db.backup?.dir && isAbsolute(db.backup.dir)) outsideData.push({ key: `${key}.backup.dir`, host, dir: db.backup.dir, what: "backup" });
+    if (host !== undefined && db.toolsDir && isAbsolute(db.toolsDir)) outsideData.push({ key: `${key}.toolsDir`, host, dir: db.toolsDir, what: "tools" });
     placed(`${key}.path`, db.path, false);
     placed(`${key}.toolsDir`, db.toolsDir, true);
     placed(`${key}.backup.dir`, db.backup?.dir, true);
@@ -98,6 +111,13 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
     if (cfg.backup && primaryHost) claim(cronJobs, `${primaryHost}:${cronJobName(STACK_PREFIX, engine, name, "backup")}`, `${key}.backup`, "the cron job");
     const tools = cfg.toolsDir ?? defaultToolsDir(STACK_PREFIX, engine, name);
     if (primaryHost) claim(toolDirs, `${primaryHost}:${tools}`, `${key}${cfg.toolsDir ? ".toolsDir" : ""}`, "the tools directory");
+    // On a Docker host the data and backups are in the container's volumes, apart from every other deployment's.
+    if (primaryHost && !(primaryHost in config.dockerHosts)) {
+      const dir = cfg.dataDirectory ?? defaultDataDirectory(engine, instanceOf(), cfg.version);
+      if (dir) dataDirs.push({ key: `${key}.dataDirectory`, host: primaryHost, dir });
+      if (cfg.backup?.dir) outsideData.push({ key: `${key}.backup.dir`, host: primaryHost, dir: cfg.backup.dir, what: "backup" });
+      if (cfg.toolsDir) outsideData.push({ key: `${key}.toolsDir`, host: primaryHost, dir: cfg.toolsDir, what: "tools" });
+    }
     const placedOn: [string, string, string, number][] = [[key, cfg.host, instanceOf(), cfg.port]];
     for (const [s, standby] of Object.entries(cfg.standbys as Record<string, StandbyEntry>)) {
       placedOn.push([`${key}.standbys.${s}`, standby.host, instanceOf(standby), standby.port ?? cfg.port]);
@@ -115,7 +135,48 @@ export function crossDeploymentProblems(config: StackConfig): string[] {
       }
     }
   }
+  problems.push(...dataDirectoryProblems(dataDirs, outsideData));
   problems.push(...importFromProblems(config));
+  return problems;
+}
+
+/** A server's data directory when the config does not declare one (the engines' layouts), if it is known before the host is read. */
+function defaultDataDirectory(engine: "postgres" | "mariadb", instance: string, version: unknown): string | undefined {
+  if (engine === "mariadb") return `/var/lib/dbstack-mariadb/${instance}`;
+  return version === undefined ? undefined : `/var/lib/postgresql/${String(version)}/${instance}`;
+}
+
+/**
+ * Data directories on one host are neither shared nor nested, whatever their engines: one
+ * server's files inside another's would be read, locked or deleted by the wrong server (and a
+ * destroy of one would delete the other). Backups and tools stay outside every data directory.
+ */
+function dataDirectoryProblems(
+  dataDirs: { key: string; host: string; dir: string; file?: boolean }[],
+  outsideData: { key: string; host: string; dir: string; what: "backup" | "tools" }[],
+): string[] {
+  const problems: string[] = [];
+  const on = (host: string) => (host === LOCAL_HOST ? "" : ` on host ${host}`);
+  dataDirs.forEach((d, i) => {
+    for (const other of dataDirs.slice(0, i)) {
+      if (other.host !== d.host || (d.file && other.file)) continue; // two files: the file claim above says it
+      if (!d.file && !other.file && isWithin(d.dir, other.dir) && isWithin(other.dir, d.dir)) {
+        problems.push(`${d.key}: ${other.key} already uses the data directory ${d.dir}${on(d.host)}; two deployments must not share a data directory`);
+      } else if (isWithin(d.dir, other.dir) && !other.file) {
+        problems.push(`${d.key}: ${d.dir} is inside ${other.dir}, the data directory of ${other.key}${on(d.host)}; data directories must not be nested`);
+      } else if (isWithin(other.dir, d.dir) && !d.file) {
+        problems.push(`${d.key}: ${d.dir} holds ${other.dir}, the data of ${other.key}${on(d.host)}; data directories must not be nested`);
+      }
+    }
+  });
+  for (const o of outsideData) {
+    const servers = dataDirs.filter((d) => d.host === o.host && !d.file);
+    const problem =
+      o.what === "backup"
+        ? backupDirProblem(o.dir, servers.map((d) => [`the data directory of ${d.key}${on(d.host)}`, d.dir]))
+        : servers.filter((d) => isWithin(o.dir, d.dir)).map((d) => `${o.dir} is inside the data directory of ${d.key}${on(d.host)}; tools live outside every data directory`)[0];
+    if (problem) problems.push(`${o.key}: ${problem}`);
+  }
   return problems;
 }
 

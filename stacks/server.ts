@@ -38,6 +38,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C
     listenAddresses: cfg.listenAddresses,
     allowedCidrs: cfg.allowedCidrs,
     tls: cfg.tls && { certificate: pulumi.secret(cfg.tls.certificate), privateKey: pulumi.secret(cfg.tls.privateKey) },
+    certificateLifetime: cfg.certificateLifetime,
     backup: cfg.backup && { ...cfg.backup, dir: abs(cfg.backup.dir) },
     maintenanceSchedule: cfg.maintenanceSchedule,
     toolsDir: abs(cfg.toolsDir),

@@ -52,6 +52,8 @@ export function renderRemoveBackups(name: string, dir: string, extension: string
     `find ${shellQuote(dir)} -maxdepth 1 -type f -name ${shellQuote(`${name}-${STAMP_GLOB}${extension}.gz*`)} -delete 2>/dev/null || true`,
     `rm -f ${shellQuote(`${dir}/${name}-backup.log`)}`,
     `rmdir ${shellQuote(dir)} 2>/dev/null || true`,
+    // The stack's own directory of default backup directories (naming.ts), once the last of them is gone.
+    ...(/^\/var\/backups\/dbstack-[A-Za-z0-9_-]+\/[^/]+$/.test(dir) ? [`rmdir ${shellQuote(dir.slice(0, dir.lastIndexOf("/")))} 2>/dev/null || true`] : []),
     `echo ${shellQuote(`dbstack: deleted the backups of ${name} in ${dir} (allowDataRemoval is set)`)} >&2`,
   ].join("\n");
 }

@@ -62,6 +62,8 @@ export interface PlacementArgs {
   /** Volumes beyond the engine's (the backups). */
   extraVolumes: { suffix: string; path: string }[];
   prefix: string;
+  /** The marker line of the stack that owns the container and volumes (targets/ownership.ts): their `dbstack.owner` label. */
+  owner: string;
   component: string;
   allowDataRemoval: boolean;
 }
@@ -77,7 +79,7 @@ export function placeInContainer(id: string, a: PlacementArgs, parent: pulumi.Re
   const name = containerName(a.prefix, a.engine.kind, a.name);
   const c = a.container ?? {};
   const machine = hostAccess(id, { ...a.target, container: undefined }, parent);
-  const labels = { "dbstack.deployment": a.component, "dbstack.prefix": a.prefix };
+  const labels = { "dbstack.deployment": a.component, "dbstack.prefix": a.prefix, "dbstack.owner": a.owner };
   const volumes: ContainerVolume[] = [...a.engine.containerVolumes(a.instance), ...a.extraVolumes].map((v) => ({ name: `${name}-${v.suffix}`, path: v.path }));
   const hostNetwork = c.network === "host";
   const publishAddresses = c.publishAddresses ?? [...DEFAULTS.container.publishAddresses];
@@ -101,7 +103,7 @@ export function placeInContainer(id: string, a: PlacementArgs, parent: pulumi.Re
       description: `volumes ${volumes.map((v) => v.name).join(", ")}`,
       identity: volumes.map((v) => v.name).join(","),
       create: renderCreateVolumes(volumes, labels),
-      delete: renderRemoveVolumes(volumes, a.allowDataRemoval),
+      delete: renderRemoveVolumes(volumes, a.allowDataRemoval, labels),
       review: { ...review, dataBearing: true, dataRemovalAllowed: a.allowDataRemoval },
     },
     { parent },
@@ -114,7 +116,7 @@ export function placeInContainer(id: string, a: PlacementArgs, parent: pulumi.Re
       description: `container ${name}`,
       identity: name,
       create: ensure,
-      delete: renderRemoveContainer(name),
+      delete: renderRemoveContainer(name, labels),
       probe: renderContainerProbe(spec),
       review,
     },

@@ -12,11 +12,14 @@ import { DEFAULTS } from "../model/defaults";
 import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
 import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
+import { certificateLifetime, renewalPeriod } from "../tls/lifetime";
 import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
 import { describeTarget, localTarget, type Target } from "../targets/target";
-import { renderInstallTools, renderRemoveTools } from "../targets/tools";
+import { renderInstallTools, renderRemoveTools, renderToolsOwnerProbe } from "../targets/tools";
+import { OwnerCheck } from "../targets/ownerCheck";
+import { ownerLine } from "../targets/ownership";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
 import { installedVersionProblem, validateServerArgs } from "./validateServer";
 import { ArgumentError } from "../validate";
@@ -77,13 +80,16 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const toolsDir = args.toolsDir ?? defaultToolsDir(prefix, engine.kind, name);
     const port = args.port ?? engine.defaultPort;
     const standbys = args.standbys ?? [];
-    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version };
+    // Whose everything this deployment makes on a host is: the marker every instance, data
+    // directory and tools directory carries (targets/ownership.ts).
+    const owner = ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix });
+    const spec: InstanceSpec = { instance: naming.instance, port, dataDirectory: args.dataDirectory, version: naming.version, owner };
     const backup = resolveBackup(args.backup, defaultBackupDir(prefix, engine.kind, name));
     // On a Docker target the server runs in a container of its own (volumes, container, boot
     // scripts); every engine step then runs inside it, and cron jobs on the Docker host.
     const place = (id: string, t: Target, instance: InstanceSpec, container: ContainerArgs | undefined, extraVolumes: { suffix: string; path: string }[]) =>
       t.kind === "docker"
-        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, component, allowDataRemoval }, this)
+        ? placeInContainer(id, { engine, target: t, name: id, instance, container, extraVolumes, prefix, owner, component, allowDataRemoval }, this)
         : undefined;
     /** A container's start and stop scripts, after its instance is configured. */
     const containerScripts = (id: string, access: HostAccess, loc: pulumi.Output<Loc>, after: pulumi.Resource) =>
@@ -104,11 +110,22 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
     const child = { parent: this };
 
+    // Whose the host's instance, data and tools directories are: read at preview, before any step.
+    const ownerCheck = new OwnerCheck(
+      `${name}-owner-check`,
+      {
+        ...on,
+        description: `owner of ${what} on ${where}`,
+        script: [engine.renderOwnerProbe(engine.locate(spec, naming.version ?? "")), renderToolsOwnerProbe(toolsDir, owner)].join("\n"),
+      },
+      { ...child, dependsOn: placed ? [placed.step] : [] },
+    );
+
     // Packages and host facts -----------------------------------------------------------------
     const server = new HostCommand(
       `${name}-server`,
       { ...on, description: `${engine.title} packages on ${where}`, create: engine.renderInstall(naming.version), review: { component } },
-      { ...child, dependsOn: placed ? [placed.step] : [] },
+      { ...child, dependsOn: [ownerCheck] },
     );
     const facts = server.stdout.apply((s) => engine.parseInstalled(s));
     // A declared version the host does not run is an error (at preview once the host was read), never ignored.
@@ -126,6 +143,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         description: `${what} on ${where}`,
         identity: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
         create: at.apply((l) => engine.renderCreate(l)),
+        // An update runs only for an instance already in this stack's state: one made before
+        // markers is adopted (marked) there, never at create.
+        update: at.apply((l) => engine.renderCreate(l, { adopt: true })),
         delete: at.apply((l) => engine.renderRemove(l, allowDataRemoval)),
         review: { component, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
       },
@@ -147,6 +167,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       ),
     );
     const declaredListen = args.listenAddresses ?? [...DEFAULTS.server.listenAddresses];
+    const lifetime = certificateLifetime(args.certificateLifetime);
     const access = {
       listenAddresses: declaredListen,
       allowedCidrs: args.allowedCidrs ?? [...DEFAULTS.server.allowedCidrs],
@@ -161,7 +182,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         role: "primary",
         serverId: 1,
         hasStandbys: standbys.length > 0,
-        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]) },
+        tls: { names: tlsNames([address, ...sshHost(target), ...access.listenAddresses]), lifetime },
       }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
@@ -169,7 +190,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // The deployment's CA lives on the primary's host only; its certificate is public.
     const ca = new HostCommand(
       `${name}-ca`,
-      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l)), review: { component } },
+      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l, lifetime)), review: { component } },
       { ...child, dependsOn: [instance] },
     );
     const config = new HostCommand(
@@ -178,6 +199,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         ...on,
         description: `configuration of ${what} on ${where}`,
         create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+        // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
+        probe: at.apply((l) => engine.renderServingProbe(l, args.tls ? undefined : lifetime.certificateDays)),
         environment: tlsEnv,
         review: restartValues.apply((r) => ({ component, restartParameters: r })),
       },
@@ -262,7 +285,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       standbys.forEach((s, i) => {
         const source: StandbySource = { name: s.name, primaryHost: address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv };
         const sId = `${name}-${s.name}`;
-        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version };
+        const sSpec: InstanceSpec = { instance: naming.standbyInstance(s), port: s.port ?? port, version: naming.version, owner };
         const sPlaced = place(sId, s.target, sSpec, s.container ?? args.container, []);
         const sOn = sPlaced?.on ?? hostAccess(sId, s.target, this);
         const sWhere = describeTarget(sOn.target);
@@ -281,7 +304,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             // What the standby is: its instance. Its host's address, port, user and keys say how it
             // is reached, and changing them must never re-create (and so delete) a standby.
             identity: `${sSpec.instance}@standby`,
-            create: sAt.apply((l) => engine.renderCreateStandby(l, source)),
+            // The standby verifies its primary against the deployment's CA (unless the primary's certificate is the user's own).
+            create: pulumi.all([sAt, ca.stdout]).apply(([l, caCertificate]) => engine.renderCreateStandby(l as Loc, { ...source, caCertificate: args.tls ? undefined : caCertificate })),
+            update: pulumi.all([sAt, ca.stdout]).apply(([l, caCertificate]) => engine.renderCreateStandby(l as Loc, { ...source, caCertificate: args.tls ? undefined : caCertificate }, { adopt: true })),
             delete: sAt.apply((l) => engine.renderRemove(l, allowDataRemoval)),
             environment: sEnv,
             review: { component, standby: s.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
@@ -302,7 +327,9 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...on,
             description: `TLS certificate of standby ${s.name}, signed on ${where}`,
-            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames })),
+            create: pulumi.all([at, sKey.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: s.name, publicKey, names: sNames, lifetime })),
+            // Signed again once per renewal window (tls/lifetime.ts): the standby's certificate is not on this host to check.
+            triggers: [renewalPeriod(new Date(), lifetime.certificateDays)],
             review: { component },
           },
           { ...child, dependsOn: [ca] },
@@ -315,7 +342,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             access: accessIn(sAccess, sPlaced, nets),
             role: "standby",
             serverId: i + 2,
-            tls: { names: sNames, certificate, caCertificate },
+            tls: { names: sNames, certificate, caCertificate, lifetime },
           }));
         let sReady = new HostCommand(
           `${sId}-config`,
@@ -323,6 +350,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
             ...sOn,
             description: `configuration of standby ${s.name} on ${sWhere}`,
             create: pulumi.all([sAt, sConfigSpec]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+            probe: sAt.apply((l) => engine.renderServingProbe(l, lifetime.certificateDays)),
             review: restartValues.apply((r) => ({ component, restartParameters: r })),
           },
           { ...child, dependsOn: [sInstance, sCert] },
@@ -343,9 +371,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
           {
             ...sOn,
             description: `tools of standby ${s.name}`,
-            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).script),
-            files: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]]).files),
-            delete: renderRemoveTools(sTools),
+            create: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner }).script),
+            update: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner, adopt: true }).script),
+            files: sAt.apply((l) => renderInstallTools(sTools, [["promote", engine.renderPromote(l)]], { owner }).files),
+            delete: renderRemoveTools(sTools, owner),
             review: { component },
           },
           { ...child, dependsOn: [sReady] },
@@ -392,16 +421,22 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
         tools.push(...offHostCommandFiles(backup));
       }
       tools.push(["maintenance", engine.renderMaintenance(l, { name, databases: dbNames })]);
-      return renderInstallTools(toolsDir, tools);
+      return tools;
     });
+    // The password files are listed with the tools: destroy removes them, and the next up knows them.
+    const installTools = (t: [string, string, ("0700" | "0600")?][], adopt: boolean) => {
+      const shipped = renderInstallTools(toolsDir, t, { owner, adopt, files: owners.map((o) => ownerPasswordFile(o).slice(toolsDir.length + 1)) });
+      return { script: [shipped.script, ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n"), files: shipped.files };
+    };
     const tools = new HostCommand(
       `${name}-tools`,
       {
         ...on,
         description: `tools of ${what}`,
-        create: toolScripts.apply((t) => [t.script, ...owners.map((o) => renderSaveFromEnvironment(ownerPasswordFile(o), passwordVariable(o)))].join("\n")),
-        files: toolScripts.apply((t) => t.files),
-        delete: renderRemoveTools(toolsDir),
+        create: toolScripts.apply((t) => installTools(t, false).script),
+        update: toolScripts.apply((t) => installTools(t, true).script),
+        files: toolScripts.apply((t) => installTools(t, false).files),
+        delete: renderRemoveTools(toolsDir, owner),
         environment: Object.fromEntries(owners.map((o) => [passwordVariable(o), passwords.get(o)!])),
         review: { component },
       },

@@ -5,7 +5,7 @@ import { childNameProblem } from "../model/naming";
 import { DEFAULTS } from "../model/defaults";
 
 type EngineRules<Db extends DatabaseArgs, User extends UserArgs> = Pick<ServerEngine<unknown, Db, User>, "kind" | "overridesProblem" | "checkDatabase" | "checkUser">;
-import { ArgumentError, checkGpgRecipient, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../validate";
+import { ArgumentError, backupDirProblem, checkGpgRecipient, checkName, checkPlacement, checkSchedule, checkToolsDirApart, checkWholeNumber } from "../validate";
 
 /** Names starting with this are dbstack's own (the replication role, and any it adds later). */
 export const RESERVED_USER_PREFIX = "dbstack_";
@@ -23,6 +23,8 @@ export function validateServerArgs<Db extends DatabaseArgs, User extends UserArg
   checkPlacement("toolsDir", args.toolsDir, true);
   checkPlacement("backup.dir", args.backup?.dir, true);
   checkToolsDirApart(args.toolsDir, [[`dataDirectory ${args.dataDirectory}`, args.dataDirectory], [`backup.dir ${args.backup?.dir}`, args.backup?.dir]]);
+  const backupInData = args.backup?.dir === undefined ? undefined : backupDirProblem(args.backup.dir, [[`the data directory ${args.dataDirectory}`, args.dataDirectory]]);
+  if (backupInData) throw new ArgumentError(`backup.dir: ${backupInData}`);
   checkSchedule("backup.schedule", args.backup?.schedule);
   checkSchedule("maintenanceSchedule", args.maintenanceSchedule);
   checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);

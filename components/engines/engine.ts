@@ -13,6 +13,7 @@ import type { HookDialect } from "../hooks/dialect";
 import type { DatabaseArgs, UserArgs } from "../model/args";
 import type { EngineKind } from "../model/naming";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
+import type { CertificateLifetime } from "../tls/lifetime";
 
 /** What the install step reports about the host. */
 export interface InstalledServer {
@@ -31,6 +32,8 @@ export interface InstanceSpec {
   dataDirectory?: string;
   /** Declared major version; default: the distribution's. */
   version?: string;
+  /** The marker line of the stack that owns the instance (targets/ownership.ts). Default: none. */
+  owner?: string;
 }
 
 /** Network access of an instance. */
@@ -59,7 +62,7 @@ export interface InstanceConfig {
    * Names the host's TLS certificate is valid for; on a standby, the certificate the deployment's
    * CA signed for its key, and the CA's certificate.
    */
-  tls: { names: string[]; certificate?: string; caCertificate?: string };
+  tls: { names: string[]; certificate?: string; caCertificate?: string; lifetime?: CertificateLifetime };
 }
 
 /** How a standby reaches its primary. */
@@ -71,6 +74,11 @@ export interface StandbySource {
   replicationUser: string;
   /** Environment variable holding the replication password. */
   passwordEnv: string;
+  /**
+   * The deployment's CA certificate (the CA step's output), which the standby verifies its
+   * primary's certificate against. Absent when the primary's certificate is the user's own (`tls`).
+   */
+  caCertificate?: string;
 }
 
 /** What the hooks and the on-demand health tool of one database need. */
@@ -117,9 +125,16 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   renderInstall(version: string | undefined): string;
   parseInstalled(stdout: string): InstalledServer;
   locate(instance: InstanceSpec, version: string): Loc;
-  /** Creates the primary's instance if missing; never touches an existing one. */
-  renderCreate(loc: Loc): string;
-  /** Stops the instance; deletes its data only when allowed. */
+  /**
+   * Creates the primary's instance if missing; never touches an existing one. An existing
+   * instance or data directory with another stack's marker is refused; one with no marker is
+   * refused too, unless `adopt` (the instance is already in this stack's state: a deployment
+   * made before markers existed), which writes this stack's marker.
+   */
+  renderCreate(loc: Loc, opts?: { adopt?: boolean }): string;
+  /** Read-only, run at preview: fails when another stack's marker is on the instance or its data directory, naming the owner and field. */
+  renderOwnerProbe(loc: Loc): string;
+  /** Stops the instance; deletes its data only when allowed; leaves an instance another stack owns (or none does) as it is. */
   renderRemove(loc: Loc, allowDataRemoval: boolean): string;
 
   // In a container (a Docker target) ------------------------------------------------------------
@@ -140,11 +155,19 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   restartValues(version: string, config: InstanceConfig, port: number): Record<string, string>;
   /** Writes the configuration and applies it (start, reload/SET GLOBAL, or restart); prints what it did. */
   renderConfigure(loc: Loc, config: InstanceConfig): string;
+  /**
+   * The configure step's probe: a read-only script that exits non-zero unless the server runs and
+   * answers on its declared port, so that an up after a failed one, or after the server was
+   * stopped from outside, starts it again instead of reporting the step unchanged. With
+   * `certificateDays` (a certificate dbstack issues), it fails too when the host's certificate is
+   * due for renewal (tls/lifetime.ts), so the preview shows the renewal as an update.
+   */
+  renderServingProbe(loc: Loc, certificateDays?: number): string;
 
   // TLS: a CA per deployment on the primary's host; each host its own key ----------------------
-  renderCa(loc: Loc): string;
+  renderCa(loc: Loc, lifetime?: CertificateLifetime): string;
   renderStandbyKey(loc: Loc): string;
-  renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[] }): string;
+  renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string;
 
   // Users, databases, grants -------------------------------------------------------------------
   renderUser(loc: Loc, user: User, passwordEnv: string): string;
@@ -157,7 +180,8 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** On the primary: the replication role (password in `passwordEnv`) and what each standby needs. */
   renderReplicationSource(loc: Loc, source: { passwordEnv: string; standbys: { name: string; address: string }[] }): string;
   /** On a standby's host: creates its instance (PostgreSQL clones the primary here). */
-  renderCreateStandby(loc: Loc, source: StandbySource): string;
+  /** Creates a standby (see renderCreate for the owner check and `adopt`). */
+  renderCreateStandby(loc: Loc, source: StandbySource, opts?: { adopt?: boolean }): string;
   /** On a standby's host after its configuration: starts following (MariaDB seeds and starts replication). */
   renderFollow?(loc: Loc, source: StandbySource): string;
   /** The standby's `promote` tool. */

@@ -179,6 +179,14 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
    * certificate signed by the deployment's CA (made on the primary's host; `caCertificate` output).
    */
   tls?: { certificate: pulumi.Input<string>; privateKey: pulumi.Input<string> };
+  /**
+   * How long the certificates dbstack issues are valid, in days: `certificateDays` for each host's
+   * certificate (default 365), `caDays` for the deployment's CA (default 3650). `up` issues a
+   * host's certificate again, and the server reloads it without a restart, when less than a third
+   * of `certificateDays` remains or it is valid for longer than declared (see tls/lifetime.ts); the
+   * preview shows that step as an update. Not used for a certificate the user gives (`tls`).
+   */
+  certificateLifetime?: { certificateDays?: number; caDays?: number };
   /** Where clients keep the `caCertificate` output, named in the verify-full URLs. Default: none. */
   caCertificateFile?: string;
   /** The databases. At least one. */

@@ -41,6 +41,8 @@ export const DEFAULTS = {
     allowedCidrs: [] as readonly string[],
     /** Unsafe parameters accepted in `parameters`: none. */
     unsafeParameters: [] as readonly string[],
+    /** Lifetimes of the certificates dbstack issues, in days: each host's, and the deployment CA's. */
+    certificateLifetime: { certificateDays: 365, caDays: 3650 },
   },
   user: {
     /** Concurrent connections of a user; -1 for no limit. */

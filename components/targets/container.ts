@@ -94,25 +94,65 @@ function renderDockerReachable(): string {
   ].join("\n");
 }
 
-/** Creates the volumes that do not exist yet; never touches an existing one. */
+/**
+ * Whose a container or volume is, from its labels (targets/ownership.ts): `dbstack.owner` holds
+ * the owner's marker line; one made before that label existed is this stack's when its
+ * `dbstack.prefix` is this stack's prefix (the prefix names project, stack and clone).
+ * - `docker_claim <container|volume> <name>`: stops the script when the thing exists and is
+ *   not this stack's (another stack's, or not dbstack's at all), naming its owner;
+ * - `docker_mine <container|volume> <name>`: succeeds when it exists and is this stack's.
+ */
+function renderDockerOwnership(labels: Record<string, string>): string {
+  const owner = labels["dbstack.owner"] ?? "";
+  const prefix = labels["dbstack.prefix"] ?? "";
+  return [
+    `DOCKER_OWNER=${shellQuote(owner)}; DOCKER_PREFIX=${shellQuote(prefix)}`,
+    "docker_labels() {",
+    `  if [ "$1" = volume ]; then docker volume inspect --format '{{index .Labels "dbstack.owner"}}|{{index .Labels "dbstack.prefix"}}' "$2" 2>/dev/null`,
+    `  else docker inspect --type container --format '{{index .Config.Labels "dbstack.owner"}}|{{index .Config.Labels "dbstack.prefix"}}' "$2" 2>/dev/null; fi`,
+    "}",
+    "docker_owner_state() {",
+    '  local labels o p; labels=$(docker_labels "$1" "$2") || { echo absent; return 0; }',
+    '  o=${labels%%|*}; p=${labels#*|}; [ "$o" = "<no value>" ] && o=""; [ "$p" = "<no value>" ] && p=""',
+    '  if [ "$o" = "$DOCKER_OWNER" ] || { [ -z "$o" ] && [ -n "$p" ] && [ "$p" = "$DOCKER_PREFIX" ]; }; then echo mine; else echo "foreign ${o:-${p:+dbstack prefix $p}}"; fi',
+    "}",
+    'docker_mine() { [ "$(docker_owner_state "$1" "$2")" = mine ]; }',
+    "docker_claim() {",
+    '  local state; state=$(docker_owner_state "$1" "$2")',
+    '  case "$state" in',
+    "    absent|mine) return 0 ;;",
+    '    *) local who=${state#foreign }; echo "container: the Docker $1 $2 exists and belongs to ${who:-something dbstack did not make (no dbstack labels)}, not to this stack (${DOCKER_OWNER#dbstack }); dbstack never takes over, changes or deletes it: remove it, or give the deployment another name or Docker host" >&2; exit 1 ;;',
+    "  esac",
+    "}",
+  ].join("\n");
+}
+
+/** Creates the volumes that do not exist yet; never touches an existing one, and refuses one that is not this stack's. */
 export function renderCreateVolumes(volumes: ContainerVolume[], labels: Record<string, string>): string {
   const labelArgs = Object.entries(labels).map(([k, v]) => `--label ${shellQuote(`${k}=${v}`)}`).join(" ");
   return [
     "set -euo pipefail",
     renderDockerReachable(),
+    renderDockerOwnership(labels),
+    ...volumes.map((v) => `docker_claim volume ${shellQuote(v.name)}`),
     ...volumes.map((v) => `docker volume inspect ${shellQuote(v.name)} >/dev/null 2>&1 || { docker volume create ${labelArgs} ${shellQuote(v.name)} >/dev/null && echo "created volume ${v.name}" >&2; }`),
   ].join("\n");
 }
 
-/** Runs on destroy: the volumes hold the data, so they are deleted only when the stack allows it. */
-export function renderRemoveVolumes(volumes: ContainerVolume[], allowDataRemoval: boolean): string {
+/** Runs on destroy: the volumes hold the data, so they are deleted only when the stack allows it, and only the stack's own. */
+export function renderRemoveVolumes(volumes: ContainerVolume[], allowDataRemoval: boolean, labels: Record<string, string> = {}): string {
   const names = volumes.map((v) => v.name).join(" ");
   if (!allowDataRemoval) {
     return `echo ${shellQuote(`dbstack: kept the volumes ${names}; ${keptDataHint("delete them")} (or run: docker volume rm ${names})`)} >&2`;
   }
+  const q = (v: ContainerVolume) => shellQuote(v.name);
   return [
     "set -euo pipefail",
-    ...volumes.map((v) => `if docker volume inspect ${shellQuote(v.name)} >/dev/null 2>&1; then docker volume rm ${shellQuote(v.name)} >/dev/null; fi`),
+    renderDockerOwnership(labels),
+    ...volumes.map(
+      (v) =>
+        `if docker_mine volume ${q(v)}; then docker volume rm ${q(v)} >/dev/null; elif docker volume inspect ${q(v)} >/dev/null 2>&1; then echo ${shellQuote(`dbstack: left the volume ${v.name} as it is: it is not this stack's`)} >&2; fi`,
+    ),
     `echo ${shellQuote(`dbstack: deleted the volumes ${names} (allowDataRemoval is set)`)} >&2`,
   ].join("\n");
 }
@@ -133,6 +173,8 @@ export function renderEnsureContainer(spec: ContainerSpec): string {
     `  echo "pulling ${spec.image}" >&2`,
     `  docker pull ${image} >&2 || { echo "dbstack: image ${spec.image} is not on the Docker host and could not be pulled" >&2; exit 1; }`,
     "fi",
+    renderDockerOwnership(spec.labels),
+    `docker_claim container ${name}`,
     `current=$(docker inspect --format '{{index .Config.Labels "dbstack.spec"}}' ${name} 2>/dev/null || true)`,
     `if [ -n "$current" ] && [ "$current" != ${shellQuote(specDigest(spec))} ]; then`,
     `  echo "re-creating container ${spec.name}: its declared spec changed (its volumes are kept)" >&2`,
@@ -159,10 +201,13 @@ export function renderContainerProbe(spec: ContainerSpec): string {
   return `[ "$(docker inspect --format '{{.State.Running}} {{index .Config.Labels "dbstack.spec"}}' ${shellQuote(spec.name)} 2>/dev/null)" = ${shellQuote(`true ${specDigest(spec)}`)} ]`;
 }
 
-/** Runs on destroy: stops the container cleanly (the server shuts down) and removes it; its volumes are another step's. */
-export function renderRemoveContainer(name: string): string {
+/** Runs on destroy: stops the container cleanly (the server shuts down) and removes it, if it is the stack's own; its volumes are another step's. */
+export function renderRemoveContainer(name: string, labels: Record<string, string> = {}): string {
   return [
-    `if docker inspect ${shellQuote(name)} >/dev/null 2>&1; then`,
+    renderDockerOwnership(labels),
+    `if docker inspect ${shellQuote(name)} >/dev/null 2>&1 && ! docker_mine container ${shellQuote(name)}; then`,
+    `  echo ${shellQuote(`dbstack: left the container ${name} as it is: it is not this stack's`)} >&2`,
+    `elif docker inspect ${shellQuote(name)} >/dev/null 2>&1; then`,
     `  docker stop --time 60 ${shellQuote(name)} >/dev/null 2>&1 || true`,
     `  docker rm -f ${shellQuote(name)} >/dev/null`,
     `  echo "dbstack: removed container ${name} (its volumes are a separate step)" >&2`,

@@ -1,4 +1,5 @@
 import { shellQuote, withHeredoc } from "../shell";
+import { certificateLifetime, renderCertificateDue, type CertificateLifetime } from "./lifetime";
 export { LOCAL_TLS_NAMES } from "../model/naming";
 
 /**
@@ -82,9 +83,11 @@ function dirs(a: AuthorityShell): { ca: string; tls: string } {
  *   for a public key with the CA (a throwaway request carries the subject, -force_pubkey puts the
  *   host's key in it; OpenSSL 1.1 and 3 alike);
  * - `ensure_server_key`: makes this host's key once (service user's, 0600);
- * - `public_key_of_key <key>`, `public_key_of_cert <cert>`: PEM public keys, for comparisons.
+ * - `public_key_of_key <key>`, `public_key_of_cert <cert>`: PEM public keys, for comparisons;
+ * - `certificate_due <cert>`: whether a host's certificate must be issued again (tls/lifetime.ts).
+ * Certificates are issued for `lifetime.certificateDays`, the CA for `lifetime.caDays`.
  */
-export function renderAuthorityFunctions(a: AuthorityShell): string {
+export function renderAuthorityFunctions(a: AuthorityShell, lifetime: CertificateLifetime = certificateLifetime()): string {
   const { ca, tls } = dirs(a);
   const user = shellQuote(a.serviceUser);
   const cn = [a.caName.replace(/[^A-Za-z0-9 ._-]/g, ""), ...(a.caNameVar ? [`$${shellVar(a.caNameVar)}`] : [])].join(" ");
@@ -92,7 +95,7 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
     "ensure_ca() {",
     `  install -d -o root -g root -m 0700 "${ca}"`,
     `  if [ ! -s "${ca}/ca.key" ] || [ ! -s "${ca}/ca.crt" ]; then`,
-    "    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 3650 -sha256 \\",
+    `    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days ${lifetime.caDays} -sha256 \\`,
     `      -subj "/CN=${cn} on $(hostname)" \\`,
     '      -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \\',
     `      -keyout "${ca}/ca.key.tmp" -out "${ca}/ca.crt.tmp" 2>/dev/null`,
@@ -107,7 +110,7 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
     '  openssl req -new -key "$work/throwaway.key" -subj "/CN=$3" -out "$work/request.csr"',
     '  printf \'%s\\n\' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" "subjectAltName=$4" > "$work/ext"',
     `  openssl x509 -req -in "$work/request.csr" -force_pubkey "$1" -CA "${ca}/ca.crt" -CAkey "${ca}/ca.key" \\`,
-    '    -set_serial "0x$(openssl rand -hex 16)" -days 3650 -sha256 -extfile "$work/ext" -out "$2" 2>/dev/null',
+    `    -set_serial "0x$(openssl rand -hex 16)" -days ${lifetime.certificateDays} -sha256 -extfile "$work/ext" -out "$2" 2>/dev/null`,
     '  rm -rf "$work"',
     "}",
     "ensure_server_key() {",
@@ -119,6 +122,7 @@ export function renderAuthorityFunctions(a: AuthorityShell): string {
     "}",
     'public_key_of_key() { openssl pkey -in "$1" -pubout 2>/dev/null; }',
     'public_key_of_cert() { openssl x509 -in "$1" -noout -pubkey 2>/dev/null; }',
+    renderCertificateDue(lifetime.certificateDays),
   ].join("\n");
 }
 
@@ -162,6 +166,8 @@ export interface ServerCertificateSpec {
    * holds the CA (the primary) and signs its own.
    */
   certificate?: string;
+  /** Lifetimes of the certificates issued (tls/lifetime.ts). Default: DEFAULTS.server.certificateLifetime. */
+  lifetime?: CertificateLifetime;
 }
 
 /**
@@ -169,7 +175,8 @@ export interface ServerCertificateSpec {
  * service user's), after renderAuthorityFunctions:
  * - DBSTACK_TLS_CERT and DBSTACK_TLS_KEY in the environment: the user's own certificate and key;
  * - otherwise, without `certificate` (the primary): a key made once here and a certificate signed
- *   by the CA, issued again when the names change, the CA does not verify it, or the key changed;
+ *   by the CA, issued again when the names change, the CA does not verify it, the key changed, or
+ *   it is due for renewal (certificate_due: near its end, or valid for longer than declared);
  * - with `certificate` (a replica): its own key and that certificate, which must match the key.
  * Sets `tls_changed=yes` when it wrote a new certificate (a running server reloads it).
  */
@@ -198,7 +205,8 @@ export function renderServerCertificate(spec: ServerCertificateSpec, a: Authorit
       `  want=${shellQuote(san)}`,
       `  if [ ! -s "${tls}/server.crt" ] || [ "$(cat "${tls}/server.names" 2>/dev/null)" != "$want" ] \\`,
       `      || ! openssl verify -CAfile "${ca}/ca.crt" "${tls}/server.crt" >/dev/null 2>&1 \\`,
-      `      || [ "$(public_key_of_cert "${tls}/server.crt")" != "$(public_key_of_key "${tls}/server.key")" ]; then`,
+      `      || [ "$(public_key_of_cert "${tls}/server.crt")" != "$(public_key_of_key "${tls}/server.key")" ] \\`,
+      `      || certificate_due "${tls}/server.crt"; then`,
       `    public_key_of_key "${tls}/server.key" > "${tls}/server.pub"`,
       `    issue_certificate "${tls}/server.pub" "${tls}/server.crt" ${shellQuote(spec.names[0] ?? "localhost")} "$want"`,
       `    rm -f "${tls}/server.pub"; printf '%s' "$want" > "${tls}/server.names"`,

@@ -173,6 +173,12 @@ export function serverFields(defaultPort: number, parameterName: string) {
     listenAddresses: z.array(z.string().regex(/^[A-Za-z0-9.:*-]+$/)).default([...DEFAULTS.server.listenAddresses]),
     allowedCidrs: z.array(cidr).default([...DEFAULTS.server.allowedCidrs]),
     tls: z.strictObject({ certificate: z.string().min(1), privateKey: secret(z.string().min(1)) }).optional(),
+    certificateLifetime: z
+      .strictObject({ certificateDays: wholeNumber(1, 3650, "a number of days").optional(), caDays: wholeNumber(30, 36500, "a number of days").optional() })
+      .refine((l) => (l.caDays ?? DEFAULTS.server.certificateLifetime.caDays) > (l.certificateDays ?? DEFAULTS.server.certificateLifetime.certificateDays), {
+        error: "expected caDays longer than certificateDays (a certificate cannot outlive the CA that signed it)",
+      })
+      .optional(),
     backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "a number of hours").optional() }).optional(),
     maintenanceSchedule: cronSchedule.optional(),
     toolsDir: path("a directory for dbstack's tools").optional(),

@@ -6,7 +6,7 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -97,7 +97,8 @@ describe("dbstack never takes over what it did not create", () => {
     const own = join(box.dir, "tools-own");
     await configure(stack, { sqlite: { app: { ...config.sqlite.app, toolsDir: own } } });
     await stack.up();
-    expect(readdirSync(own).sort()).toEqual([".dbstack-tools", "health", "shell"]);
+    expect(readdirSync(own).sort()).toEqual([".dbstack-owner", ".dbstack-tools", "health", "shell"]);
+    expect(readFileSync(join(own, ".dbstack-owner"), "utf8")).toContain(`stack=${stack.name} `);
     writeFileSync(join(own, "keep.txt"), "an operator's file");
     await stack.destroy();
     expect(readdirSync(own)).toEqual(["keep.txt"]);

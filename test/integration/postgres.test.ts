@@ -210,6 +210,60 @@ describe("PostgreSQL primary and standby on two SSH hosts", () => {
     await expect(query("app", "INSERT INTO items (name) VALUES ('no')", "standby")).rejects.toThrow(/read-only transaction/);
   });
 
+  // Issue 17, deliverable 8: the standby connects with sslmode=verify-full against the deployment's CA.
+  it.each([
+    ["signed by a CA that is not the deployment's", "rogue"],
+    ["signed by the deployment's CA for another name", "wrong-name"],
+  ])("the standby refuses a primary whose certificate is %s, and streams again with the real one", async (_case, kind) => {
+    const tls = "/etc/postgresql/15/itmain/dbstack-tls";
+    const standbyLog = "/var/log/postgresql/postgresql-15-itstandby.log";
+    expect(readFileSync("/var/lib/postgresql/15/itstandby/postgresql.auto.conf", "utf8")).toMatch(
+      /^primary_conninfo = '.*sslmode=verify-full sslrootcert=\/etc\/postgresql\/15\/itstandby\/dbstack-primary-ca\.crt'/m,
+    );
+    const original = readFileSync(`${tls}/server.crt`, "utf8");
+    const work = join(box.dir, `impostor-${kind}`);
+    const signer =
+      kind === "rogue"
+        ? `openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 2 -subj "/CN=rogue CA" -addext "basicConstraints=critical,CA:TRUE" -keyout ${work}/ca.key -out ${work}/ca.crt 2>/dev/null`
+        : `cp /etc/postgresql/15/itmain/dbstack-ca/ca.key /etc/postgresql/15/itmain/dbstack-ca/ca.crt ${work}/`;
+    const san = kind === "rogue" ? `IP:${primary}` : "DNS:wrong.example";
+    const reconnect = "runuser -u postgres -- psql -X -tA -h /var/run/postgresql -p " + PRIMARY_PORT + " -d postgres -c 'SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication' >/dev/null";
+    const marks = () => (existsSync(standbyLog) ? readFileSync(standbyLog, "utf8").length : 0);
+    const from = marks();
+    // The impostor: the primary's own key, with a certificate the standby must not accept.
+    execFileSync("bash", ["-c", [
+      "set -euo pipefail", `mkdir -p ${work}`, signer,
+      `openssl req -new -key ${tls}/server.key -subj "/CN=impostor" -out ${work}/req.csr`,
+      `printf 'subjectAltName=${san}\\nextendedKeyUsage=serverAuth\\n' > ${work}/ext`,
+      `openssl x509 -req -in ${work}/req.csr -CA ${work}/ca.crt -CAkey ${work}/ca.key -set_serial 7 -days 2 -extfile ${work}/ext -out ${work}/server.crt 2>/dev/null`,
+      `install -o postgres -g postgres -m 0644 ${work}/server.crt ${tls}/server.crt`,
+      "pg_ctlcluster 15 itmain reload", "sleep 1", reconnect,
+    ].join("\n")]);
+    try {
+      let refused = "";
+      for (let i = 0; i < 40 && !refused; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const log = readFileSync(standbyLog, "utf8").slice(from);
+        refused = /certificate verify failed|does not match host name/.exec(log)?.[0] ?? "";
+      }
+      expect(refused, "the standby's log should say why it refused the primary").not.toBe("");
+      expect(execFileSync("runuser", ["-u", "postgres", "--", "psql", "-X", "-tA", "-h", "/var/run/postgresql", "-p", String(STANDBY_PORT), "-d", "postgres", "-c", "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'"], { cwd: "/", encoding: "utf8" }).trim()).toBe("0");
+    } finally {
+      writeFileSync(`${tls}/server.crt`, original);
+      execFileSync("bash", ["-c", `pg_ctlcluster 15 itmain reload; sleep 1; ${reconnect}`]);
+    }
+    // The real certificate again: the standby streams, and a new write reaches it.
+    await query("app", `INSERT INTO items (name) VALUES ('after ${kind}')`);
+    let seen = 0;
+    for (let i = 0; i < 60 && seen === 0; i++) {
+      seen = (await query("ro", `SELECT count(*)::int AS n FROM items WHERE name = 'after ${kind}'`, "standby"))[0].n;
+      if (seen === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(seen).toBe(1);
+    // The rows the later tests count are theirs: this one's goes.
+    await query("app", `DELETE FROM items WHERE name = 'after ${kind}'`);
+  });
+
   it("backup, then restore into a new database, gives identical row counts and checksums", async () => {
     const out = onPrimary(`${tools}/backup`);
     expect(out).toMatch(/backup ok: .*main-\d{8}T\d{6}Z\.tar\.gz/);

@@ -204,7 +204,7 @@ describe("SQLite with no owner, deployed as root: dbstack's own account dbstack-
     await s2.workspace.removeStack(name);
   });
 
-  it("up makes the account (system, no login shell, no home) and gives it the file, its directory and marker; migrations and checks run", async () => {
+  it("up makes the account (system, no login shell, no home) and gives it the file and its directory; migrations and checks run", async () => {
     expect(statSync(oldDb).uid).toBe(0);
     const result = await s2.up();
     const [, , , gid, , home, shell] = execFileSync("getent", ["passwd", ACCOUNT], { encoding: "utf8" }).trim().split(":");
@@ -213,7 +213,8 @@ describe("SQLite with no owner, deployed as root: dbstack's own account dbstack-
     expect(existsSync(home)).toBe(false);
     expect(uidOf(ACCOUNT)).toBeLessThan(1000); // a system account
     expect(execFileSync("getent", ["group", ACCOUNT], { encoding: "utf8" })).toContain(`${ACCOUNT}:x:${gid}:`);
-    for (const p of [appDb, join(dir, "data"), markerPath(appDb)]) {
+    expect(statSync(markerPath(appDb)).uid).toBe(0); // dbstack's record of the file, root's as for any owner
+    for (const p of [appDb, join(dir, "data")]) {
       expect(statSync(p).uid, p).toBe(uidOf(ACCOUNT));
       expect(statSync(p).gid, p).toBe(Number(gid));
     }
@@ -224,7 +225,8 @@ describe("SQLite with no owner, deployed as root: dbstack's own account dbstack-
   });
 
   it("a file dbstack made as root earlier (its marker beside it) is adopted: the account's now, its data kept and migrated", () => {
-    for (const p of [oldDb, join(dir, "old"), markerPath(oldDb)]) expect(statSync(p).uid, p).toBe(uidOf(ACCOUNT));
+    for (const p of [oldDb, join(dir, "old")]) expect(statSync(p).uid, p).toBe(uidOf(ACCOUNT));
+    expect(statSync(markerPath(oldDb)).uid).toBe(0);
     expect(sqlite(oldDb, "SELECT x FROM kept")).toBe("from before");
     expect(sqlite(oldDb, "SELECT id FROM dbstack_migrations")).toBe("0001_users");
   });

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig } from "./harness";
 import { renderSessionWatchdog } from "../../components/targets/ssh";
 import { createTestHosts, type TestHosts } from "./support/hosts";
+import { renderServingProbe } from "../../components/engines/postgres/clusterScripts";
+import { certificateLifetime } from "../../components/tls/lifetime";
 
 // A fake SSH host: a second sshd in a test host's network namespace, on port 2222, whose every
 // session runs a forced command that appends its stdin (the script and environment dbstack sends)
@@ -85,10 +87,15 @@ const logSize = () => (existsSync(stdinLog) ? statSync(stdinLog).size : 0);
  * resized host is retuned) and the session watchdog every SSH script starts with.
  */
 const WATCHDOG_LINES = new Set(renderSessionWatchdog().split("\n"));
+/**
+ * The configure step's probe (read-only: is the cluster serving on its port, is its certificate
+ * current?), which every preview and up sends: it changes nothing on the host.
+ */
+const PROBE_LINES = new Set(renderServingProbe({ cluster: "hkfake", port: 5460, version: 15 }, certificateLifetime().certificateDays).split("\n"));
 const sentSince = (from: number) =>
   (existsSync(stdinLog) ? readFileSync(stdinLog, "utf8").slice(from) : "")
     .split("\n")
-    .filter((l) => l.trim() !== "" && !l.startsWith("nproc; awk '/^MemTotal:/") && !WATCHDOG_LINES.has(l))
+    .filter((l) => l.trim() !== "" && !l.startsWith("nproc; awk '/^MemTotal:/") && !WATCHDOG_LINES.has(l) && !PROBE_LINES.has(l))
     .join("\n");
 
 beforeAll(async () => {

@@ -135,3 +135,19 @@ describe("secretsProblem", () => {
     expect(secretsProblem("dev", { PULUMI_CONFIG_PASSPHRASE: DEV_PASSPHRASE })).toBeUndefined();
   });
 });
+
+describe("parseStackConfig: data directories apart (issue 17 row 11)", () => {
+  const server = (extra: Record<string, unknown>) => ({ databases: { app: { owner: "app" } }, users: { app: { grants: { app: "owner" } } }, ...extra });
+  const accepted: [what: string, raw: Record<string, unknown>][] = [
+    ["dbstack's own PostgreSQL layout beside the distribution's", { "dbstack:postgres": { p: server({ dataDirectory: "/var/lib/postgresql/15/p" }) } }],
+    ["two engines in sibling directories", { "dbstack:postgres": { p: server({ dataDirectory: "/srv/db/pg" }) }, "dbstack:mariadb": { m: server({ dataDirectory: "/srv/db/maria" }) } }],
+    ["a directory whose name starts like another's", { "dbstack:mariadb": { a: server({ dataDirectory: "/srv/db" }), b: server({ dataDirectory: "/srv/db2", port: 3307 }) } }],
+    ["backups beside the data directory", { "dbstack:mariadb": { m: server({ dataDirectory: "/srv/m/data", backup: { dir: "/srv/m/backups" } }) } }],
+    ["the same data directory on two hosts", { "dbstack:hosts": { h: { address: "10.0.0.5", privateKey: "k" } }, "dbstack:mariadb": { a: server({ dataDirectory: "/srv/db" }), b: server({ dataDirectory: "/srv/db", host: "h" }) } }],
+  ];
+  for (const [what, raw] of accepted) {
+    it(`accepts ${what}`, () => {
+      expect(() => parseStackConfig(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, JSON.stringify(v)])))).not.toThrow();
+    });
+  }
+});

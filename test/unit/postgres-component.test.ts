@@ -33,6 +33,7 @@ beforeAll(async () => {
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";
 const GENERATED_PASSWORD = "pulumi-nodejs:dynamic/dbstack:GeneratedPassword";
 const HOST_FACTS = "pulumi-nodejs:dynamic/dbstack:HostFacts";
+const OWNER_CHECK = "pulumi-nodejs:dynamic/dbstack:OwnerCheck";
 const SSH_HOST_KEYS = "pulumi-nodejs:dynamic/dbstack:SshHostKeys";
 const COMPONENT = "dbstack:postgres:Cluster";
 const ADMIN_PASSWORD = "An-Explicit/Passw0rd@with:specials";
@@ -82,11 +83,13 @@ function scripts(r: Registered): string[] {
 function typeOf(name: string): string {
   if (name.endsWith("-password")) return GENERATED_PASSWORD;
   if (/(^|-)host-keys$/.test(name)) return SSH_HOST_KEYS;
+  if (/(^|-)owner-check$/.test(name)) return OWNER_CHECK;
   return /(^|-)host-facts$/.test(name) ? HOST_FACTS : HOST_COMMAND;
 }
 
 const EXPECTED_NAMES = [
   "main-host-keys",
+  "main-owner-check",
   "main-server",
   "main-host-facts",
   "main-cluster",

@@ -410,7 +410,7 @@ describe("rendered scripts (text)", () => {
 
     it("decides a restart from pg_settings.pending_restart or a changed port, and never restarts unconditionally", () => {
       expect(script).toContain("FROM pg_settings WHERE pending_restart");
-      const restarts = lines.map((l, i) => [l, i] as const).filter(([l]) => /pg_ctlcluster .* restart/.test(l));
+      const restarts = lines.map((l, i) => [l, i] as const).filter(([l]) => /pg_ctl_cluster restart/.test(l));
       expect(restarts).toHaveLength(2);
       const branchOf = (at: number) =>
         lines.slice(0, at).map((l) => l.trim()).filter((l) => l.startsWith("if ") || l.startsWith("elif ") || l === "fi" || l.startsWith("else")).at(-1);
@@ -419,7 +419,7 @@ describe("rendered scripts (text)", () => {
       const [, at] = restarts[1];
       // The other is inside `if [ -n "$pending" ]`, after a reload that set $pending.
       expect(branchOf(at)).toBe('if [ -n "$pending" ]; then');
-      const reload = lines.findIndex((l) => l.includes('pg_ctlcluster "$V" "$CLUSTER" reload'));
+      const reload = lines.findIndex((l) => l.includes("pg_ctl_cluster reload"));
       const pending = lines.findIndex((l) => l.includes("pending=$("));
       expect(reload).toBeGreaterThan(0);
       expect(reload).toBeLessThan(pending);
@@ -1226,7 +1226,9 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
 
   describe("replication: slots, a standby, promotion", () => {
     const replicationAccess = (): AccessSpec => ({ ...access, replicationCidrs: ["127.0.0.1/32"] });
-    const standbySpec = (): StandbySpec2 => ({ ...standby, slot: "dbstack_replica1", primaryHost: "127.0.0.1", primaryPort: primary.port, replicationUser: "dbstack_replication" });
+    // The standby verifies the primary (sslmode=verify-full) against the CA the primary's configure step made.
+    const primaryCa = () => readFileSync(`/etc/postgresql/${primary.version}/${primary.cluster}/dbstack-ca/ca.crt`, "utf8");
+    const standbySpec = (): StandbySpec2 => ({ ...standby, slot: "dbstack_replica1", primaryHost: "127.0.0.1", primaryPort: primary.port, replicationUser: "dbstack_replication", caCertificate: primaryCa() });
 
     it("renderReplicationSlots converges the dbstack_ slots and leaves other slots alone", () => {
       pq(primary, "SELECT pg_create_physical_replication_slot('keepme')");
@@ -1381,7 +1383,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
         const r0 = configure(primary, { ...replicationAccess(), replicationCidrs: ["127.0.0.1/32", "::1/128"] }, true, { ...small, memoryMb: 1024 });
         expect(r0.code, r0.stderr).toBe(0);
         expect(mustSh("slots", renderReplicationSlots(primary, ["dbstack_v6"])).trim()).toBe("slots: dbstack_v6");
-        const spec = { ...ipv6, slot: "dbstack_v6", primaryHost: "::1", primaryPort: primary.port, replicationUser: "dbstack_replication" };
+        const spec = { ...ipv6, slot: "dbstack_v6", primaryHost: "::1", primaryPort: primary.port, replicationUser: "dbstack_replication", caCertificate: primaryCa() };
         const r = sh(renderStandby(spec), { env: { DBSTACK_REPLICATION_PASSWORD: REPLICATION_PASSWORD } });
         expect(r.stderr).not.toContain("no password supplied");
         expect(r.code, r.stderr).toBe(0);

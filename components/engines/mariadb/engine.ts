@@ -12,7 +12,7 @@ import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } f
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
-import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderStartInstance, renderStopInstance } from "./instanceScripts";
+import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { MARIADB_PARAMETER_POLICY } from "./parameterPolicy";
@@ -68,9 +68,10 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
 
     renderInstall: () => renderInstallServer(flavor),
     parseInstalled: parseInstalledServer,
-    locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor }),
+    locate: (i, _version) => ({ instance: i.instance, port: i.port, dataDirectory: i.dataDirectory, flavor, owner: i.owner }),
     renderCreate: renderCreateInstance,
     renderRemove: renderRemoveInstance,
+    renderOwnerProbe,
 
     defaultImage: DEFAULTS.container.images.mariadb,
     containerVolumes: (i) => [
@@ -90,7 +91,8 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       // Paths derive from the instance name, which cannot change without a new instance.
       return Object.fromEntries(Object.entries(values).filter(([k]) => restart.has(k) && !/(^|_)(datadir|socket|pid_file|log_error)$/.test(k)));
     },
-    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate }),
+    renderConfigure: (loc, config) => renderConfigureInstance(loc, optionFile(loc, config), { names: config.tls.names, certificate: config.tls.certificate, caCertificate: config.tls.caCertificate, lifetime: config.tls.lifetime }),
+    renderServingProbe: renderServingProbe,
 
     renderCa: renderInstanceCa,
     renderStandbyKey: renderReplicaKey,
@@ -105,7 +107,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
 
     renderReplicationSource: (loc, source) =>
       renderReplicationSource(loc, { user: MARIADB_REPLICATION_USER, passwordEnv: source.passwordEnv, replicaHosts: source.standbys.map((s) => s.address) }),
-    renderCreateStandby: (loc) => renderCreateInstance(loc),
+    renderCreateStandby: (loc, _source, opts) => renderCreateInstance(loc, opts),
     renderFollow: (loc, source) =>
       renderReplica({ loc, source: { host: source.primaryHost, port: source.primaryPort }, user: source.replicationUser, passwordEnv: source.passwordEnv, flavor }),
     renderPromote: renderPromote,

@@ -15,6 +15,12 @@ export interface MariadbLocation {
   dataDirectory?: string;
   /** Server flavour; only "mariadb" is tested against a real server. Default "mariadb". */
   flavor?: Flavor;
+  /**
+   * The marker line of the stack that owns the instance (targets/ownership.ts): create and
+   * remove refuse an instance or data directory another stack made. Default: none (no markers:
+   * renderer tests that run outside a stack).
+   */
+  owner?: string;
 }
 
 /** The files and directories of an instance, derived from its location. */

@@ -1,10 +1,13 @@
 import { scriptHeader, shellQuote, sqlLiteral, withHeredoc, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
+import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { programs, type Flavor } from "./flavor";
 import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./host";
 import { serverVariables } from "./optionFile";
 import { restartVariables } from "./parameters";
 import { renderInstanceTls, type InstanceTlsSpec } from "./tls";
+import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
 
 /**
  * The lifecycle of one MariaDB instance on its host: create (initialise the data directory),
@@ -58,6 +61,7 @@ export function renderSystemdUnit(loc: MariadbLocation): string {
 function renderSupervision(loc: MariadbLocation): string {
   const p = programs(flavorOf(loc));
   return [
+    renderCloseInheritedFds(),
     'SERVICE="dbstack-mariadb-$INSTANCE"',
     'UNIT="/etc/systemd/system/$SERVICE.service"',
     'SUPERVISOR_PID="${PID_FILE%.pid}.supervisor.pid"',
@@ -97,8 +101,9 @@ function renderSupervision(loc: MariadbLocation): string {
     "  else",
     "    local old; if old=$(supervisor_pid); then kill \"$old\" 2>/dev/null || true; sleep 1; fi",
     `    local safe; safe=$(command -v ${p.server === "mariadbd" ? "mariadbd-safe" : "mysqld_safe"} || command -v mysqld_safe)`,
-    "    # Detached (its own session, no descriptor of this step), so it outlives the deploy step.",
-    '    setsid "$safe" --defaults-file="$CNF" </dev/null >/dev/null 2>&1 &',
+    "    # Detached (its own session, no descriptor of this step or of whatever ran it: a pipe held",
+    "    # by the server would keep the caller's `pulumi up | tee log` from ever returning).",
+    '    ( close_inherited_fds; exec setsid "$safe" --defaults-file="$CNF" </dev/null >/dev/null 2>&1 ) &',
     '    echo "$!" > "$SUPERVISOR_PID"',
     "  fi",
     "  wait_until_up",
@@ -126,6 +131,42 @@ function renderSupervision(loc: MariadbLocation): string {
 }
 
 /**
+ * Shell functions (after the prelude and renderPortFunctions): `instance_serving` succeeds when
+ * the instance answers a query over its socket that reports the declared port with networking
+ * on, and the socket listening on TCP port $PORT is the server's (mysql's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or
+ * fails the step naming the instance, the port and the end of its error log.
+ */
+function renderServingCheck(): string {
+  return [
+    "instance_serving() {",
+    "  local seen",
+    "  seen=$(echo \"SELECT CONCAT(@@port, IF(@@skip_networking, ' without networking', ' on TCP'));\" | mariadb_root 2>/dev/null) || return 1",
+    '  [ "$seen" = "$PORT on TCP" ] || return 1',
+    "  # The TCP listener on the port is the server's (its socket is mysql's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u mysql)\"$'\\n'* ]]",
+    "}",
+    "wait_until_serving() {",
+    "  for _ in $(seq 1 30); do instance_serving && return 0; sleep 1; done",
+    '  echo "MariaDB instance $INSTANCE is not serving on port $PORT after its configuration step (no answer on its socket, or port $PORT is not held by its server); the end of its error log $ERROR_LOG:" >&2',
+    '  tail -n 15 "$ERROR_LOG" >&2 2>/dev/null || true',
+    "  exit 1",
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
+ * non-zero when the instance is not serving on its declared port (stopped from outside, crashed,
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
+ */
+export function renderServingProbe(loc: MariadbLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (FLUSH SSL, no restart).", '! certificate_due "$TLS_DIR/server.crt"'];
+  return [renderInstancePrelude(loc), renderPortFunctions(), renderServingCheck(), "instance_serving || exit 1", ...renewal].join("\n") + "\n";
+}
+
+/**
  * Creates the instance's data directory with the system tables if it does not exist; never
  * touches an existing one. Secure from the first start: root@localhost authenticates with
  * unix_socket only (the OS root; no password exists), there is no anonymous account, no
@@ -133,7 +174,7 @@ function renderSupervision(loc: MariadbLocation): string {
  * mysql@localhost, unix_socket only: the OS user the server runs as.) The option file is the
  * configure step's. An initialisation that was interrupted is started over.
  */
-export function renderCreateInstance(loc: MariadbLocation): string {
+export function renderCreateInstance(loc: MariadbLocation, opts: { adopt?: boolean } = {}): string {
   const flavor = flavorOf(loc);
   const init =
     flavor === "mariadb"
@@ -143,12 +184,14 @@ export function renderCreateInstance(loc: MariadbLocation): string {
   return [
     scriptHeader(`Creates MariaDB instance ${loc.instance} (port ${loc.port}).`),
     renderInstancePrelude(loc),
+    ...renderClaimInstance(loc, opts.adopt ?? false),
     'marker="$CONF_DIR/initialising"',
     'if [ -d "$DATA_DIR/mysql" ] && [ ! -f "$marker" ]; then',
     '  echo "instance $INSTANCE exists, data in $DATA_DIR"',
     "  exit 0",
     "fi",
     '(umask 022; mkdir -p "$CONF_DIR")',
+    ...(loc.owner ? ['mark_owner "$CONF_OWNER"'] : []),
     'if [ -f "$marker" ]; then',
     "  # An initialisation of dbstack's that did not finish: its files are nobody's data.",
     '  [ -d "$DATA_DIR" ] && find "$DATA_DIR" -mindepth 1 -delete',
@@ -160,20 +203,70 @@ export function renderCreateInstance(loc: MariadbLocation): string {
     'install -d -o mysql -g mysql -m 0750 "$DATA_DIR"',
     'touch "$marker"',
     `if ! out=$(${init} 2>&1); then echo "$out" >&2; exit 1; fi`,
+    ...(loc.owner ? ['mark_owner "$DATA_OWNER"'] : []),
     'rm -f "$marker"',
     'echo "created instance $INSTANCE, data in $DATA_DIR (root through unix_socket only, no anonymous account, no test database)"',
   ].join("\n");
 }
 
 /**
+ * The owner check at the top of the create script (nothing without `loc.owner`): another
+ * stack's marker on the instance (its config directory) or on the data directory stops the
+ * step before anything is changed. An instance that exists without any marker (made by hand, or
+ * by a dbstack before markers) is refused too, unless `adopt`: the update of an instance this
+ * stack already has in its state, which writes the markers. A kept instance of this stack (a
+ * destroy that kept the data) carries its markers and is taken back by the next up.
+ */
+function renderClaimInstance(loc: MariadbLocation, adopt: boolean): string[] {
+  if (!loc.owner) return [];
+  const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
+  return [
+    ...renderRefuseForeign(loc.owner),
+    'if { [ -f "$CNF" ] || [ -d "$DATA_DIR/mysql" ]; } && [ ! -f "$CONF_DIR/initialising" ] && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER"; then',
+    adopt
+      ? '  echo "adopted MariaDB instance $INSTANCE (made before dbstack marked what it owns): marked as owned by this stack"'
+      : `  echo "dataDirectory: MariaDB instance $INSTANCE (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another instanceName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+    "fi",
+    'if [ -d "$DATA_DIR/mysql" ] && [ ! -f "$CONF_DIR/initialising" ]; then (umask 022; mkdir -p "$CONF_DIR"); mark_owner "$CONF_OWNER"; mark_owner "$DATA_OWNER"; fi',
+  ];
+}
+
+/** Stops the script when another stack's marker is on the instance or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    'CONF_OWNER="$CONF_DIR/owner"',
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    'refuse_foreign "$CONF_OWNER" "MariaDB instance $INSTANCE" instanceName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/** Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the instance or its data directory. */
+export function renderOwnerProbe(loc: MariadbLocation): string {
+  return loc.owner ? ["set -euo pipefail", renderInstancePrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n") : "true";
+}
+
+/**
  * Runs on destroy: stops the instance and removes its supervision (unit or supervisor); deletes
  * the data directory and the config directory only when the stack allows data removal. Says on
- * stderr what it kept.
+ * stderr what it kept. An instance that another stack's marker names, or that exists with no
+ * marker at all, is left as it is (not stopped, not deleted).
  */
 export function renderRemoveInstance(loc: MariadbLocation, allowDataRemoval: boolean): string {
   const lines = [
     scriptHeader(`Removes MariaDB instance ${loc.instance}${allowDataRemoval ? " and its data" : " (its data is kept)"}.`),
     renderInstancePrelude(loc),
+    ...(loc.owner
+      ? [
+          renderOwnerFunctions(loc.owner),
+          `owner=$(ownership_of "$CONF_DIR/owner" "$DATA_DIR/${OWNER_FILE}")`,
+          'case "$owner" in',
+          '  foreign*) echo "dbstack: left MariaDB instance $INSTANCE and $DATA_DIR as they are: they belong to another stack (${owner#foreign dbstack })" >&2; exit 0 ;;',
+          '  unmarked) if [ -f "$CNF" ] || [ -d "$DATA_DIR/mysql" ]; then echo "dbstack: left MariaDB instance $INSTANCE and $DATA_DIR as they are: they carry no dbstack owner marker (an up of this stack marks what it made)" >&2; exit 0; fi ;;',
+          "esac",
+        ]
+      : []),
     renderSupervision(loc),
     'if [ -f "$UNIT" ]; then',
     '  if has_systemd; then systemctl disable --now -q "$SERVICE" >&2 || true; fi',
@@ -314,7 +407,14 @@ export function renderConfigureInstance(loc: MariadbLocation, optionFileText: st
     renderInstancePrelude(loc),
     renderSupervision(loc),
     renderApplyFunctions(loc, optionFileText),
+    renderPortFunctions(),
+    renderServingCheck(),
     '[ -d "$DATA_DIR/mysql" ] || { echo "instance $INSTANCE does not exist (no system tables in $DATA_DIR): its create step has not run" >&2; exit 1; }',
+    "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
+    "# The instance itself on its declared port is no conflict (asked over its own socket: in a container its process may not be visible).",
+    'if ! { instance_running && [ "$(echo "SELECT @@port;" | mariadb_root 2>/dev/null)" = "$PORT" ]; }; then',
+    '  refuse_taken_port "$PORT" "MariaDB instance $INSTANCE and its option file are left as they were" $(instance_running && cat "$PID_FILE" 2>/dev/null || true)',
+    "fi",
     '(umask 022; mkdir -p "$CONF_DIR")',
     ...(tls ? [renderInstanceTls(tls)] : ["tls_changed=no"]),
     "# The applied file is kept aside until the server has accepted the new one.",
@@ -355,6 +455,8 @@ export function renderConfigureInstance(loc: MariadbLocation, optionFileText: st
     "  fi",
     "fi",
     'if [ "$tls_changed" = yes ] && [ "$restarted" = no ]; then echo "FLUSH SSL;" | mariadb_root; echo "reloaded the TLS certificate (FLUSH SSL)"; fi',
+    "# Whatever was done, the step succeeds only when the server answers on its declared port.",
+    "wait_until_serving",
     'rm -f "$CNF.dbstack-pending"',
   ].join("\n");
 }

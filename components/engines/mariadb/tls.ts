@@ -1,5 +1,6 @@
 import { scriptHeader, withHeredoc } from "../../shell";
 import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
+import type { CertificateLifetime } from "../../tls/lifetime";
 import { renderInstancePrelude, type MariadbLocation } from "./host";
 
 /**
@@ -22,15 +23,17 @@ export interface InstanceTlsSpec {
   certificate?: string;
   /** The deployment's CA certificate (renderInstanceCa's output); needed with `certificate`. */
   caCertificate?: string;
+  /** Lifetimes of the certificates issued (tls/lifetime.ts). Default: DEFAULTS.server.certificateLifetime. */
+  lifetime?: CertificateLifetime;
 }
 
 /** On the primary: creates the deployment's CA if it does not exist; prints its certificate (public). */
-export function renderInstanceCa(loc: MariadbLocation): string {
+export function renderInstanceCa(loc: MariadbLocation, lifetime?: CertificateLifetime): string {
   return [
     scriptHeader(`Certificate authority of MariaDB instance ${loc.instance}.`),
     renderInstancePrelude(loc),
     '(umask 022; mkdir -p "$CONF_DIR")',
-    renderAuthorityFunctions(authority()),
+    renderAuthorityFunctions(authority(), lifetime),
     renderPrintCaCertificate(authority()),
   ].join("\n");
 }
@@ -47,11 +50,11 @@ export function renderReplicaKey(loc: MariadbLocation): string {
 }
 
 /** On the primary: signs a replica's public key with the deployment's CA; prints the certificate. */
-export function renderSignReplicaCertificate(primary: MariadbLocation, r: { name: string; publicKey: string; names: string[] }): string {
+export function renderSignReplicaCertificate(primary: MariadbLocation, r: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string {
   return [
     scriptHeader(`TLS certificate of replica ${r.name}, signed by the CA of MariaDB instance ${primary.instance}.`),
     renderInstancePrelude(primary),
-    renderAuthorityFunctions(authority()),
+    renderAuthorityFunctions(authority(), r.lifetime),
     renderSignPublicKey(r),
   ].join("\n");
 }
@@ -73,7 +76,7 @@ export function renderInstanceTls(spec: InstanceTlsSpec): string {
       : [withHeredoc('cat > "$TLS_DIR/ca.crt.new"', spec.caCertificate, "DBSTACK_CA_CERTIFICATE")];
   return [
     "# TLS: this host's own key and certificate (see components/tls/authority.ts).",
-    renderAuthorityFunctions(authority()),
+    renderAuthorityFunctions(authority(), spec.lifetime),
     renderServerCertificate({ names: spec.names, certificate: spec.certificate }, authority()),
     'if [ -n "${DBSTACK_TLS_CERT:-}" ]; then',
     '  printf \'%s\\n\' "${DBSTACK_TLS_CA:-$DBSTACK_TLS_CERT}" > "$TLS_DIR/ca.crt.new"',

@@ -1,18 +1,76 @@
 import { scriptHeader, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
+import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
+import { renderCertificateDue } from "../../tls/lifetime";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 import { LOCAL_TLS_NAMES, renderServerTls, type ServerTlsSpec } from "./tls";
+import { OWNER_FILE, renderOwnerFunctions } from "../../targets/ownership";
+
+/**
+ * The owner check at the top of a script that creates a cluster (nothing without `loc.owner`):
+ * another stack's marker on the cluster (its configuration directory) or on the data directory
+ * stops the step before anything is changed; so does an existing cluster or data directory with
+ * no marker at all, unless `adopt` (the update of a cluster this stack already has in its state,
+ * made before markers), after which renderMarkCluster marks it.
+ */
+export function renderClaimCluster(loc: ClusterLocation, adopt: boolean): string[] {
+  if (loc.owner === undefined) return [];
+  const hint = `echo '${loc.owner}' > $DATA_DIR/${OWNER_FILE}`;
+  return [
+    ...renderRefuseForeign(loc.owner),
+    'if { cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; } && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER" && ! is_mine "$PENDING_OWNER"; then',
+    adopt
+      ? '  echo "adopted PostgreSQL cluster $V/$CLUSTER (made before dbstack marked what it owns): marked as owned by this stack"'
+      : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another clusterName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+    "fi",
+  ];
+}
+
+/** Stops the script when another stack's marker is on the cluster or its data directory (after the prelude). */
+function renderRefuseForeign(owner: string): string[] {
+  return [
+    renderOwnerFunctions(owner),
+    `CONF_OWNER="$CONF_DIR/${OWNER_FILE}"`,
+    `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
+    "# Written before pg_createcluster, removed once the cluster is marked: a create stopped in between is still this stack's.",
+    'PENDING_OWNER="/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating"',
+    'refuse_foreign "$PENDING_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
+  ];
+}
+
+/**
+ * Read-only, at preview (targets/ownerCheck.ts): fails when another stack's marker is on the
+ * cluster or its data directory. A host without PostgreSQL has no cluster to check.
+ */
+export function renderOwnerProbe(loc: ClusterLocation): string {
+  if (loc.owner === undefined) return "true";
+  return ["set -euo pipefail", "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || exit 0", renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
+}
+
+/** Before pg_createcluster: the pending marker (see renderClaimCluster), in postgres's home (made only when missing). */
+export function renderMarkPending(): string[] {
+  return ["  [ -d /var/lib/postgresql ] || install -d -o postgres -g postgres -m 0755 /var/lib/postgresql", '  mark_owner "$PENDING_OWNER"'];
+}
+
+/** After a cluster is created (or found to be this stack's): its configuration and data directories carry this stack's marker. */
+export function renderMarkCluster(loc: ClusterLocation): string[] {
+  return loc.owner === undefined ? [] : ['mark_owner "$CONF_OWNER"', 'if [ -d "$DATA_DIR" ]; then mark_owner "$DATA_OWNER"; fi', 'rm -f "$PENDING_OWNER"'];
+}
 
 /**
  * Creates the cluster with pg_createcluster if it does not exist. Idempotent; never touches an
- * existing one. A cluster of the same name in another major version means the declared `version`
- * is not the one the cluster runs: that fails before anything is created (a second cluster on the
- * same port would not start, and the first would be silently left behind), naming `version`.
+ * existing one (see renderClaimCluster). A cluster of the same name in another major version means
+ * the declared `version` is not the one the cluster runs: that fails before anything is created (a
+ * second cluster on the same port would not start, and the first would be silently left behind),
+ * naming `version`.
  */
-export function renderCreateCluster(loc: ClusterLocation): string {
+export function renderCreateCluster(loc: ClusterLocation, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Creates PostgreSQL cluster ${loc.cluster} on port ${loc.port}.`),
     renderClusterPrelude(loc),
+    ...renderClaimCluster(loc, opts.adopt ?? false),
     "if cluster_exists; then",
     '  echo "cluster $V/$CLUSTER exists"',
     "else",
@@ -22,16 +80,31 @@ export function renderCreateCluster(loc: ClusterLocation): string {
     '    echo "version: PostgreSQL $V is declared (or the newest installed), but cluster $CLUSTER exists in PostgreSQL $ov; dbstack does not upgrade a cluster: declare version $ov, or upgrade it by hand first (pg_upgradecluster $ov $CLUSTER)" >&2',
     "    exit 1",
     "  done",
+    ...(loc.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     '  echo "created cluster $V/$CLUSTER on port $PORT, data in $DATA_DIR"',
     "fi",
+    ...renderMarkCluster(loc),
   ].join("\n");
+}
+
+/** The owner check of destroy: a cluster another stack owns, or that none does, is left as it is (not stopped, not dropped). */
+function renderRemoveGuard(loc: ClusterLocation): string[] {
+  if (loc.owner === undefined) return [];
+  return [
+    renderOwnerFunctions(loc.owner),
+    `owner=$(ownership_of "$CONF_DIR/${OWNER_FILE}" "$DATA_DIR/${OWNER_FILE}" "/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating")`,
+    'case "$owner" in',
+    '  foreign*) echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they belong to another stack (${owner#foreign dbstack })" >&2; exit 0 ;;',
+    '  unmarked) if cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; then echo "dbstack: left PostgreSQL cluster $V/$CLUSTER and $DATA_DIR as they are: they carry no dbstack owner marker (an up of this stack marks what it made)" >&2; exit 0; fi ;;',
+    "esac",
+  ];
 }
 
 /** Runs on destroy: stops the cluster; deletes it only when the stack allows data removal. */
 export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: boolean): string {
-  const prelude = renderClusterPrelude(loc);
+  const prelude = [renderClusterPrelude(loc), ...renderRemoveGuard(loc)].join("\n");
   if (!allowDataRemoval) {
     return [
       prelude,
@@ -46,6 +119,7 @@ export function renderRemoveCluster(loc: ClusterLocation, allowDataRemoval: bool
     "# pg_dropcluster leaves files it did not write (dbstack's conf.d); a new cluster of the same name would include them.",
     'rm -rf "$CONF_DIR"',
     'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.pgpass" # a standby\'s replication password',
+    'rm -f "/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating" # the pending owner marker of an interrupted create',
     'rm -f "/run/lock/dbstack-postgres-$V-$CLUSTER.lock" # the host lock of dbstack\'s steps',
     'echo "dbstack: deleted PostgreSQL cluster $V/$CLUSTER and its data (allowDataRemoval is set)" >&2',
   ].join("\n");
@@ -76,6 +150,52 @@ function renderCheckConfig(): string {
   ].join("\n");
 }
 
+/**
+ * Shell functions (after the prelude and renderPortFunctions): `cluster_serving` succeeds when the
+ * cluster answers a query over its socket reporting the declared port and, when it listens on
+ * TCP at all, the socket listening on TCP port $PORT is the postmaster's (postgres's, not another
+ * process's; not merely a pid file); `wait_until_serving` waits for that (at most 30 s) or fails
+ * the step naming the cluster, the port and the end of its log.
+ */
+function renderServingCheck(): string {
+  return [
+    "cluster_serving() {",
+    "  local seen",
+    "  seen=$(psql_su -d postgres -tA -c \"SELECT current_setting('port') || ' ' || current_setting('listen_addresses')\" 2>/dev/null) || return 1",
+    '  [ "${seen%% *}" = "$PORT" ] || return 1',
+    '  [ -n "${seen#* }" ] && [ "$seen" != "$PORT" ] || return 0 # no TCP listener declared',
+    "  # The TCP listener on the port is the postmaster's (its socket is postgres's), not another process's.",
+    "  [[ $'\\n'\"$(port_listener_uids \"$PORT\")\"$'\\n' == *$'\\n'\"$(id -u postgres)\"$'\\n'* ]]",
+    "}",
+    "wait_until_serving() {",
+    "  for _ in $(seq 1 30); do cluster_serving && return 0; sleep 1; done",
+    '  echo "PostgreSQL cluster $V/$CLUSTER is not serving on port $PORT after its configuration step (no answer on its socket, or port $PORT is not held by its postmaster); the end of /var/log/postgresql/postgresql-$V-$CLUSTER.log:" >&2',
+    '  tail -n 15 "/var/log/postgresql/postgresql-$V-$CLUSTER.log" >&2 2>/dev/null || true',
+    "  exit 1",
+    "}",
+  ].join("\n");
+}
+
+/**
+ * The configure step's probe (HostCommand's `probe`, run during every preview and up): exits
+ * non-zero when the cluster is not serving on its declared port (stopped from outside, crashed,
+ * or left down by a failed up), so the step is not "unchanged" and the next up starts it; with
+ * `certificateDays`, also when its certificate is due for renewal (tls/lifetime.ts).
+ */
+export function renderServingProbe(loc: ClusterLocation, certificateDays?: number): string {
+  const renewal = certificateDays === undefined ? [] : [renderCertificateDue(certificateDays), "# A certificate due for renewal re-runs the step, which issues it again (reload, no restart).", '! certificate_due "$CONF_DIR/dbstack-tls/server.crt"'];
+  return [renderClusterPrelude(loc), renderPortFunctions(), renderServingCheck(), "cluster_serving || exit 1", ...renewal].join("\n") + "\n";
+}
+
+/**
+ * Starts, restarts or reloads the cluster with pg_ctlcluster, with no descriptor of this step
+ * but stderr: the postmaster must not hold a pipe of whatever ran the step (see
+ * targets/processes.ts); pg_ctl gives it /dev/null and its log file.
+ */
+function renderPgCtl(): string {
+  return [renderCloseInheritedFds(), 'pg_ctl_cluster() { ( close_inherited_fds; exec pg_ctlcluster "$V" "$CLUSTER" "$@" </dev/null >&2 ); }'].join("\n");
+}
+
 export interface ClusterConfigFiles {
   tuningConf: string;
   accessConf: string;
@@ -96,6 +216,14 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     scriptHeader(`Configures PostgreSQL cluster ${loc.cluster} and applies the configuration.`),
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
+    renderPortFunctions(),
+    renderServingCheck(),
+    renderPgCtl(),
+    "# A port another process holds is found before anything is stopped or rewritten (a restart onto it would be an outage).",
+    "# The cluster itself on its declared port is no conflict (asked over its socket: in a container its process may not be visible).",
+    `if ! { cluster_running && [ "$(psql_su -d postgres -tA -c "SELECT current_setting('data_directory')" 2>/dev/null)" = "$DATA_DIR" ]; }; then`,
+    '  refuse_taken_port "$PORT" "cluster $V/$CLUSTER and its configuration files are left as they were" $(cluster_running && head -n 1 "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
+    "fi",
     'install -d -o postgres -g postgres -m 0755 "$CONF_DIR/conf.d"',
     "# The live files are kept aside until PostgreSQL has accepted the new ones.",
     `for f in ${CONFIG_FILES.join(" ")}; do if [ -f "$CONF_DIR/$f" ]; then cp -p "$CONF_DIR/$f" "$CONF_DIR/$f.dbstack-prev"; else rm -f "$CONF_DIR/$f.dbstack-prev"; fi; done`,
@@ -111,22 +239,24 @@ export function renderConfigureCluster(loc: ClusterLocation, files: ClusterConfi
     "# Apply: start, or reload and restart only where PostgreSQL says a parameter needs it.",
     'live_port=$(sed -n 4p "$DATA_DIR/postmaster.pid" 2>/dev/null || true)',
     "if ! cluster_running; then",
-    '  pg_ctlcluster "$V" "$CLUSTER" start >&2',
+    '  pg_ctl_cluster start',
     '  echo "started $V/$CLUSTER"',
     'elif [ -n "$live_port" ] && [ "$live_port" != "$PORT" ]; then',
     '  echo "restarting $V/$CLUSTER: port $live_port -> $PORT"',
-    '  pg_ctlcluster "$V" "$CLUSTER" restart >&2',
+    '  pg_ctl_cluster restart',
     "else",
-    '  pg_ctlcluster "$V" "$CLUSTER" reload >&2',
+    '  pg_ctl_cluster reload',
     "  sleep 1",
     "  pending=$(psql_su -d postgres -tA -c \"SELECT string_agg(name, ', ' ORDER BY name) FROM pg_settings WHERE pending_restart\")",
     '  if [ -n "$pending" ]; then',
     '    echo "restarting $V/$CLUSTER: changed parameters need a restart: $pending"',
-    '    pg_ctlcluster "$V" "$CLUSTER" restart >&2',
+    '    pg_ctl_cluster restart',
     "  else",
     '    echo "reloaded $V/$CLUSTER (no changed parameter needs a restart)"',
     "  fi",
     "fi",
+    "# Whatever was done, the step succeeds only when the cluster answers on its declared port.",
+    "wait_until_serving",
     `psql_su -d postgres -tA -c "SELECT 'running ' || current_setting('server_version') || ' since ' || pg_postmaster_start_time()"`,
   ].join("\n");
 }

@@ -10,7 +10,8 @@ import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
-import { renderConfigureCluster, renderCreateCluster, renderRemoveCluster } from "./clusterScripts";
+import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe } from "./clusterScripts";
+import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
@@ -51,16 +52,17 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     const f = parseInstalledServer(stdout);
     return { ...f, version: String(f.version) };
   },
-  locate: (i, version) => ({ version: Number(version), cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory }),
+  locate: (i, version) => ({ version: version ? Number(version) : undefined, cluster: i.instance, port: i.port, dataDirectory: i.dataDirectory, owner: i.owner }),
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
+  renderOwnerProbe,
 
   defaultImage: DEFAULTS.container.images.postgres,
   containerVolumes: (i) => [
     { suffix: "data", path: i.dataDirectory ?? "/var/lib/postgresql" },
     { suffix: "config", path: "/etc/postgresql" },
   ],
-  renderStart: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && ! cluster_running; then pg_ctlcluster "$V" "$CLUSTER" start; fi`,
+  renderStart: (loc) => `${renderClusterPrelude(loc)}\n${renderCloseInheritedFds()}\nif cluster_exists && ! cluster_running; then ( close_inherited_fds; exec pg_ctlcluster "$V" "$CLUSTER" start </dev/null ); fi`,
   renderStop: (loc) => `${renderClusterPrelude(loc)}\nif cluster_exists && cluster_running; then pg_ctlcluster "$V" "$CLUSTER" stop -m fast; fi`,
   healthCommand: (i) => `pg_isready -q -h 127.0.0.1 -p ${i.port}`,
 
@@ -82,6 +84,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     return config.role === "standby" ? `${script}\n${renderAwaitStreaming()}` : script;
   },
 
+  renderServingProbe: renderServingProbe,
+
   renderCa: renderClusterCa,
   renderStandbyKey: renderStandbyKey,
   renderSignStandbyCertificate: renderSignStandbyCertificate,
@@ -96,8 +100,8 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
     psqlScript(loc, "replication role", renderReplicationRoleSql(REPLICATION_USER, source.passwordEnv)) +
     "\n" +
     renderReplicationSlots(loc, source.standbys.map((s) => slotName(s.name))),
-  renderCreateStandby: (loc, source) =>
-    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser }),
+  renderCreateStandby: (loc, source, opts) =>
+    renderStandby({ ...loc, slot: slotName(source.name), primaryHost: source.primaryHost, primaryPort: source.primaryPort, replicationUser: source.replicationUser, caCertificate: source.caCertificate }, opts),
   renderPromote: renderPromote,
 
   renderBackup: (loc, spec) => renderPostgresBackup({ ...loc, ...spec }),

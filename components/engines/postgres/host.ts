@@ -9,6 +9,12 @@ export interface ClusterLocation {
   port: number;
   /** Data directory. Default: /var/lib/postgresql/<version>/<cluster>. */
   dataDirectory?: string;
+  /**
+   * The marker line of the stack that owns the cluster (targets/ownership.ts): create and
+   * remove refuse a cluster or data directory another stack made. Default: none (no markers:
+   * renderer tests that run outside a stack).
+   */
+  owner?: string;
 }
 
 /**

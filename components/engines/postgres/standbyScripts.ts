@@ -1,5 +1,6 @@
-import { scriptHeader, shellQuote } from "../../shell";
+import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
+import { renderClaimCluster, renderMarkCluster, renderMarkPending } from "./clusterScripts";
 
 /** On the primary: one physical replication slot per standby; slots of removed standbys are dropped. */
 export function renderReplicationSlots(primary: ClusterLocation, standbys: string[]): string {
@@ -23,6 +24,32 @@ export interface StandbySpec2 extends ClusterLocation {
   primaryHost: string;
   primaryPort: number;
   replicationUser: string;
+  /**
+   * The PEM certificate the standby verifies its primary's certificate against (sslmode=verify-full:
+   * signed by it, and naming primaryHost). Default: the host's system trust store
+   * (/etc/ssl/certs/ca-certificates.crt), for a primary whose certificate the user gave (`tls`).
+   */
+  caCertificate?: string;
+}
+
+/** The system trust store of Debian and Ubuntu hosts: what a user's own primary certificate is verified against. */
+export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * The standby's side of TLS to its primary: `$PRIMARY_CA`, the file it trusts (written here from
+ * the deployment's CA certificate), and `verify_primary_conninfo`, which makes every
+ * primary_conninfo line of postgresql.auto.conf verify the primary (an older standby of dbstack
+ * connected with sslmode=require: encrypted, but to whichever server answered).
+ */
+function renderPrimaryTrust(spec: StandbySpec2): string {
+  if (spec.caCertificate === undefined) return `PRIMARY_CA=${SYSTEM_CA_BUNDLE}`;
+  return [
+    'PRIMARY_CA="$CONF_DIR/dbstack-primary-ca.crt"',
+    "write_primary_ca() {",
+    withHeredoc('  cat > "$PRIMARY_CA.dbstack-tmp"', spec.caCertificate, "DBSTACK_PRIMARY_CA"),
+    '  chmod 0644 "$PRIMARY_CA.dbstack-tmp"; mv -f "$PRIMARY_CA.dbstack-tmp" "$PRIMARY_CA"',
+    "}",
+  ].join("\n");
 }
 
 /**
@@ -32,14 +59,25 @@ export interface StandbySpec2 extends ClusterLocation {
  * password comes from DBSTACK_REPLICATION_PASSWORD in the environment. A cluster that was
  * promoted (no standby.signal) or holds data is never overwritten.
  */
-export function renderStandby(spec: StandbySpec2): string {
+export function renderStandby(spec: StandbySpec2, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Standby ${spec.cluster} of ${spec.primaryHost}:${spec.primaryPort}, slot ${spec.slot}.`),
     renderClusterPrelude(spec),
+    ...renderClaimCluster(spec, opts.adopt ?? false),
     "if ! cluster_exists; then",
+    ...(spec.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 -- --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',
     "  fresh=yes",
     "else fresh=no; fi",
+    "# The primary is verified (sslmode=verify-full): its certificate must be signed by the deployment's CA and name the host the standby connects to.",
+    renderPrimaryTrust(spec),
+    ...(spec.caCertificate === undefined ? [] : ["write_primary_ca"]),
+    "verify_primary_conninfo() {",
+    '  local auto="$DATA_DIR/postgresql.auto.conf"',
+    '  [ -f "$auto" ] && grep -q "^primary_conninfo = .*sslmode=require" "$auto" || return 0',
+    '  sed -i -E "/^primary_conninfo = /s|sslmode=require|sslmode=verify-full sslrootcert=$PRIMARY_CA|" "$auto"',
+    '  echo "standby $V/$CLUSTER now verifies its primary (sslmode=verify-full)"',
+    "}",
     "# A clone that failed half-way left this marker: its data directory holds nothing of its own.",
     'marker="$CONF_DIR/dbstack-clone-incomplete"',
     '[ -f "$marker" ] && fresh=yes',
@@ -53,24 +91,26 @@ export function renderStandby(spec: StandbySpec2): string {
     '}',
     'if [ -f "$DATA_DIR/standby.signal" ]; then',
     '  write_passfile',
+    "  verify_primary_conninfo # applied by the configure step's reload",
     '  echo "standby $V/$CLUSTER already follows its primary"',
     'elif [ "$fresh" = yes ]; then',
     '  pg_ctlcluster "$V" "$CLUSTER" stop >/dev/null 2>&1 || true',
     '  touch "$marker"',
     '  find "$DATA_DIR" -mindepth 1 -delete',
     '  write_passfile',
-    `  if ! runuser -u postgres -- env PGPASSFILE="$pass" "$PGBIN/pg_basebackup" -h ${shellQuote(spec.primaryHost)} -p ${spec.primaryPort} -U ${shellQuote(spec.replicationUser)} \\`,
+    `  if ! runuser -u postgres -- env PGPASSFILE="$pass" PGSSLMODE=verify-full PGSSLROOTCERT="$PRIMARY_CA" "$PGBIN/pg_basebackup" -h ${shellQuote(spec.primaryHost)} -p ${spec.primaryPort} -U ${shellQuote(spec.replicationUser)} \\`,
     `      -D "$DATA_DIR" -R -S ${shellQuote(spec.slot)} -X stream --checkpoint=fast --no-password >&2; then`,
-    '    echo "pg_basebackup from the primary failed" >&2; exit 1',
+    '    echo "pg_basebackup from the primary failed (a certificate verify failure means the primary\'s certificate is not signed by the deployment\'s CA or does not name the address the standby connects to)" >&2; exit 1',
     "  fi",
-    `  printf "primary_conninfo = 'host=%s port=%s user=%s passfile=%s application_name=%s sslmode=require'\\nprimary_slot_name = '%s'\\n" \\`,
-    `    ${shellQuote(spec.primaryHost)} ${spec.primaryPort} ${shellQuote(spec.replicationUser)} "$pass" ${shellQuote(spec.slot)} ${shellQuote(spec.slot)} >> "$DATA_DIR/postgresql.auto.conf"`,
+    `  printf "primary_conninfo = 'host=%s port=%s user=%s passfile=%s application_name=%s sslmode=verify-full sslrootcert=%s'\\nprimary_slot_name = '%s'\\n" \\`,
+    `    ${shellQuote(spec.primaryHost)} ${spec.primaryPort} ${shellQuote(spec.replicationUser)} "$pass" ${shellQuote(spec.slot)} "$PRIMARY_CA" ${shellQuote(spec.slot)} >> "$DATA_DIR/postgresql.auto.conf"`,
     '  rm -f "$marker"',
     '  echo "cloned the primary into $DATA_DIR"',
     "else",
     '  echo "$V/$CLUSTER exists and is not a standby (promoted, or holding its own data): dbstack will not overwrite it; remove it from the stack or drop the cluster to re-create the standby" >&2',
     "  exit 1",
     "fi",
+    ...renderMarkCluster(spec),
   ].join("\n");
 }
 

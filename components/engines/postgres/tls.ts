@@ -1,5 +1,6 @@
 import { scriptHeader } from "../../shell";
 import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell, type ServerCertificateSpec } from "../../tls/authority";
+import type { CertificateLifetime } from "../../tls/lifetime";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
 /**
@@ -42,20 +43,20 @@ const AUTHORITY: AuthorityShell = {
  * Shell of the TLS scripts (after the cluster prelude): the CA and key directories, then the
  * authority's functions (ensure_ca, issue_certificate, ensure_server_key, public_key_of_*).
  */
-function renderTlsFunctions(): string {
-  return ['CA_DIR="$CONF_DIR/dbstack-ca"', 'TLS_DIR="$CONF_DIR/dbstack-tls"', renderAuthorityFunctions(AUTHORITY)].join("\n");
+function renderTlsFunctions(lifetime?: CertificateLifetime): string {
+  return ['CA_DIR="$CONF_DIR/dbstack-ca"', 'TLS_DIR="$CONF_DIR/dbstack-tls"', renderAuthorityFunctions(AUTHORITY, lifetime)].join("\n");
 }
 
 /**
  * On the primary: creates the cluster's CA if it does not exist, and prints its certificate (the
  * deployment's `caCertificate` output, public).
  */
-export function renderClusterCa(loc: ClusterLocation): string {
+export function renderClusterCa(loc: ClusterLocation, lifetime?: CertificateLifetime): string {
   return [
     scriptHeader(`Certificate authority of PostgreSQL cluster ${loc.cluster}.`),
     renderClusterPrelude(loc),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
-    renderTlsFunctions(),
+    renderTlsFunctions(lifetime),
     renderPrintCaCertificate(AUTHORITY),
   ].join("\n");
 }
@@ -72,12 +73,12 @@ export function renderStandbyKey(loc: ClusterLocation): string {
 }
 
 /** On the primary: signs a standby's public key with the cluster's CA; prints the certificate. */
-export function renderSignStandbyCertificate(primary: ClusterLocation, standby: { name: string; publicKey: string; names: string[] }): string {
+export function renderSignStandbyCertificate(primary: ClusterLocation, standby: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string {
   return [
     scriptHeader(`TLS certificate of standby ${standby.name}, signed by the CA of PostgreSQL cluster ${primary.cluster}.`),
     renderClusterPrelude(primary),
     'cluster_exists || { echo "cluster $V/$CLUSTER does not exist" >&2; exit 1; }',
-    renderTlsFunctions(),
+    renderTlsFunctions(standby.lifetime),
     renderSignPublicKey(standby),
   ].join("\n");
 }
@@ -97,7 +98,7 @@ export function renderSignStandbyCertificate(primary: ClusterLocation, standby: 
 export function renderServerTls(spec: ServerTlsSpec): string {
   return [
     "# TLS: this host's own key and certificate (see components/tls/authority.ts).",
-    renderTlsFunctions(),
+    renderTlsFunctions(spec.lifetime),
     renderServerCertificate(spec, AUTHORITY),
     `printf "ssl_cert_file = '%s'\\nssl_key_file = '%s'\\n" "$TLS_DIR/server.crt" "$TLS_DIR/server.key" > "$CONF_DIR/conf.d/06-dbstack-tls.conf"`,
     'chown postgres:postgres "$CONF_DIR/conf.d/06-dbstack-tls.conf"; chmod 0644 "$CONF_DIR/conf.d/06-dbstack-tls.conf"',

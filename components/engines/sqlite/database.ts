@@ -7,6 +7,7 @@ import { renderPostDeployHook, type MigrationSource } from "../../hooks/migratio
 import { checksumOf } from "../../hooks/migrations";
 import { DEFAULTS } from "../../model/defaults";
 import { cronJobName, defaultToolsDir } from "../../model/naming";
+import { ownerLine } from "../../targets/ownership";
 import { hostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, localTarget, type Target } from "../../targets/target";
@@ -149,6 +150,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       backup,
       healthChecks: args.healthChecks ?? [],
       allowDataRemoval: args.allowDataRemoval ?? false,
+      stackOwner: ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix }),
     };
     const where = describeTarget(target);
     const urls = sqliteUrls(args.path);
@@ -177,6 +179,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
         ...on,
         description: `tools for sqlite database ${name}`,
         create: installTools.script,
+        update: renderInstallTools(spec, true).script,
         files: installTools.files,
         delete: renderRemoveTools(spec),
         review: { component },

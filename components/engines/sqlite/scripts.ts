@@ -7,6 +7,7 @@ import { scriptHeader, shellQuote } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
 import { DEFAULTS } from "../../model/defaults";
 import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
+import { renderOwnerFunctions } from "../../targets/ownership";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
 
@@ -23,11 +24,17 @@ export interface SqliteScriptSpec extends SqliteConnection {
   healthChecks?: HealthCheck[];
   /** Whether `pulumi destroy` deletes the database file (and the backups). */
   allowDataRemoval: boolean;
+  /**
+   * The marker line of the stack that owns the file (targets/ownership.ts), written into the
+   * file's marker: another stack's marker is refused, and destroy deletes only this stack's file.
+   * Default: none (an empty marker, as before markers named their owner).
+   */
+  stackOwner?: string;
 }
 
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
 
-/** The empty file beside a database that says dbstack created it (or was handed it). */
+/** The file beside a database that says dbstack created it (or was handed it), and for which stack (see SqliteScriptSpec.stackOwner). */
 export function markerPath(path: string): string {
   const slash = path.lastIndexOf("/");
   return `${path.slice(0, slash)}/.${path.slice(slash + 1)}.dbstack`;
@@ -124,6 +131,8 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     renderEnsureAccount(spec),
     spec.owner ? `if [ "$(id -u)" = 0 ] && ! id -u "$DB_OWNER" >/dev/null 2>&1; then echo "owner: the OS user $DB_OWNER does not exist on this host" >&2; exit 1; fi` : "",
     `marker=${shellQuote(markerPath(spec.path))}`,
+    // Another stack's file is refused before anything here is adopted, made or changed.
+    ...(spec.stackOwner ? [renderOwnerFunctions(spec.stackOwner), `refuse_foreign "$marker" ${shellQuote(`the database file ${spec.path}`)} path`] : []),
     renderAdoptOwnDirectory(spec, dir),
     renderOwnerReachesDirectory(spec, dir),
     "# Only a directory dbstack creates is made private: an existing one (/srv, /tmp) is left as it is.",
@@ -161,8 +170,9 @@ export function renderProvision(spec: SqliteScriptSpec): string {
     `  ${chownCommand(spec, q) || ":"}`,
     `  chmod 600 ${q}`,
     "fi",
-    '[ -f "$marker" ] || { : > "$marker"; chmod 600 "$marker"; }',
-    `${chownCommand(spec, '"$marker"') || ":"}`,
+    spec.stackOwner
+      ? '{ mark_owner "$marker"; chmod 600 "$marker"; } # an empty marker (before markers named their owner) is taken as this stack\'s'
+      : '[ -f "$marker" ] || { : > "$marker"; chmod 600 "$marker"; }',
     `mode=$(printf '%s\\n' ${persistentPragmaSql(spec.pragmas).map(shellQuote).join(" ")} | db_exec | tail -n 1)`,
     `for f in ${sideFiles}; do if [ -e "$f" ]; then chmod 600 "$f"; ${spec.owner ? chownCommand(spec, '"$f"') : ":"}; fi; done`,
     `echo "sqlite database ${spec.name}: ${spec.path} (created: $created, journal_mode: $mode)"`,
@@ -177,9 +187,16 @@ export function renderRemove(spec: SqliteScriptSpec): string {
     return `echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}; ${keptDataHint("delete it")}`)} >&2`;
   }
   const files = [spec.path, ...SIDE_FILES.map((s) => spec.path + s), `${spec.path}.dbstack-lock`, markerPath(spec.path)].map(shellQuote).join(" ");
+  const remove = [`rm -f ${files}`, `echo ${shellQuote(`dbstack: deleted sqlite database ${spec.name} at ${spec.path} (allowDataRemoval is set)`)} >&2`];
+  if (!spec.stackOwner) return remove.join("\n");
+  // Only this stack's file: another stack's, or one no marker names, is kept.
   return [
-    `rm -f ${files}`,
-    `echo ${shellQuote(`dbstack: deleted sqlite database ${spec.name} at ${spec.path} (allowDataRemoval is set)`)} >&2`,
+    renderOwnerFunctions(spec.stackOwner),
+    `if [ -e ${shellQuote(spec.path)} ] && [ "$(ownership_of ${shellQuote(markerPath(spec.path))})" != mine ]; then`,
+    `  echo ${shellQuote(`dbstack: kept sqlite database ${spec.name} at ${spec.path}: its marker does not name this stack`)} >&2`,
+    "else",
+    ...remove.map((l) => `  ${l}`),
+    "fi",
   ].join("\n");
 }
 
@@ -254,8 +271,12 @@ export function renderHealthScript(spec: SqliteScriptSpec): string {
   ].join("\n") + "\n";
 }
 
-/** Installs the tools (0700) into toolsDir: shell, health (with its checks' files, 0600), and backup/restore when backups are declared. */
-export function renderInstallTools(spec: SqliteScriptSpec): ShippedScript {
+/**
+ * Installs the tools (0700) into toolsDir: shell, health (with its checks' files, 0600), and
+ * backup/restore when backups are declared. `adopt`: the update of a step already in the stack's
+ * state (see targets/tools.ts).
+ */
+export function renderInstallTools(spec: SqliteScriptSpec, adopt = false): ShippedScript {
   const tools: [string, string, ("0700" | "0600")?][] = [
     ["shell", renderShellScript(spec)],
     ["health", renderHealthScript(spec)],
@@ -264,11 +285,11 @@ export function renderInstallTools(spec: SqliteScriptSpec): ShippedScript {
   if (spec.backup) {
     tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)], ...offHostCommandFiles(spec.backup));
   }
-  return installTools(spec.toolsDir, tools);
+  return installTools(spec.toolsDir, tools, { owner: spec.stackOwner, adopt });
 }
 
 export function renderRemoveTools(spec: SqliteScriptSpec): string {
-  return removeTools(spec.toolsDir);
+  return removeTools(spec.toolsDir, spec.stackOwner);
 }
 
 /** Runs on destroy of the backup schedule: backups are data and stay unless removal is allowed. */
