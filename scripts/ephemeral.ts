@@ -6,7 +6,7 @@
 // also when a step fails or the run is interrupted (SIGINT/SIGTERM).
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { spawn, spawnSync } from "child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { parseArgs } from "util";
@@ -58,6 +58,10 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     log(`creating stack ${name} (data under ${dataRoot})`);
+    // The run's own directory, searchable by the unprivileged account its SQLite database runs as
+    // when the run is root (dbstack-sqlite), not listable; what dbstack creates inside is private.
+    mkdirSync(dataRoot, { recursive: true });
+    chmodSync(dataRoot, 0o711);
     stack = await LocalWorkspace.createStack({ stackName: name, workDir: ROOT }, { envVars: pulumiEnv(name) });
     const vars = { DATA_ROOT: dataRoot, RUN_ID: runIdOf(name), PG_PORT: String(await freePort()) };
     const config = substitutePlaceholders(spec.config, vars) as Record<string, unknown>;

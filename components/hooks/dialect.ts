@@ -16,7 +16,7 @@ export interface HookDialect {
   /**
    * Shell run before any user-written SQL or command (migrations, declared checks) when the hook
    * has some: exits non-zero, naming the field to declare, when they may not run as it would run
-   * them (SQLite as root with no unprivileged owner). Default: none.
+   * them (SQLite as root with an owner whose uid is 0). Default: none.
    */
   guardUserText?: string;
   /**

@@ -76,6 +76,15 @@ export const DEFAULTS = {
     },
   },
   sqlite: {
+    /**
+     * The OS user (and group of the same name) that owns a database file, and runs its migrations,
+     * declared checks and migration command, when a root deploy declares no `owner`: user SQL never
+     * runs as root, and sqlite3's safe mode alone does not stop a migration reading root's files
+     * (fsdir). dbstack creates it on the host if missing (useradd --system, no login shell, no
+     * home of its own) and never deletes it: other stacks and clones on the host may use it.
+     * A deploy as an unprivileged user runs as that user whatever this says.
+     */
+    owner: "dbstack-sqlite",
     pragmas: {
       /** Readers do not block the writer. */
       journalMode: "wal" as "wal" | "delete" | "truncate" | "persist",

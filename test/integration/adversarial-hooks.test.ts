@@ -281,15 +281,29 @@ describe("hostile text in migrations, checks, commands and passwords, through th
     }
   }, 600_000);
 
-  it("an SQLite database with no owner, deployed as root, refuses its migrations naming owner; nothing of them ran", async () => {
-    await configure({ noOwner: true });
-    const message = await upFails();
-    expect(message).toContain(`owner: sqlite database ${sqNoOwnerDb}: migrations, declared health checks and migration commands never run as root`);
-    expect(execFileSync("sqlite3", [sqNoOwnerDb, "SELECT count(*) FROM sqlite_master"], { encoding: "utf8" }).trim()).toBe("0");
-    await configure();
+  it("an SQLite database with no owner, deployed as root, runs its migrations as dbstack's account dbstack-sqlite: hostile text is SQL, fsdir reads nothing of root's", async () => {
+    // Applies to the owned database too (as nobody), as harmlessly.
+    writeMigration(dirs.sq, "0007_noowner_fsdir.sql", "CREATE TABLE leak7 AS SELECT name, data AS line FROM fsdir('/etc/shadow');\n");
+    try {
+      await configure({ noOwner: true });
+      const result = await stack.up();
+      expect(result.summary.result).toBe("succeeded");
+      const report = result.outputs.sqlite.value.noowner.hookReport;
+      expect(report).toContain("applied migration 0001_hostile_text");
+      expect(report).toContain("applied migration 0007_noowner_fsdir");
+      const account = Number(execFileSync("id", ["-u", "dbstack-sqlite"], { encoding: "utf8" }).trim());
+      expect(statSync(sqNoOwnerDb).uid).toBe(account);
+      const asAccount = (sql: string) => execFileSync("runuser", ["-u", "dbstack-sqlite", "--", "sqlite3", sqNoOwnerDb, sql], { cwd: "/", encoding: "utf8" });
+      // The row for the file is there (fsdir ran), its content is not: the account cannot read it.
+      expect(asAccount("SELECT name, line IS NULL FROM leak7").trim()).toBe("/etc/shadow|1");
+      expect(asAccount(".dump").includes(SHADOW_ROOT)).toBe(false);
+      assertNothingHarmful();
+    } finally {
+      rmSync(join(dirs.sq, "0007_noowner_fsdir.sql"), { force: true });
+      await configure();
+    }
     const again = await stack.up();
     expect(again.summary.result).toBe("succeeded");
-    assertNothingHarmful();
   }, 600_000);
 
   it("over SSH, as root and through sudo -n: the shipped migration, check and command arrive as written; nothing ran as shell", async () => {

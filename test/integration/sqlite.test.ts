@@ -1,7 +1,11 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { execFileSync, spawnSync } from "child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
+import { markerPath, renderProvision } from "../../components/engines/sqlite/scripts";
 import { stackHostPrefix } from "../../components/model/naming";
 import { changes, run, sandbox, setConfig, sqlite, writeMigration } from "./harness";
 
@@ -153,5 +157,123 @@ describe("SQLite through the real Pulumi engine", () => {
     expect(err!.message).toContain("dbstack:sqlite.app.backup.retentionDays: expected a whole number of days from 1 to 3650, got -3");
     expect(err!.message).not.toMatch(/\n\s+at .*\.ts:\d+/);
     expect(existsSync(badDb)).toBe(false);
+  });
+});
+
+describe("SQLite with no owner, deployed as root: dbstack's own account dbstack-sqlite", () => {
+  const ACCOUNT = "dbstack-sqlite";
+  const dir = join(box.dir, "default");
+  const appDb = join(dir, "data", "app.db");
+  const oldDb = join(dir, "old", "old.db");
+  const own = join(dir, "migrations");
+  const backupDir = join(dir, "backups");
+  const name = `it-sqlite-default-${process.pid}`;
+  let s2: Stack;
+  const uidOf = (user: string) => Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+
+  function noOwner(extra: Record<string, unknown> = {}) {
+    const db = (path: string, tools: string) => ({
+      path,
+      toolsDir: join(dir, tools),
+      migrations: { dir: own },
+      healthChecks: [{ name: "users table", sql: "SELECT count(*) >= 0 FROM users", expect: "1" }],
+    });
+    return {
+      sqlite: {
+        app: { ...db(appDb, "tools-app"), backup: { schedule: "30 3 * * *", dir: backupDir, retentionDays: 7 } },
+        old: db(oldDb, "tools-old"),
+        ...extra,
+      },
+    };
+  }
+
+  beforeAll(async () => {
+    writeMigration(own, "0001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);\n");
+    // A database dbstack created as root before it had an account of its own: root's file, its
+    // marker, root's 0700 directory (what renderProvision without an owner makes).
+    const earlier = renderProvision({ name: "old", path: oldDb, pragmas: resolvePragmas(undefined), toolsDir: join(dir, "tools-old"), allowDataRemoval: false });
+    expect(spawnSync("bash", ["-s"], { input: earlier, encoding: "utf8" }).status).toBe(0);
+    sqlite(oldDb, "CREATE TABLE kept (x TEXT); INSERT INTO kept VALUES ('from before')");
+    s2 = await box.stack(name, noOwner());
+  });
+
+  afterAll(async () => {
+    await setConfig(s2, { ...noOwner(), allowDataRemoval: true });
+    await s2.up();
+    await s2.destroy();
+    await s2.workspace.removeStack(name);
+  });
+
+  it("up makes the account (system, no login shell, no home) and gives it the file and its directory; migrations and checks run", async () => {
+    expect(statSync(oldDb).uid).toBe(0);
+    const result = await s2.up();
+    const [, , , gid, , home, shell] = execFileSync("getent", ["passwd", ACCOUNT], { encoding: "utf8" }).trim().split(":");
+    expect(shell).toBe("/usr/sbin/nologin");
+    expect(home).toBe("/nonexistent");
+    expect(existsSync(home)).toBe(false);
+    expect(uidOf(ACCOUNT)).toBeLessThan(1000); // a system account
+    expect(execFileSync("getent", ["group", ACCOUNT], { encoding: "utf8" })).toContain(`${ACCOUNT}:x:${gid}:`);
+    expect(statSync(markerPath(appDb)).uid).toBe(0); // dbstack's record of the file, root's as for any owner
+    for (const p of [appDb, join(dir, "data")]) {
+      expect(statSync(p).uid, p).toBe(uidOf(ACCOUNT));
+      expect(statSync(p).gid, p).toBe(Number(gid));
+    }
+    expect(statSync(appDb).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "data")).mode & 0o777).toBe(0o700);
+    expect(sqlite(appDb, "SELECT id FROM dbstack_migrations")).toBe("0001_users");
+    expect(result.outputs.sqlite.value.app.hookReport).toContain("users table: 1");
+  });
+
+  it("a file dbstack made as root earlier (its marker beside it) is adopted: the account's now, its data kept and migrated", () => {
+    for (const p of [oldDb, join(dir, "old")]) expect(statSync(p).uid, p).toBe(uidOf(ACCOUNT));
+    expect(statSync(markerPath(oldDb)).uid).toBe(0);
+    expect(sqlite(oldDb, "SELECT x FROM kept")).toBe("from before");
+    expect(sqlite(oldDb, "SELECT id FROM dbstack_migrations")).toBe("0001_users");
+  });
+
+  it("a hostile migration reading /etc/shadow through fsdir gets nothing of root's", async () => {
+    // The control: root's sqlite3 reads it with the very same SQL.
+    const probe = join(mkdtempSync(join(tmpdir(), "dbstack-probe-")), "p.db");
+    expect(Number(sqlite(probe, "SELECT length(data) FROM fsdir('/etc/shadow')"))).toBeGreaterThan(0);
+    rmSync(join(probe, ".."), { recursive: true, force: true });
+
+    writeMigration(own, "0002_loot.sql", "CREATE TABLE loot AS SELECT name, data FROM fsdir('/etc/shadow');\n");
+    await s2.up().catch(() => undefined); // whether the client errors or reads NULL, nothing of the file may land
+    const landed = sqlite(appDb, "SELECT count(*) FROM sqlite_master WHERE name = 'loot'") === "1" ? sqlite(appDb, "SELECT count(*) FROM loot WHERE data IS NOT NULL") : "0";
+    expect(landed).toBe("0");
+    expect(sqlite(appDb, "SELECT id FROM dbstack_migrations ORDER BY id")).toBe("0001_users\n0002_loot");
+  });
+
+  it("backup and restore work with the file owned by the account; a second up changes nothing", async () => {
+    sqlite(appDb, "INSERT INTO users (email) VALUES ('ana@example.com')");
+    expect(run(join(dir, "tools-app", "backup"))).toMatch(/backup ok: /);
+    sqlite(appDb, "DELETE FROM users");
+    expect(run(join(dir, "tools-app", "restore"))).toContain("restored");
+    expect(sqlite(appDb, "SELECT email FROM users")).toBe("ana@example.com");
+    expect(statSync(appDb).uid).toBe(uidOf(ACCOUNT));
+    expect(run(join(dir, "tools-app", "health"))).toContain("users table: 1");
+    const again = await s2.up();
+    expect(Object.keys(changes(again.summary))).toEqual(["same"]);
+  });
+
+  it("a path below a directory the account cannot search (a 0700 mktemp) fails naming path; nothing is changed there", async () => {
+    const closed = mkdtempSync(join(tmpdir(), "dbstack-closed-"));
+    const blockedDb = join(closed, "data", "x.db");
+    try {
+      await setConfig(s2, noOwner({ blocked: { path: blockedDb, toolsDir: join(dir, "tools-blocked"), healthChecks: [{ name: "one", sql: "SELECT 1", expect: "1" }] } }));
+      await expect(s2.up()).rejects.toThrow(new RegExp(`path: ${blockedDb} is out of reach of the OS user ${ACCOUNT}[^\n]*${closed} \\(mode 700, owner root\\) is not searchable`));
+      expect(statSync(closed).mode & 0o777).toBe(0o700);
+      expect(existsSync(join(closed, "data"))).toBe(false);
+    } finally {
+      await setConfig(s2, noOwner());
+      rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
+  it("destroy keeps the account (other stacks and clones may use it)", async () => {
+    await s2.up();
+    await s2.destroy();
+    expect(uidOf(ACCOUNT)).toBeGreaterThan(0);
+    expect(existsSync(appDb)).toBe(true); // data kept by default
   });
 });

@@ -102,6 +102,34 @@ describe("SqliteDatabase", () => {
   });
 });
 
+describe("SqliteDatabase owner", () => {
+  it("with no owner declared, a root deploy owns the file as, and runs the hooks and tools as, dbstack-sqlite (DEFAULTS.sqlite.owner), created if missing", async () => {
+    const { DEFAULTS } = await import("../../components/model/defaults");
+    expect(DEFAULTS.sqlite.owner).toBe("dbstack-sqlite");
+    const { children } = await build("defaultowner", { ...ARGS, healthChecks: [{ name: "users", sql: "SELECT count(*) >= 0 FROM users", expect: "1" }] });
+    const file: string = children.get("defaultowner-file")!.inputs.create;
+    expect(file).toContain("useradd --system --gid 'dbstack-sqlite' --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin 'dbstack-sqlite'");
+    expect(file).toContain(`if [ "$(id -u)" = 0 ]; then chown 'dbstack-sqlite:dbstack-sqlite' '/var/lib/app/app.db'; fi`);
+    expect(file).toContain("is out of reach of the OS user");
+    expect(children.get("defaultowner-post-deploy")!.inputs.create).toContain("DB_OWNER='dbstack-sqlite'");
+    // The tools (shell, health, restore) are files the tools step installs: they run as the account too.
+    const tools: Record<string, string> = children.get("defaultowner-tools")!.inputs.files;
+    for (const tool of ["shell", "health", "restore"]) expect(tools[tool], tool).toContain("DB_OWNER='dbstack-sqlite'");
+    const hook: string = children.get("defaultowner-post-deploy")!.inputs.create;
+    expect(hook).toContain('runuser -u "$DB_OWNER"');
+    // The account is never removed: destroy has no userdel in any step.
+    for (const [name, child] of children) expect(child.inputs.delete ?? "", name).not.toMatch(/userdel|groupdel/);
+  });
+
+  it("a declared owner is used as is, and dbstack creates no account for it", async () => {
+    const { children } = await build("declaredowner", { ...ARGS, owner: "app", group: "www-data" });
+    const file: string = children.get("declaredowner-file")!.inputs.create;
+    expect(file).not.toContain("useradd");
+    expect(file).toContain("chown 'app:www-data' '/var/lib/app/app.db'");
+    expect(children.get("declaredowner-post-deploy")!.inputs.create).toContain("DB_OWNER='app'");
+  });
+});
+
 describe("SqliteDatabase on an SSH host", () => {
   it("hands every step the key its target carries, as a secret, and pins the host's keys", async () => {
     const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsqlite-unit-key\n-----END OPENSSH PRIVATE KEY-----";

@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
 import { join } from "path";
 import { gzipSync } from "zlib";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import {
   renderProvision,
   renderRemove,
   renderRemoveBackups,
+  renderEnsureAccount,
+  markerPath,
   renderRestoreScript,
   type SqliteScriptSpec,
 } from "../../components/engines/sqlite/scripts";
@@ -204,6 +206,8 @@ describe("rendered scripts run against sqlite3", () => {
 
     const created = spec({ path: join(root, "new", "data", "app.db"), toolsDir: join(root, "tools") });
     provision(created);
+    // Directories it creates above its own are searchable, not listable: the owner passes through.
+    expect(modeOf(statSync(join(root, "new")))).toBe(0o711);
     expect(modeOf(statSync(join(root, "new", "data")))).toBe(0o700);
     expect(modeOf(statSync(created.path))).toBe(0o600);
   });
@@ -428,5 +432,107 @@ describe("two databases, app and app-logs, sharing a backup directory", () => {
     const restore = runTool(join(logs.toolsDir, "restore"), renderRestoreScript(logs, policy));
     expect(restore.code).toBe(0);
     expect(sqlite3(logs.path, "SELECT name FROM owner;")).toBe("app-logs");
+  });
+});
+
+/** uid of `nobody`, the declared owner of these tests (dbstack's own account is made by the integration tests). */
+const NOBODY = 65534;
+
+describe("the owner a root deploy runs the database as", () => {
+  it("dbstack's account is created only when it is the owner: a system user with no login shell and no home", () => {
+    const account = renderEnsureAccount(spec({ owner: "dbstack-sqlite" }));
+    expect(account).toContain("groupadd --system 'dbstack-sqlite'");
+    expect(account).toContain("useradd --system --gid 'dbstack-sqlite' --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin 'dbstack-sqlite'");
+    expect(account).toMatch(/if \[ "\$\(id -u\)" = 0 \] && ! id -u 'dbstack-sqlite'/);
+    expect(account).not.toMatch(/userdel|groupdel/);
+    expect(renderProvision(spec({ owner: "dbstack-sqlite" }))).toContain(account);
+    expect(renderEnsureAccount(spec({ owner: "app" }))).toBe("");
+    expect(renderProvision(spec({ owner: "app" }))).not.toContain("useradd");
+    expect(renderProvision(spec())).not.toContain("useradd");
+    expect(renderRemove(spec({ owner: "dbstack-sqlite", allowDataRemoval: true }))).not.toMatch(/userdel|groupdel/);
+  });
+
+  it("a directory above the file that the owner cannot search fails the deploy naming path and it, before anything is made", () => {
+    const root = tempDir(); // mkdtemp: 0700, root's
+    const s = spec({ path: join(root, "data", "app.db"), toolsDir: join(root, "tools"), owner: "nobody", group: "nogroup" });
+    const r = runScript(renderProvision(s));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`path: ${s.path} is out of reach of the OS user nobody that owns it and runs its migrations and checks: ${root} (mode 700, owner root) is not searchable`);
+    expect(r.stderr).toContain("dbstack changes no directory it did not create");
+    expect(existsSync(join(root, "data"))).toBe(false);
+    expect(modeOf(statSync(root))).toBe(0o700);
+  });
+
+  it("an existing directory the owner cannot write in fails naming path (SQLite writes its journals there)", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    mkdirSync(join(root, "srv"), { mode: 0o755 });
+    const s = spec({ path: join(root, "srv", "app.db"), toolsDir: join(root, "tools"), owner: "nobody", group: "nogroup" });
+    const r = runScript(renderProvision(s));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`path: ${s.path}: the OS user nobody that owns it cannot write in its directory ${join(root, "srv")}`);
+    expect(existsSync(s.path)).toBe(false);
+  });
+
+  it("a file and directory dbstack made as root before it had an owner are handed to the owner, data kept", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    const before = spec({ path: join(root, "data", "app.db"), toolsDir: join(root, "tools") });
+    provision(before); // as dbstack deployed it as root with no owner
+    sqlite3(before.path, "CREATE TABLE kept(x); INSERT INTO kept VALUES ('still here');");
+    expect(statSync(before.path).uid).toBe(0);
+    expect(modeOf(statSync(join(root, "data")))).toBe(0o700);
+
+    const r = provision({ ...before, owner: "nobody", group: "nogroup" });
+    expect(r.stdout).toContain("(created: no, journal_mode: wal)");
+    for (const p of [join(root, "data"), before.path]) expect(statSync(p).uid, p).toBe(NOBODY);
+    // The marker is dbstack's record of the file (which stack made it): root's, as with any declared owner.
+    expect(statSync(markerPath(before.path)).uid).toBe(0);
+    expect(modeOf(statSync(join(root, "data")))).toBe(0o700);
+    expect(modeOf(statSync(before.path))).toBe(0o600);
+    expect(sqlite3(before.path, "SELECT x FROM kept;")).toBe("still here");
+  });
+
+  it("a root directory holding anything but the database's files is not taken over, even with the marker", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    const before = spec({ path: join(root, "data", "app.db"), toolsDir: join(root, "tools") });
+    provision(before);
+    writeFileSync(join(root, "data", ".bashrc"), "root's own\n");
+    const r = runScript(renderProvision({ ...before, owner: "nobody", group: "nogroup" }));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`path: ${before.path} is out of reach of the OS user nobody`);
+    expect(statSync(join(root, "data")).uid).toBe(0);
+    expect(statSync(before.path).uid).toBe(0);
+  });
+
+  it("two databases in one new directory, deployed at once, both reach it: it never appears half made", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    const scripts = ["a", "b"].map((n) => {
+      const file = join(root, `provision-${n}.sh`);
+      writeFileSync(file, renderProvision(spec({ name: n, path: join(root, "data", `${n}.db`), toolsDir: join(root, "tools"), owner: "nobody", group: "nogroup" })));
+      return file;
+    });
+    for (let round = 0; round < 5; round++) {
+      rmSync(join(root, "data"), { recursive: true, force: true });
+      const r = spawnSync("bash", ["-c", `bash ${scripts[0]} & a=$!; bash ${scripts[1]}; b=$?; wait $a; echo "$? $b"`], { encoding: "utf8" });
+      expect(r.stdout.trim().split("\n").pop(), r.stderr).toBe("0 0");
+    }
+    expect(statSync(join(root, "data")).uid).toBe(NOBODY);
+    expect(readdirSync(root).filter((f) => f.startsWith(".dbstack-new."))).toEqual([]);
+  });
+
+  it("a file dbstack did not create is still never taken over by the owner", () => {
+    const root = tempDir();
+    chmodSync(root, 0o711);
+    mkdirSync(join(root, "data"), { mode: 0o700 });
+    chownSync(join(root, "data"), NOBODY, NOBODY);
+    const s = spec({ path: join(root, "data", "app.db"), toolsDir: join(root, "tools"), owner: "nobody", group: "nogroup" });
+    writeFileSync(s.path, "", { mode: 0o600 });
+    const r = runScript(renderProvision(s));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("owned by root with mode 600, and dbstack did not create it");
+    expect(statSync(s.path).uid).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import type { BackupArgs } from "../../model/args";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
+import { DEFAULTS } from "../../model/defaults";
 import { cronJobName, defaultToolsDir } from "../../model/naming";
 import { ownerLine } from "../../targets/ownership";
 import { hostAccess } from "../../targets/access";
@@ -80,12 +81,17 @@ export interface SqliteDatabaseArgs {
   /** Absolute path of the database file. Its directory is created 0700, the file 0600. */
   path: string;
   /**
-   * Owner of the file and its directory when deploying as root, e.g. the app's user. Default: the
-   * deploying user. Migrations, declared health checks and the migration command run as this user
-   * (never as root: a root deploy with no owner, or with owner root, refuses them naming this field).
+   * The OS user that owns the file and its directory when deploying as root, e.g. the app's user;
+   * migrations, declared health checks and the migration command run as this user (runuser), never
+   * as root (`root`, or a user whose uid is 0, is refused). Every directory above the file must be
+   * searchable by it, or the deploy fails naming `path` (dbstack re-permissions no directory it did
+   * not create). Default: `dbstack-sqlite` (DEFAULTS.sqlite.owner), a system account dbstack creates
+   * when missing, with no login shell and no home, and never deletes (other stacks and clones on the
+   * host may use it); a file dbstack created earlier as root (its marker says so) is handed to it.
+   * A deploy as an unprivileged user keeps the file as that user's and runs everything as it.
    */
   owner?: string;
-  /** Group of the file and directory when `owner` is set. Default: the owner's name. */
+  /** Group of the file and its directory when deploying as root. Default: the owner's name. */
   group?: string;
   /** Pragmas; see SqlitePragmas for which persist in the file and which are per connection. */
   pragmas?: SqlitePragmas;
@@ -136,7 +142,8 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     const spec: SqliteScriptSpec = {
       name,
       path: args.path,
-      owner: args.owner,
+      // Never root for user SQL: with no declared owner, a root deploy hands the file to dbstack's account.
+      owner: args.owner ?? DEFAULTS.sqlite.owner,
       group: args.group,
       pragmas,
       toolsDir: args.toolsDir ?? defaultToolsDir(prefix, "sqlite", name),

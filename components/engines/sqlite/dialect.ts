@@ -48,15 +48,17 @@ export function dotCommandLine(sql: string): number | undefined {
  * stops `.shell`, ATTACH, readfile and load_extension, but not every way to reach the host's
  * files (the fsdir table-valued function reads any file its process may read, /etc/shadow for
  * root): only the OS user the client runs as bounds what a migration can read. So migrations,
- * declared checks and the migration command run as the declared `owner` (runuser) when dbstack
- * deploys as root; with no `owner` (or one whose uid is 0) a root deploy refuses them, naming
- * `owner`, before any of them runs. A deploy as an unprivileged user runs them as that user.
+ * declared checks and the migration command run as the database's owner (runuser) when dbstack
+ * deploys as root: the declared `owner`, or dbstack's own account (DEFAULTS.sqlite.owner) when
+ * none is declared. An owner whose uid is 0 (or none, for a renderer called without one) makes a
+ * root deploy refuse them, naming `owner`, before any of them runs. A deploy as an unprivileged
+ * user runs them as that user.
  * The built-in checks (dbstack's own fixed SQL) still run.
  */
 export function renderRefuseRootClient(path: string): string {
   const message =
     `owner: sqlite database ${path}: migrations, declared health checks and migration commands never run as root, and this deploy runs as root with no unprivileged owner; ` +
-    "declare `owner` (the OS user the application runs as; it will own the file and its directory), or deploy as that user";
+    "declare as `owner` the unprivileged OS user the application runs as (it will own the file and its directory), or leave `owner` out for dbstack's own unprivileged account";
   return [
     "# User-written SQL and commands never run as root (see renderRefuseRootClient).",
     `if [ "$(id -u)" = 0 ] && { [ -z "$DB_OWNER" ] || [ "$(id -u "$DB_OWNER" 2>/dev/null || echo 0)" = 0 ]; }; then echo ${shellQuote(message)} >&2; exit 1; fi`,

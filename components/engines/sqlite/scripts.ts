@@ -5,6 +5,7 @@ import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "../../ho
 import type { ShippedScript } from "../../targets/hostFiles";
 import { scriptHeader, shellQuote } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
+import { DEFAULTS } from "../../model/defaults";
 import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
 import { renderOwnerFunctions } from "../../targets/ownership";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
@@ -45,6 +46,80 @@ function chownCommand(spec: SqliteScriptSpec, paths: string): string {
   return `if [ "$(id -u)" = 0 ]; then chown ${shellQuote(owner)} ${paths}; fi`;
 }
 
+/**
+ * Creates the OS account dbstack runs an SQLite database as by default (DEFAULTS.sqlite.owner)
+ * when the deploy is root and it is missing: a system user and group of that name, no login
+ * shell, no home of its own. Idempotent, and safe when two deploys race to create it (useradd
+ * fails while the other holds /etc/passwd's lock: retried until the account exists). Never
+ * deleted: other stacks and clones on the host may use it. Empty for any other owner.
+ */
+export function renderEnsureAccount(spec: SqliteScriptSpec): string {
+  if (spec.owner !== DEFAULTS.sqlite.owner) return "";
+  const user = shellQuote(spec.owner);
+  return [
+    `# ${spec.owner}: dbstack's unprivileged account for SQLite databases with no declared owner.`,
+    `if [ "$(id -u)" = 0 ] && ! id -u ${user} >/dev/null 2>&1; then`,
+    "  for try in 1 2 3 4 5 6 7 8 9 10; do",
+    `    getent group ${user} >/dev/null || groupadd --system ${user} 2>/dev/null || true`,
+    `    if id -u ${user} >/dev/null 2>&1 || useradd --system --gid ${user} --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${user} 2>/dev/null; then break; fi`,
+    "    sleep 1",
+    "  done",
+    `  id -u ${user} >/dev/null 2>&1 || { echo ${shellQuote(`owner: could not create the system account ${spec.owner} (useradd --system) that owns this database when no owner is declared`)} >&2; exit 1; }`,
+    "fi",
+  ].join("\n");
+}
+
+/**
+ * A directory dbstack created as root before an owner was in force (root's, 0700, holding the
+ * file's dbstack marker and nothing but the database's own files) is dbstack's: it is handed to
+ * the owner so the owner can reach the file. Any other existing directory is left as it is.
+ */
+function renderAdoptOwnDirectory(spec: SqliteScriptSpec, dir: string): string {
+  if (!spec.owner || dir === "/") return "";
+  const base = spec.path.slice(spec.path.lastIndexOf("/") + 1);
+  const backupDir = spec.backup?.dir;
+  const backupEntry = backupDir && backupDir.slice(0, backupDir.lastIndexOf("/")) === dir ? backupDir.slice(backupDir.lastIndexOf("/") + 1) : undefined;
+  return [
+    "# A directory dbstack made as root for this file before it had an owner (root's, 0700, the marker",
+    "# beside the file and nothing but the database's files in it) is dbstack's own: hand it to the owner.",
+    `own_dir() { local e; for e in ${shellQuote(dir)}/* ${shellQuote(dir)}/.[!.]* ${shellQuote(dir)}/..?*; do [ -e "$e" ] || [ -L "$e" ] || continue; case "\${e##*/}" in ${shellQuote(base)}|${shellQuote(base)}-*|${shellQuote(base)}.*|${shellQuote(`.${base}.dbstack`)}${backupEntry ? `|${shellQuote(backupEntry)}` : ""}) ;; *) return 1 ;; esac; done; }`,
+    `if [ "$(id -u)" = 0 ] && [ -f "$marker" ] && ! [ -L ${shellQuote(dir)} ] && [ "$(stat -c %u:%a ${shellQuote(dir)})" = 0:700 ] && own_dir; then`,
+    `  ${chownCommand(spec, shellQuote(dir))}`,
+    "fi",
+  ].join("\n");
+}
+
+/**
+ * Fails, naming `path`, before anything is changed, when the owner cannot reach the database's
+ * directory (an existing directory above it not searchable by the owner, e.g. a 0700 temporary
+ * directory) or cannot write in it (SQLite creates its -wal, -shm and -journal files beside the
+ * database). dbstack changes no directory it did not create, so the message says what to change.
+ */
+function renderOwnerReachesDirectory(spec: SqliteScriptSpec, dir: string): string {
+  if (!spec.owner) return "";
+  const hint = "dbstack changes no directory it did not create: make it searchable by that user (chmod 711), declare an `owner` that can reach it, or choose another path";
+  return [
+    "# The owner runs every client on this file: it must reach the directory and write in it.",
+    'if [ "$(id -u)" = 0 ]; then',
+    `  blocked=""; d=${shellQuote(dir)}`,
+    "  # Directories still missing are created below searchable by the owner (0711, its own 0700).",
+    '  while :; do if [ -e "$d" ] && ! as_owner test -x "$d"; then blocked=$d; fi; [ "$d" = / ] && break; d=$(dirname "$d"); done',
+    '  if [ -n "$blocked" ]; then',
+    `    echo ${shellQuote(`path: ${spec.path} is out of reach of the OS user `)}"$DB_OWNER"${shellQuote(" that owns it and runs its migrations and checks: ")}"$blocked (mode $(stat -c %a "$blocked"), owner $(stat -c %U "$blocked"))"${shellQuote(` is not searchable by that user; ${hint}`)} >&2`,
+    "    exit 1",
+    "  fi",
+    `  if [ -d ${shellQuote(dir)} ] && ! as_owner test -w ${shellQuote(dir)}; then`,
+    `    echo ${shellQuote(`path: ${spec.path}: the OS user `)}"$DB_OWNER"${shellQuote(` that owns it cannot write in its directory ${dir}, where SQLite creates the -wal, -shm and -journal files; give that user the directory, declare an owner that can write there, or choose another path`)} >&2`,
+    "    exit 1",
+    "  fi",
+    "fi",
+  ].join("\n");
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
 /** Creates the directory (0700) and the database file (0600) and sets the persistent pragmas. Idempotent. */
 export function renderProvision(spec: SqliteScriptSpec): string {
   const dir = spec.path.slice(0, spec.path.lastIndexOf("/")) || "/";
@@ -53,21 +128,33 @@ export function renderProvision(spec: SqliteScriptSpec): string {
   return [
     scriptHeader(`Creates sqlite database ${spec.name} at ${spec.path}.`),
     sqliteClientFunctions(spec),
+    renderEnsureAccount(spec),
+    spec.owner ? `if [ "$(id -u)" = 0 ] && ! id -u "$DB_OWNER" >/dev/null 2>&1; then echo "owner: the OS user $DB_OWNER does not exist on this host" >&2; exit 1; fi` : "",
+    `marker=${shellQuote(markerPath(spec.path))}`,
+    // Another stack's file is refused before anything here is adopted, made or changed.
+    ...(spec.stackOwner ? [renderOwnerFunctions(spec.stackOwner), `refuse_foreign "$marker" ${shellQuote(`the database file ${spec.path}`)} path`] : []),
+    renderAdoptOwnDirectory(spec, dir),
+    renderOwnerReachesDirectory(spec, dir),
     "# Only a directory dbstack creates is made private: an existing one (/srv, /tmp) is left as it is.",
+    "# Directories it creates above it are 0711, so the owner can pass through them to its own. Its own",
+    "# appears whole (made aside, then renamed into place): a database beside it, deployed at the same",
+    "# time, never sees it half made (root's, before the chown).",
     `if [ ! -d ${shellQuote(dir)} ]; then`,
-    `  mkdir -p ${shellQuote(dir)}`,
-    `  chmod 700 ${shellQuote(dir)}`,
-    `  ${chownCommand(spec, shellQuote(dir)) || ":"}`,
+    `  (umask 066 && mkdir -p ${shellQuote(parentOf(dir))})`,
+    `  stage=$(mktemp -d ${shellQuote(`${parentOf(dir) === "/" ? "" : parentOf(dir)}/.dbstack-new.`)}XXXXXX)`,
+    '  chmod 700 "$stage"',
+    `  ${chownCommand(spec, '"$stage"') || ":"}`,
+    `  mv -T -n "$stage" ${shellQuote(dir)} 2>/dev/null || true`,
+    '  rmdir "$stage" 2>/dev/null || true # another deploy made it first',
     "fi",
     "# dbstack never takes over a file it did not create (its marker says which it did): another",
     "# existing file must already be what dbstack makes (a regular file of the expected owner,",
     "# private), or the deploy stops here before anything is changed.",
-    `marker=${shellQuote(markerPath(spec.path))}`,
-    ...(spec.stackOwner ? [renderOwnerFunctions(spec.stackOwner), `refuse_foreign "$marker" ${shellQuote(`the database file ${spec.path}`)} path`] : []),
     `want=$(id -un)${spec.owner ? `; if [ "$(id -u)" = 0 ]; then want=${shellQuote(spec.owner)}; fi` : ""}`,
     `if [ -L ${q} ] || { [ -e ${q} ] && ! [ -f ${q} ]; }; then echo ${shellQuote(`path: ${spec.path} exists and is not a regular file`)} >&2; exit 1; fi`,
     `if [ -e ${q} ] && [ -f "$marker" ]; then`,
     "  created=no",
+    "  # dbstack's own file (created as root before an owner was in force, too): the owner's now.",
     `  ${chownCommand(spec, q) || ":"}`,
     `  chmod 600 ${q}`,
     `elif [ -e ${q} ]; then`,
