@@ -14,7 +14,7 @@ import { readdirSync, rmSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandbox, setConfig, writeMigration } from "./harness";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PG_PORT = 5572;
 const MDB_PORT = 3372;
@@ -130,7 +130,7 @@ beforeAll(async () => {
   for (const d of Object.values(dirs)) writeMigration(d, "0001_hostile_text.sql", HOSTILE_COMMENTS);
   stack = await box.stack(STACK, {});
   await configure();
-}, 900_000);
+}, CONTAINER_BEFORE_ALL_MS);
 
 afterAll(async () => {
   try {

@@ -12,7 +12,7 @@ import { networkInterfaces } from "os";
 import { createConnection } from "mysql2/promise";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PG = { name: "dbstack-harness-pg", port: 5661 };
 const MARIADB = { name: "dbstack-harness-mariadb", port: 3361 };
@@ -173,5 +173,6 @@ describe("container-engine harness", () => {
     expect(await ensureImages()).toEqual(images);
     expect(Date.now() - t0).toBeLessThan(30_000);
     await must(["image", "inspect", images.postgres, images.mariadb]);
-  });
+    // Between stop and start another test file may take the engine: this one then waits its turn.
+  }, CONTAINER_BEFORE_ALL_MS);
 });

@@ -12,7 +12,7 @@ import { spawnSync } from "child_process";
 import { rmSync } from "fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig } from "./harness";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PG_PORT = 5582;
 const MDB_PORT = 3382;
@@ -101,7 +101,7 @@ beforeAll(async () => {
   stack = await box.stack("itconvdk", config());
   const up = await stack.up();
   expect(up.summary.result).toBe("succeeded");
-}, 900_000);
+}, CONTAINER_BEFORE_ALL_MS);
 
 afterAll(async () => {
   try {

@@ -12,7 +12,7 @@ import { createConnection } from "mysql2/promise";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox } from "./harness";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 const PORT = 3365;
@@ -53,7 +53,7 @@ beforeAll(async () => {
   for (const v of await ours("volume")) await docker(engine.dockerHost, ["volume", "rm", "-f", v]);
   hosts = await createTestHosts(["dkssh"]);
   stack = await box.stack("dkssh", config(hosts.host("dkssh").hostKey));
-});
+}, CONTAINER_BEFORE_ALL_MS);
 
 afterAll(async () => {
   try {

@@ -17,7 +17,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
 import { changes, sandbox, setConfig, writeMigration } from "./harness";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PG_PORT = 5663;
 const PG_STANDBY_PORT = 5664;
@@ -133,7 +133,7 @@ beforeAll(async () => {
   writeMigration(pgMigrations, "0001_items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n");
   writeMigration(mdbMigrations, "0001_orders.sql", "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, total DECIMAL(10,2) NOT NULL);\n");
   stack = await box.stack("dkr", config());
-});
+}, CONTAINER_BEFORE_ALL_MS);
 
 afterAll(async () => {
   try {

@@ -1,6 +1,6 @@
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pulumiEnv, ROOT } from "../../scripts/lib/env";
@@ -18,6 +18,9 @@ export interface Sandbox {
 
 export function sandbox(prefix: string): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), `dbstack-${prefix}-`));
+  // Searchable (not listable) by other users: an SQLite database under it belongs to an
+  // unprivileged account (its owner, or dbstack-sqlite), which must reach its file.
+  chmodSync(dir, 0o711);
   const projectDir = join(dir, "project");
   const state = join(dir, "state");
   mkdirSync(projectDir);

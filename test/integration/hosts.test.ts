@@ -116,13 +116,16 @@ describe("test hosts (network namespaces with sshd)", () => {
 
     const netns = await sh("ip netns list");
     expect(netns.stdout).not.toMatch(/\bdbs-(alpha|beta)\b/);
+    // Host sets of other test files (another stream runs beside this one) keep the shared bridge
+    // and its route: only when none is alive must they be gone too.
+    const othersAlive = /\bdbs-/.test(netns.stdout);
     // Dead: gone, or a zombie waiting for PID 1 to reap it.
     const state = await sh(`awk '/^State:/ {print $2}' /proc/${strayPids[0]}/status 2>/dev/null`);
     expect(["", "Z"]).toContain(state.stdout.trim());
-    expect((await sh(`ip link show dev ${BRIDGE}`)).code).not.toBe(0);
+    if (!othersAlive) expect((await sh(`ip link show dev ${BRIDGE}`)).code).not.toBe(0);
     const rootAddrs = await sh("ip -4 -o addr show");
     for (const a of addresses) expect(rootAddrs.stdout).not.toContain(a);
-    expect((await sh("ip -4 route show 10.213.0.0/24")).stdout.trim()).toBe("");
+    if (!othersAlive) expect((await sh("ip -4 route show 10.213.0.0/24")).stdout.trim()).toBe("");
 
     // Nothing answers at the old addresses. A temporary unreachable route keeps the probe's SYN on
     // this machine (without the bridge, 10.213.0.0/24 would otherwise follow the default route).

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerName, stackHostPrefix } from "../../components/model/naming";
 import { ownerLine } from "../../components/targets/ownership";
 import { sandbox, setConfig } from "./harness";
-import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages } from "./support/containers";
+import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PORT = 3378;
 const box = sandbox("ownd");
@@ -73,7 +73,7 @@ beforeAll(async () => {
   await removeOurs();
   a = await box.stack(`ownd-${process.pid}`, config(false));
   prefixA = stackHostPrefix("dbstack", a.name, box.projectDir);
-}, 900_000);
+}, CONTAINER_BEFORE_ALL_MS);
 
 afterAll(async () => {
   try {

@@ -149,7 +149,8 @@ describe("secrets in plaintext config, through the real engine", () => {
   it("a MariaDB password and TLS key in plaintext fail the preview naming the fields, never the values; as a secret they pass", async () => {
     const SECRET = "Plaintext-Pa55word-x9";
     const KEY = "-----BEGIN PRIVATE KEY-----plaintext";
-    const config = mariadb({ users: { app: { grants: { app: "owner" }, password: SECRET } }, tls: { certificate: "CERT", privateKey: KEY } });
+    // An instance of its own: the preview with the values as a secret reads the host, where another stack of this file owns itpolicy.
+    const config = mariadb({ instanceName: "itpolicyplain", toolsDir: join(box.dir, "mdb-tools-plain"), users: { app: { grants: { app: "owner" }, password: SECRET } }, tls: { certificate: "CERT", privateKey: KEY } });
     // Never deployed: its cleanup up fails on the same plaintext, so nothing is created.
     const stack = await newStack("plain", config);
     const { message } = await previewError(stack);

@@ -46,6 +46,16 @@ const STORAGE_CONF = join(STATE_DIR, "storage.conf");
 const SERVICE_LOG = join(STATE_DIR, "service.log");
 const OWNER_FILE = join(STATE_DIR, "owner.json");
 const START_LOCK = join(STATE_DIR, ".lock");
+/**
+ * Held from startContainerEngine until stop(): one test file uses the service at a time. Vitest
+ * runs files of several projects side by side (its fileParallelism is not per project), so the
+ * container files wait here for each other instead of failing on a service another file owns.
+ */
+const SESSION_LOCK = "/run/dbstack-containers.session.lock";
+/** How long a file waits for the container engine another file is using. */
+const SESSION_WAIT_SECONDS = 1800;
+/** A container test file's beforeAll timeout: the wait for the engine, then its own set-up. */
+export const CONTAINER_BEFORE_ALL_MS = (SESSION_WAIT_SECONDS + 900) * 1000;
 
 /** The persistent directory of images, containers, downloaded packages and build work. */
 export function containersCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -166,6 +176,20 @@ async function requireTools(what: string, tools: Array<[program: string, pkg: st
  * process dies: a crashed run never leaves the lock taken.
  */
 async function withFlock<T>(lockFile: string, timeoutSec: number, what: string, fn: () => Promise<T>): Promise<T> {
+  const release = await takeFlock(lockFile, timeoutSec, what);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Takes an exclusive flock(1) on `lockFile` (waiting up to `timeoutSec`) and returns what
+ * releases it. Held by a `flock` child that exits when its stdin closes, so a process that dies
+ * holding it releases it too.
+ */
+async function takeFlock(lockFile: string, timeoutSec: number, what: string): Promise<() => Promise<void>> {
   const holder = spawn("flock", ["-x", "-w", String(timeoutSec), lockFile, "sh", "-c", "echo locked; read _"], {
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -174,16 +198,15 @@ async function withFlock<T>(lockFile: string, timeoutSec: number, what: string, 
     holder.on("error", () => resolve(false));
     holder.on("close", () => resolve(false));
   });
-  if (!acquired) {
-    holder.stdin.end();
-    throw new Error(`${what}: could not take the lock ${lockFile} within ${timeoutSec} s (another test run holds it)`);
-  }
-  try {
-    return await fn();
-  } finally {
+  const release = async () => {
     holder.stdin.end();
     await new Promise((r) => (holder.exitCode === null ? holder.on("close", r) : r(null)));
+  };
+  if (!acquired) {
+    await release();
+    throw new Error(`${what}: could not take the lock ${lockFile} within ${timeoutSec} s (another test run holds it)`);
   }
+  return release;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -264,6 +287,17 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
     ["flock", "util-linux"],
     ["docker", "the docker CLI (Debian: docker.io, or Docker's docker-ce-cli)"],
   ]);
+  await mkdir(STATE_DIR, { recursive: true });
+  const releaseSession = await takeFlock(SESSION_LOCK, SESSION_WAIT_SECONDS, "startContainerEngine (waiting for another test file's container engine)");
+  try {
+    return await startHoldingSession(opts, releaseSession);
+  } catch (err) {
+    await releaseSession();
+    throw err;
+  }
+}
+
+async function startHoldingSession(opts: StartContainerEngineOptions, releaseSession: () => Promise<void>): Promise<ContainerEngine> {
   await writeConfig();
   const self = { pid: process.pid, start: processStart(process.pid) ?? "?" };
 
@@ -309,6 +343,7 @@ export async function startContainerEngine(opts: StartContainerEngineOptions = {
       await rm(OWNER_FILE, { force: true });
       await rm(SOCKET, { force: true });
     }
+    await releaseSession();
   };
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
