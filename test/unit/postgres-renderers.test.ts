@@ -408,6 +408,15 @@ describe("rendered scripts (text)", () => {
       expect(script).toContain(renderAccessConf(ACCESS, true));
     });
 
+    it("makes postgresql.conf include conf.d (a minimal createcluster.conf leaves it out) and fails unless the server runs dbstack's certificate and conf.d", () => {
+      expect(script).toContain(`include_dir = 'conf.d'`);
+      // The include is added before PostgreSQL checks the new files (postgresql.conf is kept aside with them).
+      expect(script.indexOf("include_dir = 'conf.d'")).toBeLessThan(script.indexOf("-C port"));
+      expect(script).toContain("SELECT current_setting('ssl_cert_file')");
+      expect(script).toContain('[ "$running_cert" != "$TLS_DIR/server.crt" ]');
+      expect(script.indexOf("running_cert=")).toBeGreaterThan(script.indexOf("wait_until_serving\n"));
+    });
+
     it("decides a restart from pg_settings.pending_restart or a changed port, and never restarts unconditionally", () => {
       expect(script).toContain("FROM pg_settings WHERE pending_restart");
       const restarts = lines.map((l, i) => [l, i] as const).filter(([l]) => /pg_ctl_cluster restart/.test(l));
