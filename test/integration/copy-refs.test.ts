@@ -56,7 +56,8 @@ function config(hostKey: string | undefined) {
       },
     },
     // A local SQLite deployment, for a reference as --to.
-    sqlite: { local: { path: join(box.dir, "local.db"), toolsDir: join(box.dir, "tools-sqlite") } },
+    // In a directory of its own, which dbstack makes for the database's unprivileged owner.
+    sqlite: { local: { path: join(box.dir, "local", "local.db"), toolsDir: join(box.dir, "tools-sqlite") } },
   };
 }
 
@@ -186,9 +187,9 @@ describe("db:copy from a deployment named in a stack, through SSH", () => {
 
   it("copies into a deployment named with --to (sqlite:local, the stack's own SQLite file)", () => {
     const r = dbCopy(["--from", "postgres:main/app", "--to", "sqlite:local", "--stack", STACK, "--tables", "items"]);
-    expect(r.stderr).toContain(`db:copy: to sqlite local (${join(box.dir, "local.db")})`);
+    expect(r.stderr).toContain(`db:copy: to sqlite local (${join(box.dir, "local", "local.db")})`);
     expect(r.code).toBe(0);
-    expect(sqlite(join(box.dir, "local.db"), "SELECT count(*), sum(length(name)) FROM items")).toBe(onHost("SELECT count(*), sum(length(name)) FROM items"));
+    expect(sqlite(join(box.dir, "local", "local.db"), "SELECT count(*), sum(length(name)) FROM items")).toBe(onHost("SELECT count(*), sum(length(name)) FROM items"));
   });
 
   it("a failing copy still closes the forward", () => {
