@@ -502,7 +502,6 @@ export async function createTestHosts(names: string[], opts: TestHostsOptions = 
     await writeFile(authorizedKeys, `${publicKey}\n`, { mode: 0o644 });
     await chmod(authorizedKeys, 0o644);
     await mkdir("/run/sshd", { recursive: true, mode: 0o755 }); // privilege separation directory
-    if (opts.sudoUser) await ensureSudoUser(tools, opts.sudoUser);
 
     // Network: under the lock, clean leftovers and allocate addresses.
     await withLock(async () => {
@@ -537,6 +536,9 @@ export async function createTestHosts(names: string[], opts: TestHostsOptions = 
         await removeLink(tools, vethName(octet)); // stale veth holding this slot
         await createNamespace(tools, ns, octet);
       }
+      // Under the lock and once registered: another file's destroy() removes the shared sudoers
+      // drop-in only when no live entry names its user, so it cannot remove it under this set.
+      if (opts.sudoUser) await ensureSudoUser(tools, opts.sudoUser);
     });
 
     // Host keys, configs, known_hosts.
