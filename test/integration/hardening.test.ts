@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "path";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { changes, run, sandbox, setConfig, sqlite } from "./harness";
+import { changes, run, sandbox, setConfig, sqlite, upError } from "./harness";
 
 const box = sandbox("hardening");
 /** Each stack with the config it was last given, so that cleanup can allow data removal. */
@@ -34,16 +34,6 @@ async function newStack(name: string, config: Record<string, unknown>): Promise<
 async function configure(stack: Stack, config: Record<string, unknown>): Promise<void> {
   stacks.set(stack, config);
   await setConfig(stack, config);
-}
-
-/** The error an `up` fails with, as one string. */
-async function upError(stack: Stack): Promise<string> {
-  try {
-    await stack.up();
-  } catch (err) {
-    return String((err as Error).message);
-  }
-  throw new Error("expected the up to fail");
 }
 
 function owner(path: string): string {

@@ -60,6 +60,16 @@ export function changes(summary: { resourceChanges?: Record<string, number> }): 
   return summary.resourceChanges ?? {};
 }
 
+/** The error an `up` fails with, as one string; an up that succeeds is a test failure. */
+export async function upError(stack: Stack): Promise<string> {
+  try {
+    await stack.up();
+  } catch (err) {
+    return String((err as Error).message);
+  }
+  throw new Error("expected the up to fail");
+}
+
 export function sqlite(db: string, sql: string): string {
   return execFileSync("sqlite3", ["-batch", db, sql], { encoding: "utf8" }).trim();
 }

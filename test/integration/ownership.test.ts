@@ -28,7 +28,7 @@ import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackHostPrefix } from "../../components/model/naming";
 import { OWNER_FILE } from "../../components/targets/ownership";
-import { ROOT, sandbox, setConfig, sqlite, type Sandbox } from "./harness";
+import { ROOT, sandbox, setConfig, sqlite, type Sandbox, upError } from "./harness";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 const boxA = sandbox("ownA");
@@ -73,16 +73,6 @@ async function newStack(box: Sandbox, name: string, config: Record<string, unkno
 async function configure(stack: Stack, config: Record<string, unknown>): Promise<void> {
   stacks.set(stack, config);
   await setConfig(stack, config);
-}
-
-/** The error an `up` fails with, as one string. */
-async function upError(stack: Stack): Promise<string> {
-  try {
-    await stack.up();
-  } catch (err) {
-    return String((err as Error).message);
-  }
-  throw new Error("expected the up to fail");
 }
 
 function listening(port: number): boolean {
