@@ -108,7 +108,7 @@ export function placeInContainer(id: string, a: PlacementArgs, parent: pulumi.Re
     },
     { parent },
   );
-  const ensure = renderEnsureContainer(spec);
+  const ensure = renderEnsureContainer(spec, hostNetwork ? [a.instance.port] : []);
   const step = new HostCommand(
     `${id}-container`,
     {

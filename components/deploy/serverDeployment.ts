@@ -12,16 +12,17 @@ import { DEFAULTS } from "../model/defaults";
 import { cronJobName, defaultBackupDir, defaultToolsDir, jobLogFile, tlsNames } from "../model/naming";
 import { GeneratedPassword } from "../secrets/generatedPassword";
 import { HostCommand } from "../targets/hostCommand";
-import { certificateLifetime, renewalPeriod } from "../tls/lifetime";
+import { certificateLifetime, declaredCertificateNotice, renewalPeriod } from "../tls/lifetime";
 import { HostFactsReading } from "../targets/hostFacts";
 import { hostAccess, type HostAccess } from "../targets/access";
 import { accessIn, placeInContainer, renderInstallContainerScripts } from "./container";
 import { describeTarget, localTarget, type Target } from "../targets/target";
 import { renderInstallTools, renderRemoveTools, renderToolsOwnerProbe } from "../targets/tools";
-import { OwnerCheck } from "../targets/ownerCheck";
+import { OwnerCheck, renderPreviewProbes } from "../targets/ownerCheck";
 import { ownerLine } from "../targets/ownership";
 import { resolveBackup, renderSaveFromEnvironment, passwordVariable, defaultHostPrefix } from "./common";
-import { installedVersionProblem, validateServerArgs } from "./validateServer";
+import { validateServerArgs } from "./validateServer";
+import { installedVersionProblem } from "../model/versionMatch";
 import { ArgumentError } from "../validate";
 
 /** How a typed wrapper names the instances of its deployment on their hosts. */
@@ -110,13 +111,19 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const what = `${engine.title} ${engine.instanceNoun} ${spec.instance}`;
     const child = { parent: this };
 
-    // Whose the host's instance, data and tools directories are: read at preview, before any step.
+    // Whose the host's instance, data and tools directories are, and whether it runs the declared
+    // version: read at preview, before any step.
+    const declaredAt = engine.locate(spec, naming.version ?? "");
     const ownerCheck = new OwnerCheck(
       `${name}-owner-check`,
       {
         ...on,
         description: `owner of ${what} on ${where}`,
-        script: [engine.renderOwnerProbe(engine.locate(spec, naming.version ?? "")), renderToolsOwnerProbe(toolsDir, owner)].join("\n"),
+        script: renderPreviewProbes([
+          engine.renderOwnerProbe(declaredAt),
+          renderToolsOwnerProbe(toolsDir, owner),
+          ...(naming.version === undefined ? [] : [engine.renderVersionProbe(declaredAt, naming.version, where)]),
+        ]),
       },
       { ...child, dependsOn: placed ? [placed.step] : [] },
     );
@@ -186,11 +193,27 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       }),
     );
     const restartValues = pulumi.all([version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
-    const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: args.tls.certificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
+    // A certificate the user gives is theirs to renew: an expired one fails the step, one about to expire warns.
+    const declaredCertificate = args.tls
+      ? pulumi.output(args.tls.certificate).apply((pem) => {
+          const notice = declaredCertificateNotice(pem, new Date());
+          if (notice.error) throw new ArgumentError(notice.error);
+          if (notice.warning) pulumi.log.warn(notice.warning, this);
+          return pem;
+        })
+      : undefined;
+    const tlsEnv = args.tls && declaredCertificate ? { DBSTACK_TLS_CERT: declaredCertificate, DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
     // The deployment's CA lives on the primary's host only; its certificate is public.
     const ca = new HostCommand(
       `${name}-ca`,
-      { ...on, description: `TLS certificate authority of ${what} on ${where}`, create: at.apply((l) => engine.renderCa(l, lifetime)), review: { component } },
+      {
+        ...on,
+        description: `TLS certificate authority of ${what} on ${where}`,
+        create: at.apply((l) => engine.renderCa(l, lifetime)),
+        // A CA certificate due for renewal re-runs the step, which renews it (same key) and prints the new one.
+        probe: at.apply((l) => engine.renderCaProbe(l, lifetime)),
+        review: { component },
+      },
       { ...child, dependsOn: [instance] },
     );
     const config = new HostCommand(

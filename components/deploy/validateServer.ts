@@ -61,19 +61,6 @@ export function validateServerArgs<Db extends DatabaseArgs, User extends UserArg
   for (const u of args.users) engine.checkUser(u, args.databases);
 }
 
-/**
- * Why a declared `version` does not match the server installed on the host, if it does not: a
- * declared "10.6" on a host whose server is 10.11 would otherwise be silently ignored (the
- * instance runs 10.11). A version is matched on what it declares: "10.11" matches 10.11.19.
- */
-export function installedVersionProblem(declared: string | undefined, installed: string, title: string, where: string): string | undefined {
-  if (declared === undefined) return undefined;
-  const d = String(declared).trim();
-  const i = String(installed).trim();
-  if (i === d || i.startsWith(`${d}.`)) return undefined;
-  return `version: declared ${JSON.stringify(d)}, but the ${title} server installed on ${where} is ${i}; dbstack does not change an installed server's version: declare "${i}" (or leave version out), or upgrade the server first`;
-}
-
 const RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"];
 
 /** A container spec: only on a Docker target, with limits, addresses and a policy Docker takes. */

@@ -134,6 +134,12 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   renderCreate(loc: Loc, opts?: { adopt?: boolean }): string;
   /** Read-only, run at preview: fails when another stack's marker is on the instance or its data directory, naming the owner and field. */
   renderOwnerProbe(loc: Loc): string;
+  /**
+   * Read-only, run at preview with the owner probe: fails with a `version: …` line when the host
+   * runs the instance (or the server) in another version than the declared one, so the mismatch
+   * is an error in the preview, before any step. `where` names the host for the message.
+   */
+  renderVersionProbe(loc: Loc, declared: string, where: string): string;
   /** Stops the instance; deletes its data only when allowed; leaves an instance another stack owns (or none does) as it is. */
   renderRemove(loc: Loc, allowDataRemoval: boolean): string;
 
@@ -166,6 +172,8 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
 
   // TLS: a CA per deployment on the primary's host; each host its own key ----------------------
   renderCa(loc: Loc, lifetime?: CertificateLifetime): string;
+  /** Read-only, the CA step's probe: exits 0 while the CA certificate is current; non-zero when it is due for renewal, so `up` runs renderCa, which renews it with the same key. */
+  renderCaProbe(loc: Loc, lifetime?: CertificateLifetime): string;
   renderStandbyKey(loc: Loc): string;
   renderSignStandbyCertificate(primary: Loc, standby: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string;
 

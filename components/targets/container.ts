@@ -15,6 +15,7 @@ import { createHash } from "crypto";
 import { shellQuote } from "../shell";
 import { keptDataHint } from "../model/dataRemoval";
 import { DEFAULT_DOCKER_ENDPOINT } from "./target";
+import { renderPortFunctions } from "./processes";
 
 /** Where the container's start and stop scripts are (written by the deployment's boot step). */
 export const CONTAINER_START = "/usr/local/sbin/dbstack-start";
@@ -163,9 +164,10 @@ export function renderRemoveVolumes(volumes: ContainerVolume[], allowDataRemoval
  * one. Prints `{"id": …, "addresses": "10.88.0.5/16 …"}`: the id changes only when the
  * container is re-created; the addresses are the container's on its networks.
  */
-export function renderEnsureContainer(spec: ContainerSpec): string {
+export function renderEnsureContainer(spec: ContainerSpec, hostNetworkPorts: number[] = []): string {
   const name = shellQuote(spec.name);
   const image = shellQuote(spec.image);
+  const ports = [...new Set([...spec.publish.map((p) => p.port), ...hostNetworkPorts])];
   return [
     "set -euo pipefail",
     renderDockerReachable(),
@@ -176,6 +178,7 @@ export function renderEnsureContainer(spec: ContainerSpec): string {
     renderDockerOwnership(spec.labels),
     `docker_claim container ${name}`,
     `current=$(docker inspect --format '{{index .Config.Labels "dbstack.spec"}}' ${name} 2>/dev/null || true)`,
+    ...(ports.length ? [`if [ "$current" != ${shellQuote(specDigest(spec))} ]; then`, renderPortsFree(spec.name, image, ports), "fi"] : []),
     `if [ -n "$current" ] && [ "$current" != ${shellQuote(specDigest(spec))} ]; then`,
     `  echo "re-creating container ${spec.name}: its declared spec changed (its volumes are kept)" >&2`,
     `  docker stop --time 60 ${name} >/dev/null 2>&1 || true`,
@@ -193,6 +196,43 @@ export function renderEnsureContainer(spec: ContainerSpec): string {
     `id=$(docker inspect --format '{{.Id}}' ${name})`,
     `addresses=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{if .IPAddress}}{{.IPAddress}}/{{.IPPrefixLen}} {{end}}{{end}}' ${name})`,
     'printf \'{"id":"%s","addresses":"%s"}\\n\' "$id" "$addresses"',
+  ].join("\n");
+}
+
+/**
+ * Before a container is created or re-created: every port the new container would hold on the
+ * Docker host (the ports it publishes, or its server's port on the host network) that the current
+ * container does not publish already must be free there, or the new container would not start
+ * ("address already in use") after the running one was removed: an outage. The sockets
+ * are read by a throwaway container of the image on the host's network and process namespaces
+ * (the Docker host may be another machine than the one running the CLI); a listener that is a
+ * process of the current container (one on the host network) is its own server, not a holder.
+ * Stops the script naming `port` and the holder, with the running container left as it is.
+ */
+function renderPortsFree(container: string, image: string, ports: number[]): string {
+  const name = shellQuote(container);
+  const probe = [
+    "set -euo pipefail",
+    renderPortFunctions(),
+    "# The processes of the current container (the pid namespace is the host's): its main process and every descendant.",
+    "own() {",
+    '  [ "${1:-0}" -gt 0 ] || return 0',
+    "  { grep -H '^PPid:' /proc/[0-9]*/status 2>/dev/null || true; } | awk -v root=\"$1\" '{ split($1, f, \"/\"); parent[f[3]] = $2 } END { keep[root] = 1; do { grew = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 } } while (grew); for (p in keep) print p }'",
+    "}",
+    'main=$1; shift',
+    'for port in "$@"; do refuse_taken_port "$port" "the container was left as it is" $(own "$main"); done',
+    "echo ports-free",
+  ].join("\n");
+  return [
+    `  published=$(docker inspect --format '{{range $p, $b := .HostConfig.PortBindings}}{{range $b}}{{.HostPort}} {{end}}{{end}}' ${name} 2>/dev/null || true)`,
+    `  main=$(docker inspect --format '{{.State.Pid}}' ${name} 2>/dev/null || echo 0)`,
+    "  wanted=()",
+    `  for port in ${ports.join(" ")}; do case " $published " in *" $port "*) ;; *) wanted+=("$port") ;; esac; done`,
+    '  if [ ${#wanted[@]} -gt 0 ]; then',
+    "    # The verdict is the probe's output: `docker run --rm` through some Docker-compatible APIs exits 0 whatever the container's status.",
+    `    verdict=$(docker run --rm --network host --pid host --label dbstack.probe=ports --entrypoint bash ${image} -c ${shellQuote(probe)} probe "$main" "\${wanted[@]}") || true`,
+    '    [ "$verdict" = ports-free ] || exit 1',
+    "  fi",
   ].join("\n");
 }
 

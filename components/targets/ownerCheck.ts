@@ -3,16 +3,20 @@ import { runOnTarget } from "./hostCommand";
 import type { Target } from "./target";
 
 /**
- * Refuses at preview what another stack owns on a host (ownership.ts): a read-only script that
- * exits non-zero, saying whose the thing is and which config field to change, when a marker of
- * another stack is where this deployment would put its instance, data or tools. It runs while
- * the engine checks the resource's inputs, which a preview does too, so `pulumi preview` fails
- * instead of planning "+13 to create" over another stack's server.
+ * Refuses at preview what the host says cannot be deployed, before any step: a read-only script
+ * that exits non-zero, naming the config field to change, when
+ * - a marker of another stack is where this deployment would put its instance, data or tools
+ *   (ownership.ts): the refusal says whose the thing is;
+ * - the host runs the instance or its server in another version than the declared `version`.
+ * It runs while the engine checks the resource's inputs, which a preview does too, so
+ * `pulumi preview` fails instead of planning "+13 to create" over another stack's server, or
+ * "unchanged" over a version it does not run.
  *
- * Only for a deployment not yet in the stack's state (the check is skipped once it is) and only
- * when the host can be read at preview (its target is known: not a container still to be made).
- * An existing instance with no marker at all is left to the create step, which refuses it
- * before changing anything: a preview cannot tell it from one this stack made before markers.
+ * It runs for a deployment not yet in the stack's state and whenever its script changes (a
+ * declared version, a location); only when the host can be read at preview (its target is known:
+ * not a container still to be made). An existing instance with no marker at all is left to the
+ * create step, which refuses it before changing anything: a preview cannot tell it from one this
+ * stack made before markers.
  */
 export interface OwnerCheckArgs {
   /** The host to read. */
@@ -35,6 +39,14 @@ interface State {
   script: string;
 }
 
+/** The refusals a probe prints that fail the preview (anything else, e.g. an unreachable host, is left to the steps). */
+const REFUSALS = [/belongs to another dbstack stack/, /^version: /m];
+
+/** One script of read-only probes: each runs in a subshell of its own (a probe's `exit 0` ends only that probe); the first refusal stops it. */
+export function renderPreviewProbes(probes: string[]): string {
+  return ["set -e", ...probes.map((p) => `(\n${p}\n)`)].join("\n");
+}
+
 /** Pulumi's marker of an input not known yet (a preview before the value exists). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -55,14 +67,14 @@ function readable(state: State): Partial<State> {
 
 const provider: pulumi.dynamic.ResourceProvider = {
   async check(olds: Partial<State>, news: State) {
-    const known = olds.script !== undefined; // already in the stack's state: its create step has run
-    if (!known && !hasUnknown(readable(news))) {
+    const unchanged = olds.script === news.script; // in the stack's state with the same probes: its steps have run
+    if (!unchanged && !hasUnknown(readable(news))) {
       try {
         await runOnTarget({ ...news, create: news.script, stdout: "" }, news.script);
       } catch (err) {
         // runOnTarget's message ends with the script's stderr: the refusal, naming owner and field.
         const message = String((err as Error).message);
-        if (/belongs to another dbstack stack/.test(message)) throw new Error(message.slice(message.indexOf("\n") + 1).trim());
+        if (REFUSALS.some((r) => r.test(message))) throw new Error(message.slice(message.indexOf("\n") + 1).trim());
         // Unreachable or unreadable at preview: the steps themselves check again before any change.
       }
     }

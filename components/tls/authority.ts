@@ -84,7 +84,8 @@ function dirs(a: AuthorityShell): { ca: string; tls: string } {
  *   host's key in it; OpenSSL 1.1 and 3 alike);
  * - `ensure_server_key`: makes this host's key once (service user's, 0600);
  * - `public_key_of_key <key>`, `public_key_of_cert <cert>`: PEM public keys, for comparisons;
- * - `certificate_due <cert>`: whether a host's certificate must be issued again (tls/lifetime.ts).
+ * - `certificate_due <cert>`: whether a host's certificate must be issued again (tls/lifetime.ts);
+ *   `ca_due <cert>`: the same for the CA's certificate, which ensure_ca renews with the same key.
  * Certificates are issued for `lifetime.certificateDays`, the CA for `lifetime.caDays`.
  */
 export function renderAuthorityFunctions(a: AuthorityShell, lifetime: CertificateLifetime = certificateLifetime()): string {
@@ -102,6 +103,11 @@ export function renderAuthorityFunctions(a: AuthorityShell, lifetime: Certificat
     `    chmod 0600 "${ca}/ca.key.tmp"; chmod 0644 "${ca}/ca.crt.tmp"`,
     `    mv -f "${ca}/ca.key.tmp" "${ca}/ca.key"; mv -f "${ca}/ca.crt.tmp" "${ca}/ca.crt"`,
     `    echo "created the certificate authority ${a.label ? `of ${a.label}` : `in ${ca}`}" >&2`,
+    `  elif ca_due "${ca}/ca.crt"; then`,
+    "    # The same key and subject: certificates it signed, and every holder of the old CA certificate, keep verifying.",
+    `    openssl x509 -in "${ca}/ca.crt" -signkey "${ca}/ca.key" -days ${lifetime.caDays} -sha256 -set_serial "0x$(openssl rand -hex 16)" -out "${ca}/ca.crt.tmp" 2>/dev/null`,
+    `    chmod 0644 "${ca}/ca.crt.tmp"; mv -f "${ca}/ca.crt.tmp" "${ca}/ca.crt"`,
+    `    echo "renewed the certificate authority's certificate ${a.label ? `of ${a.label}` : `in ${ca}`} (same key: what it signed stays valid)" >&2`,
     "  fi",
     "}",
     "issue_certificate() {",
@@ -123,7 +129,17 @@ export function renderAuthorityFunctions(a: AuthorityShell, lifetime: Certificat
     'public_key_of_key() { openssl pkey -in "$1" -pubout 2>/dev/null; }',
     'public_key_of_cert() { openssl x509 -in "$1" -noout -pubkey 2>/dev/null; }',
     renderCertificateDue(lifetime.certificateDays),
+    renderCertificateDue(lifetime.caDays, "ca_due"),
   ].join("\n");
+}
+
+/**
+ * Read-only, the CA step's probe (after the caller's prelude): exits 0 while the CA certificate is
+ * current, non-zero when it is missing or due (within a third of `caDays` of its end, or valid for
+ * longer than declared), so the next `up` runs the CA step, which renews it (ensure_ca).
+ */
+export function renderCaCurrent(a: AuthorityShell, lifetime: CertificateLifetime = certificateLifetime()): string {
+  return [renderCertificateDue(lifetime.caDays, "ca_due"), `! ca_due "${dirs(a).ca}/ca.crt"`].join("\n");
 }
 
 /**

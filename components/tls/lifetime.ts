@@ -1,3 +1,4 @@
+import { X509Certificate } from "crypto";
 import { DEFAULTS } from "../model/defaults";
 
 /**
@@ -13,6 +14,10 @@ import { DEFAULTS } from "../model/defaults";
  * The decision is made twice, by the same rule: here as a pure function (what the unit tests
  * pin), and on the host by `certificate_due` (rendered below from the same numbers), where the
  * certificate is.
+ *
+ * The CA certificate follows the same rule with its own lifetime (`caDays`), checked by the CA
+ * step's probe at every `up`; it is renewed with the same key and subject, so every certificate
+ * it signed, and every client or standby that holds the old CA certificate, keeps verifying.
  */
 
 export interface CertificateLifetime {
@@ -67,13 +72,13 @@ export function renewalPeriod(now: Date, certificateDays: number): number {
 }
 
 /**
- * Shell: `certificate_due <cert file>` exits 0 when the certificate must be issued again
- * (missing, unreadable, ending within the renewal window, or valid for longer than declared):
- * certificateRenewalReason on the host.
+ * Shell: `certificate_due <cert file>` (or the function `name`) exits 0 when the certificate must
+ * be issued again (missing, unreadable, ending within the renewal window, or valid for longer than
+ * declared): certificateRenewalReason on the host, for a lifetime of `certificateDays`.
  */
-export function renderCertificateDue(certificateDays: number): string {
+export function renderCertificateDue(certificateDays: number, name = "certificate_due"): string {
   return [
-    "certificate_due() {",
+    `${name}() {`,
     '  [ -s "$1" ] || return 0',
     `  openssl x509 -in "$1" -noout -checkend ${renewalWindowSeconds(certificateDays)} >/dev/null 2>&1 || return 0`,
     "  local start end",
@@ -82,4 +87,28 @@ export function renderCertificateDue(certificateDays: number): string {
     `  [ $((end - start)) -gt ${certificateDays * DAY} ]`,
     "}",
   ].join("\n");
+}
+
+/** Days before its end from which a certificate the user gives (`tls`) draws a warning at every preview and up. */
+export const DECLARED_CERTIFICATE_WARNING_DAYS = 30;
+
+/**
+ * What `up` says about a certificate the user gives (`tls.certificate`), which dbstack cannot
+ * renew (it does not hold the CA that signed it): an error once it has expired (every client that
+ * verifies would refuse the server), a warning within DECLARED_CERTIFICATE_WARNING_DAYS of its
+ * end, nothing otherwise. A value that is not a PEM certificate is left to the configure step.
+ */
+export function declaredCertificateNotice(pem: string, now: Date): { error?: string; warning?: string } {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch {
+    return {};
+  }
+  const end = new Date(cert.validTo);
+  const days = Math.floor((end.getTime() - now.getTime()) / 1000 / DAY);
+  const renew = "dbstack cannot renew a certificate it did not issue: give a current one, or leave `tls` out and dbstack issues and renews its own";
+  if (end.getTime() <= now.getTime()) return { error: `tls.certificate: expired on ${end.toISOString()}; ${renew}` };
+  if (days < DECLARED_CERTIFICATE_WARNING_DAYS) return { warning: `tls.certificate: expires on ${end.toISOString()} (in ${days} days); ${renew}` };
+  return {};
 }

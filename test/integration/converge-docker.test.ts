@@ -1,15 +1,20 @@
 /**
- * Issue 17, row 7, on the Docker target: PostgreSQL and MariaDB in containers on the host
- * network (Podman's Docker-compatible API, support/containers.ts; run under the containers flock).
+ * Issue 17, row 7, on the Docker target: PostgreSQL in a container on the host network and
+ * MariaDB in one on a bridge network with its port published on 127.0.0.1 (Podman's
+ * Docker-compatible API, support/containers.ts; run under the containers flock).
  * A server stopped inside its container from outside is started again by the next up (the
- * configure step's probe runs inside the container).
+ * configure step's probe runs inside the container). A port another process holds is refused
+ * before the running container is touched (published ports: by the container step, from the
+ * Docker host's sockets; host network: by the configure step inside the container), and the
+ * server keeps serving on its port.
  *
- * Owns: ports 5582 (PostgreSQL) and 3382 (MariaDB); cluster itconvdkp, instance itconvdkm; stack itconvdk
- * (containers and volumes dbstack-itconvdk-*).
+ * Owns: ports 5582 (PostgreSQL) and 3382 (MariaDB), 5583 / 3383 (held by a stranger process in the
+ * port cases); cluster itconvdkp, instance itconvdkm; stack itconvdk (containers and volumes
+ * dbstack-itconvdk-*).
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { spawnSync } from "child_process";
-import { rmSync } from "fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { existsSync, rmSync } from "fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig } from "./harness";
 import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
@@ -21,14 +26,14 @@ let engine: ContainerEngine;
 let images: TestImages;
 let stack: Stack;
 
-function config() {
+function config(over: { pgPort?: number; mdbPort?: number } = {}) {
   return {
     allowDataRemoval: true,
     dockerHosts: { dk: { endpoint: engine.dockerHost } },
     postgres: {
       conv: {
         host: "dk",
-        port: PG_PORT,
+        port: over.pgPort ?? PG_PORT,
         clusterName: "itconvdkp",
         container: { image: images.postgres, network: "host", memoryMb: 512, cpus: 1 },
         listenAddresses: ["127.0.0.1"],
@@ -39,10 +44,9 @@ function config() {
     mariadb: {
       conv: {
         host: "dk",
-        port: MDB_PORT,
+        port: over.mdbPort ?? MDB_PORT,
         instanceName: "itconvdkm",
-        container: { image: images.mariadb, network: "host", memoryMb: 512 },
-        listenAddresses: ["127.0.0.1"],
+        container: { image: images.mariadb, memoryMb: 512, publishAddresses: ["127.0.0.1"] },
         databases: { app: { owner: "app" } },
         users: { app: { grants: { app: "owner" }, hosts: ["localhost"] } },
       },
@@ -79,17 +83,31 @@ function answers(kind: "postgres" | "mariadb", port: number): boolean {
   return r.status === 0 || /\b1130\b|Access denied/.test(r.stderr + r.stdout);
 }
 
+/** A process that is not the server listening on `port` (every address of this machine, the Docker host). */
+function stranger(port: number): Promise<ChildProcess> {
+  const child = spawn("socat", [`TCP-LISTEN:${port},reuseaddr,fork`, "EXEC:/bin/true"], { stdio: "ignore" });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    const wait = () => (existsSync(`/proc/${child.pid}`) && execFileSync("bash", ["-c", `ss -Htln "sport = :${port}" | wc -l`], { encoding: "utf8" }).trim() !== "0" ? resolve(child) : setTimeout(wait, 100));
+    wait();
+  });
+}
+
 const ENGINES = [
   {
     name: "PostgreSQL",
     kind: "postgres" as const,
     port: PG_PORT,
+    taken: 5583,
+    withPort: (port: number) => config({ pgPort: port }),
     stopInside: 'pg_ctlcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" itconvdkp stop',
   },
   {
     name: "MariaDB",
     kind: "mariadb" as const,
     port: MDB_PORT,
+    taken: 3383,
+    withPort: (port: number) => config({ mdbPort: port }),
     stopInside: "mariadb-admin --no-defaults --protocol=socket --socket=/run/mysqld/dbstack-itconvdkm.sock -uroot shutdown",
   },
 ];
@@ -123,6 +141,29 @@ describe("a server in a container (Docker target)", () => {
     expect(answers(e.kind, e.port)).toBe(false);
     const preview = await stack.preview();
     expect(changes({ resourceChanges: preview.changeSummary }).update ?? 0).toBeGreaterThanOrEqual(1);
+    const up = await stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(answers(e.kind, e.port)).toBe(true);
+  });
+
+  it.each(ENGINES)("$name: a port another process holds is refused naming `port` before the container is touched, and the server keeps serving", async (e) => {
+    const before = await dk(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", await container(e.kind)]);
+    const holder = await stranger(e.taken);
+    try {
+      await setConfig(stack, e.withPort(e.taken));
+      const err = await stack.up().then(
+        () => undefined,
+        (x: Error) => x,
+      );
+      expect(err, "up onto a taken port should have failed").toBeDefined();
+      expect(err!.message).toMatch(new RegExp(`port: ${e.taken} is already in use by another process`));
+      // Nothing was stopped: the same container, never restarted, still answers on its port.
+      expect(await dk(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", await container(e.kind)])).toBe(before);
+      expect(answers(e.kind, e.port)).toBe(true);
+    } finally {
+      holder.kill();
+      await setConfig(stack, config());
+    }
     const up = await stack.up();
     expect(up.summary.result).toBe("succeeded");
     expect(answers(e.kind, e.port)).toBe(true);

@@ -145,6 +145,18 @@ describe("MariaDB parameters by policy, through the real engine", () => {
   }, 400_000);
 });
 
+describe("a declared version the host does not run, on a new stack", () => {
+  it("MariaDB: the preview fails naming `version` before anything is made (the host is read at preview)", async () => {
+    const config = mariadb({ instanceName: "itpolicyver", port: MDB_PORT + 1, toolsDir: join(box.dir, "mdb-tools-ver"), version: "10.6" });
+    // Never deployed: its cleanup up fails on the same version, so nothing is created.
+    const stack = await newStack("mdbver", config);
+    const { message } = await previewError(stack);
+    expect(message).toMatch(/version: declared "10\.6", but the MariaDB server installed on this machine is 10\.11/);
+    expect(existsSync("/etc/mysql/dbstack/itpolicyver"), "a config directory was made").toBe(false);
+    expect(existsSync(join(box.dir, "mdb-tools-ver")), "a tools directory was made").toBe(false);
+  }, 200_000);
+});
+
 describe("secrets in plaintext config, through the real engine", () => {
   it("a MariaDB password and TLS key in plaintext fail the preview naming the fields, never the values; as a secret they pass", async () => {
     const SECRET = "Plaintext-Pa55word-x9";
@@ -206,5 +218,11 @@ describe("PostgreSQL parameters by policy, through the real engine", () => {
     expect(text.includes(after), "the log holds the password").toBe(false);
     expect(text.includes(before), "the log holds the password").toBe(false);
     expect(text).not.toMatch(/PASSWORD '/);
+    // A version the cluster does not run: the preview fails naming `version` (the host is read at
+    // preview), before the install step would add another major version's packages.
+    await configure(stack, { postgres: { main: { ...config(1).postgres.main, version: 16 } } });
+    const { message } = await previewError(stack);
+    expect(message).toContain("version: PostgreSQL 16 is declared (or the newest installed), but cluster itpolicy exists in PostgreSQL 15");
+    await configure(stack, config(1));
   }, 400_000);
 });

@@ -1,8 +1,9 @@
 import { spawnSync } from "child_process";
+import { readFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { renderAuthorityFunctions, renderServerCertificate } from "../../components/tls/authority";
-import { certificateLifetime, certificateRenewalDue, certificateRenewalReason, renderCertificateDue, renewalPeriod, renewalWindowSeconds } from "../../components/tls/lifetime";
+import { renderAuthorityFunctions, renderCaCurrent, renderServerCertificate } from "../../components/tls/authority";
+import { certificateLifetime, certificateRenewalDue, declaredCertificateNotice, certificateRenewalReason, renderCertificateDue, renewalPeriod, renewalWindowSeconds } from "../../components/tls/lifetime";
 import { tempDir } from "./support/run";
 
 // Issue 17, deliverable 8: certificates have a declared lifetime, and `up` renews a host's
@@ -101,5 +102,60 @@ describe("the authority issues for the declared lifetime and re-issues a due cer
     const days = (a: string, b: string) => Math.round((Date.parse(b.split("=")[1]) - Date.parse(a.split("=")[1])) / DAY);
     expect(days(certStart, certEnd)).toBe(90);
     expect(days(caStart, caEnd)).toBe(1000);
+  });
+
+  it("renews a CA certificate that is due with the same key: what it signed, and holders of the old CA certificate, keep verifying", () => {
+    const dir = tempDir();
+    const shell = { serviceUser: "root", caName: "t", caDirVar: "CA", tlsDirVar: "TLS" };
+    const run = (caDays: number, body: string[]) =>
+      spawnSync("bash", ["-c", [`CA=${dir}/ca; TLS=${dir}/tls`, renderAuthorityFunctions(shell, { certificateDays: 30, caDays }), "set -euo pipefail", ...body].join("\n")], { encoding: "utf8" });
+    const probe = (caDays: number) => spawnSync("bash", ["-c", [`CA=${dir}/ca`, renderCaCurrent(shell, { certificateDays: 30, caDays })].join("\n")]).status;
+    // A CA issued for 1000 days, and a host certificate it signed.
+    const first = run(1000, ["ensure_ca", "ensure_server_key", 'public_key_of_key "$TLS/server.key" > "$TLS/server.pub"', 'issue_certificate "$TLS/server.pub" "$TLS/server.crt" localhost DNS:localhost', 'cp "$CA/ca.crt" "$CA/old.crt"']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(probe(1000), "a fresh CA is current").toBe(0);
+    // The declared CA lifetime shortened to 300 days: the CA certificate is due; ensure_ca renews it.
+    expect(probe(300), "a CA valid for longer than declared is due").not.toBe(0);
+    const renewed = run(300, ["ensure_ca", 'openssl x509 -in "$CA/ca.crt" -noout -startdate -enddate', 'diff <(openssl x509 -in "$CA/ca.crt" -noout -pubkey) <(openssl x509 -in "$CA/old.crt" -noout -pubkey) && echo same-key', 'openssl verify -CAfile "$CA/ca.crt" "$TLS/server.crt"', 'openssl verify -CAfile "$CA/old.crt" "$TLS/server.crt"']);
+    expect(renewed.status, renewed.stderr).toBe(0);
+    expect(renewed.stderr).toContain("renewed the certificate authority's certificate");
+    const [start, end, sameKey, verifyNew, verifyOld] = renewed.stdout.trim().split("\n");
+    expect(Math.round((Date.parse(end.split("=")[1]) - Date.parse(start.split("=")[1])) / DAY)).toBe(300);
+    expect(sameKey).toBe("same-key");
+    expect(verifyNew).toContain(": OK");
+    expect(verifyOld).toContain(": OK");
+    expect(probe(300), "the renewed CA is current").toBe(0);
+    // Current: ensure_ca leaves it as it is.
+    const again = run(300, ["ensure_ca"]);
+    expect(again.stderr).not.toContain("renewed");
+  });
+});
+
+describe("a certificate the user gives (tls) is theirs to renew: dbstack warns before it ends and refuses it once expired", () => {
+  /** A self-signed certificate for 100 days from now, as a user would give it. */
+  const pem = () => {
+    const dir = tempDir();
+    const made = spawnSync("openssl", ["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-days", "100", "-subj", "/CN=db.example", "-keyout", join(dir, "user.key"), "-out", join(dir, "user.crt")], { encoding: "utf8" });
+    expect(made.status, made.stderr).toBe(0);
+    return readFileSync(join(dir, "user.crt"), "utf8");
+  };
+  const inDays = (n: number) => new Date(Date.now() + n * DAY);
+
+  it("current for long: nothing", () => {
+    expect(declaredCertificateNotice(pem(), new Date())).toEqual({});
+  });
+
+  it("within 30 days of its end: a warning naming the field and the date", () => {
+    const notice = declaredCertificateNotice(pem(), inDays(80));
+    expect(notice.error).toBeUndefined();
+    expect(notice.warning).toMatch(/^tls\.certificate: expires on \d{4}-\d\d-\d\dT.* \(in 1\d days\); dbstack cannot renew a certificate it did not issue/);
+  });
+
+  it("expired: an error naming the field", () => {
+    expect(declaredCertificateNotice(pem(), inDays(101)).error).toMatch(/^tls\.certificate: expired on /);
+  });
+
+  it("not a certificate: left to the configure step", () => {
+    expect(declaredCertificateNotice("CERT", new Date())).toEqual({});
   });
 });

@@ -1,5 +1,9 @@
+import { execFileSync, spawnSync } from "child_process";
+import { mkdtempSync, symlinkSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { installedVersionProblem } from "../../components/deploy/validateServer";
+import { installedVersionProblem } from "../../components/model/versionMatch";
 import { mariadbEngine } from "../../components/engines/mariadb/engine";
 import { renderAccountScript } from "../../components/engines/mariadb/sql/accounts";
 import { renderReplica, renderReplicationSource } from "../../components/engines/mariadb/replicaScripts";
@@ -248,6 +252,25 @@ describe("a declared version the host does not run is an error naming `version`"
     ["15", "15"],
   ])("declared %s, installed %s: no problem", (declared, installed) => {
     expect(installedVersionProblem(declared, installed, "X", "here")).toBeUndefined();
+  });
+});
+
+describe("the preview's version probe (MariaDB) reads the installed server and says what installedVersionProblem says", () => {
+  const bin = mkdtempSync(join(tmpdir(), "dbstack-unit-mdbver-"));
+  writeFileSync(join(bin, "mariadbd"), "#!/bin/sh\necho 'mariadbd  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)'\n", { mode: 0o755 });
+  const probe = (declared: string, path: string) => spawnSync("bash", ["-c", mariadb.renderVersionProbe({ instance: "x", port: 1, flavor: "mariadb" }, declared, "this machine")], { encoding: "utf8", env: { PATH: path }, stdio: ["ignore", "pipe", "pipe"] });
+
+  it.each(["10.6", "11.4", "10.1"])("declared %s on a 10.11 host: fails with the message, naming `version`", (declared) => {
+    const r = probe(declared, `${bin}:/usr/bin:/bin`);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(installedVersionProblem(declared, "10.11", "MariaDB", "this machine"));
+  });
+
+  it("declared 10.11 on a 10.11 host, or any version on a host without the server: passes", () => {
+    expect(probe("10.11", `${bin}:/usr/bin:/bin`).status).toBe(0);
+    const empty = mkdtempSync(join(tmpdir(), "dbstack-unit-mdbver-none-"));
+    for (const tool of ["bash", "sed"]) symlinkSync(execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(empty, tool));
+    expect(probe("10.6", empty).status).toBe(0);
   });
 });
 

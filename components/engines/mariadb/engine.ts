@@ -11,7 +11,7 @@ import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
 import { mariadbDialect } from "./dialect";
 import type { Flavor } from "./flavor";
-import { parseInstalledServer, renderInstallServer, type MariadbLocation } from "./host";
+import { parseInstalledServer, renderInstallServer, renderVersionProbe, type MariadbLocation } from "./host";
 import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { checkParameterPolicy } from "../parameterPolicy";
@@ -21,7 +21,7 @@ import { renderPromote, renderReplica, renderReplicationSource } from "./replica
 import { renderAccountScript, renderDropAccountScript, checkUserSpec, type MariadbUserSpec } from "./sql/accounts";
 import { checkDatabaseSpec, renderDatabaseScript, renderDropDatabaseScript, type MariadbDatabaseSpec } from "./sql/databases";
 import { checkGrants, renderGrantsScript } from "./sql/grants";
-import { renderInstanceCa, renderReplicaKey, renderSignReplicaCertificate } from "./tls";
+import { renderInstanceCa, renderInstanceCaProbe, renderReplicaKey, renderSignReplicaCertificate } from "./tls";
 import { computeTuning, overridesProblem } from "./tuning";
 import { mariadbUrls } from "./urls";
 
@@ -41,9 +41,10 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       // Binary log and GTID wherever there are replicas: on the primary, and on each replica (which may be promoted).
       replication: config.hasStandbys || config.role === "standby" ? { role: config.role === "standby" ? "replica" : "primary", serverId: config.serverId } : undefined,
     });
+  const title = flavor === "mariadb" ? "MariaDB" : "MySQL";
   return {
     kind: "mariadb",
-    title: flavor === "mariadb" ? "MariaDB" : "MySQL",
+    title,
     instanceNoun: "instance",
     defaultPort: DEFAULTS.mariadb.port,
     replicationUser: MARIADB_REPLICATION_USER,
@@ -72,6 +73,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     renderCreate: renderCreateInstance,
     renderRemove: renderRemoveInstance,
     renderOwnerProbe,
+    renderVersionProbe: (_loc, declared, where) => renderVersionProbe(flavor, declared, title, where),
 
     defaultImage: DEFAULTS.container.images.mariadb,
     containerVolumes: (i) => [
@@ -95,6 +97,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     renderServingProbe: renderServingProbe,
 
     renderCa: renderInstanceCa,
+    renderCaProbe: renderInstanceCaProbe,
     renderStandbyKey: renderReplicaKey,
     renderSignStandbyCertificate: renderSignReplicaCertificate,
 

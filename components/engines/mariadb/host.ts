@@ -1,5 +1,6 @@
 import { shellQuote } from "../../shell";
 import { programs, type Flavor } from "./flavor";
+import { installedVersionProblem } from "../../model/versionMatch";
 
 /**
  * Where one MariaDB instance lives on its host. dbstack runs its own instances beside (never
@@ -110,9 +111,33 @@ export function renderInstallServer(flavor: Flavor = "mariadb"): string {
     `    update-rc.d ${service} disable >&2 2>/dev/null || true`,
     "  fi",
     "fi",
-    `version=$(${p.server} --version | sed -n -E 's/.* Ver ([0-9]+\\.[0-9]+).*/\\1/p')`,
+    `version=${installedVersionExpression(flavor)}`,
     "mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)",
     'printf \'{"version":"%s","memoryMb":%s,"cpus":%s}\\n\' "$version" "$((mem_kb / 1024))" "$(nproc)"',
+  ].join("\n");
+}
+
+/** The shell expression of the installed server's major.minor version ("10.11"). */
+function installedVersionExpression(flavor: Flavor): string {
+  return `$(${programs(flavor).server} --version | sed -n -E 's/.* Ver ([0-9]+\\.[0-9]+).*/\\1/p')`;
+}
+
+/**
+ * Read-only, at preview: fails with installedVersionProblem's `version: …` line when the server
+ * installed on the host is not the declared version (a host without the server is left to the
+ * install step).
+ */
+export function renderVersionProbe(flavor: Flavor, declared: string, title: string, where: string): string {
+  const placeholder = "\u0000";
+  const message = (installedVersionProblem(declared, placeholder, title, where) ?? "").split(placeholder).map(shellQuote).join('"$installed"');
+  return [
+    "set -euo pipefail",
+    `command -v ${programs(flavor).server} >/dev/null || exit 0`,
+    `installed=${installedVersionExpression(flavor)}`,
+    `if [ -n "$installed" ] && [ "$installed" != ${shellQuote(declared)} ] && [[ "$installed" != ${shellQuote(declared)}.* ]]; then`,
+    `  echo ${message} >&2`,
+    "  exit 1",
+    "fi",
   ].join("\n");
 }
 

@@ -1,5 +1,5 @@
 import { scriptHeader, withHeredoc } from "../../shell";
-import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
+import { renderAuthorityFunctions, renderCaCurrent, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell } from "../../tls/authority";
 import type { CertificateLifetime } from "../../tls/lifetime";
 import { renderInstancePrelude, type MariadbLocation } from "./host";
 
@@ -36,6 +36,11 @@ export function renderInstanceCa(loc: MariadbLocation, lifetime?: CertificateLif
     renderAuthorityFunctions(authority(), lifetime),
     renderPrintCaCertificate(authority()),
   ].join("\n");
+}
+
+/** Read-only, the CA step's probe: exits 0 while the instance's CA certificate is current (tls/authority.ts renderCaCurrent). */
+export function renderInstanceCaProbe(loc: MariadbLocation, lifetime?: CertificateLifetime): string {
+  return [renderInstancePrelude(loc), renderCaCurrent(authority(), lifetime)].join("\n");
 }
 
 /** On a replica's host: makes the host's own key once; prints its public key (for the primary to sign). */

@@ -49,6 +49,29 @@ export function renderOwnerProbe(loc: ClusterLocation): string {
   return ["set -euo pipefail", "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || exit 0", renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
 }
 
+/**
+ * After the prelude, where cluster $V/$CLUSTER does not exist: fails naming `version` when a
+ * cluster of that name exists in another major version (dbstack never upgrades a cluster).
+ */
+function renderRefuseOtherVersion(): string[] {
+  return [
+    'for other in /etc/postgresql/*/"$CLUSTER"/postgresql.conf; do',
+    '  [ -f "$other" ] || continue',
+    '  ov=${other#/etc/postgresql/}; ov=${ov%%/*}',
+    '  echo "version: PostgreSQL $V is declared (or the newest installed), but cluster $CLUSTER exists in PostgreSQL $ov; dbstack does not upgrade a cluster: declare version $ov, or upgrade it by hand first (pg_upgradecluster $ov $CLUSTER)" >&2',
+    "  exit 1",
+    "done",
+  ];
+}
+
+/**
+ * Read-only, at preview: a declared version whose cluster does not exist while the cluster exists
+ * in another version is an error before any step (the create step says the same).
+ */
+export function renderVersionProbe(loc: ClusterLocation): string {
+  return ["set -euo pipefail", renderClusterPrelude(loc), "if ! cluster_exists; then", ...renderRefuseOtherVersion().map((l) => `  ${l}`), "fi"].join("\n");
+}
+
 /** Before pg_createcluster: the pending marker (see renderClaimCluster), in postgres's home (made only when missing). */
 export function renderMarkPending(): string[] {
   return ["  [ -d /var/lib/postgresql ] || install -d -o postgres -g postgres -m 0755 /var/lib/postgresql", '  mark_owner "$PENDING_OWNER"'];
@@ -74,12 +97,7 @@ export function renderCreateCluster(loc: ClusterLocation, opts: { adopt?: boolea
     "if cluster_exists; then",
     '  echo "cluster $V/$CLUSTER exists"',
     "else",
-    '  for other in /etc/postgresql/*/"$CLUSTER"/postgresql.conf; do',
-    '    [ -f "$other" ] || continue',
-    '    ov=${other#/etc/postgresql/}; ov=${ov%%/*}',
-    '    echo "version: PostgreSQL $V is declared (or the newest installed), but cluster $CLUSTER exists in PostgreSQL $ov; dbstack does not upgrade a cluster: declare version $ov, or upgrade it by hand first (pg_upgradecluster $ov $CLUSTER)" >&2',
-    "    exit 1",
-    "  done",
+    ...renderRefuseOtherVersion().map((l) => `  ${l}`),
     ...(loc.owner === undefined ? [] : renderMarkPending()),
     '  if ! out=$(pg_createcluster "$V" "$CLUSTER" --port "$PORT" --datadir "$DATA_DIR" --encoding UTF8 --locale C.UTF-8 \\',
     '      -- --data-checksums --auth-local=peer --auth-host=scram-sha-256 2>&1); then echo "$out" >&2; exit 1; fi',

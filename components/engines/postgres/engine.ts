@@ -10,7 +10,7 @@ import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
-import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe } from "./clusterScripts";
+import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe, renderVersionProbe } from "./clusterScripts";
 import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
@@ -22,7 +22,7 @@ import { checkDatabaseSpec, renderDatabaseSql } from "./sql/databases";
 import { checkGrants, renderGrantsSql } from "./sql/grants";
 import { checkUserSpec, renderDropRoleSql, renderReplicationRoleSql, renderRoleSql } from "./sql/roles";
 import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby } from "./standbyScripts";
-import { renderClusterCa, renderSignStandbyCertificate, renderStandbyKey } from "./tls";
+import { renderClusterCa, renderClusterCaProbe, renderSignStandbyCertificate, renderStandbyKey } from "./tls";
 import { computeTuning, overridesProblem, renderTuningConf, tuningValues } from "./tuning";
 import { postgresUrls } from "./urls";
 
@@ -56,6 +56,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
   renderOwnerProbe,
+  renderVersionProbe: (loc) => renderVersionProbe(loc),
 
   defaultImage: DEFAULTS.container.images.postgres,
   containerVolumes: (i) => [
@@ -87,6 +88,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderServingProbe: renderServingProbe,
 
   renderCa: renderClusterCa,
+  renderCaProbe: renderClusterCaProbe,
   renderStandbyKey: renderStandbyKey,
   renderSignStandbyCertificate: renderSignStandbyCertificate,
 

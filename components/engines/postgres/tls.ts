@@ -1,5 +1,5 @@
 import { scriptHeader } from "../../shell";
-import { renderAuthorityFunctions, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell, type ServerCertificateSpec } from "../../tls/authority";
+import { renderAuthorityFunctions, renderCaCurrent, renderPrintCaCertificate, renderPrintHostPublicKey, renderServerCertificate, renderSignPublicKey, type AuthorityShell, type ServerCertificateSpec } from "../../tls/authority";
 import type { CertificateLifetime } from "../../tls/lifetime";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -44,7 +44,15 @@ const AUTHORITY: AuthorityShell = {
  * authority's functions (ensure_ca, issue_certificate, ensure_server_key, public_key_of_*).
  */
 function renderTlsFunctions(lifetime?: CertificateLifetime): string {
-  return ['CA_DIR="$CONF_DIR/dbstack-ca"', 'TLS_DIR="$CONF_DIR/dbstack-tls"', renderAuthorityFunctions(AUTHORITY, lifetime)].join("\n");
+  return [TLS_DIRS, renderAuthorityFunctions(AUTHORITY, lifetime)].join("\n");
+}
+
+/** Where the cluster's CA and the host's key are (after the cluster prelude). */
+const TLS_DIRS = 'CA_DIR="$CONF_DIR/dbstack-ca"; TLS_DIR="$CONF_DIR/dbstack-tls"';
+
+/** Read-only, the CA step's probe: exits 0 while the cluster's CA certificate is current (tls/authority.ts renderCaCurrent). */
+export function renderClusterCaProbe(loc: ClusterLocation, lifetime?: CertificateLifetime): string {
+  return [renderClusterPrelude(loc), TLS_DIRS, renderCaCurrent(AUTHORITY, lifetime)].join("\n");
 }
 
 /**
