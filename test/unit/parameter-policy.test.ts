@@ -305,4 +305,20 @@ describe("PostgreSQL: a cluster of the same name in another version fails its cr
     expect(clash.stdout).not.toContain("created");
     expect(run("other").stdout).toContain("created");
   });
+
+  it("the preview's version probe says the same, on a host without the declared version's packages", async () => {
+    const root = mkdtempSync("/tmp/dbstack-unit-pgver-probe-");
+    const { mkdirSync } = await import("fs");
+    for (const d of ["15/itpolicyx", "16/itpolicyy"]) {
+      mkdirSync(`${root}/${d}`, { recursive: true });
+      writeFileSync(`${root}/${d}/postgresql.conf`, "");
+    }
+    const probe = (cluster: string, declared: string) =>
+      spawnSync("bash", ["-c", postgresEngine.renderVersionProbe({ version: Number(declared), cluster, port: 5577 }, declared, "here").replaceAll("/etc/postgresql/", `${root}/`)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const clash = probe("itpolicyx", "16");
+    expect(clash.status).toBe(1);
+    expect(clash.stderr).toContain("version: PostgreSQL 16 is declared (or the newest installed), but cluster itpolicyx exists in PostgreSQL 15");
+    expect(probe("itpolicyy", "16").status, "the cluster exists in the declared version").toBe(0);
+    expect(probe("itpolicyz", "16").status, "no cluster of that name: the create step makes it").toBe(0);
+  });
 });

@@ -1,4 +1,4 @@
-import { scriptHeader, writeFileToExpandedPath } from "../../shell";
+import { scriptHeader, shellQuote, writeFileToExpandedPath } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
 import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/processes";
 import { renderCertificateDue } from "../../tls/lifetime";
@@ -68,8 +68,14 @@ function renderRefuseOtherVersion(): string[] {
  * Read-only, at preview: a declared version whose cluster does not exist while the cluster exists
  * in another version is an error before any step (the create step says the same).
  */
-export function renderVersionProbe(loc: ClusterLocation): string {
-  return ["set -euo pipefail", renderClusterPrelude(loc), "if ! cluster_exists; then", ...renderRefuseOtherVersion().map((l) => `  ${l}`), "fi"].join("\n");
+export function renderVersionProbe(loc: ClusterLocation, declared: string): string {
+  // Not the prelude: it fails on a host without the declared version's packages, which is the case to report.
+  return [
+    "set -euo pipefail",
+    `V=${shellQuote(declared)}; CLUSTER=${shellQuote(loc.cluster)}`,
+    '[ -f "/etc/postgresql/$V/$CLUSTER/postgresql.conf" ] && exit 0',
+    ...renderRefuseOtherVersion(),
+  ].join("\n");
 }
 
 /** Before pg_createcluster: the pending marker (see renderClaimCluster), in postgres's home (made only when missing). */

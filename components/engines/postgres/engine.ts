@@ -56,7 +56,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderCreate: renderCreateCluster,
   renderRemove: renderRemoveCluster,
   renderOwnerProbe,
-  renderVersionProbe: (loc) => renderVersionProbe(loc),
+  renderVersionProbe: (loc, declared) => renderVersionProbe(loc, declared),
 
   defaultImage: DEFAULTS.container.images.postgres,
   containerVolumes: (i) => [
