@@ -42,9 +42,13 @@ interface State {
 /** The refusals a probe prints that fail the preview (anything else, e.g. an unreachable host, is left to the steps). */
 const REFUSALS = [/belongs to another dbstack stack/, /^version: /m];
 
-/** One script of read-only probes: each runs in a subshell of its own (a probe's `exit 0` ends only that probe); the first refusal stops it. */
+/**
+ * One script of read-only probes: each runs in a subshell of its own (a probe's `exit` ends only
+ * that probe) and every one runs, so a probe that fails for another reason (a package not
+ * installed yet) does not hide another's refusal; the script fails when any did.
+ */
 export function renderPreviewProbes(probes: string[]): string {
-  return ["set -e", ...probes.map((p) => `(\n${p}\n)`)].join("\n");
+  return ["failed=0", ...probes.map((p) => `(\n${p}\n) || failed=1`), 'exit "$failed"'].join("\n");
 }
 
 /** Pulumi's marker of an input not known yet (a preview before the value exists). */

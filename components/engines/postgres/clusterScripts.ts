@@ -46,7 +46,9 @@ function renderRefuseForeign(owner: string): string[] {
  */
 export function renderOwnerProbe(loc: ClusterLocation): string {
   if (loc.owner === undefined) return "true";
-  return ["set -euo pipefail", "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || exit 0", renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
+  // Without the (declared) version's server there is no cluster of it to own yet.
+  const installed = loc.version ? `[ -x /usr/lib/postgresql/${loc.version}/bin/postgres ]` : "ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1";
+  return ["set -euo pipefail", `${installed} || exit 0`, renderClusterPrelude(loc), ...renderRefuseForeign(loc.owner)].join("\n");
 }
 
 /**
