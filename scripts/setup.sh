@@ -27,7 +27,7 @@ log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
 # driver (better-sqlite3) when no prebuilt binary can be downloaded. openssh-*, iproute2, sudo: the
 # tests' SSH hosts in network namespaces.
 APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps postgresql postgresql-contrib openssl
-  mariadb-server mariadb-client sysbench pgloader g++ make python3 openssh-server openssh-client iproute2 socat sudo podman runc netavark iptables debootstrap)
+  mariadb-server mariadb-client sysbench pgloader g++ make python3 openssh-server openssh-client iproute2 socat jq sudo podman runc netavark iptables debootstrap)
 # The container tests talk to Podman's Docker API with the docker CLI; Debian ships it only in docker.io.
 command -v docker >/dev/null || APT_PACKAGES+=(docker.io)
 missing=()
