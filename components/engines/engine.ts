@@ -3,12 +3,14 @@
  * of the declared spec returning a script, SQL wrapped in a script, or a value; the deployment
  * decides the steps, their order and their resources, the same for every engine on every target.
  *
- * Two contracts, one wiring: every engine implements OperationsEngine, what the operations and
- * hooks phases (tools, backups and their schedule, restore, maintenance, post-deploy hooks, health
- * checks) need; a server engine (PostgreSQL, MariaDB) implements ServerEngine, which extends it with
- * install, instance, configuration, accounts and standbys. SQLite has no server: it implements
- * OperationsEngine only, and its component shares the operations and hooks phases. A third server
- * engine adds a file implementing ServerEngine, not another orchestrator.
+ * Two contracts, one wiring: every engine implements OperationsEngine, what the operations phase
+ * (tools, backups and their schedule, restore, maintenance) needs, and supplies a HookDialect
+ * (hooks/dialect.ts) to the hooks phase (post-deploy hooks, health checks). A server engine
+ * (PostgreSQL, MariaDB) implements ServerEngine, which extends OperationsEngine with install,
+ * instance, configuration, accounts and standbys. SQLite has no server: it implements
+ * OperationsEngine only (engines/sqlite/engine.ts), and its component shares the operations and
+ * hooks phases with every server. A third server engine adds a file implementing ServerEngine, not
+ * another orchestrator.
  *
  * `Loc` is the engine's own "where the instance lives" (PostgreSQL's version/cluster/port, MariaDB's
  * instance/port/data directory, SQLite's file and its tools), known once the installed version is.
@@ -108,7 +110,7 @@ export interface BackupToolSpec {
   policy: BackupPolicy;
 }
 
-/** What the operations and hooks phases need from any engine, server or file. */
+/** What the operations phase (deploy/phases/operations.ts) needs from any engine, server or file. */
 export interface OperationsEngine<Loc> {
   readonly kind: EngineKind;
   /** The file extension of one backup. */
@@ -210,7 +212,7 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** The standby's `promote` tool. */
   renderPromote(loc: Loc): string;
 
-  // Backups, maintenance, hooks: OperationsEngine's members; a server has a maintenance tool ------
+  // Maintenance and hooks (backup and restore: OperationsEngine) ------------------------------
   renderMaintenance(loc: Loc, spec: { name: string; databases: string[] }): string;
   /** How the hook runner and the health tools talk to one database (SQLite's needs no model: sqliteDialect). */
   dialect(loc: Loc, hook: HookModel): HookDialect;
