@@ -1,5 +1,6 @@
 // dbstack: Pulumi components for self-hosted databases.
-export { SqliteDatabase, type SqliteDatabaseArgs, type SqliteBackupArgs } from "./engines/sqlite/database";
+export { SqliteDatabase } from "./deploy/sqliteDatabase";
+export type { SqliteDatabaseArgs, SqliteBackupArgs } from "./engines/sqlite/database";
 export { SQLITE_PRAGMA_DEFAULTS, type SqlitePragmas } from "./engines/sqlite/pragmas";
 export { sqliteUrls, type SqliteUrls } from "./engines/sqlite/urls";
 export { HostCommand, type HostCommandArgs } from "./targets/hostCommand";
@@ -10,16 +11,17 @@ export type { HealthCheck } from "./hooks/healthChecks";
 export type { HookDialect } from "./hooks/dialect";
 export { DEFAULT_BACKUP_SCHEDULE, cronScheduleProblem } from "./backups/schedule";
 export { DEFAULT_RETENTION_DAYS, type BackupPolicy } from "./backups/policy";
-export { PostgresCluster, REPLICATION_USER } from "./engines/postgres/cluster";
+export { PostgresCluster } from "./deploy/postgresCluster";
+export { REPLICATION_USER } from "./engines/postgres/engine";
 export type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresUserArgs, PostgresStandbyArgs, PostgresBackupArgs } from "./engines/postgres/args";
 export type { HostFacts, Workload, StorageKind, TunedParameters } from "./model/tuning";
 export { DEFAULTS } from "./model/defaults";
 export type { DatabaseArgs, UserArgs, BackupArgs, StandbyArgs, ServerDeploymentArgs } from "./model/args";
 export { stackHostPrefix, cronJobName, defaultToolsDir, childNameProblem } from "./model/naming";
 export { ServerDeployment, type InstanceNaming } from "./deploy/serverDeployment";
-export type { ServerEngine, InstanceConfig, InstalledServer, StandbySource, HookModel, Urls } from "./engines/engine";
+export type { OperationsEngine, ServerEngine, InstanceConfig, InstalledServer, StandbySource, HookModel, Urls } from "./engines/engine";
 export { hostAccess, type HostAccess } from "./targets/access";
-export { MariadbServer } from "./engines/mariadb/server";
+export { MariadbServer } from "./deploy/mariadbServer";
 export type { MariadbServerArgs, MariadbDatabaseArgs, MariadbUserArgs, MariadbStandbyArgs, MariadbBackupArgs } from "./engines/mariadb/args";
 export type { Flavor } from "./engines/mariadb/flavor";
 export { computeTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";

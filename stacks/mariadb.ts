@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { MariadbServer } from "../components/engines/mariadb/server";
+import { MariadbServer } from "../components/deploy/mariadbServer";
 import type { MariadbServerConfig } from "./config";
 import type { Ctx } from "./hosts";
 import { importSources, serverArgsFromConfig, serverImportSource, serverOutputs, underKey } from "./server";

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { PostgresCluster } from "../components/engines/postgres/cluster";
+import { PostgresCluster } from "../components/deploy/postgresCluster";
 import type { PostgresClusterConfig } from "./config";
 import type { Ctx } from "./hosts";
 import { importSources, serverArgsFromConfig, serverImportSource, serverOutputs, underKey } from "./server";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { SqliteDatabase } from "../components/engines/sqlite/database";
+import { SqliteDatabase } from "../components/deploy/sqliteDatabase";
 import { ConfigError, projectPath, type SqliteDatabaseConfig } from "./config";
 import { migrationSourceFromConfig } from "./migrations";
 import { resolveHost, type Ctx } from "./hosts";

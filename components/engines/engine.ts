@@ -1,12 +1,19 @@
 /**
- * What a server engine (PostgreSQL, MariaDB) supplies to the one server-deployment component
- * (components/deploy/serverDeployment.ts). Every member is a pure function of the declared spec
- * returning a script, SQL wrapped in a script, or a value; the deployment component decides the
- * steps, their order and their resources, the same for every engine on every target. A third
- * engine adds a file implementing this, not another orchestrator.
+ * What an engine supplies to the deployment (components/deploy/). Every member is a pure function
+ * of the declared spec returning a script, SQL wrapped in a script, or a value; the deployment
+ * decides the steps, their order and their resources, the same for every engine on every target.
+ *
+ * Two contracts, one wiring: every engine implements OperationsEngine, what the operations phase
+ * (tools, backups and their schedule, restore, maintenance) needs, and supplies a HookDialect
+ * (hooks/dialect.ts) to the hooks phase (post-deploy hooks, health checks). A server engine
+ * (PostgreSQL, MariaDB) implements ServerEngine, which extends OperationsEngine with install,
+ * instance, configuration, accounts and standbys. SQLite has no server: it implements
+ * OperationsEngine only (engines/sqlite/engine.ts), and its component shares the operations and
+ * hooks phases with every server. A third server engine adds a file implementing ServerEngine, not
+ * another orchestrator.
  *
  * `Loc` is the engine's own "where the instance lives" (PostgreSQL's version/cluster/port, MariaDB's
- * instance/port/data directory), known once the installed version is.
+ * instance/port/data directory, SQLite's file and its tools), known once the installed version is.
  */
 import type { BackupPolicy } from "../backups/policy";
 import type { HookDialect } from "../hooks/dialect";
@@ -94,7 +101,27 @@ export interface HookModel {
 /** A database's URLs in the flavours applications use, by flavour name. */
 export type Urls = Record<string, string>;
 
-export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs> {
+/** What a backup or restore tool is rendered for. */
+export interface BackupToolSpec {
+  /** Deployment name: backups are `<name>-<UTC time><extension>.gz[.gpg]`. */
+  name: string;
+  /** The databases it backs up (a server's; SQLite's one file). */
+  databases: string[];
+  policy: BackupPolicy;
+}
+
+/** What the operations phase (deploy/phases/operations.ts) needs from any engine, server or file. */
+export interface OperationsEngine<Loc> {
+  readonly kind: EngineKind;
+  /** The file extension of one backup. */
+  readonly backupExtension: string;
+  renderBackup(loc: Loc, spec: BackupToolSpec): string;
+  renderRestore(loc: Loc, spec: BackupToolSpec): string;
+  /** The `maintenance` tool (vacuum, analyze ...). Absent: the engine has none. */
+  renderMaintenance?(loc: Loc, spec: { name: string; databases: string[] }): string;
+}
+
+export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs> extends OperationsEngine<Loc> {
   readonly kind: Exclude<EngineKind, "sqlite">;
   /** "PostgreSQL", "MariaDB". */
   readonly title: string;
@@ -105,8 +132,6 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   readonly replicationUser: string;
   /** The URL flavour an external migration command gets as DATABASE_URL. */
   readonly databaseUrlFlavor: string;
-  /** The file extension of one backup. */
-  readonly backupExtension: string;
 
   /**
    * Why declared parameter overrides cannot be used, if they cannot: the syntax, then the engine's
@@ -195,10 +220,9 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** The standby's `promote` tool. */
   renderPromote(loc: Loc): string;
 
-  // Backups, maintenance, hooks ----------------------------------------------------------------
-  renderBackup(loc: Loc, spec: { name: string; databases: string[]; policy: BackupPolicy }): string;
-  renderRestore(loc: Loc, spec: { name: string; databases: string[]; policy: BackupPolicy }): string;
+  // Maintenance and hooks (backup and restore: OperationsEngine) ------------------------------
   renderMaintenance(loc: Loc, spec: { name: string; databases: string[] }): string;
+  /** How the hook runner and the health tools talk to one database (SQLite's needs no model: sqliteDialect). */
   dialect(loc: Loc, hook: HookModel): HookDialect;
   urls(c: { user: string; password: string; host: string; port: number; database: string; caCertificateFile?: string }): Urls;
 }

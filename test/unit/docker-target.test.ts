@@ -9,7 +9,7 @@ import { buildComponent, installMocks, type Registered } from "./support/mocks";
 const registered: Registered[] = [];
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";
 const PASSWORD = "x".repeat(32);
-let MariadbServer: typeof import("../../components/engines/mariadb/server").MariadbServer;
+let MariadbServer: typeof import("../../components/deploy/mariadbServer").MariadbServer;
 
 beforeAll(async () => {
   await installMocks(registered, (r) =>
@@ -25,7 +25,7 @@ beforeAll(async () => {
                 : "",
           },
   );
-  ({ MariadbServer } = await import("../../components/engines/mariadb/server"));
+  ({ MariadbServer } = await import("../../components/deploy/mariadbServer"));
 });
 
 const spec: ContainerSpec = {

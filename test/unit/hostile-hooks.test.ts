@@ -19,7 +19,8 @@ import { renderOptionFile, serverVariables, type OptionFileSpec } from "../../co
 import { postgresDialect } from "../../components/engines/postgres/dialect";
 import { sqliteDialect } from "../../components/engines/sqlite/dialect";
 import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
-import { renderInstallTools as renderSqliteTools } from "../../components/engines/sqlite/scripts";
+import { sqliteTools } from "../../components/engines/sqlite/engine";
+import type { SqliteScriptSpec } from "../../components/engines/sqlite/scripts";
 import type { HookDialect } from "../../components/hooks/dialect";
 import type { HealthCheck } from "../../components/hooks/healthChecks";
 import { renderHealthTool, renderPostDeployHook, type MigrationSource } from "../../components/hooks/migrationRunner";
@@ -28,6 +29,11 @@ import { runOnTarget, type HostCommandState } from "../../components/targets/hos
 import { renderShippedScript } from "../../components/targets/hostFiles";
 import { renderInstallTools } from "../../components/targets/tools";
 import { runScript, sqlite3, tempDir } from "./support/run";
+
+/** What the SQLite component's tools step installs for `s` (deploy/phases/operations.ts). */
+function renderSqliteTools(s: SqliteScriptSpec) {
+  return renderInstallTools(s.toolsDir, sqliteTools(s), { owner: s.stackOwner });
+}
 
 /** In every hostile line: if it ever shows up in a script, or a file named after it exists, the test fails. */
 const TOKEN = "hostile7f3a";

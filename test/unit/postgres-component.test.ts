@@ -14,7 +14,7 @@ const SERVER_FACTS = '{"version":15,"memoryMb":4096,"cpus":2}';
 /** Pulumi's signature for a secret value in resource inputs. */
 const SECRET_SIG = { key: "4dabf18193072939515e22adb298388d", value: "1b47061264138c4ac30d75fd1eb44270" };
 
-let PostgresCluster: typeof import("../../components/engines/postgres/cluster").PostgresCluster;
+let PostgresCluster: typeof import("../../components/deploy/postgresCluster").PostgresCluster;
 
 beforeAll(async () => {
   // Mocks first: the component module must load against the mock monitor.
@@ -27,7 +27,7 @@ beforeAll(async () => {
           : { memoryMb: 4096, cpus: 2 }
         : { stdout: r.name.endsWith("-server") ? SERVER_FACTS : "" },
   );
-  ({ PostgresCluster } = await import("../../components/engines/postgres/cluster"));
+  ({ PostgresCluster } = await import("../../components/deploy/postgresCluster"));
 });
 
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";

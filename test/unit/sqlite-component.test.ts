@@ -6,12 +6,12 @@ import type { SqliteDatabaseArgs } from "../../components/engines/sqlite/databas
 
 const registered: Registered[] = [];
 
-let SqliteDatabase: typeof import("../../components/engines/sqlite/database").SqliteDatabase;
+let SqliteDatabase: typeof import("../../components/deploy/sqliteDatabase").SqliteDatabase;
 
 beforeAll(async () => {
   // Mocks first: the component module must load against the mock monitor.
   await installMocks(registered, () => ({ stdout: "" }));
-  ({ SqliteDatabase } = await import("../../components/engines/sqlite/database"));
+  ({ SqliteDatabase } = await import("../../components/deploy/sqliteDatabase"));
 });
 
 const HOST_COMMAND = "pulumi-nodejs:dynamic/dbstack:HostCommand";

@@ -5,9 +5,10 @@ import { gzipSync } from "zlib";
 import { describe, expect, it } from "vitest";
 import type { BackupPolicy } from "../../components/backups/policy";
 import { connectionPragmaSql, persistentPragmaSql, resolvePragmas, SQLITE_PRAGMA_DEFAULTS } from "../../components/engines/sqlite/pragmas";
+import { sqliteTools } from "../../components/engines/sqlite/engine";
+import { renderInstallTools as installTools } from "../../components/targets/tools";
 import {
   renderBackupScript,
-  renderInstallTools,
   renderProvision,
   renderRemove,
   renderRemoveBackups,
@@ -18,6 +19,11 @@ import {
 } from "../../components/engines/sqlite/scripts";
 import { sqliteUrls } from "../../components/engines/sqlite/urls";
 import { modeOf, runScript, runTool, sqlite3, tempDir } from "./support/run";
+
+/** What the component's tools step installs for `s` (deploy/phases/operations.ts). */
+function renderInstallTools(s: SqliteScriptSpec) {
+  return installTools(s.toolsDir, sqliteTools(s), { owner: s.stackOwner });
+}
 
 const POLICY: BackupPolicy = { schedule: "0 2 * * *", dir: "/var/lib/app/backups", retentionDays: 30 };
 

@@ -1,26 +1,10 @@
-import * as pulumi from "@pulumi/pulumi";
-import { renderInstallBackupSchedule, renderRemoveBackupSchedule } from "../../backups/backupSchedule";
-import { defaultHostPrefix, resolveBackup } from "../../deploy/common";
+/** An SQLite database as declared: its arguments and the rules they must follow (the component is deploy/sqliteDatabase.ts). */
 import type { BackupArgs } from "../../model/args";
 import type { HealthCheck } from "../../hooks/healthChecks";
-import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
-import { checksumOf } from "../../hooks/migrations";
-import { DEFAULTS } from "../../model/defaults";
-import { cronJobName, defaultToolsDir } from "../../model/naming";
-import { ownerLine } from "../../targets/ownership";
-import { hostAccess } from "../../targets/access";
-import { HostCommand } from "../../targets/hostCommand";
-import { describeTarget, localTarget, type Target } from "../../targets/target";
-import { dotCommandLine, sqliteDialect } from "./dialect";
-import { connectionPragmaSql, resolvePragmas, type SqlitePragmas } from "./pragmas";
-import {
-  renderInstallTools,
-  renderProvision,
-  renderRemove,
-  renderRemoveTools,
-  type SqliteScriptSpec,
-} from "./scripts";
-import { sqliteUrls } from "./urls";
+import type { MigrationSource } from "../../hooks/migrationRunner";
+import type { Target } from "../../targets/target";
+import { dotCommandLine } from "./dialect";
+import type { SqlitePragmas } from "./pragmas";
 import {
   ArgumentError,
   checkGpgRecipient,
@@ -41,7 +25,7 @@ export function sqliteDataDirs(path: string, backupDir: string | undefined): [st
 }
 
 /** Rejects bad arguments before any resource is registered; each message names the argument. */
-function validateArgs(name: string, args: SqliteDatabaseArgs): void {
+export function validateSqliteArgs(name: string, args: SqliteDatabaseArgs): void {
   checkName("name", name);
   checkPlacement("path", args.path, false);
   checkPlacement("toolsDir", args.toolsDir, true);
@@ -107,158 +91,4 @@ export interface SqliteDatabaseArgs {
   allowDataRemoval?: boolean;
   /** First part of host-level names (cron file, tools directory). Default `dbstack-<stack>-<id>` (see model/naming.ts). */
   hostPrefix?: string;
-}
-
-/**
- * An SQLite database file on a host, with its pragmas, cron backups, restore tool and
- * post-deploy hooks (migrations, health checks). Needs no server.
- */
-export class SqliteDatabase extends pulumi.ComponentResource {
-  /** Absolute path of the database file. */
-  readonly path: pulumi.Output<string>;
-  /** SQLAlchemy URL (`sqlite:////abs/path`). */
-  readonly url: pulumi.Output<string>;
-  /** `file:` URI. */
-  readonly fileUri: pulumi.Output<string>;
-  /** SQL an application runs on each new connection (busy_timeout, foreign_keys, synchronous). */
-  readonly connectionInit: pulumi.Output<string>;
-  /** The restore command: `<toolsDir>/restore [BACKUP_FILE]`; empty when no backups are declared. */
-  readonly restoreCommand: pulumi.Output<string>;
-  /** The backup command cron runs; empty when no backups are declared. */
-  readonly backupCommand: pulumi.Output<string>;
-  /** Runs the health checks on demand: `<toolsDir>/health`. */
-  readonly healthCommand: pulumi.Output<string>;
-  /** Output of the last post-deploy hook: migrations applied and health check results. */
-  readonly hookReport: pulumi.Output<string>;
-
-  constructor(name: string, args: SqliteDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-    validateArgs(name, args); // before anything is registered
-    super("dbstack:sqlite:Database", name, {}, opts);
-    const target = args.target ?? localTarget();
-    const pragmas = resolvePragmas(args.pragmas);
-    const dbDir = args.path.slice(0, args.path.lastIndexOf("/")) || "/";
-    const backup = resolveBackup(args.backup, `${dbDir}/backups`);
-    const prefix = args.hostPrefix ?? defaultHostPrefix();
-    const spec: SqliteScriptSpec = {
-      name,
-      path: args.path,
-      // Never root for user SQL: with no declared owner, a root deploy hands the file to dbstack's account.
-      owner: args.owner ?? DEFAULTS.sqlite.owner,
-      group: args.group,
-      pragmas,
-      toolsDir: args.toolsDir ?? defaultToolsDir(prefix, "sqlite", name),
-      backup,
-      healthChecks: args.healthChecks ?? [],
-      allowDataRemoval: args.allowDataRemoval ?? false,
-      stackOwner: ownerLine({ project: pulumi.getProject(), stack: pulumi.getStack(), id: prefix }),
-    };
-    const where = describeTarget(target);
-    const urls = sqliteUrls(args.path);
-    const component = `sqlite database ${name}`;
-    const child = { parent: this };
-    // An SSH target carries its key; the steps take it (and the pinned host keys) from here.
-    const on = hostAccess(name, target, this);
-
-    const file = new HostCommand(
-      `${name}-file`,
-      {
-        ...on,
-        description: `sqlite database ${name} (${args.path} on ${where})`,
-        identity: args.path,
-        create: renderProvision(spec),
-        delete: renderRemove(spec),
-        review: { component, dataBearing: true, dataRemovalAllowed: spec.allowDataRemoval },
-      },
-      child,
-    );
-
-    const installTools = renderInstallTools(spec);
-    const tools = new HostCommand(
-      `${name}-tools`,
-      {
-        ...on,
-        description: `tools for sqlite database ${name}`,
-        create: installTools.script,
-        update: renderInstallTools(spec, true).script,
-        files: installTools.files,
-        delete: renderRemoveTools(spec),
-        review: { component },
-      },
-      { ...child, dependsOn: [file] },
-    );
-
-    if (backup) {
-      const schedule = {
-        name,
-        jobName: cronJobName(prefix, "sqlite", name, "backup"),
-        policy: backup,
-        script: `${spec.toolsDir}/backup`,
-        extension: ".db",
-        allowDataRemoval: spec.allowDataRemoval,
-      };
-      new HostCommand(
-        `${name}-backup-schedule`,
-        {
-          ...on,
-          description: `backup schedule for sqlite database ${name}`,
-          create: renderInstallBackupSchedule(schedule),
-          delete: renderRemoveBackupSchedule(schedule),
-          review: {
-            component,
-            dataBearing: true,
-            dataRemovalAllowed: spec.allowDataRemoval,
-            backup: { schedule: backup.schedule, retentionDays: backup.retentionDays },
-          },
-        },
-        { ...child, dependsOn: [tools] },
-      );
-    }
-
-    // Always present: the built-in health checks run even without migrations.
-    {
-      // The migrations, checks and command are files beside the script (files), never part of it.
-      const rendered = renderPostDeployHook({
-        subject: `sqlite database ${name}`,
-        dialect: sqliteDialect(spec),
-        migrations: args.migrations,
-        healthChecks: spec.healthChecks ?? [],
-      });
-      const hook = new HostCommand(
-        `${name}-post-deploy`,
-        {
-          ...on,
-          description: `post-deploy hook for sqlite database ${name}`,
-          create: rendered.script,
-          files: rendered.files,
-          environment: { DATABASE_URL: urls.sqlalchemy },
-          // A re-created file must be migrated again; a changed file spec re-runs the checks.
-          triggers: [file.id, checksumOf(renderProvision(spec))],
-          review: {
-            component,
-            migrations: args.migrations?.kind === "sql" ? args.migrations.migrations.map((m) => m.id) : [],
-          },
-        },
-        { ...child, dependsOn: [file, tools] },
-      );
-      this.hookReport = hook.stdout;
-    }
-
-    this.path = pulumi.output(urls.path);
-    this.url = pulumi.output(urls.sqlalchemy);
-    this.fileUri = pulumi.output(urls.fileUri);
-    this.connectionInit = pulumi.output(connectionPragmaSql(pragmas).join(" "));
-    this.healthCommand = pulumi.output(`${spec.toolsDir}/health`);
-    this.restoreCommand = pulumi.output(backup ? `${spec.toolsDir}/restore` : "");
-    this.backupCommand = pulumi.output(backup ? `${spec.toolsDir}/backup` : "");
-    this.registerOutputs({
-      path: this.path,
-      url: this.url,
-      fileUri: this.fileUri,
-      connectionInit: this.connectionInit,
-      restoreCommand: this.restoreCommand,
-      healthCommand: this.healthCommand,
-      backupCommand: this.backupCommand,
-      hookReport: this.hookReport,
-    });
-  }
 }

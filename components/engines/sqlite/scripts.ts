@@ -1,15 +1,14 @@
-import { offHostCommandFiles, renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
+import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
 import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedule";
 import type { BackupPolicy } from "../../backups/policy";
 import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
-import type { ShippedScript } from "../../targets/hostFiles";
 import { scriptHeader, shellQuote } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
 import { DEFAULTS } from "../../model/defaults";
-import { renderInstallTools as installTools, renderRemoveTools as removeTools } from "../../targets/tools";
 import { renderOwnerFunctions } from "../../targets/ownership";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
+import type { ToolFile } from "../operations";
 
 /** Everything the SQLite scripts need to know about one database. */
 export interface SqliteScriptSpec extends SqliteConnection {
@@ -273,25 +272,13 @@ export function renderHealthScript(spec: SqliteScriptSpec): string {
   ].join("\n") + "\n";
 }
 
-/**
- * Installs the tools (0700) into toolsDir: shell, health (with its checks' files, 0600), and
- * backup/restore when backups are declared. `adopt`: the update of a step already in the stack's
- * state (see targets/tools.ts).
- */
-export function renderInstallTools(spec: SqliteScriptSpec, adopt = false): ShippedScript {
-  const tools: [string, string, ("0700" | "0600")?][] = [
+/** SQLite's own tools, before the shared ones (engines/operations.ts): shell, health, and the health checks' files (0600). */
+export function renderDatabaseTools(spec: SqliteScriptSpec): ToolFile[] {
+  return [
     ["shell", renderShellScript(spec)],
     ["health", renderHealthScript(spec)],
-    ...Object.entries(healthCheckFiles(spec.healthChecks ?? [], HEALTH_CHECK_PREFIX)).map(([name, content]): [string, string, "0600"] => [name, content, "0600"]),
+    ...Object.entries(healthCheckFiles(spec.healthChecks ?? [], HEALTH_CHECK_PREFIX)).map(([name, content]): ToolFile => [name, content, "0600"]),
   ];
-  if (spec.backup) {
-    tools.push(["backup", renderBackupScript(spec, spec.backup)], ["restore", renderRestoreScript(spec, spec.backup)], ...offHostCommandFiles(spec.backup));
-  }
-  return installTools(spec.toolsDir, tools, { owner: spec.stackOwner, adopt });
-}
-
-export function renderRemoveTools(spec: SqliteScriptSpec): string {
-  return removeTools(spec.toolsDir, spec.stackOwner);
 }
 
 /** Runs on destroy of the backup schedule: backups are data and stay unless removal is allowed. */

@@ -1,10 +1,8 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { ServerDeployment } from "../../deploy/serverDeployment";
-import type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresStandbyArgs, PostgresUserArgs } from "./args";
-import { postgresEngine } from "./engine";
-import type { ClusterLocation } from "./host";
-
-export { REPLICATION_USER } from "./engine";
+import { ServerDeployment } from "./serverDeployment";
+import type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresStandbyArgs, PostgresUserArgs } from "../engines/postgres/args";
+import { postgresEngine } from "../engines/postgres/engine";
+import type { ClusterLocation } from "../engines/postgres/host";
 
 /**
  * A PostgreSQL deployment: one cluster (pg_createcluster) on its host with tuned configuration,

@@ -1,9 +1,9 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { ServerDeployment } from "../../deploy/serverDeployment";
-import { DEFAULTS } from "../../model/defaults";
-import type { MariadbDatabaseArgs, MariadbServerArgs, MariadbStandbyArgs, MariadbUserArgs } from "./args";
-import { mariadbEngine } from "./engine";
-import type { MariadbLocation } from "./host";
+import { ServerDeployment } from "./serverDeployment";
+import { DEFAULTS } from "../model/defaults";
+import type { MariadbDatabaseArgs, MariadbServerArgs, MariadbStandbyArgs, MariadbUserArgs } from "../engines/mariadb/args";
+import { mariadbEngine } from "../engines/mariadb/engine";
+import type { MariadbLocation } from "../engines/mariadb/host";
 
 /**
  * A MariaDB deployment: one instance (its own data directory, port, socket, option file and log)

@@ -1,0 +1,41 @@
+/**
+ * Imports (`importFrom`): once, into a new database, after its grants and before its hook. See
+ * importStep.ts for the order and why. The copy runs on the machine running Pulumi, as the owner.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { describeDatabase, importStep, ownerCopyUrl } from "../../copy/importStep";
+import type { HostCommand } from "../../targets/hostCommand";
+import type { Accounts } from "./accounts";
+import type { Configured } from "./configuration";
+import type { ServerContext } from "./context";
+import type { PrimaryHost } from "./placement";
+
+/** Each importing database's import step, by database name. */
+export type Imports = Map<string, HostCommand>;
+
+/** The import step of every database that declares `importFrom`. */
+export function createImports<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, accounts: Accounts): Imports {
+  const { engine, name, spec, port, component, child } = ctx;
+  const imports: Imports = new Map();
+  for (const db of ctx.args.databases) {
+    if (!db.importFrom) continue;
+    const copyHost = ctx.target.kind === "local" ? "127.0.0.1" : host.address;
+    const ownerUrl = accounts.passwords.get(db.owner)!.apply((pw) => ownerCopyUrl(engine.kind, { user: db.owner, password: pw, host: copyHost, port, database: db.name }));
+    const step = importStep(
+      `${name}-db-${db.name}-import`,
+      {
+        importFrom: db.importFrom,
+        target: describeDatabase(engine.kind, name, db.name),
+        targetUrl: ownerUrl,
+        targetCa: configured.ca.stdout,
+        // A replaced instance holds a new, empty database: it is seeded again.
+        instance: `${spec.instance}:${spec.dataDirectory ?? "default"}`,
+        component,
+        defaultProjectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
+      },
+      { ...child, dependsOn: accounts.grantSteps },
+    );
+    imports.set(db.name, step);
+  }
+  return imports;
+}
