@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mariadbPaths, type MariadbLocation } from "../../components/engines/mariadb/host";
 import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance } from "../../components/engines/mariadb/instanceScripts";
 import { renderOptionFile, type OptionFileSpec } from "../../components/engines/mariadb/optionFile";
-import { renderPromote, renderReplica, renderReplicaStatus, renderReplicationSource } from "../../components/engines/mariadb/replicaScripts";
-import { renderInstanceCa, renderReplicaKey, renderSignReplicaCertificate } from "../../components/engines/mariadb/tls";
+import { renderPromote, renderStandby, renderStandbyStatus, renderReplicationSource } from "../../components/engines/mariadb/standbyScripts";
+import { renderInstanceCa, renderStandbyKey, renderSignStandbyCertificate } from "../../components/engines/mariadb/tls";
 import type { TunedParameter } from "../../components/model/tuning";
 
 // The rendered instance scripts, run with bash as root against a real MariaDB 10.11 on this
@@ -135,24 +135,24 @@ describe("MariaDB instance scripts on a real server", () => {
   it("seeds a replica from the primary over TLS, replicates a write, reports its status, and promote makes it writable", () => {
     const env = { DBSTACK_REPLICATION_PASSWORD: REPLICATION_PASSWORD };
     query(PRIMARY, "CREATE DATABASE m1app; CREATE TABLE m1app.items (id INT PRIMARY KEY, name VARCHAR(40)); INSERT INTO m1app.items VALUES (1, 'before seed');");
-    const source = { user: "m1repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD", replicaHosts: ["127.0.0.1", "10.9.9.9"] };
+    const source = { user: "m1repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD", standbyHosts: ["127.0.0.1", "10.9.9.9"] };
     ok(renderReplicationSource(PRIMARY, source), env);
     // A replica host no longer declared loses its account.
-    expect(ok(renderReplicationSource(PRIMARY, { ...source, replicaHosts: ["127.0.0.1"] }), env)).toContain("dropped replication account 'm1repl'@'10.9.9.9'");
+    expect(ok(renderReplicationSource(PRIMARY, { ...source, standbyHosts: ["127.0.0.1"] }), env)).toContain("dropped replication account 'm1repl'@'10.9.9.9'");
     expect(query(PRIMARY, "SELECT GROUP_CONCAT(host) FROM mysql.user WHERE user = 'm1repl'")).toBe("127.0.0.1");
 
     // TLS: the replica's own key; the primary's CA signs its public key.
     const ca = ok(renderInstanceCa(PRIMARY));
-    const publicKey = ok(renderReplicaKey(REPLICA));
+    const publicKey = ok(renderStandbyKey(REPLICA));
     expect(publicKey).toMatch(/^-----BEGIN PUBLIC KEY-----/);
-    const certificate = ok(renderSignReplicaCertificate(PRIMARY, { name: "m1replica", publicKey, names: ["localhost", "127.0.0.1"] }));
+    const certificate = ok(renderSignStandbyCertificate(PRIMARY, { name: "m1replica", publicKey, names: ["localhost", "127.0.0.1"] }));
     expect(certificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
 
     ok(renderCreateInstance(REPLICA));
     const replicaFile = optionFile(REPLICA, { replication: { role: "replica", serverId: 2 } });
     expect(ok(renderConfigureInstance(REPLICA, replicaFile, { names: ["localhost", "127.0.0.1"], certificate, caCertificate: ca })).trim()).toBe("started m1replica");
     const replica = { loc: REPLICA, source: { host: "127.0.0.1", port: PRIMARY.port }, user: "m1repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD" };
-    const seeded = ok(renderReplica(replica), env);
+    const seeded = ok(renderStandby(replica), env);
     console.log(`replica: ${seeded.trim()}`);
     expect(seeded).toContain("seeded replica m1replica from a consistent snapshot of the primary");
     expect(seeded).toContain("replica m1replica replicates from 127.0.0.1:3311 (io=Yes sql=Yes");
@@ -173,23 +173,23 @@ describe("MariaDB instance scripts on a real server", () => {
       if (rows !== "2") spawnSync("sleep", ["0.2"]);
     }
     expect(rows).toBe("2");
-    const status = ok(renderReplicaStatus(REPLICA));
+    const status = ok(renderStandbyStatus(REPLICA));
     console.log(`status: ${status.trim()}`);
     expect(status.trim()).toMatch(/^io=Yes sql=Yes lag=\d+$/);
-    expect(ok(renderReplica(replica), env)).toContain("replica m1replica already replicates from 127.0.0.1");
+    expect(ok(renderStandby(replica), env)).toContain("replica m1replica already replicates from 127.0.0.1");
 
     const promoted = ok(renderPromote(REPLICA));
     console.log(`promote: ${promoted.trim()}`);
     expect(promoted).toContain("promoted m1replica");
     expect(query(REPLICA, "SELECT @@read_only")).toBe("0");
     expect(readFileSync(mariadbPaths(REPLICA).configFile, "utf8")).toMatch(/^read_only = OFF$/m);
-    const after = run(renderReplicaStatus(REPLICA));
+    const after = run(renderStandbyStatus(REPLICA));
     expect(after.code).not.toBe(0);
     expect(after.stdout.trim()).toBe("io=No sql=No lag=NULL");
     query(REPLICA, "INSERT INTO m1app.items VALUES (3, 'on the promoted replica');");
     expect(query(REPLICA, "SELECT COUNT(*) FROM m1app.items")).toBe("3");
     // A promoted replica holds data of its own: a later replica step refuses to overwrite it.
-    const again = run(renderReplica(replica), env);
+    const again = run(renderStandby(replica), env);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("will not overwrite it");
   });

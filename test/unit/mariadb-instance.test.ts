@@ -6,8 +6,8 @@ import { parseInstalledServer, renderInstallServer, type MariadbLocation } from 
 import { renderConfigureInstance, renderCreateInstance, renderRemoveInstance, renderSystemdUnit, setGlobalValue } from "../../components/engines/mariadb/instanceScripts";
 import { renderOptionFile, serverVariables, type OptionFileSpec } from "../../components/engines/mariadb/optionFile";
 import { isRestartVariable, restartVariables } from "../../components/engines/mariadb/parameters";
-import { renderPromote, renderReplica, renderReplicaStatus, renderReplicationSource } from "../../components/engines/mariadb/replicaScripts";
-import { renderInstanceCa, renderInstanceTls, renderReplicaKey, renderSignReplicaCertificate } from "../../components/engines/mariadb/tls";
+import { renderPromote, renderStandby, renderStandbyStatus, renderReplicationSource } from "../../components/engines/mariadb/standbyScripts";
+import { renderInstanceCa, renderInstanceTls, renderStandbyKey, renderSignStandbyCertificate } from "../../components/engines/mariadb/tls";
 import { subjectAltName } from "../../components/tls/authority";
 import { modeOf, runScript, tempDir } from "./support/run";
 
@@ -167,14 +167,14 @@ describe("instance lifecycle scripts", () => {
 
 describe("TLS scripts", () => {
   it("parse; the CA key is root's in a 0700 directory; each step prints only public material", () => {
-    for (const s of [renderInstanceCa(LOC), renderReplicaKey(LOC), renderSignReplicaCertificate(LOC, { name: "r1", publicKey: PUBLIC_KEY, names: ["10.0.0.6"] })]) {
+    for (const s of [renderInstanceCa(LOC), renderStandbyKey(LOC), renderSignStandbyCertificate(LOC, { name: "r1", publicKey: PUBLIC_KEY, names: ["10.0.0.6"] })]) {
       expect(parses(s).status).toBe(0);
       expect(s).not.toMatch(/(>|-keyout|-out)\s*"\$DATA_DIR/);
     }
     expect(renderInstanceCa(LOC)).toContain('install -d -o root -g root -m 0700 "$CA_DIR"');
     expect(renderInstanceCa(LOC).trim().split("\n").pop()).toBe('cat "$CA_DIR/ca.crt"');
-    expect(renderReplicaKey(LOC).trim().split("\n").pop()).toBe('public_key_of_key "$TLS_DIR/server.key"');
-    expect(renderSignReplicaCertificate(LOC, { name: "r1", publicKey: PUBLIC_KEY, names: ["10.0.0.6", "db.example"] })).toContain(
+    expect(renderStandbyKey(LOC).trim().split("\n").pop()).toBe('public_key_of_key "$TLS_DIR/server.key"');
+    expect(renderSignStandbyCertificate(LOC, { name: "r1", publicKey: PUBLIC_KEY, names: ["10.0.0.6", "db.example"] })).toContain(
       `issue_certificate "$work/host.pub" "$work/host.crt" '10.0.0.6' 'IP:10.0.0.6,DNS:db.example'`,
     );
   });
@@ -194,10 +194,10 @@ describe("TLS scripts", () => {
     const ca = runScript(renderInstanceCa(LOC).replace(/^CA_DIR=.*$/m, `CA_DIR=${dir}/ca`).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`));
     expect(ca.code, ca.stderr).toBe(0);
     expect(modeOf(statSync(`${dir}/ca/ca.key`))).toBe(0o600);
-    const key = runScript(renderReplicaKey(LOC).replace(/^TLS_DIR=.*$/m, `TLS_DIR=${dir}/tls`).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`));
+    const key = runScript(renderStandbyKey(LOC).replace(/^TLS_DIR=.*$/m, `TLS_DIR=${dir}/tls`).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`));
     expect(key.code, key.stderr).toBe(0);
     expect(key.stdout).not.toContain("PRIVATE");
-    const signed = runScript(renderSignReplicaCertificate(LOC, { name: "r1", publicKey: key.stdout, names: ["10.0.0.6", "db.example"] }).replace(/^CA_DIR=.*$/m, `CA_DIR=${dir}/ca`));
+    const signed = runScript(renderSignStandbyCertificate(LOC, { name: "r1", publicKey: key.stdout, names: ["10.0.0.6", "db.example"] }).replace(/^CA_DIR=.*$/m, `CA_DIR=${dir}/ca`));
     expect(signed.code, signed.stderr).toBe(0);
     writeFileSync(`${dir}/r1.crt`, signed.stdout);
     const text = spawnSync("openssl", ["x509", "-in", `${dir}/r1.crt`, "-noout", "-text"], { encoding: "utf8" }).stdout;
@@ -242,7 +242,7 @@ const ESCAPED = `'it''s "q" \\\\ $x &y; #z'`;
 
 describe("replication scripts", () => {
   it("the primary's accounts: REQUIRE SSL, the password on stdin only, stale hosts dropped", () => {
-    const script = renderReplicationSource(LOC, { user: "repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD", replicaHosts: ["10.0.0.6", "10.0.0.7"] });
+    const script = renderReplicationSource(LOC, { user: "repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD", standbyHosts: ["10.0.0.6", "10.0.0.7"] });
     expect(parses(script).status).toBe(0);
     const { dir, env } = fakeClients();
     const r = runScript(script, env);
@@ -252,14 +252,14 @@ describe("replication scripts", () => {
     expect(stdin).toContain("GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD ON *.* TO 'repl'@'10.0.0.7';");
     expect(readFileSync(`${dir}/argv`, "utf8")).not.toContain("it's");
     expect(r.stdout + r.stderr).not.toContain("it's");
-    expect(() => renderReplicationSource(LOC, { user: "repl", passwordEnv: "X; rm -rf /", replicaHosts: [] })).toThrow(/not an environment variable name/);
+    expect(() => renderReplicationSource(LOC, { user: "repl", passwordEnv: "X; rm -rf /", standbyHosts: [] })).toThrow(/not an environment variable name/);
   });
 
   it("a replica is seeded with the password in a 0600 defaults file removed afterwards, never on a command line", () => {
     const replica = { loc: LOC, source: { host: "10.0.0.5", port: 3306 }, user: "repl", passwordEnv: "DBSTACK_REPLICATION_PASSWORD" };
     const { dir, env } = fakeClients();
     writeFileSync(`${dir}/ca.crt`, CERT);
-    const script = renderReplica(replica).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`).replace(/^TLS_DIR=.*$/m, `TLS_DIR=${dir}`);
+    const script = renderStandby(replica).replace(/^CONF_DIR=.*$/m, `CONF_DIR=${dir}`).replace(/^TLS_DIR=.*$/m, `TLS_DIR=${dir}`);
     expect(parses(script).status).toBe(0);
     const r = runScript(script, env);
     expect(r.code, r.stderr).toBe(0);
@@ -277,7 +277,7 @@ describe("replication scripts", () => {
     expect(stdin).toContain(`CHANGE MASTER TO MASTER_HOST='10.0.0.5', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD=${ESCAPED}, MASTER_SSL=1, MASTER_USE_GTID=slave_pos`);
     expect(stdin).toContain("CHANGE MASTER TO MASTER_SSL_CA='/etc/mysql/dbstack/app/tls/ca.crt', MASTER_SSL_VERIFY_SERVER_CERT=1;");
     expect(r.stdout + r.stderr).not.toContain("it's");
-    const unverified = renderReplica({ ...replica, verifySource: false });
+    const unverified = renderStandby({ ...replica, verifySource: false });
     expect(unverified).not.toContain("verify");
     expect(unverified).toContain("--ssl");
 
@@ -294,7 +294,7 @@ describe("replication scripts", () => {
     expect(parses(renderPromote(LOC)).status).toBe(0);
     expect(renderPromote(LOC)).toContain("RESET SLAVE ALL;");
     const { env } = fakeClients();
-    const r = runScript(renderReplicaStatus(LOC), env);
+    const r = runScript(renderStandbyStatus(LOC), env);
     expect(r.stdout.trim()).toBe("io=No sql=No lag=NULL");
     expect(r.code).not.toBe(0);
   });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { installedVersionProblem } from "../../components/model/versionMatch";
 import { mariadbEngine } from "../../components/engines/mariadb/engine";
 import { renderAccountScript } from "../../components/engines/mariadb/sql/accounts";
-import { renderReplica, renderReplicationSource } from "../../components/engines/mariadb/replicaScripts";
+import { renderStandby, renderReplicationSource } from "../../components/engines/mariadb/standbyScripts";
 import { postgresEngine } from "../../components/engines/postgres/engine";
 import { renderReplicationRoleSql, renderRoleSql } from "../../components/engines/postgres/sql/roles";
 import { renderRemoveBackups } from "../../components/backups/backupSchedule";
@@ -161,13 +161,13 @@ describe("password statements never reach a statement log", () => {
   it.each([
     ["MariaDB accounts", renderAccountScript(loc, user, "PW"), /IDENTIFIED BY/, "SET SESSION sql_log_off = 1, SESSION slow_query_log = 0;"],
     ["MySQL accounts", renderAccountScript({ ...loc, flavor: "mysql" }, user, "PW", "mysql"), /IDENTIFIED WITH/, "SET SESSION sql_log_off = 1, SESSION long_query_time = 31536000;"],
-    ["MariaDB replication accounts", renderReplicationSource(loc, { user: "dbstack_replication", passwordEnv: "PW", replicaHosts: ["10.0.0.2"] }), /IDENTIFIED BY/, "sql_log_off = 1"],
+    ["MariaDB replication accounts", renderReplicationSource(loc, { user: "dbstack_replication", passwordEnv: "PW", standbyHosts: ["10.0.0.2"] }), /IDENTIFIED BY/, "sql_log_off = 1"],
   ])("%s: the session turns statement logging off before the password", (_what, script, marker, quiet) => {
     expect(beforePassword(script, marker)).toContain(quiet);
   });
 
   it("MariaDB replica: every CHANGE MASTER with the password follows sql_log_off in its session", () => {
-    const script = renderReplica({ loc, source: { host: "10.0.0.1", port: 3306 }, user: "dbstack_replication", passwordEnv: "PW" });
+    const script = renderStandby({ loc, source: { host: "10.0.0.1", port: 3306 }, user: "dbstack_replication", passwordEnv: "PW" });
     const lines = script.split("\n").filter((l) => l.includes('"$pw"'));
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const line of lines) expect(line).toContain("sql_log_off = 1");

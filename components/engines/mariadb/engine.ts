@@ -17,11 +17,11 @@ import { renderOptionFile, serverVariables } from "./optionFile";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { MARIADB_PARAMETER_POLICY } from "./parameterPolicy";
 import { restartVariables } from "./parameters";
-import { renderPromote, renderReplica, renderReplicationSource } from "./replicaScripts";
+import { renderPromote, renderStandby, renderReplicationSource } from "./standbyScripts";
 import { renderAccountScript, renderDropAccountScript, checkUserSpec, type MariadbUserSpec } from "./sql/accounts";
 import { checkDatabaseSpec, renderDatabaseScript, renderDropDatabaseScript, type MariadbDatabaseSpec } from "./sql/databases";
 import { checkGrants, renderGrantsScript } from "./sql/grants";
-import { renderInstanceCa, renderInstanceCaProbe, renderReplicaKey, renderSignReplicaCertificate } from "./tls";
+import { renderInstanceCa, renderInstanceCaProbe, renderStandbyKey, renderSignStandbyCertificate } from "./tls";
 import { computeTuning, overridesProblem } from "./tuning";
 import { mariadbUrls } from "./urls";
 
@@ -98,8 +98,8 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
 
     renderCa: renderInstanceCa,
     renderCaProbe: renderInstanceCaProbe,
-    renderStandbyKey: renderReplicaKey,
-    renderSignStandbyCertificate: renderSignReplicaCertificate,
+    renderStandbyKey: renderStandbyKey,
+    renderSignStandbyCertificate: renderSignStandbyCertificate,
 
     renderUser: (loc, u, passwordEnv) => renderAccountScript(loc, userSpec(u), passwordEnv, flavor),
     // An account owns no data in MariaDB: dropping it loses nothing, so it is dropped even when data is kept.
@@ -109,10 +109,10 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     renderGrants: (loc, u, databases) => renderGrantsScript(loc, userSpec(u), databases.map(databaseSpec)),
 
     renderReplicationSource: (loc, source) =>
-      renderReplicationSource(loc, { user: MARIADB_REPLICATION_USER, passwordEnv: source.passwordEnv, replicaHosts: source.standbys.map((s) => s.address) }),
+      renderReplicationSource(loc, { user: MARIADB_REPLICATION_USER, passwordEnv: source.passwordEnv, standbyHosts: source.standbys.map((s) => s.address) }),
     renderCreateStandby: (loc, _source, opts) => renderCreateInstance(loc, opts),
     renderFollow: (loc, source) =>
-      renderReplica({ loc, source: { host: source.primaryHost, port: source.primaryPort }, user: source.replicationUser, passwordEnv: source.passwordEnv, flavor }),
+      renderStandby({ loc, source: { host: source.primaryHost, port: source.primaryPort }, user: source.replicationUser, passwordEnv: source.passwordEnv, flavor }),
     renderPromote: renderPromote,
 
     renderBackup: (loc, spec) => renderMariadbBackup({ ...loc, ...spec }),

@@ -19,7 +19,7 @@ function authority(): AuthorityShell {
 export interface InstanceTlsSpec {
   /** Host names and addresses the certificate is valid for (subjectAltName); the first is its CN. */
   names: string[];
-  /** A replica's certificate, signed by the primary's CA (renderSignReplicaCertificate). Absent on the primary. */
+  /** A replica's certificate, signed by the primary's CA (renderSignStandbyCertificate). Absent on the primary. */
   certificate?: string;
   /** The deployment's CA certificate (renderInstanceCa's output); needed with `certificate`. */
   caCertificate?: string;
@@ -44,7 +44,7 @@ export function renderInstanceCaProbe(loc: MariadbLocation, lifetime?: Certifica
 }
 
 /** On a replica's host: makes the host's own key once; prints its public key (for the primary to sign). */
-export function renderReplicaKey(loc: MariadbLocation): string {
+export function renderStandbyKey(loc: MariadbLocation): string {
   return [
     scriptHeader(`TLS key of MariaDB replica ${loc.instance}: made on this host, only its public key leaves it.`),
     renderInstancePrelude(loc),
@@ -55,7 +55,7 @@ export function renderReplicaKey(loc: MariadbLocation): string {
 }
 
 /** On the primary: signs a replica's public key with the deployment's CA; prints the certificate. */
-export function renderSignReplicaCertificate(primary: MariadbLocation, r: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string {
+export function renderSignStandbyCertificate(primary: MariadbLocation, r: { name: string; publicKey: string; names: string[]; lifetime?: CertificateLifetime }): string {
   return [
     scriptHeader(`TLS certificate of replica ${r.name}, signed by the CA of MariaDB instance ${primary.instance}.`),
     renderInstancePrelude(primary),

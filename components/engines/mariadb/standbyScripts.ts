@@ -22,7 +22,7 @@ import { mariadbPaths, renderInstancePrelude, type MariadbLocation } from "./hos
  *
  * Order of steps for the orchestrator: primary configured with replication.role "primary"
  * (binary log and GTID on) -> renderReplicationSource on the primary -> replica created and
- * configured with role "replica" (read_only) -> renderReplica on the replica's host. Passwords
+ * configured with role "replica" (read_only) -> renderStandby on the replica's host. Passwords
  * come from an environment variable the step sets, reach the server on stdin (printf is a shell
  * builtin: no process's argv holds them) and are never echoed.
  */
@@ -50,7 +50,7 @@ function sourceHostColumn(flavor: Flavor): string {
  * exiting at the match: a client still writing would die of SIGPIPE, and pipefail would fail the
  * script with status 141.
  */
-function renderReplicaFunctions(flavor: Flavor): string {
+function renderStandbyFunctions(flavor: Flavor): string {
   return [
     "sql_string() { local s=$1; s=${s//\\\\/\\\\\\\\}; s=${s//\\'/\\'\\'}; printf \"'%s'\" \"$s\"; }",
     "status_field() {",
@@ -66,7 +66,7 @@ export interface ReplicationSourceSpec {
   /** The environment variable holding its password. */
   passwordEnv: string;
   /** The addresses the replicas connect from (one account per address; skip_name_resolve: addresses, not names). */
-  replicaHosts: string[];
+  standbyHosts: string[];
 }
 
 /**
@@ -78,13 +78,13 @@ export interface ReplicationSourceSpec {
  */
 export function renderReplicationSource(loc: MariadbLocation, r: ReplicationSourceSpec): string {
   const env = envName(r.passwordEnv, "replication.passwordEnv");
-  const accounts = r.replicaHosts.map((h) => `${mariadbString(r.user)}@${mariadbString(h)}`);
+  const accounts = r.standbyHosts.map((h) => `${mariadbString(r.user)}@${mariadbString(h)}`);
   const privileges = "REPLICATION SLAVE, REPLICATION CLIENT, SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD";
-  const keep = r.replicaHosts.length ? ` AND host NOT IN (${r.replicaHosts.map(mariadbString).join(", ")})` : "";
+  const keep = r.standbyHosts.length ? ` AND host NOT IN (${r.standbyHosts.map(mariadbString).join(", ")})` : "";
   return [
     scriptHeader(`Replication accounts on MariaDB instance ${loc.instance} for its replicas.`),
     renderInstancePrelude(loc),
-    renderReplicaFunctions(loc.flavor ?? "mariadb"),
+    renderStandbyFunctions(loc.flavor ?? "mariadb"),
     'instance_running || { echo "instance $INSTANCE is not running" >&2; exit 1; }',
     `[ -n "\${${env}:-}" ] || { echo "${env} is not set (the replication password)" >&2; exit 1; }`,
     `pw=$(sql_string "$${env}")`,
@@ -105,7 +105,7 @@ export function renderReplicationSource(loc: MariadbLocation, r: ReplicationSour
 }
 
 /** A replica: where it is, where it replicates from, and with which account. */
-export interface ReplicaSpec {
+export interface MariadbStandbySpec {
   loc: MariadbLocation;
   /** The primary, as this replica's host reaches it. */
   source: { host: string; port: number };
@@ -137,7 +137,7 @@ export interface ReplicaSpec {
  * else's) is never overwritten. An interrupted seed is started over (a marker file says so).
  * The password is in a 0600 defaults file of a private temporary directory, removed on exit.
  */
-export function renderReplica(spec: ReplicaSpec): string {
+export function renderStandby(spec: MariadbStandbySpec): string {
   const flavor = spec.flavor ?? spec.loc.flavor ?? "mariadb";
   const env = envName(spec.passwordEnv, "replication.passwordEnv");
   const cols = replicaStatusColumns(flavor);
@@ -168,7 +168,7 @@ export function renderReplica(spec: ReplicaSpec): string {
   return [
     scriptHeader(`Replica ${spec.loc.instance} of ${spec.source.host}:${spec.source.port} (GTID replication over TLS).`),
     renderInstancePrelude(spec.loc),
-    renderReplicaFunctions(flavor),
+    renderStandbyFunctions(flavor),
     'instance_running || { echo "instance $INSTANCE is not running: its configure step (with the replica option file) runs first" >&2; exit 1; }',
     'marker="$CONF_DIR/seed-incomplete"',
     ...(verify ? ['[ -s "$TLS_DIR/ca.crt" ] || { echo "replica $INSTANCE has no CA certificate in $TLS_DIR to verify its source with: its configure step installs it (tls)" >&2; exit 1; }'] : []),
@@ -229,7 +229,7 @@ export function renderPromote(loc: MariadbLocation): string {
   return [
     scriptHeader(`Promotes MariaDB replica ${loc.instance} to a primary (failover).`),
     renderInstancePrelude(loc),
-    renderReplicaFunctions(flavor),
+    renderStandbyFunctions(flavor),
     'instance_running || { echo "instance $INSTANCE is not running" >&2; exit 1; }',
     `source_host=$(status_field ${sourceHostColumn(flavor)})`,
     '[ -n "$source_host" ] || { echo "instance $INSTANCE is not a replica" >&2; exit 1; }',
@@ -251,13 +251,13 @@ export function renderPromote(loc: MariadbLocation): string {
  * Health check of a replica: prints `io=Yes sql=Yes lag=0` (lag in seconds, NULL when unknown)
  * and exits non-zero when a replication thread is not running or the instance is no replica.
  */
-export function renderReplicaStatus(loc: MariadbLocation): string {
+export function renderStandbyStatus(loc: MariadbLocation): string {
   const flavor = loc.flavor ?? "mariadb";
   const cols = replicaStatusColumns(flavor);
   return [
     scriptHeader(`Replication status of MariaDB replica ${loc.instance}.`),
     renderInstancePrelude(loc),
-    renderReplicaFunctions(flavor),
+    renderStandbyFunctions(flavor),
     "# A server that does not answer reads as threads not running (and fails the check).",
     `io=$(status_field ${cols.io} || true); sql=$(status_field ${cols.sql} || true); lag=$(status_field ${cols.lag} || true)`,
     'echo "io=${io:-No} sql=${sql:-No} lag=${lag:-NULL}"',
