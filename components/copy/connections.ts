@@ -22,7 +22,7 @@ import { readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
-import type { CopyEngine } from "./schema";
+import { unknownEngine, type EngineKind } from "../model/engineKind";
 
 /** The native driver handle under a Connection, for what the common interface does not cover (COPY streams, bulk inserts). */
 export type NativeHandle =
@@ -32,7 +32,7 @@ export type NativeHandle =
 
 /** One open database of a copy, whatever its engine. */
 export interface Connection {
-  engine: CopyEngine;
+  engine: EngineKind;
   /** The URL with any password replaced by `***`, for messages. */
   display: string;
   /**
@@ -121,6 +121,8 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
       return openPostgres(target.url, options);
     case "mariadb":
       return openMariadb(target.url, options);
+    default:
+      return unknownEngine(target);
   }
 }
 
