@@ -22,7 +22,7 @@ import { readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
-import { unknownEngine, type EngineKind } from "../model/engineKind";
+import { COPY_URL, SERVER_ENGINE_KINDS, unknownEngine, type EngineKind } from "../model/engineKind";
 
 /** The native driver handle under a Connection, for what the common interface does not cover (COPY streams, bulk inserts). */
 export type NativeHandle =
@@ -74,8 +74,8 @@ export function parseConnectionUrl(url: string): ConnectionTarget {
     if (!isAbsolute(path)) throw new Error(`${scheme} URL must name an absolute path, got ${redactUrl(url)}`);
     return { engine: "sqlite", path };
   }
-  if (scheme === "postgresql" || scheme === "postgres") return { engine: "postgres", url };
-  if (scheme === "mysql" || scheme === "mariadb") return { engine: "mariadb", url };
+  const server = SERVER_ENGINE_KINDS.find((engine) => COPY_URL[engine].schemes.includes(scheme));
+  if (server !== undefined) return { engine: server, url };
   throw new Error(`unsupported database URL scheme ${JSON.stringify(scheme)}: use sqlite:///path, postgresql://, mysql:// or mariadb://`);
 }
 

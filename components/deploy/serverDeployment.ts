@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { describeDatabase, importStep, ownerCopyUrl } from "../copy/importStep";
+import { describeDatabase, importStep, ownerCopyUrl } from "./importStep";
 import { offHostCommandFiles } from "../backups/archive";
 import { backupCronJob, renderInstallBackupSchedule, renderRemoveBackupSchedule, type BackupScheduleSpec } from "../backups/backupSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron } from "../backups/cronEntry";

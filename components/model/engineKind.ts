@@ -15,6 +15,9 @@ export type ServerEngineKind = Exclude<EngineKind, "sqlite">;
 /** Every engine kind, in the order reports list them. */
 export const ENGINE_KINDS: readonly EngineKind[] = ["sqlite", "postgres", "mariadb"];
 
+/** The server engine kinds, in the order inventories list them. */
+export const SERVER_ENGINE_KINDS: readonly ServerEngineKind[] = ["postgres", "mariadb"];
+
 /**
  * The end of every switch over engine kinds: a kind this code does not know is an error, never
  * taken for another engine.
@@ -27,8 +30,10 @@ export function unknownEngine(kind: never): never {
 export interface CopyUrlForm {
   /** The flavour of the deployment's `urls` output the copy's driver reads (its scheme too). */
   flavour: "postgresql" | "mysql";
-  /** The query that makes the driver verify the server's certificate and host name. */
-  verifyMode: string;
+  /** Every URL scheme the copy reads as this engine's (the flavour's first). */
+  schemes: readonly string[];
+  /** The query parameter that makes the driver verify the server's certificate and host name. */
+  verify: { name: string; value: string };
   /** The query parameter naming the CA certificate file that verification checks against. */
   caParameter: string;
 }
@@ -38,8 +43,8 @@ export interface CopyUrlForm {
  * mysql2 (copy/connections.ts) with a CA file and VERIFY_IDENTITY rejects an unverified server.
  */
 export const COPY_URL: Record<ServerEngineKind, CopyUrlForm> = {
-  postgres: { flavour: "postgresql", verifyMode: "sslmode=verify-full", caParameter: "sslrootcert" },
-  mariadb: { flavour: "mysql", verifyMode: "ssl-mode=VERIFY_IDENTITY", caParameter: "ssl-ca" },
+  postgres: { flavour: "postgresql", schemes: ["postgresql", "postgres"], verify: { name: "sslmode", value: "verify-full" }, caParameter: "sslrootcert" },
+  mariadb: { flavour: "mysql", schemes: ["mysql", "mariadb"], verify: { name: "ssl-mode", value: "VERIFY_IDENTITY" }, caParameter: "ssl-ca" },
 };
 
 /** The copy URL of an SQLite database file (an absolute or relative path): `sqlite:///abs/path`. */
