@@ -5,8 +5,8 @@
  * SQL, and the facts about what it can hold. Shared code (translate.ts, ddl.ts, transfer.ts,
  * journal.ts, copy.ts) asks the dialect instead of testing which engine it has.
  */
-import type { Connection } from "../connections";
 import type { EngineKind } from "../../model/engineKind";
+import type { Connection } from "../connections";
 import type { Column, Schema, Table, TypeClass } from "../schema";
 
 /** A default expression reduced to what can be said in every engine. */
@@ -140,6 +140,33 @@ export interface Dialect {
   readonly checksumsInServer: boolean;
   /** The target's rows are loaded as COPY text (transfer.ts copyIntoPostgres) rather than by batches of converted rows. */
   readonly loadsCopyText: boolean;
+}
+
+/** A type class of one kind. */
+type ClassOf<K extends TypeClass["kind"]> = Extract<TypeClass, { kind: K }>;
+
+/** An engine's type name for each class kind: differences between engines as data. */
+export type TypeNames = { [K in TypeClass["kind"]]: (t: ClassOf<K>, column: Column) => string };
+
+/** The type name `names` gives a translated column's class. */
+export function typeName(names: TypeNames, column: Column): string {
+  const name = names[column.type.kind] as (t: TypeClass, column: Column) => string;
+  return name(column.type, column);
+}
+
+/** The name of a class another engine's type had (translate keeps it only between the same engine). */
+export const keptName = (t: ClassOf<"other">): string => t.name;
+
+/** TINYINT, SMALLINT, INT or BIGINT by width, UNSIGNED when the class is (MariaDB's names, which SQLite reads too). */
+export function sizedIntegerType(t: ClassOf<"integer">): string {
+  const name = { 1: "TINYINT", 2: "SMALLINT", 4: "INT", 8: "BIGINT" }[t.bytes];
+  return t.unsigned ? `${name} UNSIGNED` : name;
+}
+
+/** VARCHAR(n), or CHAR(n) for a fixed length up to 255; `unbounded` when the class has no limit. */
+export function sizedTextType(t: ClassOf<"text">, unbounded: string): string {
+  if (t.maxLength === undefined) return unbounded;
+  return t.fixed && t.maxLength <= 255 ? `CHAR(${t.maxLength})` : `VARCHAR(${t.maxLength})`;
 }
 
 /** A standard SQL string literal: single quotes, inner ones doubled. */

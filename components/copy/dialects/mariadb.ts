@@ -11,8 +11,8 @@
 import { quoteIdent } from "../../engines/mariadb/sql/identifiers";
 import type { Connection } from "../connections";
 import { introspectMariadb } from "../introspect/mariadb";
-import { describeType, type Column, type Table, type TypeClass } from "../schema";
-import { BARE_DEFAULT, columnParts, createTable, primaryKeyLines, type Dialect, type NoteConversion } from "./dialect";
+import { describeType, type Table, type TypeClass } from "../schema";
+import { BARE_DEFAULT, columnParts, createTable, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, typeName, type Dialect, type NoteConversion, type TypeNames } from "./dialect";
 
 /** MariaDB's longest VARCHAR in utf8mb4 characters, and the longest index key (3072 bytes) in them. */
 const MAX_VARCHAR = 16383;
@@ -21,46 +21,27 @@ const KEY_BYTES = 3072;
 /** Bytes a row's columns may take together (BLOB/TEXT bodies live outside it). */
 const ROW_LIMIT = 65535;
 
-const INT_NAMES: Record<number, string> = { 1: "TINYINT", 2: "SMALLINT", 4: "INT", 8: "BIGINT" };
-
 /** Fractional second digits a DATETIME gets for a timestamp class (MariaDB stops at 6). */
 function fsp(t: TypeClass): number {
   return t.kind === "timestamp" ? Math.min(t.fractionalDigits ?? 6, 6) : 6;
 }
 
-/** The MariaDB type name of a translated column's class. */
-function columnType(column: Column): string {
-  const t: TypeClass = column.type;
-  switch (t.kind) {
-    case "integer":
-      return t.unsigned ? `${INT_NAMES[t.bytes]} UNSIGNED` : INT_NAMES[t.bytes];
-    case "boolean":
-      return "TINYINT(1)";
-    case "decimal":
-      return t.precision === undefined ? "DECIMAL(65,30)" : `DECIMAL(${t.precision},${t.scale ?? 0})`;
-    case "float":
-      return t.bytes === 4 ? "FLOAT" : "DOUBLE";
-    case "text":
-      if (t.maxLength === undefined) return "LONGTEXT";
-      return t.fixed && t.maxLength <= 255 ? `CHAR(${t.maxLength})` : `VARCHAR(${t.maxLength})`;
-    case "binary":
-      return t.maxLength === undefined ? "LONGBLOB" : `VARBINARY(${t.maxLength})`;
-    case "date":
-      return "DATE";
-    case "time":
-      return "TIME(6)";
-    case "timestamp":
-      // withTimeZone only survives translation from MariaDB itself (see fitType).
-      return `${t.withTimeZone ? "TIMESTAMP" : "DATETIME"}(${fsp(t)})`;
-    case "json":
-      return "JSON";
-    case "uuid":
-      return "UUID";
-    case "other":
-      // Only reaches here from MariaDB itself (translate turns it into text otherwise).
-      return t.name;
-  }
-}
+/** MariaDB's type names. */
+const TYPE_NAMES: TypeNames = {
+  integer: sizedIntegerType,
+  boolean: () => "TINYINT(1)",
+  decimal: (t) => (t.precision === undefined ? "DECIMAL(65,30)" : `DECIMAL(${t.precision},${t.scale ?? 0})`),
+  float: (t) => (t.bytes === 4 ? "FLOAT" : "DOUBLE"),
+  text: (t) => sizedTextType(t, "LONGTEXT"),
+  binary: (t) => (t.maxLength === undefined ? "LONGBLOB" : `VARBINARY(${t.maxLength})`),
+  date: () => "DATE",
+  time: () => "TIME(6)",
+  // withTimeZone only survives translation from MariaDB itself (see fitType).
+  timestamp: (t) => `${t.withTimeZone ? "TIMESTAMP" : "DATETIME"}(${fsp(t)})`,
+  json: () => "JSON",
+  uuid: () => "UUID",
+  other: keptName,
+};
 
 /** A string literal: quotes doubled, backslashes too (MariaDB treats them as escapes). */
 function stringLiteral(value: string): string {
@@ -173,7 +154,7 @@ export const mariadbDialect: Dialect = {
   restrictIsNoAction: true,
   fitTable,
 
-  columnType,
+  columnType: (column) => typeName(TYPE_NAMES, column),
   renderCreateTable(table) {
     const lines = table.columns.map((c) => {
       const parts = columnParts(mariadbDialect, c);

@@ -11,43 +11,24 @@
 import { quoteIdent } from "../../engines/postgres/sql/identifiers";
 import type { Connection } from "../connections";
 import { introspectSqlite } from "../introspect/sqlite";
-import type { Column, Table, TypeClass } from "../schema";
-import { BARE_DEFAULT, columnParts, createIndex, createTable, foreignKeyClause, primaryKeyLines, standardLiteral, type Dialect } from "./dialect";
+import type { Column, Table } from "../schema";
+import { BARE_DEFAULT, columnParts, createIndex, createTable, foreignKeyClause, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, standardLiteral, typeName, type Dialect, type TypeNames } from "./dialect";
 
-const INT_NAMES: Record<number, string> = { 1: "TINYINT", 2: "SMALLINT", 4: "INT", 8: "BIGINT" };
-
-/** The SQLite type name of a translated column's class. */
-function columnType(column: Column): string {
-  const t: TypeClass = column.type;
-  switch (t.kind) {
-    case "integer":
-      return t.unsigned ? `${INT_NAMES[t.bytes]} UNSIGNED` : INT_NAMES[t.bytes];
-    case "boolean":
-      return "BOOLEAN";
-    case "decimal":
-      return t.precision === undefined ? "NUMERIC" : `DECIMAL(${t.precision},${t.scale ?? 0})`;
-    case "float":
-      return "REAL";
-    case "text":
-      if (t.maxLength === undefined) return "TEXT";
-      return t.fixed && t.maxLength <= 255 ? `CHAR(${t.maxLength})` : `VARCHAR(${t.maxLength})`;
-    case "binary":
-      return "BLOB";
-    case "date":
-      return "DATE";
-    case "time":
-      return "TIME";
-    case "timestamp":
-      return t.withTimeZone ? "TIMESTAMPTZ" : "TIMESTAMP";
-    case "json":
-      return "TEXT";
-    case "uuid":
-      return "UUID";
-    case "other":
-      // Only reaches here from SQLite itself (translate turns it into text otherwise).
-      return t.name;
-  }
-}
+/** SQLite's type names (each with the affinity the values need). */
+const TYPE_NAMES: TypeNames = {
+  integer: sizedIntegerType,
+  boolean: () => "BOOLEAN",
+  decimal: (t) => (t.precision === undefined ? "NUMERIC" : `DECIMAL(${t.precision},${t.scale ?? 0})`),
+  float: () => "REAL",
+  text: (t) => sizedTextType(t, "TEXT"),
+  binary: () => "BLOB",
+  date: () => "DATE",
+  time: () => "TIME",
+  timestamp: (t) => (t.withTimeZone ? "TIMESTAMPTZ" : "TIMESTAMP"),
+  json: () => "TEXT",
+  uuid: () => "UUID",
+  other: keptName,
+};
 
 /** Whether `column` is the table's rowid alias: its sole, integer, autoincrement primary key. */
 function isRowid(table: Table, column: Column): boolean {
@@ -103,7 +84,7 @@ export const sqliteDialect: Dialect = {
   keepsJsonb: false,
   restrictIsNoAction: false,
 
-  columnType,
+  columnType: (column) => typeName(TYPE_NAMES, column),
   renderCreateTable(table) {
     const lines = table.columns.map((c) => {
       // SQLite fills only this exact spelling; AUTOINCREMENT keeps sqlite_sequence so keys are never reused.
