@@ -11,7 +11,7 @@ import { redactUrl } from "../components/copy/connections";
 import { checkExitCode, checkLive, checkMigrations, renderReport, type MigrationSource } from "../components/copy/check";
 import { killMigrationCommands, listMigrationFiles, MigrationLayoutError, migrationSteps } from "../components/copy/check/apply";
 import { stopAllThrowaways } from "../components/copy/check/throwaway";
-import type { CopyEngine } from "../components/copy/schema";
+import { ENGINE_KINDS, type EngineKind } from "../components/model/engineKind";
 
 const USAGE = `usage:
   npm run db:check -- --migrations <dir> [--engines sqlite,postgres,mariadb]
@@ -49,14 +49,13 @@ export { UsageError };
 export interface CheckArgs {
   migrations?: string;
   command?: string;
-  engines: CopyEngine[];
+  engines: EngineKind[];
   source?: string;
   target?: string;
   help: boolean;
 }
 
-const ENGINES: CopyEngine[] = ["sqlite", "postgres", "mariadb"];
-const ENGINE_ALIASES: Record<string, CopyEngine> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", pg: "postgres", mariadb: "mariadb", mysql: "mariadb" };
+const ENGINE_ALIASES: Record<string, EngineKind> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", pg: "postgres", mariadb: "mariadb", mysql: "mariadb" };
 
 /** Parses the command line (scripts/lib/cli.ts); throws UsageError on anything it does not know. */
 export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CheckArgs {
@@ -64,10 +63,10 @@ export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   try {
     o = readOptions(argv, { migrations: { type: "string" }, command: { type: "string" }, engines: { type: "string" }, source: { type: "string" }, target: { type: "string" } });
   } catch (err) {
-    if (err instanceof UsageError && err.message === "") return { engines: ENGINES, help: true };
+    if (err instanceof UsageError && err.message === "") return { engines: [...ENGINE_KINDS], help: true };
     throw err;
   }
-  const args: CheckArgs = { migrations: o.migrations as string | undefined, command: o.command as string | undefined, source: o.source as string | undefined, target: o.target as string | undefined, engines: ENGINES, help: false };
+  const args: CheckArgs = { migrations: o.migrations as string | undefined, command: o.command as string | undefined, source: o.source as string | undefined, target: o.target as string | undefined, engines: [...ENGINE_KINDS], help: false };
   const list = listOption(o.engines);
   if (list) {
     const engines = list.map((e) => {

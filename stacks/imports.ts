@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { describeDatabase, parseImportReference, type ImportTargetEngine } from "../components/copy/importReference";
-import { verifiedCopyUrl } from "../components/copy/importStep";
+import { parseImportReference } from "../components/copy/importReference";
+import { copyUrlOf, describeDatabase } from "../components/deploy/importStep";
+import type { ServerEngineKind } from "../components/model/engineKind";
 import type { ImportFromArgs } from "../components/model/args";
 import { ConfigError } from "./config";
 
@@ -11,7 +12,7 @@ export type ImportFromConfig = string | { from: string; allow: string[] };
 export type ImportSourceDeployment =
   | { engine: "sqlite"; component: pulumi.Resource; url: pulumi.Output<string> }
   | {
-      engine: ImportTargetEngine;
+      engine: ServerEngineKind;
       component: pulumi.Resource;
       /** Per user, per database, the URL flavours (the deployment's `urls` output, secret). */
       urls: pulumi.Output<Record<string, Record<string, Record<string, string>>>>;
@@ -78,7 +79,7 @@ export class ImportSources {
         return d.urls.apply((u) => {
           const flavours = u[owner]?.[ref.database!];
           if (!flavours) throw new Error(`${key}: no URL of ${ref.database} for its owner ${owner}`);
-          return verifiedCopyUrl(d.engine, d.engine === "postgres" ? flavours.postgresql : flavours.mysql);
+          return copyUrlOf(d.engine, flavours);
         });
       }),
     );

@@ -22,7 +22,7 @@ import { readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
-import type { CopyEngine } from "./schema";
+import { COPY_URL, SERVER_ENGINE_KINDS, unknownEngine, type EngineKind } from "../model/engineKind";
 
 /** The native driver handle under a Connection, for what the common interface does not cover (COPY streams, bulk inserts). */
 export type NativeHandle =
@@ -32,7 +32,7 @@ export type NativeHandle =
 
 /** One open database of a copy, whatever its engine. */
 export interface Connection {
-  engine: CopyEngine;
+  engine: EngineKind;
   /** The URL with any password replaced by `***`, for messages. */
   display: string;
   /**
@@ -74,8 +74,8 @@ export function parseConnectionUrl(url: string): ConnectionTarget {
     if (!isAbsolute(path)) throw new Error(`${scheme} URL must name an absolute path, got ${redactUrl(url)}`);
     return { engine: "sqlite", path };
   }
-  if (scheme === "postgresql" || scheme === "postgres") return { engine: "postgres", url };
-  if (scheme === "mysql" || scheme === "mariadb") return { engine: "mariadb", url };
+  const server = SERVER_ENGINE_KINDS.find((engine) => COPY_URL[engine].schemes.includes(scheme));
+  if (server !== undefined) return { engine: server, url };
   throw new Error(`unsupported database URL scheme ${JSON.stringify(scheme)}: use sqlite:///path, postgresql://, mysql:// or mariadb://`);
 }
 
@@ -121,6 +121,8 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
       return openPostgres(target.url, options);
     case "mariadb":
       return openMariadb(target.url, options);
+    default:
+      return unknownEngine(target);
   }
 }
 

@@ -22,14 +22,16 @@
  */
 import { existsSync } from "fs";
 import { join } from "path";
+import type { EngineKind } from "../model/engineKind";
 import { openConnection, openSource, openTarget, parseConnectionUrl, redactUrl, type Connection } from "./connections";
-import { renderConstraints, renderCreateTables, renderForeignKeyCheck, renderResetSequences } from "./ddl";
+import { renderConstraints, renderCreateTables, renderResetSequences } from "./ddl";
+import { dialectFor } from "./dialects";
 import { introspect } from "./introspect";
-import { beginJournal, dropTables, markJournal, newCopyId, unfinishedCopies, type JournalEntry } from "./journal";
+import { beginJournal, dropTables, listTables, markJournal, newCopyId, unfinishedCopies, type JournalEntry } from "./journal";
 import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
-import type { Conversion, CopyEngine, Schema, Table } from "./schema";
+import type { Conversion, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { checksumTable, findValueConversions, quoteIdent, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { checksumTable, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
 import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -69,8 +71,8 @@ export interface CopyPlan {
   /** Source and target URLs, passwords replaced by `***`. */
   from: string;
   to: string;
-  sourceEngine: CopyEngine;
-  targetEngine: CopyEngine;
+  sourceEngine: EngineKind;
+  targetEngine: EngineKind;
   tables: PlannedTable[];
   /** Every conversion translation reported, lossy or not. */
   conversions: Conversion[];
@@ -165,6 +167,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
     const targetEngine = parseConnectionUrl(options.to).engine;
+    const targetDialect = dialectFor(targetEngine);
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
     translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
@@ -184,7 +187,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     if (options.dryRun) {
       for (const p of pairs) plan.tables.push({ source: p.source.name, target: p.target.name, rows: await countRows(source, p.source.name) });
       // A dry run must not create a missing SQLite file, so it only looks at a target that exists.
-      const targetExists = targetEngine !== "sqlite" || existsSync(sqlitePath(options.to));
+      const targetExists = targetFileExists(options.to);
       if (targetExists) {
         target = await openConnection(options.to, { readOnly: true });
         const unfinished = await unfinishedCopies(target);
@@ -198,7 +201,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     }
 
     if (refused.length) throw new CopyRefusedError(refused);
-    const existed = targetEngine !== "sqlite" || existsSync(sqlitePath(options.to));
+    const existed = targetFileExists(options.to);
     target = await openTarget(options.to);
     // A copy killed (or failed) earlier left tables only it created: they go, then this copy starts
     // over. Dropping precedes the backup, so the backup holds the target as it was before that copy.
@@ -223,14 +226,14 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     let targetSums: TableChecksum[] = [];
     // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
     // later rows (self-references), so enforcement is off while loading and checked after.
-    if (target.engine === "sqlite") await target.query("PRAGMA foreign_keys = OFF");
+    await runAll(target, targetDialect.loadStatements.before);
     await runAll(target, renderCreateTables(target.engine, targetTables));
     clock.lap("create");
     // Each table is verified as soon as its rows are committed, on a second target connection,
     // while the next table moves: reading back overlaps with writing (the rows do not change
-    // afterwards: constraints and counters never touch them). Not for SQLite: a reader there
-    // holds a lock the writer's next commit waits for, and it shares this thread anyway.
-    const overlap = target.engine !== "sqlite";
+    // afterwards: constraints and counters never touch them). Not where the engine cannot
+    // (SQLite: a reader holds a lock the writer's next commit waits for).
+    const overlap = targetDialect.readsWhileWriting;
     const checker = overlap ? await openTarget(options.to) : target;
     const verifications: Promise<TableChecksum>[] = [];
     let transferred: TableTransfer[];
@@ -256,13 +259,13 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     clock.lap("verify");
     for (const t of transferred) plan.tables.push({ source: t.table, target: pairs.find((p) => p.source.name === t.table)!.target.name, rows: t.rows });
     await runAll(target, renderConstraints(target.engine, targetTables));
-    if (target.engine === "sqlite") {
-      const dangling = await target.query(renderForeignKeyCheck());
+    if (targetDialect.foreignKeyCheck !== undefined) {
+      const dangling = await target.query(targetDialect.foreignKeyCheck);
       if (dangling.length) {
         throw new Error(`foreign keys point nowhere on the target in table(s) ${[...new Set(dangling.map((r) => String(r.table)))].join(", ")}`);
       }
-      await target.query("PRAGMA foreign_keys = ON");
     }
+    await runAll(target, targetDialect.loadStatements.after);
     await runAll(target, renderResetSequences(target.engine, targetTables));
     clock.lap("constraints");
 
@@ -291,7 +294,7 @@ function redactMessage(text: string): string {
  * The row counts and checksums of `pairs`' target tables as `conn` holds them, each value reduced
  * by its source column's class (so they compare with the source's checksums).
  */
-export async function checksumTables(conn: Connection, pairs: readonly TablePair[], allow: readonly string[], targetEngine: CopyEngine): Promise<TableChecksum[]> {
+export async function checksumTables(conn: Connection, pairs: readonly TablePair[], allow: readonly string[], targetEngine: EngineKind): Promise<TableChecksum[]> {
   const out: TableChecksum[] = [];
   for (const p of pairs) out.push(await checksumTable(conn, p, targetEngine, allow));
   return out;
@@ -342,27 +345,22 @@ async function runAll(conn: Connection, statements: readonly string[]): Promise<
 }
 
 async function countRows(conn: Connection, table: string): Promise<number> {
-  const rows = await conn.query(`SELECT COUNT(*) AS n FROM ${quoteIdent(conn.engine, table)}`);
+  const rows = await conn.query(`SELECT COUNT(*) AS n FROM ${dialectFor(conn.engine).quoteIdentifier(table)}`);
   return Number(rows[0]?.n ?? 0);
 }
 
 /** Which of `names` exist as tables on `conn`, with their row counts. */
 async function existingTables(conn: Connection, names: readonly string[]): Promise<{ table: string; rows: number }[]> {
-  const sql =
-    conn.engine === "sqlite"
-      ? "SELECT name FROM sqlite_master WHERE type = 'table'"
-      : conn.engine === "postgres"
-        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
-        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()";
-  const present = new Set((await conn.query(sql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME)));
+  const present = new Set(await listTables(conn));
   const out: { table: string; rows: number }[] = [];
   for (const n of names) if (present.has(n)) out.push({ table: n, rows: await countRows(conn, n) });
   return out;
 }
 
-function sqlitePath(url: string): string {
+/** Whether the target is there before the copy: a server database always is, a database file may not be. */
+function targetFileExists(url: string): boolean {
   const t = parseConnectionUrl(url);
-  return t.engine === "sqlite" ? t.path : "";
+  return !("path" in t) || existsSync(t.path);
 }
 
 /** The plan as lines a user reads: source and target, tables with rows, conversions (refused ones marked), notes. */

@@ -1,43 +1,49 @@
 /**
- * The `importFrom` reference of a stack's config: `sqlite:<name>`, `postgres:<name>/<database>`
- * or `mariadb:<name>/<database>`, a deployment of the same stack by engine and name (and a
- * database of a server deployment). Kept apart from importStep.ts so that the config schema
- * reads it without loading the step.
+ * A deployment of a stack named by engine and name: `sqlite:<name>`, `postgres:<name>/<database>`
+ * or `mariadb:<name>/<database>`, and for db:copy also `@<user>` after a server database. One
+ * grammar with one set of name rules, read by the stack's `importFrom` (stacks/) and by db:copy's
+ * --from/--to (scripts/lib/deploymentRefs.ts). Kept apart from the import step so that the config
+ * schema reads it without loading the step.
  */
+import type { ServerEngineKind } from "../model/engineKind";
+import { RESOURCE_NAME } from "../validate";
 
-/** The engines a database can be imported from. */
-export type ImportSourceEngine = "sqlite" | "postgres" | "mariadb";
-/** The engines whose databases can declare `importFrom`. */
-export type ImportTargetEngine = "postgres" | "mariadb";
+/** A parsed reference: a deployment of the stack (and, for a server, one of its databases and who logs in). */
+export type DeploymentReference =
+  | {
+      engine: ServerEngineKind;
+      /** The deployment's name under dbstack:<engine>. */
+      deployment: string;
+      database: string;
+      /** The user to log in as (db:copy only); undefined for the database's owner. */
+      user?: string;
+    }
+  | { engine: "sqlite"; deployment: string; database?: undefined; user?: undefined };
 
-/** A parsed `importFrom` reference: a deployment of the same stack (and, for a server, one of its databases). */
-export interface ImportReference {
-  engine: ImportSourceEngine;
-  /** The deployment's name under dbstack:<engine>. */
-  deployment: string;
-  /** The database of a server deployment; undefined for SQLite (one database per deployment). */
-  database?: string;
-}
+/** A deployment name (as the stack config's keys), and a database or user name (lower-case SQL identifiers). */
+const DEPLOYMENT = RESOURCE_NAME.source.replace(/^\^|\$$/g, "");
+const IDENTIFIER = "[a-z_][a-z0-9_]{0,62}";
+const REFERENCE = new RegExp(`^(?:sqlite:(${DEPLOYMENT})|(postgres|mariadb):(${DEPLOYMENT})/(${IDENTIFIER})(?:@(${IDENTIFIER}))?)$`);
 
-const REFERENCE = /^(?:sqlite:([a-z][a-z0-9_-]{0,39})|(postgres|mariadb):([a-z][a-z0-9_-]{0,39})\/([a-z_][a-z0-9_]{0,62}))$/;
-
-/** What a reference looks like, for error messages. */
+/** What an `importFrom` reference looks like, for error messages. */
 export const IMPORT_REFERENCE_FORMS = '"sqlite:<name>", "postgres:<name>/<database>" or "mariadb:<name>/<database>"';
 
-/** Parses `sqlite:app`, `postgres:main/app` or `mariadb:shop/app`; undefined when it is none of them. */
-export function parseImportReference(text: string): ImportReference | undefined {
+/** Parses `sqlite:app`, `postgres:main/app`, `mariadb:shop/app` or `postgres:main/app@ro`; undefined when it is none of them. */
+export function parseDeploymentReference(text: string): DeploymentReference | undefined {
   const m = REFERENCE.exec(text);
   if (!m) return undefined;
-  return m[1] !== undefined ? { engine: "sqlite", deployment: m[1] } : { engine: m[2] as ImportTargetEngine, deployment: m[3], database: m[4] };
+  if (m[1] !== undefined) return { engine: "sqlite", deployment: m[1] };
+  const [, , engine, deployment, database, user] = m;
+  return { engine: engine as ServerEngineKind, deployment, database, ...(user === undefined ? {} : { user }) };
 }
 
-/**
- * A lossy conversion's id as the copy names it (`table.column:from->to`): one word of a
- * comma-separated --allow list (the script quotes it), so no spaces, commas or control characters.
- */
-export const ALLOW_ID = /^[^\s,\x00-\x1f\x7f]+$/;
+/** Parses an `importFrom` reference: as parseDeploymentReference, without a user (the copy logs in as the database's owner). */
+export function parseImportReference(text: string): DeploymentReference | undefined {
+  const ref = parseDeploymentReference(text);
+  return ref?.user === undefined ? ref : undefined;
+}
 
-/** How the preview names a database: sqlite `app`, postgres `main/app`. */
-export function describeDatabase(engine: ImportSourceEngine, deployment: string, database?: string): string {
-  return `${engine} \`${database === undefined ? deployment : `${deployment}/${database}`}\``;
+/** The text form of a reference, for messages. */
+export function formatDeploymentReference(ref: DeploymentReference): string {
+  return ref.database === undefined ? `${ref.engine}:${ref.deployment}` : `${ref.engine}:${ref.deployment}/${ref.database}${ref.user ? `@${ref.user}` : ""}`;
 }

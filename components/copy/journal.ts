@@ -12,8 +12,9 @@
  * The journal is dbstack's, not the application's: introspection leaves it out (introspect/index.ts),
  * so it is never copied, verified or compared.
  */
+import type { EngineKind } from "../model/engineKind";
 import type { Connection } from "./connections";
-import type { CopyEngine } from "./schema";
+import { dialectFor } from "./dialects";
 
 /** The journal table's name in every target. */
 export const JOURNAL_TABLE = "dbstack_copy_journal";
@@ -47,8 +48,8 @@ export interface JournalEntry {
 export const UNFINISHED_STATES: readonly JournalState[] = ["copying", "failed"];
 
 /** The CREATE TABLE for the journal; portable SQL (VARCHAR keys, TEXT values, ISO-8601 text times) so one statement fits all three engines. */
-export function renderJournalCreate(engine: CopyEngine): string {
-  const q = (s: string) => quote(engine, s);
+export function renderJournalCreate(engine: EngineKind): string {
+  const q = (s: string) => dialectFor(engine).quoteIdentifier(s);
   return [
     `CREATE TABLE IF NOT EXISTS ${q(JOURNAL_TABLE)} (`,
     `  ${q("id")} VARCHAR(64) NOT NULL PRIMARY KEY,`,
@@ -64,32 +65,29 @@ export function renderJournalCreate(engine: CopyEngine): string {
 }
 
 /** The INSERT of a new entry, with its parameters (placeholders in the engine's style). */
-export function renderJournalInsert(engine: CopyEngine, entry: JournalEntry): { sql: string; params: unknown[] } {
+export function renderJournalInsert(engine: EngineKind, entry: JournalEntry): { sql: string; params: unknown[] } {
+  const d = dialectFor(engine);
   const cols = ["id", "source", "tables", "state", "backup", "started_at"];
   return {
-    sql: `INSERT INTO ${quote(engine, JOURNAL_TABLE)} (${cols.map((c) => quote(engine, c)).join(", ")}) VALUES (${cols.map((_, i) => placeholder(engine, i)).join(", ")})`,
+    sql: `INSERT INTO ${d.quoteIdentifier(JOURNAL_TABLE)} (${cols.map((c) => d.quoteIdentifier(c)).join(", ")}) VALUES (${cols.map((_, i) => d.placeholder(i)).join(", ")})`,
     params: [entry.id, entry.source, JSON.stringify(entry.tables), entry.state, entry.backup ?? null, entry.startedAt],
   };
 }
 
 /** The UPDATE that moves entry `id` to `state` (stamping finished_at, and the error for `failed`). */
-export function renderJournalUpdate(engine: CopyEngine, id: string, state: JournalState, at: string, error?: string): { sql: string; params: unknown[] } {
-  const q = (s: string) => quote(engine, s);
+export function renderJournalUpdate(engine: EngineKind, id: string, state: JournalState, at: string, error?: string): { sql: string; params: unknown[] } {
+  const d = dialectFor(engine);
+  const q = (s: string) => d.quoteIdentifier(s);
+  const p = (i: number) => d.placeholder(i);
   return {
-    sql: `UPDATE ${q(JOURNAL_TABLE)} SET ${q("state")} = ${placeholder(engine, 0)}, ${q("finished_at")} = ${placeholder(engine, 1)}, ${q("error")} = ${placeholder(engine, 2)} WHERE ${q("id")} = ${placeholder(engine, 3)}`,
+    sql: `UPDATE ${q(JOURNAL_TABLE)} SET ${q("state")} = ${p(0)}, ${q("finished_at")} = ${p(1)}, ${q("error")} = ${p(2)} WHERE ${q("id")} = ${p(3)}`,
     params: [state, at, error ?? null, id],
   };
 }
 
 /** Every table on `conn` (the journal included), as the engine names them. */
 export async function listTables(conn: Connection): Promise<string[]> {
-  const sql =
-    conn.engine === "sqlite"
-      ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-      : conn.engine === "postgres"
-        ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
-        : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1";
-  return (await conn.query(sql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME));
+  return (await conn.query(dialectFor(conn.engine).listTablesSql)).map((r) => String(r.name ?? r.NAME ?? r.TABLE_NAME));
 }
 
 /** Whether the journal table exists on `conn`. */
@@ -100,7 +98,7 @@ export async function journalExists(conn: Connection): Promise<boolean> {
 /** Every entry of the target's journal, oldest first; none when the table does not exist. */
 export async function readJournal(conn: Connection): Promise<JournalEntry[]> {
   if (!(await journalExists(conn))) return [];
-  const q = (s: string) => quote(conn.engine, s);
+  const q = (s: string) => dialectFor(conn.engine).quoteIdentifier(s);
   const rows = await conn.query(
     `SELECT ${["id", "source", "tables", "state", "backup", "started_at", "finished_at", "error"].map(q).join(", ")} FROM ${q(JOURNAL_TABLE)} ORDER BY ${q("started_at")}, ${q("id")}`,
   );
@@ -139,17 +137,8 @@ export async function markJournal(conn: Connection, id: string, state: JournalSt
  * foreign keys join them: PostgreSQL with CASCADE, MariaDB with its foreign key checks off for the
  * session, SQLite with PRAGMA foreign_keys off (it checks them on DROP otherwise).
  */
-export function renderDropTables(engine: CopyEngine, tables: readonly string[]): string[] {
-  if (tables.length === 0) return [];
-  const ordered = [...tables].reverse();
-  switch (engine) {
-    case "postgres":
-      return ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)} CASCADE`);
-    case "mariadb":
-      return ["SET FOREIGN_KEY_CHECKS = 0", ...ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)}`), "SET FOREIGN_KEY_CHECKS = 1"];
-    case "sqlite":
-      return ["PRAGMA foreign_keys = OFF", ...ordered.map((t) => `DROP TABLE IF EXISTS ${quote(engine, t)}`), "PRAGMA foreign_keys = ON"];
-  }
+export function renderDropTables(engine: EngineKind, tables: readonly string[]): string[] {
+  return tables.length === 0 ? [] : dialectFor(engine).renderDropTables([...tables].reverse());
 }
 
 /** Runs renderDropTables on `conn`. */
@@ -160,12 +149,4 @@ export async function dropTables(conn: Connection, tables: readonly string[]): P
 /** A copy id: sortable by time, unique enough for one target (time plus random). */
 export function newCopyId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
-function quote(engine: CopyEngine, name: string): string {
-  return engine === "mariadb" ? `\`${name.replace(/`/g, "``")}\`` : `"${name.replace(/"/g, '""')}"`;
-}
-
-function placeholder(engine: CopyEngine, index: number): string {
-  return engine === "postgres" ? `$${index + 1}` : "?";
 }

@@ -27,9 +27,10 @@ import { createHash } from "crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { homedir, tmpdir } from "os";
 import { join } from "path";
-import { openConnection, parseConnectionUrl, redactUrl, type Connection } from "./connections";
+import { unknownEngine, type EngineKind } from "../model/engineKind";
+import { openConnection, parseConnectionUrl, redactUrl, type Connection, type ConnectionTarget } from "./connections";
+import { dialectFor } from "./dialects";
 import { dropTables, JOURNAL_TABLE, journalExists, listTables, markJournal } from "./journal";
-import type { CopyEngine } from "./schema";
 
 /** The record of one pre-copy backup (its directory's backup.json). */
 export interface BackupRecord {
@@ -37,7 +38,7 @@ export interface BackupRecord {
   dir: string;
   /** The dump or database copy inside `dir`; absent when the target had no tables (nothing to keep). */
   file?: string;
-  engine: CopyEngine;
+  engine: EngineKind;
   /** The target's URL, password replaced by `***`. */
   target: string;
   /** When the backup was taken (ISO 8601, UTC). */
@@ -69,13 +70,13 @@ export function defaultBackupRoot(): string {
 export function targetKey(url: string): string {
   const t = parseConnectionUrl(url);
   const clean = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_").slice(0, 80) || "_";
-  if (t.engine === "sqlite") {
+  if ("path" in t) {
     const name = t.path.split("/").pop() ?? "db";
     return `sqlite-${clean(name)}-${createHash("sha256").update(t.path).digest("hex").slice(0, 12)}`;
   }
   const u = new URL(t.url);
   const host = u.hostname.replace(/^\[|\]$/g, "") || u.searchParams.get("host") || "localhost";
-  const port = u.port || (t.engine === "postgres" ? "5432" : "3306");
+  const port = u.port || String(dialectFor(t.engine).defaultPort);
   const db = decodeURIComponent(u.pathname.replace(/^\//, "")) || decodeURIComponent(u.username) || "_";
   return [t.engine, clean(host), clean(port), clean(db)].join("-");
 }
@@ -160,7 +161,6 @@ export function renderMariadbReplay(defaultsFile: string, database: string): Too
   return { cmd: "mariadb", args: [`--defaults-extra-file=${defaultsFile}`, "--default-character-set=utf8mb4", database], env: {} };
 }
 
-
 export interface BackupOptions {
   /** The backup root (default defaultBackupRoot()). */
   backupDir?: string;
@@ -193,18 +193,59 @@ export async function backupTarget(conn: Connection, url: string, options: Backu
     copiedTables: options.copiedTables,
   };
   if (!empty) {
-    const file = join(dir, conn.engine === "postgres" ? "target.dump" : conn.engine === "mariadb" ? "target.sql" : "target.sqlite");
+    const file = join(dir, BACKUP_FILE[conn.engine]);
     // Created 0600 before the tool writes into it: the tools would create it world-readable under a usual umask.
     closeSync(openSync(file, "wx", 0o600));
-    const t = parseConnectionUrl(url);
-    if (t.engine === "postgres") await runTool(renderPgDump(t.url, file));
-    else if (t.engine === "mariadb") await withDefaultsFile(t.url, (defaults) => runTool(renderMariadbDump(defaults, mariadbDatabase(t.url)), { stdoutFile: file }));
-    else if (conn.native.engine === "sqlite") await conn.native.db.backup(file);
+    await dumpTarget(parseConnectionUrl(url), conn, file);
     chmodSync(file, 0o600);
     record.file = file;
   }
   writeRecord(record);
   return record;
+}
+
+/** The file a target's backup is written to, named for the tool that writes it. */
+const BACKUP_FILE: Record<EngineKind, string> = { postgres: "target.dump", mariadb: "target.sql", sqlite: "target.sqlite" };
+
+/** Writes the backup of target `t` (open as `conn`) into `file` with the engine's own tool. */
+async function dumpTarget(t: ConnectionTarget, conn: Connection, file: string): Promise<void> {
+  switch (t.engine) {
+    case "postgres":
+      return runTool(renderPgDump(t.url, file));
+    case "mariadb":
+      return withDefaultsFile(t.url, (defaults) => runTool(renderMariadbDump(defaults, mariadbDatabase(t.url)), { stdoutFile: file }));
+    case "sqlite":
+      if (conn.native.engine !== "sqlite") throw new Error("an SQLite target needs an SQLite connection");
+      await conn.native.db.backup(file);
+      return;
+    default:
+      return unknownEngine(t);
+  }
+}
+
+/**
+ * Replays the backup `file` into target `t`. SQLite's backup API writes the pages into the live
+ * file under SQLite's own locks (WAL included), which a plain file copy over an open database
+ * would not respect.
+ */
+async function restoreTarget(t: ConnectionTarget, file: string): Promise<void> {
+  switch (t.engine) {
+    case "postgres":
+      return runTool(renderPgRestore(t.url, file));
+    case "mariadb":
+      return withDefaultsFile(t.url, (defaults) => runTool(renderMariadbReplay(defaults, mariadbDatabase(t.url)), { stdinFile: file }));
+    case "sqlite": {
+      const src = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        await src.backup(t.path);
+      } finally {
+        src.close();
+      }
+      return;
+    }
+    default:
+      return unknownEngine(t);
+  }
 }
 
 /** The backups of the target `url` names, newest first (rolled-back ones included, marked). */
@@ -265,7 +306,8 @@ export async function rollbackCopy(options: RollbackOptions): Promise<RollbackRe
   say(`rolling back ${t.engine} ${target} to the backup taken ${backup.takenAt} before copy ${backup.copyId} (${backup.dir})`);
 
   let dropped: string[] = [];
-  if (!(t.engine === "sqlite" && backup.file)) {
+  // A database file's backup replaces the whole file; a dump only brings back what it holds.
+  if (!("path" in t && backup.file)) {
     // The copy's tables are not in the dump: they go first. The journal goes too when the copy
     // created it; otherwise the dump brings back its earlier rows (or, for an empty target, its
     // entry for this copy is marked rolled back).
@@ -280,20 +322,7 @@ export async function rollbackCopy(options: RollbackOptions): Promise<RollbackRe
       await conn.close().catch(() => undefined);
     }
   }
-  if (backup.file) {
-    if (t.engine === "postgres") await runTool(renderPgRestore(t.url, backup.file));
-    else if (t.engine === "mariadb") await withDefaultsFile(t.url, (defaults) => runTool(renderMariadbReplay(defaults, mariadbDatabase(t.url)), { stdinFile: backup.file }));
-    else {
-      // The backup API writes the pages into the live file under SQLite's own locks (WAL
-      // included), which a plain file copy over an open database would not respect.
-      const src = new Database(backup.file, { readonly: true, fileMustExist: true });
-      try {
-        await src.backup(t.path);
-      } finally {
-        src.close();
-      }
-    }
-  }
+  if (backup.file) await restoreTarget(t, backup.file);
   const done = { ...backup, rolledBackAt: new Date().toISOString() };
   writeRecord(done);
   return { target, backup: done, dropped, restoredFrom: backup.file };

@@ -6,8 +6,7 @@
  * name is kept beside it for the messages a user reads.
  */
 
-/** The engines data moves between. */
-export type CopyEngine = "sqlite" | "postgres" | "mariadb";
+import type { EngineKind } from "../model/engineKind";
 
 /** A column's type, reduced to what every engine can say about it. */
 export type TypeClass =
@@ -25,6 +24,29 @@ export type TypeClass =
   | { kind: "uuid" }
   /** Anything else: copied as text only when the user allows it by name. */
   | { kind: "other"; name: string };
+
+/** A short, readable spelling of a class for conversion ids and messages, e.g. "decimal(40,2)", "text(100)". */
+export function describeType(t: TypeClass): string {
+  switch (t.kind) {
+    case "integer":
+      return `${t.unsigned ? "unsigned " : ""}int${t.bytes * 8}`;
+    case "decimal":
+      return t.precision === undefined ? "decimal" : `decimal(${t.precision},${t.scale ?? 0})`;
+    case "float":
+      return `float${t.bytes * 8}`;
+    case "text":
+      return t.maxLength === undefined ? "text" : `${t.fixed ? "char" : "text"}(${t.maxLength})`;
+    case "binary":
+      return t.maxLength === undefined ? "binary" : `binary(${t.maxLength})`;
+    case "timestamp":
+      return t.withTimeZone ? "timestamptz" : "timestamp";
+    case "other":
+      return t.name;
+    default:
+      return t.kind;
+  }
+}
+
 
 export interface Column {
   name: string;
@@ -84,7 +106,7 @@ export interface Unsupported {
 }
 
 export interface Schema {
-  engine: CopyEngine;
+  engine: EngineKind;
   /** Tables in an order where every referenced table precedes the tables that reference it (self-references aside). */
   tables: Table[];
 }

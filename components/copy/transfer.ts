@@ -15,8 +15,11 @@
  */
 import type { Connection as MysqlCoreConnection } from "mysql2";
 import { from as copyFrom } from "pg-copy-streams";
+import { unknownEngine, type EngineKind } from "../model/engineKind";
 import type { Connection } from "./connections";
-import type { Column, Conversion, CopyEngine, Table, TypeClass } from "./schema";
+import { dialectFor, type Dialect } from "./dialects";
+import { isUnholdable } from "./dialects/dialect";
+import type { Column, Conversion, Table, TypeClass } from "./schema";
 import {
   asText,
   canonicalBoolean,
@@ -79,17 +82,17 @@ export function nulConversionId(table: string, column: string): string {
 }
 
 /** The id a user allows to have PostgreSQL's infinity/-infinity written as the target's latest/earliest time. */
-export function infinityConversionId(table: string, column: string, target: CopyEngine): string {
+export function infinityConversionId(table: string, column: string, target: EngineKind): string {
   return `${table}.${column}:infinity->${target}`;
 }
 
 /** The id a user allows to have dates before year 1 (BC) written as NULL into a target that cannot hold them. */
-export function bcConversionId(table: string, column: string, target: CopyEngine): string {
+export function bcConversionId(table: string, column: string, target: EngineKind): string {
   return `${table}.${column}:bc->${target}`;
 }
 
 /** The id that allows writing NaN and ±Infinity of a number column as NULL into `target`. */
-export function nonFiniteConversionId(table: string, column: string, target: CopyEngine): string {
+export function nonFiniteConversionId(table: string, column: string, target: EngineKind): string {
   return `${table}.${column}:nonfinite->${target}`;
 }
 
@@ -99,11 +102,8 @@ export function nonFiniteConversionId(table: string, column: string, target: Cop
  * ±Infinity (its client would write them into the statement's text, where NaN reads as a column
  * name); SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
  */
-export function unholdableNumber(target: CopyEngine, value: unknown): boolean {
-  const text = typeof value === "number" ? String(value) : typeof value === "string" ? value.trim() : "";
-  const nan = /^[-+]?nan$/i.test(text);
-  const inf = /^[-+]?inf(inity)?$/i.test(text);
-  return target === "mariadb" ? nan || inf : target === "sqlite" ? nan : false;
+export function unholdableNumber(target: EngineKind, value: unknown): boolean {
+  return isUnholdable(dialectFor(target).unholdableNumbers, value);
 }
 
 /** Raised when a value cannot be copied without loss and the user did not allow it. */
@@ -121,13 +121,14 @@ export class LossyValueError extends Error {
  * The columns as verification reduces them: by the source column's class, with NUL dropped from
  * text when the target is PostgreSQL and the user allowed it.
  */
-export function canonicalColumns(pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): CanonicalColumn[] {
+export function canonicalColumns(pair: TablePair, targetEngine: EngineKind, allow: readonly string[] = []): CanonicalColumn[] {
+  const target = dialectFor(targetEngine);
   return pair.source.columns.map((c) => ({
     name: c.name,
     type: c.type,
-    stripNul: targetEngine === "postgres" && allow.includes(nulConversionId(pair.source.name, c.name)),
-    clampInfinity: targetEngine !== "postgres" && allow.includes(infinityConversionId(pair.source.name, c.name, targetEngine)),
-    bcAsNull: targetEngine !== "postgres" && allow.includes(bcConversionId(pair.source.name, c.name, targetEngine)),
+    stripNul: target.refusesNul && allow.includes(nulConversionId(pair.source.name, c.name)),
+    clampInfinity: !target.holdsSpecialDates && allow.includes(infinityConversionId(pair.source.name, c.name, targetEngine)),
+    bcAsNull: !target.holdsSpecialDates && allow.includes(bcConversionId(pair.source.name, c.name, targetEngine)),
     unholdableAsNull: allow.includes(nonFiniteConversionId(pair.source.name, c.name, targetEngine)) ? (v: unknown) => unholdableNumber(targetEngine, v) : undefined,
   }));
 }
@@ -158,7 +159,7 @@ export async function transferTables(
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
       let rows = 0;
       progress.start(pair.source.name);
-      if (target.engine === "postgres") {
+      if (dialectFor(target.engine).loadsCopyText) {
         rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
       } else {
         const writer = await batchWriter(target, pair.target);
@@ -207,16 +208,7 @@ export async function transferTables(
 async function largestFirst(source: Connection, tables: readonly TablePair[]): Promise<TablePair[]> {
   const estimate = async (name: string): Promise<number> => {
     try {
-      if (source.engine === "sqlite") {
-        const [r] = await source.query(`SELECT max(rowid) - min(rowid) + 1 AS n FROM ${quoteIdent("sqlite", name)}`);
-        return Number(r?.n ?? 0);
-      }
-      if (source.engine === "postgres") {
-        const [r] = await source.query("SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = to_regclass($1)", [quoteIdent("postgres", name)]);
-        return Number(r?.n ?? 0);
-      }
-      const [r] = await source.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", [name]);
-      return Number(r?.n ?? r?.N ?? 0);
+      return await dialectFor(source.engine).estimateRows(source, name);
     } catch {
       return 0; // e.g. an SQLite WITHOUT ROWID table
     }
@@ -233,13 +225,14 @@ async function largestFirst(source: Connection, tables: readonly TablePair[]): P
  * when every column has a canonical SQL form and the server's hash agrees with ours; otherwise,
  * and on the other engines, the rows are read back and hashed here.
  */
-export async function checksumTable(conn: Connection, pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): Promise<TableChecksum> {
+export async function checksumTable(conn: Connection, pair: TablePair, targetEngine: EngineKind, allow: readonly string[] = []): Promise<TableChecksum> {
   const columns = canonicalColumns(pair, targetEngine, allow);
-  if (conn.engine === "postgres" && (await serverHashAgrees(conn))) {
+  const d = dialectFor(conn.engine);
+  if (d.checksumsInServer && (await serverHashAgrees(conn))) {
     const sql = renderPgChecksumQuery(
       pair.target.name,
       columns.map((c, i) => ({ source: c, target: pair.target.columns[i] })),
-      (n) => quoteIdent("postgres", n),
+      (n) => d.quoteIdentifier(n),
     );
     if (sql !== undefined) {
       const [r] = await conn.query(sql);
@@ -326,7 +319,7 @@ class PgCopy {
     private readonly target: Connection,
     table: Table,
   ) {
-    this.sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+    this.sql = renderCopyFrom(table);
   }
 
   async write(text: string): Promise<void> {
@@ -380,19 +373,7 @@ class PgCopy {
 
 /** Starts the source's consistent snapshot (see the file header). */
 export async function beginSnapshot(conn: Connection): Promise<void> {
-  switch (conn.engine) {
-    case "sqlite":
-      // A deferred read transaction: its snapshot (WAL) or shared lock (rollback journal) holds until COMMIT.
-      await conn.query("BEGIN");
-      return;
-    case "postgres":
-      await conn.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      return;
-    case "mariadb":
-      await conn.query("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
-      await conn.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-      return;
-  }
+  for (const sql of dialectFor(conn.engine).snapshotStatements) await conn.query(sql);
 }
 
 /** Ends the snapshot (a read-only transaction: nothing to keep, so a rollback). */
@@ -400,14 +381,15 @@ export async function endSnapshot(conn: Connection): Promise<void> {
   await conn.query("ROLLBACK").catch(() => undefined);
 }
 
-/** Quotes an identifier for an engine (double quotes; backticks for MariaDB), doubling the quote inside. */
-export function quoteIdent(engine: CopyEngine, name: string): string {
-  return engine === "mariadb" ? `\`${name.replace(/`/g, "``")}\`` : `"${name.replace(/"/g, '""')}"`;
+function selectAll(engine: EngineKind, table: Table): string {
+  const q = (n: string) => dialectFor(engine).quoteIdentifier(n);
+  return `SELECT ${table.columns.map((c) => q(c.name)).join(", ")} FROM ${q(table.name)}`;
 }
 
-function selectAll(engine: CopyEngine, table: Table): string {
-  const cols = table.columns.map((c) => quoteIdent(engine, c.name)).join(", ");
-  return `SELECT ${cols} FROM ${quoteIdent(engine, table.name)}`;
+/** PostgreSQL's `COPY table (columns) FROM STDIN` for `table`. */
+function renderCopyFrom(table: Table): string {
+  const q = (n: string) => dialectFor("postgres").quoteIdentifier(n);
+  return `COPY ${q(table.name)} (${table.columns.map((c) => q(c.name)).join(", ")}) FROM STDIN`;
 }
 
 /**
@@ -481,6 +463,8 @@ export async function* readRows(conn: Connection, table: Table, batchRows: numbe
       }
       return;
     }
+    default:
+      return unknownEngine(native);
   }
 }
 
@@ -508,8 +492,9 @@ function inTransaction(conn: Connection): boolean {
  */
 export async function batchWriter(target: Connection, table: Table): Promise<(rows: unknown[][]) => Promise<void>> {
   const native = target.native;
-  const cols = table.columns.map((c) => quoteIdent(target.engine, c.name)).join(", ");
-  const name = quoteIdent(target.engine, table.name);
+  const q = (n: string) => dialectFor(target.engine).quoteIdentifier(n);
+  const cols = table.columns.map((c) => q(c.name)).join(", ");
+  const name = q(table.name);
   switch (native.engine) {
     case "sqlite": {
       const insert = native.db.prepare(`INSERT INTO ${name} (${cols}) VALUES (${table.columns.map(() => "?").join(", ")})`);
@@ -542,6 +527,8 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
         }
       };
     }
+    default:
+      return unknownEngine(native);
   }
 }
 
@@ -549,7 +536,7 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
 function pgCopyWriter(target: Connection, table: Table): (text: string) => Promise<void> {
   if (target.native.engine !== "postgres") throw new Error("pgCopyWriter needs a PostgreSQL target");
   const client = target.native.client;
-  const sql = `COPY ${quoteIdent("postgres", table.name)} (${table.columns.map((c) => quoteIdent("postgres", c.name)).join(", ")}) FROM STDIN`;
+  const sql = renderCopyFrom(table);
   return async (text) => {
     // One COPY statement is one transaction: the batch lands whole or not at all.
     const stream = client.query(copyFrom(sql));
@@ -777,15 +764,16 @@ export function escapeCopy(value: string): string {
  * Returns a function that turns a source row into the values the target's writer takes
  * (see toTargetValue), checking for NUL in text bound for PostgreSQL.
  */
-export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: readonly string[] = []): (row: readonly unknown[]) => unknown[] {
+export function rowConverter(pair: TablePair, targetEngine: EngineKind, allow: readonly string[] = []): (row: readonly unknown[]) => unknown[] {
+  const target = dialectFor(targetEngine);
   // Translation keeps columns one to one and in order (names differ only when a rename was allowed).
   const plans = pair.source.columns.map((src, i) => {
     const tgt: Column = pair.target.columns[i] ?? src;
     const nulId = nulConversionId(pair.source.name, src.name);
     const infId = infinityConversionId(pair.source.name, src.name, targetEngine);
     const bcId = bcConversionId(pair.source.name, src.name, targetEngine);
-    const dated = targetEngine !== "postgres" && (tgt.type.kind === "date" || tgt.type.kind === "timestamp");
-    const numeric = targetEngine !== "postgres" && (tgt.type.kind === "float" || tgt.type.kind === "decimal");
+    const dated = !target.holdsSpecialDates && (tgt.type.kind === "date" || tgt.type.kind === "timestamp");
+    const numeric = target.unholdableNumbers.length > 0 && (tgt.type.kind === "float" || tgt.type.kind === "decimal");
     const nonFiniteId = nonFiniteConversionId(pair.source.name, src.name, targetEngine);
     return { src, tgt, nulId, stripNul: allow.includes(nulId), dated, infId, bcId, clamp: allow.includes(infId), bcNull: allow.includes(bcId), numeric, nonFiniteId, nonFiniteNull: allow.includes(nonFiniteId) };
   });
@@ -811,7 +799,7 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
         raw = null;
       }
       let v = toTargetValue(raw, p.tgt.type, targetEngine);
-      if (targetEngine === "postgres" && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
+      if (target.refusesNul && typeof v === "string" && v.includes("\u0000") && p.tgt.type.kind !== "binary") {
         if (!p.stripNul) {
           throw new LossyValueError(
             p.nulId,
@@ -832,16 +820,15 @@ export function rowConverter(pair: TablePair, targetEngine: CopyEngine, allow: r
  * column of class `type`: strings for PostgreSQL's COPY text (bytea as `\x` hex), strings,
  * numbers and Buffers for MariaDB, BigInt/number/string/Buffer for SQLite.
  */
-export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngine): unknown {
+export function toTargetValue(value: unknown, type: TypeClass, engine: EngineKind): unknown {
   if (value === null || value === undefined) return null;
+  const target = dialectFor(engine);
   switch (type.kind) {
     case "integer": {
-      const s = canonicalInteger(value);
-      return engine === "sqlite" ? BigInt(s) : s;
+      return target.values.integer(canonicalInteger(value));
     }
     case "boolean": {
-      const b = canonicalBoolean(value);
-      return engine === "postgres" ? (b ? "t" : "f") : b ? 1 : 0;
+      return target.values.boolean(canonicalBoolean(value));
     }
     case "decimal": {
       const d = canonicalDecimal(decimalInput(value, type.scale));
@@ -850,11 +837,11 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
     }
     case "float": {
       const n = typeof value === "number" ? value : Number(typeof value === "string" ? value.trim() : String(value));
-      return engine === "postgres" ? String(n) : n;
+      return target.values.float(n);
     }
     case "binary": {
       const buf = Buffer.isBuffer(value) ? value : value instanceof Uint8Array ? Buffer.from(value) : Buffer.from(textOf(value), "utf8");
-      return engine === "postgres" ? `\\x${buf.toString("hex")}` : buf;
+      return target.values.binary(buf);
     }
     case "date":
       if (typeof value === "string" && (specialDate(value) === "infinity" || specialDate(value) === "-infinity")) return specialDate(value);
@@ -865,7 +852,7 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
       // infinity reaches here only for PostgreSQL (rowConverter clamps or refuses it for the others).
       const special = typeof value === "string" ? specialDate(value) : undefined;
       if (special === "infinity" || special === "-infinity") return special;
-      return type.withTimeZone ? instantText(value, engine) : wallClockText(value);
+      return type.withTimeZone ? instantText(value, target) : wallClockText(value);
     }
     case "json":
       return textOf(value);
@@ -877,14 +864,14 @@ export function toTargetValue(value: unknown, type: TypeClass, engine: CopyEngin
   }
 }
 
-/** An instant as UTC text: PostgreSQL with `+00`, SQLite with `+00:00`, MariaDB bare (its session zone is UTC). */
-function instantText(value: unknown, engine: CopyEngine): string {
+/** An instant as UTC text, followed by the target's suffix (PostgreSQL `+00`, SQLite `+00:00`, MariaDB none). */
+function instantText(value: unknown, target: Dialect): string {
   const p = parseTimestamp(value);
   const u = toUtc(p);
   const text = `${u.date} ${pad2(u.hour)}:${pad2(u.minute)}:${pad2(u.second)}${p.fraction ? `.${p.fraction}` : ""}`;
   // BC (only from PostgreSQL, only back into it: the others refuse it in rowConverter).
   if (u.bc) return `${text}+00 BC`;
-  return engine === "postgres" ? `${text}+00` : engine === "sqlite" ? `${text}+00:00` : text;
+  return `${text}${target.values.instantSuffix}`;
 }
 
 /** A wall-clock timestamp as `YYYY-MM-DD HH:MM:SS[.f]` (an instant's UTC wall clock when it has an offset). */
@@ -964,34 +951,34 @@ export function renderTable(header: string[], rows: string[][]): string[] {
  * (findNulConversions); PostgreSQL's infinity/-infinity and dates before year 1 (BC) into
  * MariaDB or SQLite (findSpecialDateConversions).
  */
-export async function findValueConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
-  if (targetEngine === "postgres") return findNulConversions(source, tables);
-  return [...(await findSpecialDateConversions(source, tables, targetEngine)), ...(await findNonFiniteConversions(source, tables, targetEngine))];
+export async function findValueConversions(source: Connection, tables: readonly Table[], targetEngine: EngineKind): Promise<Conversion[]> {
+  return [
+    ...(await findNulConversions(source, tables, targetEngine)),
+    ...(await findSpecialDateConversions(source, tables, targetEngine)),
+    ...(await findNonFiniteConversions(source, tables, targetEngine)),
+  ];
 }
 
 /**
  * The number columns holding NaN or ±Infinity (PostgreSQL's float and numeric, SQLite's REAL),
- * for a copy into an engine that cannot hold them (refusesNonFinite): one query per such column.
+ * for a copy into an engine that cannot hold them: one query per such column.
  */
-export async function findNonFiniteConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
-  if (targetEngine === "postgres" || source.engine === "mariadb") return [];
+export async function findNonFiniteConversions(source: Connection, tables: readonly Table[], targetEngine: EngineKind): Promise<Conversion[]> {
+  const from = dialectFor(source.engine);
+  const values = dialectFor(targetEngine).unholdableNumbers;
+  if (values.length === 0 || from.nonFiniteTest === undefined) return [];
+  const infinite = values.includes("Infinity");
   const out: Conversion[] = [];
   for (const t of tables) {
     for (const c of t.columns.filter((col) => col.type.kind === "float" || col.type.kind === "decimal")) {
-      const q = quoteIdent(source.engine, c.name);
-      const special = targetEngine === "mariadb" ? "'NaN', 'Infinity', '-Infinity'" : "'NaN'";
-      const test =
-        source.engine === "postgres"
-          ? `${q}::text IN (${special})`
-          : // SQLite holds ±Infinity (a REAL beyond every finite double), never NaN.
-            targetEngine === "mariadb" ? `typeof(${q}) = 'real' AND abs(${q}) > 1.7976931348623157e308` : "0";
-      const hit = await source.query(`SELECT 1 AS hit FROM ${quoteIdent(source.engine, t.name)} WHERE ${test} LIMIT 1`);
+      const test = from.nonFiniteTest(from.quoteIdentifier(c.name), values);
+      const hit = await source.query(`SELECT 1 AS hit FROM ${from.quoteIdentifier(t.name)} WHERE ${test} LIMIT 1`);
       if (hit.length) {
         out.push({
           id: nonFiniteConversionId(t.name, c.name, targetEngine),
           table: t.name,
           column: c.name,
-          message: `${t.name}.${c.name} holds ${targetEngine === "mariadb" ? "NaN or Infinity" : "NaN"}, which ${targetEngine} cannot hold: ${targetEngine === "mariadb" ? "they are" : "it is"} written as NULL`,
+          message: `${t.name}.${c.name} holds ${infinite ? "NaN or Infinity" : "NaN"}, which ${targetEngine} cannot hold: ${infinite ? "they are" : "it is"} written as NULL`,
           lossy: true,
         });
       }
@@ -1004,17 +991,16 @@ export async function findNonFiniteConversions(source: Connection, tables: reado
  * The date and timestamp columns of a PostgreSQL source holding infinity/-infinity or BC dates,
  * for a copy into MariaDB or SQLite (neither holds them): one scan per table that has such columns.
  */
-export async function findSpecialDateConversions(source: Connection, tables: readonly Table[], targetEngine: CopyEngine): Promise<Conversion[]> {
-  if (source.engine !== "postgres" || targetEngine === "postgres") return [];
+export async function findSpecialDateConversions(source: Connection, tables: readonly Table[], targetEngine: EngineKind): Promise<Conversion[]> {
+  const from = dialectFor(source.engine);
+  if (from.specialDateProbes === undefined || dialectFor(targetEngine).holdsSpecialDates) return [];
+  const probe = from.specialDateProbes;
   const out: Conversion[] = [];
   for (const t of tables) {
     const cols = t.columns.filter((c) => c.type.kind === "date" || c.type.kind === "timestamp");
     if (cols.length === 0) continue;
-    const probes = cols.flatMap((c, i) => {
-      const q = quoteIdent("postgres", c.name);
-      return [`coalesce(bool_or(NOT isfinite(${q})), false) AS inf${i}`, `coalesce(bool_or(isfinite(${q}) AND ${q} < '0001-01-01'), false) AS bc${i}`];
-    });
-    const [r] = await source.query(`SELECT ${probes.join(", ")} FROM ${quoteIdent("postgres", t.name)}`);
+    const probes = cols.flatMap((c, i) => probe(from.quoteIdentifier(c.name), i));
+    const [r] = await source.query(`SELECT ${probes.join(", ")} FROM ${from.quoteIdentifier(t.name)}`);
     cols.forEach((c, i) => {
       if (r[`inf${i}`] === true) {
         out.push({
@@ -1044,16 +1030,15 @@ export async function findSpecialDateConversions(source: Connection, tables: rea
  * copy into PostgreSQL (which cannot store NUL in text): each a lossy conversion with the id
  * that allows dropping the NUL. Only SQLite and MariaDB can hold such values.
  */
-export async function findNulConversions(source: Connection, tables: readonly Table[]): Promise<Conversion[]> {
-  if (source.engine === "postgres") return [];
+export async function findNulConversions(source: Connection, tables: readonly Table[], targetEngine: EngineKind): Promise<Conversion[]> {
+  const from = dialectFor(source.engine);
+  if (!dialectFor(targetEngine).refusesNul || from.nulTest === undefined) return [];
   const out: Conversion[] = [];
   for (const t of tables) {
     const cols = t.columns.filter((c) => ["text", "json", "other", "uuid"].includes(c.type.kind));
     for (const c of cols) {
-      const q = quoteIdent(source.engine, c.name);
-      // Compared as bytes: SQLite's text functions stop at a NUL.
-      const test = source.engine === "sqlite" ? `instr(CAST(${q} AS BLOB), x'00') > 0` : `INSTR(CAST(${q} AS BINARY), X'00') > 0`;
-      const hit = await source.query(`SELECT 1 AS hit FROM ${quoteIdent(source.engine, t.name)} WHERE ${test} LIMIT 1`);
+      const test = from.nulTest(from.quoteIdentifier(c.name));
+      const hit = await source.query(`SELECT 1 AS hit FROM ${from.quoteIdentifier(t.name)} WHERE ${test} LIMIT 1`);
       if (hit.length) {
         out.push({
           id: nulConversionId(t.name, c.name),

@@ -6,7 +6,9 @@
  * identifier-length conversion was allowed. The result's TypeClasses are ones the target can
  * hold exactly; ddl.ts turns each into the target's type name.
  *
- * Rules (source class -> PostgreSQL | MariaDB | SQLite; "lossy" = refused unless allowed):
+ * Rules (source class -> PostgreSQL | MariaDB | SQLite; "lossy" = refused unless allowed). This file
+ * applies what every target shares; each target's own part lives in its dialect (dialects/<engine>.ts:
+ * fitType, fitTable, the naming and default members):
  *
  * | class                      | PostgreSQL                         | MariaDB                                   | SQLite                                  |
  * |----------------------------|------------------------------------|-------------------------------------------|-----------------------------------------|
@@ -55,7 +57,10 @@
  * (`<table>.<name>:expression-index`, `:partial-index`, `:generated-column`, `:check-constraint`).
  */
 import { createHash } from "crypto";
-import type { Column, Conversion, CopyEngine, ForeignKey, Index, Schema, Table, TypeClass } from "./schema";
+import type { EngineKind } from "../model/engineKind";
+import { dialectFor, type Dialect, type NeutralDefault } from "./dialects";
+import type { NoteConversion } from "./dialects/dialect";
+import { describeType, type Column, type Conversion, type ForeignKey, type Index, type Schema, type Table, type TypeClass } from "./schema";
 
 /** The result of translate(): tables ready for ddl.ts, and what the translation changed. */
 export interface Translation {
@@ -63,77 +68,28 @@ export interface Translation {
   conversions: Conversion[];
 }
 
-/** Longest identifier each engine keeps (PostgreSQL counts bytes; MariaDB characters). */
-export function identifierFits(target: CopyEngine, name: string): boolean {
-  if (target === "postgres") return Buffer.byteLength(name, "utf8") <= 63;
-  if (target === "mariadb") return [...name].length <= 64;
-  return true;
-}
-
 /** `name` cut to the target's limit with an 8-hex-digit hash of the full name, so distinct names stay distinct. */
-export function shortenIdentifier(target: CopyEngine, name: string): string {
-  if (identifierFits(target, name)) return name;
+export function shortenIdentifier(target: Dialect, name: string): string {
+  if (target.identifierFits(name)) return name;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   const chars = [...name];
-  while (chars.length > 0 && !identifierFits(target, `${chars.join("")}_${hash}`)) chars.pop();
+  while (chars.length > 0 && !target.identifierFits(`${chars.join("")}_${hash}`)) chars.pop();
   return `${chars.join("")}_${hash}`;
 }
 
-/** A short, readable spelling of a class for conversion ids and messages, e.g. "decimal(40,2)", "text(100)". */
-export function describeType(t: TypeClass): string {
-  switch (t.kind) {
-    case "integer":
-      return `${t.unsigned ? "unsigned " : ""}int${t.bytes * 8}`;
-    case "decimal":
-      return t.precision === undefined ? "decimal" : `decimal(${t.precision},${t.scale ?? 0})`;
-    case "float":
-      return `float${t.bytes * 8}`;
-    case "text":
-      return t.maxLength === undefined ? "text" : `${t.fixed ? "char" : "text"}(${t.maxLength})`;
-    case "binary":
-      return t.maxLength === undefined ? "binary" : `binary(${t.maxLength})`;
-    case "timestamp":
-      return t.withTimeZone ? "timestamptz" : "timestamp";
-    case "other":
-      return t.name;
-    default:
-      return t.kind;
-  }
-}
-
-/** MariaDB's longest VARCHAR in utf8mb4 characters, and the longest index key (3072 bytes) in them. */
-const MARIADB_MAX_VARCHAR = 16383;
-const MARIADB_KEY_CHARS = 768;
-export const MARIADB_KEY_BYTES = 3072;
-/** Bytes a MariaDB row's columns may take together (BLOB/TEXT bodies live outside it). */
-const MARIADB_ROW_LIMIT = 65535;
-
-/** A default expression reduced to what can be said in every engine. */
-type NeutralDefault =
-  | { kind: "number"; text: string }
-  | { kind: "string"; value: string }
-  | { kind: "bool"; value: boolean }
-  | { kind: "now" }
-  | { kind: "today" }
-  | { kind: "timeNow" };
-
 /** Reads a source default expression into a NeutralDefault; undefined when it is something else (a function call, an expression). */
-export function parseDefault(engine: CopyEngine, expr: string): NeutralDefault | undefined {
+export function parseDefault(engine: EngineKind, expr: string): NeutralDefault | undefined {
+  const source = dialectFor(engine);
   let e = expr.trim();
   for (;;) {
     const before = e;
-    // (expr) in SQLite and PostgreSQL; 'x'::text and 42::bigint casts in PostgreSQL.
+    // (expr) in SQLite and PostgreSQL; casts such as PostgreSQL's 'x'::text and 42::bigint.
     if (/^\((.*)\)$/s.test(e)) e = e.slice(1, -1).trim();
-    if (engine === "postgres") e = e.replace(/::[a-z_][a-z0-9_ ]*(\(\d+(,\d+)?\))?(\[\])?$/i, "").trim();
+    e = source.stripDefaultCast(e);
     if (e === before) break;
   }
   if (/^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(e)) return { kind: "number", text: e.replace(/^\+/, "") };
-  if (/^'(?:[^'\\]|''|\\.)*'$/s.test(e)) {
-    let v = e.slice(1, -1).replace(/''/g, "'");
-    if (engine === "mariadb") v = v.replace(/\\(.)/gs, (_, c: string) => ({ n: "\n", t: "\t", r: "\r", "0": "\0" })[c] ?? c);
-    if (engine === "postgres" && /^[-+]?\d+(\.\d+)?$/.test(v) && /::(integer|bigint|smallint|numeric)/i.test(expr)) return { kind: "number", text: v };
-    return { kind: "string", value: v };
-  }
+  if (/^'(?:[^'\\]|''|\\.)*'$/s.test(e)) return source.stringDefault(e.slice(1, -1).replace(/''/g, "'"), expr);
   if (/^true$/i.test(e)) return { kind: "bool", value: true };
   if (/^false$/i.test(e)) return { kind: "bool", value: false };
   if (/^(current_timestamp|now|localtimestamp|transaction_timestamp|statement_timestamp)(\s*\(\s*\d*\s*\))?$/i.test(e)) return { kind: "now" };
@@ -144,25 +100,19 @@ export function parseDefault(engine: CopyEngine, expr: string): NeutralDefault |
   return undefined;
 }
 
-/** A string literal in the target's syntax (MariaDB treats backslashes as escapes). */
-export function stringLiteral(target: CopyEngine, value: string): string {
-  const body = value.replace(/'/g, "''");
-  return target === "mariadb" ? `'${body.replace(/\\/g, "\\\\")}'` : `'${body}'`;
-}
-
 /** The default for a column of class `type` on `target`, or undefined when the neutral default does not apply to it. */
-function renderDefault(target: CopyEngine, d: NeutralDefault, type: TypeClass): string | undefined {
+function renderDefault(target: Dialect, d: NeutralDefault, type: TypeClass): string | undefined {
   switch (d.kind) {
     case "number":
       if (type.kind === "boolean") {
         if (d.text !== "0" && d.text !== "1") return undefined;
-        return target === "postgres" ? (d.text === "1" ? "true" : "false") : d.text;
+        return target.booleanDefault(d.text === "1");
       }
       if (type.kind === "integer" || type.kind === "decimal" || type.kind === "float") return d.text;
-      return stringLiteral(target, d.text);
+      return target.stringLiteral(d.text);
     case "bool":
       if (type.kind !== "boolean") return undefined;
-      return target === "postgres" ? String(d.value) : d.value ? "1" : "0";
+      return target.booleanDefault(d.value);
     case "string":
       if (type.kind === "boolean") {
         const v = d.value.toLowerCase();
@@ -172,28 +122,19 @@ function renderDefault(target: CopyEngine, d: NeutralDefault, type: TypeClass): 
       if (type.kind === "integer" || type.kind === "float" || type.kind === "decimal") {
         return /^[-+]?\d+(\.\d+)?$/.test(d.value) ? d.value : undefined;
       }
-      return stringLiteral(target, d.value);
+      return target.stringLiteral(d.value);
     case "now":
-      if (type.kind !== "timestamp") return undefined;
-      if (target === "mariadb") return `current_timestamp(${mariadbFsp(type)})`;
-      return "CURRENT_TIMESTAMP";
+      return type.kind === "timestamp" ? target.nowDefault(type) : undefined;
     case "today":
-      if (type.kind !== "date") return undefined;
-      return target === "mariadb" ? "(curdate())" : "CURRENT_DATE";
+      return type.kind === "date" ? target.todayDefault : undefined;
     case "timeNow":
-      if (type.kind !== "time") return undefined;
-      return target === "mariadb" ? "(curtime(6))" : "CURRENT_TIME";
+      return type.kind === "time" ? target.timeNowDefault : undefined;
   }
 }
 
-/** Fractional second digits a MariaDB DATETIME gets for a timestamp class (MariaDB stops at 6). */
-export function mariadbFsp(t: TypeClass): number {
-  return t.kind === "timestamp" ? Math.min(t.fractionalDigits ?? 6, 6) : 6;
-}
-
 interface Ctx {
-  source: CopyEngine;
-  target: CopyEngine;
+  source: EngineKind;
+  target: Dialect;
   conversions: Conversion[];
 }
 
@@ -201,69 +142,28 @@ function note(ctx: Ctx, table: string, column: string, id: string, message: stri
   ctx.conversions.push({ id: column === "" ? `${table}:${id}` : `${table}.${column}:${id}`, table, column, message, lossy });
 }
 
-/** The class a column has on the target, before the per-table MariaDB adjustments. */
+/** The class a column has on the target, before the target's per-table adjustments. */
 function translateType(ctx: Ctx, table: Table, col: Column): { type: TypeClass; autoIncrement: boolean } {
   const { target } = ctx;
   const t = col.type;
   const change = (to: TypeClass, lossy: boolean, why: string) => {
-    note(ctx, table.name, col.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${col.name} (${col.sourceType}) becomes ${describeType(to)} in ${target}: ${why}`, lossy);
+    note(ctx, table.name, col.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${col.name} (${col.sourceType}) becomes ${describeType(to)} in ${target.kind}: ${why}`, lossy);
     return to;
   };
   let autoIncrement = col.autoIncrement;
-  let type: TypeClass = t;
-  switch (t.kind) {
-    case "integer":
-      if (target === "postgres") {
-        if (!t.unsigned) type = { kind: "integer", bytes: t.bytes === 1 ? 2 : t.bytes };
-        else if (t.bytes < 8) type = { kind: "integer", bytes: (t.bytes === 1 ? 2 : t.bytes * 2) as 2 | 4 | 8 };
-        else if (col.autoIncrement) type = change({ kind: "integer", bytes: 8 }, true, "PostgreSQL has no unsigned 64-bit integer; an identity column must be bigint, so values above 9223372036854775807 fail the copy");
-        else type = change({ kind: "decimal", precision: 20, scale: 0 }, false, "PostgreSQL has no unsigned 64-bit integer; numeric(20,0) holds every value");
-      } else if (target === "sqlite" && t.unsigned && t.bytes === 8) {
-        type = change({ kind: "integer", bytes: 8 }, true, "SQLite integers are signed 64-bit; values above 9223372036854775807 fail the copy");
-      }
-      break;
-    case "decimal":
-      if (target === "postgres" && t.precision !== undefined && t.precision > 1000) type = { kind: "decimal" };
-      if (target === "mariadb") {
-        if (t.precision === undefined) {
-          type = change({ kind: "decimal", precision: 65, scale: 30 }, true, "MariaDB's DECIMAL needs a precision (65 digits, 30 after the point at most); values that do not fit fail the copy");
-        } else if (t.precision > 65 || (t.scale ?? 0) > 30) {
-          type = change({ kind: "decimal", precision: Math.min(t.precision, 65), scale: Math.min(t.scale ?? 0, 30) }, true, "MariaDB's DECIMAL stops at 65 digits, 30 after the point; values that do not fit fail the copy, digits beyond the scale are rounded");
-        }
-      }
-      if (target === "sqlite" && (t.precision === undefined || t.precision > 15)) {
-        type = change({ kind: "text" }, false, "SQLite's NUMERIC affinity keeps only 15 significant digits, so the exact decimal is stored as TEXT");
-      }
-      break;
-    case "float":
-      if (target === "sqlite") type = { kind: "float", bytes: 8 };
-      break;
-    case "timestamp":
-      if (target === "mariadb" && t.withTimeZone && ctx.source === "mariadb") {
-        type = { ...t, fractionalDigits: mariadbFsp(t) };
-      } else if (target === "mariadb" && t.withTimeZone) {
-        type = change({ kind: "timestamp", withTimeZone: false, fractionalDigits: mariadbFsp(t) }, false, "stored as the UTC wall-clock time in DATETIME (MariaDB's TIMESTAMP only covers 1970-2038); the application must read it as UTC");
-      } else if (target === "mariadb") {
-        type = { kind: "timestamp", withTimeZone: false, fractionalDigits: mariadbFsp(t) };
-      } else if (target === "postgres" && t.fractionalDigits !== undefined && t.fractionalDigits > 6) {
-        type = { ...t, fractionalDigits: 6 };
-      }
-      break;
-    case "other":
-      if (ctx.source !== target) type = change({ kind: "text" }, true, `${target} has no ${t.name} type; values are copied as their text form`);
-      break;
-    default:
-      break;
-  }
+  let type: TypeClass =
+    t.kind === "other" && ctx.source !== target.kind
+      ? change({ kind: "text" }, true, `${target.kind} has no ${t.name} type; values are copied as their text form`)
+      : target.fitType(t, col, ctx.source, change);
   if (autoIncrement) {
     const soleKey = table.primaryKey.length === 1 && table.primaryKey[0] === col.name;
     if (type.kind !== "integer") {
-      note(ctx, table.name, col.name, "autoincrement", `${table.name}.${col.name} is filled by ${ctx.source} on insert, but ${target} only does that for integers: new rows need explicit values`, true);
+      note(ctx, table.name, col.name, "autoincrement", `${table.name}.${col.name} is filled by ${ctx.source} on insert, but ${target.kind} only does that for integers: new rows need explicit values`, true);
       autoIncrement = false;
-    } else if (target === "sqlite" && !soleKey) {
-      note(ctx, table.name, col.name, "autoincrement", `${table.name}.${col.name} is filled on insert in ${ctx.source}; SQLite only does that for a single-column INTEGER PRIMARY KEY: new rows need explicit values`, true);
+    } else if (target.autoIncrementIsRowid && !soleKey) {
+      note(ctx, table.name, col.name, "autoincrement", `${table.name}.${col.name} is filled on insert in ${ctx.source}; ${target.title} only does that for a single-column INTEGER PRIMARY KEY: new rows need explicit values`, true);
       autoIncrement = false;
-    } else if (target === "sqlite") {
+    } else if (target.autoIncrementIsRowid) {
       type = { kind: "integer", bytes: 8 };
     }
   }
@@ -273,11 +173,11 @@ function translateType(ctx: Ctx, table: Table, col: Column): { type: TypeClass; 
 /** The target default of a column, or undefined with a conversion when it cannot be carried over. */
 function translateDefault(ctx: Ctx, table: Table, col: Column, type: TypeClass): string | undefined {
   if (col.default === undefined || col.autoIncrement) return undefined;
-  if (ctx.source === ctx.target && col.type.kind === type.kind) return col.default;
+  if (ctx.source === ctx.target.kind && col.type.kind === type.kind) return col.default;
   const neutral = parseDefault(ctx.source, col.default);
   const rendered = neutral === undefined ? undefined : renderDefault(ctx.target, neutral, type);
   if (rendered === undefined) {
-    note(ctx, table.name, col.name, "default", `${table.name}.${col.name}'s default ${col.default} has no ${ctx.target} equivalent: the column is created without a default`, true);
+    note(ctx, table.name, col.name, "default", `${table.name}.${col.name}'s default ${col.default} has no ${ctx.target.kind} equivalent: the column is created without a default`, true);
   }
   return rendered;
 }
@@ -286,54 +186,11 @@ function sameColumns(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((c, i) => c === b[i]);
 }
 
-/**
- * MariaDB limits on one table: key columns (primary key, foreign keys on either side) must fit an
- * index key, and VARCHAR/VARBINARY columns share a 65535-byte row.
- */
-function fitMariadbTable(ctx: Ctx, table: Table, referenced: Set<string>): void {
-  const keyCols = new Set<string>([...table.primaryKey, ...table.foreignKeys.flatMap((f) => f.columns), ...[...referenced]]);
-  const textKeys = table.columns.filter((c) => keyCols.has(c.name) && (c.type.kind === "text" || c.type.kind === "binary"));
-  // A composite primary key shares one key's 3072 bytes between its text columns.
-  const pkTextColumns = textKeys.filter((c) => table.primaryKey.includes(c.name)).length;
-  const pkOtherColumns = table.primaryKey.length - pkTextColumns;
-  const perKeyChars = pkTextColumns === 0 ? MARIADB_KEY_CHARS : Math.floor((MARIADB_KEY_BYTES - 32 * pkOtherColumns) / 4 / pkTextColumns);
-  for (const c of textKeys) {
-    const t = c.type;
-    if (t.kind === "text" && (t.maxLength === undefined || t.maxLength > perKeyChars)) {
-      const to: TypeClass = { kind: "text", maxLength: perKeyChars };
-      note(ctx, table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${perKeyChars} characters at most here, so it becomes VARCHAR(${perKeyChars}); longer values fail the copy`, true);
-      c.type = to;
-    } else if (t.kind === "binary" && (t.maxLength === undefined || t.maxLength > MARIADB_KEY_BYTES)) {
-      const to: TypeClass = { kind: "binary", maxLength: MARIADB_KEY_BYTES };
-      note(ctx, table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${MARIADB_KEY_BYTES} bytes, so it becomes VARBINARY(${MARIADB_KEY_BYTES}); longer values fail the copy`, true);
-      c.type = to;
-    }
-  }
-  // The row limit counts every column: LONGTEXT/LONGBLOB and numbers take up to 12 bytes (DECIMAL up to 32), NULL flags 1.
-  const others = table.columns.filter((c) => !((c.type.kind === "text" || c.type.kind === "binary") && c.type.maxLength !== undefined));
-  let budget = MARIADB_ROW_LIMIT - 1 - others.reduce((sum, c) => sum + (c.type.kind === "decimal" ? 32 : 12), 0);
-  // Key columns first: they must stay VARCHAR to be indexable.
-  const ordered = [...table.columns].sort((a, b) => Number(keyCols.has(b.name)) - Number(keyCols.has(a.name)));
-  for (const c of ordered) {
-    const t = c.type;
-    if ((t.kind !== "text" && t.kind !== "binary") || t.maxLength === undefined) continue;
-    const bytes = (t.kind === "text" ? t.maxLength * 4 : t.maxLength) + 2;
-    const tooLong = t.kind === "text" ? t.maxLength > MARIADB_MAX_VARCHAR : false;
-    if (!tooLong && (bytes <= budget || keyCols.has(c.name))) {
-      budget -= bytes;
-      continue;
-    }
-    const to: TypeClass = { kind: t.kind };
-    note(ctx, table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} becomes ${t.kind === "text" ? "LONGTEXT" : "LONGBLOB"} in MariaDB (VARCHAR stops at ${MARIADB_MAX_VARCHAR} characters and a row at 65535 bytes): its length limit of ${t.maxLength} is no longer enforced`, false);
-    c.type = to;
-  }
-}
-
 /** Gives every index and foreign key a name the target accepts and that does not collide. */
 function nameConstraints(ctx: Ctx, tables: Table[]): void {
   const { target } = ctx;
-  // PostgreSQL and SQLite: index names share one namespace with tables; MariaDB: per table.
-  const globalNames = new Set<string>(target === "mariadb" ? [] : tables.map((t) => t.name.toLowerCase()));
+  // Index names share one namespace with tables unless the target keeps them per table.
+  const globalNames = new Set<string>(target.indexNamesPerTable ? [] : tables.map((t) => t.name.toLowerCase()));
   const fkNames = new Set<string>();
   const unique = (wanted: string, taken: Set<string>) => {
     let name = shortenIdentifier(target, wanted);
@@ -342,13 +199,13 @@ function nameConstraints(ctx: Ctx, tables: Table[]): void {
     return name;
   };
   for (const t of tables) {
-    const taken = target === "mariadb" ? new Set<string>(["primary"]) : globalNames;
+    const taken = target.indexNamesPerTable ? new Set<string>(["primary"]) : globalNames;
     t.indexes = t.indexes.map((ix) => {
       const generated = ix.name.startsWith("sqlite_autoindex_") || ix.name === "";
       const base = generated ? `${t.name}_${ix.columns.join("_")}_${ix.unique ? "key" : "idx"}` : ix.name;
       return { ...ix, name: unique(base, taken) };
     });
-    const fkTaken = target === "postgres" ? new Set<string>() : fkNames;
+    const fkTaken = target.foreignKeyNamesPerTable ? new Set<string>() : fkNames;
     t.foreignKeys = t.foreignKeys.map((fk) => ({ ...fk, name: unique(fk.name ?? `${t.name}_${fk.columns.join("_")}_fkey`, fkTaken) }));
   }
 }
@@ -358,7 +215,7 @@ function nameConstraints(ctx: Ctx, tables: Table[]): void {
  * `<name>_<n>` (the first n >= 2 free of every name, original or new, without case) and the
  * earlier name it collides with.
  */
-function dedupeCaseless(target: CopyEngine, names: { key: string; name: string }[]): { key: string; first: string; to: string }[] {
+function dedupeCaseless(target: Dialect, names: { key: string; name: string }[]): { key: string; first: string; to: string }[] {
   const taken = new Set(names.map((n) => n.name.toLowerCase()));
   const firstByLower = new Map<string, string>();
   const out: { key: string; first: string; to: string }[] = [];
@@ -378,15 +235,15 @@ function dedupeCaseless(target: CopyEngine, names: { key: string; name: string }
 }
 
 /** Translates `schema` for `target`: the tables to create there and the conversions that implies. */
-export function translate(schema: Schema, target: CopyEngine): Translation {
+export function translate(schema: Schema, targetKind: EngineKind): Translation {
+  const target = dialectFor(targetKind);
   const ctx: Ctx = { source: schema.engine, target, conversions: [] };
   const renamedTables = new Map<string, string>();
   const renamedColumns = new Map<string, Map<string, string>>();
   const rename = (table: string, column: string, name: string) => {
-    if (identifierFits(target, name)) return name;
+    if (target.identifierFits(name)) return name;
     const to = shortenIdentifier(target, name);
-    const limit = target === "postgres" ? "63 bytes" : "64 characters";
-    note(ctx, table, column, "name", `${column === "" ? "table" : "column"} name ${JSON.stringify(name)} is longer than ${target}'s ${limit}: it becomes ${JSON.stringify(to)}`, true);
+    note(ctx, table, column, "name", `${column === "" ? "table" : "column"} name ${JSON.stringify(name)} is longer than ${target.kind}'s ${target.identifierLimit}: it becomes ${JSON.stringify(to)}`, true);
     return to;
   };
   for (const t of schema.tables) {
@@ -396,8 +253,8 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
   // SQLite compares table and column names without case, MariaDB column names (and, where
   // lower_case_table_names is set, table names): two names differing only in case would be one.
   // Never merged silently: the later one is renamed `<name>_2` (a lossy conversion naming both).
-  if (target !== "postgres") {
-    const what = target === "sqlite" ? "SQLite" : "MariaDB";
+  if (target.caseInsensitiveNames) {
+    const what = target.title;
     const tableNames = schema.tables.map((t) => ({ key: t.name, name: renamedTables.get(t.name)! }));
     for (const r of dedupeCaseless(target, tableNames)) {
       note(ctx, r.key, "", "case-collision", `tables ${JSON.stringify(r.first)} and ${JSON.stringify(r.key)} differ only in case, which ${what} does not tell apart: ${JSON.stringify(r.key)} becomes ${JSON.stringify(r.to)}`, true);
@@ -434,8 +291,8 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
     let autoSeen = false;
     for (const c of t.columns) {
       const r = translateType(ctx, t, c);
-      if (r.autoIncrement && target === "mariadb" && autoSeen) {
-        note(ctx, t.name, c.name, "autoincrement", `${t.name}.${c.name}: MariaDB allows one AUTO_INCREMENT column per table; new rows need explicit values`, true);
+      if (r.autoIncrement && target.oneAutoIncrementPerTable && autoSeen) {
+        note(ctx, t.name, c.name, "autoincrement", `${t.name}.${c.name}: ${target.title} allows one AUTO_INCREMENT column per table; new rows need explicit values`, true);
         r.autoIncrement = false;
       }
       autoSeen ||= r.autoIncrement;
@@ -471,13 +328,14 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
       const d = translateDefault(ctx, t, c, r.type);
       if (d !== undefined) column.default = d;
       if (c.onUpdate !== undefined) {
-        if (target === "mariadb" && r.type.kind === "timestamp") column.onUpdate = `current_timestamp(${mariadbFsp(r.type)})`;
+        const clause = target.onUpdateClause(r.type);
+        if (clause !== undefined) column.onUpdate = clause;
         else {
-          note(ctx, t.name, c.name, "on-update", `${t.name}.${c.name} is set to the current time on every UPDATE in ${ctx.source} (ON UPDATE ${c.onUpdate}); ${target} has no such column clause (it would take a trigger): the copied values are kept, later updates leave the column as it is`, true);
+          note(ctx, t.name, c.name, "on-update", `${t.name}.${c.name} is set to the current time on every UPDATE in ${ctx.source} (ON UPDATE ${c.onUpdate}); ${target.kind} has no such column clause (it would take a trigger): the copied values are kept, later updates leave the column as it is`, true);
         }
       }
-      if (c.type.kind === "json" && /^jsonb$/i.test(c.sourceType) && target !== "postgres") {
-        note(ctx, t.name, c.name, "jsonb-text", `${t.name}.${c.name} is jsonb, which holds JSON already normalised (keys reordered, duplicate keys dropped, whitespace as jsonb prints it): ${target} receives that text exactly; the text the application first wrote was not kept by the source`, false);
+      if (c.type.kind === "json" && /^jsonb$/i.test(c.sourceType) && !target.keepsJsonb) {
+        note(ctx, t.name, c.name, "jsonb-text", `${t.name}.${c.name} is jsonb, which holds JSON already normalised (keys reordered, duplicate keys dropped, whitespace as jsonb prints it): ${target.kind} receives that text exactly; the text the application first wrote was not kept by the source`, false);
       }
       return column;
     });
@@ -491,12 +349,12 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
         refTable: renamedTables.get(fk.refTable) ?? fk.refTable,
         refColumns: fk.refColumns.map((c) => colName(fk.refTable, c)),
       };
-      // MariaDB has no RESTRICT of its own: it is a synonym of NO ACTION there (checked at once,
-      // row by row, never deferred), so the key is created with the default and the plan says so.
-      if (target === "mariadb" && (fk.onDelete === "RESTRICT" || fk.onUpdate === "RESTRICT")) {
+      // Where RESTRICT is a synonym of NO ACTION (MariaDB: checked at once, row by row, never
+      // deferred), the key is created with the default and the plan says so.
+      if (target.restrictIsNoAction && (fk.onDelete === "RESTRICT" || fk.onUpdate === "RESTRICT")) {
         const which = [fk.onDelete === "RESTRICT" ? "ON DELETE" : "", fk.onUpdate === "RESTRICT" ? "ON UPDATE" : ""].filter(Boolean).join(" and ");
         const label = fk.name ?? `(${fk.columns.join(", ")}) -> ${fk.refTable}`;
-        note(ctx, t.name, "", `${fk.name ?? fk.columns.join("_")}:restrict->no-action`, `foreign key ${t.name} ${label}: ${which} RESTRICT becomes NO ACTION in MariaDB, where the two are the same (checked immediately, row by row)`, false);
+        note(ctx, t.name, "", `${fk.name ?? fk.columns.join("_")}:restrict->no-action`, `foreign key ${t.name} ${label}: ${which} RESTRICT becomes NO ACTION in ${target.title}, where the two are the same (checked immediately, row by row)`, false);
         if (out.onDelete === "RESTRICT") delete out.onDelete;
         if (out.onUpdate === "RESTRICT") delete out.onUpdate;
       }
@@ -504,10 +362,11 @@ export function translate(schema: Schema, target: CopyEngine): Translation {
     });
     return { name: renamedTables.get(t.name)!, columns, primaryKey: t.primaryKey.map((c) => colName(t.name, c)), indexes, foreignKeys };
   });
-  if (target === "mariadb") {
+  if (target.fitTable) {
+    const noteFit: NoteConversion = (table, column, id, message, lossy) => note(ctx, table, column, id, message, lossy);
     for (const t of tables) {
       const referenced = new Set<string>(tables.flatMap((o) => o.foreignKeys.filter((f) => f.refTable === t.name).flatMap((f) => f.refColumns)));
-      fitMariadbTable(ctx, t, referenced);
+      target.fitTable(t, referenced, noteFit);
     }
     // Key columns may have changed: children follow their parents again.
     for (const t of tables) {

@@ -66,11 +66,8 @@ const TWO32 = 4294967296;
  * they stream by: the copy feeds it the source rows it transfers, so the source is read once.
  */
 export class ChecksumAccumulator {
-  // Each 64-bit lane as two 32-bit halves in plain numbers (no BigInt per row).
-  private l1hi = 0;
-  private l1lo = 0;
-  private l2hi = 0;
-  private l2lo = 0;
+  // One 64-bit lane per seed, each as [high, low] 32-bit halves in plain numbers (no BigInt per row).
+  private readonly lanes = HASH_SEEDS.map(() => new Float64Array(2));
   private count = 0;
 
   constructor(
@@ -86,29 +83,25 @@ export class ChecksumAccumulator {
   /** Adds one row already in canonicalRow's form (the copy builds it while it renders the row for the target). */
   addCanonical(text: string): void {
     const len = encodeRow(text);
-    hashBytesExtended(rowBytes.bytes, len, HASH_SEEDS[0]);
-    this.l1lo += hashOut[1];
-    if (this.l1lo >= TWO32) {
-      this.l1lo -= TWO32;
-      this.l1hi++;
+    for (let i = 0; i < HASH_SEEDS.length; i++) {
+      hashBytesExtended(rowBytes.bytes, len, HASH_SEEDS[i]);
+      const lane = this.lanes[i];
+      lane[1] += hashOut[1];
+      if (lane[1] >= TWO32) {
+        lane[1] -= TWO32;
+        lane[0]++;
+      }
+      lane[0] += hashOut[0];
+      if (lane[0] >= TWO32) lane[0] -= TWO32;
     }
-    this.l1hi += hashOut[0];
-    if (this.l1hi >= TWO32) this.l1hi -= TWO32;
-    hashBytesExtended(rowBytes.bytes, len, HASH_SEEDS[1]);
-    this.l2lo += hashOut[1];
-    if (this.l2lo >= TWO32) {
-      this.l2lo -= TWO32;
-      this.l2hi++;
-    }
-    this.l2hi += hashOut[0];
-    if (this.l2hi >= TWO32) this.l2hi -= TWO32;
     this.count++;
   }
 
   /** The row count and checksum of the rows added so far. */
   result(): TableChecksum {
     const hex = (n: number) => n.toString(16).padStart(8, "0");
-    return { table: this.table, rows: this.count, checksum: hex(this.l2hi) + hex(this.l2lo) + hex(this.l1hi) + hex(this.l1lo) };
+    const [l1, l2] = this.lanes;
+    return { table: this.table, rows: this.count, checksum: hex(l2[0]) + hex(l2[1]) + hex(l1[0]) + hex(l1[1]) };
   }
 }
 
@@ -152,28 +145,28 @@ export function hashBytesExtended(bytes: Buffer, len: number, seed: number): voi
   let a = (0x9e3779b9 + len + 3923095) | 0;
   let b = a;
   let c = a;
-  if (seed !== 0) {
-    // The seed's high half goes to a (zero here), its low half to b, then one mix.
-    b = (b + seed) | 0;
-    a = (a - c) | 0; a ^= (c << 4) | (c >>> 28); c = (c + b) | 0;
-    b = (b - a) | 0; b ^= (a << 6) | (a >>> 26); a = (a + c) | 0;
-    c = (c - b) | 0; c ^= (b << 8) | (b >>> 24); b = (b + a) | 0;
-    a = (a - c) | 0; a ^= (c << 16) | (c >>> 16); c = (c + b) | 0;
-    b = (b - a) | 0; b ^= (a << 19) | (a >>> 13); a = (a + c) | 0;
-    c = (c - b) | 0; c ^= (b << 4) | (b >>> 28); b = (b + a) | 0;
-  }
+  // The seed's high half goes to a (zero here), its low half to b, then one mix: the loop's
+  // first round, with no bytes taken.
+  let seeding = seed !== 0;
+  if (seeding) b = (b + seed) | 0;
   let i = 0;
   let rest = len;
-  while (rest >= 12) {
-    if (w !== undefined) {
-      const j = i >> 2;
-      a = (a + w[j]) | 0;
-      b = (b + w[j + 1]) | 0;
-      c = (c + w[j + 2]) | 0;
+  while (seeding || rest >= 12) {
+    if (seeding) {
+      seeding = false;
     } else {
-      a = (a + (k[i] | (k[i + 1] << 8) | (k[i + 2] << 16) | (k[i + 3] << 24))) | 0;
-      b = (b + (k[i + 4] | (k[i + 5] << 8) | (k[i + 6] << 16) | (k[i + 7] << 24))) | 0;
-      c = (c + (k[i + 8] | (k[i + 9] << 8) | (k[i + 10] << 16) | (k[i + 11] << 24))) | 0;
+      if (w !== undefined) {
+        const j = i >> 2;
+        a = (a + w[j]) | 0;
+        b = (b + w[j + 1]) | 0;
+        c = (c + w[j + 2]) | 0;
+      } else {
+        a = (a + (k[i] | (k[i + 1] << 8) | (k[i + 2] << 16) | (k[i + 3] << 24))) | 0;
+        b = (b + (k[i + 4] | (k[i + 5] << 8) | (k[i + 6] << 16) | (k[i + 7] << 24))) | 0;
+        c = (c + (k[i + 8] | (k[i + 9] << 8) | (k[i + 10] << 16) | (k[i + 11] << 24))) | 0;
+      }
+      i += 12;
+      rest -= 12;
     }
     a = (a - c) | 0; a ^= (c << 4) | (c >>> 28); c = (c + b) | 0;
     b = (b - a) | 0; b ^= (a << 6) | (a >>> 26); a = (a + c) | 0;
@@ -181,8 +174,6 @@ export function hashBytesExtended(bytes: Buffer, len: number, seed: number): voi
     a = (a - c) | 0; a ^= (c << 16) | (c >>> 16); c = (c + b) | 0;
     b = (b - a) | 0; b ^= (a << 19) | (a >>> 13); a = (a + c) | 0;
     c = (c - b) | 0; c ^= (b << 4) | (b >>> 28); b = (b + a) | 0;
-    i += 12;
-    rest -= 12;
   }
   // The last 0-11 bytes; the lowest byte of c is left for the length (lookup3's layout).
   if (rest >= 11) c = (c + (k[i + 10] << 24)) | 0;

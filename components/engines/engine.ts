@@ -18,7 +18,7 @@
 import type { BackupPolicy } from "../backups/policy";
 import type { HookDialect } from "../hooks/dialect";
 import type { DatabaseArgs, UserArgs } from "../model/args";
-import type { EngineKind } from "../model/naming";
+import type { EngineKind } from "../model/engineKind";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
 import type { CertificateLifetime } from "../tls/lifetime";
 

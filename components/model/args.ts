@@ -25,7 +25,7 @@ export interface DatabaseArgs {
   healthChecks?: HealthCheck[];
   /**
    * Seed the database once, in the `up` that creates this step, with a verified copy of another
-   * database (components/copy/importStep.ts). Default: none. A later up never copies again.
+   * database (components/deploy/importStep.ts). Default: none. A later up never copies again.
    */
   importFrom?: ImportFromArgs;
 }

@@ -6,8 +6,9 @@
  * One place, so that the components and the stack's collision checks compute the same names.
  */
 import { createHash } from "crypto";
+import type { EngineKind } from "./engineKind";
 
-export type EngineKind = "postgres" | "mariadb" | "sqlite";
+// The engine kind is defined in engineKind.ts; importers of it from here keep working.
 
 /**
  * `dbstack-<stack>-<id>`: the id is 6 hex digits of a hash of the project, the stack and the

@@ -25,25 +25,19 @@ import { execFileSync } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { parseConnectionUrl } from "../../components/copy/connections";
 import { openForward, rewriteUrlHostPort, type ForwardSpec } from "../../components/copy/forward";
+import { formatDeploymentReference, parseDeploymentReference, type DeploymentReference } from "../../components/copy/importReference";
+import { COPY_URL, ENGINE_KINDS, SERVER_ENGINE_KINDS, sqliteCopyUrl } from "../../components/model/engineKind";
 import { parseStackConfig, type StackConfig } from "../../stacks/config";
 import { ensurePulumiOnPath, pulumiEnv, ROOT } from "./env";
-
-/** A deployment named on the command line. */
-export type DeploymentRef =
-  | { engine: "postgres" | "mariadb"; deployment: string; database: string; user?: string }
-  | { engine: "sqlite"; deployment: string };
-
-const NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*";
-const SERVER_REF = new RegExp(`^(postgres|mariadb):(${NAME})/(${NAME})(?:@(${NAME}))?$`);
-const SQLITE_REF = new RegExp(`^sqlite:(${NAME})$`);
 
 /**
  * Whether `text` is meant as a deployment reference rather than a URL or path: an engine name, a
  * colon, and no `//` (`sqlite:///path` and `postgres://…` stay URLs).
  */
 export function looksLikeDeploymentRef(text: string): boolean {
-  return /^(postgres|mariadb|sqlite):(?!\/)/.test(text);
+  return ENGINE_KINDS.some((engine) => text.startsWith(`${engine}:`) && !text.startsWith(`${engine}:/`));
 }
 
 /**
@@ -51,24 +45,14 @@ export function looksLikeDeploymentRef(text: string): boolean {
  * or `sqlite:<deployment>`; undefined for anything that is not a reference (a URL or path). A
  * malformed reference is an error saying the accepted forms.
  */
-export function parseDeploymentRef(text: string): DeploymentRef | undefined {
+export function parseDeploymentRef(text: string): DeploymentReference | undefined {
   if (!looksLikeDeploymentRef(text)) return undefined;
-  const server = SERVER_REF.exec(text);
-  if (server) {
-    const [, engine, deployment, database, user] = server;
-    return { engine: engine as "postgres" | "mariadb", deployment, database, ...(user === undefined ? {} : { user }) };
-  }
-  const sqlite = SQLITE_REF.exec(text);
-  if (sqlite) return { engine: "sqlite", deployment: sqlite[1] };
+  const ref = parseDeploymentReference(text);
+  if (ref) return ref;
   throw new Error(
     `${JSON.stringify(text)} is not a deployment reference: expected postgres:<deployment>/<database>[@<user>], ` +
       "mariadb:<deployment>/<database>[@<user>] or sqlite:<deployment> (or a URL: postgresql://…, mysql://…, sqlite:///path)",
   );
-}
-
-/** The text form of a reference, for messages. */
-export function formatDeploymentRef(ref: DeploymentRef): string {
-  return ref.engine === "sqlite" ? `sqlite:${ref.deployment}` : `${ref.engine}:${ref.deployment}/${ref.database}${ref.user ? `@${ref.user}` : ""}`;
 }
 
 /** The outputs of one server deployment a stack exports (stacks/server.ts serverOutputs). */
@@ -105,12 +89,9 @@ export interface ResolvedEndpoint {
   forward?: ForwardSpec;
 }
 
-/** The URL flavour each engine's copy driver reads. */
-const FLAVOUR = { postgres: "postgresql", mariadb: "mysql" } as const;
-
 /** Resolves a reference against a stack (pure). Errors name what the stack does have. */
-export function resolveDeploymentRef(ref: DeploymentRef, view: StackView): ResolvedEndpoint {
-  const text = formatDeploymentRef(ref);
+export function resolveDeploymentRef(ref: DeploymentReference, view: StackView): ResolvedEndpoint {
+  const text = formatDeploymentReference(ref);
   if (ref.engine === "sqlite") {
     const out = view.outputs.sqlite?.[ref.deployment];
     if (!out) throw new Error(`${text}: no sqlite deployment ${JSON.stringify(ref.deployment)} in stack ${view.stack}; ${inventory(view)}`);
@@ -118,7 +99,7 @@ export function resolveDeploymentRef(ref: DeploymentRef, view: StackView): Resol
     if (host !== "local") {
       throw new Error(`${text}: the database file is on the SSH host ${JSON.stringify(host)}; db:copy reads SQLite files on this machine only (copy the file here first, e.g. with its backup command)`);
     }
-    return { label: `sqlite ${ref.deployment} (${out.path})`, url: `sqlite://${out.path.startsWith("/") ? "" : "/"}${out.path}` };
+    return { label: `sqlite ${ref.deployment} (${out.path})`, url: sqliteCopyUrl(out.path) };
   }
   const out = view.outputs[ref.engine]?.[ref.deployment];
   if (!out) throw new Error(`${text}: no ${ref.engine} deployment ${JSON.stringify(ref.deployment)} in stack ${view.stack}; ${inventory(view)}`);
@@ -131,7 +112,7 @@ export function resolveDeploymentRef(ref: DeploymentRef, view: StackView): Resol
   const user = ref.user ?? owner;
   const withAccess = Object.keys(out.urls ?? {}).filter((u) => out.urls[u]?.[ref.database] !== undefined).sort();
   if (user === undefined) throw new Error(`${text}: the stack's config names no owner of ${ref.database}; pick a user with @<user> (users with access: ${withAccess.join(", ") || "none"})`);
-  const url = out.urls?.[user]?.[ref.database]?.[FLAVOUR[ref.engine]];
+  const url = out.urls?.[user]?.[ref.database]?.[COPY_URL[ref.engine].flavour];
   if (url === undefined) {
     throw new Error(`${text}: user ${JSON.stringify(user)} has no URL for ${ref.engine} ${ref.deployment}/${ref.database} (users with access: ${withAccess.join(", ") || "none"})`);
   }
@@ -189,7 +170,7 @@ export function hostPatternMatches(pattern: string, address: string): boolean {
 /** What a stack deploys, as references a user can type: "it has: postgres:main/app, postgres:main/shop, sqlite:app". */
 export function inventory(view: StackView): string {
   const refs: string[] = [];
-  for (const engine of ["postgres", "mariadb"] as const) {
+  for (const engine of SERVER_ENGINE_KINDS) {
     for (const [name, out] of Object.entries(view.outputs[engine] ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
       const dbs = out.databases ?? Object.keys(view.config[engine][name]?.databases ?? {});
       refs.push(...dbs.map((db) => `${engine}:${name}/${db}`));
@@ -206,19 +187,15 @@ export function inventory(view: StackView): string {
 export function endpointUrl(url: string, opts: { caFile?: string; forwardedPort?: number }): string {
   let out = opts.forwardedPort === undefined ? url : rewriteUrlHostPort(url, "127.0.0.1", opts.forwardedPort);
   if (opts.caFile === undefined || !/^(postgres(ql)?|mysql|mariadb):/i.test(out)) return out;
+  const target = parseConnectionUrl(out);
+  if ("path" in target) return out;
+  const form = COPY_URL[target.engine];
   const u = new URL(out);
-  const postgres = /^postgres/i.test(u.protocol);
   // Replace whatever TLS parameters the stack's URL carries by the one verified form.
   for (const p of ["sslmode", "sslrootcert", "uselibpqcompat", "ssl-mode", "ssl-ca", "sslMode", "serverSslCert"]) u.searchParams.delete(p);
-  if (postgres) {
-    u.searchParams.set("sslmode", "verify-full");
-    u.searchParams.set("sslrootcert", opts.caFile);
-  } else {
-    u.searchParams.set("ssl-mode", "VERIFY_IDENTITY");
-    u.searchParams.set("ssl-ca", opts.caFile);
-  }
-  out = u.toString();
-  return out;
+  u.searchParams.set(form.verify.name, form.verify.value);
+  u.searchParams.set(form.caParameter, opts.caFile);
+  return u.toString();
 }
 
 /** An endpoint ready to connect to; `close` stops its forward and removes its files. */
@@ -336,7 +313,7 @@ export async function openEndpoints(
   const refs = [parseDeploymentRef(from), parseDeploymentRef(to)];
   if (refs.every((r) => r === undefined)) return { from, to, close: async () => undefined };
   if (!opts.stack) {
-    const named = refs.filter((r): r is DeploymentRef => r !== undefined).map(formatDeploymentRef);
+    const named = refs.filter((r): r is DeploymentReference => r !== undefined).map(formatDeploymentReference);
     throw new Error(`${named.join(" and ")}: a deployment reference needs --stack <name> (the stack whose outputs name it)`);
   }
   const view = (opts.readView ?? readStackView)(opts.stack);

@@ -4,7 +4,8 @@ import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
 import { secret } from "./secret";
-import { ALLOW_ID, IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
+import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
+import { ALLOW_ID } from "../../components/deploy/importStep";
 
 export const path = (what: string) =>
   z

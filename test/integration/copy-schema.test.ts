@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openConnection, type Connection } from "../../components/copy/connections";
 import { renderConstraints, renderCreateTables, renderResetSequences } from "../../components/copy/ddl";
 import { introspect } from "../../components/copy/introspect";
-import type { Column, CopyEngine, Schema, TypeClass } from "../../components/copy/schema";
+import type { Column, Schema, TypeClass } from "../../components/copy/schema";
 import { translate } from "../../components/copy/translate";
+import type { EngineKind } from "../../components/model/engineKind";
 
 // An edge-case schema (reserved words, mixed case, maximum-length identifiers, a self-referencing
 // foreign key, every type class) is created in real SQLite, PostgreSQL 15 and MariaDB 10.11,
@@ -18,7 +19,7 @@ import { translate } from "../../components/copy/translate";
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 const PG_PORT = 5652;
 const MY_PORT = 3352;
-const ENGINES: CopyEngine[] = ["sqlite", "postgres", "mariadb"];
+const ENGINES: EngineKind[] = ["sqlite", "postgres", "mariadb"];
 
 let dir: string;
 let mariadbd: ChildProcess | undefined;
@@ -80,14 +81,14 @@ async function startMariadb(): Promise<void> {
   throw new Error(`mariadbd did not start: ${run("tail", ["-n", "20", join(myDir, "error.log")]).out}`);
 }
 
-function url(engine: CopyEngine, db: string): string {
+function url(engine: EngineKind, db: string): string {
   if (engine === "sqlite") return `sqlite://${join(dir, `${db}.db`)}`;
   if (engine === "postgres") return `postgresql://postgres@127.0.0.1:${PG_PORT}/${db}`;
   return `mysql://root@127.0.0.1:${MY_PORT}/${db}`;
 }
 
 /** Creates an empty database `db` on the engine and opens it. */
-async function createDatabase(engine: CopyEngine, db: string): Promise<Connection> {
+async function createDatabase(engine: EngineKind, db: string): Promise<Connection> {
   if (engine === "postgres") {
     const admin = await openConnection(url("postgres", "postgres"));
     await admin.query(`CREATE DATABASE "${db}"`);
@@ -104,7 +105,7 @@ const LONG63 = `t${"x".repeat(62)}`;
 const LONG64 = `m${"y".repeat(63)}`;
 
 /** The edge-case schema in each engine's own words. */
-const SOURCE_DDL: Record<CopyEngine, string[]> = {
+const SOURCE_DDL: Record<EngineKind, string[]> = {
   sqlite: [
     `CREATE TABLE "select" ("Order" INTEGER PRIMARY KEY AUTOINCREMENT, "from" TEXT NOT NULL DEFAULT 'x', "MixedCase" VARCHAR(100) UNIQUE)`,
     `CREATE TABLE node (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES node(id) ON DELETE CASCADE, label VARCHAR(50) NOT NULL)`,
@@ -149,7 +150,7 @@ const EXPECTED_LOSSY: Record<string, string[]> = {
 };
 
 /** What no translation recreates, not even into the same engine: lossy in every pair from that source. */
-const UNSUPPORTED: Record<CopyEngine, string[]> = {
+const UNSUPPORTED: Record<EngineKind, string[]> = {
   sqlite: ["every_type.every_type_lower_name:expression-index", "every_type.check1:check-constraint"],
   postgres: ["every_type.every_type_lower_name:expression-index", "every_type.i4_positive:check-constraint"],
   mariadb: ["every_type.i4:check-constraint", "every_type.name_len:generated-column"],
@@ -177,7 +178,7 @@ function signature(t: TypeClass): string {
   }
 }
 
-const sources = new Map<CopyEngine, Schema>();
+const sources = new Map<EngineKind, Schema>();
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("copy-schema runs as root: it starts PostgreSQL as the postgres user and MariaDB as mysql");
@@ -238,7 +239,7 @@ describe("introspection of the edge-case schema", () => {
   });
 });
 
-const PAIRS = ENGINES.flatMap((from) => ENGINES.map((to) => [from, to] as [CopyEngine, CopyEngine]));
+const PAIRS = ENGINES.flatMap((from) => ENGINES.map((to) => [from, to] as [EngineKind, EngineKind]));
 
 describe("translate, create on the target, introspect again", () => {
   it.each(PAIRS)("%s -> %s", async (from, to) => {

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { commandEnvironment, MigrationLayoutError, migrationSteps } from "../../components/copy/check/apply";
 import { compareSchemas, comparePairs, compareTypes, isCompatible, type Finding } from "../../components/copy/check/compare";
 import { checkExitCode, renderReport, type CheckResult } from "../../components/copy/check/report";
-import type { Column, CopyEngine, Schema, Table, TypeClass } from "../../components/copy/schema";
+import type { Column, Schema, Table, TypeClass } from "../../components/copy/schema";
 import { parseCheckArgs, UsageError } from "../../scripts/db-check";
+import type { EngineKind } from "../../components/model/engineKind";
 
 // The comparison is pure: schemas are built here as introspection would return them.
 
@@ -19,12 +20,12 @@ function table(name: string, columns: Column[], extra: Partial<Table> = {}): Tab
   return { name, columns, primaryKey: [], indexes: [], foreignKeys: [], ...extra };
 }
 
-function schema(engine: CopyEngine, tables: Table[]): Schema {
+function schema(engine: EngineKind, tables: Table[]): Schema {
   return { engine, tables };
 }
 
 /** The users/orders schema an application has on every engine. */
-function app(engine: CopyEngine, change: (tables: Table[]) => void = () => undefined): Schema {
+function app(engine: EngineKind, change: (tables: Table[]) => void = () => undefined): Schema {
   const id = col("id", engine === "sqlite" ? INT8 : INT4, { nullable: false, autoIncrement: true });
   const tables = [
     table("users", [id, col("email", { kind: "text", maxLength: 200 }, { nullable: false }), col("name", TEXT)], {
@@ -136,7 +137,7 @@ describe("compareSchemas", () => {
   });
 
   it("indexes by columns: a missing one is a warning; MariaDB's own foreign key index is no difference", () => {
-    const noIx = (e: CopyEngine) => app(e, (t) => (t[1].indexes = []));
+    const noIx = (e: EngineKind) => app(e, (t) => (t[1].indexes = []));
     expect(compareSchemas(side("sqlite", app("sqlite")), side("postgres", noIx("postgres"))).findings).toEqual([
       expect.objectContaining({ severity: "warning", kind: "index", message: "orders has index orders_user (user_id) on sqlite but no index on those columns on postgres" }),
     ]);
@@ -198,7 +199,7 @@ describe("commandEnvironment", () => {
 });
 
 describe("report and exit code", () => {
-  const run = (label: CopyEngine, s?: Schema) => ({ label, engine: label, display: label, applied: ["001_users.sql"], ...(s ? { schema: s } : {}) });
+  const run = (label: EngineKind, s?: Schema) => ({ label, engine: label, display: label, applied: ["001_users.sql"], ...(s ? { schema: s } : {}) });
 
   it("warnings only: exit 0 and COMPATIBLE listing the engines", () => {
     const pg = app("postgres", (t) => (t[0].columns[2] = col("name", { kind: "text", maxLength: 50 })));

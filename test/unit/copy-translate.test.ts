@@ -4,8 +4,9 @@ import { columnType, quoteIdentifier, renderConstraints, renderCreateTables, ren
 import { mariadbTypeClass } from "../../components/copy/introspect/mariadb";
 import { postgresTypeClass } from "../../components/copy/introspect/postgres";
 import { checkClauses, jsonCheckedColumns, sqliteTypeClass } from "../../components/copy/introspect/sqlite";
-import type { Column, CopyEngine, Schema, Table, TypeClass } from "../../components/copy/schema";
+import type { Column, Schema, Table, TypeClass } from "../../components/copy/schema";
 import { parseDefault, translate } from "../../components/copy/translate";
+import type { EngineKind } from "../../components/model/engineKind";
 
 function col(name: string, type: TypeClass, extra: Partial<Column> = {}): Column {
   return { name, type, sourceType: extra.sourceType ?? type.kind, nullable: true, autoIncrement: false, ...extra };
@@ -15,12 +16,12 @@ function table(name: string, columns: Column[], extra: Partial<Table> = {}): Tab
   return { name, columns, primaryKey: [], indexes: [], foreignKeys: [], ...extra };
 }
 
-function schema(engine: CopyEngine, ...tables: Table[]): Schema {
+function schema(engine: EngineKind, ...tables: Table[]): Schema {
   return { engine, tables };
 }
 
 /** Translates a one-column table and returns the column's DDL type and the conversions. */
-function one(source: CopyEngine, target: CopyEngine, c: Column, extra: Partial<Table> = {}) {
+function one(source: EngineKind, target: EngineKind, c: Column, extra: Partial<Table> = {}) {
   const tr = translate(schema(source, table("t", [c], extra)), target);
   const out = tr.tables[0].columns[0];
   return { type: columnType(target, out), column: out, conversions: tr.conversions, lossy: tr.conversions.filter((x) => x.lossy).map((x) => x.id) };
@@ -204,7 +205,7 @@ describe("translation rules (one test per row of translate.ts's table)", () => {
   });
 
   it("uuid: uuid, UUID (MariaDB's native type), UUID in SQLite", () => {
-    expect(["postgres", "mariadb", "sqlite"].map((e) => one("postgres", e as CopyEngine, col("u", { kind: "uuid" })).type)).toEqual(["uuid", "UUID", "UUID"]);
+    expect(["postgres", "mariadb", "sqlite"].map((e) => one("postgres", e as EngineKind, col("u", { kind: "uuid" })).type)).toEqual(["uuid", "UUID", "UUID"]);
   });
 
   it("other types become text, lossy, except between the same engine", () => {

@@ -3,7 +3,7 @@ import { join } from "path";
 import { describe, expect, it } from "vitest";
 import type { ReviewFacts } from "../../components/review/facts";
 import { parseImportReference } from "../../components/copy/importReference";
-import { IMPORT_UPDATE_SCRIPT, ownerCopyUrl, renderImportScript, verifiedCopyUrl } from "../../components/copy/importStep";
+import { IMPORT_UPDATE_SCRIPT, ownerCopyUrl, renderImportScript, verifiedCopyUrl } from "../../components/deploy/importStep";
 import { ConfigError, parseStackConfig } from "../../stacks/config";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
 import { runScript, tempDir } from "./support/run";

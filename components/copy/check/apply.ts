@@ -20,8 +20,9 @@ import { spawn, type ChildProcess } from "child_process";
 import { readdirSync, readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { join } from "path";
-import { mariadbOptions, openConnection, parseConnectionUrl, redactUrl } from "../connections";
-import type { CopyEngine } from "../schema";
+import { unknownEngine, type EngineKind } from "../../model/engineKind";
+import { mariadbOptions, openConnection, parseConnectionUrl, redactUrl, type Connection } from "../connections";
+import { dialectFor } from "../dialects";
 
 /** One migration step for one engine: the file chosen for it. */
 export interface MigrationStep {
@@ -33,7 +34,7 @@ export interface MigrationStep {
 /** A migration file whose name the directory form does not accept. */
 export class MigrationLayoutError extends Error {}
 
-const ENGINE_SUFFIX: Record<string, CopyEngine> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", mariadb: "mariadb", mysql: "mariadb" };
+const ENGINE_SUFFIX: Record<string, EngineKind> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", mariadb: "mariadb", mysql: "mariadb" };
 
 /**
  * The files to apply on `engine`, in order, from a directory listing (file names only): pure, so
@@ -41,14 +42,14 @@ const ENGINE_SUFFIX: Record<string, CopyEngine> = { sqlite: "sqlite", postgres: 
  * file not named NNN_name.sql is an error (a misnamed migration silently skipped would make the
  * check pass on a schema the application never gets).
  */
-export function migrationSteps(fileNames: string[], engine: CopyEngine): MigrationStep[] {
+export function migrationSteps(fileNames: string[], engine: EngineKind): MigrationStep[] {
   const steps = new Map<string, { num: number; name: string; generic?: string; variant?: string }>();
   for (const f of fileNames) {
     if (!f.toLowerCase().endsWith(".sql")) continue;
     const m = /^(\d+)_(.+?)(?:\.([a-z]+))?\.sql$/i.exec(f);
     if (m === null) throw new MigrationLayoutError(`migration file ${f} is not named NNN_name.sql or NNN_name.<engine>.sql`);
     let name = m[2];
-    let variantOf: CopyEngine | undefined;
+    let variantOf: EngineKind | undefined;
     if (m[3] !== undefined) {
       const e = ENGINE_SUFFIX[m[3].toLowerCase()];
       if (e === undefined) name = `${name}.${m[3]}`;
@@ -96,50 +97,60 @@ function lineOf(text: string, offset: number): number {
 /** Runs one SQL file's text on the database at `url`; throws the engine's error, with a line where the engine gives a position. */
 export async function applySqlText(url: string, sql: string): Promise<void> {
   const target = parseConnectionUrl(url);
-  if (target.engine === "mariadb") {
-    // connections.ts opens MariaDB with single statements; a migration file holds many.
-    const conn = await mysql.createConnection({ ...mariadbOptions(url), multipleStatements: true });
-    try {
-      await conn.query(sql);
-    } finally {
-      await conn.end().catch(() => undefined);
+  switch (target.engine) {
+    case "sqlite":
+      return withConnection(url, async (conn) => {
+        if (conn.native.engine === "sqlite") conn.native.db.exec(sql);
+      });
+    case "postgres":
+      return withConnection(url, async (conn) => {
+        if (conn.native.engine !== "postgres") return;
+        try {
+          await conn.native.client.query(sql);
+        } catch (err) {
+          const pos = Number((err as { position?: string }).position);
+          if (Number.isFinite(pos) && pos > 0) (err as Error).message = `line ${lineOf(sql, pos - 1)}: ${(err as Error).message}`;
+          throw err;
+        }
+      });
+    case "mariadb": {
+      // connections.ts opens MariaDB with single statements; a migration file holds many.
+      const conn = await mysql.createConnection({ ...mariadbOptions(url), multipleStatements: true });
+      try {
+        await conn.query(sql);
+      } finally {
+        await conn.end().catch(() => undefined);
+      }
+      return;
     }
-    return;
+    default:
+      return unknownEngine(target);
   }
+}
+
+/** Runs `use` on a connection to `url` (an SQLite file is created when missing), closing it afterwards. */
+async function withConnection(url: string, use: (conn: Connection) => Promise<void>): Promise<void> {
   const conn = await openConnection(url, { create: true });
   try {
-    if (conn.native.engine === "sqlite") conn.native.db.exec(sql);
-    else if (conn.native.engine === "postgres") {
-      try {
-        await conn.native.client.query(sql);
-      } catch (err) {
-        const pos = Number((err as { position?: string }).position);
-        if (Number.isFinite(pos) && pos > 0) (err as Error).message = `line ${lineOf(sql, pos - 1)}: ${(err as Error).message}`;
-        throw err;
-      }
-    }
+    await use(conn);
   } finally {
     await conn.close();
   }
 }
 
 /** Applies the steps in order; the first failure throws a MigrationError naming its file. Returns the files applied. */
-export async function applyMigrationDir(url: string, dir: string, engine: CopyEngine): Promise<string[]> {
+export async function applyMigrationDir(url: string, dir: string, engine: EngineKind): Promise<string[]> {
   const applied: string[] = [];
   for (const step of migrationSteps(listMigrationFiles(dir), engine)) {
     const sql = readFileSync(join(dir, step.file), "utf8");
     try {
       await applySqlText(url, sql);
     } catch (err) {
-      throw new MigrationError(step.file, `${engineWord(engine)} error: ${(err as Error).message}`, applied);
+      throw new MigrationError(step.file, `${dialectFor(engine).title} error: ${(err as Error).message}`, applied);
     }
     applied.push(step.file);
   }
   return applied;
-}
-
-function engineWord(engine: CopyEngine): string {
-  return engine === "postgres" ? "PostgreSQL" : engine === "mariadb" ? "MariaDB" : "SQLite";
 }
 
 /**
@@ -147,25 +158,16 @@ function engineWord(engine: CopyEngine): string {
  * (SQLite as sqlite:////abs/path, the form SQLAlchemy and most URL parsers read), DBSTACK_ENGINE,
  * and the engine's client variables.
  */
-export function commandEnvironment(url: string, engine: CopyEngine): Record<string, string> {
+export function commandEnvironment(url: string, engine: EngineKind): Record<string, string> {
   const env: Record<string, string> = { DBSTACK_ENGINE: engine };
   const target = parseConnectionUrl(url);
-  if (target.engine === "sqlite") {
+  if ("path" in target) {
     env.DATABASE_URL = `sqlite:///${target.path}`;
     env.DBSTACK_SQLITE_PATH = target.path;
     return env;
   }
   env.DATABASE_URL = url;
-  const u = new URL(url);
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ""));
-  if (target.engine === "postgres") {
-    Object.assign(env, { PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username), PGDATABASE: db });
-    if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
-  } else {
-    Object.assign(env, { MYSQL_HOST: u.hostname, MYSQL_TCP_PORT: u.port || "3306", MYSQL_USER: decodeURIComponent(u.username), MYSQL_DATABASE: db });
-    if (u.password) env.MYSQL_PWD = decodeURIComponent(u.password);
-  }
-  return env;
+  return { ...env, ...dialectFor(target.engine).clientEnvironment?.(new URL(url)) };
 }
 
 /** The last `max` characters of a command's output, with every password in it replaced by ***. */
@@ -196,7 +198,7 @@ export function killMigrationCommands(): void {
  * MigrationError with the end of its output when it exits non-zero (or runs past `timeoutMs`). Its output is captured, not
  * streamed, so the report shows it where it belongs (and without the password).
  */
-export async function applyMigrationCommand(url: string, engine: CopyEngine, command: string, cwd: string, timeoutMs = 600_000): Promise<void> {
+export async function applyMigrationCommand(url: string, engine: EngineKind, command: string, cwd: string, timeoutMs = 600_000): Promise<void> {
   const env = commandEnvironment(url, engine);
   const secrets = [env.PGPASSWORD ?? "", env.MYSQL_PWD ?? "", (() => { try { return decodeURIComponent(new URL(url).password); } catch { return ""; } })()];
   // Its own process group, so a timeout or a Ctrl-C of db:check ends the command's whole tree

@@ -20,8 +20,10 @@
  * PostgreSQL's unquoted identifiers fold case, so `Users` and `users` are the same table to an
  * application that does not quote them (a warning says so).
  */
-import type { Column, CopyEngine, ForeignKey, Schema, Table, TypeClass } from "../schema";
-import { describeType } from "../translate";
+import type { EngineKind } from "../../model/engineKind";
+import type { Column, ForeignKey, Schema, Table, TypeClass } from "../schema";
+import { dialectFor } from "../dialects";
+import { describeType } from "../schema";
 
 /** How bad a difference is: an error fails the check (exit 1), a warning is reported only. */
 export type Severity = "error" | "warning";
@@ -95,19 +97,19 @@ const cols = (c: string[]) => `(${c.join(", ")})`;
  * severity and the reason. `leftEngine`/`rightEngine` matter for SQLite, whose integers and
  * floats are all 64-bit whatever the declared width.
  */
-export function compareTypes(a: TypeClass, b: TypeClass, leftEngine: CopyEngine, rightEngine: CopyEngine): { severity: Severity; why: string } | undefined {
-  const sqlite = leftEngine === "sqlite" || rightEngine === "sqlite";
+export function compareTypes(a: TypeClass, b: TypeClass, leftEngine: EngineKind, rightEngine: EngineKind): { severity: Severity; why: string } | undefined {
+  const anyWidth = dialectFor(leftEngine).numbersIgnoreWidth || dialectFor(rightEngine).numbersIgnoreWidth;
   if (a.kind === b.kind) {
     switch (a.kind) {
       case "integer": {
         const o = b as typeof a;
-        if (!sqlite && a.bytes !== o.bytes) return { severity: "warning", why: `${a.bytes * 8}-bit vs ${o.bytes * 8}-bit integers: values beyond the narrower range fail on one side` };
+        if (!anyWidth && a.bytes !== o.bytes) return { severity: "warning", why: `${a.bytes * 8}-bit vs ${o.bytes * 8}-bit integers: values beyond the narrower range fail on one side` };
         if (Boolean(a.unsigned) !== Boolean(o.unsigned)) return { severity: "warning", why: "signed vs unsigned: negative values fail on one side, the top of the range on the other" };
         return undefined;
       }
       case "float": {
         const o = b as typeof a;
-        if (!sqlite && a.bytes !== o.bytes) return { severity: "warning", why: `${a.bytes * 8}-bit vs ${o.bytes * 8}-bit floating point: the narrower one rounds` };
+        if (!anyWidth && a.bytes !== o.bytes) return { severity: "warning", why: `${a.bytes * 8}-bit vs ${o.bytes * 8}-bit floating point: the narrower one rounds` };
         return undefined;
       }
       case "decimal": {
@@ -232,7 +234,7 @@ export function compareSchemas(left: SchemaSide, right: SchemaSide, mode: Compar
   function compareColumn(lt: Table, rt: Table, lc: Column, rc: Column): void {
     const T = lt.name;
     const C = lc.name;
-    if (rc.name !== lc.name && lc.name.toLowerCase() === rc.name.toLowerCase() && left.schema.engine === "postgres" !== (right.schema.engine === "postgres")) {
+    if (rc.name !== lc.name && lc.name.toLowerCase() === rc.name.toLowerCase() && dialectFor(left.schema.engine).caseInsensitiveNames !== dialectFor(right.schema.engine).caseInsensitiveNames) {
       // Only PostgreSQL distinguishes quoted column names by case; SQLite and MariaDB fold them.
       add("warning", "name-case", T, `${T}.${C} on ${L} is ${rc.name} on ${R}: PostgreSQL only finds it unquoted if it is all lower case`, C);
     }
@@ -244,7 +246,7 @@ export function compareSchemas(left: SchemaSide, right: SchemaSide, mode: Compar
       const nullableSide = lc.nullable ? L : R;
       const strictSide = lc.nullable ? R : L;
       const nullableEngine = lc.nullable ? left.schema.engine : right.schema.engine;
-      if (lPk && nullableEngine === "sqlite") {
+      if (lPk && dialectFor(nullableEngine).nullablePrimaryKeys) {
         add("warning", "nullability", T, `${T}.${C} is a primary key column that SQLite leaves nullable (a legacy quirk) and ${strictSide} makes NOT NULL: declare it NOT NULL`, C);
       } else if (mode === "directional" && !lc.nullable) {
         add("warning", "nullability", T, `${T}.${C} is NOT NULL on ${L} but nullable on ${R}`, C);
@@ -256,7 +258,7 @@ export function compareSchemas(left: SchemaSide, right: SchemaSide, mode: Compar
       const autoSide = lc.autoIncrement ? L : R;
       const manualSide = lc.autoIncrement ? R : L;
       const autoEngine = lc.autoIncrement ? left.schema.engine : right.schema.engine;
-      if (autoEngine === "sqlite") {
+      if (dialectFor(autoEngine).autoIncrementIsRowid) {
         // Every INTEGER PRIMARY KEY is SQLite's rowid, filled when left out, whether the
         // application relies on it or not: worth knowing, not proof of a break.
         add("warning", "auto-increment", T, `${T}.${C} is an INTEGER PRIMARY KEY that SQLite fills itself, but ${manualSide} does not (no serial/identity/AUTO_INCREMENT): inserts that leave it out fail there`, C);
@@ -306,8 +308,8 @@ export function compareSchemas(left: SchemaSide, right: SchemaSide, mode: Compar
     // indexes every foreign key itself, so such an index missing elsewhere is no difference.
     const plain = (t: Table) => t.indexes.filter((i) => !i.unique);
     const covered = (t: Table, ixCols: string[]) => t.indexes.some((o) => sameList(o.columns, ixCols)) || sameList(t.primaryKey, ixCols);
-    const implicitFkIndex = (owner: Table, ownerEngine: CopyEngine, otherEngine: CopyEngine, ixCols: string[]) =>
-      ownerEngine === "mariadb" && otherEngine !== "mariadb" && owner.foreignKeys.some((f) => sameList(f.columns, ixCols));
+    const implicitFkIndex = (owner: Table, ownerEngine: EngineKind, otherEngine: EngineKind, ixCols: string[]) =>
+      dialectFor(ownerEngine).indexesForeignKeys && !dialectFor(otherEngine).indexesForeignKeys && owner.foreignKeys.some((f) => sameList(f.columns, ixCols));
     const le = left.schema.engine;
     const re = right.schema.engine;
     for (const ix of plain(lt)) {

@@ -4,9 +4,10 @@
  * source compared with a live target. Returns the report's data (report.ts renders it); throwaway
  * instances are removed before it returns, whatever happened.
  */
+import type { EngineKind } from "../../model/engineKind";
 import { openConnection, redactUrl } from "../connections";
 import { introspect } from "../introspect";
-import type { CopyEngine, Schema } from "../schema";
+import type { Schema } from "../schema";
 import { applyMigrationCommand, applyMigrationDir, MigrationError } from "./apply";
 import { compareSchemas, comparePairs } from "./compare";
 import type { CheckResult, EngineRun } from "./report";
@@ -22,9 +23,9 @@ export type MigrationSource = { kind: "dir"; dir: string } | { kind: "command"; 
 
 export interface MigrationCheckOptions {
   migrations: MigrationSource;
-  engines: CopyEngine[];
+  engines: EngineKind[];
   /** Ports per engine for the throwaway servers (default CHECK_PORTS). */
-  ports?: Partial<Record<CopyEngine, number[]>>;
+  ports?: Partial<Record<EngineKind, number[]>>;
   /** Progress lines (engine started, migrations applied), for stderr. */
   progress?: (line: string) => void;
 }
@@ -48,7 +49,7 @@ export async function checkMigrations(options: MigrationCheckOptions): Promise<C
     progress(`${engine}: starting a throwaway instance`);
     let instance;
     try {
-      instance = await startThrowaway(engine, { ports: options.ports?.[engine] ?? (engine === "sqlite" ? [] : CHECK_PORTS[engine]) });
+      instance = await startThrowaway(engine, { ports: options.ports?.[engine] ?? CHECK_PORTS[engine] });
     } catch (err) {
       run.failure = { message: `could not start a throwaway ${engine}: ${(err as Error).message}` };
       continue;

@@ -3,14 +3,15 @@
  * migrations did and of the comparisons (compare.ts). Grouped per engine pair, then per table, so
  * a user reads "on postgres vs mariadb, table orders: ..." and finds the migration to fix.
  */
-import type { CopyEngine, Schema } from "../schema";
+import type { EngineKind } from "../../model/engineKind";
+import type { Schema } from "../schema";
 import type { Comparison, Finding } from "./compare";
 
 /** What happened on one engine (or one live database) before the comparison. */
 export interface EngineRun {
   /** The label findings use: the engine name, or "source"/"target" in live mode. */
   label: string;
-  engine: CopyEngine;
+  engine: EngineKind;
   /** Where it ran, passwords redacted: a throwaway instance's URL or the live URL. */
   display: string;
   /** Migration files applied, in order; empty in live mode and for a command. */

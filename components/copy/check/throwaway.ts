@@ -22,12 +22,12 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync, a
 import { createServer } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
+import { sqliteCopyUrl, unknownEngine, type EngineKind } from "../../model/engineKind";
 import { openConnection } from "../connections";
-import type { CopyEngine } from "../schema";
 
 /** A running throwaway database. */
 export interface Throwaway {
-  engine: CopyEngine;
+  engine: EngineKind;
   /** URL with the password, for this process and the migration command's environment only. */
   url: string;
   /** The URL without its password, for reports. */
@@ -44,9 +44,10 @@ export interface ThrowawayOptions {
 }
 
 /** The ports `db:check` may use, by engine. */
-export const CHECK_PORTS: Record<"postgres" | "mariadb", number[]> = {
+export const CHECK_PORTS: Record<EngineKind, number[]> = {
   postgres: [5681, 5682, 5683, 5684, 5685, 5686, 5687, 5688],
   mariadb: [3381, 3382, 3383, 3384, 3385, 3386, 3387, 3388],
+  sqlite: [],
 };
 
 const live = new Set<Throwaway>();
@@ -128,7 +129,7 @@ function tailFile(path: string): string {
 }
 
 /** Starts an empty throwaway database of `engine` (see the file header). */
-export async function startThrowaway(engine: CopyEngine, options: ThrowawayOptions): Promise<Throwaway> {
+export async function startThrowaway(engine: EngineKind, options: ThrowawayOptions): Promise<Throwaway> {
   const dir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), `dbcheck-${engine}-`));
   const password = randomBytes(18).toString("hex");
   let stopServer: () => Promise<void> = async () => undefined;
@@ -150,19 +151,27 @@ export async function startThrowaway(engine: CopyEngine, options: ThrowawayOptio
   };
   live.add(handle);
   try {
-    if (engine === "sqlite") {
-      handle.url = `sqlite://${join(dir, "app.db")}`;
-      handle.display = handle.url;
-    } else if (engine === "postgres") {
-      const r = await startPostgres(dir, password, options.ports);
-      stopServer = r.stop;
-      handle.url = `postgresql://postgres:${password}@127.0.0.1:${r.port}/app`;
-      handle.display = `postgresql://postgres:***@127.0.0.1:${r.port}/app`;
-    } else {
-      const r = await startMariadb(dir, password, options.ports);
-      stopServer = r.stop;
-      handle.url = `mysql://app:${password}@127.0.0.1:${r.port}/app`;
-      handle.display = `mysql://app:***@127.0.0.1:${r.port}/app`;
+    switch (engine) {
+      case "sqlite":
+        handle.url = sqliteCopyUrl(join(dir, "app.db"));
+        handle.display = handle.url;
+        break;
+      case "postgres": {
+        const r = await startPostgres(dir, password, options.ports);
+        stopServer = r.stop;
+        handle.url = `postgresql://postgres:${password}@127.0.0.1:${r.port}/app`;
+        handle.display = `postgresql://postgres:***@127.0.0.1:${r.port}/app`;
+        break;
+      }
+      case "mariadb": {
+        const r = await startMariadb(dir, password, options.ports);
+        stopServer = r.stop;
+        handle.url = `mysql://app:${password}@127.0.0.1:${r.port}/app`;
+        handle.display = `mysql://app:***@127.0.0.1:${r.port}/app`;
+        break;
+      }
+      default:
+        return unknownEngine(engine);
     }
     return handle;
   } catch (err) {

@@ -3,7 +3,7 @@
  * importStep.ts for the order and why. The copy runs on the machine running Pulumi, as the owner.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { describeDatabase, importStep, ownerCopyUrl } from "../../copy/importStep";
+import { describeDatabase, importStep, ownerCopyUrl } from "../importStep";
 import type { HostCommand } from "../../targets/hostCommand";
 import type { Accounts } from "./accounts";
 import type { Configured } from "./configuration";

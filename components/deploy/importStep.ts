@@ -18,36 +18,49 @@
  * command line; a server's TLS certificate is verified against its deployment's CA.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { ImportFromArgs } from "../model/args";
 import { mariadbUrls } from "../engines/mariadb/urls";
 import { postgresUrls } from "../engines/postgres/urls";
+import type { ImportFromArgs } from "../model/args";
+import { COPY_URL, type EngineKind, type ServerEngineKind } from "../model/engineKind";
 import { scriptHeader, shellQuote } from "../shell";
 import { HostCommand } from "../targets/hostCommand";
 import { localTarget } from "../targets/target";
-import { ALLOW_ID, type ImportTargetEngine } from "./importReference";
 
-export { describeDatabase } from "./importReference";
+/**
+ * A lossy conversion's id as the copy names it (`table.column:from->to`): one word of a
+ * comma-separated --allow list (the script quotes it), so no spaces, commas or control characters.
+ */
+export const ALLOW_ID = /^[^\s,\x00-\x1f\x7f]+$/;
 
-/** The TLS parameters that make the copy's driver verify a server: the mode in the URL, the CA file's parameter added by the script. */
-const VERIFY: Record<ImportTargetEngine, { mode: string; caParameter: string }> = {
-  // pg: verify-full checks the chain against sslrootcert and the host name.
-  postgres: { mode: "sslmode=verify-full", caParameter: "sslrootcert" },
-  // mysql2 (components/copy/connections.ts): a CA file with VERIFY_IDENTITY rejects an unverified server.
-  mariadb: { mode: "ssl-mode=VERIFY_IDENTITY", caParameter: "ssl-ca" },
-};
+/** How the preview names a database: sqlite `app`, postgres `main/app`. */
+export function describeDatabase(engine: EngineKind, deployment: string, database?: string): string {
+  return `${engine} \`${database === undefined ? deployment : `${deployment}/${database}`}\``;
+}
 
 /**
  * A server database's URL for the copy, asking for a verified TLS connection: `url`'s own query
  * (e.g. sslmode=require, which pg would verify without a CA) is replaced by the engine's
  * verify mode; the import script adds the CA file's parameter.
  */
-export function verifiedCopyUrl(engine: ImportTargetEngine, url: string): string {
-  return `${url.split("?")[0]}?${VERIFY[engine].mode}`;
+export function verifiedCopyUrl(engine: ServerEngineKind, url: string): string {
+  const { verify } = COPY_URL[engine];
+  return `${url.split("?")[0]}?${verify.name}=${verify.value}`;
 }
 
+/** The copy's URL among a server database's URL flavours (its deployment's `urls` output for one user), verified. */
+export function copyUrlOf(engine: ServerEngineKind, flavours: Record<string, string>): string {
+  return verifiedCopyUrl(engine, flavours[COPY_URL[engine].flavour]);
+}
+
+/** A server database's URLs in every flavour, by engine. */
+const SERVER_URLS: Record<ServerEngineKind, (c: { user: string; password: string; host: string; port: number; database: string }) => Record<string, string>> = {
+  postgres: (c) => ({ ...postgresUrls(c) }),
+  mariadb: (c) => ({ ...mariadbUrls(c) }),
+};
+
 /** The owner's URL of a server database, for the copy (see verifiedCopyUrl). */
-export function ownerCopyUrl(engine: ImportTargetEngine, c: { user: string; password: string; host: string; port: number; database: string }): string {
-  return verifiedCopyUrl(engine, engine === "postgres" ? postgresUrls(c).postgresql : mariadbUrls(c).mysql);
+export function ownerCopyUrl(engine: ServerEngineKind, c: { user: string; password: string; host: string; port: number; database: string }): string {
+  return copyUrlOf(engine, SERVER_URLS[engine](c));
 }
 
 /** What the import script needs besides its environment. */
@@ -83,8 +96,8 @@ export function renderImportScript(spec: ImportScriptSpec): string {
     '  [ -n "$ca" ] || return 0',
     "  printf '%s\\n' \"$ca\" > \"$ca_dir/$2.pem\"",
     '  case "${!1}" in',
-    `    postgres*) printf -v "$1" '%s&${VERIFY.postgres.caParameter}=%s' "\${!1}" "$ca_dir/$2.pem" ;;`,
-    `    *) printf -v "$1" '%s&${VERIFY.mariadb.caParameter}=%s' "\${!1}" "$ca_dir/$2.pem" ;;`,
+    ...Object.values(COPY_URL).map((form) => `    ${form.schemes.map((scheme) => `${scheme}:*`).join(" | ")}) printf -v "$1" '%s&${form.caParameter}=%s' "\${!1}" "$ca_dir/$2.pem" ;;`),
+    `    *) echo "importFrom: $1 is no server URL dbstack copies from (${Object.values(COPY_URL).map((form) => `${form.flavour}://`).join(", ")}), so its CA cannot be named in it" >&2; return 1 ;;`,
     "  esac",
     "}",
     "add_ca DBSTACK_COPY_FROM DBSTACK_IMPORT_SOURCE_CA",
