@@ -29,4 +29,5 @@ export { GeneratedPassword, type GeneratedPasswordArgs } from "./secrets/generat
 export type { SshTarget } from "./targets/target";
 export { SshHostKeys, type SshHostKeysArgs } from "./targets/hostKeys";
 export { HostFactsReading, type HostFactsArgs, type MeasuredFacts } from "./targets/hostFacts";
-export type { ReviewFacts, GrantRole } from "./review/facts";
+export type { ReviewFacts } from "./model/reviewFacts";
+export type { GrantRole } from "./model/grants";

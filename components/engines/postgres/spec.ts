@@ -3,7 +3,7 @@
  * types) and its components. Defaults live in defaults.ts next to this file.
  */
 import type { BackupPolicy } from "../../backups/policy";
-import type { GrantRole } from "../../review/facts";
+import type { GrantRole } from "../../model/grants";
 
 export type { HostFacts, StorageKind, Workload } from "../../model/tuning";
 import type { Workload } from "../../model/tuning";

@@ -4,7 +4,7 @@
  * grant is given, in one transaction per database, so that narrowing or removing a grant revokes.
  * Objects in schema public are covered, those that exist and those the owner creates later.
  */
-import type { GrantRole } from "../../../review/facts";
+import type { GrantRole } from "../../../model/grants";
 import { ArgumentError } from "../../../validate";
 import type { DatabaseSpec, UserSpec } from "../spec";
 import { checkDatabaseSpec } from "./databases";

@@ -3,7 +3,7 @@
  * rendered text: the script reads it from an environment variable with psql's \getenv (psql 15+)
  * and passes it as a psql variable, which psql quotes as a literal.
  */
-import { GRANT_RANK } from "../../../review/facts";
+import { GRANT_RANK } from "../../../model/grants";
 import { ArgumentError, checkWholeNumber } from "../../../validate";
 import type { UserSpec } from "../spec";
 import { checkDatabaseName, checkEnvName, checkRoleName, checkUserRoleName, quoteIdent, quoteLiteral } from "./identifiers";
