@@ -22,7 +22,11 @@ export { hostAccess, type HostAccess } from "./targets/access";
 export { MariadbServer } from "./engines/mariadb/server";
 export type { MariadbServerArgs, MariadbDatabaseArgs, MariadbUserArgs, MariadbStandbyArgs, MariadbBackupArgs } from "./engines/mariadb/args";
 export type { Flavor } from "./engines/mariadb/flavor";
-export { computeTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";
+export { computeTuning as computePostgresTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";
+export { computeTuning as computeMariadbTuning } from "./engines/mariadb/tuning";
+import { computeTuning as computePostgresTuning } from "./engines/postgres/tuning";
+/** @deprecated PostgreSQL's tuning under an engine-neutral name: use computePostgresTuning (MariaDB's is computeMariadbTuning). */
+export const computeTuning: typeof computePostgresTuning = computePostgresTuning;
 export { needsRestart, RESTART_PARAMETERS } from "./engines/postgres/parameters";
 export { postgresUrls, type PostgresUrls } from "./engines/postgres/urls";
 export { GeneratedPassword, type GeneratedPasswordArgs } from "./secrets/generatedPassword";
