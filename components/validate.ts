@@ -51,12 +51,14 @@ export function runChecks<T>(checks: readonly Check<T>[], subject: T): void {
 /** Thrown for bad component arguments; the message names the argument. */
 export class ArgumentError extends Error {}
 
+/** A resource name (RESOURCE_NAME): it becomes part of host-level names. */
 export function checkName(field: string, value: string): void {
   if (!RESOURCE_NAME.test(value)) {
     throw new ArgumentError(`${field}: expected a lower-case letter, then letters, digits, _ or - (at most 40), got ${JSON.stringify(value)}`);
   }
 }
 
+/** An absolute path of safe characters (SAFE_PATH), when given. */
 export function checkAbsolutePath(field: string, value: string | undefined): void {
   if (value === undefined) return;
   if (!value.startsWith("/") || !SAFE_PATH.test(value)) {
@@ -64,17 +66,20 @@ export function checkAbsolutePath(field: string, value: string | undefined): voi
   }
 }
 
+/** A Unix user or group name (UNIX_NAME), when given. */
 export function checkUnixName(field: string, value: string | undefined): void {
   if (value !== undefined && !UNIX_NAME.test(value)) {
     throw new ArgumentError(`${field}: expected a Unix user or group name, got ${JSON.stringify(value)}`);
   }
 }
 
+/** A cron schedule that is one line and fires (backups/schedule.ts), when given. */
 export function checkSchedule(field: string, value: string | undefined): void {
   const problem = value === undefined ? undefined : cronScheduleProblem(value);
   if (problem) throw new ArgumentError(`${field}: ${problem}, got ${JSON.stringify(value)}`);
 }
 
+/** A whole number in [min, max], when given (the ranges the stack schema shares are RANGES). */
 export function checkWholeNumber(field: string, value: number | undefined, min: number, max: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
     throw new ArgumentError(`${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
@@ -105,6 +110,7 @@ export function checkGrantsDeclared(user: { name: string; grants: Record<string,
   }
 }
 
+/** A GPG recipient (GPG_RECIPIENT), when given. */
 export function checkGpgRecipient(field: string, value: string | undefined): void {
   if (value !== undefined && !GPG_RECIPIENT.test(value)) {
     throw new ArgumentError(`${field}: expected a GPG key id, fingerprint or e-mail address, got ${JSON.stringify(value)}`);
@@ -181,6 +187,7 @@ export function toolsDirProblem(toolsDir: string, holds: [what: string, dir: str
   return held && `${toolsDir} holds ${held[0]}; give the tools a directory of their own`;
 }
 
+/** The tools directory, when given, holds no data (toolsDirProblem). */
 export function checkToolsDirApart(toolsDir: string | undefined, holds: [what: string, dir: string | undefined][]): void {
   const problem = toolsDir === undefined ? undefined : toolsDirProblem(toolsDir, holds);
   if (problem) throw new ArgumentError(`toolsDir: ${problem}`);
