@@ -40,10 +40,10 @@ export function reservedUserNameProblem(user: string): string | undefined {
 }
 
 /**
- * The rules of a server deployment (PostgreSQL, MariaDB), by name, in the order they run: first
- * the ones every deployment shares (deploymentChecks.ts), each where it has always run, then the
- * server's own, then the engine's (identifiers, grants, parameters). Each message names the
- * argument; the stack prefixes its config key.
+ * The rules of a server deployment (PostgreSQL, MariaDB), by name, in the order they run: the
+ * server's own, with the ones every deployment shares (deploymentChecks.ts) among them where they
+ * have always run, then the engine's (parameters, identifiers, users and grants). Each message
+ * names the argument; the stack prefixes its config key.
  */
 export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   deploymentName,
