@@ -95,7 +95,7 @@ export const userFields = {
 /**
  * `importFrom`: another deployment of the stack whose data seeds this database once, when it is
  * created. The reference alone, or with the ids of lossy conversions accepted. That the
- * deployment and database exist is checked against the whole stack (configChecks.ts).
+ * deployment and database exist is checked against the whole stack (importFromChecks.ts, one of STACK_CHECKS).
  */
 const importReference = z
   .string({ error: `expected ${IMPORT_REFERENCE_FORMS}` })
