@@ -24,11 +24,16 @@ export { hostAccess, type HostAccess } from "./targets/access";
 export { MariadbServer } from "./deploy/mariadbServer";
 export type { MariadbServerArgs, MariadbDatabaseArgs, MariadbUserArgs, MariadbStandbyArgs, MariadbBackupArgs } from "./engines/mariadb/args";
 export type { Flavor } from "./engines/mariadb/flavor";
-export { computeTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";
+export { computeTuning as computePostgresTuning, renderTuningConf, type TunedParameter } from "./engines/postgres/tuning";
+export { computeTuning as computeMariadbTuning } from "./engines/mariadb/tuning";
+import { computeTuning as computePostgresTuning } from "./engines/postgres/tuning";
+/** @deprecated PostgreSQL's tuning under an engine-neutral name: use computePostgresTuning (MariaDB's is computeMariadbTuning). */
+export const computeTuning: typeof computePostgresTuning = computePostgresTuning;
 export { needsRestart, RESTART_PARAMETERS } from "./engines/postgres/parameters";
 export { postgresUrls, type PostgresUrls } from "./engines/postgres/urls";
 export { GeneratedPassword, type GeneratedPasswordArgs } from "./secrets/generatedPassword";
 export type { SshTarget } from "./targets/target";
 export { SshHostKeys, type SshHostKeysArgs } from "./targets/hostKeys";
 export { HostFactsReading, type HostFactsArgs, type MeasuredFacts } from "./targets/hostFacts";
-export type { ReviewFacts, GrantRole } from "./review/facts";
+export type { ReviewFacts } from "./model/reviewFacts";
+export type { GrantRole } from "./model/grants";

@@ -1,4 +1,5 @@
 import { cronScheduleProblem } from "./backups/schedule";
+import { GRANT_RANK } from "./model/grants";
 
 /**
  * Input rules shared by the component Args and the stack config schema: one source of truth for
@@ -10,15 +11,54 @@ export const UNIX_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const SAFE_PATH = /^[A-Za-z0-9._/@+-]+$/;
 export const GPG_RECIPIENT = /^[A-Za-z0-9._@+<>-]+$/;
 
+/** A container image: name[:tag] or name@sha256:digest. */
+export const CONTAINER_IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
+/** An IP address (v4 or v6) of a Docker host. */
+export const IP_ADDRESS = /^[0-9.]+$|^[0-9a-fA-F:]+$/;
+/** A Docker network's name (or `host`). */
+export const DOCKER_NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** The restart policies Docker takes. */
+export const RESTART_POLICIES = ["no", "on-failure", "always", "unless-stopped"] as const;
+
+/**
+ * The ranges of declared whole numbers, [min, max], shared by the stack config schema and the
+ * components' own checks, so that both accept the same values.
+ */
+export const RANGES = {
+  port: [1, 65535],
+  maxConnections: [1, 10000],
+  retentionDays: [1, 3650],
+  maxAgeHours: [1, 8760],
+  containerMemoryMb: [64, 16_777_216],
+  busyTimeoutMs: [0, 600_000],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/**
+ * One rule of a validation list, by name: `check` throws an ArgumentError naming the field when
+ * the subject breaks the rule. Lists run in order and stop at the first broken rule (see runChecks).
+ */
+export interface Check<T> {
+  /** What the rule is about, e.g. "backup.retentionDays" or "users' grants name declared databases". */
+  name: string;
+  check(subject: T): void;
+}
+
+/** Runs a validation list in order: the first broken rule throws. */
+export function runChecks<T>(checks: readonly Check<T>[], subject: T): void {
+  for (const c of checks) c.check(subject);
+}
+
 /** Thrown for bad component arguments; the message names the argument. */
 export class ArgumentError extends Error {}
 
+/** A resource name (RESOURCE_NAME): it becomes part of host-level names. */
 export function checkName(field: string, value: string): void {
   if (!RESOURCE_NAME.test(value)) {
     throw new ArgumentError(`${field}: expected a lower-case letter, then letters, digits, _ or - (at most 40), got ${JSON.stringify(value)}`);
   }
 }
 
+/** An absolute path of safe characters (SAFE_PATH), when given. */
 export function checkAbsolutePath(field: string, value: string | undefined): void {
   if (value === undefined) return;
   if (!value.startsWith("/") || !SAFE_PATH.test(value)) {
@@ -26,23 +66,51 @@ export function checkAbsolutePath(field: string, value: string | undefined): voi
   }
 }
 
+/** A Unix user or group name (UNIX_NAME), when given. */
 export function checkUnixName(field: string, value: string | undefined): void {
   if (value !== undefined && !UNIX_NAME.test(value)) {
     throw new ArgumentError(`${field}: expected a Unix user or group name, got ${JSON.stringify(value)}`);
   }
 }
 
+/** A cron schedule that is one line and fires (backups/schedule.ts), when given. */
 export function checkSchedule(field: string, value: string | undefined): void {
   const problem = value === undefined ? undefined : cronScheduleProblem(value);
   if (problem) throw new ArgumentError(`${field}: ${problem}, got ${JSON.stringify(value)}`);
 }
 
+/** A whole number in [min, max], when given (the ranges the stack schema shares are RANGES). */
 export function checkWholeNumber(field: string, value: number | undefined, min: number, max: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
     throw new ArgumentError(`${field}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
 }
 
+/** A grant's role is one dbstack knows (every engine renders the same three). */
+export function checkGrantRole(field: string, role: unknown): void {
+  if (typeof role !== "string" || !Object.hasOwn(GRANT_RANK, role)) {
+    throw new ArgumentError(`${field}: expected owner, readwrite or readonly, got ${JSON.stringify(role)}`);
+  }
+}
+
+/** Each database is declared once (every engine's renderers refuse a list that names one twice). */
+export function checkDeclaredOnce(databases: readonly { name: string }[]): void {
+  const seen = new Set<string>();
+  for (const db of databases) {
+    if (seen.has(db.name)) throw new ArgumentError(`databases.${db.name}: declared twice`);
+    seen.add(db.name);
+  }
+}
+
+/** Every grant of `user` names one of `databases` (every engine's renderers refuse a grant on an undeclared database). */
+export function checkGrantsDeclared(user: { name: string; grants: Record<string, unknown> }, databases: readonly { name: string }[]): void {
+  const declared = new Set(databases.map((db) => db.name));
+  for (const name of Object.keys(user.grants)) {
+    if (!declared.has(name)) throw new ArgumentError(`users.${user.name}.grants.${name}: database ${JSON.stringify(name)} is not declared in databases`);
+  }
+}
+
+/** A GPG recipient (GPG_RECIPIENT), when given. */
 export function checkGpgRecipient(field: string, value: string | undefined): void {
   if (value !== undefined && !GPG_RECIPIENT.test(value)) {
     throw new ArgumentError(`${field}: expected a GPG key id, fingerprint or e-mail address, got ${JSON.stringify(value)}`);
@@ -119,6 +187,7 @@ export function toolsDirProblem(toolsDir: string, holds: [what: string, dir: str
   return held && `${toolsDir} holds ${held[0]}; give the tools a directory of their own`;
 }
 
+/** The tools directory, when given, holds no data (toolsDirProblem). */
 export function checkToolsDirApart(toolsDir: string | undefined, holds: [what: string, dir: string | undefined][]): void {
   const problem = toolsDir === undefined ? undefined : toolsDirProblem(toolsDir, holds);
   if (problem) throw new ArgumentError(`toolsDir: ${problem}`);

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from "path";
 import { z } from "zod";
 import { DEFAULTS } from "../components/model/defaults";
 import { RESOURCE_NAME } from "../components/validate";
-import { crossDeploymentProblems, LOCAL_HOST } from "./configChecks";
+import { LOCAL_HOST, stackProblems } from "./configChecks";
 import { dockerHost, sshHost } from "./schema/hosts";
 import { mariadbServer } from "./schema/mariadb";
 import { postgresCluster } from "./schema/postgres";
@@ -74,33 +74,12 @@ export function parseStackConfig(raw: Record<string, string>, namespace = "dbsta
     if (result.success) out[key] = result.data;
     else problems.push(...result.error.issues.map((issue) => describeIssue(fullKey, issue)));
   }
-  if (problems.length === 0) problems.push(...crossDeploymentProblems(out as StackConfig));
-  if (problems.length === 0) problems.push(...undeclaredHostKeyProblems(out as StackConfig, namespace, opts.stack));
+  // The rules across the whole stack (configChecks.ts), once every value has its shape.
+  if (problems.length === 0) problems.push(...stackProblems({ config: out as StackConfig, namespace, stack: opts.stack }));
   if (problems.length > 0) {
     throw new ConfigError(`invalid stack config (${problems.length} problem${problems.length > 1 ? "s" : ""}):\n  - ${problems.join("\n  - ")}`);
   }
   return out as StackConfig;
-}
-
-/** Whether a stack must declare its SSH hosts' keys: `requireHostKeys`, by default only prod. */
-export function hostKeysRequired(config: Pick<StackConfig, "requireHostKeys">, stack: string | undefined): boolean {
-  return config.requireHostKeys ?? stack === "prod";
-}
-
-/** One problem per SSH host without a hostKey, when the stack requires declared keys. */
-function undeclaredHostKeyProblems(config: StackConfig, namespace: string, stack: string | undefined): string[] {
-  if (!hostKeysRequired(config, stack)) return [];
-  const why =
-    config.requireHostKeys === undefined
-      ? `the ${stack} stack requires declared host keys (set ${namespace}:requireHostKeys to false to trust hosts on first use)`
-      : `${namespace}:requireHostKeys is true`;
-  return Object.entries(config.hosts)
-    .filter(([, h]) => h.hostKey === undefined)
-    .map(
-      ([name, h]) =>
-        `${namespace}:hosts.${name}.hostKey: missing; ${why}: set it to the host's public key, checked out of band ` +
-        `(ssh-keyscan -p ${h.port} ${h.address} | ssh-keygen -lf - shows its fingerprint)`,
-    );
 }
 
 function splitKey(fullKey: string): [string, string] {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SshHostKeys } from "../components/targets/hostKeys";
 import { localTarget, type Target } from "../components/targets/target";
 import { ConfigError, type DockerHostConfig, type SshHostConfig } from "./config";
+import { unknownHostProblem } from "./configChecks";
 import type { ImportSources } from "./imports";
 
 /** What every deployment of the stack is built with. */
@@ -31,10 +32,7 @@ export function resolveHost(key: string, host: string, ctx: Ctx): Target {
     return { kind: "docker", endpoint: docker.endpoint, on, configKey: `dbstack:dockerHosts.${host}` };
   }
   const h = ctx.hosts[host];
-  if (!h) {
-    const known = [...Object.keys(ctx.hosts), ...Object.keys(ctx.dockerHosts ?? {})];
-    throw new ConfigError(`${key}: no host ${JSON.stringify(host)} in dbstack:hosts or dbstack:dockerHosts (declared: ${known.length ? known.join(", ") : "none"}; or use "local")`);
-  }
+  if (!h) throw new ConfigError(unknownHostProblem(key, host, ctx.hosts, ctx.dockerHosts ?? {}));
   const target: Target = { kind: "ssh", host: h.address, port: h.port, user: h.user, sudo: h.sudo, hostKey: h.hostKey, configKey: `dbstack:hosts.${host}` };
   // Trust on first use, once per host: the keys it offers the first time are kept in the state.
   ctx.hostKeys ??= new Map();

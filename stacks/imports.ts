@@ -31,7 +31,7 @@ interface Pending {
 /**
  * The stack's deployments, by `<engine>:<name>`, for `importFrom` references. A database may name
  * a deployment built after its own (engines are built in a fixed order), so a reference resolves
- * through a promise the source's builder settles; configChecks.ts has already refused references
+ * through a promise the source's builder settles; importFromChecks.ts has already refused references
  * to what is not declared, and cycles between deployments (which no order could build).
  */
 export class ImportSources {

@@ -1,18 +1,10 @@
 import { shellQuote } from "../shell";
 import { checkHostFileName, FILES_VARIABLE } from "../targets/hostFiles";
+import type { HealthCheck } from "../model/hooks";
 import type { HookDialect } from "./dialect";
 
-/** A declared health check: a query that must succeed and, if `expect` is set, print exactly that. */
-export interface HealthCheck {
-  /** Shown in the report and in the failure message. */
-  name: string;
-  /** One SQL query; the first column of its rows is compared with `expect`. */
-  sql: string;
-  /** The expected output (rows joined by newlines). Default: any output, as long as the query succeeds. */
-  expect?: string;
-  /** A regular expression (grep -E) the output must match, for checks with a variable report. */
-  match?: string;
-}
+/** Declared in model/hooks.ts (the model every engine shares); exported here too, beside what runs it. */
+export type { HealthCheck };
 
 /** A built-in check an engine runs with shell instead of SQL (e.g. the age of the newest backup). */
 export interface ShellCheck {

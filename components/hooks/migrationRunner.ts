@@ -2,21 +2,10 @@ import { scriptHeader, shellQuote, sqlLiteral } from "../shell";
 import { hostFile, type ShippedScript } from "../targets/hostFiles";
 import { MIGRATIONS_TABLE, type HookDialect } from "./dialect";
 import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "./healthChecks";
-import type { Migration } from "./migrations";
+import type { Migration, MigrationSource } from "../model/hooks";
 
-/** How schema migrations are applied: SQL files managed by dbstack, or a tool of the app's own. */
-export type MigrationSource =
-  | { kind: "sql"; migrations: Migration[] }
-  | {
-      kind: "command";
-      /**
-       * Run with bash, e.g. `alembic upgrade head`, in a clean environment: PATH, HOME, LANG,
-       * LC_ALL and TZ as the hook has them, plus DATABASE_URL. Nothing else of the hook's.
-       */
-      command: string;
-      /** Directory the command runs in. */
-      workdir: string;
-    };
+/** Declared in model/hooks.ts (the model every engine shares); exported here too, beside what runs it. */
+export type { MigrationSource };
 
 export interface PostDeployHookSpec {
   /** What the hook is for, e.g. "sqlite database app". */

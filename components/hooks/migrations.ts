@@ -1,16 +1,10 @@
 import { createHash } from "crypto";
 import { readdirSync, readFileSync, statSync } from "fs";
 import { join } from "path";
+import type { Migration } from "../model/hooks";
 
-/** One schema migration: applied once, in order of `id`, recorded with `checksum`. */
-export interface Migration {
-  /** The file name without `.sql`, e.g. `0001_create_users`. Sort order is apply order. */
-  id: string;
-  /** SHA-256 of the file's bytes, hex. An applied migration whose checksum changes fails the deploy. */
-  checksum: string;
-  /** The SQL, verbatim. */
-  sql: string;
-}
+/** Declared in model/hooks.ts (the model every engine shares); exported here too, beside what runs it. */
+export type { Migration };
 
 /** Migration file names: a version prefix of digits, then a readable name. */
 export const MIGRATION_FILE = /^(\d+)_([A-Za-z0-9_-]+)\.sql$/;

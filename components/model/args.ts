@@ -5,10 +5,9 @@
  * written twice per engine. Defaults are in defaults.ts.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { HealthCheck } from "../hooks/healthChecks";
-import type { MigrationSource } from "../hooks/migrationRunner";
-import type { GrantRole } from "../review/facts";
-import type { Target } from "../targets/target";
+import type { GrantRole } from "./grants";
+import type { HealthCheck, MigrationSource } from "./hooks";
+import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 
 export type { GrantRole };

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ReviewFacts } from "../review/facts";
+import type { ReviewFacts } from "../model/reviewFacts";
 import { redactText, secretNeedles } from "./redact";
 import { hostKeyRefusedMessage, isHostKeyRefusal, parseHostKeys, renderKnownHosts, renderSessionWatchdog, sshArguments } from "./ssh";
 import { minimalEnvironment } from "./environment";

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runOnTarget } from "./hostCommand";
-import type { HostFacts } from "../engines/postgres/spec";
+import type { HostFacts } from "../model/tuning";
 import type { Target } from "./target";
 
 /** What is measured on a host for tuning (the storage kind is declared, not measured). */

@@ -1,4 +1,5 @@
-import { GRANT_RANK, type ReviewFacts } from "../../components/review/facts";
+import { GRANT_RANK } from "../../components/model/grants";
+import type { ReviewFacts } from "../../components/model/reviewFacts";
 
 /** The part of a Pulumi engine event the summary reads (automation's EngineEvent is wider). */
 export interface PreviewEvent {

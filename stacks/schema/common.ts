@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
-import { GPG_RECIPIENT, SAFE_PATH } from "../../components/validate";
+import { CONTAINER_IMAGE, DOCKER_NETWORK, GPG_RECIPIENT, IP_ADDRESS, RANGES, RESTART_POLICIES, SAFE_PATH } from "../../components/validate";
 import { secret } from "./secret";
 import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 import { ALLOW_ID } from "../../components/deploy/importStep";
@@ -12,6 +12,8 @@ export const path = (what: string) =>
     .string({ error: `expected ${what} as a string` })
     .min(1, { error: `expected ${what}` })
     .regex(SAFE_PATH, { error: `expected ${what} made of letters, digits and . _ / @ + - only` });
+
+const RETENTION_EXPECTED = `expected a whole number of days from ${RANGES.retentionDays[0]} to ${RANGES.retentionDays[1]}`;
 
 export const backup = z.strictObject({
   schedule: z
@@ -24,9 +26,9 @@ export const backup = z.strictObject({
   dir: path("a backup directory").optional(),
   retentionDays: z
     .number({ error: "expected a number of days" })
-    .int({ error: "expected a whole number of days from 1 to 3650" })
-    .min(1, { error: "expected a whole number of days from 1 to 3650" })
-    .max(3650, { error: "expected a whole number of days from 1 to 3650" })
+    .int({ error: RETENTION_EXPECTED })
+    .min(RANGES.retentionDays[0], { error: RETENTION_EXPECTED })
+    .max(RANGES.retentionDays[1], { error: RETENTION_EXPECTED })
     .default(DEFAULTS.backup.retentionDays),
   gpgRecipient: z
     .string()
@@ -94,7 +96,7 @@ export const userFields = {
 /**
  * `importFrom`: another deployment of the stack whose data seeds this database once, when it is
  * created. The reference alone, or with the ids of lossy conversions accepted. That the
- * deployment and database exist is checked against the whole stack (configChecks.ts).
+ * deployment and database exist is checked against the whole stack (importFromChecks.ts, one of STACK_CHECKS).
  */
 const importReference = z
   .string({ error: `expected ${IMPORT_REFERENCE_FORMS}` })
@@ -120,12 +122,12 @@ export const databaseFields = {
 
 /** `container:` of a server deployment (or standby) on a Docker host: see ContainerArgs. */
 export const container = z.strictObject({
-  image: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, { error: "expected an image reference: name[:tag] or name@sha256:<digest>" }).optional(),
-  memoryMb: wholeNumber(64, 16777216, "a memory limit in MiB").optional(),
+  image: z.string().regex(CONTAINER_IMAGE, { error: "expected an image reference: name[:tag] or name@sha256:<digest>" }).optional(),
+  memoryMb: wholeNumber(...RANGES.containerMemoryMb, "a memory limit in MiB").optional(),
   cpus: z.number({ error: "expected a number of CPUs" }).positive({ error: "expected a number of CPUs above 0" }).optional(),
-  publishAddresses: z.array(z.string().regex(/^[0-9.]+$|^[0-9a-fA-F:]+$/, { error: "expected an IP address of the Docker host" })).optional(),
-  network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: "expected a Docker network name, or host" }).optional(),
-  restartPolicy: z.enum(["no", "on-failure", "always", "unless-stopped"], { error: "expected no, on-failure, always or unless-stopped" }).optional(),
+  publishAddresses: z.array(z.string().regex(IP_ADDRESS, { error: "expected an IP address of the Docker host" })).optional(),
+  network: z.string().regex(DOCKER_NETWORK, { error: "expected a Docker network name, or host" }).optional(),
+  restartPolicy: z.enum(RESTART_POLICIES, { error: "expected no, on-failure, always or unless-stopped" }).optional(),
 });
 
 /** What every standby declares, on every server engine. */
@@ -134,7 +136,7 @@ export const standbyFields = {
   address: z
     .string({ error: "expected the standby's address as the primary sees it (an IP address or host name)" })
     .regex(/^[A-Za-z0-9.:/-]+$/, { error: "expected the standby's address as the primary sees it (an IP address or host name)" }),
-  port: wholeNumber(1, 65535, "a port number").optional(),
+  port: wholeNumber(...RANGES.port, "a port number").optional(),
   container: container.optional(),
 };
 
@@ -146,7 +148,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
   return {
     host: z.string().min(1, { error: "expected \"local\" or the name of an entry in dbstack:hosts" }).default("local"),
     address: z.string().regex(/^[A-Za-z0-9.:-]+$/).optional(),
-    port: wholeNumber(1, 65535, "a port number").default(defaultPort),
+    port: wholeNumber(...RANGES.port, "a port number").default(defaultPort),
     dataDirectory: path("a data directory").optional(),
     container: container.optional(),
     hostFacts: z
@@ -157,7 +159,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
       })
       .optional(),
     workload: z.enum(["web", "oltp", "dw", "mixed"], { error: "expected web, oltp, dw or mixed" }).default(DEFAULTS.server.workload),
-    maxConnections: wholeNumber(1, 10000, "a number of connections").default(DEFAULTS.server.maxConnections),
+    maxConnections: wholeNumber(...RANGES.maxConnections, "a number of connections").default(DEFAULTS.server.maxConnections),
     parameters: z
       .record(
         z.string().regex(/^[a-z_.]+$/, { error: `expected a ${parameterName} name` }),
@@ -180,7 +182,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
         error: "expected caDays longer than certificateDays (a certificate cannot outlive the CA that signed it)",
       })
       .optional(),
-    backup: backup.extend({ maxAgeHours: wholeNumber(1, 8760, "a number of hours").optional() }).optional(),
+    backup: backup.extend({ maxAgeHours: wholeNumber(...RANGES.maxAgeHours, "a number of hours").optional() }).optional(),
     maintenanceSchedule: cronSchedule.optional(),
     toolsDir: path("a directory for dbstack's tools").optional(),
   };

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULTS } from "../../components/model/defaults";
 import { hostKeyProblem } from "../../components/targets/ssh";
-import { UNIX_NAME } from "../../components/validate";
+import { RANGES, UNIX_NAME } from "../../components/validate";
 import { wholeNumber } from "./common";
 import { secret } from "./secret";
 
@@ -10,7 +10,7 @@ const HOST_KEY_EXPECTED = 'expected the host\'s public SSH key, e.g. "ssh-ed2551
 /** `dbstack:hosts.<name>`: a Linux host reached over SSH. */
 export const sshHost = z.strictObject({
   address: z.string({ error: "expected the host's name or IP address" }).regex(/^[A-Za-z0-9.:-]+$/, { error: "expected a host name or IP address" }),
-  port: wholeNumber(1, 65535, "a port number").default(DEFAULTS.ssh.port),
+  port: wholeNumber(...RANGES.port, "a port number").default(DEFAULTS.ssh.port),
   user: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).default(DEFAULTS.ssh.user),
   sudo: z.boolean({ error: "expected true or false" }).optional(),
   hostKey: z

@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { UNIX_NAME } from "../../components/validate";
+import { RANGES, UNIX_NAME } from "../../components/validate";
 import { backup, healthCheck, migrations, path } from "./common";
+
+const BUSY_TIMEOUT_EXPECTED = `expected a whole number of milliseconds from ${RANGES.busyTimeoutMs[0]} to ${RANGES.busyTimeoutMs[1]}`;
 
 const pragmas = z.strictObject({
   journalMode: z.enum(["wal", "delete", "truncate", "persist"]).optional(),
@@ -9,8 +11,8 @@ const pragmas = z.strictObject({
   busyTimeoutMs: z
     .number({ error: "expected a number of milliseconds" })
     .int({ error: "expected a whole number of milliseconds" })
-    .min(0, { error: "expected a whole number of milliseconds from 0 to 600000" })
-    .max(600000, { error: "expected a whole number of milliseconds from 0 to 600000" })
+    .min(RANGES.busyTimeoutMs[0], { error: BUSY_TIMEOUT_EXPECTED })
+    .max(RANGES.busyTimeoutMs[1], { error: BUSY_TIMEOUT_EXPECTED })
     .optional(),
   foreignKeys: z.boolean({ error: "expected true or false" }).optional(),
 });

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
-import type { ReviewFacts } from "../../components/review/facts";
+import type { ReviewFacts } from "../../components/model/reviewFacts";
 import { parseImportReference } from "../../components/copy/importReference";
 import { IMPORT_UPDATE_SCRIPT, ownerCopyUrl, renderImportScript, verifiedCopyUrl } from "../../components/deploy/importStep";
 import { ConfigError, parseStackConfig } from "../../stacks/config";

@@ -12,7 +12,7 @@ import type { DatabaseSpec, HostFacts, TuningSpec } from "../../components/engin
 import { renderDatabaseSql } from "../../components/engines/postgres/sql/databases";
 import { renderGrantsSql } from "../../components/engines/postgres/sql/grants";
 import { renderReplicationRoleSql, renderRoleSql } from "../../components/engines/postgres/sql/roles";
-import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby, type StandbySpec2 } from "../../components/engines/postgres/standbyScripts";
+import { renderAwaitStreaming, renderPromote, renderReplicationSlots, renderStandby, type StandbySpec } from "../../components/engines/postgres/standbyScripts";
 import { renderSignStandbyCertificate, renderStandbyKey } from "../../components/engines/postgres/tls";
 import { computeTuning, renderTuningConf } from "../../components/engines/postgres/tuning";
 import { postgresUrls } from "../../components/engines/postgres/urls";
@@ -129,7 +129,7 @@ const BACKUP_SPEC: PostgresBackupSpec = {
   policy: { schedule: "0 2 * * *", dir: "/var/backups/dbstack/main", retentionDays: 30 },
 };
 
-const STANDBY_SPEC: StandbySpec2 = {
+const STANDBY_SPEC: StandbySpec = {
   version: 15,
   cluster: "main",
   port: 5432,
@@ -1237,7 +1237,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
     const replicationAccess = (): AccessSpec => ({ ...access, replicationCidrs: ["127.0.0.1/32"] });
     // The standby verifies the primary (sslmode=verify-full) against the CA the primary's configure step made.
     const primaryCa = () => readFileSync(`/etc/postgresql/${primary.version}/${primary.cluster}/dbstack-ca/ca.crt`, "utf8");
-    const standbySpec = (): StandbySpec2 => ({ ...standby, slot: "dbstack_replica1", primaryHost: "127.0.0.1", primaryPort: primary.port, replicationUser: "dbstack_replication", caCertificate: primaryCa() });
+    const standbySpec = (): StandbySpec => ({ ...standby, slot: "dbstack_replica1", primaryHost: "127.0.0.1", primaryPort: primary.port, replicationUser: "dbstack_replication", caCertificate: primaryCa() });
 
     it("renderReplicationSlots converges the dbstack_ slots and leaves other slots alone", () => {
       pq(primary, "SELECT pg_create_physical_replication_slot('keepme')");

@@ -1,7 +1,7 @@
 import { readFileSync } from "fs";
 import { join, resolve } from "path";
 import { describe, expect, it } from "vitest";
-import type { ReviewFacts } from "../../components/review/facts";
+import type { ReviewFacts } from "../../components/model/reviewFacts";
 import { renderSummaryMarkdown, summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
 
 const FIXTURES = resolve(__dirname, "../fixtures/preview-events");

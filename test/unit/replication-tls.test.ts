@@ -2,14 +2,14 @@ import { spawnSync } from "child_process";
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { renderStandby, SYSTEM_CA_BUNDLE, type StandbySpec2 } from "../../components/engines/postgres/standbyScripts";
+import { renderStandby, SYSTEM_CA_BUNDLE, type StandbySpec } from "../../components/engines/postgres/standbyScripts";
 import { tempDir } from "./support/run";
 
 // Issue 17, deliverable 8: a standby verifies its primary (sslmode=verify-full) against the
 // deployment's CA, from its first clone on, and a standby made by an older dbstack
 // (sslmode=require) is brought to verify-full.
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBdeploymentCA\n-----END CERTIFICATE-----";
-const SPEC: StandbySpec2 = {
+const SPEC: StandbySpec = {
   version: 15,
   cluster: "replica",
   port: 5433,

@@ -1,9 +1,9 @@
 /**
  * The declared spec of a PostgreSQL deployment, shared by its renderers (pure functions of these
- * types) and its components. Defaults live in defaults.ts next to this file.
+ * types) and its components. Defaults live in components/model/defaults.ts, the only place defaults live.
  */
 import type { BackupPolicy } from "../../backups/policy";
-import type { GrantRole } from "../../review/facts";
+import type { GrantRole } from "../../model/grants";
 
 export type { HostFacts, StorageKind, Workload } from "../../model/tuning";
 import type { Workload } from "../../model/tuning";
@@ -45,10 +45,4 @@ export interface UserSpec {
   grants: Record<string, GrantRole>;
   /** CONNECTION LIMIT; -1 for none. Default -1. */
   connectionLimit: number;
-}
-
-/** A physical streaming-replication standby on another host. */
-export interface StandbySpec {
-  /** Name, also its replication slot's name (validated identifier). */
-  name: string;
 }

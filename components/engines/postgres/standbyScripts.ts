@@ -18,7 +18,8 @@ export function renderReplicationSlots(primary: ClusterLocation, standbys: strin
   ].join("\n");
 }
 
-export interface StandbySpec2 extends ClusterLocation {
+/** What a standby's scripts render from: its cluster, its slot on the primary, and how it reaches the primary. */
+export interface StandbySpec extends ClusterLocation {
   /** The standby's slot on the primary. */
   slot: string;
   primaryHost: string;
@@ -41,7 +42,7 @@ export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
  * primary_conninfo line of postgresql.auto.conf verify the primary (an older standby of dbstack
  * connected with sslmode=require: encrypted, but to whichever server answered).
  */
-function renderPrimaryTrust(spec: StandbySpec2): string {
+function renderPrimaryTrust(spec: StandbySpec): string {
   if (spec.caCertificate === undefined) return `PRIMARY_CA=${SYSTEM_CA_BUNDLE}`;
   return [
     'PRIMARY_CA="$CONF_DIR/dbstack-primary-ca.crt"',
@@ -59,7 +60,7 @@ function renderPrimaryTrust(spec: StandbySpec2): string {
  * password comes from DBSTACK_REPLICATION_PASSWORD in the environment. A cluster that was
  * promoted (no standby.signal) or holds data is never overwritten.
  */
-export function renderStandby(spec: StandbySpec2, opts: { adopt?: boolean } = {}): string {
+export function renderStandby(spec: StandbySpec, opts: { adopt?: boolean } = {}): string {
   return [
     scriptHeader(`Standby ${spec.cluster} of ${spec.primaryHost}:${spec.primaryPort}, slot ${spec.slot}.`),
     renderClusterPrelude(spec),

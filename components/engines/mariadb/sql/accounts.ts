@@ -3,7 +3,7 @@
  * host pattern, all with the same password, TLS requirement and connection limit.
  */
 import { scriptHeader, shellQuote } from "../../../shell";
-import { ArgumentError, checkWholeNumber } from "../../../validate";
+import { ArgumentError, checkGrantRole, checkWholeNumber, runChecks, type Check } from "../../../validate";
 import { identifiedBy, quietSessionSql, type Flavor } from "../flavor";
 import type { MariadbLocation } from "../host";
 import {
@@ -39,33 +39,59 @@ export interface MariadbUserSpec {
   connectionLimit: number;
 }
 
-const ROLES = new Set(["owner", "readwrite", "readonly"]);
 /** MariaDB's upper bound of MAX_USER_CONNECTIONS. */
 const MAX_CONNECTION_LIMIT = 2147483647;
 
-/** Throws an ArgumentError naming the field for anything in `user` that must not reach a script. */
+/** The engine's rules on a user, by name, in the order they run; each message names the field. */
+export const USER_CHECKS: readonly Check<MariadbUserSpec>[] = [
+  { name: "user name", check: (user) => checkUserName("users", user.name) },
+  {
+    name: "hosts",
+    check(user) {
+      const field = `users.${user.name}.hosts`;
+      if (!Array.isArray(user.hosts) || user.hosts.length === 0) {
+        throw new ArgumentError(`${field}: expected at least one host pattern, such as "localhost" or "10.0.0.%"`);
+      }
+      const seen = new Map<string, string>();
+      user.hosts.forEach((host, i) => {
+        checkHostPattern(`${field}[${i}]`, host);
+        const stored = accountHost(host);
+        const clash = seen.get(stored);
+        if (clash !== undefined) throw new ArgumentError(`${field}[${i}]: ${JSON.stringify(host)} is the same account host as ${JSON.stringify(clash)}`);
+        seen.set(stored, host);
+      });
+    },
+  },
+  {
+    name: "requireSsl",
+    check(user) {
+      if (typeof user.requireSsl !== "boolean") throw new ArgumentError(`users.${user.name}.requireSsl: expected true or false, got ${JSON.stringify(user.requireSsl)}`);
+    },
+  },
+  {
+    name: "connectionLimit",
+    check(user) {
+      const field = `users.${user.name}.connectionLimit`;
+      if (user.connectionLimit === undefined) throw new ArgumentError(`${field}: expected a whole number (0 = no limit)`);
+      checkWholeNumber(field, user.connectionLimit, 0, MAX_CONNECTION_LIMIT);
+    },
+  },
+  {
+    name: "grants",
+    check(user) {
+      const field = `users.${user.name}`;
+      if (typeof user.grants !== "object" || user.grants === null) throw new ArgumentError(`${field}.grants: expected a map of database name to role`);
+      for (const [db, role] of Object.entries(user.grants)) {
+        checkDatabaseName(`${field}.grants`, db);
+        checkGrantRole(`${field}.grants.${db}`, role);
+      }
+    },
+  },
+];
+
+/** Throws an ArgumentError naming the field for anything in `user` that must not reach a script (USER_CHECKS). */
 export function checkUserSpec(user: MariadbUserSpec): void {
-  checkUserName("users", user.name);
-  const field = `users.${user.name}`;
-  if (!Array.isArray(user.hosts) || user.hosts.length === 0) {
-    throw new ArgumentError(`${field}.hosts: expected at least one host pattern, such as "localhost" or "10.0.0.%"`);
-  }
-  const seen = new Map<string, string>();
-  user.hosts.forEach((host, i) => {
-    checkHostPattern(`${field}.hosts[${i}]`, host);
-    const stored = accountHost(host);
-    const clash = seen.get(stored);
-    if (clash !== undefined) throw new ArgumentError(`${field}.hosts[${i}]: ${JSON.stringify(host)} is the same account host as ${JSON.stringify(clash)}`);
-    seen.set(stored, host);
-  });
-  if (typeof user.requireSsl !== "boolean") throw new ArgumentError(`${field}.requireSsl: expected true or false, got ${JSON.stringify(user.requireSsl)}`);
-  if (user.connectionLimit === undefined) throw new ArgumentError(`${field}.connectionLimit: expected a whole number (0 = no limit)`);
-  checkWholeNumber(`${field}.connectionLimit`, user.connectionLimit, 0, MAX_CONNECTION_LIMIT);
-  if (typeof user.grants !== "object" || user.grants === null) throw new ArgumentError(`${field}.grants: expected a map of database name to role`);
-  for (const [db, role] of Object.entries(user.grants)) {
-    checkDatabaseName(`${field}.grants`, db);
-    if (!ROLES.has(role)) throw new ArgumentError(`${field}.grants.${db}: expected owner, readwrite or readonly, got ${JSON.stringify(role)}`);
-  }
+  runChecks(USER_CHECKS, user);
 }
 
 /** The user's accounts as the server stores their host part, in declared order. */

@@ -6,7 +6,7 @@ import { DEFAULTS } from "../../../model/defaults";
  * the collation is declared.
  */
 import { scriptHeader, shellQuote, withHeredoc } from "../../../shell";
-import { ArgumentError } from "../../../validate";
+import { runChecks, type Check } from "../../../validate";
 import type { MariadbLocation } from "../host";
 import { checkCollation, checkDatabaseName, grantDatabasePattern, quoteIdent, quoteLiteral, renderGeneratedSql, renderSqlPrelude } from "./identifiers";
 
@@ -21,20 +21,15 @@ export interface MariadbDatabaseSpec {
 /** The collation a database gets when the spec names none (defaults.ts). */
 export const DEFAULT_MARIADB_COLLATION = DEFAULTS.mariadb.database.collation;
 
-/** Throws an ArgumentError naming the field for anything in `db` that must not reach a script. */
-export function checkDatabaseSpec(db: MariadbDatabaseSpec): void {
-  checkDatabaseName("databases", db.name);
-  checkCollation(`databases.${db.name}.collation`, db.collation);
-}
+/** The engine's rules on a database, by name, in the order they run; each message names the field. */
+export const DATABASE_CHECKS: readonly Check<MariadbDatabaseSpec>[] = [
+  { name: "name", check: (db) => checkDatabaseName("databases", db.name) },
+  { name: "collation", check: (db) => checkCollation(`databases.${db.name}.collation`, db.collation) },
+];
 
-/** Checks a list of databases, each once. */
-export function checkDatabaseSpecs(databases: MariadbDatabaseSpec[]): void {
-  const seen = new Set<string>();
-  for (const db of databases) {
-    checkDatabaseSpec(db);
-    if (seen.has(db.name)) throw new ArgumentError(`databases.${db.name}: declared twice`);
-    seen.add(db.name);
-  }
+/** Throws an ArgumentError naming the field for anything in `db` that must not reach a script (DATABASE_CHECKS). */
+export function checkDatabaseSpec(db: MariadbDatabaseSpec): void {
+  runChecks(DATABASE_CHECKS, db);
 }
 
 /**

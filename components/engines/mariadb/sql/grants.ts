@@ -8,10 +8,10 @@
  * never loses, even for a moment, a privilege it keeps.
  */
 import { scriptHeader, shellQuote, withHeredoc } from "../../../shell";
-import { ArgumentError } from "../../../validate";
+import { checkDeclaredOnce, checkGrantsDeclared, runChecks, type Check } from "../../../validate";
 import type { MariadbLocation } from "../host";
 import { accountHosts, checkUserSpec, type MariadbGrantRole, type MariadbUserSpec } from "./accounts";
-import { checkDatabaseSpecs, type MariadbDatabaseSpec } from "./databases";
+import { checkDatabaseSpec, type MariadbDatabaseSpec } from "./databases";
 import { grantDatabasePattern, grantTarget, quoteAccount, quoteLiteral, renderGeneratedSql, renderSqlPrelude } from "./identifiers";
 
 /**
@@ -30,19 +30,17 @@ export const ROLE_PRIVILEGES: Record<MariadbGrantRole, readonly string[]> = {
   readonly: ["SELECT", "SHOW VIEW"],
 };
 
-/**
- * Throws an ArgumentError naming the field when `user`'s grants cannot be rendered against the
- * instance's `databases`: a grant on a database that is not declared.
- */
+/** The engine's rules on a user's grants against the instance's databases, by name, in the order they run. */
+export const GRANT_CHECKS: readonly Check<{ user: MariadbUserSpec; databases: MariadbDatabaseSpec[] }>[] = [
+  { name: "the user", check: ({ user }) => checkUserSpec(user) },
+  { name: "the databases", check: ({ databases }) => databases.forEach(checkDatabaseSpec) },
+  { name: "databases declared once", check: ({ databases }) => checkDeclaredOnce(databases) },
+  { name: "grants name declared databases", check: ({ user, databases }) => checkGrantsDeclared(user, databases) },
+];
+
+/** Throws an ArgumentError naming the field when `user`'s grants cannot be rendered against the instance's `databases` (GRANT_CHECKS). */
 export function checkGrants(user: MariadbUserSpec, databases: MariadbDatabaseSpec[]): void {
-  checkUserSpec(user);
-  checkDatabaseSpecs(databases);
-  const declared = new Set(databases.map((db) => db.name));
-  for (const name of Object.keys(user.grants)) {
-    if (!declared.has(name)) {
-      throw new ArgumentError(`users.${user.name}.grants.${name}: database ${JSON.stringify(name)} is not declared in databases`);
-    }
-  }
+  runChecks(GRANT_CHECKS, { user, databases });
 }
 
 /**

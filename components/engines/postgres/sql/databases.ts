@@ -2,7 +2,7 @@
  * The psql script that converges one database to its spec: created when missing (encoding and
  * locale fixed then), owner, DateStyle and TimeZone, CONNECT for granted users only, extensions.
  */
-import { ArgumentError } from "../../../validate";
+import { ArgumentError, runChecks, type Check } from "../../../validate";
 import type { DatabaseSpec } from "../spec";
 import { checkDatabaseName, checkExtensionName, checkRoleName, dollarQuote, quoteIdent, quoteLiteral } from "./identifiers";
 import { psqlConnect, psqlHeader } from "./script";
@@ -18,30 +18,58 @@ const DATESTYLE_WORDS = new Set([
   "iso", "sql", "postgres", "german", "ymd", "dmy", "mdy", "euro", "european", "us", "noneuro", "noneuropean", "default",
 ]);
 
-/** Throws an ArgumentError naming the field for anything in `db` that must not reach a script. */
+/** The engine's rules on a database, by name, in the order they run; each message names the field. */
+export const DATABASE_CHECKS: readonly Check<DatabaseSpec>[] = [
+  { name: "name", check: (db) => checkDatabaseName("databases", db.name) },
+  { name: "owner", check: (db) => checkRoleName(`databases.${db.name}.owner`, db.owner) },
+  {
+    name: "encoding",
+    check(db) {
+      if (typeof db.encoding !== "string" || !ENCODING.test(db.encoding)) {
+        throw new ArgumentError(`databases.${db.name}.encoding: expected an encoding name such as UTF8 or LATIN1, got ${JSON.stringify(db.encoding)}`);
+      }
+    },
+  },
+  {
+    name: "locale",
+    check(db) {
+      if (typeof db.locale !== "string" || !LOCALE.test(db.locale)) {
+        throw new ArgumentError(`databases.${db.name}.locale: expected a locale name such as C.UTF-8 or pt_BR.UTF-8, got ${JSON.stringify(db.locale)}`);
+      }
+    },
+  },
+  {
+    name: "dateStyle",
+    check(db) {
+      const words = typeof db.dateStyle === "string" ? db.dateStyle.split(",").map((w) => w.trim().toLowerCase()) : [""];
+      if (words.length > 2 || words.some((w) => !DATESTYLE_WORDS.has(w))) {
+        throw new ArgumentError(
+          `databases.${db.name}.dateStyle: expected an output format and/or a field order, e.g. "ISO, DMY" or "ISO, MDY", got ${JSON.stringify(db.dateStyle)}`,
+        );
+      }
+    },
+  },
+  {
+    name: "timeZone",
+    check(db) {
+      if (typeof db.timeZone !== "string" || !TIME_ZONE.test(db.timeZone)) {
+        throw new ArgumentError(`databases.${db.name}.timeZone: expected a time zone such as UTC or America/Sao_Paulo, got ${JSON.stringify(db.timeZone)}`);
+      }
+    },
+  },
+  {
+    name: "extensions",
+    check(db) {
+      const field = `databases.${db.name}.extensions`;
+      if (!Array.isArray(db.extensions)) throw new ArgumentError(`${field}: expected a list of extension names, got ${JSON.stringify(db.extensions)}`);
+      db.extensions.forEach((ext, i) => checkExtensionName(`${field}[${i}]`, ext));
+    },
+  },
+];
+
+/** Throws an ArgumentError naming the field for anything in `db` that must not reach a script (DATABASE_CHECKS). */
 export function checkDatabaseSpec(db: DatabaseSpec): void {
-  checkDatabaseName("databases", db.name);
-  const field = `databases.${db.name}`;
-  checkRoleName(`${field}.owner`, db.owner);
-  if (typeof db.encoding !== "string" || !ENCODING.test(db.encoding)) {
-    throw new ArgumentError(`${field}.encoding: expected an encoding name such as UTF8 or LATIN1, got ${JSON.stringify(db.encoding)}`);
-  }
-  if (typeof db.locale !== "string" || !LOCALE.test(db.locale)) {
-    throw new ArgumentError(`${field}.locale: expected a locale name such as C.UTF-8 or pt_BR.UTF-8, got ${JSON.stringify(db.locale)}`);
-  }
-  const words = typeof db.dateStyle === "string" ? db.dateStyle.split(",").map((w) => w.trim().toLowerCase()) : [""];
-  if (words.length > 2 || words.some((w) => !DATESTYLE_WORDS.has(w))) {
-    throw new ArgumentError(
-      `${field}.dateStyle: expected an output format and/or a field order, e.g. "ISO, DMY" or "ISO, MDY", got ${JSON.stringify(db.dateStyle)}`,
-    );
-  }
-  if (typeof db.timeZone !== "string" || !TIME_ZONE.test(db.timeZone)) {
-    throw new ArgumentError(`${field}.timeZone: expected a time zone such as UTC or America/Sao_Paulo, got ${JSON.stringify(db.timeZone)}`);
-  }
-  if (!Array.isArray(db.extensions)) {
-    throw new ArgumentError(`${field}.extensions: expected a list of extension names, got ${JSON.stringify(db.extensions)}`);
-  }
-  db.extensions.forEach((ext, i) => checkExtensionName(`${field}.extensions[${i}]`, ext));
+  runChecks(DATABASE_CHECKS, db);
 }
 
 /**

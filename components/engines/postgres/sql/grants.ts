@@ -4,47 +4,61 @@
  * grant is given, in one transaction per database, so that narrowing or removing a grant revokes.
  * Objects in schema public are covered, those that exist and those the owner creates later.
  */
-import type { GrantRole } from "../../../review/facts";
-import { ArgumentError } from "../../../validate";
+import type { GrantRole } from "../../../model/grants";
+import { ArgumentError, checkDeclaredOnce, checkGrantsDeclared, runChecks, type Check } from "../../../validate";
 import type { DatabaseSpec, UserSpec } from "../spec";
 import { checkDatabaseSpec } from "./databases";
 import { quoteIdent, quoteLiteral } from "./identifiers";
 import { checkUserSpec } from "./roles";
 import { psqlConnect, psqlHeader } from "./script";
 
+/** What the grant rules read: one user, and the cluster's databases. */
+interface GrantSubject {
+  user: UserSpec;
+  databases: DatabaseSpec[];
+}
+
 /**
- * Throws an ArgumentError naming the field when `user`'s grants cannot be rendered against the
- * cluster's `databases`: a grant on an undeclared database, a database owner granted less than
- * owner on its own database, or an owner grant that would reach further than declared (owner is
- * membership in the owner's role, which is cluster-wide: it covers every database that role owns).
+ * The engine's rules on a user's grants against the cluster's databases, by name, in the order
+ * they run. Owner is membership in the owner's role, which is cluster-wide: it covers every
+ * database that role owns, so an owner grant must not reach further than declared.
  */
+export const GRANT_CHECKS: readonly Check<GrantSubject>[] = [
+  { name: "the user", check: ({ user }) => checkUserSpec(user) },
+  { name: "the databases", check: ({ databases }) => databases.forEach(checkDatabaseSpec) },
+  { name: "databases declared once", check: ({ databases }) => checkDeclaredOnce(databases) },
+  { name: "grants name declared databases", check: ({ user, databases }) => checkGrantsDeclared(user, databases) },
+  {
+    name: "a database's owner is granted owner there",
+    check({ user, databases }) {
+      for (const db of databases) {
+        const role = user.grants[db.name];
+        if (db.owner === user.name && role !== undefined && role !== "owner") {
+          throw new ArgumentError(`users.${user.name}.grants.${db.name}: ${user.name} owns database ${db.name}, so its grant there can only be owner, got ${role}`);
+        }
+      }
+    },
+  },
+  {
+    name: "owner grants reach no further than declared",
+    check({ user, databases }) {
+      for (const owner of ownerRolesOf(user, databases)) {
+        const granted = databases.find((db) => db.owner === owner && user.grants[db.name] === "owner")!;
+        const wider = databases.find((db) => db.owner === owner && user.grants[db.name] !== "owner");
+        if (wider) {
+          throw new ArgumentError(
+            `users.${user.name}.grants.${granted.name}: owner makes ${user.name} a member of role ${owner}, which also owns database ${wider.name}, ` +
+              `where ${user.name} is granted ${user.grants[wider.name] ?? "nothing"}; grant owner on ${wider.name} too, or give the databases different owners`,
+          );
+        }
+      }
+    },
+  },
+];
+
+/** Throws an ArgumentError naming the field when `user`'s grants cannot be rendered against the cluster's `databases` (GRANT_CHECKS). */
 export function checkGrants(user: UserSpec, databases: DatabaseSpec[]): void {
-  checkUserSpec(user);
-  const byName = new Map<string, DatabaseSpec>();
-  for (const db of databases) {
-    checkDatabaseSpec(db);
-    if (byName.has(db.name)) throw new ArgumentError(`databases.${db.name}: declared twice`);
-    byName.set(db.name, db);
-  }
-  for (const [name, role] of Object.entries(user.grants)) {
-    const db = byName.get(name);
-    if (!db) {
-      throw new ArgumentError(`users.${user.name}.grants.${name}: database ${JSON.stringify(name)} is not declared in databases`);
-    }
-    if (db.owner === user.name && role !== "owner") {
-      throw new ArgumentError(`users.${user.name}.grants.${name}: ${user.name} owns database ${name}, so its grant there can only be owner, got ${role}`);
-    }
-  }
-  for (const owner of ownerRolesOf(user, databases)) {
-    const granted = databases.find((db) => db.owner === owner && user.grants[db.name] === "owner")!;
-    const wider = databases.find((db) => db.owner === owner && user.grants[db.name] !== "owner");
-    if (wider) {
-      throw new ArgumentError(
-        `users.${user.name}.grants.${granted.name}: owner makes ${user.name} a member of role ${owner}, which also owns database ${wider.name}, ` +
-          `where ${user.name} is granted ${user.grants[wider.name] ?? "nothing"}; grant owner on ${wider.name} too, or give the databases different owners`,
-      );
-    }
-  }
+  runChecks(GRANT_CHECKS, { user, databases });
 }
 
 /** The owner roles `user` is a member of: those of the databases it is granted owner on and does not own itself. */

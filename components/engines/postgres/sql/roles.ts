@@ -3,8 +3,7 @@
  * rendered text: the script reads it from an environment variable with psql's \getenv (psql 15+)
  * and passes it as a psql variable, which psql quotes as a literal.
  */
-import { GRANT_RANK } from "../../../review/facts";
-import { ArgumentError, checkWholeNumber } from "../../../validate";
+import { ArgumentError, checkGrantRole, checkWholeNumber, runChecks, type Check } from "../../../validate";
 import type { UserSpec } from "../spec";
 import { checkDatabaseName, checkEnvName, checkRoleName, checkUserRoleName, quoteIdent, quoteLiteral } from "./identifiers";
 import { psqlConnect, psqlHeader, raiseError } from "./script";
@@ -12,23 +11,35 @@ import { psqlConnect, psqlHeader, raiseError } from "./script";
 /** Largest CONNECTION LIMIT PostgreSQL accepts (int4). */
 const MAX_CONNECTION_LIMIT = 2_147_483_647;
 
-/** Throws an ArgumentError naming the field for anything in `user` that must not reach a script. */
+/** The engine's rules on a login role, by name, in the order they run. */
+export const USER_CHECKS: readonly Check<UserSpec>[] = [
+  { name: "role name", check: (user) => checkUserRoleName("users", user.name) },
+  {
+    name: "connectionLimit",
+    check(user) {
+      const field = `users.${user.name}.connectionLimit`;
+      if (typeof user.connectionLimit !== "number") throw new ArgumentError(`${field}: expected a whole number, -1 for no limit, got ${JSON.stringify(user.connectionLimit)}`);
+      checkWholeNumber(field, user.connectionLimit, -1, MAX_CONNECTION_LIMIT);
+    },
+  },
+  {
+    name: "grants",
+    check(user) {
+      const field = `users.${user.name}`;
+      if (user.grants === null || typeof user.grants !== "object" || Array.isArray(user.grants)) {
+        throw new ArgumentError(`${field}.grants: expected a map of database name → owner, readwrite or readonly, got ${JSON.stringify(user.grants)}`);
+      }
+      for (const [db, role] of Object.entries(user.grants)) {
+        checkDatabaseName(`${field}.grants`, db);
+        checkGrantRole(`${field}.grants.${db}`, role);
+      }
+    },
+  },
+];
+
+/** Throws an ArgumentError naming the field for anything in `user` that must not reach a script (USER_CHECKS). */
 export function checkUserSpec(user: UserSpec): void {
-  checkUserRoleName("users", user.name);
-  const field = `users.${user.name}`;
-  if (typeof user.connectionLimit !== "number") {
-    throw new ArgumentError(`${field}.connectionLimit: expected a whole number, -1 for no limit, got ${JSON.stringify(user.connectionLimit)}`);
-  }
-  checkWholeNumber(`${field}.connectionLimit`, user.connectionLimit, -1, MAX_CONNECTION_LIMIT);
-  if (user.grants === null || typeof user.grants !== "object" || Array.isArray(user.grants)) {
-    throw new ArgumentError(`${field}.grants: expected a map of database name → owner, readwrite or readonly, got ${JSON.stringify(user.grants)}`);
-  }
-  for (const [db, role] of Object.entries(user.grants)) {
-    checkDatabaseName(`${field}.grants`, db);
-    if (typeof role !== "string" || !Object.hasOwn(GRANT_RANK, role)) {
-      throw new ArgumentError(`${field}.grants.${db}: expected owner, readwrite or readonly, got ${JSON.stringify(role)}`);
-    }
-  }
+  runChecks(USER_CHECKS, user);
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { GrantRole } from "./grants";
+
 /**
  * What a resource is, declared by the component that creates it, for the people reviewing a
  * preview. The preview summary flags risky changes from these declarations, never from names.
@@ -27,8 +29,3 @@ export interface ReviewFacts {
    */
   dataImport?: { source: string; target: string };
 }
-
-export type GrantRole = "readonly" | "readwrite" | "owner";
-
-/** Wider roles rank higher. */
-export const GRANT_RANK: Record<GrantRole, number> = { readonly: 1, readwrite: 2, owner: 3 };
