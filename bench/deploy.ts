@@ -88,7 +88,7 @@ const programs: Program[] = [
     config: {
       postgres: {
         bdeploy: {
-          clusterName: `bdeploy${process.pid % 1000}`,
+          instanceName: `bdeploy${process.pid % 1000}`,
           port: 5531,
           hostFacts: { memoryMb: 1024, cpus: 2 },
           maxConnections: 40,
@@ -96,7 +96,7 @@ const programs: Program[] = [
           users: { app: { grants: { app: "owner" } }, reporter: { grants: { reports: "owner", app: "readonly" } }, ro: { grants: { app: "readonly", reports: "readonly" } } },
           backup: { dir: join(work, "pg-backups") },
           toolsDir: join(work, "pg-tools"),
-          standbys: { replica: { host: "local", address: "127.0.0.1", clusterName: `bdeployr${process.pid % 1000}`, port: 5532 } },
+          standbys: { replica: { host: "local", address: "127.0.0.1", instanceName: `bdeployr${process.pid % 1000}`, port: 5532 } },
         },
       },
     },

@@ -300,8 +300,8 @@ async function main(): Promise<number> {
       stack,
       {
         clusters: [
-          { name: TUNED.label, port: TUNED.port, clusterName: TUNED.cluster, toolsDir: join(temp, "tools-tuned") },
-          { name: CEILING.label, port: CEILING.port, clusterName: CEILING.cluster, toolsDir: join(temp, "tools-ceiling"), parameters: DURABILITY_OFF },
+          { name: TUNED.label, port: TUNED.port, instanceName: TUNED.cluster, toolsDir: join(temp, "tools-tuned") },
+          { name: CEILING.label, port: CEILING.port, instanceName: CEILING.cluster, toolsDir: join(temp, "tools-ceiling"), parameters: DURABILITY_OFF },
         ],
         database: DATABASE,
         user: USER,

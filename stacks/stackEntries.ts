@@ -17,8 +17,8 @@ export interface ServerDeploymentEntry {
   /** Its config key, e.g. `dbstack:postgres.main`. */
   key: string;
   cfg: ServerEntry;
-  /** The key that names its instance: `clusterName` or `instanceName`. */
-  instanceKey: "clusterName" | "instanceName";
+  /** The key that names its instance. */
+  instanceKey: "instanceName";
   /** The instance the primary (no argument) or a standby runs as on its host. */
   instanceOf(standby?: StandbyEntry): string;
 }
@@ -30,8 +30,8 @@ export function serverEntries(config: StackConfig): ServerDeploymentEntry[] {
       name,
       key: `dbstack:postgres.${name}`,
       cfg: pg,
-      instanceKey: "clusterName",
-      instanceOf: (s) => s?.clusterName ?? pg.clusterName ?? name,
+      instanceKey: "instanceName",
+      instanceOf: (s) => (s ? (s.instanceName ?? s.clusterName) : undefined) ?? pg.instanceName ?? pg.clusterName ?? name,
     })),
     ...Object.entries(config.mariadb).map(([name, m]): ServerDeploymentEntry => ({
       engine: "mariadb",

@@ -16,7 +16,7 @@ export interface TunedCluster {
   /** The deployment's name in `dbstack:postgres` (and in the stack outputs). */
   name: string;
   port: number;
-  clusterName: string;
+  instanceName: string;
   toolsDir: string;
   /** Declared parameter overrides (`parameters`), e.g. the durability-off ceiling's. */
   parameters?: Record<string, string>;
@@ -57,7 +57,7 @@ export function stackConfig(spec: TunedSpec): Record<string, { value: string; se
             {
               host: "local",
               port: c.port,
-              clusterName: c.clusterName,
+              instanceName: c.instanceName,
               workload: "oltp",
               maxConnections: TUNED_MAX_CONNECTIONS,
               ...(c.parameters ? { parameters: c.parameters } : {}),

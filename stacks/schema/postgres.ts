@@ -2,7 +2,7 @@ import { z } from "zod";
 import { DEFAULTS } from "../../components/model/defaults";
 import { databaseFields, databaseMap, identifier, serverFields, standbyFields, standbyName, userFields, wholeNumber } from "./common";
 
-const clusterName = z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected a cluster name: lower-case letters, digits, _ and -" });
+const instanceName = z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected an instance (cluster) name: lower-case letters, digits, _ and -" });
 
 const postgresDatabase = z.strictObject({
   ...databaseFields,
@@ -17,8 +17,10 @@ const postgresDatabase = z.strictObject({
 export const postgresCluster = z.strictObject({
   ...serverFields(DEFAULTS.postgres.port, "postgresql.conf parameter"),
   version: wholeNumber(12, 18, "a PostgreSQL major version").optional(),
-  clusterName: clusterName.optional(),
+  instanceName: instanceName.optional(),
+  /** The old name of instanceName: still read, with a warning (the component says which key to rename). */
+  clusterName: instanceName.optional(),
   databases: databaseMap(postgresDatabase),
   users: z.record(identifier("a user name"), z.strictObject(userFields)),
-  standbys: z.record(standbyName, z.strictObject({ ...standbyFields, clusterName: clusterName.optional() })).default({}),
+  standbys: z.record(standbyName, z.strictObject({ ...standbyFields, instanceName: instanceName.optional(), clusterName: instanceName.optional() })).default({}),
 });

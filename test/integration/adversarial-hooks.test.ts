@@ -92,7 +92,7 @@ function config(extra: { noOwner?: boolean; ssh?: SshExtra } = {}) {
       adv: {
         host: "local",
         port: PG_PORT,
-        clusterName: CLUSTER,
+        instanceName: CLUSTER,
         hostFacts: { memoryMb: 512, cpus: 1 },
         maxConnections: 20,
         databases: {

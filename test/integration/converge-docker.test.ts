@@ -34,7 +34,7 @@ function config(over: { pgPort?: number; mdbPort?: number } = {}) {
       conv: {
         host: "dk",
         port: over.pgPort ?? PG_PORT,
-        clusterName: "itconvdkp",
+        instanceName: "itconvdkp",
         container: { image: images.postgres, network: "host", memoryMb: 512, cpus: 1 },
         listenAddresses: ["127.0.0.1"],
         databases: { app: { owner: "app" } },

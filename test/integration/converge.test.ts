@@ -27,7 +27,7 @@ function config(over: { pgPort?: number; mdbPort?: number } = {}) {
       conv: {
         host: "local",
         port: over.pgPort ?? PG.port,
-        clusterName: PG.cluster,
+        instanceName: PG.cluster,
         hostFacts: { memoryMb: 512, cpus: 1 },
         maxConnections: 20,
         databases: { app: { owner: "app" } },
@@ -319,7 +319,7 @@ describe("over SSH (test host cvprim, reached as a sudo user)", () => {
     return {
       allowDataRemoval: true,
       hosts: { prim: { address: h.address, user: "deploy", sudo: true, privateKey: h.privateKey, hostKey: h.hostKey } },
-      postgres: { conv: { ...common, port: over.pgPort ?? SSH.pgPort, clusterName: SSH.cluster, toolsDir: join(box.dir, "ssh-pg-tools") } },
+      postgres: { conv: { ...common, port: over.pgPort ?? SSH.pgPort, instanceName: SSH.cluster, toolsDir: join(box.dir, "ssh-pg-tools") } },
       mariadb: { conv: { ...common, port: over.mdbPort ?? SSH.mdbPort, instanceName: SSH.instance, toolsDir: join(box.dir, "ssh-mdb-tools") } },
     };
   }

@@ -32,7 +32,7 @@ function config(hostKey: string | undefined) {
       main: {
         host: "src",
         port: PG_PORT,
-        clusterName: CLUSTER,
+        instanceName: CLUSTER,
         hostFacts: { memoryMb: 512, cpus: 1 },
         maxConnections: 20,
         listenAddresses: ["localhost"],

@@ -103,7 +103,7 @@ describe("PostgreSQL configuration converges and never holds what the server rej
   const base = (extra: Record<string, unknown>) => ({
     postgres: {
       hard: {
-        clusterName: cluster,
+        instanceName: cluster,
         port: 5521,
         hostFacts: { memoryMb: 1024, cpus: 1 },
         maxConnections: 20,

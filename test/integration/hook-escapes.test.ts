@@ -36,7 +36,7 @@ function config(allowDataRemoval = false) {
       esc: {
         host: "local",
         port: PORT,
-        clusterName: CLUSTER,
+        instanceName: CLUSTER,
         hostFacts: { memoryMb: 512, cpus: 1 },
         maxConnections: 20,
         databases: {

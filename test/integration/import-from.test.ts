@@ -45,7 +45,7 @@ function config(importFrom: unknown, over: { allowDataRemoval?: boolean; shop?: 
     },
     postgres: {
       main: {
-        clusterName: CLUSTER,
+        instanceName: CLUSTER,
         port: PG_PORT,
         hostFacts: { memoryMb: 1024, cpus: 1 },
         maxConnections: 20,

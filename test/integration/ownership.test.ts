@@ -59,7 +59,7 @@ function configA(allowDataRemoval = false): Record<string, unknown> {
   return {
     allowDataRemoval,
     mariadb: { main: server({ port: PORTS.mariadb.a, instanceName: MARIADB, version: "10.11", backup: { dir: join(BACKUPS, "mariadb") }, maintenanceSchedule: "30 3 * * 0" }) },
-    postgres: { main: server({ port: PORTS.postgres.a, clusterName: POSTGRES, version: 15, backup: { dir: join(BACKUPS, "postgres") }, maintenanceSchedule: "30 3 * * 0" }) },
+    postgres: { main: server({ port: PORTS.postgres.a, instanceName: POSTGRES, version: 15, backup: { dir: join(BACKUPS, "postgres") }, maintenanceSchedule: "30 3 * * 0" }) },
     sqlite: { app: { path: SQLITE_PATH, backup: { dir: join(BACKUPS, "sqlite") } } },
   };
 }
@@ -170,8 +170,8 @@ describe("another clone's stack never takes over stack A's servers (issue 17 row
     ],
     [
       "postgres",
-      () => ({ allowDataRemoval: true, postgres: { main: server({ port: PORTS.postgres.b, clusterName: POSTGRES, version: 15 }) } }),
-      () => `clusterName: PostgreSQL cluster 15/${POSTGRES} belongs to another dbstack stack (project=dbstack stack=${a.name} id=${prefixA}`,
+      () => ({ allowDataRemoval: true, postgres: { main: server({ port: PORTS.postgres.b, instanceName: POSTGRES, version: 15 }) } }),
+      () => `instanceName: PostgreSQL cluster 15/${POSTGRES} belongs to another dbstack stack (project=dbstack stack=${a.name} id=${prefixA}`,
     ],
   ];
   for (const [engine, config, refusal] of cases) {

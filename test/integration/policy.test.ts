@@ -181,7 +181,7 @@ describe("PostgreSQL parameters by policy, through the real engine", () => {
     postgres: {
       main: {
         port: PG_PORT,
-        clusterName: "itpolicy",
+        instanceName: "itpolicy",
         hostFacts: { memoryMb: 1024, cpus: 2, storage: "ssd" },
         maxConnections: 20,
         databases: { app: { owner: "app" } },

@@ -35,7 +35,7 @@ function config(over: { parameters?: Record<string, string>; users?: Record<stri
       main: {
         host: "primary",
         port: PRIMARY_PORT,
-        clusterName: "itmain",
+        instanceName: "itmain",
         hostFacts: { memoryMb: 1024, cpus: 2, storage: "ssd" },
         maxConnections: 40,
         parameters: over.parameters ?? {},
@@ -56,7 +56,7 @@ function config(over: { parameters?: Record<string, string>; users?: Record<stri
         },
         backup: { dir: backups, retentionDays: 7 },
         maintenanceSchedule: "30 3 * * 0",
-        standbys: { replica1: { host: "standby", address: s.address, clusterName: "itstandby", port: STANDBY_PORT } },
+        standbys: { replica1: { host: "standby", address: s.address, instanceName: "itstandby", port: STANDBY_PORT } },
         toolsDir: tools,
       },
     },
@@ -354,7 +354,7 @@ describe("PostgreSQL whose port is reachable only through SSH to its host", () =
         private: {
           host: "db",
           port: 5473,
-          clusterName: "itprivate",
+          instanceName: "itprivate",
           hostFacts: { memoryMb: 512, cpus: 1 },
           maxConnections: 20,
           listenAddresses: ["localhost"],

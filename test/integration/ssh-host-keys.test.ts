@@ -71,7 +71,7 @@ function config(host: Record<string, unknown> = {}, over: { rotation?: number; r
       main: {
         host: "fake",
         port: 5460,
-        clusterName: "hkfake",
+        instanceName: "hkfake",
         hostFacts: { memoryMb: 1024, cpus: 2 },
         databases: { app: { owner: "app" } },
         users: { app: { grants: { app: "owner" }, passwordRotation: over.rotation ?? 0 } },

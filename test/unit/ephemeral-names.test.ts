@@ -31,9 +31,9 @@ describe("ephemeral stack names", () => {
 
 describe("placeholders in the ephemeral config", () => {
   it("are replaced in every string, and a whole numeric placeholder becomes a number", () => {
-    const config = { postgres: { app: { port: "${PG_PORT}", clusterName: "eph_${RUN_ID}", toolsDir: "${DATA_ROOT}/tools", keep: "${UNKNOWN}" } }, list: ["${DATA_ROOT}/a"] };
+    const config = { postgres: { app: { port: "${PG_PORT}", instanceName: "eph_${RUN_ID}", toolsDir: "${DATA_ROOT}/tools", keep: "${UNKNOWN}" } }, list: ["${DATA_ROOT}/a"] };
     expect(substitutePlaceholders(config, { PG_PORT: "54321", RUN_ID: "ab12cd", DATA_ROOT: "/tmp/x" })).toEqual({
-      postgres: { app: { port: 54321, clusterName: "eph_ab12cd", toolsDir: "/tmp/x/tools", keep: "${UNKNOWN}" } },
+      postgres: { app: { port: 54321, instanceName: "eph_ab12cd", toolsDir: "/tmp/x/tools", keep: "${UNKNOWN}" } },
       list: ["/tmp/x/a"],
     });
   });

@@ -165,7 +165,7 @@ describe("instances and clusters: mine or not mine on this machine", () => {
 
   for (const [engine, make] of layouts) {
     const markers: [what: string, write: (l: Layout) => void, refusal: string][] = [
-      ["another clone's instance", (l) => writeFileSync(join(l.conf, engine === "mariadb" ? "owner" : OWNER_FILE), `${B}\n`), engine === "mariadb" ? "instanceName: MariaDB instance itownunitm belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222" : "clusterName: PostgreSQL cluster 15/itownunitp belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222"],
+      ["another clone's instance", (l) => writeFileSync(join(l.conf, engine === "mariadb" ? "owner" : OWNER_FILE), `${B}\n`), engine === "mariadb" ? "instanceName: MariaDB instance itownunitm belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222" : "instanceName: PostgreSQL cluster 15/itownunitp belongs to another dbstack stack (project=dbstack stack=a id=dbstack-a-222222"],
       ["another project's data directory", (l) => writeFileSync(join(l.data, OWNER_FILE), `${OTHER}\n`), "dataDirectory: the data directory DATA belongs to another dbstack stack (project=other stack=prod"],
       ["an instance no dbstack marked", () => undefined, "exists and carries no dbstack owner marker"],
     ];

@@ -488,3 +488,19 @@ describe("PostgresCluster from stack config", () => {
     expect(children.get("rel-backup-schedule")!.inputs.create).toContain("'/srv/project/backups/pg'");
   });
 });
+
+describe("instanceName, and clusterName (its old name) still read", () => {
+  /** The cluster name the cluster step's script creates (its prelude's CLUSTER=…). */
+  const clusterOf = (children: Map<string, Registered>, name: string) => /CLUSTER='?([a-z0-9_-]+)'?/.exec(String(children.get(`${name}-cluster`)?.inputs.create))?.[1];
+
+  it("instanceName names the cluster on its host; the old clusterName gives the same cluster", async () => {
+    const now = await build("renamed", args({ standbys: [], instanceName: "pgmain" }));
+    const old = await build("oldkey", args({ standbys: [], clusterName: "pgmain" }));
+    expect(clusterOf(now.children, "renamed")).toBe("pgmain");
+    expect(clusterOf(old.children, "oldkey")).toBe("pgmain");
+  });
+
+  it("both keys with different values: an error naming both, before anything is registered", () => {
+    expect(() => new PostgresCluster("both", args({ standbys: [], instanceName: "a", clusterName: "b" }))).toThrow(/clusterName: the old name of instanceName; declare instanceName only/);
+  });
+});

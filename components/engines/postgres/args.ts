@@ -22,13 +22,20 @@ export type PostgresBackupArgs = BackupArgs;
 
 /** A streaming-replication standby (its replication slot is named dbstack_<name>). */
 export interface PostgresStandbyArgs extends StandbyArgs {
-  /** Cluster name on the standby's host. Default: the primary's. */
+  /** The standby's cluster name on its host (pg_createcluster's). Default: the primary's. */
+  instanceName?: string;
+  /** @deprecated The old name of `instanceName`, still read. */
   clusterName?: string;
 }
 
 export interface PostgresClusterArgs extends ServerDeploymentArgs<PostgresDatabaseArgs, PostgresUserArgs, PostgresStandbyArgs> {
   /** PostgreSQL major version. Default: the distribution's. */
   version?: number;
-  /** pg_createcluster's cluster name. Default: the component's name. Data: /var/lib/postgresql/<version>/<cluster>. */
+  /**
+   * The instance's name on its host: pg_createcluster's cluster name. Default: the component's
+   * name. Data: /var/lib/postgresql/<version>/<instanceName>.
+   */
+  instanceName?: string;
+  /** @deprecated The old name of `instanceName`, still read (a warning names the new key). */
   clusterName?: string;
 }

@@ -21,7 +21,7 @@ export function renderClaimCluster(loc: ClusterLocation, adopt: boolean): string
     'if { cluster_exists || [ -f "$DATA_DIR/PG_VERSION" ]; } && ! is_mine "$CONF_OWNER" && ! is_mine "$DATA_OWNER" && ! is_mine "$PENDING_OWNER"; then',
     adopt
       ? '  echo "adopted PostgreSQL cluster $V/$CLUSTER (made before dbstack marked what it owns): marked as owned by this stack"'
-      : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another clusterName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
+      : `  echo "dataDirectory: PostgreSQL cluster $V/$CLUSTER (data in $DATA_DIR) exists and carries no dbstack owner marker: it was made by hand, by another program or by a dbstack before markers, and dbstack does not take it over. Choose another instanceName or dataDirectory; or, to hand it to this stack: ${hint}" >&2; exit 1`,
     "fi",
   ];
 }
@@ -34,8 +34,8 @@ function renderRefuseForeign(owner: string): string[] {
     `DATA_OWNER="$DATA_DIR/${OWNER_FILE}"`,
     "# Written before pg_createcluster, removed once the cluster is marked: a create stopped in between is still this stack's.",
     'PENDING_OWNER="/var/lib/postgresql/.dbstack-$V-$CLUSTER.creating"',
-    'refuse_foreign "$PENDING_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
-    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" clusterName',
+    'refuse_foreign "$PENDING_OWNER" "PostgreSQL cluster $V/$CLUSTER" instanceName',
+    'refuse_foreign "$CONF_OWNER" "PostgreSQL cluster $V/$CLUSTER" instanceName',
     'refuse_foreign "$DATA_OWNER" "the data directory $DATA_DIR" dataDirectory',
   ];
 }
