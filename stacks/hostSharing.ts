@@ -4,6 +4,7 @@
  * data directories neither shared nor nested. One would otherwise silently break or destroy the
  * other; each problem names the keys involved.
  */
+import type { ServerEngineKind } from "../components/model/engineKind";
 import { isAbsolute } from "path";
 import { sqliteDataDirs } from "../components/engines/sqlite/database";
 import { cronJobName, defaultToolsDir } from "../components/model/naming";
@@ -84,7 +85,7 @@ export function sharedOnHostProblems(config: StackConfig): string[] {
 }
 
 /** A server's data directory when the config does not declare one (the engines' layouts), if it is known before the host is read. */
-function defaultDataDirectory(engine: "postgres" | "mariadb", instance: string, version: unknown): string | undefined {
+function defaultDataDirectory(engine: ServerEngineKind, instance: string, version: unknown): string | undefined {
   if (engine === "mariadb") return `/var/lib/dbstack-mariadb/${instance}`;
   return version === undefined ? undefined : `/var/lib/postgresql/${String(version)}/${instance}`;
 }

@@ -1,3 +1,4 @@
+import type { ServerEngineKind } from "../components/model/engineKind";
 import * as pulumi from "@pulumi/pulumi";
 import type { ServerDeploymentArgs } from "../components/model/args";
 import type { z } from "zod";
@@ -62,7 +63,7 @@ export function importSources(ctx: Ctx): ImportSources {
 
 /** What a server deployment offers databases that import from it (see stacks/imports.ts). */
 export function serverImportSource(
-  engine: "postgres" | "mariadb",
+  engine: ServerEngineKind,
   cfg: ServerConfig,
   c: pulumi.Resource & { urls: pulumi.Output<Record<string, Record<string, unknown>>>; caCertificate: pulumi.Output<string> },
 ): ImportSourceDeployment {

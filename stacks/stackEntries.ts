@@ -1,4 +1,5 @@
 /** The deployments of a stack config as the stack's rules walk them (configChecks.ts and the files it runs). */
+import type { ServerEngineKind } from "../components/model/engineKind";
 import type { StackConfig } from "./config";
 
 /** The name `host:` uses for this machine; no entry of dbstack:hosts may take it. */
@@ -12,7 +13,7 @@ export type StandbyEntry = { host: string; port?: number; clusterName?: string; 
 
 /** One server deployment of the config: PostgreSQL's first, then MariaDB's, each in declared order. */
 export interface ServerDeploymentEntry {
-  engine: "postgres" | "mariadb";
+  engine: ServerEngineKind;
   name: string;
   /** Its config key, e.g. `dbstack:postgres.main`. */
   key: string;
