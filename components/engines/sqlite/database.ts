@@ -5,16 +5,8 @@ import type { MigrationSource } from "../../hooks/migrationRunner";
 import type { Target } from "../../targets/target";
 import { dotCommandLine } from "./dialect";
 import type { SqlitePragmas } from "./pragmas";
-import {
-  ArgumentError,
-  checkGpgRecipient,
-  checkPlacement,
-  checkToolsDirApart,
-  checkName,
-  checkSchedule,
-  checkUnixName,
-  checkWholeNumber,
-} from "../../validate";
+import { ArgumentError, checkPlacement, checkToolsDirApart, checkUnixName, checkWholeNumber, RANGES, runChecks, type Check } from "../../validate";
+import { backupDirPlacement, backupGpgRecipient, backupRetention, backupSchedule, deploymentName, toolsDirPlacement } from "../../deploymentChecks";
 
 /** Where an SQLite database keeps data, for the tools directory's check (see toolsDirProblem). */
 export function sqliteDataDirs(path: string, backupDir: string | undefined): [string, string | undefined][] {
@@ -24,36 +16,59 @@ export function sqliteDataDirs(path: string, backupDir: string | undefined): [st
   ];
 }
 
-/** Rejects bad arguments before any resource is registered; each message names the argument. */
-export function validateSqliteArgs(name: string, args: SqliteDatabaseArgs): void {
-  checkName("name", name);
-  checkPlacement("path", args.path, false);
-  checkPlacement("toolsDir", args.toolsDir, true);
-  checkUnixName("owner", args.owner);
-  checkUnixName("group", args.group);
-  checkPlacement("backup.dir", args.backup?.dir, true);
-  checkToolsDirApart(args.toolsDir, sqliteDataDirs(args.path, args.backup?.dir));
-  checkSchedule("backup.schedule", args.backup?.schedule);
-  checkWholeNumber("backup.retentionDays", args.backup?.retentionDays, 1, 3650);
-  checkGpgRecipient("backup.gpgRecipient", args.backup?.gpgRecipient);
-  checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, 0, 600000);
-  // Migrations, declared checks and the migration command run as the owner, never as root
-  // (engines/sqlite/dialect.ts, renderRefuseRootClient): an owner that is root is refused here.
-  if (args.owner === "root" && (args.migrations || (args.healthChecks ?? []).length > 0)) {
-    throw new ArgumentError(
-      "owner: root would run this database's migrations, health checks and migration command as root, which dbstack never does; declare the unprivileged OS user the application runs as",
-    );
-  }
-  if (args.migrations?.kind === "sql") {
-    for (const m of args.migrations.migrations) {
-      const line = dotCommandLine(m.sql);
-      if (line !== undefined) {
+/** What SQLite's rules read: the database's name and its arguments. */
+interface SqliteSubject {
+  name: string;
+  args: SqliteDatabaseArgs;
+}
+
+/**
+ * The rules of an SQLite database, by name, in the order they run: the ones every deployment
+ * shares (deploymentChecks.ts) among SQLite's own. Each message names the argument.
+ */
+export const SQLITE_CHECKS: readonly Check<SqliteSubject>[] = [
+  deploymentName,
+  { name: "path", check: ({ args }) => checkPlacement("path", args.path, false) },
+  toolsDirPlacement,
+  { name: "owner", check: ({ args }) => checkUnixName("owner", args.owner) },
+  { name: "group", check: ({ args }) => checkUnixName("group", args.group) },
+  backupDirPlacement,
+  { name: "toolsDir holds no data", check: ({ args }) => checkToolsDirApart(args.toolsDir, sqliteDataDirs(args.path, args.backup?.dir)) },
+  backupSchedule,
+  backupRetention,
+  backupGpgRecipient,
+  { name: "pragmas.busyTimeoutMs", check: ({ args }) => checkWholeNumber("pragmas.busyTimeoutMs", args.pragmas?.busyTimeoutMs, ...RANGES.busyTimeoutMs) },
+  {
+    // Migrations, declared checks and the migration command run as the owner, never as root
+    // (engines/sqlite/dialect.ts, renderRefuseRootClient).
+    name: "hooks never run as root",
+    check({ args }) {
+      if (args.owner === "root" && (args.migrations || (args.healthChecks ?? []).length > 0)) {
         throw new ArgumentError(
-          `migrations: ${m.id}.sql line ${line} starts with "." and sqlite3 would run it as a dot-command, not SQL; migrations are SQL only (indent the line if it belongs to a statement)`,
+          "owner: root would run this database's migrations, health checks and migration command as root, which dbstack never does; declare the unprivileged OS user the application runs as",
         );
       }
-    }
-  }
+    },
+  },
+  {
+    name: "migrations are SQL, not dot-commands",
+    check({ args }) {
+      if (args.migrations?.kind !== "sql") return;
+      for (const m of args.migrations.migrations) {
+        const line = dotCommandLine(m.sql);
+        if (line !== undefined) {
+          throw new ArgumentError(
+            `migrations: ${m.id}.sql line ${line} starts with "." and sqlite3 would run it as a dot-command, not SQL; migrations are SQL only (indent the line if it belongs to a statement)`,
+          );
+        }
+      }
+    },
+  },
+];
+
+/** Rejects bad arguments before any resource is registered (SQLITE_CHECKS); each message names the argument. */
+export function validateSqliteArgs(name: string, args: SqliteDatabaseArgs): void {
+  runChecks(SQLITE_CHECKS, { name, args });
 }
 
 /** Cron backups of the file (sqlite3 .backup); `dir` defaults to `backups` beside the database file. */
