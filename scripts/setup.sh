@@ -2,7 +2,7 @@
 # Makes this machine ready to deploy and test dbstack. Idempotent; a second run takes seconds.
 #
 #  1. Debian packages the local target and the tests use (sqlite3, cron, gnupg ...), when missing.
-#  2. Node dependencies (npm install), when node_modules is missing or older than package-lock.json.
+#  2. Node dependencies (npm ci), when node_modules is missing or older than package-lock.json.
 #  3. The Pulumi CLI at exactly the version of @pulumi/pulumi in package.json, and the plugins
 #     the engine needs: an installed CLI of that version is used as is; otherwise the CLI is built
 #     with the official installer where it is reachable, or else built from its Go module
@@ -60,10 +60,15 @@ fi
 
 # Node dependencies ------------------------------------------------------------------------
 if [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
-  # npm install, not npm ci: with npm 11 and a lock written without registry URLs
-  # (omit-lockfile-registry-resolved), npm ci rejects rollup's platform packages as missing.
-  log "installing Node dependencies (npm install, from package-lock.json)"
-  (cd "$ROOT" && npm install --no-audit --no-fund >&2)
+  # npm ci: exactly the lock, never rewriting it (git status stays clean). Warnings are not
+  # printed raw: the one every install on Node 20 gives (@pulumi/pulumi declares Node >= 22) is
+  # said once below and explained in the README's requirements; errors still show.
+  log "installing Node dependencies (npm ci, from package-lock.json)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  node_major=$(node -p 'process.versions.node.split(".")[0]')
+  if (( node_major < 22 )); then
+    log "note: Node $(node --version) runs dbstack and its tests, but @pulumi/pulumi declares Node >= 22: prefer Node 22 where you can install it (README, Requirements)"
+  fi
 fi
 
 # Pulumi CLI and plugins -------------------------------------------------------------------
