@@ -18,7 +18,7 @@
  * driver's environment (PGPASSWORD; MYSQL_PWD for MariaDB), never from a command line.
  */
 import Database from "better-sqlite3";
-import { readFileSync } from "fs";
+import { closeSync, openSync, readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
@@ -127,6 +127,9 @@ export async function openConnection(url: string, options: OpenOptions = {}): Pr
 }
 
 function openSqlite(path: string, options: OpenOptions): Connection {
+  // A database the copy creates holds copied data: it is made 0600 (SQLite gives its journal and
+  // WAL files the same mode), never with the umask's 0644 that anyone on the host could read.
+  if (options.create === true) createPrivateFile(path);
   const db = new Database(path, { readonly: options.readOnly === true, fileMustExist: options.create !== true });
   // The busy timeout lets a copy read a file an application is writing to. Note: better-sqlite3
   // turns foreign key enforcement ON; a loader writes with PRAGMA foreign_keys = OFF (SQLite's
@@ -245,4 +248,13 @@ async function openMariadb(url: string, options: OpenOptions): Promise<Connectio
       await conn.end();
     },
   };
+}
+
+/** Creates `path` as an empty file of mode 0600 when it does not exist (O_EXCL: an existing file is left as it is). */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
 }

@@ -1,5 +1,8 @@
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { parseConnectionUrl, redactUrl } from "../../components/copy/connections";
+import { openTarget, parseConnectionUrl, redactUrl } from "../../components/copy/connections";
 
 describe("redactUrl: no password of a source or target URL reaches a message", () => {
   it("hides the password in the user info, also one holding a raw @ or /", () => {
@@ -24,5 +27,26 @@ describe("redactUrl: no password of a source or target URL reaches a message", (
 
   it("an error about a malformed URL shows it redacted", () => {
     expect(() => parseConnectionUrl("sqlite:relative.db?password=s3cret")).toThrow(/password=\*\*\*/);
+  });
+});
+
+describe("an SQLite database the copy creates", () => {
+  it("is made 0600, so the copied data is not readable by anyone on the host; an existing file keeps its mode", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dbstack-unit-copy-mode-"));
+    try {
+      const created = join(dir, "new.db");
+      const c = await openTarget(created);
+      await c.query("CREATE TABLE t (x INTEGER)");
+      await c.query("INSERT INTO t VALUES (1)");
+      await c.close();
+      expect(statSync(created).mode & 0o777).toBe(0o600);
+      const existing = join(dir, "existing.db");
+      writeFileSync(existing, "", { mode: 0o640 });
+      chmodSync(existing, 0o640);
+      await (await openTarget(existing)).close();
+      expect(statSync(existing).mode & 0o777).toBe(0o640);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
