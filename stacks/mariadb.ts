@@ -12,7 +12,7 @@ export function mariadbServerFromConfig(name: string, cfg: MariadbServerConfig, 
     () =>
       new MariadbServer(
         name,
-        { ...serverArgsFromConfig(key, cfg, ctx), flavor: cfg.flavor, version: cfg.version, instanceName: cfg.instanceName, requireSecureTransport: cfg.requireSecureTransport },
+        { ...serverArgsFromConfig("mariadb", key, cfg, ctx), flavor: cfg.flavor, version: cfg.version, instanceName: cfg.instanceName, requireSecureTransport: cfg.requireSecureTransport },
         opts,
       ),
   );

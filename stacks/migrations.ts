@@ -1,5 +1,6 @@
 import type { MigrationSource } from "../components/hooks/migrationRunner";
 import { loadMigrations } from "../components/hooks/migrations";
+import type { EngineKind } from "../components/model/engineKind";
 import { ConfigError, projectPath } from "./config";
 
 /** The `migrations` config of a database, as every engine declares it. */
@@ -7,14 +8,14 @@ export type MigrationsConfig = { dir: string } | { command: string; workdir?: st
 
 /**
  * Turns a database's `migrations` config (under `key`) into a migration source: reads the SQL
- * files of `dir`, or takes the command with its working directory; paths are relative to the
+ * files of `dir` that `engine` applies (hooks/migrations.ts), or takes the command with its working directory; paths are relative to the
  * project. A directory that cannot be read is a config error naming `<key>.dir`.
  */
-export function migrationSourceFromConfig(key: string, cfg: MigrationsConfig | undefined, projectDir: string): MigrationSource | undefined {
+export function migrationSourceFromConfig(key: string, cfg: MigrationsConfig | undefined, projectDir: string, engine: EngineKind): MigrationSource | undefined {
   if (!cfg) return undefined;
   if ("dir" in cfg) {
     try {
-      return { kind: "sql", migrations: loadMigrations(projectPath(projectDir, cfg.dir)) };
+      return { kind: "sql", migrations: loadMigrations(projectPath(projectDir, cfg.dir), engine) };
     } catch (err) {
       throw new ConfigError(`${key}.dir: ${(err as Error).message}`);
     }

@@ -7,7 +7,7 @@ import { importSources, serverArgsFromConfig, serverImportSource, serverOutputs,
 /** Turns one validated `dbstack:postgres.<name>` entry into a PostgresCluster. */
 export function postgresClusterFromConfig(name: string, cfg: PostgresClusterConfig, ctx: Ctx, opts?: pulumi.ComponentResourceOptions): PostgresCluster {
   const key = `dbstack:postgres.${name}`;
-  const cluster = underKey(key, () => new PostgresCluster(name, { ...serverArgsFromConfig(key, cfg, ctx), version: cfg.version, instanceName: cfg.instanceName, clusterName: cfg.clusterName }, opts));
+  const cluster = underKey(key, () => new PostgresCluster(name, { ...serverArgsFromConfig("postgres", key, cfg, ctx), version: cfg.version, instanceName: cfg.instanceName, clusterName: cfg.clusterName }, opts));
   importSources(ctx).provide(name, serverImportSource("postgres", cfg, cluster));
   return cluster;
 }

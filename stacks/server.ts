@@ -23,7 +23,7 @@ export interface ServerConfig extends ServerFields {
  * its key), paths resolved against the project, secrets marked secret, migrations read, standbys'
  * hosts resolved. Engine fields of databases, users and standbys pass through as they are.
  */
-export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C, ctx: Ctx) {
+export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngineKind, key: string, cfg: C, ctx: Ctx) {
   const abs = (p: string | undefined) => p && projectPath(ctx.projectDir, p);
   return {
     target: resolveHost(`${key}.host`, cfg.host, ctx),
@@ -47,7 +47,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(key: string, cfg: C
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),
       name: db,
-      migrations: migrationSourceFromConfig(`${key}.databases.${db}.migrations`, d.migrations, ctx.projectDir),
+      migrations: migrationSourceFromConfig(`${key}.databases.${db}.migrations`, d.migrations, ctx.projectDir, engine),
       importFrom: d.importFrom === undefined ? undefined : importSources(ctx).importFrom(`${key}.databases.${db}.importFrom`, d.importFrom, ctx.projectDir),
     })),
     users: Object.entries(cfg.users).map(([u, spec]) => ({ ...(spec as C["users"][string]), name: u, password: spec.password === undefined ? undefined : pulumi.secret(spec.password) })),

@@ -12,7 +12,7 @@ export function sqliteDatabaseFromConfig(
   ctx: Ctx,
 ): SqliteDatabase {
   const abs = (p: string) => projectPath(ctx.projectDir, p);
-  const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir);
+  const migrations = migrationSourceFromConfig(`dbstack:sqlite.${name}.migrations`, cfg.migrations, ctx.projectDir, "sqlite");
   const db = underKey(`dbstack:sqlite.${name}`, () => new SqliteDatabase(name, {
     target: resolveHost(`dbstack:sqlite.${name}.host`, cfg.host, ctx),
     path: abs(cfg.path),

@@ -169,16 +169,24 @@ describe("compareSchemas", () => {
 });
 
 describe("migrationSteps", () => {
-  const files = ["002_orders.sql", "001_users.sql", "001_users.postgres.sql", "010_late.sql", "003_search.postgresql.sql", "README.md", "002_orders.mysql.sql", "004_v1.2.sql"];
+  const files = ["002_orders.sql", "001_users.sql", "001_users.postgres.sql", "010_late.sql", "003_search.postgresql.sql", "README.md", "002_orders.mysql.sql"];
 
   it("orders by number, and an engine's variant replaces the generic file on that engine only", () => {
-    expect(migrationSteps(files, "postgres").map((s) => s.file)).toEqual(["001_users.postgres.sql", "002_orders.sql", "003_search.postgresql.sql", "004_v1.2.sql", "010_late.sql"]);
-    expect(migrationSteps(files, "mariadb").map((s) => s.file)).toEqual(["001_users.sql", "002_orders.mysql.sql", "004_v1.2.sql", "010_late.sql"]);
-    expect(migrationSteps(files, "sqlite").map((s) => s.file)).toEqual(["001_users.sql", "002_orders.sql", "004_v1.2.sql", "010_late.sql"]);
+    expect(migrationSteps(files, "postgres").map((s) => s.file)).toEqual(["001_users.postgres.sql", "002_orders.sql", "003_search.postgresql.sql", "010_late.sql"]);
+    expect(migrationSteps(files, "mariadb").map((s) => s.file)).toEqual(["001_users.sql", "002_orders.mysql.sql", "010_late.sql"]);
+    expect(migrationSteps(files, "sqlite").map((s) => s.file)).toEqual(["001_users.sql", "002_orders.sql", "010_late.sql"]);
+    // The step's key is the migration's id on every engine, as the deploy records it.
+    expect(migrationSteps(files, "postgres")[0].key).toBe("001_users");
   });
 
   it("refuses a .sql file that is not numbered (it would be skipped silently otherwise)", () => {
     expect(() => migrationSteps(["001_a.sql", "init.sql"], "sqlite")).toThrow(MigrationLayoutError);
+  });
+
+  it("refuses what the deploy refuses: a dotted name, an unknown engine suffix, two migrations sharing a number", () => {
+    expect(() => migrationSteps(["004_v1.2.sql"], "sqlite")).toThrow(/name must look like 0001_create_users.sql/);
+    expect(() => migrationSteps(["001_a.oracle.sql"], "sqlite")).toThrow(/\.oracle is not an engine/);
+    expect(() => migrationSteps(["001_a.sql", "001_b.sql"], "sqlite")).toThrow(/share the number 001/);
   });
 });
 

@@ -7,6 +7,7 @@ import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
 import type { HealthCheck } from "../../components/hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../components/hooks/migrationRunner";
 import { loadMigrations } from "../../components/hooks/migrations";
+import { migrationSteps } from "../../components/copy/check/apply";
 import { runScript, runScriptAsNobody, sqlite3, tempDir } from "./support/run";
 
 function migrationDir(files: Record<string, string>): string {
@@ -17,6 +18,17 @@ function migrationDir(files: Record<string, string>): string {
 }
 
 describe("loadMigrations", () => {
+  it("reads the files the engine applies: NNN_name.<engine>.sql replaces NNN_name.sql there, with the same id on every engine (db:check's rule too)", () => {
+    const dir = migrationDir({ "0001_users.sql": "generic", "0001_users.postgres.sql": "pg", "0002_orders.mysql.sql": "my", "0003_late.sql": "late" });
+    const read = (engine: "sqlite" | "postgres" | "mariadb") => loadMigrations(dir, engine).map((m) => `${m.id}=${m.sql}`);
+    expect(read("postgres")).toEqual(["0001_users=pg", "0003_late=late"]);
+    expect(read("mariadb")).toEqual(["0001_users=generic", "0002_orders=my", "0003_late=late"]);
+    expect(read("sqlite")).toEqual(["0001_users=generic", "0003_late=late"]);
+    expect(migrationSteps(["0001_users.sql", "0001_users.postgres.sql", "0002_orders.mysql.sql", "0003_late.sql"], "postgres").map((st) => `${st.key}:${st.file}`)).toEqual(
+      loadMigrations(dir, "postgres").map((m, i) => `${m.id}:${["0001_users.postgres.sql", "0003_late.sql"][i]}`),
+    );
+  });
+
   it("orders by number, not by name, and ignores files that are not .sql", () => {
     const dir = migrationDir({
       "10_add_index.sql": "CREATE INDEX i ON users(email);\n",
@@ -24,12 +36,12 @@ describe("loadMigrations", () => {
       "README.md": "# not a migration",
       "notes.txt": "nor this",
     });
-    expect(loadMigrations(dir).map((m) => m.id)).toEqual(["2_create_users", "10_add_index"]);
+    expect(loadMigrations(dir, "sqlite").map((m) => m.id)).toEqual(["2_create_users", "10_add_index"]);
   });
 
   it("keeps the SQL verbatim with its sha256 hex checksum", () => {
     const sql = "-- users\nCREATE TABLE users(email TEXT);\n";
-    const [m] = loadMigrations(migrationDir({ "0001_create_users.sql": sql }));
+    const [m] = loadMigrations(migrationDir({ "0001_create_users.sql": sql }), "sqlite");
     expect(m.sql).toBe(sql);
     expect(m.checksum).toBe(createHash("sha256").update(Buffer.from(sql)).digest("hex"));
     expect(m.checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -37,23 +49,23 @@ describe("loadMigrations", () => {
 
   it("rejects a .sql file with a bad name, naming the file", () => {
     const dir = migrationDir({ "0001_ok.sql": "", "create users.sql": "" });
-    expect(() => loadMigrations(dir)).toThrow(`migration file ${join(dir, "create users.sql")}: name must look like 0001_create_users.sql`);
+    expect(() => loadMigrations(dir, "sqlite")).toThrow(`migration file ${join(dir, "create users.sql")}: name must look like 0001_create_users.sql`);
   });
 
   it("rejects two files with the same number, naming both", () => {
     const dir = migrationDir({ "1_a.sql": "", "0001_b.sql": "" });
-    expect(() => loadMigrations(dir)).toThrow(/migration files (1_a\.sql and 0001_b\.sql|0001_b\.sql and 1_a\.sql) in .* share the number/);
+    expect(() => loadMigrations(dir, "sqlite")).toThrow(/migration files (1_a\.sql and 0001_b\.sql|0001_b\.sql and 1_a\.sql) in .* share the number/);
   });
 
   it("rejects a missing directory, naming it", () => {
     const dir = join(tempDir(), "nope");
-    expect(() => loadMigrations(dir)).toThrow(`migrations directory ${dir} cannot be read`);
+    expect(() => loadMigrations(dir, "sqlite")).toThrow(`migrations directory ${dir} cannot be read`);
   });
 
   it("rejects a file given as the directory", () => {
     const file = join(tempDir(), "0001_x.sql");
     writeFileSync(file, "");
-    expect(() => loadMigrations(file)).toThrow(`migrations directory ${file} cannot be read: not a directory`);
+    expect(() => loadMigrations(file, "sqlite")).toThrow(`migrations directory ${file} cannot be read: not a directory`);
   });
 });
 
@@ -75,7 +87,7 @@ describe("post-deploy hook against sqlite3", () => {
   }
 
   function sqlHook(db: string, files: Record<string, string>, healthChecks: HealthCheck[] = []) {
-    return hook(db, { kind: "sql", migrations: loadMigrations(migrationDir(files)) }, healthChecks);
+    return hook(db, { kind: "sql", migrations: loadMigrations(migrationDir(files), "sqlite") }, healthChecks);
   }
 
   it("applies pending migrations once, in order, and records them with their checksums", () => {
@@ -261,7 +273,7 @@ describe("post-deploy hook against sqlite3", () => {
     const script = renderPostDeployHook({
       subject: "sqlite database app",
       dialect: sqliteDialect({ path: db, owner: "nobody", pragmas: resolvePragmas({ journalMode: "delete" }) }),
-      migrations: { kind: "sql", migrations: loadMigrations(migrationDir({ "0001_create_users.sql": USERS })) },
+      migrations: { kind: "sql", migrations: loadMigrations(migrationDir({ "0001_create_users.sql": USERS }), "sqlite") },
       // fsdir() is a table the sqlite3 CLI offers even in safe mode: as the owner it reads what the owner may.
       // (As root the length would be the file's; as nobody the read fails and data is NULL.)
       healthChecks: [{ name: "reads /etc/shadow", sql: "SELECT coalesce(length(data), -1) FROM fsdir('/etc/shadow')", expect: "-1" }],

@@ -23,6 +23,7 @@ import { join } from "path";
 import { unknownEngine, type EngineKind } from "../../model/engineKind";
 import { mariadbOptions, openConnection, parseConnectionUrl, redactUrl, type Connection } from "../connections";
 import { dialectFor } from "../dialects";
+import { migrationFilesFor } from "../../hooks/migrations";
 
 /** One migration step for one engine: the file chosen for it. */
 export interface MigrationStep {
@@ -34,39 +35,17 @@ export interface MigrationStep {
 /** A migration file whose name the directory form does not accept. */
 export class MigrationLayoutError extends Error {}
 
-const ENGINE_SUFFIX: Record<string, EngineKind> = { sqlite: "sqlite", postgres: "postgres", postgresql: "postgres", mariadb: "mariadb", mysql: "mariadb" };
-
 /**
- * The files to apply on `engine`, in order, from a directory listing (file names only): pure, so
- * the ordering and variant rules are tested without files. Non-.sql files are ignored; a .sql
- * file not named NNN_name.sql is an error (a misnamed migration silently skipped would make the
- * check pass on a schema the application never gets).
+ * The files to apply on `engine`, in order, from a directory listing (file names only): the
+ * deploy's own rule (hooks/migrations.ts migrationFilesFor), so db:check accepts exactly the
+ * migration files a deploy applies. A name the rule refuses is a MigrationLayoutError.
  */
 export function migrationSteps(fileNames: string[], engine: EngineKind): MigrationStep[] {
-  const steps = new Map<string, { num: number; name: string; generic?: string; variant?: string }>();
-  for (const f of fileNames) {
-    if (!f.toLowerCase().endsWith(".sql")) continue;
-    const m = /^(\d+)_(.+?)(?:\.([a-z]+))?\.sql$/i.exec(f);
-    if (m === null) throw new MigrationLayoutError(`migration file ${f} is not named NNN_name.sql or NNN_name.<engine>.sql`);
-    let name = m[2];
-    let variantOf: EngineKind | undefined;
-    if (m[3] !== undefined) {
-      const e = ENGINE_SUFFIX[m[3].toLowerCase()];
-      if (e === undefined) name = `${name}.${m[3]}`;
-      else variantOf = e;
-    }
-    const key = `${m[1]}_${name}`;
-    const step = steps.get(key) ?? { num: Number(m[1]), name };
-    if (variantOf === undefined) step.generic = f;
-    else if (variantOf === engine) step.variant = f;
-    steps.set(key, step);
+  try {
+    return migrationFilesFor(fileNames, engine).map((m) => ({ key: m.id, file: m.file }));
+  } catch (err) {
+    throw new MigrationLayoutError((err as Error).message);
   }
-  return [...steps.entries()]
-    .sort(([ka, a], [kb, b]) => a.num - b.num || (ka < kb ? -1 : ka > kb ? 1 : 0))
-    .flatMap(([key, s]) => {
-      const file = s.variant ?? s.generic;
-      return file === undefined ? [] : [{ key, file }];
-    });
 }
 
 /** The .sql files of a migrations directory, for migrationSteps. */
