@@ -147,7 +147,7 @@ describe("npm run db:check --migrations", () => {
     const d = migrations("misnamed", { "001_a.sql": "CREATE TABLE a (id INTEGER);\n", "schema.sql": "CREATE TABLE b (id INTEGER);\n" });
     const r = await cli(["--migrations", d]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("migration file schema.sql is not named NNN_name.sql");
+    expect(r.stderr).toContain("migration file schema.sql: name must look like 0001_create_users.sql, or 0001_create_users.<engine>.sql for one engine");
     const e = await cli(["--migrations", d, "--engines", "sqlite,oracle"]);
     expect(e.code).toBe(2);
     expect(e.stderr).toContain('unknown engine "oracle"');
