@@ -21,13 +21,16 @@ cd "$ROOT"
 # It ignores INT and TERM: it ends when pulumi does, and pulumi gets the signals as before.
 lock_hint() {
   trap '' INT TERM
-  local seen locked
-  seen="$(mktemp "${TMPDIR:-/tmp}/dbstack-pulumi-XXXXXX")"
-  tee >(grep -E 'currently locked|\.pulumi/locks/' >"$seen") >&2
-  wait $! 2>/dev/null || true
-  if grep -q "the stack is currently locked" "$seen"; then
+  # Each line goes on to stderr as it comes; the lines about a lock are kept in memory (no
+  # temporary file to leave behind).
+  local line locked seen=""
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s\n' "$line" >&2
+    case "$line" in *"currently locked"* | *.pulumi/locks/*) seen+="$line"$'\n' ;; esac
+  done
+  if grep -q "the stack is currently locked" <<<"$seen"; then
     # The stack: from the command line, else from the lock file's path in the message.
-    locked="${1:-$(sed -n 's|.*\.pulumi/locks/\(organization/[^/]*/\)\{0,1\}\([^/]*\)/[^/]*\.json.*|\2|p' "$seen" | head -1)}"
+    locked="${1:-$(sed -n 's|.*\.pulumi/locks/\(organization/[^/]*/\)\{0,1\}\([^/]*\)/[^/]*\.json.*|\2|p' <<<"$seen" | head -1)}"
     cat >&2 <<MSG
 
 dbstack: the stack is locked. If no other pulumi is running on it (a killed or cancelled run
@@ -36,7 +39,6 @@ the pending operations the interrupted run left:
     npm run recover -- --stack ${locked:-<stack>}
 MSG
   fi
-  rm -f "$seen"
 }
 
 # Nothing but stdin, stdout and stderr reaches pulumi, and so the servers its steps start: a
