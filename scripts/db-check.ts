@@ -7,7 +7,7 @@
 import { listOption, readOptions, UsageError } from "./lib/cli";
 import { isAbsolute, resolve } from "path";
 import { existsSync, statSync } from "fs";
-import { redactUrl } from "../components/copy/connections";
+import { redactUrl } from "../components/copy/redactUrl";
 import { checkExitCode, checkLive, checkMigrations, renderReport, type MigrationSource } from "../components/copy/check";
 import { killMigrationCommands, listMigrationFiles, MigrationLayoutError, migrationSteps } from "../components/copy/check/apply";
 import { stopAllThrowaways } from "../components/copy/check/throwaway";

@@ -21,19 +21,40 @@
  * Progress goes to stderr; the plan (dry run) and the verification summary to stdout. Exits 0 on a
  * verified copy (or a dry run with nothing refused), 1 on any refusal or difference, 2 on bad usage.
  */
-import { copyDatabase, renderPlan } from "../components/copy/copy";
-import { redactUrl } from "../components/copy/connections";
+// Only what reading the command line needs is loaded up front: the drivers and the copy machinery
+// (main's dynamic imports) load after it, so --help and usage errors answer at once.
+import { redactUrl } from "../components/copy/redactUrl";
 import { listOption, readOptions, UsageError } from "./lib/cli";
-import { renderRollback, rollbackCopy } from "../components/copy/safety";
-import { renderTable } from "../components/copy/transfer";
-import { openEndpoints } from "./lib/deploymentRefs";
 
-const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [--stack <name>] [--tables a,b] [--dry-run] [--allow id,...] [--batch-rows n] [--backup-dir dir] [--refuse-unfinished]
-       npm run db:copy -- --rollback --to <url> [--backup-dir dir]     (restore the target's newest pre-copy backup)
-  a ref names a deployment of --stack: postgres:<deployment>/<database>[@<user>], mariadb:<deployment>/<database>[@<user>], sqlite:<deployment>
-  --backup-dir: where pre-copy backups go (default ~/.cache/dbstack/copy-backups)
-  --refuse-unfinished: stop when the target holds a killed/failed copy, instead of dropping its tables and copying again
-  --from / --to may be left out in favour of DBSTACK_COPY_FROM / DBSTACK_COPY_TO (keeps passwords off the command line)`;
+const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [options]
+       npm run db:copy -- --rollback --to <url|ref> [--backup-dir <dir>]
+
+Copies every table of --from into --to (SQLite, PostgreSQL, MariaDB, either way), then verifies
+each table's row count and checksum. The target is backed up first.
+
+URLs and references (--from, --to):
+  sqlite:///abs/path.db  (or a plain path; SQLAlchemy's sqlite:////abs/path too)
+  postgresql://user@host:port/db   (postgres:// too)
+  mysql://user@host:port/db        (mariadb:// too)
+  postgres:<deployment>/<database>[@<user>], mariadb:<deployment>/<database>[@<user>],
+  sqlite:<deployment>   a deployment of --stack, from its outputs (over SSH where it runs there)
+  Passwords: leave --from/--to out and set DBSTACK_COPY_FROM / DBSTACK_COPY_TO, or use
+  PGPASSWORD / MYSQL_PWD; a password on a command line is visible to every user of the machine.
+
+Options:
+  --stack <name>         the stack whose deployments references name
+  --tables a,b           copy only these tables
+  --dry-run              print the plan (tables, conversions, refusals) and write nothing
+  --allow id,...         accept these lossy conversions (ids as --dry-run lists them)
+  --batch-rows <n>       rows per batch (default: chosen per engine)
+  --backup-dir <dir>     where pre-copy backups go (default ~/.cache/dbstack/copy-backups)
+  --refuse-unfinished    stop when the target holds a killed or failed copy, instead of
+                         dropping its tables and copying again
+  --rollback             restore the newest pre-copy backup of --to
+  -h, --help             this text
+
+Exit codes: 0 a verified copy (or a dry run with nothing refused), 1 a refusal or a difference,
+2 bad usage.`;
 
 interface Args {
   from?: string;
@@ -84,22 +105,29 @@ async function main(): Promise<number> {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    if (err.message) process.stderr.write(`db:copy: ${err.message}\n`);
-    process.stderr.write(`${USAGE}\n`);
+    if (!err.message) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    process.stderr.write(`db:copy: ${err.message}\n${USAGE.split("\n")[0]}\n  (npm run db:copy -- --help for every option)\n`);
     return 2;
   }
+  const { copyDatabase, renderPlan } = await import("../components/copy/copy");
+  const { renderRollback, rollbackCopy } = await import("../components/copy/safety");
+  const { renderTable } = await import("../components/copy/transfer");
+  const { openEndpoints } = await import("./lib/deploymentRefs");
   const from = args.from ?? process.env.DBSTACK_COPY_FROM;
   const to = args.to ?? process.env.DBSTACK_COPY_TO;
   if (args.rollback) {
     if (!to) {
-      process.stderr.write(`db:copy: --rollback needs --to (or DBSTACK_COPY_TO): the target to restore\n${USAGE}\n`);
+      process.stderr.write(`db:copy: --rollback needs --to (or DBSTACK_COPY_TO): the target to restore\n${USAGE.split("\n")[1]}\n`);
       return 2;
     }
     process.stdout.write(`${renderRollback(await rollbackCopy({ to, backupDir: args.backupDir })).join("\n")}\n`);
     return 0;
   }
   if (!from || !to) {
-    process.stderr.write(`db:copy: ${!from ? "--from (or DBSTACK_COPY_FROM)" : "--to (or DBSTACK_COPY_TO)"} is required\n${USAGE}\n`);
+    process.stderr.write(`db:copy: ${!from ? "--from (or DBSTACK_COPY_FROM)" : "--to (or DBSTACK_COPY_TO)"} is required\n${USAGE.split("\n")[0]}\n`);
     return 2;
   }
   // Deployment references become URLs (through SSH port forwards where needed), closed after the copy.

@@ -23,6 +23,10 @@ import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
 import { COPY_URL, SERVER_ENGINE_KINDS, unknownEngine, type EngineKind } from "../model/engineKind";
+import { redactUrl } from "./redactUrl";
+
+/** Re-exported: callers that open connections redact with it too. */
+export { redactUrl };
 
 /** The native driver handle under a Connection, for what the common interface does not cover (COPY streams, bulk inserts). */
 export type NativeHandle =
@@ -79,27 +83,6 @@ export function parseConnectionUrl(url: string): ConnectionTarget {
   throw new Error(`unsupported database URL scheme ${JSON.stringify(scheme)}: use sqlite:///path, postgresql://, mysql:// or mariadb://`);
 }
 
-/**
- * The URL with every password replaced by `***`, safe for logs and error messages: the one in
- * the user info (up to the last `@` before the host, so a password holding a raw `@` or `/` is
- * hidden whole) and query parameters that carry one (`?password=`, `sslpassword`, `pass`,
- * `passwd`, `pwd`), which both drivers accept as well.
- */
-export function redactUrl(url: string): string {
-  let out = url;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(out);
-  if (scheme) {
-    const rest = out.slice(scheme[0].length);
-    const queryAt = rest.search(/[?#]/);
-    const authorityAndPath = queryAt < 0 ? rest : rest.slice(0, queryAt);
-    const at = authorityAndPath.lastIndexOf("@");
-    const colon = authorityAndPath.indexOf(":");
-    if (at > 0 && colon >= 0 && colon < at) {
-      out = `${scheme[0]}${rest.slice(0, colon + 1)}***${rest.slice(at)}`;
-    }
-  }
-  return out.replace(/([?&](?:password|sslpassword|pass|passwd|pwd)=)[^&#]*/gi, "$1***");
-}
 
 /** Opens a copy's source: always read-only. */
 export function openSource(url: string): Promise<Connection> {

@@ -5,7 +5,7 @@
  * it: an argument may be a URL with a password.
  */
 import { parseArgs } from "util";
-import { redactUrl } from "../../components/copy/connections";
+import { redactUrl } from "../../components/copy/redactUrl";
 
 /** A command line the script does not accept (exit 2). An empty message means "print the usage" (--help). */
 export class UsageError extends Error {}
