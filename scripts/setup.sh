@@ -20,6 +20,30 @@ PRINT_BIN=false
 
 log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
 
+# run_logged <log name> <command...>: runs a long step with its output in $CACHE/setup-logs/<name>.log
+# (not on the terminal: dpkg alone prints over a thousand lines), a progress line every 10 s, and
+# on failure the log's last lines and its path.
+run_logged() {
+  local name=$1 file pid started status
+  shift
+  mkdir -p "$CACHE/setup-logs"
+  file="$CACHE/setup-logs/$name.log"
+  started=$SECONDS
+  "$@" >"$file" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null && sleep 1; done
+    if kill -0 "$pid" 2>/dev/null; then log "  $name: still running ($((SECONDS - started)) s; output in $file)"; fi
+  done
+  status=0
+  wait "$pid" || status=$?
+  if ((status != 0)); then
+    tail -n 20 "$file" >&2
+    echo "setup: $name failed (exit $status); its whole output is in $file" >&2
+    exit "$status"
+  fi
+}
+
 # Debian packages --------------------------------------------------------------------------
 # sqlite3, cron, gnupg: the SQLite engine and its backups. postgresql, openssl: the PostgreSQL
 # engine on the local target and in tests. mariadb-server, mariadb-client: the MariaDB engine in
@@ -46,8 +70,8 @@ if ((${#missing[@]})); then
     echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
   fi
   log "installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  run_logged apt-update $SUDO apt-get update
+  run_logged apt-install $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 # cron must be running for scheduled backups to fire; start it where no init system does.
 if ! pgrep -x cron >/dev/null 2>&1; then
@@ -64,7 +88,7 @@ if [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt 
   # printed raw: the one every install on Node 20 gives (@pulumi/pulumi declares Node >= 22) is
   # said once below and explained in the README's requirements; errors still show.
   log "installing Node dependencies (npm ci, from package-lock.json)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$ROOT" && run_logged npm-ci npm ci --no-audit --no-fund --loglevel=error)
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   if (( node_major < 22 )); then
     log "note: Node $(node --version) runs dbstack and its tests, but @pulumi/pulumi declares Node >= 22: prefer Node 22 where you can install it (README, Requirements)"
@@ -97,12 +121,21 @@ if [[ ! -x "$BIN/pulumi" ]]; then
   else
     command -v go >/dev/null || { echo "setup: no Pulumi CLI $VERSION is installed and Go is missing to build it: install Go (https://go.dev/dl) or Pulumi $VERSION" >&2; exit 1; }
     log "building the Pulumi CLI $VERSION from its Go module (first run only; about 10 minutes on 2 cores)"
-    (
+    # go build -v names each package as it compiles it (an import path alone on its line); module
+    # downloads and errors are other lines. Only package lines are counted, so the count is true;
+    # everything goes to the log, which a failure names.
+    mkdir -p "$CACHE/setup-logs"
+    build_log="$CACHE/setup-logs/pulumi-build.log"
+    if ! (
       cd "$ROOT/tools"
       go build -v -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION" \
-        -o "$BIN/pulumi.partial" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi 2>&1 |
-        awk '{n++; if (n % 100 == 0) { printf "setup:   compiled %d packages (last: %s)\n", n, $0; fflush() } }' >&2
-    )
+        -o "$BIN/pulumi.partial" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi 2>&1 | tee "$build_log" |
+        awk '/^[A-Za-z0-9._~\/-]+$/ { n++; if (n % 100 == 0) { printf "setup:   compiled %d packages (last: %s)\n", n, $0; fflush() } }' >&2
+    ); then
+      tail -n 20 "$build_log" >&2
+      echo "setup: building the Pulumi CLI failed; its whole output is in $build_log" >&2
+      exit 1
+    fi
     mv "$BIN/pulumi.partial" "$BIN/pulumi"
   fi
 fi
