@@ -7,6 +7,7 @@ import { changes, sandbox, setConfig } from "./harness";
 import { renderSessionWatchdog } from "../../components/targets/ssh";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 import { renderServingProbe } from "../../components/engines/postgres/clusterScripts";
+import { renderClusterCaProbe } from "../../components/engines/postgres/tls";
 import { certificateLifetime } from "../../components/tls/lifetime";
 
 // A fake SSH host: a second sshd in a test host's network namespace, on port 2222, whose every
@@ -88,10 +89,16 @@ const logSize = () => (existsSync(stdinLog) ? statSync(stdinLog).size : 0);
  */
 const WATCHDOG_LINES = new Set(renderSessionWatchdog().split("\n"));
 /**
- * The configure step's probe (read-only: is the cluster serving on its port, is its certificate
- * current?), which every preview and up sends: it changes nothing on the host.
+ * The read-only probes every preview and up sends, which change nothing on the host: the
+ * configure step's (is the cluster serving on its port, is its certificate current?) and the CA
+ * step's (is the CA certificate current?).
  */
-const PROBE_LINES = new Set(renderServingProbe({ cluster: "hkfake", port: 5460, version: 15 }, certificateLifetime().certificateDays).split("\n"));
+const PROBE_LINES = new Set(
+  [
+    renderServingProbe({ cluster: "hkfake", port: 5460, version: 15 }, certificateLifetime().certificateDays),
+    renderClusterCaProbe({ cluster: "hkfake", port: 5460, version: 15 }, certificateLifetime()),
+  ].flatMap((probe) => probe.split("\n")),
+);
 const sentSince = (from: number) =>
   (existsSync(stdinLog) ? readFileSync(stdinLog, "utf8").slice(from) : "")
     .split("\n")
