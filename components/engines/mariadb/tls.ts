@@ -40,7 +40,7 @@ export function renderInstanceCa(loc: MariadbLocation, lifetime?: CertificateLif
 
 /** Read-only, the CA step's probe: exits 0 while the instance's CA certificate is current (tls/authority.ts renderCaCurrent). */
 export function renderInstanceCaProbe(loc: MariadbLocation, lifetime?: CertificateLifetime): string {
-  return [renderInstancePrelude(loc), renderCaCurrent(authority(), lifetime)].join("\n");
+  return [renderInstancePrelude(loc), renderCaCurrent(authority(), lifetime)].join("\n") + "\n";
 }
 
 /** On a replica's host: makes the host's own key once; prints its public key (for the primary to sign). */

@@ -52,7 +52,7 @@ const TLS_DIRS = 'CA_DIR="$CONF_DIR/dbstack-ca"; TLS_DIR="$CONF_DIR/dbstack-tls"
 
 /** Read-only, the CA step's probe: exits 0 while the cluster's CA certificate is current (tls/authority.ts renderCaCurrent). */
 export function renderClusterCaProbe(loc: ClusterLocation, lifetime?: CertificateLifetime): string {
-  return [renderClusterPrelude(loc), TLS_DIRS, renderCaCurrent(AUTHORITY, lifetime)].join("\n");
+  return [renderClusterPrelude(loc), TLS_DIRS, renderCaCurrent(AUTHORITY, lifetime)].join("\n") + "\n";
 }
 
 /**
