@@ -45,6 +45,9 @@ failing migration (the report names the engine, the file and the engine's error)
 
 export { UsageError };
 
+/** What a mistake prints after itself: the usage lines only, not the whole text (--help has it). */
+const USAGE_LINES = `${USAGE.split("\n\n")[0]}\n  (npm run db:check -- --help for every option)`;
+
 /** The parsed command line. */
 export interface CheckArgs {
   migrations?: string;
@@ -101,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
     args = parseCheckArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`db:check: ${err.message}\n\n${USAGE}\n`);
+    process.stderr.write(`db:check: ${err.message}\n${USAGE_LINES}\n`);
     return 2;
   }
   if (args.help) {
@@ -124,17 +127,17 @@ async function main(argv: string[]): Promise<number> {
   if (args.migrations !== undefined) {
     const dir = isAbsolute(args.migrations) ? args.migrations : resolve(cwd, args.migrations);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      process.stderr.write(`db:check: --migrations ${dir} is not a directory\n\n${USAGE}\n`);
+      process.stderr.write(`db:check: --migrations ${dir} is not a directory\n${USAGE_LINES}\n`);
       return 2;
     }
     try {
       if (args.engines.every((e) => migrationSteps(listMigrationFiles(dir), e).length === 0)) {
-        process.stderr.write(`db:check: no migration files (NNN_name.sql) in ${dir}\n\n${USAGE}\n`);
+        process.stderr.write(`db:check: no migration files (NNN_name.sql) in ${dir}\n${USAGE_LINES}\n`);
         return 2;
       }
     } catch (err) {
       if (!(err instanceof MigrationLayoutError)) throw err;
-      process.stderr.write(`db:check: ${err.message}\n\n${USAGE}\n`);
+      process.stderr.write(`db:check: ${err.message}\n${USAGE_LINES}\n`);
       return 2;
     }
     migrations = { kind: "dir", dir };

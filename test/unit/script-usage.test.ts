@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../../scripts/lib/env";
 import { tempDir } from "./support/run";
 
-// Issue 20, deliverable 4: db:copy answers --help with its whole usage (URL forms, every flag,
+// Issue 20, deliverable 4: the scripts behave like tools. db:copy answers --help with its whole usage (URL forms, every flag,
 // exit codes) and exit 0, at once: without loading a database driver. A mistake shows the
 // mistake and the usage line, not the whole text, and exits 2.
 
@@ -40,5 +40,15 @@ describe("npm run db:copy -- --help", () => {
     expect(r.stderr).toContain("npm run db:copy -- --help for every option");
     expect(r.stderr).not.toContain("Exit codes");
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("npm run db:check: a mistake shows the usage lines, not the whole text", () => {
+  it("exit 2, the mistake, the three usage lines and where the rest is", () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "node_modules/.bin/ts-node"), "--transpile-only", join(ROOT, "scripts/db-check.ts"), "--engines", "sqlite"], { cwd: ROOT, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("db:check: --engines needs at least two engines to compare\nusage:\n  npm run db:check -- --migrations <dir>");
+    expect(r.stderr).toContain("npm run db:check -- --help for every option");
+    expect(r.stderr).not.toContain("Exit status");
   });
 });
