@@ -18,7 +18,7 @@
  * driver's environment (PGPASSWORD; MYSQL_PWD for MariaDB), never from a command line.
  */
 import Database from "better-sqlite3";
-import { closeSync, openSync, readFileSync } from "fs";
+import { closeSync, existsSync, openSync, readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
 import { Client as PgClient, types as pgTypes } from "pg";
 import { isAbsolute, resolve } from "path";
@@ -113,7 +113,13 @@ function openSqlite(path: string, options: OpenOptions): Connection {
   // A database the copy creates holds copied data: it is made 0600 (SQLite gives its journal and
   // WAL files the same mode), never with the umask's 0644 that anyone on the host could read.
   if (options.create === true) createPrivateFile(path);
-  const db = new Database(path, { readonly: options.readOnly === true, fileMustExist: options.create !== true });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: options.readOnly === true, fileMustExist: options.create !== true });
+  } catch (err) {
+    // The driver says "unable to open database file" without the path.
+    throw new Error(`${path}: ${existsSync(path) ? (err as Error).message : "no such SQLite database file"}`);
+  }
   // The busy timeout lets a copy read a file an application is writing to. Note: better-sqlite3
   // turns foreign key enforcement ON; a loader writes with PRAGMA foreign_keys = OFF (SQLite's
   // foreign keys are in CREATE TABLE, see ddl.ts) and checks with PRAGMA foreign_key_check.

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
-import { openTarget, parseConnectionUrl, redactUrl } from "../../components/copy/connections";
+import { openConnection, openTarget, parseConnectionUrl, redactUrl } from "../../components/copy/connections";
 
 describe("redactUrl: no password of a source or target URL reaches a message", () => {
   it("hides the password in the user info, also one holding a raw @ or /", () => {
@@ -48,5 +48,11 @@ describe("an SQLite database the copy creates", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("an SQLite source that is not there", () => {
+  it("is named by its path, not the driver's bare 'unable to open database file'", async () => {
+    await expect(openConnection("sqlite:///nonexistent-dir/app.db", { readOnly: true })).rejects.toThrow("/nonexistent-dir/app.db: no such SQLite database file");
   });
 });
