@@ -112,6 +112,9 @@ async function main(): Promise<number> {
     process.stderr.write(`db:copy: ${err.message}\n${USAGE.split("\n")[0]}\n  (npm run db:copy -- --help for every option)\n`);
     return 2;
   }
+  // Said at once: loading the drivers and reaching the servers can take seconds.
+  const named = (url: string | undefined) => (url === undefined ? "(not given)" : redactUrl(url));
+  process.stderr.write(`db:copy: ${args.rollback ? `rolling back ${named(args.to ?? process.env.DBSTACK_COPY_TO)}` : `${args.dryRun ? "planning" : "copying"} ${named(args.from ?? process.env.DBSTACK_COPY_FROM)} -> ${named(args.to ?? process.env.DBSTACK_COPY_TO)}`}: loading the drivers\n`);
   const { copyDatabase, renderPlan } = await import("../components/copy/copy");
   const { renderRollback, rollbackCopy } = await import("../components/copy/safety");
   const { renderTable } = await import("../components/copy/transfer");
