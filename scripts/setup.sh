@@ -83,7 +83,11 @@ if ! pgrep -x cron >/dev/null 2>&1; then
 fi
 
 # Node dependencies ------------------------------------------------------------------------
-if [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
+if [[ -L "$ROOT/node_modules" ]]; then
+  # A clone that borrows another's node_modules (a git worktree's symlink): npm ci would empty the
+  # other clone's directory through the link. That clone's own set-up keeps it current.
+  log "node_modules is a link to $(readlink -f "$ROOT/node_modules"): using it as it is"
+elif [[ ! -d "$ROOT/node_modules/@pulumi/pulumi" || "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]]; then
   # npm ci: exactly the lock, never rewriting it (git status stays clean). Warnings are not
   # printed raw: the one every install on Node 20 gives (@pulumi/pulumi declares Node >= 22) is
   # said once below and explained in the README's requirements; errors still show.
