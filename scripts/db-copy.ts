@@ -27,7 +27,7 @@ import { redactUrl } from "../components/copy/redactUrl";
 import { listOption, readOptions, UsageError } from "./lib/cli";
 
 const USAGE = `usage: npm run db:copy -- --from <url|ref> --to <url|ref> [options]
-       npm run db:copy -- --rollback --to <url|ref> [--backup-dir <dir>]
+       npm run db:copy -- --rollback --to <url> [--backup-dir <dir>]   (a URL: references are not resolved here)
 
 Copies every table of --from into --to (SQLite, PostgreSQL, MariaDB, either way), then verifies
 each table's row count and checksum. The target is backed up first.
