@@ -80,7 +80,20 @@ export function renderInstallTools(dir: string, tools: [name: string, content: s
     writeFileCommand(`${dir}/${TOOLS_MANIFEST}`, listed.join("\n") + "\n", "0600"),
     `echo "installed ${tools.filter(([, , mode]) => mode !== "0600").map(([f]) => f).join(", ")} in ${dir}"`,
   ].join("\n");
-  return { script, files: Object.fromEntries(tools.map(([file, content]) => [file, content])) };
+  return { script, files: Object.fromEntries(tools.map(([file, content, mode]) => [file, (mode ?? "0700") === "0700" ? withHelp(content) : content])) };
+}
+
+/**
+ * Every tool answers `-h`/`--help` with what it is (the purpose line under its shebang) and its
+ * `# Usage:` lines, and exits 0 without doing anything: `backup --help` must not run a backup.
+ * The guard goes right after the shebang, before the tool reads any argument.
+ */
+export function withHelp(content: string): string {
+  if (!content.startsWith("#!")) return content;
+  const newline = content.indexOf("\n");
+  if (newline < 0) return content;
+  const guard = `case "\${1:-}" in -h | --help) sed -n -e '3s/^# //p' -e 's/^# Usage: /usage: /p' "$0"; exit 0 ;; esac`;
+  return `${content.slice(0, newline + 1)}${guard}\n${content.slice(newline + 1)}`;
 }
 
 /** Copies the shipped file `name` to `path` with `mode`, atomically (a temporary file beside it, then mv). */

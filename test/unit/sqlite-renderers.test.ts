@@ -542,3 +542,21 @@ describe("the owner a root deploy runs the database as", () => {
     expect(statSync(s.path).uid).toBe(0);
   });
 });
+
+describe("every installed tool answers --help and does nothing else (issue 20)", () => {
+  it("backup --help prints what it is and exits 0 without backing up; restore --help prints its usage", () => {
+    const { policy, spec: s } = layout();
+    provision(s);
+    const installed = runScript(installTools(s.toolsDir, [["backup", renderBackupScript(s, policy)], ["restore", renderRestoreScript(s, policy)]]));
+    expect(installed.code, installed.stderr).toBe(0);
+    for (const flag of ["--help", "-h"]) {
+      const r = spawnSync(join(s.toolsDir, "backup"), [flag], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`Backs up sqlite database app (${s.path}) to ${policy.dir}.\n`);
+    }
+    expect(existsSync(policy.dir) ? readdirSync(policy.dir) : [], "a backup was taken").toEqual([]);
+    const restore = spawnSync(join(s.toolsDir, "restore"), ["--help"], { encoding: "utf8" });
+    expect(restore.status).toBe(0);
+    expect(restore.stdout).toContain(`usage: ${s.toolsDir}/restore [BACKUP_FILE]`);
+  });
+});
