@@ -13,10 +13,10 @@
  * dbstack-itconvdk-*).
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
-import { existsSync, rmSync } from "fs";
+import { spawnSync } from "child_process";
+import { rmSync } from "fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changes, sandbox, setConfig } from "./harness";
+import { changes, sandbox, setConfig, stranger } from "./harness";
 import { docker, ensureImages, startContainerEngine, type ContainerEngine, type TestImages, CONTAINER_BEFORE_ALL_MS } from "./support/containers";
 
 const PG_PORT = 5582;
@@ -83,15 +83,6 @@ function answers(kind: "postgres" | "mariadb", port: number): boolean {
   return r.status === 0 || /\b1130\b|Access denied/.test(r.stderr + r.stdout);
 }
 
-/** A process that is not the server listening on `port` (every address of this machine, the Docker host). */
-function stranger(port: number): Promise<ChildProcess> {
-  const child = spawn("socat", [`TCP-LISTEN:${port},reuseaddr,fork`, "EXEC:/bin/true"], { stdio: "ignore" });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    const wait = () => (existsSync(`/proc/${child.pid}`) && execFileSync("bash", ["-c", `ss -Htln "sport = :${port}" | wc -l`], { encoding: "utf8" }).trim() !== "0" ? resolve(child) : setTimeout(wait, 100));
-    wait();
-  });
-}
 
 const ENGINES = [
   {

@@ -1,9 +1,9 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changes, ROOT, sandbox, setConfig } from "./harness";
+import { changes, ROOT, sandbox, setConfig, stranger } from "./harness";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // Issue 17, rows 7 and 9: declared state converges and nothing inherits the CLI's pipes, for a
@@ -114,15 +114,6 @@ const ENGINES = [
   },
 ];
 
-/** A process that is not the server listening on `port` (127.0.0.1 and every address): the stranger of row 7. */
-function stranger(port: number): Promise<ChildProcess> {
-  const child = spawn("socat", [`TCP-LISTEN:${port},reuseaddr,fork`, "EXEC:/bin/true"], { stdio: "ignore" });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    const wait = () => (existsSync(`/proc/${child.pid}`) && execFileSync("bash", ["-c", `ss -Htln "sport = :${port}" | wc -l`], { encoding: "utf8" }).trim() !== "0" ? resolve(child) : setTimeout(wait, 100));
-    wait();
-  });
-}
 
 async function upFails(): Promise<string> {
   const err = await stack.up().then(

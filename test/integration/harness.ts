@@ -1,6 +1,6 @@
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { execFileSync } from "child_process";
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
+import { execFileSync, spawn, type ChildProcess } from "child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { pulumiEnv, ROOT } from "../../scripts/lib/env";
@@ -81,4 +81,17 @@ export function run(file: string, args: string[] = []): string {
 export function writeMigration(dir: string, name: string, sql: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, name), sql);
+}
+
+/**
+ * A process that is not a server of the test listening on `port` on every address of this machine
+ * (socat): the stranger of issue 17's row 7. Resolves once the socket listens; kill() it after.
+ */
+export function stranger(port: number): Promise<ChildProcess> {
+  const child = spawn("socat", [`TCP-LISTEN:${port},reuseaddr,fork`, "EXEC:/bin/true"], { stdio: "ignore" });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    const wait = () => (existsSync(`/proc/${child.pid}`) && execFileSync("bash", ["-c", `ss -Htln "sport = :${port}" | wc -l`], { encoding: "utf8" }).trim() !== "0" ? resolve(child) : setTimeout(wait, 100));
+    wait();
+  });
 }
