@@ -219,8 +219,8 @@ function renderPortsFree(container: string, image: string, ports: number[]): str
     '  [ "${1:-0}" -gt 0 ] || return 0',
     "  { grep -H '^PPid:' /proc/[0-9]*/status 2>/dev/null || true; } | awk -v root=\"$1\" '{ split($1, f, \"/\"); parent[f[3]] = $2 } END { keep[root] = 1; do { grew = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 } } while (grew); for (p in keep) print p }'",
     "}",
-    'main=$1; shift',
-    'for port in "$@"; do refuse_taken_port "$port" "the container was left as it is" $(own "$main"); done',
+    'mine=$(own "$1"); shift',
+    'for port in "$@"; do refuse_taken_port "$port" "the container was left as it is" $mine; done',
     "echo ports-free",
   ].join("\n");
   return [
