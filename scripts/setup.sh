@@ -52,6 +52,11 @@ run_logged() {
 # tests' SSH hosts in network namespaces.
 APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps postgresql postgresql-contrib openssl
   mariadb-server mariadb-client sysbench pgloader g++ make python3 openssh-server openssh-client iproute2 socat jq sudo podman runc netavark iptables debootstrap)
+# High availability (Patroni on etcd, HAProxy), point-in-time recovery (pgBackRest, mariadb-backup),
+# metrics (Prometheus and its exporters), and the application tools the data-move tests run (Alembic).
+APT_PACKAGES+=(patroni etcd-server etcd-client haproxy pgbackrest mariadb-backup logrotate
+  prometheus prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-node-exporter
+  python3-alembic python3-sqlalchemy python3-pymysql python3-psycopg python3-psycopg2)
 # The container tests talk to Podman's Docker API with the docker CLI; Debian ships it only in docker.io.
 command -v docker >/dev/null || APT_PACKAGES+=(docker.io)
 missing=()
