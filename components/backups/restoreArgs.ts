@@ -66,8 +66,9 @@ export function renderSqliteRestoreArgs(): string {
  * `confirm_overwrite WHAT`: a restore over live data goes on only with --yes, or when the operator
  * types "yes" at a terminal; otherwise it exits (2 without a terminal, saying how to go on) with
  * nothing changed. Call it after the backup is picked ($backup) and before anything is replaced.
+ * `alternative`: what else the operator can do, said with the refusal (e.g. restore beside it).
  */
-export function renderConfirmOverwrite(): string {
+export function renderConfirmOverwrite(alternative?: string): string {
   return [
     "confirm_overwrite() {",
     '  [ -z "$yes" ] || return 0',
@@ -77,7 +78,7 @@ export function renderConfirmOverwrite(): string {
     '    [ "$answer" = yes ] && return 0',
     '    echo "restore: nothing changed" >&2; exit 1',
     "  fi",
-    '  echo "restore replaces $1 with $backup: run it again with --yes to go on, or restore beside it (--into NEW_DATABASE where the engine has it); nothing changed" >&2',
+    `  echo "restore replaces $1 with $backup: run it again with --yes to go on${alternative ? `, or ${alternative}` : ""}; nothing changed" >&2`,
     "  exit 2",
     "}",
   ].join("\n");

@@ -1191,7 +1191,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       // Over the live database: without a terminal, nothing happens without --yes.
       const unconfirmed = sh(restore, { args: ["app"] });
       expect(unconfirmed.code).toBe(2);
-      expect(unconfirmed.stderr).toContain(`restore replaces database app with ${backupFile}: run it again with --yes`);
+      expect(unconfirmed.stderr).toContain(`restore replaces database app with ${backupFile}: run it again with --yes to go on, or restore beside it with --into NEW_DATABASE; nothing changed`);
       expect(pq(primary, "SELECT string_agg(email, ',' ORDER BY email) FROM users", "app")).toBe("after@example.com,before@example.com");
       // Three older safety copies of app exist (one without the restore's mark, which is not the restore's to drop).
       const mark = "dbstack restore: app: set aside by a restore";

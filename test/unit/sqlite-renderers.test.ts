@@ -277,7 +277,7 @@ describe("rendered scripts run against sqlite3", () => {
 
     const unconfirmed = runTool(join(s.toolsDir, "restore"), tool);
     expect(unconfirmed.code).toBe(2);
-    expect(unconfirmed.stderr).toMatch(/restore replaces sqlite database .* run it again with --yes/);
+    expect(unconfirmed.stderr).toMatch(/restore replaces sqlite database .* run it again with --yes to go on; nothing changed\n$/);
     expect(sqlite3(s.path, "SELECT body FROM notes;")).toBe("live");
     const dir = join(s.path, "..");
     expect(readdirSync(dir).filter((f) => f.includes("before-restore"))).toEqual([]);

@@ -92,7 +92,7 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
     renderRestoreArgs(64),
-    renderConfirmOverwrite(),
+    renderConfirmOverwrite("restore beside it with --into NEW_DATABASE"),
     renderPruneSafetyCopies(),
     renderUnpackDump(".sql", [".collation"]),
     `collation=$(cat "$work/dump/$db.collation" 2>/dev/null || true)`,

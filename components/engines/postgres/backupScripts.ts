@@ -67,7 +67,7 @@ export function renderPostgresRestore(spec: PostgresBackupSpec): string {
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
     renderRestoreArgs(63),
-    renderConfirmOverwrite(),
+    renderConfirmOverwrite("restore beside it with --into NEW_DATABASE"),
     renderUnpackDump(".dump"),
     'restore_as_postgres() { runuser -u postgres -- pg_restore -h /var/run/postgresql -p "$PORT" --exit-on-error "$@" < "$work/dump/$db.dump"; }',
     'if [ -n "$into" ]; then',
