@@ -98,6 +98,7 @@ export function serverOutputs(c: {
   toolsDir: pulumi.Output<string>;
   standbyTools: pulumi.Output<Record<string, string>>;
   caCertificate: pulumi.Output<string>;
+  monitoring: pulumi.Output<unknown>;
 }) {
   return {
     host: c.host,
@@ -109,5 +110,6 @@ export function serverOutputs(c: {
     toolsDir: c.toolsDir,
     standbyTools: c.standbyTools,
     caCertificate: c.caCertificate,
+    monitoring: c.monitoring,
   };
 }

@@ -7,6 +7,8 @@ import { createConfiguration } from "./phases/configuration";
 import { serverContext, type InstanceNaming, type ServerContext } from "./phases/context";
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
+import { createMonitoring } from "./phases/monitoring";
+import type { MonitoringView } from "../model/monitoring";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
@@ -40,6 +42,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   readonly standbyTools: pulumi.Output<Record<string, string>>;
   /** The deployment CA's certificate (PEM, public): clients verify every host of the deployment with it. */
   readonly caCertificate: pulumi.Output<string>;
+  /** What status needs: each member's host and port, the monitoring account and its password, the backups (secret). */
+  readonly monitoring: pulumi.Output<MonitoringView>;
 
   constructor(
     type: string,
@@ -59,6 +63,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const configured = createConfiguration(ctx, host);
     const accounts = createAccounts(ctx, host, configured);
     const standbys = createStandbys(ctx, host, configured);
+    const monitoring = createMonitoring(ctx, host, configured, standbys);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     const imports = createImports(ctx, host, configured, accounts);
     const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });
@@ -72,6 +77,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.toolsDir = pulumi.output(ctx.toolsDir);
     this.standbyTools = pulumi.all(standbys.standbyTools);
     this.caCertificate = configured.ca.stdout;
+    this.monitoring = monitoring.view;
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -82,6 +88,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       toolsDir: this.toolsDir,
       standbyTools: this.standbyTools,
       caCertificate: this.caCertificate,
+      monitoring: this.monitoring,
     });
   }
 }

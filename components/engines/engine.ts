@@ -225,4 +225,8 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** How the hook runner and the health tools talk to one database (SQLite's needs no model: sqliteDialect). */
   dialect(loc: Loc, hook: HookModel): HookDialect;
   urls(c: { user: string; password: string; host: string; port: number; database: string; caCertificateFile?: string }): Urls;
+
+  // Monitoring (model/monitoring.ts) -----------------------------------------------------------
+  /** On the primary: creates or converges the least-privilege monitoring account, its password in `passwordEnv`. */
+  renderMonitorAccount(loc: Loc, passwordEnv: string): string;
 }

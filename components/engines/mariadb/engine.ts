@@ -10,6 +10,7 @@ import type { InstanceConfig, ServerEngine } from "../engine";
 import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
 import { mariadbDialect } from "./dialect";
+import { renderMariadbMonitorAccount } from "./monitoring";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, renderVersionProbe, type MariadbLocation } from "./host";
 import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
@@ -120,6 +121,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     renderMaintenance: (loc, spec) => renderMariadbMaintenance({ ...loc, ...spec }),
     dialect: (loc, hook) => mariadbDialect({ ...loc, ...hook }),
     urls: (c) => ({ ...mariadbUrls(c) }),
+    renderMonitorAccount: (loc, passwordEnv) => renderMariadbMonitorAccount({ ...loc, flavor }, passwordEnv),
   };
 }
 

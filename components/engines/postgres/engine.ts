@@ -13,6 +13,7 @@ import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore,
 import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe, renderVersionProbe } from "./clusterScripts";
 import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
+import { renderPostgresMonitorAccount } from "./monitoring";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
@@ -111,6 +112,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderMaintenance: (loc, spec) => renderPostgresMaintenance({ ...loc, name: spec.name }),
   dialect: (loc, hook) => postgresDialect({ ...loc, ...hook }),
   urls: (c) => ({ ...postgresUrls(c) }),
+  renderMonitorAccount: renderPostgresMonitorAccount,
 };
 
 /** pg_hba's view of an instance's access. */
