@@ -5,6 +5,7 @@
  *
  *   backup<TAB><mtime epoch seconds><TAB><bytes><TAB><file name>   or   backup<TAB>none
  *   backups<TAB><how many>
+ *   backupdir<TAB><the directory's mtime, epoch seconds: when the schedule was installed, while no backup ran>
  *   drill<TAB><the drill's JSON, on one line>                      (only when a drill recorded one)
  */
 import { shellQuote } from "../shell";
@@ -18,6 +19,7 @@ export function renderBackupProbe(backup: { dir: string; prefix: string }): stri
     `backup_dir=${shellQuote(backup.dir)}`,
     `backup_prefix=${shellQuote(backup.prefix)}`,
     'if [ -d "$backup_dir" ]; then',
+    '  printf \'backupdir\\t%s\\n\' "$(stat -c %Y "$backup_dir")"',
     '  listing=$(find "$backup_dir" -maxdepth 1 -type f -name "$backup_prefix-*" ! -name "*.tmp" ! -name "*.partial" -printf \'%T@\\t%s\\t%f\\n\' 2>/dev/null | sort -rn || true)',
     '  newest=$(printf \'%s\\n\' "$listing" | head -n 1)',
     '  if [ -n "$newest" ]; then printf \'backup\\t%s\\n\' "$newest"; else printf \'backup\\tnone\\n\'; fi',

@@ -38,3 +38,11 @@ export interface MonitoringView {
   backup?: { dir: string; prefix: string; maxAgeHours: number };
   members: MonitoredMember[];
 }
+
+/** What an SQLite database exports for status (no secret: the file is read on its host). */
+export interface SqliteMonitoringView {
+  engine: "sqlite";
+  path: string;
+  target: Target;
+  backup?: { dir: string; prefix: string; maxAgeHours: number };
+}
