@@ -8,6 +8,8 @@ import { serverContext, type InstanceNaming, type ServerContext } from "./phases
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
 import { createMonitoring } from "./phases/monitoring";
+import { createSlowQueryLog } from "./phases/slowQueries";
+import { withSlowQueryParameters } from "../engines/slowQueryLog";
 import type { MonitoringView } from "../model/monitoring";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
@@ -57,13 +59,15 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     super(type, name, {}, opts);
     // Accepted parameters a reviewer should know about (statement logs, unsafe ones allowed): in the preview's diagnostics.
     for (const w of engine.parameterWarnings(args.parameters ?? {}, args.unsafeParameters ?? DEFAULTS.server.unsafeParameters)) pulumi.log.warn(w, this);
-    const ctx = serverContext(this, engine, name, args, naming);
+    // Declared slow-query logging is parameters of the configuration (declared ones win).
+    const ctx = serverContext(this, engine, name, { ...args, parameters: withSlowQueryParameters(engine.kind, naming.instance, args.slowQueryMs, args.parameters) }, naming);
 
     const host = createPlacement(ctx);
     const configured = createConfiguration(ctx, host);
     const accounts = createAccounts(ctx, host, configured);
     const standbys = createStandbys(ctx, host, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
+    createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     const imports = createImports(ctx, host, configured, accounts);
     const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });

@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { execFileSync, spawnSync } from "child_process";
-import { rmSync } from "fs";
+import { execFileSync, spawn, spawnSync } from "child_process";
+import { readdirSync, readFileSync, rmSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
@@ -43,6 +43,7 @@ function config() {
         backup: { dir: join(box.dir, "pg-backups"), retentionDays: 2 },
         standbys: { replica1: { host: "standby", address: s.address, instanceName: PG.clusters[1], port: PG.standby } },
         toolsDir: join(box.dir, "pg-tools"),
+        slowQueryMs: 500,
       },
     },
     mariadb: {
@@ -57,6 +58,7 @@ function config() {
         users: { shop: { grants: { shop: "owner" } } },
         standbys: { r1: { host: "standby", address: s.address, instanceName: MDB.instances[1], port: MDB.replica } },
         toolsDir: join(box.dir, "mdb-tools"),
+        slowQueryMs: 500,
       },
     },
     sqlite: {
@@ -65,14 +67,20 @@ function config() {
   };
 }
 
-/** `npm run status` against the sandbox's stack, as a user runs it. */
-function status(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync("npm", ["run", "-s", "status", "--", "--stack", "it-st-stack", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, PULUMI_BACKEND_URL: box.backend, DBSTACK_PROJECT_DIR: box.projectDir, NO_COLOR: "1" },
-    timeout: 120_000,
+/** `npm run status` against the sandbox's stack, as a user runs it (asynchronously: vitest's worker must stay responsive). */
+function status(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["run", "-s", "status", "--", "--stack", "it-st-stack", ...args], {
+      env: { ...process.env, PULUMI_BACKEND_URL: box.backend, DBSTACK_PROJECT_DIR: box.projectDir, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A command in the primaries' namespace (its servers listen on its loopback), password in the environment. */
@@ -118,8 +126,8 @@ afterAll(async () => {
 }, 600_000);
 
 describe("status of a whole stack", () => {
-  it("shows every member with its role, version, connections and lag, and exits 0 when all is well", () => {
-    const r = status("--json");
+  it("shows every member with its role, version, connections and lag, and exits 0 when all is well", async () => {
+    const r = await status("--json");
     expect(r.stderr).not.toContain(monitorPasswords.postgres);
     const report = JSON.parse(r.stdout) as { members: { engine: string; deployment: string; member: string; reachable: boolean; role?: string; version?: string; connections?: { used: number; max: number }; lag?: { replicating: boolean; seconds: number | null }; databases?: { name: string; bytes: number }[]; sqlite?: { bytes: number } }[]; problems: string[] };
     const m = (engine: string, member: string) => report.members.find((x) => x.engine === engine && x.member === member)!;
@@ -133,15 +141,15 @@ describe("status of a whole stack", () => {
     expect(m("mariadb", "primary").databases!.map((d) => d.name)).toEqual(["shop"]);
     expect(m("sqlite", "file")).toMatchObject({ reachable: true });
 
-    const screen = status();
+    const screen = await status();
     expect(screen.stdout).toMatch(/postgres stpg[\s\S]*primary\s+up\s+primary[\s\S]*replica1\s+up\s+standby/);
     expect(screen.stdout).toMatch(/mariadb stmdb[\s\S]*r1\s+up\s+replica/);
     expect(screen.stdout).not.toMatch(/\u001b\[/); // plain in a pipe
   });
 
-  it("reports the deployment's backup and drill: none yet is a problem only after the bound; a run backup is listed", () => {
+  it("reports the deployment's backup and drill: none yet is a problem only after the bound; a run backup is listed", async () => {
     execFileSync(join(box.dir, "pg-tools", "backup"), { stdio: "ignore" });
-    const r = status("--json", "--deployment", "stpg");
+    const r = await status("--json", "--deployment", "stpg");
     const report = JSON.parse(r.stdout) as { members: { member: string; backup?: { newest?: { file: string; ageHours: number }; count: number }; drill?: unknown }[]; problems: string[] };
     const primary = report.members.find((x) => x.member === "primary")!;
     expect(primary.backup!.newest!.file).toMatch(/^stpg-/);
@@ -149,14 +157,14 @@ describe("status of a whole stack", () => {
     expect(primary.drill).toBeNull();
     expect(report.members.map((x) => x.member)).toEqual(["primary", "replica1"]);
     expect(r.code).toBe(0);
-    expect(status().stdout).toContain("drill no drill declared");
+    expect((await status()).stdout).toContain("drill no drill declared");
   });
 
-  it("exits non-zero when a drill failed, naming the deployment", () => {
+  it("exits non-zero when a drill failed, naming the deployment", async () => {
     const drills = join(box.dir, "pg-backups", "drills");
     execFileSync("bash", ["-c", `mkdir -p ${drills} && printf '%s' '{"deployment":"stpg","engine":"postgres","startedAt":"2026-01-01T00:00:00Z","durationS":3,"backup":"x","backupAgeH":1,"recoveryPoint":null,"ok":false,"reason":"row count differs"}' > ${drills}/last.json`]);
     try {
-      const r = status("--deployment", "stpg");
+      const r = await status("--deployment", "stpg");
       expect(r.code).toBe(1);
       expect(r.stdout).toContain("postgres stpg/primary: last restore drill failed (2026-01-01T00:00:00Z): row count differs");
     } finally {
@@ -167,7 +175,7 @@ describe("status of a whole stack", () => {
   it("exits non-zero naming the standby when it is stopped", async () => {
     execFileSync("pg_ctlcluster", ["15", PG.clusters[1], "stop", "-m", "fast"]);
     try {
-      const r = status();
+      const r = await status();
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/replica1\s+DOWN/);
       expect(r.stdout).toMatch(/postgres stpg\/replica1 on root@10\.213\.0\.\d+: down/);
@@ -178,19 +186,47 @@ describe("status of a whole stack", () => {
   });
 });
 
+describe("declared slow-query logging", () => {
+  it("a statement slower than slowQueryMs is in the server's log and among status's slowest statements", async () => {
+    execFileSync("runuser", ["-u", "postgres", "--", "psql", "-X", "-q", "-h", "/var/run/postgresql", "-p", String(PG.primary), "-d", "postgres", "-c", "SELECT pg_sleep(0.8)"], { cwd: "/" });
+    execFileSync("mariadb", ["--no-defaults", "--protocol=socket", `--socket=/run/mysqld/dbstack-${MDB.instances[0]}.sock`, "-uroot", "-e", "SELECT SLEEP(0.8)"]);
+    const r = await status("--json");
+    const report = JSON.parse(r.stdout) as { members: { engine: string; member: string; slowest?: { query: string; maxMs: number }[] }[] };
+    const slowest = (engine: string) => report.members.find((m) => m.engine === engine && m.member === "primary")!.slowest ?? [];
+    expect(slowest("postgres").find((q) => /pg_sleep/.test(q.query))!.maxMs).toBeGreaterThanOrEqual(800);
+    expect(slowest("mariadb").find((q) => /SLEEP/i.test(q.query))!.maxMs).toBeGreaterThanOrEqual(800);
+    const screen = (await status("--deployment", "stpg")).stdout;
+    expect(screen).toMatch(/primary: slowest statements:\n.*ms max.*pg_sleep/);
+    expect(readFileSync(`/var/log/postgresql/postgresql-15-${PG.clusters[0]}.log`, "utf8")).toMatch(/duration: \d+\.\d+ ms\s+statement: SELECT pg_sleep\(0\.8\)/);
+    expect(readFileSync(`/var/log/mysql/dbstack-${MDB.instances[0]}.slow-log`, "utf8")).toContain("SELECT SLEEP(0.8)");
+  });
+
+  it("rotates the MariaDB slow log with logrotate, in a rule logrotate accepts", () => {
+    const rules = readdirSync("/etc/logrotate.d").filter((f) => f.endsWith("-mariadb-stmdb-slow-log"));
+    expect(rules).toHaveLength(1);
+    const rule = join("/etc/logrotate.d", rules[0]);
+    expect(readFileSync(rule, "utf8")).toContain(`/var/log/mysql/dbstack-${MDB.instances[0]}.slow-log {`);
+    const check = spawnSync("logrotate", ["-d", rule], { encoding: "utf8" });
+    expect(`${check.status} ${check.stderr}`).not.toMatch(/error/i);
+    expect(check.status).toBe(0);
+  });
+});
+
 describe("the monitoring accounts are least-privilege", () => {
-  const psql = (sql: string) =>
-    inPrimary(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", String(PG.primary), "-U", "dbstack_monitor", "-d", "app", "-c", sql], { PGPASSWORD: monitorPasswords.postgres });
+  const psql = (sql: string, database = "postgres") =>
+    inPrimary(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", String(PG.primary), "-U", "dbstack_monitor", "-d", database, "-c", sql], { PGPASSWORD: monitorPasswords.postgres });
   const mariadb = (sql: string) =>
     inPrimary(["mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(MDB.primary), "-u", "dbstack_monitor", "--batch", "--skip-column-names", "-e", sql], { MYSQL_PWD: monitorPasswords.mariadb });
 
   it("PostgreSQL: reads statistics, never an application table, and writes nothing", () => {
-    expect(psql("SELECT count(*) >= 0 FROM pg_stat_activity")).toMatchObject({ code: 0, out: "t\n" });
-    expect(psql("SELECT name FROM items").out).toMatch(/permission denied for table items/);
-    expect(psql("INSERT INTO items (name) VALUES ('x')").out).toMatch(/read-only transaction|permission denied/);
-    expect(psql("SET default_transaction_read_only = off; INSERT INTO items (name) VALUES ('x')").out).toMatch(/permission denied for table items/);
+    expect(psql("SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'app' OR backend_type <> 'client backend'")).toMatchObject({ code: 0, out: "t\n" });
+    expect(psql("SELECT pg_database_size('app') > 0")).toMatchObject({ code: 0, out: "t\n" });
+    // The application's database refuses it outright: no table there can be read or written.
+    expect(psql("SELECT name FROM items", "app").out).toMatch(/permission denied for database "app"/);
+    expect(psql("CREATE TABLE public.mine (id int)").out).toMatch(/read-only transaction/);
     expect(psql("SET default_transaction_read_only = off; CREATE TABLE public.mine (id int)").out).toMatch(/permission denied for schema public/);
     expect(psql("SELECT pg_read_file('/etc/passwd')").out).toMatch(/permission denied/);
+    expect(psql("SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = current_user")).toMatchObject({ out: "f\n" });
   });
 
   it("MariaDB: sees sessions and replication, never an application table, and writes nothing", () => {

@@ -11,6 +11,7 @@ import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
 import { mariadbDialect } from "./dialect";
 import { renderMariadbMonitorAccount } from "./monitoring";
+import { mariadbSlowLogFile } from "../slowQueryLog";
 import type { Flavor } from "./flavor";
 import { parseInstalledServer, renderInstallServer, renderVersionProbe, type MariadbLocation } from "./host";
 import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
@@ -122,6 +123,9 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     dialect: (loc, hook) => mariadbDialect({ ...loc, ...hook }),
     urls: (c) => ({ ...mariadbUrls(c) }),
     renderMonitorAccount: (loc, passwordEnv) => renderMariadbMonitorAccount({ ...loc, flavor }, passwordEnv),
+    // performance_schema keeps the statement digests (slowQueryLog.ts turns it on): nothing to create.
+    renderStatementStatistics: (loc) => `echo ${JSON.stringify(`MariaDB instance ${loc.instance}: statement digests in performance_schema`)}`,
+    slowLog: (loc) => ({ file: mariadbSlowLogFile(loc.instance), owner: "mysql", group: "adm" }),
   };
 }
 

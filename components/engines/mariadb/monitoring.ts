@@ -97,7 +97,7 @@ export function mariadbStatusSql(longTransactionSeconds: number): string {
  */
 export function renderMariadbStatusProbe(spec: MariadbStatusProbeSpec): string {
   spec.databases.forEach((db) => checkDatabaseName("databases", db));
-  const client = `mariadb --defaults-extra-file="$work/monitor.cnf" --local-infile=0 --protocol=tcp -h 127.0.0.1 -P ${spec.port} -u ${MONITOR_USER} --connect-timeout=5 --batch --raw --skip-column-names`;
+  const client = `mariadb --defaults-extra-file="$work/monitor.cnf" --local-infile=0 --protocol=tcp -h 127.0.0.1 -P ${spec.port} -u ${MONITOR_USER} --connect-timeout=5`;
   return [
     scriptHeader(`MariaDB status probe on port ${spec.port} (read-only, as ${MONITOR_USER}).`),
     "cd /",
@@ -107,10 +107,12 @@ export function renderMariadbStatusProbe(spec: MariadbStatusProbeSpec): string {
     'pw=${pw//\\\\/\\\\\\\\}; pw=${pw//\\"/\\\\\\"}',
     "( umask 077; printf '[client]\\npassword=\"%s\"\\n' \"$pw\" > \"$work/monitor.cnf\" )",
     "unset pw",
-    `monitor() { ${client} "$@"; }`,
+    `monitor() { ${client} --batch --raw --skip-column-names "$@"; }`,
+    "# Vertical output needs the column names: its own client line.",
+    `monitor_vertical() { ${client} --vertical "$@"; }`,
     `if out=$(printf '%s\\n' ${shellQuote(mariadbStatusSql(spec.longTransactionSeconds))} | monitor 2>&1); then`,
     "  printf 'server\\t%s\\n' \"$(printf '%s' \"$out\" | tr -d '\\n')\"",
-    "  monitor --vertical -e 'SHOW SLAVE STATUS' 2>/dev/null | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Master_Host|Last_IO_Error|Last_SQL_Error|Gtid_IO_Pos):/ { sub(/^ +/, \"\", $1); v = $0; sub(/^[^:]*: ?/, \"\", v); printf \"replica\\t%s\\t%s\\n\", $1, v }' || true",
+    "  monitor_vertical -e 'SHOW SLAVE STATUS' 2>/dev/null | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Master_Host|Last_IO_Error|Last_SQL_Error|Gtid_IO_Pos):/ { sub(/^ +/, \"\", $1); v = $0; sub(/^[^:]*: ?/, \"\", v); printf \"replica\\t%s\\t%s\\n\", $1, v }' || true",
     "  datadir=$(monitor -e 'SELECT @@datadir' 2>/dev/null || true)",
     ...spec.databases.map((db) => `  if [ -n "$datadir" ] && [ -d "$datadir"/${shellQuote(db)} ]; then printf 'dbsize\\t%s\\t%s\\n' ${shellQuote(db)} "$(du -sb "$datadir"/${shellQuote(db)} | cut -f1)"; fi`),
     "else",

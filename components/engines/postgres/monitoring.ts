@@ -27,6 +27,22 @@ export function renderPostgresMonitorAccount(loc: ClusterLocation, passwordEnv: 
   ].join("\n");
 }
 
+/**
+ * With slow-query logging declared: the pg_stat_statements extension in the `postgres` database,
+ * where the status probe reads the slowest statements of every database (the library is
+ * preloaded by the configuration, slowQueryLog.ts).
+ */
+export function renderPostgresStatementStatistics(loc: ClusterLocation): string {
+  return [
+    scriptHeader(`PostgreSQL cluster ${loc.cluster}: pg_stat_statements for the slowest statements.`),
+    renderClusterPrelude(loc),
+    'exec 8>"/run/lock/dbstack-postgres-$V-$CLUSTER.lock"',
+    'flock -w 300 8 || { echo "another dbstack step on $V/$CLUSTER held its lock for 300s" >&2; exit 1; }',
+    withHeredoc("psql_su -d postgres -f -", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n", "DBSTACK_SQL"),
+    'echo "pg_stat_statements: in database postgres"',
+  ].join("\n");
+}
+
 /** What one member's status probe is rendered for. */
 export interface StatusProbeSpec {
   port: number;
@@ -44,7 +60,8 @@ export function postgresStatusSql(longTransactionSeconds: number): string {
   const long = Math.max(0, Math.floor(longTransactionSeconds));
   return [
     "\\set ON_ERROR_STOP 1",
-    "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements') AS has_pgss \\gset",
+    "-- The view errors unless the library is loaded: both the extension and the library, or no slowest statements.",
+    "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements') AND current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS has_pgss \\gset",
     "\\if :has_pgss",
     "SELECT coalesce(json_agg(s), '[]'::json) AS slowest FROM (SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query, calls, round(mean_exec_time::numeric, 1) AS \"meanMs\", round(max_exec_time::numeric, 1) AS \"maxMs\" FROM pg_stat_statements ORDER BY max_exec_time DESC LIMIT 5) s \\gset",
     "\\else",
