@@ -213,8 +213,9 @@ describe("declared slow-query logging", () => {
 });
 
 describe("the monitoring accounts are least-privilege", () => {
-  const psql = (sql: string, database = "postgres") =>
-    inPrimary(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", String(PG.primary), "-U", "dbstack_monitor", "-d", database, "-c", sql], { PGPASSWORD: monitorPasswords.postgres });
+  /** Each statement its own -c: its own transaction. */
+  const psql = (sql: string | string[], database = "postgres") =>
+    inPrimary(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", String(PG.primary), "-U", "dbstack_monitor", "-d", database, ...[sql].flat().flatMap((c) => ["-c", c])], { PGPASSWORD: monitorPasswords.postgres });
   const mariadb = (sql: string) =>
     inPrimary(["mariadb", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1", "-P", String(MDB.primary), "-u", "dbstack_monitor", "--batch", "--skip-column-names", "-e", sql], { MYSQL_PWD: monitorPasswords.mariadb });
 
@@ -224,7 +225,7 @@ describe("the monitoring accounts are least-privilege", () => {
     // The application's database refuses it outright: no table there can be read or written.
     expect(psql("SELECT name FROM items", "app").out).toMatch(/permission denied for database "app"/);
     expect(psql("CREATE TABLE public.mine (id int)").out).toMatch(/read-only transaction/);
-    expect(psql("SET default_transaction_read_only = off; CREATE TABLE public.mine (id int)").out).toMatch(/permission denied for schema public/);
+    expect(psql(["SET default_transaction_read_only = off", "CREATE TABLE public.mine (id int)"]).out).toMatch(/permission denied for schema public/);
     expect(psql("SELECT pg_read_file('/etc/passwd')").out).toMatch(/permission denied/);
     expect(psql("SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = current_user")).toMatchObject({ out: "f\n" });
   });

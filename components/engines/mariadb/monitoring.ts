@@ -112,7 +112,7 @@ export function renderMariadbStatusProbe(spec: MariadbStatusProbeSpec): string {
     `monitor_vertical() { ${client} --vertical "$@"; }`,
     `if out=$(printf '%s\\n' ${shellQuote(mariadbStatusSql(spec.longTransactionSeconds))} | monitor 2>&1); then`,
     "  printf 'server\\t%s\\n' \"$(printf '%s' \"$out\" | tr -d '\\n')\"",
-    "  monitor_vertical -e 'SHOW SLAVE STATUS' 2>/dev/null | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Master_Host|Last_IO_Error|Last_SQL_Error|Gtid_IO_Pos):/ { sub(/^ +/, \"\", $1); v = $0; sub(/^[^:]*: ?/, \"\", v); printf \"replica\\t%s\\t%s\\n\", $1, v }' || true",
+    "  monitor_vertical -e 'SHOW SLAVE STATUS' 2>/dev/null | awk -F': ' '/^ *(Slave_IO_Running|Slave_SQL_Running|Seconds_Behind_Master|Master_Host|Last_IO_Error|Last_SQL_Error|Gtid_IO_Pos):/ { v = $0; sub(/^[^:]*: ?/, \"\", v); k = $0; sub(/^ +/, \"\", k); sub(/:.*$/, \"\", k); printf \"replica\\t%s\\t%s\\n\", k, v }' || true",
     "  datadir=$(monitor -e 'SELECT @@datadir' 2>/dev/null || true)",
     ...spec.databases.map((db) => `  if [ -n "$datadir" ] && [ -d "$datadir"/${shellQuote(db)} ]; then printf 'dbsize\\t%s\\t%s\\n' ${shellQuote(db)} "$(du -sb "$datadir"/${shellQuote(db)} | cut -f1)"; fi`),
     "else",
