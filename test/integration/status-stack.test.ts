@@ -142,6 +142,8 @@ describe("status of a whole stack", () => {
     expect(m("sqlite", "file")).toMatchObject({ reachable: true });
 
     const screen = await status();
+    // The screen as a user sees it, in the test's log (docs/status.md shows one).
+    console.log(screen.stdout);
     expect(screen.stdout).toMatch(/postgres stpg[\s\S]*primary\s+up\s+primary[\s\S]*replica1\s+up\s+standby/);
     expect(screen.stdout).toMatch(/mariadb stmdb[\s\S]*r1\s+up\s+replica/);
     expect(screen.stdout).not.toMatch(/\u001b\[/); // plain in a pipe
