@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "child_process";
-import { mkdtempSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,6 +64,41 @@ describe("status probes", () => {
     expect(script).toContain("( umask 077; printf '[client]\\npassword=\"%s\"\\n' \"$pw\" > \"$work/monitor.cnf\" )");
     expect(script).not.toMatch(/-p"?\$|--password[= ]/);
     expect(script).toContain("INTERVAL 60 SECOND");
+  });
+
+  it("MariaDB: a replica's SHOW SLAVE STATUS and the database sizes reach status (a stand-in client on PATH)", () => {
+    const bin = join(work, "fake-bin");
+    const datadir = join(work, "datadir");
+    mkdirSync(join(datadir, "shop"), { recursive: true });
+    writeFileSync(join(datadir, "shop", "items.ibd"), "x".repeat(5000));
+    mkdirSync(bin, { recursive: true });
+    // The stand-in answers as the server would: the status JSON on stdin, the data directory, vertical replica status.
+    writeFileSync(
+      join(bin, "mariadb"),
+      [
+        "#!/bin/bash",
+        `cp "\${1#--defaults-extra-file=}" ${JSON.stringify(join(work, "seen.cnf"))}; stat -c %a "\${1#--defaults-extra-file=}" > ${JSON.stringify(join(work, "seen.mode"))}`,
+        'case " $* " in',
+        `  *" --vertical "*) printf '*************************** 1. row ***************************\\n               Slave_IO_State: Waiting for master to send event\\n                  Master_Host: 10.0.0.1\\n             Slave_IO_Running: Yes\\n            Slave_SQL_Running: Yes\\n                Last_IO_Error: \\n        Seconds_Behind_Master: 3\\n' ;;`,
+        `  *"SELECT @@datadir"*) echo ${JSON.stringify(datadir + "/")} ;;`,
+        `  *) cat >/dev/null; echo '{"version": "10.11.6-MariaDB", "uptimeS": 9, "connections": 2, "maxConnections": 30, "readOnly": true, "longTransactions": null, "slowest": null}' ;;`,
+        "esac",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const out = execFileSync("bash", ["-s"], {
+      input: renderMariadbStatusProbe({ port: 6612, databases: ["shop", "gone"], longTransactionSeconds: 60 }),
+      encoding: "utf8",
+      env: { PATH: `${bin}:/usr/bin:/bin`, [MONITOR_PASSWORD_ENV]: 's3cr\\"et' },
+    });
+    // The password, escaped for the option file, in a 0600 file the probe removes afterwards.
+    expect(readFileSync(join(work, "seen.cnf"), "utf8")).toBe('[client]\npassword="s3cr\\\\\\"et"\n');
+    expect(readFileSync(join(work, "seen.mode"), "utf8").trim()).toBe("600");
+    const f = parseProbeOutput("mariadb", out, { now: new Date() });
+    expect(f).toMatchObject({ reachable: true, role: "replica", lag: { bytes: null, seconds: 3, replicating: true }, connections: { used: 2, max: 30 } });
+    expect(f.lag!.error).toBeUndefined();
+    expect(f.databases).toEqual([{ name: "shop", bytes: expect.any(Number) }]);
+    expect(f.databases![0].bytes).toBeGreaterThanOrEqual(5000);
   });
 
   it("refuses database names that are not identifiers before they reach a script", () => {
