@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
-import { sandbox, writeMigration } from "./harness";
+import { changes, sandbox, writeMigration } from "./harness";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // Issue 23: `npm run status` on a stack of PostgreSQL with a standby, MariaDB with a replica and
@@ -126,6 +126,12 @@ afterAll(async () => {
 }, 600_000);
 
 describe("status of a whole stack", () => {
+  it("a second up with the monitoring accounts and slow-query logging changes nothing", async () => {
+    const again = await stack.up();
+    expect(Object.keys(changes(again.summary)).filter((k) => k !== "same")).toEqual([]);
+  });
+
+
   it("shows every member with its role, version, connections and lag, and exits 0 when all is well", async () => {
     const r = await status("--json");
     expect(r.stderr).not.toContain(monitorPasswords.postgres);
