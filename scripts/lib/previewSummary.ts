@@ -1,5 +1,6 @@
 import { GRANT_RANK } from "../../components/model/grants";
 import type { ReviewFacts } from "../../components/model/reviewFacts";
+import { decideDiagrams, renderMermaid, type DeploymentDiagram } from "./previewDiagram";
 
 /** The part of a Pulumi engine event the summary reads (automation's EngineEvent is wider). */
 export interface PreviewEvent {
@@ -36,6 +37,8 @@ export interface PreviewSummary {
   /** Per component: how many resources are created, updated, replaced, deleted. */
   counts: Map<string, Record<Kind, number>>;
   flags: Flag[];
+  /** Per changed deployment: its picture (previewDiagram.ts). */
+  diagrams?: DeploymentDiagram[];
 }
 
 const OP_KIND: Record<string, Kind | undefined> = {
@@ -81,7 +84,7 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
     counts.set(component, row);
     flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
   }
-  return { stack, counts, flags };
+  return { stack, counts, flags, diagrams: decideDiagrams(events, new Set(counts.keys())) };
 }
 
 function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
@@ -188,6 +191,7 @@ export function renderSummaryMarkdown(summary: PreviewSummary): string {
       lines.push(`- **${FLAG_LABEL[f.kind]}**: ${escapeCell(f.component)} (\`${f.resource}\`): ${f.message}`);
     }
   }
+  for (const d of summary.diagrams ?? []) lines.push("", `#### ${d.component}`, "", "```mermaid", renderMermaid(d).trimEnd(), "```");
   return lines.join("\n") + "\n";
 }
 

@@ -60,10 +60,11 @@ export function postgresStatusSql(longTransactionSeconds: number): string {
   const long = Math.max(0, Math.floor(longTransactionSeconds));
   return [
     "\\set ON_ERROR_STOP 1",
+    "-- The slowest statements are the others': this probe's own are left out.",
     "-- The view errors unless the library is loaded: both the extension and the library, or no slowest statements.",
     "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements') AND current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS has_pgss \\gset",
     "\\if :has_pgss",
-    "SELECT coalesce(json_agg(s), '[]'::json) AS slowest FROM (SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query, calls, round(mean_exec_time::numeric, 1) AS \"meanMs\", round(max_exec_time::numeric, 1) AS \"maxMs\" FROM pg_stat_statements ORDER BY max_exec_time DESC LIMIT 5) s \\gset",
+    "SELECT coalesce(json_agg(s), '[]'::json) AS slowest FROM (SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 200) AS query, calls, round(mean_exec_time::numeric, 1) AS \"meanMs\", round(max_exec_time::numeric, 1) AS \"maxMs\" FROM pg_stat_statements WHERE userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY max_exec_time DESC LIMIT 5) s \\gset",
     "\\else",
     "\\set slowest null",
     "\\endif",
