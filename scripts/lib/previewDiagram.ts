@@ -93,7 +93,9 @@ function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
   const instance = own.filter((s) => typeof s.inputs?.identity === "string");
   const core = instance.length ? instance : own.filter((s) => s.review.dataBearing);
   const host = own.map((s) => hostOf(s.inputs)).find((h) => h !== undefined);
-  const primaryMark = core.length ? strongest(core.map((s) => s.mark)) : strongest(own.map((s) => s.mark));
+  // What happens to the instance itself (added, replaced, removed) wins; otherwise any change of its steps (configuration, accounts ...).
+  const instanceMark = strongest(core.map((s) => s.mark));
+  const primaryMark = ["added", "replaced", "removed"].includes(instanceMark) ? instanceMark : strongest(own.map((s) => s.mark));
   const nodes: DiagramNode[] = [{ id: "primary", label: `${component.startsWith("sqlite") ? "file" : "primary"}${host ? ` on ${host}` : ""}`, mark: primaryMark }];
   const edges: DeploymentDiagram["edges"] = [];
   const standbys = [...new Set(steps.filter((s) => s.review.standby).map((s) => s.review.standby!))].sort();
