@@ -184,6 +184,7 @@ describe("status of a whole stack", () => {
     execFileSync("pg_ctlcluster", ["15", PG.clusters[1], "stop", "-m", "fast"]);
     try {
       const r = await status();
+      console.log(r.stdout);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/replica1\s+DOWN/);
       expect(r.stdout).toMatch(/postgres stpg\/replica1 on root@10\.213\.0\.\d+: down/);
