@@ -19,13 +19,12 @@ export function checkSlowQueryMs(value: unknown): void {
 }
 
 /**
- * Where an instance's slow log is written (MariaDB; PostgreSQL logs to its cluster's log). Not
- * `*.log`: Debian's own logrotate rule for MariaDB takes /var/log/mysql/*.log and flushes only the
- * distribution's server, and two rules for one file make logrotate fail.
+ * The MariaDB slow log's name, relative: the server puts it in its own data directory, so a
+ * replica (which takes its primary's parameters) writes its own file, never its primary's, even
+ * on the same host. Out of /var/log/mysql, whose *.log Debian's own logrotate rule takes (two
+ * rules for one file make logrotate fail).
  */
-export function mariadbSlowLogFile(instance: string): string {
-  return `/var/log/mysql/dbstack-${instance}.slow-log`;
-}
+export const MARIADB_SLOW_LOG = "dbstack-slow.log";
 
 /** The parameters slow-query logging sets, per engine, for an instance. */
 export const SLOW_QUERY_PARAMETERS: Record<Exclude<EngineKind, "sqlite">, (ms: number, instance: string) => Record<string, string>> = {
@@ -34,10 +33,10 @@ export const SLOW_QUERY_PARAMETERS: Record<Exclude<EngineKind, "sqlite">, (ms: n
     shared_preload_libraries: "'pg_stat_statements'",
     "pg_stat_statements.track": "top",
   }),
-  mariadb: (ms, instance) => ({
+  mariadb: (ms) => ({
     slow_query_log: "ON",
     long_query_time: (ms / 1000).toFixed(3),
-    slow_query_log_file: mariadbSlowLogFile(instance),
+    slow_query_log_file: MARIADB_SLOW_LOG,
     performance_schema: "ON",
   }),
 };

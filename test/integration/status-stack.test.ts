@@ -207,14 +207,16 @@ describe("declared slow-query logging", () => {
     const screen = (await status("--deployment", "stpg")).stdout;
     expect(screen).toMatch(/primary: slowest statements:\n.*ms max.*pg_sleep/);
     expect(readFileSync(`/var/log/postgresql/postgresql-15-${PG.clusters[0]}.log`, "utf8")).toMatch(/duration: \d+\.\d+ ms\s+statement: SELECT pg_sleep\(0\.8\)/);
-    expect(readFileSync(`/var/log/mysql/dbstack-${MDB.instances[0]}.slow-log`, "utf8")).toContain("SELECT SLEEP(0.8)");
+    expect(readFileSync(`/var/lib/dbstack-mariadb/${MDB.instances[0]}/dbstack-slow.log`, "utf8")).toContain("SELECT SLEEP(0.8)");
+    // The replica, which takes its primary's parameters, logs in its own data directory.
+    expect(readFileSync(`/var/lib/dbstack-mariadb/${MDB.instances[1]}/dbstack-slow.log`, "utf8")).not.toContain("SELECT SLEEP(0.8)");
   });
 
   it("rotates the MariaDB slow log with logrotate, in a rule logrotate accepts", () => {
     const rules = readdirSync("/etc/logrotate.d").filter((f) => f.endsWith("-mariadb-stmdb-slow-log"));
     expect(rules).toHaveLength(1);
     const rule = join("/etc/logrotate.d", rules[0]);
-    expect(readFileSync(rule, "utf8")).toContain(`/var/log/mysql/dbstack-${MDB.instances[0]}.slow-log {`);
+    expect(readFileSync(rule, "utf8")).toContain(`/var/lib/dbstack-mariadb/${MDB.instances[0]}/dbstack-slow.log {`);
     const check = spawnSync("logrotate", ["-d", rule], { encoding: "utf8" });
     expect(`${check.status} ${check.stderr}`).not.toMatch(/error/i);
     expect(check.status).toBe(0);

@@ -17,7 +17,7 @@ const rotation: SlowLogRotation = { name: "dbstack-dev-1a2b-mariadb-shop-slow-lo
 describe("declared slow-query logging", () => {
   it("sets each engine's parameters; declared parameters win; nothing without slowQueryMs", () => {
     expect(SLOW_QUERY_PARAMETERS.postgres(250, "main")).toEqual({ log_min_duration_statement: "250", shared_preload_libraries: "'pg_stat_statements'", "pg_stat_statements.track": "top" });
-    expect(SLOW_QUERY_PARAMETERS.mariadb(1500, "shop")).toEqual({ slow_query_log: "ON", long_query_time: "1.500", slow_query_log_file: "/var/log/mysql/dbstack-shop.slow-log", performance_schema: "ON" });
+    expect(SLOW_QUERY_PARAMETERS.mariadb(1500, "shop")).toEqual({ slow_query_log: "ON", long_query_time: "1.500", slow_query_log_file: "dbstack-slow.log", performance_schema: "ON" });
     expect(withSlowQueryParameters("postgres", "main", 250, { shared_preload_libraries: "'pg_stat_statements,auto_explain'", work_mem: "8MB" })).toEqual({
       log_min_duration_statement: "250",
       shared_preload_libraries: "'pg_stat_statements,auto_explain'",
