@@ -44,6 +44,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngin
     maintenanceSchedule: cfg.maintenanceSchedule,
     toolsDir: abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
+    slowQueryMs: cfg.slowQueryMs,
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),
       name: db,
@@ -98,6 +99,7 @@ export function serverOutputs(c: {
   toolsDir: pulumi.Output<string>;
   standbyTools: pulumi.Output<Record<string, string>>;
   caCertificate: pulumi.Output<string>;
+  monitoring: pulumi.Output<unknown>;
 }) {
   return {
     host: c.host,
@@ -109,5 +111,6 @@ export function serverOutputs(c: {
     toolsDir: c.toolsDir,
     standbyTools: c.standbyTools,
     caCertificate: c.caCertificate,
+    monitoring: c.monitoring,
   };
 }

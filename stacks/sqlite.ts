@@ -40,5 +40,6 @@ export function sqliteOutputs(db: SqliteDatabase) {
     restoreCommand: db.restoreCommand,
     healthCommand: db.healthCommand,
     hookReport: db.hookReport,
+    monitoring: db.monitoring,
   } satisfies Record<string, pulumi.Output<string>>;
 }

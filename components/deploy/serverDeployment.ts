@@ -7,6 +7,10 @@ import { createConfiguration } from "./phases/configuration";
 import { serverContext, type InstanceNaming, type ServerContext } from "./phases/context";
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
+import { createMonitoring } from "./phases/monitoring";
+import { createSlowQueryLog } from "./phases/slowQueries";
+import { withSlowQueryParameters } from "../engines/slowQueryLog";
+import type { MonitoringView } from "../model/monitoring";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
@@ -40,6 +44,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   readonly standbyTools: pulumi.Output<Record<string, string>>;
   /** The deployment CA's certificate (PEM, public): clients verify every host of the deployment with it. */
   readonly caCertificate: pulumi.Output<string>;
+  /** What status needs: each member's host and port, the monitoring account and its password, the backups (secret). */
+  readonly monitoring: pulumi.Output<MonitoringView>;
 
   constructor(
     type: string,
@@ -53,12 +59,15 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     super(type, name, {}, opts);
     // Accepted parameters a reviewer should know about (statement logs, unsafe ones allowed): in the preview's diagnostics.
     for (const w of engine.parameterWarnings(args.parameters ?? {}, args.unsafeParameters ?? DEFAULTS.server.unsafeParameters)) pulumi.log.warn(w, this);
-    const ctx = serverContext(this, engine, name, args, naming);
+    // Declared slow-query logging is parameters of the configuration (declared ones win).
+    const ctx = serverContext(this, engine, name, { ...args, parameters: withSlowQueryParameters(engine.kind, naming.instance, args.slowQueryMs, args.parameters) }, naming);
 
     const host = createPlacement(ctx);
     const configured = createConfiguration(ctx, host);
     const accounts = createAccounts(ctx, host, configured);
     const standbys = createStandbys(ctx, host, configured);
+    const monitoring = createMonitoring(ctx, host, configured, standbys);
+    createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     const imports = createImports(ctx, host, configured, accounts);
     const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });
@@ -72,6 +81,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.toolsDir = pulumi.output(ctx.toolsDir);
     this.standbyTools = pulumi.all(standbys.standbyTools);
     this.caCertificate = configured.ca.stdout;
+    this.monitoring = monitoring.view;
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -82,6 +92,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       toolsDir: this.toolsDir,
       standbyTools: this.standbyTools,
       caCertificate: this.caCertificate,
+      monitoring: this.monitoring,
     });
   }
 }

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { SqliteMonitoringView } from "../model/monitoring";
 import { sqliteEngine, sqliteTools } from "../engines/sqlite/engine";
 import { validateSqliteArgs, type SqliteDatabaseArgs } from "../engines/sqlite/database";
 import { sqliteDialect } from "../engines/sqlite/dialect";
@@ -39,6 +40,8 @@ export class SqliteDatabase extends pulumi.ComponentResource {
   readonly healthCommand: pulumi.Output<string>;
   /** Output of the last post-deploy hook: migrations applied and health check results. */
   readonly hookReport: pulumi.Output<string>;
+  /** What status needs (JSON of model/monitoring.ts's SqliteMonitoringView): the file's host, its backups. */
+  readonly monitoring: pulumi.Output<string>;
 
   constructor(name: string, args: SqliteDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     validateSqliteArgs(name, args); // before anything is registered
@@ -82,6 +85,13 @@ export class SqliteDatabase extends pulumi.ComponentResource {
     this.healthCommand = pulumi.output(`${spec.toolsDir}/health`);
     this.restoreCommand = pulumi.output(ctx.backup ? `${spec.toolsDir}/restore` : "");
     this.backupCommand = pulumi.output(ctx.backup ? `${spec.toolsDir}/backup` : "");
+    const monitoring: SqliteMonitoringView = {
+      engine: "sqlite",
+      path: urls.path,
+      target: on.target,
+      backup: ctx.backup && { dir: ctx.backup.dir, prefix: name, maxAgeHours: ctx.backup.maxAgeHours },
+    };
+    this.monitoring = pulumi.output(JSON.stringify(monitoring));
     this.registerOutputs({
       path: this.path,
       url: this.url,
@@ -91,6 +101,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       healthCommand: this.healthCommand,
       backupCommand: this.backupCommand,
       hookReport: this.hookReport,
+      monitoring: this.monitoring,
     });
   }
 }

@@ -1,3 +1,4 @@
+import { checkSlowQueryMs } from "../engines/slowQueryLog";
 import type { ServerEngine } from "../engines/engine";
 import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
 import type { Target } from "../targets/target";
@@ -118,6 +119,7 @@ export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   },
   { name: "engine: databases", check: ({ args, engine }) => args.databases.forEach((d) => engine.checkDatabase(d)) },
   { name: "engine: users", check: ({ args, engine }) => args.users.forEach((u) => engine.checkUser(u, args.databases)) },
+  { name: "slowQueryMs", check: ({ args }) => checkSlowQueryMs(args.slowQueryMs) },
 ];
 
 /** Runs SERVER_CHECKS before anything is registered: the first broken rule throws an ArgumentError naming the argument. */

@@ -225,4 +225,12 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** How the hook runner and the health tools talk to one database (SQLite's needs no model: sqliteDialect). */
   dialect(loc: Loc, hook: HookModel): HookDialect;
   urls(c: { user: string; password: string; host: string; port: number; database: string; caCertificateFile?: string }): Urls;
+
+  // Monitoring (model/monitoring.ts) -----------------------------------------------------------
+  /** On the primary: creates or converges the least-privilege monitoring account, its password in `passwordEnv`. */
+  renderMonitorAccount(loc: Loc, passwordEnv: string): string;
+  /** On the primary, with slow-query logging declared: what keeps per-statement statistics (PostgreSQL's pg_stat_statements extension). */
+  renderStatementStatistics(loc: Loc): string;
+  /** The slow-query log of an instance and who owns it, for its rotation (engines/slowQueryLog.ts). */
+  slowLog(loc: Loc): { file: string; owner: string; group: string; coveredBy?: string };
 }

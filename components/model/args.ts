@@ -204,4 +204,12 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
   allowDataRemoval?: boolean;
   /** First part of host-level names. Default: `dbstack-<stack>-<id>`, see naming.ts. */
   hostPrefix?: string;
+  /**
+   * Statements that run longer than this many milliseconds are logged, and statistics are kept
+   * per statement for `status`'s slowest statements: PostgreSQL's log_min_duration_statement and
+   * pg_stat_statements; MariaDB's slow query log (long_query_time) and performance_schema's
+   * statement digests. The log is rotated on the host (logrotate where it is installed, a cron
+   * job otherwise). Declared `parameters` win over what this sets. Default: none (no slow-query log).
+   */
+  slowQueryMs?: number;
 }

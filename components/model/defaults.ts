@@ -97,4 +97,11 @@ export const DEFAULTS = {
       foreignKeys: true,
     },
   },
+  /** What `npm run status` calls a problem, where a deployment declares no bound of its own. */
+  status: {
+    /** Seconds a standby may lag behind its primary before status exits non-zero. */
+    maxLagSeconds: 300,
+    /** Transactions open longer than this many seconds (idle in transaction or not) are listed. */
+    longTransactionSeconds: 300,
+  },
 } as const;

@@ -1,6 +1,7 @@
 import { GRANT_RANK } from "../../components/model/grants";
 import type { ReviewFacts } from "../../components/model/reviewFacts";
 import { explainChange } from "./changeReasons";
+import { decideDiagrams, renderMermaid, type DeploymentDiagram } from "./previewDiagram";
 
 /** The part of a Pulumi engine event the summary reads (automation's EngineEvent is wider). */
 export interface PreviewEvent {
@@ -46,6 +47,8 @@ export interface PreviewSummary {
   flags: Flag[];
   /** Every update and replacement, with what changed. */
   reasons: ChangeReason[];
+  /** Per changed deployment: its picture (previewDiagram.ts). */
+  diagrams?: DeploymentDiagram[];
 }
 
 const OP_KIND: Record<string, Kind | undefined> = {
@@ -93,7 +96,7 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
     flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
     if (kind === "update" || kind === "replace") reasons.push({ component, resource: resourceName(urn), reason: explainChange(kind, step.old?.inputs, step.new?.inputs) });
   }
-  return { stack, counts, flags, reasons };
+  return { stack, counts, flags, reasons, diagrams: decideDiagrams(events, new Set(counts.keys())) };
 }
 
 function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
@@ -205,6 +208,7 @@ export function renderSummaryMarkdown(summary: PreviewSummary): string {
     for (const r of summary.reasons) lines.push(`- ${escapeCell(r.component)} (\`${r.resource}\`): ${r.reason}`);
     lines.push("", "</details>");
   }
+  for (const d of summary.diagrams ?? []) lines.push("", `#### ${d.component}`, "", "```mermaid", renderMermaid(d).trimEnd(), "```");
   return lines.join("\n") + "\n";
 }
 

@@ -185,6 +185,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
     backup: backup.extend({ maxAgeHours: wholeNumber(...RANGES.maxAgeHours, "a number of hours").optional() }).optional(),
     maintenanceSchedule: cronSchedule.optional(),
     toolsDir: path("a directory for dbstack's tools").optional(),
+    slowQueryMs: wholeNumber(1, 3_600_000, "a number of milliseconds").optional(),
   };
 }
 

@@ -119,6 +119,8 @@ const EXPECTED_NAMES = [
   "main-maintenance-schedule",
   "main-post-deploy-app",
   "main-post-deploy-reports",
+  "main-monitor-password",
+  "main-monitor",
 ].sort();
 
 describe("PostgresCluster resources", () => {

@@ -11,7 +11,7 @@ import { tlsNames } from "../../model/naming";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
 import { hostAccess, type HostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
-import { describeTarget } from "../../targets/target";
+import { describeTarget, type Target } from "../../targets/target";
 import { renewalPeriod } from "../../tls/lifetime";
 import { accessIn, type Placement } from "../container";
 import { sshHost, type Configured } from "./configuration";
@@ -25,6 +25,8 @@ export interface Standbys {
   replicationReady: HostCommand[];
   /** Per standby: its tools directory (holds `promote`). */
   standbyTools: Record<string, pulumi.Output<string>>;
+  /** Per standby: how its steps reach it (inside its container on a Docker target), without secrets, and its port. */
+  standbyMembers: Record<string, { target: Target; port: number }>;
 }
 
 /** The primary's side of replication: the role standbys connect as, and its password. */
@@ -49,7 +51,8 @@ interface StandbyHost<Loc> {
 export function createStandbys<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured): Standbys {
   const { engine, name, standbys, what, component, child } = ctx;
   const standbyTools: Record<string, pulumi.Output<string>> = {};
-  if (standbys.length === 0) return { replicationReady: [], standbyTools };
+  const standbyMembers: Record<string, { target: Target; port: number }> = {};
+  if (standbys.length === 0) return { replicationReady: [], standbyTools, standbyMembers };
   const passwordEnv = "DBSTACK_REPLICATION_PASSWORD";
   const replicationPassword = new GeneratedPassword(`${name}-replication-password`, {}, child).result;
   const step = new HostCommand(
@@ -69,12 +72,13 @@ export function createStandbys<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<L
     const made = createStandby(ctx, host, configured, role, s, i);
     replicationReady.push(made.ready);
     standbyTools[s.name] = pulumi.output(made.toolsDir);
+    standbyMembers[s.name] = { target: made.target, port: s.port ?? ctx.port };
   });
-  return { replicationReady, standbyTools };
+  return { replicationReady, standbyTools, standbyMembers };
 }
 
 /** One standby, the `i`-th declared: returns its last step before its tools, and its tools directory. */
-export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, role: ReplicationRole, s: StandbyArgs, i: number): { ready: HostCommand; toolsDir: string } {
+export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, role: ReplicationRole, s: StandbyArgs, i: number): { ready: HostCommand; toolsDir: string; target: Target } {
   const { engine, port, child } = ctx;
   const source: StandbySource = { name: s.name, primaryHost: host.address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv: role.passwordEnv };
   const standby = installStandby(ctx, host, configured, role, s, source);
@@ -95,7 +99,7 @@ export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
     { id: `${standby.id}-tools`, description: `tools of standby ${s.name}`, dir: toolsDir, tools: standby.at.apply((l): ToolFile[] => [["promote", engine.renderPromote(l)]]) },
     [ready],
   );
-  return { ready, toolsDir };
+  return { ready, toolsDir, target: standby.on.target };
 }
 
 /** The standby's container (on a Docker target), packages and instance, made from its primary. */

@@ -10,8 +10,10 @@ import type { InstanceConfig, ServerEngine } from "../engine";
 import type { MariadbDatabaseArgs, MariadbUserArgs } from "./args";
 import { renderMariadbBackup, renderMariadbMaintenance, renderMariadbRestore } from "./backupScripts";
 import { mariadbDialect } from "./dialect";
+import { renderMariadbMonitorAccount } from "./monitoring";
+import { MARIADB_SLOW_LOG } from "../slowQueryLog";
 import type { Flavor } from "./flavor";
-import { parseInstalledServer, renderInstallServer, renderVersionProbe, type MariadbLocation } from "./host";
+import { mariadbPaths, parseInstalledServer, renderInstallServer, renderVersionProbe, type MariadbLocation } from "./host";
 import { renderConfigureInstance, renderCreateInstance, renderOwnerProbe, renderRemoveInstance, renderServingProbe, renderStartInstance, renderStopInstance } from "./instanceScripts";
 import { renderOptionFile, serverVariables } from "./optionFile";
 import { checkParameterPolicy } from "../parameterPolicy";
@@ -120,6 +122,10 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     renderMaintenance: (loc, spec) => renderMariadbMaintenance({ ...loc, ...spec }),
     dialect: (loc, hook) => mariadbDialect({ ...loc, ...hook }),
     urls: (c) => ({ ...mariadbUrls(c) }),
+    renderMonitorAccount: (loc, passwordEnv) => renderMariadbMonitorAccount({ ...loc, flavor }, passwordEnv),
+    // performance_schema keeps the statement digests (slowQueryLog.ts turns it on): nothing to create.
+    renderStatementStatistics: (loc) => `echo ${JSON.stringify(`MariaDB instance ${loc.instance}: statement digests in performance_schema`)}`,
+    slowLog: (loc) => ({ file: `${mariadbPaths(loc).dataDirectory}/${MARIADB_SLOW_LOG}`, owner: "mysql", group: "mysql" }),
   };
 }
 

@@ -13,6 +13,7 @@ import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore,
 import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe, renderVersionProbe } from "./clusterScripts";
 import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
+import { renderPostgresMonitorAccount, renderPostgresStatementStatistics } from "./monitoring";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
@@ -111,6 +112,10 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderMaintenance: (loc, spec) => renderPostgresMaintenance({ ...loc, name: spec.name }),
   dialect: (loc, hook) => postgresDialect({ ...loc, ...hook }),
   urls: (c) => ({ ...postgresUrls(c) }),
+  renderMonitorAccount: renderPostgresMonitorAccount,
+  renderStatementStatistics: renderPostgresStatementStatistics,
+  // Debian's server logs to its cluster's log file, which postgresql-common's logrotate rule rotates.
+  slowLog: (loc) => ({ file: `/var/log/postgresql/postgresql-${loc.version}-${loc.cluster}.log`, owner: "postgres", group: "adm", coveredBy: "/etc/logrotate.d/postgresql-common" }),
 };
 
 /** pg_hba's view of an instance's access. */

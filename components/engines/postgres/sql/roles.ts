@@ -160,3 +160,24 @@ export function renderDropRoleSql(user: string, databases: { name: string; owner
     "",
   ].join("\n");
 }
+
+/**
+ * Renders the idempotent psql script for the monitoring role (model/monitoring.ts): a login role
+ * with pg_monitor (statistics and settings, never table contents), no other right, a few
+ * sessions at most, and read-only transactions by default.
+ */
+export function renderMonitorRoleSql(name: string, passwordEnv: string, connectionLimit: number): string {
+  checkRoleName("monitoring role", name);
+  checkWholeNumber("monitoring connection limit", connectionLimit, 1, MAX_CONNECTION_LIMIT);
+  return [
+    loginRoleSql(
+      `role ${name}: monitoring role (pg_monitor), created when missing, attributes and password converged`,
+      name,
+      `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT ${connectionLimit}`,
+      passwordEnv,
+    ),
+    `GRANT pg_monitor TO ${quoteIdent(name)};`,
+    `ALTER ROLE ${quoteIdent(name)} SET default_transaction_read_only = on;`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,32 @@
+/**
+ * The part of every status probe that looks at backups on a host (read-only): the newest backup
+ * of a deployment and the last restore drill's record. What the probe prints is parsed by
+ * scripts/lib/status/probe.ts; one line per fact, tab-separated:
+ *
+ *   backup<TAB><mtime epoch seconds><TAB><bytes><TAB><file name>   or   backup<TAB>none
+ *   backups<TAB><how many>
+ *   backupdir<TAB><the directory's mtime, epoch seconds: when the schedule was installed, while no backup ran>
+ *   drill<TAB><the drill's JSON, on one line>                      (only when a drill recorded one)
+ */
+import { shellQuote } from "../shell";
+
+/** Where a restore drill writes its last result, under the backup directory (the PITR helper's contract). */
+export const DRILL_RECORD = "drills/last.json";
+
+/** Shell lines that print the backup and drill facts of the backups `dir/<prefix>-*`. */
+export function renderBackupProbe(backup: { dir: string; prefix: string }): string {
+  return [
+    `backup_dir=${shellQuote(backup.dir)}`,
+    `backup_prefix=${shellQuote(backup.prefix)}`,
+    'if [ -d "$backup_dir" ]; then',
+    '  printf \'backupdir\\t%s\\n\' "$(stat -c %Y "$backup_dir")"',
+    '  listing=$(find "$backup_dir" -maxdepth 1 -type f -name "$backup_prefix-*" ! -name "*.tmp" ! -name "*.partial" -printf \'%T@\\t%s\\t%f\\n\' 2>/dev/null | sort -rn || true)',
+    '  newest=$(printf \'%s\\n\' "$listing" | head -n 1)',
+    '  if [ -n "$newest" ]; then printf \'backup\\t%s\\n\' "$newest"; else printf \'backup\\tnone\\n\'; fi',
+    '  printf \'backups\\t%s\\n\' "$(printf \'%s\' "$listing" | grep -c . || true)"',
+    `  if [ -f "$backup_dir/${DRILL_RECORD}" ]; then printf 'drill\\t%s\\n' "$(head -c 8000 "$backup_dir/${DRILL_RECORD}" | tr -d '\\n\\r\\t')"; fi`,
+    "else",
+    "  printf 'backup\\tnone\\n'",
+    "fi",
+  ].join("\n");
+}
