@@ -44,6 +44,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngin
     maintenanceSchedule: cfg.maintenanceSchedule,
     toolsDir: abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
+    pitr: cfg.pitr && { ...cfg.pitr, dir: abs(cfg.pitr.dir) },
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),
       name: db,

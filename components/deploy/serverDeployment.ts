@@ -7,6 +7,7 @@ import { createConfiguration } from "./phases/configuration";
 import { serverContext, type InstanceNaming, type ServerContext } from "./phases/context";
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
+import { createPitr } from "./phases/pitr";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
@@ -60,6 +61,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const accounts = createAccounts(ctx, host, configured);
     const standbys = createStandbys(ctx, host, configured);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
+    createPitr(ctx, host, operations.tools);
     const imports = createImports(ctx, host, configured, accounts);
     const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });
 

@@ -21,6 +21,7 @@ import type { DatabaseArgs, UserArgs } from "../model/args";
 import type { EngineKind } from "../model/engineKind";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
 import type { CertificateLifetime } from "../tls/lifetime";
+import type { PitrEngine } from "./pitr";
 
 /** What the install step reports about the host. */
 export interface InstalledServer {
@@ -225,4 +226,7 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   /** How the hook runner and the health tools talk to one database (SQLite's needs no model: sqliteDialect). */
   dialect(loc: Loc, hook: HookModel): HookDialect;
   urls(c: { user: string; password: string; host: string; port: number; database: string; caCertificateFile?: string }): Urls;
+
+  /** Point-in-time recovery and restore drills (a deployment's `pitr`). Absent: the engine has none yet. */
+  readonly pitr?: PitrEngine<Loc>;
 }

@@ -7,6 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { GrantRole } from "./grants";
 import type { HealthCheck, MigrationSource } from "./hooks";
+import type { PitrArgs } from "./pitr";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 
@@ -204,4 +205,9 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
   allowDataRemoval?: boolean;
   /** First part of host-level names. Default: `dbstack-<stack>-<id>`, see naming.ts. */
   hostPrefix?: string;
+  /**
+   * Continuous archiving, point-in-time recovery and restore drills (PostgreSQL: pgBackRest; see
+   * docs/pitr.md). Default: none.
+   */
+  pitr?: PitrArgs;
 }

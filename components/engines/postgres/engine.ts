@@ -13,6 +13,7 @@ import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore,
 import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe, renderVersionProbe } from "./clusterScripts";
 import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
+import { postgresPitr } from "./pitr";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
@@ -111,6 +112,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderMaintenance: (loc, spec) => renderPostgresMaintenance({ ...loc, name: spec.name }),
   dialect: (loc, hook) => postgresDialect({ ...loc, ...hook }),
   urls: (c) => ({ ...postgresUrls(c) }),
+  pitr: postgresPitr,
 };
 
 /** pg_hba's view of an instance's access. */
