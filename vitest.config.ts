@@ -24,6 +24,9 @@ const ENGINES = [
   "test/integration/converge-docker.test.ts",
 ];
 
+/** Point-in-time recovery and restore drills (issue 22). */
+const PITR = ["test/integration/pitr-*.test.ts", "test/integration/drill-*.test.ts"];
+
 const shared = {
   testTimeout: 180_000,
   hookTimeout: 300_000,
@@ -37,7 +40,8 @@ export default defineConfig({
     projects: [
       { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
-      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: ENGINES, fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...PITR], fileParallelism: false } },
+      { test: { ...shared, name: "pitr", include: PITR, fileParallelism: false } },
     ],
   },
 });

@@ -121,7 +121,8 @@ export function renderPitrSetup(spec: PostgresPitrSpec, toolsDir: string): strin
     `  } > ${tmp}`,
     ")",
     `chown postgres:postgres ${tmp}; chmod 600 ${tmp}; mv -f ${tmp} ${confWord}`,
-    `( umask 022; ${withHeredoc(`cat > "$CONF_DIR/${PITR_CONF_D}.tmp"`, renderArchiveConf(spec))} )`,
+    `( umask 022; ${withHeredoc(`cat > "$CONF_DIR/${PITR_CONF_D}.tmp"`, renderArchiveConf(spec))}`,
+    ")",
     `chown postgres:postgres "$CONF_DIR/${PITR_CONF_D}.tmp"; mv -f "$CONF_DIR/${PITR_CONF_D}.tmp" "$CONF_DIR/${PITR_CONF_D}"`,
     renderApplyConf(),
     renderPgb(spec),
@@ -161,7 +162,12 @@ export function renderPitrRemove(spec: PostgresPitrSpec, allowDataRemoval: boole
     `rm -f "$CONF_DIR/${PITR_CONF_D}"`,
     renderApplyConf(),
     ...(allowDataRemoval
-      ? [`rm -rf ${shellQuote(spec.dir)} ${shellQuote(spec.confFile)}`, `echo ${shellQuote(`dbstack: deleted the pgBackRest repository ${spec.dir} (allowDataRemoval is set)`)} >&2`]
+      ? [
+          `rm -rf ${shellQuote(spec.dir)} ${shellQuote(spec.confFile)}`,
+          `rm -f /var/log/pgbackrest/${shellQuote(spec.stanza)}-*.log`,
+          `rmdir ${shellQuote(spec.confFile.slice(0, spec.confFile.lastIndexOf("/")))} 2>/dev/null || true`,
+          `echo ${shellQuote(`dbstack: deleted the pgBackRest repository ${spec.dir} (allowDataRemoval is set)`)} >&2`,
+        ]
       : [`echo ${shellQuote(`dbstack: kept the pgBackRest repository ${spec.dir} and its configuration ${spec.confFile} (it holds the secret that decrypts it); set allowDataRemoval to delete them`)} >&2`]),
   ].join("\n") + "\n";
 }
@@ -186,15 +192,16 @@ export function renderPitrBackup(spec: PostgresPitrSpec): string {
     "label=$(newest_label)",
     "# Labels are digits, - and F/D/I: safe in SQL and file names.",
     '[[ "$label" =~ ^[0-9A-Z_-]+$ ]] || { echo "pitr-backup: unexpected backup label: $label" >&2; exit 1; }',
-    `psql_su -d postgres -tA -c "SELECT pg_create_restore_point('dbstack-$label')" >/dev/null`,
     `FIG=${shellQuote(`${spec.dir}/figures`)}`,
     'install -d -m 0700 "$FIG"',
+    "# The restore point and its time (the drill's recovery point).",
+    `psql_su -d postgres -tA -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM pg_create_restore_point('dbstack-$label')" > "$FIG/$label.point"`,
     'figures "$PORT" > "$FIG/$label.tsv.tmp"; chmod 600 "$FIG/$label.tsv.tmp"; mv -f "$FIG/$label.tsv.tmp" "$FIG/$label.tsv"',
     "# The restore point's WAL is archived now, not at the next archive_timeout.",
     'psql_su -d postgres -tA -c "SELECT pg_switch_wal()" >/dev/null',
     "# Figures of backups retention expired go with them.",
     "labels=$(pgb --output=json info | jq -r '.[0].backup[]?.label')",
-    'for f in "$FIG"/*.tsv; do [ -e "$f" ] || continue; l=${f##*/}; l=${l%.tsv}; grep -qxF -- "$l" <<<"$labels" || rm -f "$f"; done',
+    'for f in "$FIG"/*.tsv; do [ -e "$f" ] || continue; l=${f##*/}; l=${l%.tsv}; grep -qxF -- "$l" <<<"$labels" || rm -f "$f" "$FIG/$l.point"; done',
     'echo "$(date -u +%FT%TZ) pitr-backup ok: $type backup $label, restore point dbstack-$label"',
   ].join("\n") + "\n";
 }
@@ -212,15 +219,13 @@ function renderScratchFunctions(): string {
     "archive_mode = off",
     "shared_buffers = 128MB",
     "max_connections = 20",
-    "hba_file = 'pg_hba.conf'",
-    "ident_file = 'pg_ident.conf'",
     "",
   ].join("\n");
   return [
     "start_scratch() {",
     '  local d=$1 p=$2',
     `  ( umask 077; ${withHeredoc('cat > "$d/postgresql.conf"', conf, "DBSTACK_CONF")}`,
-    '    printf "port = %s\\n" "$p" >> "$d/postgresql.conf"',
+    '    printf "port = %s\\nhba_file = \'%s/pg_hba.conf\'\\nident_file = \'%s/pg_ident.conf\'\\n" "$p" "$d" "$d" >> "$d/postgresql.conf"',
     "    printf 'local all postgres peer\\nlocal all all peer\\n' > \"$d/pg_hba.conf\"; : > \"$d/pg_ident.conf\" )",
     '  chown postgres:postgres "$d/postgresql.conf" "$d/pg_hba.conf" "$d/pg_ident.conf"',
     '  ( close_inherited_fds; exec runuser -u postgres -- "$PGBIN/pg_ctl" -D "$d" -l "$d/dbstack-restore.log" -w -t 600 start </dev/null >/dev/null ) || return 1',
@@ -336,7 +341,8 @@ export function renderPitrDrill(spec: PostgresPitrSpec): string {
     'out=$(pgb --log-level-console=warn "--pg1-path=$scratch" "--set=$label" --type=name "--target=dbstack-$label" --target-action=promote restore 2>&1) \\',
     '  || drill_fail "pgBackRest could not restore backup $label: $(tail -n 3 <<<"$out" | tr \'\\n\' \' \')"',
     'start_scratch "$scratch" "$port" || drill_fail "the restored instance did not start or finish recovery: $(tail -n 3 "$scratch/dbstack-restore.log" 2>/dev/null | tr \'\\n\' \' \')"',
-    'recovery_point=$(runuser -u postgres -- psql -X -tA -h /var/run/postgresql -p "$port" -d postgres -c "SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE \'UTC\', \'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"\')" 2>/dev/null || true)',
+    "# Recovery stopped at the backup's restore point: the moment it was made is the point reached.",
+    'recovery_point=$(cat "$FIG/$label.point" 2>/dev/null || true)',
     'got=$(figures "$port" 2>&1) || drill_fail "a database does not answer in the restored instance: $(tail -n 2 <<<"$got" | tr \'\\n\' \' \')"',
     'recorded=$(cat "$FIG/$label.tsv")',
     'if [ "$recorded" != "$got" ]; then',
