@@ -99,6 +99,7 @@ export function serverOutputs(c: {
   toolsDir: pulumi.Output<string>;
   standbyTools: pulumi.Output<Record<string, string>>;
   caCertificate: pulumi.Output<string>;
+  lastDrill?: pulumi.Output<unknown>;
 }) {
   return {
     host: c.host,
@@ -110,5 +111,6 @@ export function serverOutputs(c: {
     toolsDir: c.toolsDir,
     standbyTools: c.standbyTools,
     caCertificate: c.caCertificate,
+    lastDrill: c.lastDrill,
   };
 }

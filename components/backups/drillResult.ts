@@ -80,3 +80,28 @@ export function renderDrillRecorder(spec: { deployment: string; engine: EngineKi
     `trap 'drill_fail "command failed at line $LINENO: $BASH_COMMAND"' ERR`,
   ].join("\n");
 }
+
+/** The drill result in `text` (a last.json), or null when there is none or it is not one (a field missing or mistyped). */
+export function parseDrillResult(text: string): DrillResult | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!v || typeof v !== "object") return null;
+  const r = v as Record<string, unknown>;
+  const typed =
+    typeof r.deployment === "string" &&
+    ["postgres", "mariadb", "sqlite"].includes(r.engine as string) &&
+    typeof r.startedAt === "string" &&
+    typeof r.durationS === "number" &&
+    typeof r.backup === "string" &&
+    typeof r.backupAgeH === "number" &&
+    (r.recoveryPoint === null || typeof r.recoveryPoint === "string") &&
+    typeof r.ok === "boolean" &&
+    typeof r.reason === "string";
+  if (!typed) return null;
+  const { deployment, engine, startedAt, durationS, backup, backupAgeH, recoveryPoint, ok, reason } = r as unknown as DrillResult;
+  return { deployment, engine, startedAt, durationS, backup, backupAgeH, recoveryPoint, ok, reason };
+}

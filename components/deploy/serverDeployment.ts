@@ -7,7 +7,8 @@ import { createConfiguration } from "./phases/configuration";
 import { serverContext, type InstanceNaming, type ServerContext } from "./phases/context";
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
-import { createPitr } from "./phases/pitr";
+import type { DrillResult } from "../backups/drillResult";
+import { createPitr, readLastDrill } from "./phases/pitr";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
@@ -41,6 +42,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   readonly standbyTools: pulumi.Output<Record<string, string>>;
   /** The deployment CA's certificate (PEM, public): clients verify every host of the deployment with it. */
   readonly caCertificate: pulumi.Output<string>;
+  /** The last restore drill's result (docs/pitr.md), read at each run; null without `pitr` or before the first drill. */
+  readonly lastDrill: pulumi.Output<DrillResult | null>;
 
   constructor(
     type: string,
@@ -74,6 +77,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.toolsDir = pulumi.output(ctx.toolsDir);
     this.standbyTools = pulumi.all(standbys.standbyTools);
     this.caCertificate = configured.ca.stdout;
+    this.lastDrill = readLastDrill(ctx, host);
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -84,6 +88,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       toolsDir: this.toolsDir,
       standbyTools: this.standbyTools,
       caCertificate: this.caCertificate,
+      lastDrill: this.lastDrill,
     });
   }
 }

@@ -97,6 +97,8 @@ export interface HookModel {
   ownerPasswordFile: string;
   expectedStandbys: number;
   backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
+  /** The last restore drill's result file, for the health check that warns on a failed or late drill. Default: none. */
+  drill?: { file: string; maxAgeHours: number; cronFile: string };
 }
 
 /** A database's URLs in the flavours applications use, by flavour name. */

@@ -168,6 +168,7 @@ describe("PostgreSQL point-in-time recovery (pgBackRest)", () => {
     expect(readFileSync(join(repo, "drills", "history.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
     expect(readdirSync("/var/lib/postgresql").filter((f) => f.startsWith("dbstack-drill."))).toEqual([]);
     expect(existsSync(onFailureMark)).toBe(false);
+    expect(tool("health-app").out).toMatch(/last restore drill: passed /);
   }, 300_000);
 
   it("a drill on a corrupted newest backup fails, records why, and runs onFailure", () => {
@@ -183,8 +184,22 @@ describe("PostgreSQL point-in-time recovery (pgBackRest)", () => {
     expect(String(result.reason)).toMatch(/pgBackRest could not restore|did not start|figures differ/);
     expect(JSON.parse(readFileSync(onFailureMark, "utf8"))).toEqual(result);
     expect(readFileSync(join(repo, "drills", "history.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+    // The health tool warns, and still passes: a failed drill is the backups' alarm, not the server's.
+    const health = tool("health-app");
+    expect(health.status, health.err).toBe(0);
+    expect(health.out).toMatch(/last restore drill: WARNING: the last restore drill failed \(.*, backup [0-9]{8}-/);
     expect(readdirSync("/var/lib/postgresql").filter((f) => f.startsWith("dbstack-drill."))).toEqual([]);
   }, 300_000);
+});
+
+describe("the last drill, visible", () => {
+  it("is the lastDrill stack output after an up, which reports zero changes", async () => {
+    const up = await stack.up();
+    expect(changes(up.summary)).toEqual({ same: expect.any(Number) });
+    const outputs = await stack.outputs();
+    expect(outputs.postgres.value.pitrpg.lastDrill).toEqual(lastDrill());
+    expect(outputs.postgres.value.pitrpg.lastDrill.ok).toBe(false);
+  });
 });
 
 function flipBytes(file: string): void {

@@ -1,9 +1,10 @@
 import { execFileSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
 import { drillScheduleAfter } from "../../components/backups/drillSchedule";
+import { lastDrillCheck } from "../../components/hooks/drillAge";
 import { renderDrillRecorder } from "../../components/backups/drillResult";
 import { validateServerArgs } from "../../components/deploy/validateServer";
 import { postgresEngine } from "../../components/engines/postgres/engine";
@@ -155,5 +156,40 @@ describe("the drill", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the health check of the last drill", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dbstack-pitr-health-"));
+  const file = join(dir, "last.json");
+  const cron = join(dir, "cron");
+  const check = lastDrillCheck({ file, maxAgeHours: 36, cronFile: cron });
+  const run = () => execFileSync("bash", ["-c", `set -Eeuo pipefail\n${check.shell}`], { encoding: "utf8" }).trim();
+  const result = (ok: boolean, hoursAgo: number, reason = "") =>
+    writeFileSync(file, JSON.stringify({ deployment: "main", engine: "postgres", startedAt: new Date(Date.now() - hoursAgo * 3600_000).toISOString().replace(/\.\d+Z$/, "Z"), durationS: 9, backup: "L1", backupAgeH: 1, recoveryPoint: null, ok, reason }));
+  it("passes quietly on a recent passed drill", () => {
+    result(true, 2);
+    expect(run()).toMatch(/^passed .* \(2h ago, backup L1\)$/);
+  });
+  it("warns (exit 0: never fails a deploy) on a failed drill, with its reason", () => {
+    result(false, 1, "figures differ: app public.t 10 9");
+    expect(run()).toMatch(/^WARNING: the last restore drill failed \(.*, backup L1\): figures differ: app public.t 10 9$/);
+  });
+  it("warns on a drill older than its schedule allows", () => {
+    result(true, 40);
+    expect(run()).toBe("WARNING: the last restore drill is 40h old (limit 36h): check the drill log");
+  });
+  it("warns when no drill has run long after the schedule was installed, not before", () => {
+    rmSync(file, { force: true });
+    writeFileSync(cron, "");
+    expect(run()).toBe("no restore drill yet (schedule installed 0h ago)");
+    const old = Date.now() / 1000 - 50 * 3600;
+    utimesSync(cron, old, old);
+    expect(run()).toBe("WARNING: no restore drill has run since its schedule was installed 50h ago (limit 36h): check the drill log");
+  });
+  it("warns on a result it cannot read", () => {
+    writeFileSync(file, "{not json");
+    expect(run()).toContain("WARNING: the last drill's result");
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -6,13 +6,16 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { drillScheduleAfter } from "../../backups/drillSchedule";
-import { renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
+import { CRON_DIR, renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
+import { drillsDir, parseDrillResult, type DrillResult } from "../../backups/drillResult";
+import { defaultBackupMaxAgeHours } from "../../backups/schedule";
 import type { PitrSpec } from "../../engines/pitr";
 import type { ToolFile } from "../../engines/operations";
 import { DEFAULTS } from "../../model/defaults";
 import { hostSlug, jobLogFile } from "../../model/naming";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
-import { HostCommand } from "../../targets/hostCommand";
+import { HostCommand, runOnTarget } from "../../targets/hostCommand";
+import { shellQuote } from "../../shell";
 import type { ServerContext } from "./context";
 import type { PrimaryHost } from "./placement";
 
@@ -83,6 +86,32 @@ export function pitrCronJobs(ctx: { prefix: string; kind: ServerContext<unknown>
     job("diff", plan.diffSchedule, `${ctx.toolsDir}/pitr-backup diff`),
     job("drill", plan.drillSchedule, `${ctx.toolsDir}/pitr-drill`),
   ];
+}
+
+/** Where the health check finds the last drill's result, and how old it may be (none without `pitr`). */
+export function pitrDrillTarget(ctx: ServerContext<unknown>): { file: string; maxAgeHours: number; cronFile: string } | undefined {
+  const plan = decidePitr(ctx);
+  if (!plan || !ctx.engine.pitr) return undefined;
+  const drillJob = pitrCronJobs(ctx, plan).find((j) => j.name.endsWith("-pitr-drill"))!;
+  return { file: `${drillsDir(plan.spec.dir)}/last.json`, maxAgeHours: defaultBackupMaxAgeHours(plan.drillSchedule), cronFile: `${CRON_DIR}/${drillJob.name}` };
+}
+
+/**
+ * The last drill's result as the host has it when the program runs (preview and up), read-only
+ * through the seam's runner; null without `pitr`, before the first drill, or when it cannot be
+ * read. An output, not a step: a new result changes no resource.
+ */
+export function readLastDrill<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>): pulumi.Output<DrillResult | null> {
+  const drill = pitrDrillTarget(ctx as ServerContext<unknown>);
+  if (!drill) return pulumi.output(null);
+  return pulumi.all([host.on.target, host.on.privateKey, host.on.hostKeys]).apply(async ([target, privateKey, hostKeys]) => {
+    const script = `cat ${shellQuote(drill.file)} 2>/dev/null || true`;
+    try {
+      return parseDrillResult(await runOnTarget({ target, privateKey, hostKeys, description: `last restore drill of ${ctx.what}`, create: script, stdout: "" }, script));
+    } catch {
+      return null;
+    }
+  });
 }
 
 /** Registers the PITR steps after the tools step; returns the setup step (none without `pitr`). */

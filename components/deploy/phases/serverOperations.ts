@@ -17,7 +17,7 @@ import { passwordVariable } from "../common";
 import type { Accounts } from "./accounts";
 import type { ServerContext } from "./context";
 import { createOperations, decideBackupSchedule } from "./operations";
-import { pitrToolFiles } from "./pitr";
+import { pitrDrillTarget, pitrToolFiles } from "./pitr";
 import type { PrimaryHost } from "./placement";
 
 /** The operations once registered: the tools step, and how hooks and tools talk to a database. */
@@ -41,6 +41,7 @@ export function createServerOperations<Loc>(ctx: ServerContext<Loc>, host: Prima
     ownerPasswordFile: ownerPasswordFile(db.owner),
     expectedStandbys: ctx.standbys.length,
     backup: backupSchedule && backup && { dir: backupSchedule.policy.dir, prefix: name, maxAgeHours: backup.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
+    drill: pitrDrillTarget(ctx),
   });
   const dialectFor = (l: Loc, db: DatabaseArgs) => engine.dialect(l, hookModel(db));
   // The health-<db> tools read their declared checks from 0600 files beside them
