@@ -3,7 +3,7 @@
  * deploy/validateServer.ts appends them to its list. Each message names the field.
  */
 import type { EngineKind } from "./model/engineKind";
-import type { PitrArgs } from "./model/pitr";
+import type { DrillArgs, PitrArgs } from "./model/pitr";
 import type { Target } from "./model/target";
 import { ArgumentError, backupDirProblem, checkPlacement, checkSchedule, checkWholeNumber, RANGES, type Check } from "./validate";
 
@@ -79,5 +79,39 @@ export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
       const c = p.drill?.onFailure;
       if (c !== undefined && (typeof c !== "string" || c.trim() === "" || c.includes("\0"))) throw new ArgumentError("pitr.drill.onFailure: expected a non-empty shell command (text without NUL characters)");
     }),
+  },
+];
+
+/** What the backup-drill rules read: the deployment's backups and whether its engine drills them. */
+export interface BackupDrillSubject {
+  args: { backup?: { drill?: DrillArgs } };
+  engine: { kind: EngineKind };
+}
+
+/** The engines whose nightly backups (`backup.drill`) have drills. */
+export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite"];
+
+export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
+  {
+    name: "backup.drill: engine",
+    check: ({ args, engine }) => {
+      if (args.backup?.drill !== undefined && !BACKUP_DRILL_ENGINES.includes(engine.kind)) {
+        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL) instead`);
+      }
+    },
+  },
+  { name: "backup.drill.schedule", check: ({ args }) => checkSchedule("backup.drill.schedule", args.backup?.drill?.schedule) },
+  {
+    name: "backup.drill.port",
+    check: ({ args }) => {
+      if (args.backup?.drill?.port !== undefined) throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
+    },
+  },
+  {
+    name: "backup.drill.onFailure",
+    check: ({ args }) => {
+      const c = args.backup?.drill?.onFailure;
+      if (c !== undefined && (typeof c !== "string" || c.trim() === "" || c.includes("\0"))) throw new ArgumentError("backup.drill.onFailure: expected a non-empty shell command (text without NUL characters)");
+    },
   },
 ];

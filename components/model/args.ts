@@ -7,7 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { GrantRole } from "./grants";
 import type { HealthCheck, MigrationSource } from "./hooks";
-import type { PitrArgs } from "./pitr";
+import type { DrillArgs, PitrArgs } from "./pitr";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 
@@ -89,6 +89,12 @@ export interface BackupArgs {
    * between two runs of the schedule (36 for daily backups). Server engines only.
    */
   maxAgeHours?: number;
+  /**
+   * A restore drill of these backups (docs/pitr.md): restore the newest into a scratch file, check
+   * it, record the result. SQLite databases only so far (a server deployment's drills are
+   * `pitr.drill`). Default: none.
+   */
+  drill?: DrillArgs;
 }
 
 /** A standby replica on another host (PostgreSQL streaming replication, MariaDB GTID replication). */

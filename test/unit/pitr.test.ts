@@ -12,6 +12,10 @@ import { FIGURES_SQL, PITR_CIPHER_VARIABLE, renderArchiveConf, renderPgbackrestC
 import type { ServerDeploymentArgs } from "../../components/model/args";
 import type { PitrArgs } from "../../components/model/pitr";
 import { parseStackConfig } from "../../stacks/config";
+import { validateSqliteArgs } from "../../components/engines/sqlite/database";
+import { renderSqliteFigures, sqliteDrillTools } from "../../components/engines/sqlite/drillScripts";
+import { resolvePragmas } from "../../components/engines/sqlite/pragmas";
+import { renderBackupScript } from "../../components/engines/sqlite/scripts";
 
 const spec: PostgresPitrSpec = {
   version: 15,
@@ -191,5 +195,41 @@ describe("the health check of the last drill", () => {
     writeFileSync(file, "{not json");
     expect(run()).toContain("WARNING: the last drill's result");
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("backup.drill (SQLite's nightly backups)", () => {
+  const sqliteArgs = (drill: Record<string, unknown>) => ({ path: "/srv/app/app.db", backup: { dir: "/srv/app-backups", drill } });
+  it("is accepted on SQLite and refused on a server, naming the key", () => {
+    expect(() => validateSqliteArgs("app", sqliteArgs({ schedule: "0 4 * * *", onFailure: "true" }))).not.toThrow();
+    expect(() => validateServerArgs("main", args(undefined, { backup: { drill: {} } }), postgresEngine)).toThrow(/^backup\.drill: drills of the nightly postgres backups are not implemented yet/);
+  });
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ["a port (a scratch file needs none)", { port: 6500 }, /^backup\.drill\.port: /],
+    ["an empty onFailure", { onFailure: "" }, /^backup\.drill\.onFailure: /],
+    ["a schedule with a newline", { schedule: "0 4 * * *\n* * * * * root id" }, /^backup\.drill\.schedule: /],
+  ])("refuses %s", (_, drill, message) => {
+    expect(() => validateSqliteArgs("app", sqliteArgs(drill))).toThrow(message);
+  });
+  it("the backup records figures only when a drill is declared; the drill never holds the onFailure text", () => {
+    const spec = { name: "app", path: "/srv/app/app.db", toolsDir: "/t", pragmas: resolvePragmas(undefined), allowDataRemoval: false, backup: { schedule: "0 2 * * *", dir: "/srv/b", retentionDays: 7 } };
+    expect(renderBackupScript(spec, spec.backup)).not.toContain("figures");
+    expect(renderBackupScript({ ...spec, drill: { schedule: "0 3 * * *" } }, spec.backup)).toContain('sqlite_figures "$work/snapshot.db"');
+    const hostile = "echo 'DBSTACK_EOF'; $(reboot) `id`";
+    const tools = sqliteDrillTools({ name: "app", policy: spec.backup, toolsDir: "/t", onFailure: true, history: 30 }, hostile);
+    expect(tools.map(([n, , m]) => [n, m])).toEqual([["drill", undefined], ["drill.on-failure", "0600"]]);
+    expect(tools[0][1]).not.toContain("reboot");
+    expect(tools[1][1]).toBe(`${hostile}\n`);
+  });
+  it("figures name tables through SQLite's own quoting", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dbstack-figures-"));
+    try {
+      const file = join(dir, "x.db");
+      execFileSync("sqlite3", [file, `CREATE TABLE "a""b'; DROP TABLE t; --" (n); INSERT INTO "a""b'; DROP TABLE t; --" VALUES (1),(2); CREATE TABLE t (n);`]);
+      const out = execFileSync("bash", ["-c", `${renderSqliteFigures()}\nsqlite_figures "$1"`, "x", file], { encoding: "utf8" });
+      expect(out).toBe(`a"b'; DROP TABLE t; --\t2\nt\t0\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
