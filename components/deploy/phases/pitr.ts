@@ -128,7 +128,7 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       create: host.at.apply((l) => pitr.renderSetup(l, plan.spec, ctx.toolsDir)),
       delete: host.at.apply((l) => pitr.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
       environment: cipher && { [pitr.cipherVariable]: cipher },
-      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartsDatabase: true, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
+      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: { archive_mode: "on", wal_level: "replica" }, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
     { parent: ctx.parent, dependsOn: [tools] },
   );
