@@ -26,6 +26,8 @@ const ENGINES = [
 
 /** Issue 23: status, slow-query logging and metrics (a stream of their own). */
 const STATUS = ["test/integration/status-*.test.ts", "test/integration/metrics-*.test.ts"];
+/** Point-in-time recovery and restore drills (issue 22). */
+const PITR = ["test/integration/pitr-*.test.ts", "test/integration/drill-*.test.ts"];
 
 const shared = {
   testTimeout: 180_000,
@@ -40,8 +42,9 @@ export default defineConfig({
     projects: [
       { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
-      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...STATUS], fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...STATUS, ...PITR], fileParallelism: false } },
       { test: { ...shared, name: "status", include: STATUS, fileParallelism: false } },
+      { test: { ...shared, name: "pitr", include: PITR, fileParallelism: false } },
     ],
   },
 });

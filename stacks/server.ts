@@ -45,6 +45,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngin
     toolsDir: abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
     slowQueryMs: cfg.slowQueryMs,
+    pitr: cfg.pitr && { ...cfg.pitr, dir: abs(cfg.pitr.dir) },
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),
       name: db,
@@ -100,6 +101,7 @@ export function serverOutputs(c: {
   standbyTools: pulumi.Output<Record<string, string>>;
   caCertificate: pulumi.Output<string>;
   monitoring: pulumi.Output<unknown>;
+  lastDrill?: pulumi.Output<unknown>;
 }) {
   return {
     host: c.host,
@@ -112,5 +114,6 @@ export function serverOutputs(c: {
     standbyTools: c.standbyTools,
     caCertificate: c.caCertificate,
     monitoring: c.monitoring,
+    lastDrill: c.lastDrill,
   };
 }

@@ -13,6 +13,14 @@ import { shellQuote } from "../shell";
 /** Where a restore drill writes its last result, under the backup directory (the PITR helper's contract). */
 export const DRILL_RECORD = "drills/last.json";
 
+/**
+ * Shell lines that print a restore drill's record kept elsewhere than under the backup directory
+ * (a server deployment's point-in-time recovery drills: `<pitr dir>/drills/last.json`).
+ */
+export function renderDrillProbe(file: string): string {
+  return `if [ -f ${shellQuote(file)} ]; then printf 'drill\\t%s\\n' "$(head -c 8000 ${shellQuote(file)} | tr -d '\\n\\r\\t')"; fi`;
+}
+
 /** Shell lines that print the backup and drill facts of the backups `dir/<prefix>-*`. */
 export function renderBackupProbe(backup: { dir: string; prefix: string }): string {
   return [

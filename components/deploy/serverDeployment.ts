@@ -11,6 +11,8 @@ import { createMonitoring } from "./phases/monitoring";
 import { createSlowQueryLog } from "./phases/slowQueries";
 import { withSlowQueryParameters } from "../engines/slowQueryLog";
 import type { MonitoringView } from "../model/monitoring";
+import type { DrillResult } from "../backups/drillResult";
+import { createPitr, readLastDrill } from "./phases/pitr";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
@@ -46,6 +48,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   readonly caCertificate: pulumi.Output<string>;
   /** What status needs: each member's host and port, the monitoring account and its password, the backups (secret). */
   readonly monitoring: pulumi.Output<MonitoringView>;
+  /** The last restore drill's result (docs/pitr.md), read at each run; null without `pitr` or before the first drill. */
+  readonly lastDrill: pulumi.Output<DrillResult | null>;
 
   constructor(
     type: string,
@@ -69,6 +73,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const monitoring = createMonitoring(ctx, host, configured, standbys);
     createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
+    createPitr(ctx, host, operations.tools);
     const imports = createImports(ctx, host, configured, accounts);
     const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });
 
@@ -82,6 +87,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.standbyTools = pulumi.all(standbys.standbyTools);
     this.caCertificate = configured.ca.stdout;
     this.monitoring = monitoring.view;
+    this.lastDrill = readLastDrill(ctx, host);
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -93,6 +99,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       standbyTools: this.standbyTools,
       caCertificate: this.caCertificate,
       monitoring: this.monitoring,
+      lastDrill: this.lastDrill,
     });
   }
 }

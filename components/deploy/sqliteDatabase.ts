@@ -16,6 +16,7 @@ import { describeTarget, localTarget } from "../targets/target";
 import { defaultHostPrefix, resolveBackup } from "./common";
 import type { StepContext } from "./phases/context";
 import { createPostDeployHook } from "./phases/hooks";
+import { createDrillSchedule, drillSchedule } from "./phases/drillSchedule";
 import { createOperations, decideBackupSchedule } from "./phases/operations";
 
 /**
@@ -63,6 +64,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       },
       [file],
     );
+    if (spec.drill) createDrillSchedule(ctx, on, spec.drill.schedule, tools);
     // Always present: the built-in health checks run even without migrations.
     const hook = createPostDeployHook(ctx, on, {
       id: `${name}-post-deploy`,
@@ -137,6 +139,7 @@ function sqliteSpec(ctx: StepContext, name: string, args: SqliteDatabaseArgs): S
     healthChecks: args.healthChecks ?? [],
     allowDataRemoval: ctx.allowDataRemoval,
     stackOwner: ctx.owner,
+    drill: ctx.backup && args.backup?.drill && { schedule: drillSchedule(args.backup.drill, ctx.backup.schedule), onFailure: args.backup.drill.onFailure },
   };
 }
 

@@ -4,6 +4,7 @@ import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from
 import type { Target } from "../targets/target";
 import { childNameProblem } from "../model/naming";
 import { DEFAULTS } from "../model/defaults";
+import { BACKUP_DRILL_CHECKS, PITR_CHECKS } from "../pitrChecks";
 import { backupDirPlacement, backupGpgRecipient, backupRetention, backupSchedule, deploymentName, toolsDirPlacement } from "../deploymentChecks";
 import {
   ArgumentError,
@@ -120,6 +121,8 @@ export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   { name: "engine: databases", check: ({ args, engine }) => args.databases.forEach((d) => engine.checkDatabase(d)) },
   { name: "engine: users", check: ({ args, engine }) => args.users.forEach((u) => engine.checkUser(u, args.databases)) },
   { name: "slowQueryMs", check: ({ args }) => checkSlowQueryMs(args.slowQueryMs) },
+  ...PITR_CHECKS,
+  ...BACKUP_DRILL_CHECKS,
 ];
 
 /** Runs SERVER_CHECKS before anything is registered: the first broken rule throws an ArgumentError naming the argument. */

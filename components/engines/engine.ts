@@ -21,6 +21,7 @@ import type { DatabaseArgs, UserArgs } from "../model/args";
 import type { EngineKind } from "../model/engineKind";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
 import type { CertificateLifetime } from "../tls/lifetime";
+import type { PitrEngine } from "./pitr";
 
 /** What the install step reports about the host. */
 export interface InstalledServer {
@@ -96,6 +97,8 @@ export interface HookModel {
   ownerPasswordFile: string;
   expectedStandbys: number;
   backup?: { dir: string; prefix: string; maxAgeHours: number; cronFile: string };
+  /** The last restore drill's result file, for the health check that warns on a failed or late drill. Default: none. */
+  drill?: { file: string; maxAgeHours: number; cronFile: string };
 }
 
 /** A database's URLs in the flavours applications use, by flavour name. */
@@ -233,4 +236,6 @@ export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User 
   renderStatementStatistics(loc: Loc): string;
   /** The slow-query log of an instance and who owns it, for its rotation (engines/slowQueryLog.ts). */
   slowLog(loc: Loc): { file: string; owner: string; group: string; coveredBy?: string };
+  /** Point-in-time recovery and restore drills (a deployment's `pitr`). Absent: the engine has none yet. */
+  readonly pitr?: PitrEngine<Loc>;
 }

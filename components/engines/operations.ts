@@ -19,6 +19,8 @@ export interface ToolsSpec {
   databaseTools: ToolFile[];
   /** Declared backups. Default: none (no backup or restore tool). */
   backup?: BackupPolicy;
+  /** Tools installed last, e.g. point-in-time recovery's (deploy/phases/pitr.ts). Default: none. */
+  moreTools?: ToolFile[];
 }
 
 /**
@@ -32,5 +34,6 @@ export function operationsTools<Loc>(engine: OperationsEngine<Loc>, loc: Loc, sp
     tools.push(["backup", engine.renderBackup(loc, backup)], ["restore", engine.renderRestore(loc, backup)], ...offHostCommandFiles(spec.backup));
   }
   if (engine.renderMaintenance) tools.push(["maintenance", engine.renderMaintenance(loc, { name: spec.name, databases: spec.databases })]);
+  tools.push(...(spec.moreTools ?? []));
   return tools;
 }

@@ -7,6 +7,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { GrantRole } from "./grants";
 import type { HealthCheck, MigrationSource } from "./hooks";
+import type { DrillArgs, PitrArgs } from "./pitr";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 
@@ -88,6 +89,12 @@ export interface BackupArgs {
    * between two runs of the schedule (36 for daily backups). Server engines only.
    */
   maxAgeHours?: number;
+  /**
+   * A restore drill of these backups (docs/pitr.md): restore the newest into a scratch file, check
+   * it, record the result. SQLite databases only so far (a server deployment's drills are
+   * `pitr.drill`). Default: none.
+   */
+  drill?: DrillArgs;
 }
 
 /** A standby replica on another host (PostgreSQL streaming replication, MariaDB GTID replication). */
@@ -212,4 +219,9 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
    * job otherwise). Declared `parameters` win over what this sets. Default: none (no slow-query log).
    */
   slowQueryMs?: number;
+  /**
+   * Continuous archiving, point-in-time recovery and restore drills (PostgreSQL: pgBackRest; see
+   * docs/pitr.md). Default: none.
+   */
+  pitr?: PitrArgs;
 }

@@ -104,4 +104,21 @@ export const DEFAULTS = {
     /** Transactions open longer than this many seconds (idle in transaction or not) are listed. */
     longTransactionSeconds: 300,
   },
+  /** Point-in-time recovery (a server deployment's `pitr`). */
+  pitr: {
+    /** Seconds: the recovery-point objective (archive_timeout). */
+    archiveTimeoutS: 60,
+    /** Full backups: Sundays at 01:00, host time. */
+    fullSchedule: "0 1 * * 0",
+    /** Differential backups: the other days at 01:00. */
+    diffSchedule: "0 1 * * 1-6",
+    /** Full backups kept. */
+    retentionFull: 2,
+    /** The repository is encrypted with a generated secret. */
+    encrypt: true,
+    /** The drill's schedule when the backups' is not one time of day: daily at 03:00. */
+    drillSchedule: "0 3 * * *",
+    /** Results kept in a drill's history file. */
+    drillHistory: 30,
+  },
 } as const;

@@ -36,6 +36,8 @@ export interface MonitoringView {
   databases: string[];
   /** Declared backups on the primary's host: their directory, file-name prefix and age bound. */
   backup?: { dir: string; prefix: string; maxAgeHours: number };
+  /** The last restore drill's record on the primary's host, when point-in-time recovery is declared. */
+  drillRecord?: string;
   members: MonitoredMember[];
 }
 

@@ -28,4 +28,6 @@ export interface ReviewFacts {
    * both as the summary names them, e.g. sqlite `app` and postgres `main/app`.
    */
   dataImport?: { source: string; target: string };
+  /** The point-in-time recovery this resource sets up: its recovery-point objective (seconds) and drill schedule. */
+  pitr?: { rpoS: number; drillSchedule: string };
 }

@@ -49,6 +49,8 @@ export interface PreviewSummary {
   reasons: ChangeReason[];
   /** Per changed deployment: its picture (previewDiagram.ts). */
   diagrams?: DeploymentDiagram[];
+  /** Per component with point-in-time recovery (changed or not): its recovery-point objective and drill schedule. */
+  recovery?: Map<string, { rpoS: number; drillSchedule: string }>;
 }
 
 const OP_KIND: Record<string, Kind | undefined> = {
@@ -68,9 +70,12 @@ const OP_KIND: Record<string, Kind | undefined> = {
  */
 export function summarizePreview(stack: string, events: PreviewEvent[]): PreviewSummary {
   const steps = new Map<string, { kinds: Set<Kind>; type: string; old?: StepState; new?: StepState }>();
+  const recovery = new Map<string, { rpoS: number; drillSchedule: string }>();
   for (const event of events) {
     const md = event.resourcePreEvent?.metadata;
     if (!md) continue;
+    const declared = md.op === "delete" ? undefined : reviewOf(md.new ?? undefined);
+    if (declared?.pitr) recovery.set(declared.component, declared.pitr);
     const kind = OP_KIND[md.op];
     // Providers, the stack and dbstack's component resources (dbstack:<engine>:<Kind>) do nothing
     // on a host themselves: only their children's changes are counted.
@@ -96,7 +101,7 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
     flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
     if (kind === "update" || kind === "replace") reasons.push({ component, resource: resourceName(urn), reason: explainChange(kind, step.old?.inputs, step.new?.inputs) });
   }
-  return { stack, counts, flags, reasons, diagrams: decideDiagrams(events, new Set(counts.keys())) };
+  return { stack, counts, flags, reasons, recovery, diagrams: decideDiagrams(events, new Set(counts.keys())) };
 }
 
 function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
@@ -140,6 +145,8 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
   if (old?.backup && now?.backup && now.backup.retentionDays < old.backup.retentionDays) {
     flag("backup", `backup retention shortened from ${old.backup.retentionDays} to ${now.backup.retentionDays} days`);
   }
+  if (kind === "delete" && old?.pitr) flag("backup", `point-in-time recovery removed (was RPO ${old.pitr.rpoS} s, drill ${old.pitr.drillSchedule}); the repository is kept unless data removal is allowed`);
+  if (old?.pitr && now?.pitr && now.pitr.rpoS > old.pitr.rpoS) flag("backup", `recovery-point objective lengthened from ${old.pitr.rpoS} s to ${now.pitr.rpoS} s`);
   if (kind === "delete" && old?.standby) flag("standby", `standby removed: ${old.standby}`);
 
   if (kind !== "delete" && now?.migrations) {
@@ -187,7 +194,7 @@ const FLAG_LABEL: Record<Flag["kind"], string> = {
 export function renderSummaryMarkdown(summary: PreviewSummary): string {
   const lines = [`### dbstack preview: stack \`${summary.stack}\``, ""];
   if (summary.counts.size === 0) {
-    lines.push("No changes.");
+    lines.push("No changes.", ...renderRecovery(summary));
     return lines.join("\n") + "\n";
   }
   lines.push("| component | create | update | replace | delete |", "|---|---:|---:|---:|---:|");
@@ -209,7 +216,15 @@ export function renderSummaryMarkdown(summary: PreviewSummary): string {
     lines.push("", "</details>");
   }
   for (const d of summary.diagrams ?? []) lines.push("", `#### ${d.component}`, "", "```mermaid", renderMermaid(d).trimEnd(), "```");
+  lines.push(...renderRecovery(summary));
   return lines.join("\n") + "\n";
+}
+
+/** The recovery objectives of the deployments with point-in-time recovery, as declared. */
+function renderRecovery(summary: PreviewSummary): string[] {
+  const rows = [...(summary.recovery ?? [])].sort(([a], [b]) => a.localeCompare(b));
+  if (rows.length === 0) return [];
+  return ["", "#### Recovery objectives", "", ...rows.map(([c, r]) => `- ${escapeCell(c)}: recovery point within ${r.rpoS} s (archive_timeout), restore drill \`${r.drillSchedule}\``)];
 }
 
 function escapeCell(text: string): string {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RANGES, UNIX_NAME } from "../../components/validate";
 import { backup, healthCheck, migrations, path } from "./common";
+import { drill } from "./pitr";
 
 const BUSY_TIMEOUT_EXPECTED = `expected a whole number of milliseconds from ${RANGES.busyTimeoutMs[0]} to ${RANGES.busyTimeoutMs[1]}`;
 
@@ -25,7 +26,7 @@ export const sqliteDatabase = z.strictObject({
   owner: z.string().regex(UNIX_NAME, { error: "expected a Unix user name" }).optional(),
   group: z.string().regex(UNIX_NAME, { error: "expected a Unix group name" }).optional(),
   pragmas: pragmas.optional(),
-  backup: backup.optional(),
+  backup: backup.extend({ drill: drill.omit({ port: true }).optional() }).optional(),
   migrations: migrations.optional(),
   healthChecks: z.array(healthCheck, { error: "expected a list of { name, sql, expect? }" }).optional(),
   toolsDir: path("a directory for dbstack's tools").optional(),

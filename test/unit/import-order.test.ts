@@ -16,7 +16,7 @@ const IMPORT_ORDER: { layer: string; paths: string[] }[] = [
   { layer: "tls", paths: ["components/tls/"] },
   { layer: "backups", paths: ["components/backups/"] },
   { layer: "hooks", paths: ["components/hooks/"] },
-  { layer: "validation", paths: ["components/validate.ts", "components/deploymentChecks.ts"] },
+  { layer: "validation", paths: ["components/validate.ts", "components/deploymentChecks.ts", "components/pitrChecks.ts"] },
   { layer: "engines", paths: ["components/engines/"] },
   { layer: "copy", paths: ["components/copy/"] },
   { layer: "deploy", paths: ["components/deploy/"] },

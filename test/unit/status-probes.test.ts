@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from "child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderBackupProbe } from "../../components/backups/probe";
+import { renderBackupProbe, renderDrillProbe } from "../../components/backups/probe";
 import { monitorPrivileges, renderMariadbMonitorAccount, renderMariadbStatusProbe } from "../../components/engines/mariadb/monitoring";
 import { postgresStatusSql, renderPostgresMonitorAccount, renderPostgresStatusProbe } from "../../components/engines/postgres/monitoring";
 import { renderMonitorRoleSql } from "../../components/engines/postgres/sql/roles";
@@ -142,5 +142,15 @@ describe("status probes", () => {
     expect(f.drill).toEqual({ ok: false, reason: "tab\there" });
     const none = execFileSync("bash", ["-c", renderBackupProbe({ dir: join(work, "nowhere"), prefix: "main" })], { encoding: "utf8" });
     expect(none).toBe("backup\tnone\n");
+  });
+
+  it("a point-in-time recovery drill's record is read from the repository (a path with shell characters stays a path)", () => {
+    const repo = join(work, "pitr $(touch pwned) 'x'", "drills");
+    mkdirSync(repo, { recursive: true });
+    writeFileSync(join(repo, "last.json"), '{"ok": true, "reason": ""}\n');
+    const out = execFileSync("bash", ["-c", renderDrillProbe(join(repo, "last.json"))], { cwd: work, encoding: "utf8" });
+    expect(parseProbeOutput("sqlite", `file\t1\t1\n${out}`, { maxAgeHours: 36, now: new Date() }).drill).toEqual({ ok: true, reason: "" });
+    expect(existsSync(join(work, "pwned"))).toBe(false);
+    expect(execFileSync("bash", ["-c", renderDrillProbe(join(work, "none.json"))], { encoding: "utf8" })).toBe("");
   });
 });

@@ -12,6 +12,7 @@ import type { Configured } from "./configuration";
 import type { ServerContext } from "./context";
 import type { PrimaryHost } from "./placement";
 import type { Standbys } from "./standbys";
+import { pitrDrillTarget } from "./pitr";
 
 /** The monitoring account once made, and the deployment as status sees it (a secret). */
 export interface Monitoring {
@@ -41,6 +42,7 @@ export function createMonitoring<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost
       password: pw,
       databases: args.databases.map((d) => d.name),
       backup: backup && { dir: backup.dir, prefix: name, maxAgeHours: backup.maxAgeHours },
+      drillRecord: pitrDrillTarget(ctx)?.file,
       members: [
         { name: "primary", declaredRole: "primary", target: host.on.target, port },
         ...Object.entries(standbys.standbyMembers).map(([s, m]) => ({ name: s, declaredRole: "standby" as const, target: m.target, port: m.port })),

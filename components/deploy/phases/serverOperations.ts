@@ -17,6 +17,7 @@ import { passwordVariable } from "../common";
 import type { Accounts } from "./accounts";
 import type { ServerContext } from "./context";
 import { createOperations, decideBackupSchedule } from "./operations";
+import { pitrDrillTarget, pitrToolFiles } from "./pitr";
 import type { PrimaryHost } from "./placement";
 
 /** The operations once registered: the tools step, and how hooks and tools talk to a database. */
@@ -40,6 +41,7 @@ export function createServerOperations<Loc>(ctx: ServerContext<Loc>, host: Prima
     ownerPasswordFile: ownerPasswordFile(db.owner),
     expectedStandbys: ctx.standbys.length,
     backup: backupSchedule && backup && { dir: backupSchedule.policy.dir, prefix: name, maxAgeHours: backup.maxAgeHours, cronFile: `${CRON_DIR}/${backupCronJob(backupSchedule).name}` },
+    drill: pitrDrillTarget(ctx),
   });
   const dialectFor = (l: Loc, db: DatabaseArgs) => engine.dialect(l, hookModel(db));
   // The health-<db> tools read their declared checks from 0600 files beside them
@@ -59,7 +61,7 @@ export function createServerOperations<Loc>(ctx: ServerContext<Loc>, host: Prima
         id: `${name}-tools`,
         description: `tools of ${what}`,
         dir: toolsDir,
-        tools: host.at.apply((l) => operationsTools(engine, l, { name, databases: dbNames, databaseTools: healthTools(l), backup })),
+        tools: host.at.apply((l) => operationsTools(engine, l, { name, databases: dbNames, databaseTools: healthTools(l), backup, moreTools: pitrToolFiles(ctx, l) })),
         secretFiles: owners.map((o) => ({ file: `${o}.password`, variable: passwordVariable(o), value: accounts.passwords.get(o)! })),
       },
       backup: backupSchedule && { description: `backup schedule of ${what}`, schedule: backupSchedule },

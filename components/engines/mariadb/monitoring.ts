@@ -15,7 +15,7 @@
  *   down<TAB><why the server did not answer>
  * then the backup facts (backups/probe.ts) when backups are declared on this host.
  */
-import { renderBackupProbe } from "../../backups/probe";
+import { renderBackupProbe, renderDrillProbe } from "../../backups/probe";
 import { MONITOR_CONNECTION_LIMIT, MONITOR_PASSWORD_ENV, MONITOR_USER } from "../../model/monitoring";
 import { scriptHeader, shellQuote } from "../../shell";
 import { quietSessionSql, type Flavor } from "./flavor";
@@ -69,6 +69,8 @@ export interface MariadbStatusProbeSpec {
   databases: string[];
   longTransactionSeconds: number;
   backup?: { dir: string; prefix: string };
+  /** The deployment's restore drill record (point-in-time recovery), looked at on the primary's host only. */
+  drillRecord?: string;
 }
 
 /** The status query: one JSON object (MariaDB 10.5+'s JSON_ARRAYAGG). */
@@ -119,5 +121,6 @@ export function renderMariadbStatusProbe(spec: MariadbStatusProbeSpec): string {
     "  printf 'down\\t%s\\n' \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-400)\"",
     "fi",
     ...(spec.backup ? [renderBackupProbe(spec.backup)] : []),
+    ...(spec.drillRecord ? [renderDrillProbe(spec.drillRecord)] : []),
   ].join("\n");
 }

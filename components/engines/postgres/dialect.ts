@@ -1,4 +1,5 @@
 import { newestBackupCheck, type BackupAgeTarget } from "../../hooks/backupAge";
+import { lastDrillCheck, type DrillAgeTarget } from "../../hooks/drillAge";
 import type { HookDialect } from "../../hooks/dialect";
 import { MIGRATIONS_TABLE } from "../../hooks/dialect";
 import { renderOwnerLogin } from "../../hooks/ownerPassword";
@@ -25,6 +26,8 @@ export interface PostgresHookTarget extends ClusterLocation {
    * the backups, whose age tells how long "no backup yet" may last.
    */
   backup?: BackupAgeTarget;
+  /** The last restore drill's result (PITR), for the check that warns on a failed or late drill. */
+  drill?: DrillAgeTarget;
 }
 
 /**
@@ -57,6 +60,7 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
     },
   ];
   if (t.backup) checks.push(newestBackupCheck(t.backup));
+  if (t.drill) checks.push(lastDrillCheck(t.drill));
   return {
     engine: "postgres",
     clientFunctions: [

@@ -14,6 +14,7 @@ import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRe
 import { renderCloseInheritedFds } from "../../targets/processes";
 import { postgresDialect } from "./dialect";
 import { renderPostgresMonitorAccount, renderPostgresStatementStatistics } from "./monitoring";
+import { postgresPitr } from "./pitr";
 import { parseInstalledServer, renderClusterPrelude, renderInstallServer, type ClusterLocation } from "./host";
 import { checkParameterPolicy } from "../parameterPolicy";
 import { POSTGRES_PARAMETER_POLICY } from "./parameterPolicy";
@@ -116,6 +117,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderStatementStatistics: renderPostgresStatementStatistics,
   // Debian's server logs to its cluster's log file, which postgresql-common's logrotate rule rotates.
   slowLog: (loc) => ({ file: `/var/log/postgresql/postgresql-${loc.version}-${loc.cluster}.log`, owner: "postgres", group: "adm", coveredBy: "/etc/logrotate.d/postgresql-common" }),
+  pitr: postgresPitr,
 };
 
 /** pg_hba's view of an instance's access. */

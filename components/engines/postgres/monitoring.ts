@@ -9,7 +9,7 @@
  *   down<TAB><why the server did not answer>
  * then the backup facts (backups/probe.ts) when backups are declared on this host.
  */
-import { renderBackupProbe } from "../../backups/probe";
+import { renderBackupProbe, renderDrillProbe } from "../../backups/probe";
 import { MONITOR_CONNECTION_LIMIT, MONITOR_PASSWORD_ENV, MONITOR_USER } from "../../model/monitoring";
 import { scriptHeader, withHeredoc } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
@@ -50,6 +50,8 @@ export interface StatusProbeSpec {
   longTransactionSeconds: number;
   /** The deployment's backups, looked at on the primary's host only. */
   backup?: { dir: string; prefix: string };
+  /** The deployment's restore drill record (point-in-time recovery), looked at on the primary's host only. */
+  drillRecord?: string;
 }
 
 /**
@@ -105,5 +107,6 @@ export function renderPostgresStatusProbe(spec: StatusProbeSpec): string {
     "  printf 'down\\t%s\\n' \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-400)\"",
     "fi",
     ...(spec.backup ? [renderBackupProbe(spec.backup)] : []),
+    ...(spec.drillRecord ? [renderDrillProbe(spec.drillRecord)] : []),
   ].join("\n");
 }

@@ -6,6 +6,7 @@ import type { Target } from "../../targets/target";
 import { dotCommandLine } from "./dialect";
 import type { SqlitePragmas } from "./pragmas";
 import { ArgumentError, checkPlacement, checkToolsDirApart, checkUnixName, checkWholeNumber, RANGES, runChecks, type Check } from "../../validate";
+import { BACKUP_DRILL_CHECKS } from "../../pitrChecks";
 import { backupDirPlacement, backupGpgRecipient, backupRetention, backupSchedule, deploymentName, toolsDirPlacement } from "../../deploymentChecks";
 
 /** Where an SQLite database keeps data, for the tools directory's check (see toolsDirProblem). */
@@ -69,6 +70,7 @@ export const SQLITE_CHECKS: readonly Check<SqliteSubject>[] = [
 /** Rejects bad arguments before any resource is registered (SQLITE_CHECKS); each message names the argument. */
 export function validateSqliteArgs(name: string, args: SqliteDatabaseArgs): void {
   runChecks(SQLITE_CHECKS, { name, args });
+  runChecks(BACKUP_DRILL_CHECKS, { args, engine: { kind: "sqlite" } });
 }
 
 /** Cron backups of the file (sqlite3 .backup); `dir` defaults to `backups` beside the database file. */

@@ -6,6 +6,8 @@
  */
 import type { OperationsEngine } from "../engine";
 import { operationsTools, type ToolFile } from "../operations";
+import { DEFAULTS } from "../../model/defaults";
+import { sqliteDrillTools } from "./drillScripts";
 import { renderBackupScript, renderDatabaseTools, renderRestoreScript, type SqliteScriptSpec } from "./scripts";
 
 export const sqliteEngine: OperationsEngine<SqliteScriptSpec> = {
@@ -18,5 +20,6 @@ export const sqliteEngine: OperationsEngine<SqliteScriptSpec> = {
 
 /** The tools of an SQLite database, in install order: shell, health (and its checks' files), backup and restore. */
 export function sqliteTools(spec: SqliteScriptSpec): ToolFile[] {
-  return operationsTools(sqliteEngine, spec, { name: spec.name, databases: [spec.name], databaseTools: renderDatabaseTools(spec), backup: spec.backup });
+  const drill = spec.drill && spec.backup && sqliteDrillTools({ name: spec.name, policy: spec.backup, toolsDir: spec.toolsDir, onFailure: spec.drill.onFailure !== undefined, history: DEFAULTS.pitr.drillHistory }, spec.drill.onFailure);
+  return operationsTools(sqliteEngine, spec, { name: spec.name, databases: [spec.name], databaseTools: renderDatabaseTools(spec), backup: spec.backup, moreTools: drill || [] });
 }

@@ -9,6 +9,7 @@ import { DEFAULTS } from "../../model/defaults";
 import { renderOwnerFunctions } from "../../targets/ownership";
 import { sqliteClientFunctions, sqliteDialect, type SqliteConnection } from "./dialect";
 import { persistentPragmaSql } from "./pragmas";
+import { renderRecordFigures } from "./drillScripts";
 import type { ToolFile } from "../operations";
 
 /** Everything the SQLite scripts need to know about one database. */
@@ -30,6 +31,8 @@ export interface SqliteScriptSpec extends SqliteConnection {
    * Default: none (an empty marker, as before markers named their owner).
    */
   stackOwner?: string;
+  /** The backups' restore drill (backup.drill): the backup then records figures for it. Default: none. */
+  drill?: { schedule: string; onFailure?: string };
 }
 
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
@@ -214,6 +217,7 @@ export function renderBackupScript(spec: SqliteScriptSpec, policy: BackupPolicy)
     `check=$(sqlite3 -batch "$work/snapshot.db" 'PRAGMA integrity_check')`,
     '[ "$check" = ok ] || fail "the snapshot failed PRAGMA integrity_check: $check"',
     renderArchiveSteps(policy, "snapshot.db", ".db"),
+    ...(spec.drill ? ["# The figures the restore drill compares with (drillScripts.ts).", renderRecordFigures()] : []),
   ].join("\n") + "\n";
 }
 

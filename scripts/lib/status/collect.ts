@@ -54,7 +54,8 @@ export function planProbes(view: StackView, opts: PlanOptions): ProbePlan[] {
       if (!m) throw new Error(`${engine} ${name}: the stack has no monitoring output for it; run \`pulumi up\` with this version of dbstack first`);
       for (const member of m.members) {
         const backup = member.declaredRole === "primary" ? m.backup : undefined;
-        const common = { port: member.port, longTransactionSeconds: opts.bounds.longTransactionSeconds, backup };
+        const drillRecord = member.declaredRole === "primary" ? m.drillRecord : undefined;
+        const common = { port: member.port, longTransactionSeconds: opts.bounds.longTransactionSeconds, backup, drillRecord };
         plans.push({
           deployment: name,
           engine,

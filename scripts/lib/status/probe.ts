@@ -107,11 +107,15 @@ function sqliteFacts(lines: Map<string, string[][]>): ProbeFacts {
 
 /**
  * A member's facts from its probe's output. `maxAgeHours`: the deployment's backup bound, when
- * backups are declared and this member's host keeps them (then drill facts are read too).
+ * backups are declared and this member's host keeps them. Drill facts are read whenever the probe
+ * printed a record (a backup directory's, or a point-in-time recovery repository's).
  */
 export function parseProbeOutput(engine: EngineName, stdout: string, opts: { maxAgeHours?: number; now: Date }): ProbeFacts {
   const lines = factLines(stdout);
   const facts = engine === "sqlite" ? sqliteFacts(lines) : serverFacts(engine, lines);
   const backup = backupFacts(lines, opts.maxAgeHours, opts.now);
-  return backup ? { ...facts, backup, drill: drillFacts(lines) } : facts;
+  // A drill is recorded with backups, or by point-in-time recovery (which may have no nightly backups).
+  const drill = drillFacts(lines);
+  if (backup) return { ...facts, backup, drill };
+  return drill ? { ...facts, drill } : facts;
 }

@@ -1,0 +1,117 @@
+/**
+ * The rules of a server deployment's `pitr` block (model/pitr.ts), by name, in the order they run.
+ * deploy/validateServer.ts appends them to its list. Each message names the field.
+ */
+import type { EngineKind } from "./model/engineKind";
+import type { DrillArgs, PitrArgs } from "./model/pitr";
+import type { Target } from "./model/target";
+import { ArgumentError, backupDirProblem, checkPlacement, checkSchedule, checkWholeNumber, RANGES, type Check } from "./validate";
+
+/** What the pitr rules read of a deployment. */
+export interface PitrSubject {
+  args: { pitr?: PitrArgs; port?: number; target?: Target; dataDirectory?: string; toolsDir?: string };
+  engine: { kind: EngineKind };
+}
+
+/** The ranges of pitr's whole numbers, [min, max]. */
+export const PITR_RANGES = {
+  archiveTimeoutS: [5, 3600],
+  retentionFull: [1, 99],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/** The engines whose deployments implement `pitr`. */
+export const PITR_ENGINES: readonly EngineKind[] = ["postgres"];
+
+function on(rule: (p: PitrArgs, s: PitrSubject) => void): (s: PitrSubject) => void {
+  return (s) => {
+    if (s.args.pitr !== undefined) rule(s.args.pitr, s);
+  };
+}
+
+export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
+  {
+    name: "pitr is an object",
+    check: ({ args }) => {
+      if (args.pitr !== undefined && (typeof args.pitr !== "object" || args.pitr === null || Array.isArray(args.pitr))) throw new ArgumentError(`pitr: expected an object such as { archiveTimeoutS: 60 }, got ${JSON.stringify(args.pitr)}`);
+    },
+  },
+  {
+    name: "pitr: engine",
+    check: on((_, { engine }) => {
+      if (!PITR_ENGINES.includes(engine.kind)) throw new ArgumentError(`pitr: point-in-time recovery is implemented for ${PITR_ENGINES.join(", ")} deployments only so far, not ${engine.kind}; remove pitr (the nightly backup stays)`);
+    }),
+  },
+  {
+    name: "pitr: target",
+    check: on((_, { args }) => {
+      if (args.target?.kind === "docker") throw new ArgumentError("pitr: not available on a Docker target yet (the repository and the drills run on the server's host); use a local or SSH target");
+    }),
+  },
+  {
+    name: "pitr.dir",
+    check: on((p, { args }) => {
+      checkPlacement("pitr.dir", p.dir, true);
+      const problem = p.dir === undefined ? undefined : backupDirProblem(p.dir, [[`the data directory ${args.dataDirectory}`, args.dataDirectory], [`toolsDir ${args.toolsDir}`, args.toolsDir]]);
+      if (problem) throw new ArgumentError(`pitr.dir: ${problem}`);
+    }),
+  },
+  { name: "pitr.archiveTimeoutS", check: on((p) => checkWholeNumber("pitr.archiveTimeoutS", p.archiveTimeoutS, ...PITR_RANGES.archiveTimeoutS)) },
+  { name: "pitr.fullSchedule", check: on((p) => checkSchedule("pitr.fullSchedule", p.fullSchedule)) },
+  { name: "pitr.diffSchedule", check: on((p) => checkSchedule("pitr.diffSchedule", p.diffSchedule)) },
+  { name: "pitr.retentionFull", check: on((p) => checkWholeNumber("pitr.retentionFull", p.retentionFull, ...PITR_RANGES.retentionFull)) },
+  {
+    name: "pitr.encrypt",
+    check: on((p) => {
+      if (p.encrypt !== undefined && typeof p.encrypt !== "boolean") throw new ArgumentError(`pitr.encrypt: expected true or false, got ${JSON.stringify(p.encrypt)}`);
+    }),
+  },
+  { name: "pitr.drill.schedule", check: on((p) => checkSchedule("pitr.drill.schedule", p.drill?.schedule)) },
+  {
+    name: "pitr.drill.port",
+    check: on((p, { args }) => {
+      checkWholeNumber("pitr.drill.port", p.drill?.port, ...RANGES.port);
+      if (p.drill?.port !== undefined && p.drill.port === args.port) throw new ArgumentError(`pitr.drill.port: ${p.drill.port} is the deployment's own port; a drill's scratch instance needs another`);
+    }),
+  },
+  {
+    name: "pitr.drill.onFailure",
+    check: on((p) => {
+      const c = p.drill?.onFailure;
+      if (c !== undefined && (typeof c !== "string" || c.trim() === "" || c.includes("\0"))) throw new ArgumentError("pitr.drill.onFailure: expected a non-empty shell command (text without NUL characters)");
+    }),
+  },
+];
+
+/** What the backup-drill rules read: the deployment's backups and whether its engine drills them. */
+export interface BackupDrillSubject {
+  args: { backup?: { drill?: DrillArgs } };
+  engine: { kind: EngineKind };
+}
+
+/** The engines whose nightly backups (`backup.drill`) have drills. */
+export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite"];
+
+export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
+  {
+    name: "backup.drill: engine",
+    check: ({ args, engine }) => {
+      if (args.backup?.drill !== undefined && !BACKUP_DRILL_ENGINES.includes(engine.kind)) {
+        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL) instead`);
+      }
+    },
+  },
+  { name: "backup.drill.schedule", check: ({ args }) => checkSchedule("backup.drill.schedule", args.backup?.drill?.schedule) },
+  {
+    name: "backup.drill.port",
+    check: ({ args }) => {
+      if (args.backup?.drill?.port !== undefined) throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
+    },
+  },
+  {
+    name: "backup.drill.onFailure",
+    check: ({ args }) => {
+      const c = args.backup?.drill?.onFailure;
+      if (c !== undefined && (typeof c !== "string" || c.trim() === "" || c.includes("\0"))) throw new ArgumentError("backup.drill.onFailure: expected a non-empty shell command (text without NUL characters)");
+    },
+  },
+];
