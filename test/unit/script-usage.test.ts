@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
@@ -54,13 +54,21 @@ describe("npm run db:check: a mistake shows the usage lines, not the whole text"
 });
 
 describe("every npm script answers --help and refuses an unknown option before doing anything", () => {
+  // Asynchronous: a script that loads the Pulumi SDK takes seconds on a busy machine, and the test
+  // worker must keep answering vitest meanwhile (a long synchronous spawn times its RPC out).
   const script = (name: string, args: string[]) =>
-    spawnSync(process.execPath, [join(ROOT, "node_modules/.bin/ts-node"), "--transpile-only", join(ROOT, "scripts", `${name}.ts`), ...args], {
-      cwd: ROOT,
-      encoding: "utf8",
-      // No Pulumi on PATH and no backend: a script that went past its command line would fail differently.
-      env: { PATH: "/usr/bin:/bin", HOME: tempDir() },
-      stdio: ["ignore", "pipe", "pipe"],
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [join(ROOT, "node_modules/.bin/ts-node"), "--transpile-only", join(ROOT, "scripts", `${name}.ts`), ...args], {
+        cwd: ROOT,
+        // No Pulumi on PATH and no backend: a script that went past its command line would fail differently.
+        env: { PATH: "/usr/bin:/bin", HOME: tempDir() },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (status) => done({ status, stdout, stderr }));
     });
   for (const [name, usage] of [
     ["ephemeral", "usage: npm run ephemeral -- [--stack-prefix p]"],
@@ -68,14 +76,13 @@ describe("every npm script answers --help and refuses an unknown option before d
     ["preview-summary", "usage: npm run preview:summary -- --stack <name> [--out <file>]"],
     ["db-check", "npm run db:check -- --migrations <dir>"],
   ] as const) {
-    it(`${name}: --help exits 0 with its usage; --bogus exits 2 naming it`, () => {
-      const help = script(name, ["--help"]);
+    it(`${name}: --help exits 0 with its usage; --bogus exits 2 naming it`, async () => {
+      const [help, bad] = await Promise.all([script(name, ["--help"]), script(name, ["--bogus"])]);
       expect(help.status, help.stderr).toBe(0);
       expect(help.stdout).toContain(usage);
-      const bad = script(name, ["--bogus"]);
       expect(bad.status).toBe(2);
       expect(bad.stderr).toMatch(/--bogus/);
       expect(bad.stderr).toContain(usage);
-    });
+    }, 120_000);
   }
 });
