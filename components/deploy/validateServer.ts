@@ -3,6 +3,7 @@ import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from
 import type { Target } from "../targets/target";
 import { childNameProblem } from "../model/naming";
 import { DEFAULTS } from "../model/defaults";
+import { HA_CHECKS } from "./validateHa";
 import { backupDirPlacement, backupGpgRecipient, backupRetention, backupSchedule, deploymentName, toolsDirPlacement } from "../deploymentChecks";
 import {
   ArgumentError,
@@ -118,6 +119,7 @@ export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   },
   { name: "engine: databases", check: ({ args, engine }) => args.databases.forEach((d) => engine.checkDatabase(d)) },
   { name: "engine: users", check: ({ args, engine }) => args.users.forEach((u) => engine.checkUser(u, args.databases)) },
+  ...HA_CHECKS,
 ];
 
 /** Runs SERVER_CHECKS before anything is registered: the first broken rule throws an ArgumentError naming the argument. */

@@ -9,6 +9,7 @@ import type { GrantRole } from "./grants";
 import type { HealthCheck, MigrationSource } from "./hooks";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
+import type { HaArgs } from "./ha";
 
 export type { GrantRole };
 
@@ -204,4 +205,6 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
   allowDataRemoval?: boolean;
   /** First part of host-level names. Default: `dbstack-<stack>-<id>`, see naming.ts. */
   hostPrefix?: string;
+  /** High availability with Patroni on etcd (PostgreSQL only; see model/ha.ts). Default: none (a plain primary with standbys). */
+  ha?: HaArgs;
 }
