@@ -37,7 +37,8 @@ export default defineConfig({
     projects: [
       { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
-      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: ENGINES, fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, "test/integration/ha-*.test.ts"], fileParallelism: false } },
+      { test: { ...shared, name: "ha", include: ["test/integration/ha-*.test.ts"], fileParallelism: false } },
     ],
   },
 });
