@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderEtcdAuth, renderEtcdMember, renderRemoveEtcdMember } from "../../components/engines/postgres/ha/etcd";
-import { renderMemberKey } from "../../components/engines/postgres/ha/memberTls";
+import { memberTlsNames, renderMemberKey } from "../../components/engines/postgres/ha/memberTls";
 import { renderPatroniHba, renderPatroniMember, renderRemovePatroniMember } from "../../components/engines/postgres/ha/patroni";
 import { HA_SECRET_ENV, type EtcdClusterSpec, type PatroniClusterSpec, type PatroniMemberSpec } from "../../components/engines/postgres/ha/spec";
 import { renderHaTool } from "../../components/engines/postgres/ha/tools";
@@ -64,7 +64,7 @@ function sign(name: string, publicKey: string, names: string[]): string {
 
 async function certificateFor(host: string, what: string, home: string, user: string, address: string): Promise<string> {
   const publicKey = await onHost(host, renderMemberKey(what, home, user));
-  return sign(what, publicKey, [address]);
+  return sign(what, publicKey, memberTlsNames(address));
 }
 
 const addressOf = (host: string) => hosts.host(host).address;

@@ -47,7 +47,8 @@ describe("etcd renderers", () => {
       "initial-cluster": "e1=https://10.0.0.1:2380,e2=https://10.0.0.2:2380,e3=https://10.0.0.3:2380",
       "initial-cluster-token": "dbstack-main",
       "enable-v2": false,
-      "client-transport-security": { "cert-file": "/etc/dbstack-ha/etcd-e2/tls/server.crt", "trusted-ca-file": "/etc/dbstack-ha/etcd-e2/ca.crt" },
+      "client-transport-security": { "cert-file": "/etc/dbstack-ha/etcd-e2/tls/server.crt", "client-cert-auth": false },
+      "peer-transport-security": { "cert-file": "/etc/dbstack-ha/etcd-e2/tls/server.crt", "trusted-ca-file": "/etc/dbstack-ha/etcd-e2/ca.crt", "client-cert-auth": true },
     });
     expect(renderEtcdConfig(etcd, etcd.members[1])).toBe(renderEtcdConfig(etcd, etcd.members[1]));
   });

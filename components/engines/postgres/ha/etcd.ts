@@ -8,7 +8,7 @@
  * take Patroni's leader lock.
  */
 import { scriptHeader, shellQuote, writeFileToExpandedPath } from "../../../shell";
-import { renderInstallMemberCertificate, renderMemberTlsPrelude } from "./memberTls";
+import { memberTlsNames, renderInstallMemberCertificate, renderMemberTlsPrelude } from "./memberTls";
 import { HA_SECRET_ENV, type EtcdClusterSpec, type EtcdMemberSpec } from "./spec";
 import { renderSuperviseLoop, renderSupervisorFunctions } from "./supervisor";
 
@@ -35,8 +35,12 @@ export function renderEtcdConfig(cluster: EtcdClusterSpec, m: EtcdMemberSpec): s
     "initial-cluster-token": cluster.token,
     "initial-cluster-state": "new",
     "enable-v2": false,
-    "client-transport-security": { ...tls, "client-cert-auth": false },
-    "peer-transport-security": { ...tls, "client-cert-auth": false },
+    // Patroni's etcd3 client speaks to the v3 JSON gateway; a configuration file leaves it off unless asked.
+    "enable-grpc-gateway": true,
+    // Clients log in with a password (etcd's authentication): a CA file here would make etcd demand client certificates.
+    "client-transport-security": { "cert-file": tls["cert-file"], "key-file": tls["key-file"], "client-cert-auth": false },
+    // Peers prove who they are with certificates signed by the deployment's CA, both ways.
+    "peer-transport-security": { ...tls, "client-cert-auth": true },
     // A member that comes back after a long partition is not trusted until it has caught up.
     "strict-reconfig-check": true,
   };
@@ -55,7 +59,7 @@ export function renderEtcdMember(cluster: EtcdClusterSpec, m: EtcdMemberSpec, tl
     scriptHeader(`etcd member ${m.name} at ${m.address}.`),
     'command -v etcd >/dev/null || { echo "etcd is not installed on $(hostname): apt-get install etcd-server" >&2; exit 1; }',
     renderMemberTlsPrelude(m.home, ETCD_USER),
-    renderInstallMemberCertificate(ETCD_USER, tls.certificate, tls.caCertificate, [m.address]),
+    renderInstallMemberCertificate(ETCD_USER, tls.certificate, tls.caCertificate, memberTlsNames(m.address)),
     `install -d -o ${ETCD_USER} -g ${ETCD_USER} -m 0700 ${shellQuote(m.dataDirectory)}`,
     'old=$(cat "$HOME_DIR/etcd.conf.yml" 2>/dev/null || true)',
     writeFileToExpandedPath('"$HOME_DIR/etcd.conf.yml"', config, "0644"),
@@ -119,17 +123,20 @@ export function renderEtcdAuth(cluster: EtcdClusterSpec, on: EtcdMemberSpec): st
     "  sleep 0.5",
     "done",
     '[ -n "$healthy" ] || { echo "the etcd cluster is not healthy after 60 s (are all its members running?)" >&2; exit 1; }',
-    `login=$(jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | api auth/authenticate)`,
+    `login=$(jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | api auth/authenticate 2>&1 || true)`,
     'if TOKEN=$(printf "%s" "$login" | jq -er .token 2>/dev/null); then',
     '  echo "etcd authentication is on"',
     'elif printf "%s" "$login" | grep -q "authentication is not enabled"; then',
     "  TOKEN=",
     "else",
-    '  echo "etcd: cannot log in as root: $(printf "%s" "$login" | jq -r .error 2>/dev/null)" >&2; exit 1',
+    '  echo "etcd: cannot log in as root: ${login:-no answer}" >&2; exit 1',
     "fi",
-    `jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | expect_ok auth/user/add "already exists"`,
-    `jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | expect_ok auth/user/changepw`,
-    `jq -n '{user: "root", role: "root"}' | expect_ok auth/user/grant`,
+    "# Logged in as root: its password is right (changing it would end the session's token).",
+    'if [ -z "$TOKEN" ]; then',
+    `  jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | expect_ok auth/user/add "already exists"`,
+    `  jq -n '{name: "root", password: env.${HA_SECRET_ENV.etcdRoot}}' | expect_ok auth/user/changepw`,
+    `  jq -n '{user: "root", role: "root"}' | expect_ok auth/user/grant`,
+    "fi",
     `jq -n '{name: ${JSON.stringify(cluster.patroniUser)}, password: env.${HA_SECRET_ENV.etcdPatroni}}' | expect_ok auth/user/add "already exists"`,
     `jq -n '{name: ${JSON.stringify(cluster.patroniUser)}, password: env.${HA_SECRET_ENV.etcdPatroni}}' | expect_ok auth/user/changepw`,
     `jq -n '{name: ${JSON.stringify(cluster.patroniUser)}}' | expect_ok auth/role/add "already exists"`,

@@ -7,6 +7,14 @@
 import { scriptHeader, shellQuote, withHeredoc } from "../../../shell";
 import { renderAuthorityFunctions, renderPrintHostPublicKey, renderServerCertificate, type AuthorityShell } from "../../../tls/authority";
 
+/**
+ * The names a member's certificate is valid for: its address, and the local names its own daemon
+ * and Patroni's local checks connect to (with sslmode=verify-full).
+ */
+export function memberTlsNames(address: string): string[] {
+  return [address, "localhost", "127.0.0.1"];
+}
+
 /** The authority's shell for a member's home: its key and certificate in $HOME_DIR/tls, owned by the daemon's user. */
 export function memberAuthority(serviceUser: string): AuthorityShell {
   return { serviceUser, caName: "dbstack CA", caDirVar: "NO_CA_DIR", tlsDirVar: "TLS_DIR", label: "$HOME_DIR" };

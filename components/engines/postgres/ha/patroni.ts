@@ -11,7 +11,7 @@
  */
 import { renderHba, type AccessSpec } from "../access";
 import { scriptHeader, shellQuote, withHeredoc, writeFileToExpandedPath } from "../../../shell";
-import { renderInstallMemberCertificate, renderMemberTlsPrelude } from "./memberTls";
+import { memberTlsNames, renderInstallMemberCertificate, renderMemberTlsPrelude } from "./memberTls";
 import { HA_SECRET_ENV, type PatroniClusterSpec, type PatroniMemberSpec } from "./spec";
 import { renderSuperviseLoop, renderSupervisorFunctions } from "./supervisor";
 
@@ -154,7 +154,7 @@ export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec,
     '[ -x /usr/bin/patroni ] || { echo "Patroni is not installed on $(hostname): apt-get install patroni" >&2; exit 1; }',
     `[ -x /usr/lib/postgresql/${m.version}/bin/postgres ] || { echo "PostgreSQL ${m.version} is not installed on $(hostname)" >&2; exit 1; }`,
     renderMemberTlsPrelude(m.home, SERVICE_USER),
-    renderInstallMemberCertificate(SERVICE_USER, tls.certificate, tls.caCertificate, [m.address]),
+    renderInstallMemberCertificate(SERVICE_USER, tls.certificate, tls.caCertificate, memberTlsNames(m.address)),
     `install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0700 "$HOME_DIR/patroni"`,
     `[ -d ${shellQuote(m.dataDirectory)} ] || install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0700 ${shellQuote(m.dataDirectory)}`,
     ...(c.etcd.caCertificate === undefined
