@@ -283,7 +283,10 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
 
   it("(c) a planned switchover with the switchover tool: the named standby leads, the old leader follows, nothing lost, never two writers", async () => {
     const from = memberOf((await until("a leader", leader, 30))!);
-    const to = cluster.members.find((m) => m.name !== from.name)!;
+    // The synchronous standby: the one a planned switchover in synchronous mode may hand over to.
+    const syncName = psql(from, "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'");
+    const to = memberOf(syncName);
+    expect(to.name).not.toBe(from.name);
     const tool = join(work, "switchover");
     writeFileSync(tool, renderHaTool("switchover", cluster, from), { mode: 0o700 });
     const refused = await hosts.run(hostOf(from), `bash ${tool} 'ha1;reboot'`);

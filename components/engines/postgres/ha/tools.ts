@@ -37,13 +37,16 @@ export function renderHaTool(tool: HaToolName, c: PatroniClusterSpec, m: Patroni
       return [
         renderToolPrelude(c, m, "switchover <candidate>: a planned switchover: the leader hands over to <candidate> (a healthy standby) and follows it"),
         renderCandidate(c, true),
-        `ctl switchover ${shellQuote(c.scope)} --candidate "$candidate" --force`,
+        `out=$(ctl switchover ${shellQuote(c.scope)} --candidate "$candidate" --force 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }`,
+        "# patronictl says a refused switchover (e.g. to a standby that is not synchronous) and still exits 0.",
+        `printf '%s\n' "$out"; if printf '%s' "$out" | grep -q "failed"; then exit 1; fi`,
       ].join("\n") + "\n";
     case "failover":
       return [
         renderToolPrelude(c, m, "failover [candidate]: a forced failover, for a cluster without a healthy leader: promotes <candidate> (or the best standby)"),
         renderCandidate(c, false),
-        `ctl failover ${shellQuote(c.scope)} \${candidate:+--candidate "$candidate"} --force`,
+        `out=$(ctl failover ${shellQuote(c.scope)} \${candidate:+--candidate "$candidate"} --force 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }`,
+        `printf '%s\n' "$out"; if printf '%s' "$out" | grep -q "failed"; then exit 1; fi`,
       ].join("\n") + "\n";
     case "pause":
       return [renderToolPrelude(c, m, "pause: maintenance mode: Patroni stops managing PostgreSQL (no failover) until resume"), `ctl pause ${shellQuote(c.scope)} --wait`].join("\n") + "\n";
