@@ -144,3 +144,14 @@ function checkExistingEtcd(etcd: ExistingEtcdArgs): void {
   // The password is only checked for presence: its value is never echoed.
   if (etcd.password === undefined || etcd.password === "") throw new ArgumentError("ha.etcd.password: the password of ha.etcd.username is required (a secret)");
 }
+
+/**
+ * Until `up` deploys HA (a deploy phase that runs the renderers of engines/postgres/ha/ through
+ * HostCommand), a declared, enabled `ha` is refused rather than silently ignored: a deployment
+ * that says it fails over by itself must not be a plain primary with standbys.
+ */
+export function refuseUndeployedHa(ha: HaArgs | undefined): void {
+  if (ha !== undefined && ha.enabled !== false) {
+    throw new ArgumentError("ha: dbstack renders and tests Patroni on etcd (components/engines/postgres/ha/, docs/ha.md), but `up` does not deploy it yet; remove ha or set ha.enabled: false");
+  }
+}

@@ -113,3 +113,12 @@ describe("ha: the declared model", () => {
     });
   });
 });
+
+describe("ha: not deployed by up yet", () => {
+  it("a PostgresCluster with ha enabled is refused naming ha; enabled: false is accepted", async () => {
+    const { refuseUndeployedHa } = await import("../../components/deploy/validateHa");
+    expect(() => refuseUndeployedHa(args({}).ha)).toThrow(/^ha: dbstack renders and tests Patroni on etcd .* `up` does not deploy it yet; remove ha or set ha\.enabled: false/);
+    expect(() => refuseUndeployedHa(args({ enabled: false }).ha)).not.toThrow();
+    expect(() => refuseUndeployedHa(undefined)).not.toThrow();
+  });
+});

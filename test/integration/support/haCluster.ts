@@ -198,10 +198,10 @@ export class HaCluster {
   }
 
   /** Every other member streams from the leader (and, in synchronous mode, one is synchronous). */
-  replicasFollow(leaderName: string): boolean | undefined {
+  replicasFollow(leaderName: string, synchronous = this.cluster.synchronous): boolean | undefined {
     const rows = this.psql(this.memberOf(leaderName), "SELECT application_name || ':' || state || ':' || sync_state FROM pg_stat_replication ORDER BY 1").split("\n").filter(Boolean);
     const others = this.cluster.members.filter((m) => m.name !== leaderName).map((m) => m.name);
-    const ok = others.every((n) => rows.some((r) => r.startsWith(`${n}:streaming:`))) && (!this.cluster.synchronous || rows.some((r) => r.endsWith(":sync")));
+    const ok = others.every((n) => rows.some((r) => r.startsWith(`${n}:streaming:`))) && (!synchronous || rows.some((r) => r.endsWith(":sync")));
     return ok || undefined;
   }
 
@@ -249,14 +249,23 @@ export class HaCluster {
 
   /** Acknowledged rows the leader does not have. */
   lostRows(leaderName: string): number[] {
+    // The acknowledged rows first: a row acknowledged after the SELECT is not a lost one.
+    const acked = this.acks().map((a) => a.n);
     const present = new Set(this.psql(this.memberOf(leaderName), "SELECT id FROM ha_rows").split("\n").map(Number));
-    return this.acks().map((a) => a.n).filter((n) => !present.has(n));
+    return acked.filter((n) => !present.has(n));
   }
 
   /** Moments at which two or more members accepted writes. */
   splits(): string[] {
     if (!existsSync(this.files.watch)) return [];
     return readFileSync(this.files.watch, "utf8").split("\n").filter((l) => l.startsWith("split "));
+  }
+
+  /** Turns synchronous mode on or off cluster-wide (Patroni's dynamic configuration), from the leader's host. */
+  async setSynchronous(leaderName: string, on: boolean): Promise<void> {
+    const m = this.memberOf(leaderName);
+    const script = `set -a; . '${m.home}/patroni.env'; set +a; cd /; runuser -u postgres -- patronictl -c '${m.home}/patroni.yml' edit-config ${this.cluster.scope} -s synchronous_mode=${on} --force >/dev/null`;
+    await this.onHost(this.hostOf(m), script);
   }
 
   /** A crash of a member's HA stack (SIGKILL): its supervisor, Patroni and the postmaster. */
