@@ -65,6 +65,7 @@ export class HaCluster {
   etcd!: EtcdClusterSpec;
   cluster!: PatroniClusterSpec;
   private certs: string[] = [];
+  private etcdCerts: string[] = [];
   private loads: ChildProcess[] = [];
 
   constructor(readonly layout: HaLayout) {}
@@ -134,10 +135,69 @@ export class HaCluster {
   /** etcd on every host, then its authentication; what the steps printed. */
   async startEtcd(): Promise<string[]> {
     const { names } = this.layout;
-    const certs = await Promise.all(names.map((n, i) => this.certificateFor(n, `etcd member ${n}`, this.etcd.members[i].home, "etcd")));
-    const out = await Promise.all(names.map((n, i) => this.onHost(n, renderEtcdMember(this.etcd, this.etcd.members[i], { certificate: certs[i], caCertificate: this.caCertificate }))));
+    this.etcdCerts = await Promise.all(names.map((n, i) => this.certificateFor(n, `etcd member ${n}`, this.etcd.members[i].home, "etcd")));
+    const out = await Promise.all(names.map((_, i) => this.etcdStep(i)));
     out.push(await this.onHost(names[0], renderEtcdAuth(this.etcd, this.etcd.members[0])));
     return out;
+  }
+
+  /** The i-th etcd member's step (again: a member that comes back). */
+  etcdStep(i: number): Promise<string> {
+    return this.onHost(this.layout.names[i], renderEtcdMember(this.etcd, this.etcd.members[i], { certificate: this.etcdCerts[i], caCertificate: this.caCertificate }));
+  }
+
+  /** Whether the i-th etcd member answers as a healthy member of a healthy cluster. */
+  etcdHealthy(i: number): boolean {
+    const m = this.etcd.members[i];
+    const r = spawnSync("curl", ["-s", "--max-time", "2", "--cacert", `${this.work}/ca/ca.crt`, `https://${m.address}:${m.clientPort}/health`], { encoding: "utf8" });
+    return /"health":\s*"true"/.test(r.stdout);
+  }
+
+  /** A crash of the i-th etcd member (SIGKILL of its supervisor and etcd). */
+  crashEtcd(i: number): void {
+    const m = this.etcd.members[i];
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/etcd.conf.yml`)]);
+  }
+
+  /** A network partition of a host: its link down (its processes run on, cut off). */
+  async cutLink(host: string): Promise<void> {
+    const r = await this.hosts.run(host, "ip link set eth0 down");
+    if (r.code !== 0) throw new Error(`cutting ${host}'s link: ${r.stderr}`);
+  }
+
+  async restoreLink(host: string): Promise<void> {
+    const r = await this.hosts.run(host, "ip link set eth0 up");
+    if (r.code !== 0) throw new Error(`restoring ${host}'s link: ${r.stderr}`);
+  }
+
+  private pidsWith(text: string): number[] {
+    const pids: number[] = [];
+    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(pid));
+      } catch {
+        continue;
+      }
+    }
+    return pids;
+  }
+
+  private childrenOf(parent: number): number[] {
+    return readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .filter((pid) => {
+        try {
+          // Field 4 of /proc/<pid>/stat, after the command in parentheses, is the parent's pid.
+          return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  }
+
+  private killAll(pids: number[]): void {
+    for (const pid of pids) if (pid) spawnSync("kill", ["-KILL", String(pid)]);
   }
 
   async etcdAuthAgain(): Promise<string> {
@@ -233,7 +293,8 @@ export class HaCluster {
   /** The watcher (every member, through its own address, every 100 ms) and the writer (through the multi-host URL). */
   startLoad(url: string): void {
     const { acks, watch, stop } = this.files;
-    const conninfos = this.cluster.members.map((m) => `host=${m.address} port=${m.port} dbname=postgres user=app password=${APP_PASSWORD} sslmode=require connect_timeout=1`);
+    // Each member on its own Unix socket (this machine's file system is the hosts'): a partitioned member is still seen.
+    const conninfos = this.cluster.members.map((m) => `host=/var/run/postgresql port=${m.port} dbname=postgres user=app password=${APP_PASSWORD} connect_timeout=1`);
     for (const args of [["watch", watch, stop, ...conninfos], ["writer", url, acks, stop]]) {
       const child = spawn(PYTHON, [LOAD, ...args], { stdio: ["ignore", "ignore", "pipe"] });
       child.stderr?.on("data", (d) => process.stderr.write(`[${args[0]}] ${d}`));
@@ -241,10 +302,14 @@ export class HaCluster {
     }
   }
 
-  /** (row number, unix time) of every acknowledged commit. */
-  acks(): { n: number; t: number }[] {
+  /** (row number, unix time, port of the server that acknowledged it) of every acknowledged commit. */
+  acks(): { n: number; t: number; port: number }[] {
     if (!existsSync(this.files.acks)) return [];
-    return readFileSync(this.files.acks, "utf8").split("\n").filter((l) => l.startsWith("ack ")).map((l) => ({ n: Number(l.split(" ")[1]), t: Number(l.split(" ")[2]) }));
+    return readFileSync(this.files.acks, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("ack "))
+      .map((l) => l.split(" "))
+      .map(([, n, t, port]) => ({ n: Number(n), t: Number(t), port: Number(port) }));
   }
 
   /** Acknowledged rows the leader does not have. */
@@ -270,19 +335,9 @@ export class HaCluster {
 
   /** A crash of a member's HA stack (SIGKILL): its supervisor, Patroni and the postmaster. */
   crash(m: PatroniMemberSpec): void {
-    const pids = [Number(readFileSync(`${m.home}/supervisor.pid`, "utf8"))];
-    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-      let cmd = "";
-      try {
-        cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      } catch {
-        continue;
-      }
-      if (cmd.includes(`${m.home}/patroni.yml`)) pids.push(Number(pid));
-    }
     const postmaster = Number(readFileSync(`${m.dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]);
-    if (postmaster) pids.push(postmaster);
-    for (const pid of pids) spawnSync("kill", ["-KILL", String(pid)]);
+    // Its backends too, as a host's crash would: a backend outlives its postmaster until it notices.
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/patroni.yml`), postmaster, ...this.childrenOf(postmaster)]);
   }
 
   /** Stops the load, every member (data removed) and the hosts; removes every file. */

@@ -2,7 +2,7 @@
 
 writer <url> <out> <stop>: inserts numbered rows (1, 2, ...) into ha_rows through the multi-host
 URL without pause, reconnecting after any error, and appends to <out> the number of every row whose
-commit the server acknowledged ("ack <n> <unix time>"), until the file <stop> exists.
+commit the server acknowledged ("ack <n> <unix time> <server port>"), until the file <stop> exists.
 
 watch <out> <stop> <conninfo>...: every 100 ms asks every member, through its own address, whether
 it accepts writes (pg_is_in_recovery() is false) and appends "writable <t> <i,j,...>" to <out>
@@ -22,10 +22,14 @@ def writer(url, out, stop):
         while not os.path.exists(stop):
             try:
                 if conn is None:
-                    conn = psycopg.connect(url, autocommit=True, connect_timeout=2)
+                    # A partitioned server sends nothing, not even a reset: without these, a client
+                    # waits for its answer as long as the kernel's TCP timeouts (minutes to hours).
+                    conn = psycopg.connect(url, autocommit=True, connect_timeout=2, tcp_user_timeout=2000,
+                                           keepalives=1, keepalives_idle=1, keepalives_interval=1, keepalives_count=2)
+                    port = conn.execute("SELECT current_setting('port')").fetchone()[0]
                 n += 1
                 conn.execute("INSERT INTO ha_rows (id) VALUES (%s)", (n,))
-                log.write(f"ack {n} {time.time():.3f}\n")
+                log.write(f"ack {n} {time.time():.3f} {port}\n")
             except Exception as e:  # any failure: the outcome of row n is unknown, it is not counted
                 log.write(f"error {n} {time.time():.3f} {type(e).__name__}\n")
                 try:
