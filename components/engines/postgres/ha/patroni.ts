@@ -27,12 +27,14 @@ export const restUrl = (c: PatroniClusterSpec, m: PatroniMemberSpec) => `https:/
  * did): the engine's lines, with replication and rewind allowed from each member's address only.
  */
 export function renderPatroniHba(access: AccessSpec, members: PatroniMemberSpec[], rewindUser: string): string[] {
-  const replicationCidrs = members.map((m) => (m.address.includes(":") ? `${m.address}/128` : `${m.address}/32`));
+  const memberCidrs = members.map((m) => (m.address.includes(":") ? `${m.address}/128` : `${m.address}/32`));
+  // Patroni reads its own member's timeline over a local replication connection: without it, a member cannot tell how far it is.
+  const replicationCidrs = [...memberCidrs, "127.0.0.1/32"];
   const engine = renderHba({ ...access, replicationCidrs })
     .split("\n")
     .filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // pg_rewind reads the new leader's files over a normal connection to the postgres database.
-  const rewind = replicationCidrs.map((cidr) => `hostssl    postgres     ${rewindUser.padEnd(12)} ${cidr.padEnd(20)} scram-sha-256`);
+  const rewind = memberCidrs.map((cidr) => `hostssl    postgres     ${rewindUser.padEnd(12)} ${cidr.padEnd(20)} scram-sha-256`);
   const local = engine.filter((l) => l.startsWith("local") || l.startsWith("host "));
   return [...local, ...rewind, ...engine.filter((l) => !local.includes(l))];
 }
