@@ -28,6 +28,26 @@ const ha = new HaCluster({
   synchronous: true,
 });
 
+/** The member Patroni holds as synchronous standby (its /sync key), read with the ha-status tool on the leader's host. */
+async function syncStandby(leaderName: string): Promise<string | undefined> {
+  const leader = ha.memberOf(leaderName);
+  const tool = join(ha.work, "ha-status");
+  writeFileSync(tool, renderHaTool("ha-status", ha.cluster, leader), { mode: 0o700 });
+  const r = await ha.hosts.run(ha.hostOf(leader), `bash ${tool}`);
+  return /^member (\S+) role=Sync Standby state=(?:streaming|running)/m.exec(r.stdout)?.[1];
+}
+
+/** Waits until Patroni names a synchronous standby that streams: only it may be promoted in synchronous mode. */
+async function awaitSyncStandby(leaderName: string): Promise<string> {
+  const end = Date.now() + 120_000;
+  for (;;) {
+    const name = await syncStandby(leaderName);
+    if (name) return name;
+    if (Date.now() > end) throw new Error(`no synchronous standby of ${leaderName} after 120 s (${JSON.stringify(ha.roles())})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Commits acknowledged after `t` (unix seconds). */
 const ackedAfter = (t: number) => ha.acks().some((a) => a.t > t) || undefined;
 
@@ -73,6 +93,7 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
     ha.startLoad(multiHostUrls({ user: "app", password: APP_PASSWORD, database: "postgres", members: ha.cluster.members }).postgresql);
     await ha.until("the writer's first commits", () => (ha.acks().length > 20 ? true : undefined), 60);
     const old = ha.memberOf(await ha.until("a leader", () => ha.leader(), 30));
+    await awaitSyncStandby(old.name);
     const killedAt = Date.now() / 1000;
     ha.crash(old);
     const next = await ha.until("a new leader", () => {
@@ -89,7 +110,7 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
 
   it("(c) a planned switchover with the switchover tool: the synchronous standby leads, the old leader follows, nothing lost, never two writers", async () => {
     const from = ha.memberOf(await ha.until("a leader", () => ha.leader(), 30));
-    const to = ha.memberOf(ha.psql(from, "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'"));
+    const to = ha.memberOf(await awaitSyncStandby(from.name));
     expect(to.name).not.toBe(from.name);
     const tool = join(ha.work, "switchover");
     writeFileSync(tool, renderHaTool("switchover", ha.cluster, from), { mode: 0o700 });
@@ -115,6 +136,7 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
 
   it("(b) the leader's link cut (a partition): it demotes itself, a standby takes over, nothing lost, never two writers; it rejoins once the link is back", async () => {
     const old = ha.memberOf(await ha.until("a leader", () => ha.leader(), 30));
+    await awaitSyncStandby(old.name);
     const host = ha.hostOf(old);
     const cutAt = Date.now() / 1000;
     await ha.cutLink(host);
