@@ -42,9 +42,10 @@ export default defineConfig({
     projects: [
       { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
-      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...STATUS, ...PITR], fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...STATUS, ...PITR, "test/integration/ha-*.test.ts"], fileParallelism: false } },
       { test: { ...shared, name: "status", include: STATUS, fileParallelism: false } },
       { test: { ...shared, name: "pitr", include: PITR, fileParallelism: false } },
+      { test: { ...shared, name: "ha", include: ["test/integration/ha-*.test.ts"], fileParallelism: false } },
     ],
   },
 });
