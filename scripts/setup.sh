@@ -77,7 +77,7 @@ DEPLOY_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps openssl openssh-clien
 # Patroni, etcd, HAProxy (high availability), pgBackRest, mariadb-backup (point-in-time recovery),
 # Prometheus and its exporters, logrotate, and the application tools the data-move tests run (Alembic).
 TEST_PACKAGES=(postgresql postgresql-contrib mariadb-server mariadb-client sysbench pgloader
-  openssh-server iproute2 socat sudo podman runc netavark iptables debootstrap
+  openssh-server iproute2 socat curl sudo podman runc netavark iptables debootstrap
   patroni etcd-server etcd-client haproxy pgbackrest mariadb-backup logrotate
   prometheus prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-node-exporter
   python3-alembic python3-sqlalchemy python3-pymysql python3-psycopg python3-psycopg2)
