@@ -31,7 +31,9 @@ import { beginJournal, dropTables, listTables, markJournal, newCopyId, unfinishe
 import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
 import type { Conversion, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { checksumTable, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { allowedMissingParents } from "./prescan/declared";
+import { prescan } from "./prescan/scan";
+import { beginSnapshot, checksumTable, endSnapshot, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
 import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -163,6 +165,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   const source = await openSource(options.from);
   let target: Connection | undefined;
   let journalled: string | undefined;
+  let snapshotOpen = false;
   try {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
@@ -170,7 +173,12 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const targetDialect = dialectFor(targetEngine);
     const translation = translate(schema.schema, targetEngine);
     const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
+    // One snapshot from the pre-scan to the last row moved: what was scanned is what is copied.
+    await beginSnapshot(source);
+    snapshotOpen = true;
     translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
+    translation.conversions.push(...(await prescan(source, pairs)));
+    schema.notes.push(...leaveOutAllowedForeignKeys(pairs, allow));
     clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {
@@ -201,6 +209,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     }
 
     if (refused.length) throw new CopyRefusedError(refused);
+    for (const n of plan.notes) say(`note: ${n}`);
     const existed = targetFileExists(options.to);
     target = await openTarget(options.to);
     // A copy killed (or failed) earlier left tables only it created: they go, then this copy starts
@@ -243,6 +252,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
         batchRows: options.batchRows,
         allow,
         progress: options.progress,
+        inSnapshot: true,
         onTableDone: !overlap ? undefined : (pair) => {
           const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
           next.catch(() => undefined); // awaited below
@@ -281,6 +291,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     if (journalled && target) await markJournal(target, journalled, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
     throw err;
   } finally {
+    if (snapshotOpen) await endSnapshot(source);
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
   }
@@ -332,6 +343,25 @@ function selectTables(schema: Schema, names: string[] | undefined): { schema: Sc
       }),
     }));
   return { schema: { ...schema, tables }, notes };
+}
+
+/**
+ * Takes out of the target tables the foreign keys whose missing parents the user allowed
+ * (`<table>.<columns>:missing-parent`): the rows are copied as they are, the key is not created.
+ * Returns a note per key left out.
+ */
+function leaveOutAllowedForeignKeys(pairs: readonly TablePair[], allow: readonly string[]): string[] {
+  const notes: string[] = [];
+  for (const p of pairs) {
+    const leave = allowedMissingParents(p, allow);
+    if (leave.size === 0) continue;
+    p.target.foreignKeys = p.target.foreignKeys.filter((fk) => {
+      if (!leave.has(fk.columns.join(","))) return true;
+      notes.push(`foreign key ${p.target.name} (${fk.columns.join(", ")}) -> ${fk.refTable} is not created: rows reference missing parents (allowed)`);
+      return false;
+    });
+  }
+  return notes;
 }
 
 async function runAll(conn: Connection, statements: readonly string[]): Promise<void> {

@@ -212,7 +212,11 @@ export const mariadbDialect: Dialect = {
   values: {
     integer: (text) => text,
     boolean: (value) => (value ? 1 : 0),
-    float: (value) => value,
+    // mysql2 spells a number into the statement's text: NaN or Infinity would become SQL (a column name), never a value.
+    float: (value) => {
+      if (!Number.isFinite(value)) throw new Error(`${String(value)} is not a number MariaDB holds; the pre-scan should have refused it`);
+      return value;
+    },
     binary: (value) => value,
     // Bare: the session's zone is UTC.
     instantSuffix: "",

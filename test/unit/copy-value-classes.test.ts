@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { declaredConversion } from "../../components/copy/prescan/declared";
+import { toConversion } from "../../components/copy/prescan/scan";
+import { classifyValue, isValidUtf8 } from "../../components/copy/prescan/valueClasses";
+import type { Column, Table, TypeClass } from "../../components/copy/schema";
+
+const INT8: TypeClass = { kind: "integer", bytes: 8 };
+const TS: TypeClass = { kind: "timestamp", withTimeZone: false };
+
+describe("value classes: every value a copy would change is named", () => {
+  it("numbers: text, reals in integers, ranges and 2^53", () => {
+    expect(classifyValue(5n, INT8)).toBeUndefined();
+    expect(classifyValue(4, INT8)).toBeUndefined();
+    expect(classifyValue(2.5, INT8)).toBe("real-in-integer");
+    expect(classifyValue("12a", INT8)).toBe("text-in-number");
+    expect(classifyValue(Buffer.from("x"), INT8)).toBe("blob-in-number");
+    expect(classifyValue(40000n, { kind: "integer", bytes: 2 })).toBe("out-of-range");
+    expect(classifyValue(-1n, { kind: "integer", bytes: 4, unsigned: true })).toBe("out-of-range");
+    for (const s of ["abc", "1,5", ""]) expect(classifyValue(s, { kind: "float", bytes: 8 })).toBe("text-in-number");
+    expect(classifyValue(1.5, { kind: "float", bytes: 8 })).toBeUndefined();
+    expect(classifyValue(2n ** 60n, { kind: "float", bytes: 8 })).toBe("inexact-integer");
+    expect(classifyValue("abc", { kind: "decimal", precision: 10, scale: 2 })).toBe("text-in-number");
+  });
+
+  it("booleans other than 0 and 1", () => {
+    for (const v of [0n, 1n]) expect(classifyValue(v, { kind: "boolean" })).toBeUndefined();
+    for (const v of [2n, -1n, 0.5, "", "maybe"]) expect(classifyValue(v, { kind: "boolean" })).toBe("not-boolean");
+  });
+
+  it("dates, times and timestamps that do not parse, carry a time, an offset or nanoseconds; Julian days and epochs", () => {
+    const DATE: TypeClass = { kind: "date" };
+    expect(classifyValue("2024-02-29", DATE)).toBeUndefined();
+    expect(classifyValue("2023-02-29", DATE)).toBe("not-a-date");
+    expect(classifyValue("2024-01-31junk", DATE)).toBe("not-a-date");
+    expect(classifyValue("31/01/2024", DATE)).toBe("not-a-date");
+    expect(classifyValue("2024-01-31 12:34:56", DATE)).toBe("date-with-time");
+    expect(classifyValue(2460341.5, DATE)).toBe("julian-day");
+    expect(classifyValue(1706700000n, DATE)).toBe("epoch-integer");
+    expect(classifyValue("2024-01-31 12:34:56.123456", TS)).toBeUndefined();
+    expect(classifyValue("2024-01-31T12:34:56", TS)).toBeUndefined();
+    expect(classifyValue("2024-01-31", TS)).toBeUndefined();
+    expect(classifyValue("2024-01-31 12:34:56+02:00", TS)).toBe("offset");
+    expect(classifyValue("2024-01-31 12:34:56Z", { kind: "timestamp", withTimeZone: true })).toBe("offset");
+    expect(classifyValue("2024-01-31 12:34:56.123456789", TS)).toBe("nanoseconds");
+    expect(classifyValue("yesterday", TS)).toBe("not-a-timestamp");
+    expect(classifyValue("2024-01-31 25:00:00", TS)).toBe("not-a-timestamp");
+    expect(classifyValue(2460341.25, TS)).toBe("julian-day");
+    expect(classifyValue(1706700000000n, TS)).toBe("epoch-integer");
+    expect(classifyValue("12:30:00", { kind: "time" })).toBeUndefined();
+    expect(classifyValue("12h30", { kind: "time" })).toBe("not-a-time");
+  });
+
+  it("text: numbers, blobs, lengths counted in characters; JSON, UUID, blobs holding text; UTF-8", () => {
+    const V3: TypeClass = { kind: "text", maxLength: 3 };
+    expect(classifyValue("abc", V3)).toBeUndefined();
+    expect(classifyValue("😀😀😀", V3)).toBeUndefined(); // 6 UTF-16 units, 3 characters
+    expect(classifyValue("abcd", V3)).toBe("too-long");
+    expect(classifyValue(1.0, V3)).toBe("number-in-text");
+    expect(classifyValue(Buffer.from("a"), V3)).toBe("blob-in-text");
+    expect(classifyValue("{", { kind: "json" })).toBe("not-json");
+    expect(classifyValue("not-a-uuid", { kind: "uuid" })).toBe("not-a-uuid");
+    expect(classifyValue("text", { kind: "binary" })).toBe("text-in-blob");
+    expect(isValidUtf8(Buffer.from([0x61, 0xff]))).toBe(false);
+    expect(isValidUtf8(Buffer.from("é", "utf8"))).toBe(true);
+  });
+
+  it("reports a class by id with its count, sample keys and what allowing it does", () => {
+    const c = toConversion({ table: "m", column: "price", cls: "text-in-number", count: 2, samples: ["id=3", "id=9"] });
+    expect(c.id).toBe("m.price:text-in-number");
+    expect(c.message).toBe("2 values: text that is not a number in a number column, e.g. id=3; id=9; allowed, each is written as NULL");
+    expect(c.lossy).toBe(true);
+  });
+});
+
+describe("declared conversion: an allowed class does exactly what was reported", () => {
+  const col = (name: string, type: TypeClass): Column => ({ name, type, sourceType: "", nullable: true, autoIncrement: false });
+  const t: Table = { name: "m", columns: [col("id", INT8), col("price", { kind: "float", bytes: 8 }), col("ok", { kind: "boolean" })], primaryKey: ["id"], indexes: [], foreignKeys: [] };
+  const pair = { source: t, target: t };
+
+  it("nulls only the allowed class of the allowed column, from SQLite only", () => {
+    const declare = declaredConversion(pair, ["m.price:text-in-number"], "sqlite")!;
+    expect(declare([1n, "abc", 2n])).toEqual([1n, null, 2n]);
+    expect(declare([1n, 1.5, 1n])).toEqual([1n, 1.5, 1n]);
+    expect(declaredConversion(pair, [], "sqlite")).toBeUndefined();
+    expect(declaredConversion(pair, ["m.price:text-in-number"], "postgres")).toBeUndefined();
+  });
+});
