@@ -24,6 +24,9 @@ const ENGINES = [
   "test/integration/converge-docker.test.ts",
 ];
 
+/** The application-move tests (issue 19): hostile values and a real Alembic application, their own stream. */
+const COPY_APP = ["test/integration/copy-values*.test.ts", "test/integration/copy-app*.test.ts"];
+
 const shared = {
   testTimeout: 180_000,
   hookTimeout: 300_000,
@@ -37,7 +40,8 @@ export default defineConfig({
     projects: [
       { test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] } },
       { test: { ...shared, name: "engines", include: ENGINES, fileParallelism: false } },
-      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: ENGINES, fileParallelism: false } },
+      { test: { ...shared, name: "deploys", include: ["test/integration/**/*.test.ts"], exclude: [...ENGINES, ...COPY_APP], fileParallelism: false } },
+      { test: { ...shared, name: "copy", include: COPY_APP, fileParallelism: false } },
     ],
   },
 });

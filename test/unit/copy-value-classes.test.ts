@@ -40,7 +40,8 @@ describe("value classes: every value a copy would change is named", () => {
     expect(classifyValue("2024-01-31T12:34:56", TS)).toBeUndefined();
     expect(classifyValue("2024-01-31", TS)).toBeUndefined();
     expect(classifyValue("2024-01-31 12:34:56+02:00", TS)).toBe("offset");
-    expect(classifyValue("2024-01-31 12:34:56Z", { kind: "timestamp", withTimeZone: true })).toBe("offset");
+    expect(classifyValue("2024-01-31 12:34:56Z", TS)).toBe("offset");
+    expect(classifyValue("2024-01-31 12:34:56+02:00", { kind: "timestamp", withTimeZone: true })).toBeUndefined(); // an instant: exact
     expect(classifyValue("2024-01-31 12:34:56.123456789", TS)).toBe("nanoseconds");
     expect(classifyValue("yesterday", TS)).toBe("not-a-timestamp");
     expect(classifyValue("2024-01-31 25:00:00", TS)).toBe("not-a-timestamp");

@@ -8,7 +8,7 @@
  */
 import type { EngineKind } from "../../model/engineKind";
 import type { TablePair } from "../transfer";
-import { classifyValue, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
+import { classifyValue, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
 /** Classes whose allowed values are written as NULL. */
 const NULLED_CLASSES = (Object.keys(VALUE_CLASSES) as ValueClassName[]).filter((c) => c !== "invalid-utf8" && c !== "missing-parent");
@@ -22,7 +22,7 @@ export function declaredConversion(pair: TablePair, allow: readonly string[], so
   if (sourceEngine !== "sqlite" || allow.length === 0) return undefined;
   const allowed = new Set(allow);
   const columns = pair.source.columns
-    .map((c, i) => ({ i, type: pair.target.columns[i].type, classes: new Set<ValueClassName>(NULLED_CLASSES.filter((cls) => allowed.has(valueClassId(pair.source.name, c.name, cls)))) }))
+    .map((c, i) => ({ i, type: judgedType(c, pair.target.columns[i]), classes: new Set<ValueClassName>(NULLED_CLASSES.filter((cls) => allowed.has(valueClassId(pair.source.name, c.name, cls)))) }))
     .filter((c) => c.classes.size > 0);
   if (columns.length === 0) return undefined;
   return (row) => {

@@ -13,7 +13,7 @@ import type { Connection } from "../connections";
 import { dialectFor } from "../dialects";
 import type { Conversion, ForeignKey, Table } from "../schema";
 import { readRows, type TablePair } from "../transfer";
-import { classifyValue, isValidUtf8, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
+import { classifyValue, isValidUtf8, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
 /** Sample row keys kept per class. */
 const SAMPLES = 3;
@@ -61,7 +61,7 @@ export function toConversion(f: Finding): Conversion {
 async function scanValues(source: Connection, pair: TablePair): Promise<Finding[]> {
   const found = new Map<string, Finding>();
   const keyOf = rowKey(pair.source);
-  const types = pair.target.columns.map((c) => c.type);
+  const types = pair.target.columns.map((c, i) => judgedType(pair.source.columns[i], c));
   let n = 0;
   for await (const batch of readRows(source, pair.source, 5000)) {
     for (const row of batch) {

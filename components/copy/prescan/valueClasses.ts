@@ -8,7 +8,7 @@
  * An allowed class is written exactly as `effect` says (declared.ts), and the verification
  * hashes the source's values through that same declared conversion, so any other change fails.
  */
-import type { TypeClass } from "../schema";
+import type { Column, TypeClass } from "../schema";
 
 /** A class of values, with the sentence a user reads and what allowing it does. */
 export interface ValueClass {
@@ -34,7 +34,7 @@ export const VALUE_CLASSES = {
   "date-with-time": { name: "date-with-time", what: "a date with a time of day in a date column (the time would be cut off)", effect: NULLED },
   "not-a-time": { name: "not-a-time", what: "text that is not a valid HH:MM[:SS[.ffffff]] time in a time column", effect: NULLED },
   "not-a-timestamp": { name: "not-a-timestamp", what: "text that is not a valid YYYY-MM-DD HH:MM[:SS[.ffffff]] timestamp", effect: NULLED },
-  offset: { name: "offset", what: "a timestamp with a UTC offset (the target would store another wall clock or instant than written)", effect: NULLED },
+  offset: { name: "offset", what: "a timestamp with a UTC offset in a column without time zone (the target would store another wall clock than written)", effect: NULLED },
   nanoseconds: { name: "nanoseconds", what: "a time with more than 6 fractional digits (the target keeps microseconds)", effect: NULLED },
   "julian-day": { name: "julian-day", what: "a real number in a date/time column (SQLite's functions read it as a Julian day)", effect: NULLED },
   "epoch-integer": { name: "epoch-integer", what: "an integer in a date/time column (seconds or milliseconds since 1970: no way to tell)", effect: NULLED },
@@ -78,7 +78,7 @@ export function classifyValue(value: unknown, target: TypeClass): ValueClassName
     case "time":
       return temporalClass(value) ?? (TIME.test(value as string) && validTime(value as string) ? fractionClass(value as string) : "not-a-time");
     case "timestamp":
-      return temporalClass(value) ?? timestampClass(value as string);
+      return temporalClass(value) ?? timestampClass(value as string, target.withTimeZone);
     case "text":
       return textClass(value, target.maxLength);
     case "json":
@@ -91,6 +91,16 @@ export function classifyValue(value: unknown, target: TypeClass): ValueClassName
     case "other":
       return undefined;
   }
+}
+
+/**
+ * The class a value of `source` is judged by on its way into `target`: the target's, except that a
+ * timestamp stays an instant when either side is one (MariaDB keeps a timestamptz as its UTC wall
+ * clock, and the copy writes and verifies it as the instant).
+ */
+export function judgedType(source: Column, target: Column): TypeClass {
+  if (source.type.kind === "timestamp" && target.type.kind === "timestamp") return { ...target.type, withTimeZone: source.type.withTimeZone || target.type.withTimeZone };
+  return target.type;
 }
 
 const MAX_EXACT = 2n ** 53n;
@@ -160,10 +170,11 @@ function dateClass(s: string): ValueClassName | undefined {
   return m && validDate(s) && (m[2] === undefined || validTime(m[2])) ? "date-with-time" : "not-a-date";
 }
 
-function timestampClass(s: string): ValueClassName | undefined {
+/** An offset is exact into an instant (timestamptz: stored and compared as the instant), not into a wall clock. */
+function timestampClass(s: string, instant: boolean): ValueClassName | undefined {
   const m = TIMESTAMP.exec(s);
   if (!m || !validDate(m[1]) || (m[2] !== undefined && !(TIME.test(m[2]) && validTime(m[2])))) return "not-a-timestamp";
-  if (m[3] !== undefined) return "offset";
+  if (m[3] !== undefined && !instant) return "offset";
   return m[2] === undefined ? undefined : fractionClass(m[2]);
 }
 
