@@ -68,6 +68,8 @@ export interface TransferOptions {
   onTableDone?: (pair: TablePair, result: TableTransfer) => void;
   /** The caller has opened the source's snapshot (beginSnapshot) and ends it: the pre-scan and the transfer read the same rows. Default false: the transfer opens and ends its own. */
   inSnapshot?: boolean;
+  /** Move the tables in the order given (parents first) rather than largest first: the target's tables already have their foreign keys. Default false. */
+  keepOrder?: boolean;
 }
 
 /** What moving one table did. */
@@ -156,7 +158,7 @@ export async function transferTables(
     // Largest tables first: each table is verified while the next ones move (see onTableDone), so
     // what is left to verify after the last row is the smallest table, not a large one. (The
     // order does not matter otherwise: foreign keys are created or checked after the load.)
-    const order = await largestFirst(source, tables);
+    const order = options.keepOrder ? [...tables] : await largestFirst(source, tables);
     for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));

@@ -44,6 +44,10 @@ describe("value classes: every value a copy would change is named", () => {
     expect(classifyValue("2024-01-31 12:34:56+02:00", { kind: "timestamp", withTimeZone: true })).toBeUndefined(); // an instant: exact
     expect(classifyValue("2024-01-31 12:34:56.123456789", TS)).toBe("nanoseconds");
     expect(classifyValue("yesterday", TS)).toBe("not-a-timestamp");
+    const DATETIME0: TypeClass = { kind: "timestamp", withTimeZone: false, fractionalDigits: 0 };
+    expect(classifyValue("2024-01-31 12:34:56.120", DATETIME0)).toBe("fraction-digits");
+    expect(classifyValue("2024-01-31 12:34:56.000", DATETIME0)).toBeUndefined();
+    expect(classifyValue("2024-01-31 12:34:56.12", { ...DATETIME0, fractionalDigits: 2 })).toBeUndefined();
     expect(classifyValue("2024-01-31 25:00:00", TS)).toBe("not-a-timestamp");
     expect(classifyValue(2460341.25, TS)).toBe("julian-day");
     expect(classifyValue(1706700000000n, TS)).toBe("epoch-integer");
@@ -83,6 +87,11 @@ describe("declared conversion: an allowed class does exactly what was reported",
     expect(declare([1n, "abc", 2n])).toEqual([1n, null, 2n]);
     expect(declare([1n, 1.5, 1n])).toEqual([1n, 1.5, 1n]);
     expect(declaredConversion(pair, [], "sqlite")).toBeUndefined();
+    const at: Column = col("at", { kind: "timestamp", withTimeZone: false, fractionalDigits: 0 });
+    const times = { source: { ...t, columns: [col("at", { kind: "timestamp", withTimeZone: false })] }, target: { ...t, columns: [at] } };
+    expect(declaredConversion(times, ["m.at:fraction-digits"], "sqlite")!(["2024-01-31 12:34:56.123456"])).toEqual(["2024-01-31 12:34:56"]);
+    const nano = declaredConversion({ source: times.source, target: times.source }, ["m.at:nanoseconds"], "sqlite")!;
+    expect(nano(["2024-01-31 12:34:56.123456789"])).toEqual(["2024-01-31 12:34:56.123456"]);
     expect(declaredConversion(pair, ["m.price:text-in-number"], "postgres")).toBeUndefined();
   });
 });

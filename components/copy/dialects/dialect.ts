@@ -96,6 +96,10 @@ export interface Dialect {
   readonly loadStatements: { before: string[]; after: string[] };
   /** The query listing rows whose foreign keys point nowhere, when the engine cannot check them on creation. */
   readonly foreignKeyCheck?: string;
+  /** The query listing the schema's sequences (column `name`); undefined when the engine has none. */
+  readonly listSequencesSql?: string;
+  /** The statement making sequence `name` hand out `next` on its next call. */
+  renderSetSequence?(name: string, next: bigint): string;
 
   /** Reads the schema of the database behind `conn` (introspect/<engine>.ts). */
   introspect(conn: Connection): Promise<Schema>;

@@ -186,6 +186,8 @@ export const mariadbDialect: Dialect = {
     ];
   },
   loadStatements: { before: [], after: [] },
+  listSequencesSql: "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'SEQUENCE'",
+  renderSetSequence: (name, next) => `SELECT SETVAL(${quoteIdent(name)}, ${next.toString()}, 0)`,
 
   introspect: introspectMariadb,
   listTablesSql: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",

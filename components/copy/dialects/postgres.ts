@@ -92,6 +92,8 @@ export const postgresDialect: Dialect = {
     ];
   },
   loadStatements: { before: [], after: [] },
+  listSequencesSql: "SELECT sequence_name AS name FROM information_schema.sequences WHERE sequence_schema = current_schema()",
+  renderSetSequence: (name, next) => `SELECT setval(${standardLiteral(quoteIdent(name))}, ${next.toString()}, false)`,
 
   introspect: introspectPostgres,
   listTablesSql: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",

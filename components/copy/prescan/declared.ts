@@ -8,10 +8,18 @@
  */
 import type { EngineKind } from "../../model/engineKind";
 import type { TablePair } from "../transfer";
-import { classifyValue, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
+import type { TypeClass } from "../schema";
+import { classifyValue, cutFraction, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
-/** Classes whose allowed values are written as NULL. */
+/** Classes the declared conversion acts on (invalid-utf8 and missing-parent need nothing per value). */
 const NULLED_CLASSES = (Object.keys(VALUE_CLASSES) as ValueClassName[]).filter((c) => c !== "invalid-utf8" && c !== "missing-parent");
+
+/** What an allowed value of a class becomes: NULL, except where VALUE_CLASSES says otherwise. */
+function converted(cls: ValueClassName, value: unknown, type: TypeClass): unknown {
+  if (cls === "nanoseconds") return cutFraction(String(value), 6);
+  if (cls === "fraction-digits" && type.kind === "timestamp") return cutFraction(String(value), type.fractionalDigits ?? 6);
+  return null;
+}
 
 /**
  * The declared conversion of `pair`'s rows given the allowed ids, or undefined when no allowed
@@ -29,7 +37,7 @@ export function declaredConversion(pair: TablePair, allow: readonly string[], so
     const out = row.slice();
     for (const c of columns) {
       const cls = classifyValue(out[c.i], c.type);
-      if (cls !== undefined && c.classes.has(cls)) out[c.i] = null;
+      if (cls !== undefined && c.classes.has(cls)) out[c.i] = converted(cls, out[c.i], c.type);
     }
     return out;
   };

@@ -35,7 +35,8 @@ export const VALUE_CLASSES = {
   "not-a-time": { name: "not-a-time", what: "text that is not a valid HH:MM[:SS[.ffffff]] time in a time column", effect: NULLED },
   "not-a-timestamp": { name: "not-a-timestamp", what: "text that is not a valid YYYY-MM-DD HH:MM[:SS[.ffffff]] timestamp", effect: NULLED },
   offset: { name: "offset", what: "a timestamp with a UTC offset in a column without time zone (the target would store another wall clock than written)", effect: NULLED },
-  nanoseconds: { name: "nanoseconds", what: "a time with more than 6 fractional digits (the target keeps microseconds)", effect: NULLED },
+  nanoseconds: { name: "nanoseconds", what: "a time with more than 6 fractional digits (the target keeps microseconds)", effect: "each is cut to 6 fractional digits (microseconds)" },
+  "fraction-digits": { name: "fraction-digits", what: "a time with more fractional second digits than the target column keeps", effect: "each is cut to the target column's digits" },
   "julian-day": { name: "julian-day", what: "a real number in a date/time column (SQLite's functions read it as a Julian day)", effect: NULLED },
   "epoch-integer": { name: "epoch-integer", what: "an integer in a date/time column (seconds or milliseconds since 1970: no way to tell)", effect: NULLED },
   "number-in-text": { name: "number-in-text", what: "a number stored as a number in a text column (its text could differ from SQLite's)", effect: NULLED },
@@ -78,7 +79,7 @@ export function classifyValue(value: unknown, target: TypeClass): ValueClassName
     case "time":
       return temporalClass(value) ?? (TIME.test(value as string) && validTime(value as string) ? fractionClass(value as string) : "not-a-time");
     case "timestamp":
-      return temporalClass(value) ?? timestampClass(value as string, target.withTimeZone);
+      return temporalClass(value) ?? timestampClass(value as string, target.withTimeZone, target.fractionalDigits);
     case "text":
       return textClass(value, target.maxLength);
     case "json":
@@ -171,11 +172,23 @@ function dateClass(s: string): ValueClassName | undefined {
 }
 
 /** An offset is exact into an instant (timestamptz: stored and compared as the instant), not into a wall clock. */
-function timestampClass(s: string, instant: boolean): ValueClassName | undefined {
+function timestampClass(s: string, instant: boolean, digits: number | undefined): ValueClassName | undefined {
   const m = TIMESTAMP.exec(s);
   if (!m || !validDate(m[1]) || (m[2] !== undefined && !(TIME.test(m[2]) && validTime(m[2])))) return "not-a-timestamp";
   if (m[3] !== undefined && !instant) return "offset";
-  return m[2] === undefined ? undefined : fractionClass(m[2]);
+  if (m[2] === undefined) return undefined;
+  return fractionClass(m[2]) ?? (digits !== undefined && digits < 6 && fractionDigits(m[2]) > digits ? "fraction-digits" : undefined);
+}
+
+/** The significant fractional digits of a time (trailing zeros do not count). */
+function fractionDigits(time: string): number {
+  const f = /\.(\d+)/.exec(time);
+  return f ? f[1].replace(/0+$/, "").length : 0;
+}
+
+/** A time text with its fraction cut to `digits` (none at 0): what fraction-digits and nanoseconds do when allowed. */
+export function cutFraction(value: string, digits: number): string {
+  return value.replace(/\.(\d+)/, (_m, f: string) => (digits === 0 ? "" : `.${f.slice(0, digits)}`));
 }
 
 function textClass(value: unknown, maxLength: number | undefined): ValueClassName | undefined {
