@@ -167,7 +167,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     // One snapshot from the pre-scan to the last row moved: what was scanned is what is copied.
     await beginSnapshot(source);
     snapshotOpen = true;
-    translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
+    const valueConversions = await findValueConversions(source, schema.schema.tables, targetEngine);
 
     // The target as it is: unfinished copies to restart, tables its migrations made to fill
     // (intoSchema.ts). Only read here; a dry run never creates a missing SQLite file.
@@ -178,6 +178,10 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const into = await planTargetTables(source, target, pairs, unfinished, options.dryRun === true);
     pairs = into.pairs;
     schema.notes.push(...into.notes);
+    // A table the target already has keeps its own definition: translating the source's (its
+    // checks, generated columns, lengths) decides nothing there; db:check's comparison did.
+    const filledSources = new Set(pairs.filter((p) => into.filled.includes(p.target.name)).map((p) => p.source.name));
+    translation.conversions = [...translation.conversions.filter((c) => !filledSources.has(c.table)), ...valueConversions];
 
     // Every value exact or refused by id, against the columns the rows go into (prescan/).
     translation.conversions.push(...(await prescan(source, pairs)));
