@@ -55,15 +55,21 @@ function stringLiteral(value: string): string {
 function fitTable(table: Table, referenced: Set<string>, note: NoteConversion): void {
   const keyCols = new Set<string>([...table.primaryKey, ...table.foreignKeys.flatMap((f) => f.columns), ...[...referenced]]);
   const textKeys = table.columns.filter((c) => keyCols.has(c.name) && (c.type.kind === "text" || c.type.kind === "binary"));
-  // A composite primary key shares one key's 3072 bytes between its text columns.
-  const pkTextColumns = textKeys.filter((c) => table.primaryKey.includes(c.name)).length;
-  const pkOtherColumns = table.primaryKey.length - pkTextColumns;
-  const perKeyChars = pkTextColumns === 0 ? KEY_CHARS : Math.floor((KEY_BYTES - 32 * pkOtherColumns) / 4 / pkTextColumns);
+  // A composite primary key shares one key's 3072 bytes between its columns, each at its real
+  // width (utf8mb4: 4 bytes a character): VARCHAR(256) keys fit as they are whenever the sum does.
+  const pk = table.columns.filter((c) => table.primaryKey.includes(c.name));
+  const pkText = pk.filter((c) => c.type.kind === "text");
+  const pkOtherBytes = pk.filter((c) => c.type.kind !== "text").reduce((n, c) => n + keyBytes(c.type), 0);
+  const pkFits = pkText.every((c) => c.type.kind === "text" && c.type.maxLength !== undefined) && pkText.reduce((n, c) => n + 4 * (c.type.kind === "text" ? c.type.maxLength ?? 0 : 0), 0) + pkOtherBytes <= KEY_BYTES;
+  const perKeyChars = pkText.length === 0 ? KEY_CHARS : Math.floor((KEY_BYTES - pkOtherBytes) / 4 / pkText.length);
   for (const c of textKeys) {
     const t = c.type;
-    if (t.kind === "text" && (t.maxLength === undefined || t.maxLength > perKeyChars)) {
-      const to: TypeClass = { kind: "text", maxLength: perKeyChars };
-      note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${perKeyChars} characters at most here, so it becomes VARCHAR(${perKeyChars}); longer values fail the copy`, true);
+    const inPk = table.primaryKey.includes(c.name);
+    const limit = inPk ? perKeyChars : KEY_CHARS;
+    if (inPk && pkFits) continue;
+    if (t.kind === "text" && (t.maxLength === undefined || t.maxLength > limit)) {
+      const to: TypeClass = { kind: "text", maxLength: limit };
+      note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${limit} characters at most here (3072 bytes, 4 a character), so it becomes VARCHAR(${limit}); longer values fail the copy`, true);
       c.type = to;
     } else if (t.kind === "binary" && (t.maxLength === undefined || t.maxLength > KEY_BYTES)) {
       const to: TypeClass = { kind: "binary", maxLength: KEY_BYTES };
@@ -88,6 +94,32 @@ function fitTable(table: Table, referenced: Set<string>, note: NoteConversion): 
     const to: TypeClass = { kind: t.kind };
     note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} becomes ${t.kind === "text" ? "LONGTEXT" : "LONGBLOB"} in MariaDB (VARCHAR stops at ${MAX_VARCHAR} characters and a row at 65535 bytes): its length limit of ${t.maxLength} is no longer enforced`, false);
     c.type = to;
+  }
+}
+
+/** The bytes a non-text column takes in an InnoDB key: its real width (MariaDB's storage sizes). */
+function keyBytes(t: TypeClass): number {
+  switch (t.kind) {
+    case "integer":
+      return t.bytes;
+    case "boolean":
+      return 1;
+    case "float":
+      return t.bytes;
+    case "date":
+      return 3;
+    case "time":
+      return 6;
+    case "timestamp":
+      return 8;
+    case "decimal":
+      return Math.ceil((t.precision ?? 65) / 2) + 1;
+    case "binary":
+      return t.maxLength ?? KEY_BYTES;
+    case "uuid":
+      return 36 * 4;
+    default:
+      return 32;
   }
 }
 
