@@ -209,6 +209,16 @@ export function primaryKeyLines(d: Dialect, table: Table): string[] {
   return table.primaryKey.length > 0 ? [`PRIMARY KEY (${table.primaryKey.map((c) => d.quoteIdentifier(c)).join(", ")})`] : [];
 }
 
+/** The lines of a table's stored generated columns (one spelling all three engines take); after the plain columns. */
+export function generatedLines(d: Dialect, table: Table): string[] {
+  return (table.generated ?? []).map((g) => `${d.quoteIdentifier(g.name)} ${d.columnType({ name: g.name, type: g.type, sourceType: "", nullable: true, autoIncrement: false })} GENERATED ALWAYS AS (${g.expression}) STORED`);
+}
+
+/** The lines of a table's CHECK constraints; after every column (SQLite wants table constraints last). */
+export function checkLines(d: Dialect, table: Table): string[] {
+  return (table.checks ?? []).map((c) => `CONSTRAINT ${d.quoteIdentifier(c.name)} CHECK (${c.expression})`);
+}
+
 /** `CREATE [UNIQUE] INDEX name ON table (columns)`. */
 export function createIndex(d: Dialect, table: Table, ix: Table["indexes"][number]): string {
   const q = (n: string) => d.quoteIdentifier(n);

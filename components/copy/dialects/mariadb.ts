@@ -12,7 +12,7 @@ import { quoteIdent } from "../../engines/mariadb/sql/identifiers";
 import type { Connection } from "../connections";
 import { introspectMariadb } from "../introspect/mariadb";
 import { describeType, type Table, type TypeClass } from "../schema";
-import { BARE_DEFAULT, columnParts, createTable, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, typeName, type Dialect, type NoteConversion, type TypeNames } from "./dialect";
+import { BARE_DEFAULT, checkLines, columnParts, generatedLines, createTable, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, typeName, type Dialect, type NoteConversion, type TypeNames } from "./dialect";
 
 /** MariaDB's longest VARCHAR in utf8mb4 characters, and the longest index key (3072 bytes) in them. */
 const MAX_VARCHAR = 16383;
@@ -195,7 +195,9 @@ export const mariadbDialect: Dialect = {
       if (c.onUpdate !== undefined) parts.push(`ON UPDATE ${c.onUpdate}`);
       return parts.join(" ");
     });
+    lines.push(...generatedLines(mariadbDialect, table));
     lines.push(...primaryKeyLines(mariadbDialect, table));
+    lines.push(...checkLines(mariadbDialect, table));
     // AUTO_INCREMENT needs an index that starts with the column.
     for (const c of table.columns) if (c.autoIncrement && table.primaryKey[0] !== c.name) lines.push(`KEY (${quoteIdent(c.name)})`);
     return createTable(mariadbDialect, table, lines, " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
