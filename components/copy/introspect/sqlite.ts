@@ -124,8 +124,8 @@ export function checkClauses(createSql: string): string[] {
 
 /** The expression of generated column `name` in a CREATE TABLE (`name type [GENERATED ALWAYS] AS (expr)`), balanced parentheses and quotes respected. */
 export function generatedExpression(createSql: string, name: string): string | undefined {
-  const quoted = `(?:"${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"|\b${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\b)`;
-  const m = new RegExp(`[(,]\\s*${quoted}[^,(]*?\\bAS\\s*\\(`, "i").exec(createSql);
+  const quoted = `(?:"${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"|\\b${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b)`;
+  const m = new RegExp(`[(,]\\s*${quoted}(?:[^,()]|\\([^()]*\\))*?\\bAS\\s*\\(`, "i").exec(createSql);
   if (!m) return undefined;
   const open = m.index + m[0].length - 1;
   return balanced(createSql, open);
