@@ -8,12 +8,12 @@ import { startThrowaway, type Throwaway } from "../../components/copy/check/thro
 import { applySqlText } from "../../components/copy/check/apply";
 
 // `npm run db:check` through the real command line against real SQLite, PostgreSQL 15 and MariaDB
-// 10.11. The command starts its own throwaway servers on 5681-5688 / 3381-3388; this file's live
-// databases (for --source/--target) use 5689 and 3389. After every run nothing may listen on the
-// command's ports and no instance directory (dbcheck-*) may be left in its TMPDIR (one of ours).
+// 10.11. The command starts its own throwaway servers on ports the OS picks, their directories in
+// its TMPDIR (one of ours); this file's live databases (for --source/--target) use 5689 and 3389.
+// After every run no server of the command may be running and no instance directory (dbcheck-*)
+// may be left in its TMPDIR.
 
 const ROOT = resolve(__dirname, "../..");
-const CLI_PORTS = [5681, 5682, 5683, 5684, 5685, 5686, 5687, 5688, 3381, 3382, 3383, 3384, 3385, 3386, 3387, 3388];
 
 let dir: string;
 let cliTmp: string;
@@ -44,11 +44,18 @@ function cli(args: string[], options: { env?: Record<string, string>; cwd?: stri
   });
 }
 
-/** The command's ports something listens on right now. */
-function listening(): number[] {
-  const out = spawnSync("ss", ["-ltnH"], { encoding: "utf8" }).stdout;
-  const ports = out.split("\n").map((l) => Number(/:(\d+)\s/.exec(l.split(/\s+/)[3] + " ")?.[1]));
-  return CLI_PORTS.filter((p) => ports.includes(p));
+/** The command's throwaway servers running right now: processes whose command line names its TMPDIR. */
+function listening(): string[] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+      } catch {
+        return "";
+      }
+    })
+    .filter((c) => cliTmp !== undefined && c.includes(cliTmp) && /postgres|mariadbd/.test(c));
 }
 
 function migrations(name: string, files: Record<string, string>): string {
@@ -87,8 +94,6 @@ beforeAll(async () => {
   mkdirSync(cliTmp);
   // The servers run as the postgres and mysql OS users: they must reach their directories.
   chmodSync(dir, 0o755);
-  const busy = listening();
-  if (busy.length > 0) throw new Error(`ports ${busy.join(", ")} are in use: db:check needs them free`);
 }, 60_000);
 
 afterEach(() => {
@@ -211,7 +216,7 @@ describe("npm run db:check --command", () => {
       }
     });
     expect(commandLines.filter((c) => c.includes(password))).toEqual([]);
-    expect(listening().some((p) => p >= 5681 && p <= 5688)).toBe(true);
+    expect(listening().some((c) => c.includes("postgres"))).toBe(true);
     process.kill(-cliPid, "SIGINT"); // what Ctrl-C does: the whole foreground group
     const r = await running;
     expect(r.stderr).toContain("SIGINT: removing throwaway instances");
