@@ -10,17 +10,15 @@
  * The password stays where the flavour's parser reads it (user info, or JDBC's `password`
  * parameter), percent-encoded; the URL still travels only in a private environment.
  */
+import { jdbcUrl, type UrlFlavour } from "../model/urlFlavour";
 import { parseConnectionUrl } from "./connections";
 
-/** The flavours, in the order the docs list them. */
-export const URL_FLAVOURS = ["default", "sqlalchemy", "libpq", "jdbc"] as const;
-export type UrlFlavour = (typeof URL_FLAVOURS)[number];
+export { isUrlFlavour, URL_FLAVOURS, type UrlFlavour } from "../model/urlFlavour";
 
 /** `url` (any form db:copy reads) in `flavour`. */
 export function flavourUrl(url: string, flavour: UrlFlavour): string {
   const t = parseConnectionUrl(url);
   if ("path" in t) return flavour === "jdbc" ? `jdbc:sqlite:${t.path}` : `sqlite:///${t.path}`;
-  const u = new URL(t.url);
   const rest = t.url.slice(t.url.indexOf("://") + 3);
   switch (flavour) {
     case "default":
@@ -30,21 +28,6 @@ export function flavourUrl(url: string, flavour: UrlFlavour): string {
     case "sqlalchemy":
       return `${t.engine === "postgres" ? "postgresql+psycopg" : "mysql+pymysql"}://${rest}`;
     case "jdbc":
-      return jdbcUrl(t.engine === "postgres" ? "postgresql" : "mariadb", u);
+      return jdbcUrl(t.engine === "postgres" ? "postgresql" : "mariadb", t.url);
   }
-}
-
-/** `jdbc:<kind>://host:port/db?user=..&password=..` plus the URL's own parameters. */
-function jdbcUrl(kind: string, u: URL): string {
-  const params = new URLSearchParams();
-  if (u.username) params.set("user", decodeURIComponent(u.username));
-  if (u.password) params.set("password", decodeURIComponent(u.password));
-  for (const [k, v] of u.searchParams) params.set(k, v);
-  const query = params.toString();
-  return `jdbc:${kind}://${u.host}${u.pathname}${query ? `?${query}` : ""}`;
-}
-
-/** Whether `name` is a flavour (for argument and config checks). */
-export function isUrlFlavour(name: string): name is UrlFlavour {
-  return (URL_FLAVOURS as readonly string[]).includes(name);
 }
