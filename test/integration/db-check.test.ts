@@ -143,7 +143,7 @@ describe("npm run db:check --migrations", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("engines: postgres, mariadb");
     expect(r.stdout).toMatch(/\n {2}postgres {2}ok {2}applied 001_users\.postgres\.sql, 002_orders\.sql, 003_events\.sql; 3 tables/);
-    expect(r.stdout).toMatch(/\n {2}mariadb {3}FAILED at 003_events\.sql \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app\)\n\s+MariaDB error: Unknown data type: 'jsonb'\n/);
+    expect(r.stdout).toMatch(/\n {2}mariadb {3}FAILED at 003_events\.sql \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app\)\n\s+MariaDB error: Unknown data type: 'jsonb'\n/);
     expect(r.stdout).toContain("applied before it: 001_users.mariadb.sql, 002_orders.sql");
     expect(r.stdout.trimEnd().split("\n").pop()).toBe("NOT COMPATIBLE: migrations failed on mariadb (003_events.sql)");
   }, 240_000);
@@ -180,7 +180,7 @@ describe("npm run db:check --command", () => {
     const r = await cli(["--command", "bash migrate.sh"], { cwd: d });
     expect(r.code).toBe(0);
     expect(readFileSync(join(d, "engines.log"), "utf8")).toBe("sqlite sqlite\npostgres postgresql\nmariadb mysql\n");
-    expect(r.stdout).toMatch(/\n {2}mariadb {3}ok {2}ran the command; 1 table: notes \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app\)/);
+    expect(r.stdout).toMatch(/\n {2}mariadb {3}ok {2}ran the command; 1 table: notes \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app\)/);
     expect(r.stdout).toContain("postgres vs mariadb: 1 table on both, no differences");
     // The rowid SQLite fills for an INTEGER PRIMARY KEY is worth a warning, not a failure.
     expect(r.stdout).toContain("WARNING notes.id is an INTEGER PRIMARY KEY that SQLite fills itself, but postgres does not");
@@ -194,7 +194,7 @@ describe("npm run db:check --command", () => {
     const r = await cli(["--command", "bash migrate.sh", "--engines", "postgres,mariadb"], { cwd: d });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/mariadb {3}FAILED at bash migrate\.sh/);
-    expect(r.stdout).toMatch(/command exited 1 against mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app:\n[\s\S]*ERROR \d+ \(\w+\) at line 1: Unknown data type: 'TIMESTAMPTZ'/);
+    expect(r.stdout).toMatch(/command exited 1 against mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app:\n[\s\S]*ERROR \d+ \(\w+\) at line 1: Unknown data type: 'TIMESTAMPTZ'/);
   }, 240_000);
 
   it("a signal mid-run ends the command and removes the throwaway server; the password was never on a command line", async () => {
