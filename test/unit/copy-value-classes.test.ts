@@ -1,4 +1,6 @@
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { candidateCondition } from "../../components/copy/prescan/filters";
 import { declaredConversion } from "../../components/copy/prescan/declared";
 import { toConversion } from "../../components/copy/prescan/scan";
 import { classifyValue, isValidUtf8 } from "../../components/copy/prescan/valueClasses";
@@ -93,5 +95,37 @@ describe("declared conversion: an allowed class does exactly what was reported",
     const nano = declaredConversion({ source: times.source, target: times.source }, ["m.at:nanoseconds"], "sqlite")!;
     expect(nano(["2024-01-31 12:34:56.123456789"])).toEqual(["2024-01-31 12:34:56.123456"]);
     expect(declaredConversion(pair, ["m.price:text-in-number"], "postgres")).toBeUndefined();
+  });
+});
+
+describe("the pre-scan's SQL filter never leaves out a value a class would name", () => {
+  const VALUES = [
+    null, 0n, 1n, 2n, -1n, 40000n, -40000n, 2n ** 60n, -(2n ** 60n), 9223372036854775807n, 0.5, 1.0, 2460341.5, 1e300, "", "abc", "1,5", "12",
+    "2024-01-31", "2024-02-30", "0000-01-01", "2024-01-31junk", "2024-01-31 12:34:56", "2024-01-31 12:34:56.5", "2024-01-31 12:34:56.123456",
+    "2024-01-31 12:34:56.1234567", "2024-01-31 24:00:00", "2024-01-31T12:34:56", "2024-01-31 12:34:56+02:00", "2024-13-01 00:00:00", "12:30:00",
+    "{}", "{", "a".repeat(11), "😀".repeat(10), Buffer.from("hi"), Buffer.alloc(0),
+  ];
+  const TYPES: TypeClass[] = [
+    INT8, { kind: "integer", bytes: 2 }, { kind: "integer", bytes: 4, unsigned: true }, { kind: "integer", bytes: 8, unsigned: true },
+    { kind: "float", bytes: 8 }, { kind: "decimal", precision: 10, scale: 2 }, { kind: "boolean" }, { kind: "date" }, { kind: "time" },
+    TS, { kind: "timestamp", withTimeZone: true }, { kind: "timestamp", withTimeZone: false, fractionalDigits: 0 }, { kind: "text" }, { kind: "text", maxLength: 10 },
+    { kind: "binary" }, { kind: "json" }, { kind: "uuid" },
+  ];
+
+  it("on every kind of value SQLite can hold, for every class of target column", () => {
+    const db = new Database(":memory:");
+    db.exec("CREATE TABLE v (x)"); // no affinity: each value keeps its storage class
+    const insert = db.prepare("INSERT INTO v VALUES (?)");
+    db.defaultSafeIntegers(true);
+    for (const value of VALUES) insert.run(value);
+    for (const t of TYPES) {
+      const rows = db.prepare(`SELECT x, ${candidateCondition('"x"', t)} AS hit FROM v`).all() as { x: unknown; hit: unknown }[];
+      for (const r of rows) {
+        if (classifyValue(r.x, t) !== undefined) expect(Number(r.hit), `${JSON.stringify(t)} ${String(r.x)}`).toBe(1);
+      }
+      // And it filters: clean values mostly stay in SQLite.
+      expect(rows.some((r) => Number(r.hit) === 0), JSON.stringify(t)).toBe(t.kind === "time" || t.kind === "json" || t.kind === "uuid" ? rows.some((r) => r.x === null) : true);
+    }
+    db.close();
   });
 });

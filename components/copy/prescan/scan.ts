@@ -12,7 +12,8 @@
 import type { Connection } from "../connections";
 import { dialectFor } from "../dialects";
 import type { Conversion, ForeignKey, Table } from "../schema";
-import { readRows, type TablePair } from "../transfer";
+import type { TablePair } from "../transfer";
+import { candidateCondition } from "./filters";
 import { classifyValue, isValidUtf8, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
 /** Sample row keys kept per class. */
@@ -57,34 +58,42 @@ export function toConversion(f: Finding): Conversion {
   };
 }
 
-/** Classifies every value of one SQLite table against its target column. */
+/**
+ * Classifies every value of one SQLite table against its target column: SQLite itself keeps the
+ * rows no class can touch (filters.ts), the rows left are classified here, value by value.
+ */
 async function scanValues(source: Connection, pair: TablePair): Promise<Finding[]> {
+  if (source.native.engine !== "sqlite") return [];
   const found = new Map<string, Finding>();
-  const keyOf = rowKey(pair.source);
   const types = pair.target.columns.map((c, i) => judgedType(pair.source.columns[i], c));
-  let n = 0;
-  for await (const batch of readRows(source, pair.source, 5000)) {
-    for (const row of batch) {
-      n++;
-      for (let i = 0; i < types.length; i++) {
-        const cls = classifyValue(row[i], types[i]);
-        if (cls === undefined) continue;
-        const column = pair.source.columns[i].name;
-        const k = `${column}\u0000${cls}`;
-        let f = found.get(k);
-        if (!f) found.set(k, (f = { table: pair.source.name, column, cls, count: 0, samples: [] }));
-        f.count++;
-        if (f.samples.length < SAMPLES) f.samples.push(keyOf(row, n));
-      }
+  const q = (n: string) => dialectFor("sqlite").quoteIdentifier(n);
+  const keyed = pair.source.primaryKey.length > 0;
+  const where = pair.source.columns.map((c, i) => candidateCondition(q(c.name), types[i])).join(" OR ");
+  const select = `SELECT ${keyed ? "" : "rowid, "}${pair.source.columns.map((c) => q(c.name)).join(", ")} FROM ${q(pair.source.name)} WHERE ${where || "0"}`;
+  const stmt = source.native.db.prepare(select);
+  stmt.raw(true);
+  stmt.safeIntegers(true);
+  const keyOf = keyed ? rowKey(pair.source) : (row: readonly unknown[]) => `rowid=${String(row[0])}`;
+  const offset = keyed ? 0 : 1;
+  for (const raw of stmt.iterate() as IterableIterator<unknown[]>) {
+    const row = offset ? raw.slice(offset) : raw;
+    for (let i = 0; i < types.length; i++) {
+      const cls = classifyValue(row[i], types[i]);
+      if (cls === undefined) continue;
+      const column = pair.source.columns[i].name;
+      const k = `${column}\u0000${cls}`;
+      let f = found.get(k);
+      if (!f) found.set(k, (f = { table: pair.source.name, column, cls, count: 0, samples: [] }));
+      f.count++;
+      if (f.samples.length < SAMPLES) f.samples.push(keyOf(keyed ? row : raw));
     }
   }
   return [...found.values()];
 }
 
-/** A row's key as a user finds it again: its primary key's values, or its position in the table. */
-function rowKey(table: Table): (row: readonly unknown[], n: number) => string {
+/** A row's key as a user finds it again: its primary key's values. */
+function rowKey(table: Table): (row: readonly unknown[]) => string {
   const idx = table.primaryKey.map((k) => table.columns.findIndex((c) => c.name === k));
-  if (idx.length === 0 || idx.includes(-1)) return (_row, n) => `row ${n}`;
   return (row) => idx.map((i) => `${table.columns[i].name}=${String(row[i])}`).join(",");
 }
 
