@@ -395,14 +395,6 @@ async function countRows(conn: Connection, table: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Which of `names` exist as tables on `conn`, with their row counts. */
-async function existingTables(conn: Connection, names: readonly string[]): Promise<{ table: string; rows: number }[]> {
-  const present = new Set(await listTables(conn));
-  const out: { table: string; rows: number }[] = [];
-  for (const n of names) if (present.has(n)) out.push({ table: n, rows: await countRows(conn, n) });
-  return out;
-}
-
 /** Whether the target is there before the copy: a server database always is, a database file may not be. */
 function targetFileExists(url: string): boolean {
   const t = parseConnectionUrl(url);
