@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
-import { parseArgs } from "util";
+import { readOptions, UsageError } from "./lib/cli";
 import { ensurePulumiOnPath, pulumiEnv, ROOT } from "./lib/env";
 import { createServer } from "net";
 import { ephemeralStackName, isStale, parseTtl, runIdOf, substitutePlaceholders } from "./lib/ephemeralNames";
@@ -21,18 +21,41 @@ interface EphemeralSpec {
 
 const log = (msg: string) => console.log(`ephemeral: ${msg}`);
 
+const USAGE = [
+  "usage: npm run ephemeral -- [--stack-prefix p] [--keep-on-failure] [--config file] [--test-command cmd]",
+  "       npm run ephemeral -- --list-stale|--clean-stale [--stack-prefix p] [--ttl 24h]",
+].join("\n");
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      "stack-prefix": { type: "string", default: "ephemeral" },
-      "keep-on-failure": { type: "boolean", default: false },
-      config: { type: "string", default: join(ROOT, "stacks/ephemeral.json") },
+  let options;
+  try {
+    options = readOptions(process.argv.slice(2), {
+      "stack-prefix": { type: "string" },
+      "keep-on-failure": { type: "boolean" },
+      config: { type: "string" },
       "test-command": { type: "string" },
-      "list-stale": { type: "boolean", default: false },
-      "clean-stale": { type: "boolean", default: false },
-      ttl: { type: "string", default: "24h" },
-    },
-  });
+      "list-stale": { type: "boolean" },
+      "clean-stale": { type: "boolean" },
+      ttl: { type: "string" },
+    });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    if (err.message === "") {
+      console.log(`ephemeral: deploys a throwaway stack, runs its checks and a test command, then destroys it.\n${USAGE}`);
+      return 0;
+    }
+    console.error(`ephemeral: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const values = {
+    "stack-prefix": (options["stack-prefix"] as string | undefined) ?? "ephemeral",
+    "keep-on-failure": options["keep-on-failure"] === true,
+    config: (options.config as string | undefined) ?? join(ROOT, "stacks/ephemeral.json"),
+    "test-command": options["test-command"] as string | undefined,
+    "list-stale": options["list-stale"] === true,
+    "clean-stale": options["clean-stale"] === true,
+    ttl: (options.ttl as string | undefined) ?? "24h",
+  };
   ensurePulumiOnPath();
   const prefix = values["stack-prefix"]!;
   if (values["list-stale"] || values["clean-stale"]) return staleStacks(prefix, parseTtl(values.ttl!), values["clean-stale"]!);

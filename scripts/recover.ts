@@ -11,7 +11,7 @@ import { execFileSync } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { hostname, tmpdir } from "os";
 import { join } from "path";
-import { parseArgs } from "util";
+import { readOptions, UsageError } from "./lib/cli";
 import { ensurePulumiOnPath, pulumiEnv, ROOT } from "./lib/env";
 import {
   clearPending,
@@ -110,13 +110,25 @@ function recoverPending(stack: string, env: NodeJS.ProcessEnv, dryRun: boolean):
 }
 
 function main(): number {
-  const { values } = parseArgs({ options: { stack: { type: "string", short: "s" }, "dry-run": { type: "boolean", default: false } } });
-  const stack = values.stack;
-  if (!stack) {
-    console.error("usage: npm run recover -- --stack <name> [--dry-run]");
+  const usage = "usage: npm run recover -- --stack <name> [--dry-run]";
+  let values;
+  try {
+    values = readOptions(process.argv.slice(2), { stack: { type: "string", short: "s" }, "dry-run": { type: "boolean" } });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    if (err.message === "") {
+      console.log(`recover: clears what an interrupted up left (stale locks, pending operations), after checking nothing is running.\n${usage}`);
+      return 0;
+    }
+    console.error(`recover: ${err.message}\n${usage}`);
     return 2;
   }
-  const dryRun = values["dry-run"]!;
+  const stack = values.stack as string | undefined;
+  if (!stack) {
+    console.error(`recover: --stack is required\n${usage}`);
+    return 2;
+  }
+  const dryRun = values["dry-run"] === true;
   ensurePulumiOnPath();
   const env = { ...process.env, ...pulumiEnv(stack) };
   say(`stack ${stack}, backend ${env.PULUMI_BACKEND_URL}${dryRun ? " (dry run: nothing is changed)" : ""}`);

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Makes this machine ready to deploy and test dbstack. Idempotent; a second run takes seconds.
 #
-#  1. Debian packages the local target and the tests use (sqlite3, cron, gnupg ...), when missing.
+#   bash scripts/setup.sh [--for deploy|tests] [--print-bin] [--list-packages]
+#
+#  1. Debian packages, when missing: only what deploying needs by default (`--for deploy`: the SQLite
+#     engine, cron, the SSH client; a PostgreSQL or MariaDB deployment installs its own server on its
+#     target, and a Docker target says when its docker CLI is missing), everything the tests and
+#     benchmarks use with `--for tests` (npm test, bench:*).
 #  2. Node dependencies (npm ci), when node_modules is missing or older than package-lock.json.
 #  3. The Pulumi CLI at exactly the version of @pulumi/pulumi in package.json, and the plugins
 #     the engine needs: an installed CLI of that version is used as is; otherwise the CLI is built
@@ -10,13 +15,30 @@
 #     Built binaries are cached outside the clone, keyed by version, in $DBSTACK_CACHE
 #     (default ~/.cache/dbstack).
 #
-# Prints the bin directory to put first on PATH as its last line when run with --print-bin.
+# --print-bin prints the bin directory to put first on PATH as its last line (progress goes to
+# stderr); --list-packages prints the Debian packages of the chosen set and exits.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${DBSTACK_CACHE:-$HOME/.cache/dbstack}"
 PRINT_BIN=false
-[[ "${1:-}" == "--print-bin" ]] && PRINT_BIN=true
+LIST_PACKAGES=false
+FOR=deploy
+usage() { sed -n '4p' "${BASH_SOURCE[0]}" | sed 's/^#   //'; }
+while (($#)); do
+  case "$1" in
+    --print-bin) PRINT_BIN=true ;;
+    --list-packages) LIST_PACKAGES=true ;;
+    --for)
+      [[ "${2:-}" == deploy || "${2:-}" == tests ]] || { echo "setup: --for takes deploy or tests (got '${2:-}')" >&2; usage >&2; exit 2; }
+      FOR=$2; shift ;;
+    -h|--help)
+      echo "setup: makes this machine ready to deploy (default) or to run the tests and benchmarks."
+      usage; exit 0 ;;
+    *) echo "setup: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
 
 log() { if $PRINT_BIN; then echo "setup: $*" >&2; else echo "setup: $*"; fi; }
 
@@ -45,20 +67,27 @@ run_logged() {
 }
 
 # Debian packages --------------------------------------------------------------------------
-# sqlite3, cron, gnupg: the SQLite engine and its backups. postgresql, openssl: the PostgreSQL
-# engine on the local target and in tests. mariadb-server, mariadb-client: the MariaDB engine in
-# tests; sysbench: bench:mariadb. pgloader: bench:copy. g++, make, python3: building the SQLite
-# driver (better-sqlite3) when no prebuilt binary can be downloaded. openssh-*, iproute2, sudo: the
-# tests' SSH hosts in network namespaces.
-APT_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps postgresql postgresql-contrib openssl
-  mariadb-server mariadb-client sysbench pgloader g++ make python3 openssh-server openssh-client iproute2 socat jq sudo podman runc netavark iptables debootstrap)
-# High availability (Patroni on etcd, HAProxy), point-in-time recovery (pgBackRest, mariadb-backup),
-# metrics (Prometheus and its exporters), and the application tools the data-move tests run (Alembic).
-APT_PACKAGES+=(patroni etcd-server etcd-client haproxy pgbackrest mariadb-backup logrotate
+# Deploying: sqlite3, cron, gnupg, gzip: the SQLite engine and every engine's backups on this
+# machine; openssl: certificates; openssh-client: SSH targets; jq: scripts/pr-comment.sh; g++, make,
+# python3: building the SQLite driver (better-sqlite3) when no prebuilt binary can be downloaded.
+DEPLOY_PACKAGES=(sqlite3 cron gnupg gzip util-linux procps openssl openssh-client jq g++ make python3)
+# Tests and benchmarks: both server engines (postgresql, mariadb-*); sysbench and pgloader
+# (benchmarks); openssh-server, iproute2, socat, sudo: the tests' SSH hosts in network namespaces;
+# podman, runc, netavark, iptables, debootstrap: the container engine and its locally built images;
+# Patroni, etcd, HAProxy (high availability), pgBackRest, mariadb-backup (point-in-time recovery),
+# Prometheus and its exporters, logrotate, and the application tools the data-move tests run (Alembic).
+TEST_PACKAGES=(postgresql postgresql-contrib mariadb-server mariadb-client sysbench pgloader
+  openssh-server iproute2 socat sudo podman runc netavark iptables debootstrap
+  patroni etcd-server etcd-client haproxy pgbackrest mariadb-backup logrotate
   prometheus prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-node-exporter
   python3-alembic python3-sqlalchemy python3-pymysql python3-psycopg python3-psycopg2)
-# The container tests talk to Podman's Docker API with the docker CLI; Debian ships it only in docker.io.
-command -v docker >/dev/null || APT_PACKAGES+=(docker.io)
+APT_PACKAGES=("${DEPLOY_PACKAGES[@]}")
+if [[ $FOR == tests ]]; then
+  APT_PACKAGES+=("${TEST_PACKAGES[@]}")
+  # The container tests talk to Podman's Docker API with the docker CLI; Debian ships it only in docker.io.
+  command -v docker >/dev/null || APT_PACKAGES+=(docker.io)
+fi
+if $LIST_PACKAGES; then printf '%s\n' "${APT_PACKAGES[@]}"; exit 0; fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -74,9 +103,19 @@ if ((${#missing[@]})); then
     $SUDO mkdir -p /etc/postgresql-common
     echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
   fi
-  log "installing Debian packages: ${missing[*]}"
+  # Packaged daemons (etcd, Prometheus, the exporters, HAProxy, MariaDB) must not start on their
+  # default ports where no init system would: dbstack runs its own instances. A policy-rc.d that
+  # refuses every start is in place while apt-get runs, unless the machine already has one.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# dbstack set-up: no service starts while packages install.\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
+  log "installing Debian packages (for $FOR): ${missing[*]}"
   run_logged apt-update $SUDO apt-get update
   run_logged apt-install $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  if [[ $(trap -p EXIT) == *policy* ]]; then $SUDO rm -f "$policy"; trap - EXIT; fi
 fi
 # cron must be running for scheduled backups to fire; start it where no init system does.
 if ! pgrep -x cron >/dev/null 2>&1; then

@@ -13,11 +13,14 @@
  * Once: the step runs the copy in its `create` only. Its `update` runs nothing, so a later up,
  * a rotated password or a changed `importFrom` never copies again (the preview summary says so).
  * Only a replaced target instance (a new, empty database) replaces the step, and so copies again.
- * The copy runs on the machine running Pulumi, with scripts/db-copy.ts; the URLs (with passwords)
+ * The copy runs on the machine running Pulumi, with db:copy (copyCommand: the compiled CLI of an
+ * installed dbstack package, or scripts/db-copy.ts in this repository); the URLs (with passwords)
  * travel in the step's secret environment (DBSTACK_COPY_FROM / DBSTACK_COPY_TO), never on a
  * command line; a server's TLS certificate is verified against its deployment's CA.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { existsSync } from "fs";
+import { join, resolve } from "path";
 import { mariadbUrls } from "../engines/mariadb/urls";
 import { postgresUrls } from "../engines/postgres/urls";
 import type { ImportFromArgs } from "../model/args";
@@ -63,13 +66,28 @@ export function ownerCopyUrl(engine: ServerEngineKind, c: { user: string; passwo
   return copyUrlOf(engine, SERVER_URLS[engine](c));
 }
 
+/**
+ * The command that runs db:copy. In an installed dbstack package (a program that uses dbstack as
+ * a library), this module is dist/components/deploy/importStep.js and the compiled CLI is
+ * dist/scripts/db-copy.js beside it: plain node, no ts-node. In this repository (the module is
+ * components/deploy/importStep.ts) the source runs through the repository's ts-node.
+ */
+export function copyCommand(moduleDir: string = __dirname): string[] {
+  const compiled = resolve(moduleDir, "../../scripts/db-copy.js");
+  if (existsSync(compiled)) return ["node", compiled];
+  const root = resolve(moduleDir, "../..");
+  return ["node", join(root, "node_modules/.bin/ts-node"), "--transpile-only", join(root, "scripts/db-copy.ts")];
+}
+
 /** What the import script needs besides its environment. */
 export interface ImportScriptSpec {
   /** The source and target as the preview names them. */
   source: string;
   target: string;
-  /** The project holding scripts/db-copy.ts and node_modules. */
+  /** Where the copy runs (relative SQLite paths are read from there). */
   projectDir: string;
+  /** How db:copy is run (copyCommand). */
+  command: string[];
   /** Ids of lossy conversions accepted. */
   allow: string[];
 }
@@ -84,7 +102,7 @@ export function renderImportScript(spec: ImportScriptSpec): string {
   for (const id of spec.allow) {
     if (!ALLOW_ID.test(id)) throw new Error(`importFrom.allow: ${JSON.stringify(id)} is not a conversion id (no spaces, commas or control characters)`);
   }
-  const command = ["node", "node_modules/.bin/ts-node", "--transpile-only", "scripts/db-copy.ts", ...(spec.allow.length > 0 ? ["--allow", spec.allow.join(",")] : [])];
+  const command = [...spec.command, ...(spec.allow.length > 0 ? ["--allow", spec.allow.join(",")] : [])];
   return [
     scriptHeader(`importFrom: copy ${spec.source} into ${spec.target}, once`),
     // mktemp's default directory: the step's environment carries no TMPDIR, so the path is URL-safe.
@@ -151,6 +169,7 @@ export function importStep(name: string, args: ImportStepArgs, opts: pulumi.Cust
         source: from.source,
         target: args.target,
         projectDir: from.projectDir ?? args.defaultProjectDir,
+        command: copyCommand(),
         allow: from.allow ?? [],
       }),
       update: IMPORT_UPDATE_SCRIPT,

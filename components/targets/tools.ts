@@ -86,13 +86,21 @@ export function renderInstallTools(dir: string, tools: [name: string, content: s
 /**
  * Every tool answers `-h`/`--help` with what it is (the purpose line under its shebang) and its
  * `# Usage:` lines, and exits 0 without doing anything: `backup --help` must not run a backup.
- * The guard goes right after the shebang, before the tool reads any argument.
+ * It never acts on an option its usage lines do not name either: any other argument that starts
+ * with "-" (before a "--") exits 2 with the usage lines. The guard is one line right after the
+ * shebang (the purpose stays line 3), before the tool reads any argument.
  */
 export function withHelp(content: string): string {
   if (!content.startsWith("#!")) return content;
   const newline = content.indexOf("\n");
   if (newline < 0) return content;
-  const guard = `case "\${1:-}" in -h | --help) sed -n -e '3s/^# //p' -e 's/^# Usage: /usage: /p' "$0"; exit 0 ;; esac`;
+  const usage = content.split("\n").filter((line) => line.startsWith("# Usage: "));
+  const known = [...new Set(usage.join(" ").match(/(?<![\w/.-])--?[a-z][a-z-]*/g) ?? [])];
+  const printUsage = `sed -n -e '3s/^# //p' -e 's/^# Usage: /usage: /p' "$0"`;
+  const guard = [
+    `case "\${1:-}" in -h | --help) ${printUsage}; exit 0 ;; esac`,
+    `for __arg in "$@"; do case "$__arg" in --) break ;;${known.length ? ` ${known.join(" | ")}) ;;` : ""} -?*) echo "\${0##*/}: unknown option $__arg" >&2; sed -n 's/^# Usage: /usage: /p' "$0" >&2; exit 2 ;; esac; done; unset __arg`,
+  ].join("; ");
   return `${content.slice(0, newline + 1)}${guard}\n${content.slice(newline + 1)}`;
 }
 

@@ -1,5 +1,6 @@
 import { GRANT_RANK } from "../../components/model/grants";
 import type { ReviewFacts } from "../../components/model/reviewFacts";
+import { explainChange } from "./changeReasons";
 
 /** The part of a Pulumi engine event the summary reads (automation's EngineEvent is wider). */
 export interface PreviewEvent {
@@ -31,11 +32,20 @@ export interface Flag {
   message: string;
 }
 
+/** Why one resource is updated or replaced (scripts/lib/changeReasons.ts). */
+export interface ChangeReason {
+  component: string;
+  resource: string;
+  reason: string;
+}
+
 export interface PreviewSummary {
   stack: string;
   /** Per component: how many resources are created, updated, replaced, deleted. */
   counts: Map<string, Record<Kind, number>>;
   flags: Flag[];
+  /** Every update and replacement, with what changed. */
+  reasons: ChangeReason[];
 }
 
 const OP_KIND: Record<string, Kind | undefined> = {
@@ -71,6 +81,7 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
 
   const counts = new Map<string, Record<Kind, number>>();
   const flags: Flag[] = [];
+  const reasons: ChangeReason[] = [];
   for (const [urn, step] of steps) {
     const kind: Kind = step.kinds.has("replace") ? "replace" : [...step.kinds][0];
     const oldFacts = reviewOf(step.old);
@@ -80,8 +91,9 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
     row[kind]++;
     counts.set(component, row);
     flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
+    if (kind === "update" || kind === "replace") reasons.push({ component, resource: resourceName(urn), reason: explainChange(kind, step.old?.inputs, step.new?.inputs) });
   }
-  return { stack, counts, flags };
+  return { stack, counts, flags, reasons };
 }
 
 function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
@@ -188,9 +200,46 @@ export function renderSummaryMarkdown(summary: PreviewSummary): string {
       lines.push(`- **${FLAG_LABEL[f.kind]}**: ${escapeCell(f.component)} (\`${f.resource}\`): ${f.message}`);
     }
   }
+  if (summary.reasons.length > 0) {
+    lines.push("", `<details><summary>Why each update and replacement (${summary.reasons.length})</summary>`, "");
+    for (const r of summary.reasons) lines.push(`- ${escapeCell(r.component)} (\`${r.resource}\`): ${r.reason}`);
+    lines.push("", "</details>");
+  }
   return lines.join("\n") + "\n";
 }
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, "\\|");
+}
+
+/** The part of an engine event a failed preview's summary reads. */
+interface DiagnosticEventLike {
+  diagnosticEvent?: { message: string; severity: string; urn?: string };
+}
+
+/**
+ * Why a preview failed, said once: the engine's error diagnostics when it reported any (what the
+ * program or a provider said), else the stderr part of the CLI's error. The automation API's error
+ * message repeats the CLI's whole stdout and stderr and adds its own command line: none of that
+ * is printed twice, and the command line not at all.
+ */
+export function previewFailureText(events: DiagnosticEventLike[], errorMessage: string): string {
+  const diagnostics = [
+    ...new Set(
+      events
+        .map((e) => e.diagnosticEvent)
+        .filter((d): d is NonNullable<typeof d> => !!d && d.severity === "error")
+        .map((d) => d.message.replace(/\u001b\[[0-9;]*m|<\{%[^%]*%\}>/g, "").trim())
+        .filter((m) => m !== ""),
+    ),
+  ];
+  if (diagnostics.length > 0) return diagnostics.join("\n");
+  const stderr = /\n stderr: ([\s\S]*?)\n err\?: /.exec(errorMessage)?.[1];
+  const text = (stderr ?? errorMessage).replace(/\n\t/g, "\n").trim();
+  return text.split("\n").slice(-30).join("\n");
+}
+
+/** The comment for a preview that failed. */
+export function renderFailureMarkdown(stack: string, why: string): string {
+  return `### dbstack preview: stack \`${stack}\`\n\nThe preview failed:\n\n\`\`\`\n${why.replace(/```/g, "'''")}\n\`\`\`\n`;
 }

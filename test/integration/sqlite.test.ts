@@ -86,7 +86,7 @@ describe("SQLite through the real Pulumi engine", () => {
     expect(statSync(join(backups, files[0])).mode & 0o777).toBe(0o600);
 
     sqlite(db, "DELETE FROM users; INSERT INTO users (email) VALUES ('intruder@example.com')");
-    const restored = run(join(tools, "restore"));
+    const restored = run(join(tools, "restore"), ["--yes"]);
     expect(restored).toContain("restored");
     expect(sqlite(db, "SELECT group_concat(id || email, ',') FROM users")).toBe(before);
     const aside = readdirSync(data).find((f) => f.startsWith("app.db.before-restore-"));
@@ -248,7 +248,7 @@ describe("SQLite with no owner, deployed as root: dbstack's own account dbstack-
     sqlite(appDb, "INSERT INTO users (email) VALUES ('ana@example.com')");
     expect(run(join(dir, "tools-app", "backup"))).toMatch(/backup ok: /);
     sqlite(appDb, "DELETE FROM users");
-    expect(run(join(dir, "tools-app", "restore"))).toContain("restored");
+    expect(run(join(dir, "tools-app", "restore"), ["--yes"])).toContain("restored");
     expect(sqlite(appDb, "SELECT email FROM users")).toBe("ana@example.com");
     expect(statSync(appDb).uid).toBe(uidOf(ACCOUNT));
     expect(run(join(dir, "tools-app", "health"))).toContain("users table: 1");

@@ -3,7 +3,7 @@ import { join } from "path";
 import { describe, expect, it } from "vitest";
 import type { ReviewFacts } from "../../components/model/reviewFacts";
 import { parseImportReference } from "../../components/copy/importReference";
-import { IMPORT_UPDATE_SCRIPT, ownerCopyUrl, renderImportScript, verifiedCopyUrl } from "../../components/deploy/importStep";
+import { copyCommand, IMPORT_UPDATE_SCRIPT, ownerCopyUrl, renderImportScript, verifiedCopyUrl } from "../../components/deploy/importStep";
 import { ConfigError, parseStackConfig } from "../../stacks/config";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
 import { runScript, tempDir } from "./support/run";
@@ -119,7 +119,7 @@ describe("the import step's scripts", () => {
 
   it("runs db:copy in the project with both CAs in private files named in the URLs, then removes them", () => {
     const { dir, bin } = fakeProject();
-    const script = renderImportScript({ source: "postgres `main/app`", target: "mariadb `shop/app`", projectDir: dir, allow: ["t.c:text->text(768)"] });
+    const script = renderImportScript({ source: "postgres `main/app`", target: "mariadb `shop/app`", projectDir: dir, command: ["node", "/pkg/dist/scripts/db-copy.js"], allow: ["t.c:text->text(768)"] });
     const result = runScript(script, {
       PATH: `${bin}:${process.env.PATH}`,
       DBSTACK_COPY_FROM: "postgresql://app:secret@localhost:5432/app?sslmode=verify-full",
@@ -131,7 +131,7 @@ describe("the import step's scripts", () => {
     expect(result.stderr).toContain("importFrom: copying postgres `main/app` into mariadb `shop/app` (once: a later up copies nothing)");
     const record = readFileSync(join(dir, "record"), "utf8");
     expect(record).toContain(`cwd=${dir}`);
-    expect(record).toContain("args=node_modules/.bin/ts-node --transpile-only scripts/db-copy.ts --allow t.c:text->text(768)");
+    expect(record).toContain("args=/pkg/dist/scripts/db-copy.js --allow t.c:text->text(768)");
     const from = /from=(.*)/.exec(record)![1];
     const to = /to=(.*)/.exec(record)![1];
     expect(from).toMatch(/^postgresql:\/\/app:secret@localhost:5432\/app\?sslmode=verify-full&sslrootcert=\/.+\/DBSTACK_IMPORT_SOURCE_CA\.pem$/);
@@ -147,7 +147,7 @@ describe("the import step's scripts", () => {
   it("leaves an SQLite source's URL alone and fails when the copy fails", () => {
     const { dir, bin } = fakeProject();
     writeFileSync(join(bin, "node"), "#!/usr/bin/env bash\necho \"from=$DBSTACK_COPY_FROM\" > " + join(dir, "record") + "\necho 'verification failed: items (source 3 rows ...)' >&2\nexit 1\n");
-    const result = runScript(renderImportScript({ source: "sqlite `app`", target: "postgres `main/app`", projectDir: dir, allow: [] }), {
+    const result = runScript(renderImportScript({ source: "sqlite `app`", target: "postgres `main/app`", projectDir: dir, command: copyCommand(), allow: [] }), {
       PATH: `${bin}:${process.env.PATH}`,
       DBSTACK_COPY_FROM: "sqlite:////var/lib/app/app.db",
       DBSTACK_COPY_TO: "postgresql://app:pw@127.0.0.1:5432/app?sslmode=verify-full",
@@ -159,7 +159,7 @@ describe("the import step's scripts", () => {
   });
 
   it("refuses an allowed id a shell or the --allow list would split", () => {
-    expect(() => renderImportScript({ source: "s", target: "t", projectDir: "/p", allow: ["a,b"] })).toThrow("importFrom.allow");
+    expect(() => renderImportScript({ source: "s", target: "t", projectDir: "/p", command: ["node", "x.js"], allow: ["a,b"] })).toThrow("importFrom.allow");
   });
 
   it("updates by running nothing", () => {

@@ -257,7 +257,7 @@ describe("backup, restore and maintenance tools", () => {
 
   it("encrypts the restore's safety dump when backups are encrypted", () => {
     const plain = renderMariadbRestore(spec);
-    expect(plain).toContain("# Usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]");
+    expect(plain).toContain("# Usage: restore DATABASE [--into NEW_DATABASE] [--yes] [BACKUP_FILE]");
     expect(plain).toContain("mariadb_root --sandbox --database=");
     expect(plain).toContain("-before-restore-");
     expect(plain).not.toContain("gpg --batch --yes");
@@ -270,7 +270,7 @@ describe("backup, restore and maintenance tools", () => {
     const script = renderMariadbRestore(spec).replace(/^instance_running .*$/m, "").replace(/^cd \/$/m, "");
     const r = spawnSync("bash", ["-c", script, "restore", "x`y"], { encoding: "utf8" });
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]");
+    expect(r.stderr).toContain("usage: restore DATABASE [--into NEW_DATABASE] [--yes] [BACKUP_FILE]");
     // --into without a name is refused, not taken for a restore over the database itself.
     const noName = spawnSync("bash", ["-c", script, "restore", "app_db", "--into"], { encoding: "utf8" });
     expect(noName.status).toBe(2);

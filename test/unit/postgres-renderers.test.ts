@@ -1188,7 +1188,23 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
         `dbstack restore: app from ${backupFile.split("/").pop()}`,
       );
 
-      const inPlace = mustSh("restore", restore, { args: ["app"] });
+      // Over the live database: without a terminal, nothing happens without --yes.
+      const unconfirmed = sh(restore, { args: ["app"] });
+      expect(unconfirmed.code).toBe(2);
+      expect(unconfirmed.stderr).toContain(`restore replaces database app with ${backupFile}: run it again with --yes`);
+      expect(pq(primary, "SELECT string_agg(email, ',' ORDER BY email) FROM users", "app")).toBe("after@example.com,before@example.com");
+      // Three older safety copies of app exist (one without the restore's mark, which is not the restore's to drop).
+      const mark = "dbstack restore: app: set aside by a restore";
+      for (const [name, marked] of [["app_before_restore_20000101000000", true], ["app_before_restore_20000102000000", true], ["app_before_restore_20000103000000", true], ["app_before_restore_19990101000000", false]] as const) {
+        pq(primary, `CREATE DATABASE "${name}"`);
+        if (marked) pq(primary, `COMMENT ON DATABASE "${name}" IS '${mark}'`);
+      }
+
+      const inPlace = mustSh("restore", restore, { args: ["app", "--yes"] });
+      expect(inPlace).toContain("dropped an older safety copy (3 are kept): app_before_restore_20000101000000");
+      const left = pq(primary, "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname LIKE 'app\\_before\\_restore\\_%'");
+      expect(left.split(",").slice(0, 3)).toEqual(["app_before_restore_19990101000000", "app_before_restore_20000102000000", "app_before_restore_20000103000000"]);
+      expect(left.split(",")).toHaveLength(4);
       const aside = /the previous one is kept as (app_before_restore_\d{14})/.exec(inPlace);
       expect(aside, inPlace).not.toBeNull();
       expect(pq(primary, "SELECT string_agg(email, ',' ORDER BY email) FROM users", "app")).toBe("before@example.com");
@@ -1196,7 +1212,7 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       expect(pq(primary, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'")).toBe("app");
       // The migrations' record came back with the data: the hook applies nothing.
       expect(pq(primary, "SELECT count(*) FROM dbstack_migrations", "app")).toBe("3");
-      for (const db of ["app_copy", aside![1]]) pq(primary, `DROP DATABASE "${db}"`);
+      for (const db of ["app_copy", aside![1], "app_before_restore_20000102000000", "app_before_restore_20000103000000", "app_before_restore_19990101000000"]) pq(primary, `DROP DATABASE "${db}"`);
       pq(primary, "REVOKE CONNECT ON DATABASE app FROM unitbk_reader");
       pq(primary, "DROP ROLE unitbk_reader");
     }, 90_000);
@@ -1205,7 +1221,10 @@ describe("against a real cluster (pg_createcluster on a free port in 5490-5499)"
       const restore = renderPostgresRestore(spec());
       const bad = sh(restore, { args: ["App; DROP"] });
       expect(bad.code).toBe(2);
-      expect(bad.stderr).toContain("usage: restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]");
+      expect(bad.stderr).toContain("usage: restore DATABASE [--into NEW_DATABASE] [--yes] [BACKUP_FILE]");
+      const unknown = sh(restore, { args: ["app", "--force"] });
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain("restore: unknown option --force");
       const missing = sh(restore, { args: ["reports"] });
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain("has no dump of database reports");

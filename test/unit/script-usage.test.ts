@@ -52,3 +52,30 @@ describe("npm run db:check: a mistake shows the usage lines, not the whole text"
     expect(r.stderr).not.toContain("Exit status");
   });
 });
+
+describe("every npm script answers --help and refuses an unknown option before doing anything", () => {
+  const script = (name: string, args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, "node_modules/.bin/ts-node"), "--transpile-only", join(ROOT, "scripts", `${name}.ts`), ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      // No Pulumi on PATH and no backend: a script that went past its command line would fail differently.
+      env: { PATH: "/usr/bin:/bin", HOME: tempDir() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  for (const [name, usage] of [
+    ["ephemeral", "usage: npm run ephemeral -- [--stack-prefix p]"],
+    ["recover", "usage: npm run recover -- --stack <name> [--dry-run]"],
+    ["preview-summary", "usage: npm run preview:summary -- --stack <name> [--out <file>]"],
+    ["db-check", "npm run db:check -- --migrations <dir>"],
+  ] as const) {
+    it(`${name}: --help exits 0 with its usage; --bogus exits 2 naming it`, () => {
+      const help = script(name, ["--help"]);
+      expect(help.status, help.stderr).toBe(0);
+      expect(help.stdout).toContain(usage);
+      const bad = script(name, ["--bogus"]);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/--bogus/);
+      expect(bad.stderr).toContain(usage);
+    });
+  }
+});

@@ -15,6 +15,7 @@ import {
   renderEnsureAccount,
   markerPath,
   renderRestoreScript,
+  renderShellScript,
   type SqliteScriptSpec,
 } from "../../components/engines/sqlite/scripts";
 import { sqliteUrls } from "../../components/engines/sqlite/urls";
@@ -254,7 +255,7 @@ describe("rendered scripts run against sqlite3", () => {
     expect(backup.stdout).toContain(`backup ok: ${archive}`);
 
     sqlite3(s.path, "DELETE FROM notes; INSERT INTO notes VALUES ('changed');");
-    const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy));
+    const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy), ["--yes"]);
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain(`restored ${s.path} from ${archive}`);
     expect(sqlite3(s.path, "SELECT body FROM notes ORDER BY body;")).toBe("first\nsecond");
@@ -264,6 +265,36 @@ describe("rendered scripts run against sqlite3", () => {
     const asidePath = join(s.path, "..", aside[0]);
     expect(sqlite3(asidePath, "SELECT body FROM notes;")).toBe("changed");
     expect(modeOf(statSync(asidePath))).toBe(0o600);
+  });
+
+  it("restore over the database needs --yes without a terminal, and keeps the newest three safety copies", () => {
+    const { spec: s, policy } = layout();
+    provision(s);
+    sqlite3(s.path, "CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('backed up');");
+    expect(runTool(join(s.toolsDir, "backup"), renderBackupScript(s, policy)).code).toBe(0);
+    sqlite3(s.path, "UPDATE notes SET body = 'live';");
+    const tool = renderRestoreScript(s, policy);
+
+    const unconfirmed = runTool(join(s.toolsDir, "restore"), tool);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/restore replaces sqlite database .* run it again with --yes/);
+    expect(sqlite3(s.path, "SELECT body FROM notes;")).toBe("live");
+    const dir = join(s.path, "..");
+    expect(readdirSync(dir).filter((f) => f.includes("before-restore"))).toEqual([]);
+
+    const older = ["20000101T000000Z", "20000102T000000Z", "20000103T000000Z"].map((t) => join(dir, `app.db.before-restore-${t}`));
+    for (const f of older) writeFileSync(f, "", { mode: 0o600 });
+    const r = runTool(join(s.toolsDir, "restore"), tool, ["--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sqlite3(s.path, "SELECT body FROM notes;")).toBe("backed up");
+    expect(r.stdout).toContain(`removed an older safety copy (3 are kept): ${older[0]}`);
+    const kept = readdirSync(dir).filter((f) => f.includes("before-restore")).sort();
+    expect(kept).toHaveLength(3);
+    expect(kept.slice(0, 2)).toEqual(["app.db.before-restore-20000102T000000Z", "app.db.before-restore-20000103T000000Z"]);
+
+    const unknown = runTool(join(s.toolsDir, "restore"), tool, ["--force"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("restore: unknown option --force");
   });
 
   it("backup expires only archives older than retentionDays", () => {
@@ -342,7 +373,7 @@ describe("rendered scripts run against sqlite3", () => {
       expect(readFileSync(join(policy.dir, archive)).subarray(0, 2)).not.toEqual(Buffer.from([0x1f, 0x8b]));
 
       sqlite3(s.path, "UPDATE t SET x = 'overwritten';");
-      const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy), [], { GNUPGHOME: gnupg });
+      const restore = runTool(join(s.toolsDir, "restore"), renderRestoreScript(s, policy), ["--yes"], { GNUPGHOME: gnupg });
       expect(restore.code).toBe(0);
       expect(sqlite3(s.path, "SELECT x FROM t;")).toBe("secret");
     } finally {
@@ -384,7 +415,7 @@ describe("two databases, app and app-logs, sharing a backup directory", () => {
     expect(filesOf(policy.dir, "app-logs")).toHaveLength(1);
 
     sqlite3(app.path, "UPDATE owner SET name = 'changed';");
-    const r = runTool(join(app.toolsDir, "restore"), renderRestoreScript(app, policy));
+    const r = runTool(join(app.toolsDir, "restore"), renderRestoreScript(app, policy), ["--yes"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`restored ${app.path} from ${join(policy.dir, appArchive)}\n`);
@@ -435,7 +466,7 @@ describe("two databases, app and app-logs, sharing a backup directory", () => {
 
     // And app-logs' backup still restores.
     sqlite3(logs.path, "UPDATE owner SET name = 'changed';");
-    const restore = runTool(join(logs.toolsDir, "restore"), renderRestoreScript(logs, policy));
+    const restore = runTool(join(logs.toolsDir, "restore"), renderRestoreScript(logs, policy), ["--yes"]);
     expect(restore.code).toBe(0);
     expect(sqlite3(logs.path, "SELECT name FROM owner;")).toBe("app-logs");
   });
@@ -557,6 +588,26 @@ describe("every installed tool answers --help and does nothing else (issue 20)",
     expect(existsSync(policy.dir) ? readdirSync(policy.dir) : [], "a backup was taken").toEqual([]);
     const restore = spawnSync(join(s.toolsDir, "restore"), ["--help"], { encoding: "utf8" });
     expect(restore.status).toBe(0);
-    expect(restore.stdout).toContain(`usage: ${s.toolsDir}/restore [BACKUP_FILE]`);
+    expect(restore.stdout).toContain(`usage: ${s.toolsDir}/restore [--yes] [BACKUP_FILE]`);
+  });
+
+  it("an option a tool's usage does not name is refused with its usage, and the tool does nothing", () => {
+    const { policy, spec: s } = layout();
+    provision(s);
+    sqlite3(s.path, "CREATE TABLE t(x); INSERT INTO t VALUES ('live');");
+    const tools: [string, string][] = [["backup", renderBackupScript(s, policy)], ["restore", renderRestoreScript(s, policy)], ["shell", renderShellScript(s)]];
+    expect(runScript(installTools(s.toolsDir, tools)).code).toBe(0);
+    const refused = [["backup", ["--full"], "--full"], ["restore", ["--yes", "--force"], "--force"], ["shell", ["-init", "/etc/shadow"], "-init"], ["shell", ["-cmd", ".shell id"], "-cmd"]] as const;
+    for (const [tool, args, option] of refused) {
+      const r = spawnSync(join(s.toolsDir, tool), [...args], { encoding: "utf8" });
+      expect(r.status, `${tool} ${args.join(" ")}`).toBe(2);
+      expect(r.stderr).toContain(`${tool}: unknown option ${option}`);
+      expect(r.stdout).toBe("");
+    }
+    expect(existsSync(policy.dir) ? readdirSync(policy.dir) : [], "a backup was taken").toEqual([]);
+    // What the usage names still works.
+    const json = spawnSync(join(s.toolsDir, "shell"), ["-json", "SELECT x FROM t"], { encoding: "utf8" });
+    expect(json.status, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([{ x: "live" }]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { renderArchiveSteps, renderBackupPrelude, renderUnpackDump } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
-import { RESTORE_USAGE, renderRestoreArgs } from "../../backups/restoreArgs";
+import { RESTORE_USAGE, renderConfirmOverwrite, renderPruneSafetyCopies, renderRestoreArgs } from "../../backups/restoreArgs";
 import { scriptHeader, shellQuote } from "../../shell";
 import { programs } from "./flavor";
 import { renderInstancePrelude, type MariadbLocation } from "./host";
@@ -66,14 +66,16 @@ export function renderMariadbBackup(spec: MariadbBackupSpec): string {
 }
 
 /**
- * The restore: `restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]` (default: the newest backup
- * of this deployment), the same command line as PostgreSQL's.
+ * The restore: `restore DATABASE [--into NEW_DATABASE] [--yes] [BACKUP_FILE]` (default: the newest
+ * backup of this deployment), the same command line as PostgreSQL's. Over an existing database it
+ * asks at a terminal, or needs --yes.
  * - `--into NEW_DATABASE`: creates that database (it must not exist) with the original's
  *   collation and loads the dump into it. Only root can use it until grants are given: the
  *   deployment's grants script revokes privileges on databases the spec does not declare.
  * - Into the same database: MariaDB cannot rename a database, so the current one is first dumped
  *   in full to <dir>/<name>-before-restore-<UTC time>-<db>.sql.gz (0600, encrypted like the backups
- *   when they are; never expired by retention, never picked as "the newest backup"); then the
+ *   when they are; never expired by the backups' retention, never picked as "the newest backup";
+ *   the restore keeps the newest SAFETY_COPIES_KEPT of each database's); then the
  *   database is dropped, created again with the backup's collation and loaded. Its grants are kept:
  *   MariaDB keys them by database name.
  * The dump is loaded with the client's --sandbox: nothing in a backup can run a client command.
@@ -90,6 +92,8 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
     renderRestoreArgs(64),
+    renderConfirmOverwrite(),
+    renderPruneSafetyCopies(),
     renderUnpackDump(".sql", [".collation"]),
     `collation=$(cat "$work/dump/$db.collation" 2>/dev/null || true)`,
     `[[ "$collation" =~ ^utf8mb4_[a-z0-9_]+$ ]] || collation=${FALLBACK_COLLATION}`,
@@ -102,6 +106,7 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
     '  echo "restored database $db from $backup into new database $into (only root may use it until it is granted)"',
     "else",
     '  if exists "$db"; then',
+    '    confirm_overwrite "database $db"',
     `    safety="$DEST/$NAME-before-restore-$(date -u +%Y%m%dT%H%M%SZ)-$db${safetyExt}"`,
     `    dump ${DUMP_OPTIONS} "$db" | gzip -6${encrypt} > "$safety.partial"`,
     '    chmod 600 "$safety.partial"; mv "$safety.partial" "$safety"',
@@ -110,6 +115,7 @@ export function renderMariadbRestore(spec: MariadbBackupSpec): string {
     '  sql_root -e "DROP DATABASE IF EXISTS \\`$db\\`; CREATE DATABASE \\`$db\\` CHARACTER SET utf8mb4 COLLATE $collation"',
     '  load_into "$db"',
     '  echo "restored database $db from $backup"',
+    `  prune_safety_copies "$DEST/$NAME-before-restore-"*"-$db"${shellQuote(safetyExt)}`,
     "fi",
   ].join("\n") + "\n";
 }

@@ -1,6 +1,6 @@
 import { renderArchiveSteps, renderBackupPrelude, renderUnpackDump } from "../../backups/archive";
 import type { BackupPolicy } from "../../backups/policy";
-import { RESTORE_USAGE, renderRestoreArgs } from "../../backups/restoreArgs";
+import { RESTORE_USAGE, SAFETY_COPIES_KEPT, renderConfirmOverwrite, renderRestoreArgs } from "../../backups/restoreArgs";
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
 
@@ -46,10 +46,12 @@ export function renderPostgresBackup(spec: PostgresBackupSpec): string {
 }
 
 /**
- * The restore: `restore DATABASE [--into NEW_DATABASE] [BACKUP_FILE]` (default: the newest backup).
- * Into a new database: creates it (owned like the original) and restores into it. Into the same
- * database: renames the current one aside as <db>_before_restore_<UTC time> (after ending its
- * sessions), then recreates it from the dump with its settings and grants (pg_restore --create).
+ * The restore: `restore DATABASE [--into NEW_DATABASE] [--yes] [BACKUP_FILE]` (default: the newest
+ * backup). Into a new database: creates it (owned like the original) and restores into it. Into the
+ * same database (asks at a terminal, or needs --yes): renames the current one aside as
+ * <db>_before_restore_<UTC time> (after ending its sessions), then recreates it from the dump with
+ * its settings and grants (pg_restore --create); of the databases set aside for it, the newest
+ * SAFETY_COPIES_KEPT stay and older ones are dropped.
  */
 /**
  * The start of the comment restore puts on the databases it creates (a copy, or the database it
@@ -65,6 +67,7 @@ export function renderPostgresRestore(spec: PostgresBackupSpec): string {
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(spec.policy.dir)}`,
     renderRestoreArgs(63),
+    renderConfirmOverwrite(),
     renderUnpackDump(".dump"),
     'restore_as_postgres() { runuser -u postgres -- pg_restore -h /var/run/postgresql -p "$PORT" --exit-on-error "$@" < "$work/dump/$db.dump"; }',
     'if [ -n "$into" ]; then',
@@ -83,12 +86,19 @@ export function renderPostgresRestore(spec: PostgresBackupSpec): string {
     '  restore_as_postgres --dbname="$into"',
     '  echo "restored database $db from $backup into new database $into"',
     "else",
+    '  confirm_overwrite "database $db"',
     '  aside="${db}_before_restore_$(date -u +%Y%m%d%H%M%S)"',
     '  psql_su -d postgres -c "ALTER DATABASE \\"$db\\" ALLOW_CONNECTIONS false" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \'$db\' AND pid <> pg_backend_pid()" >/dev/null',
     '  psql_su -d postgres -c "ALTER DATABASE \\"$db\\" RENAME TO \\"$aside\\"" -c "ALTER DATABASE \\"$aside\\" ALLOW_CONNECTIONS true"',
     `  psql_su -d postgres -c "COMMENT ON DATABASE \\"$aside\\" IS '${RESTORED_MARK} $db: set aside by a restore'" >/dev/null`,
     '  restore_as_postgres --create --dbname=postgres',
     '  echo "restored database $db from $backup; the previous one is kept as $aside"',
+    `  # The newest ${SAFETY_COPIES_KEPT} databases set aside for $db stay; older ones (by their names' UTC time) are dropped.`,
+    `  printf '%s\\n' ${shellQuote(
+      `SELECT datname FROM pg_database d WHERE datname ~ ('^' || :'db' || '_before_restore_[0-9]{14}$') AND shobj_description(d.oid, 'pg_database') = :'mark' ORDER BY datname DESC OFFSET ${SAFETY_COPIES_KEPT};`,
+    )} | psql_su -d postgres -At -v db="$db" -v mark="${RESTORED_MARK} $db: set aside by a restore" | while IFS= read -r old; do`,
+    `    psql_su -d postgres -c "DROP DATABASE \\"$old\\" WITH (FORCE)" >/dev/null && echo "dropped an older safety copy (${SAFETY_COPIES_KEPT} are kept): $old"`,
+    "  done",
     "fi",
   ].join("\n") + "\n";
 }

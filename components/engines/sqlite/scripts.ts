@@ -1,6 +1,7 @@
 import { renderArchiveSteps, renderBackupPrelude, renderPickBackup } from "../../backups/archive";
 import { renderRemoveBackups as removeBackups } from "../../backups/backupSchedule";
 import type { BackupPolicy } from "../../backups/policy";
+import { SQLITE_RESTORE_USAGE, renderConfirmOverwrite, renderPruneSafetyCopies, renderSqliteRestoreArgs } from "../../backups/restoreArgs";
 import { healthCheckFiles, renderHealthChecks, type HealthCheck } from "../../hooks/healthChecks";
 import { scriptHeader, shellQuote } from "../../shell";
 import { keptDataHint } from "../../model/dataRemoval";
@@ -217,28 +218,35 @@ export function renderBackupScript(spec: SqliteScriptSpec, policy: BackupPolicy)
 }
 
 /**
- * The restore script: `restore [BACKUP_FILE]` (default: the newest backup). Checks the backup,
- * copies the current database aside as <path>.before-restore-<UTC time>, then restores with
- * SQLite's online backup API so open connections see the restored contents, not a moved file.
+ * The restore script: `restore [--yes] [BACKUP_FILE]` (default: the newest backup). Checks the
+ * backup, asks (or needs --yes) before replacing an existing database, copies the current database
+ * aside as <path>.before-restore-<UTC time> (the newest SAFETY_COPIES_KEPT such copies are kept),
+ * then restores with SQLite's online backup API so open connections see the restored contents,
+ * not a moved file.
  */
 export function renderRestoreScript(spec: SqliteScriptSpec, policy: BackupPolicy): string {
   return [
     scriptHeader(`Restores sqlite database ${spec.name} (${spec.path}) from a backup in ${policy.dir}.`),
-    `# Usage: ${spec.toolsDir}/restore [BACKUP_FILE]   (default: the newest backup)`,
+    `# Usage: ${spec.toolsDir}/${SQLITE_RESTORE_USAGE}   (default: the newest backup)`,
     sqliteClientFunctions(spec),
     `NAME=${shellQuote(spec.name)}`,
     `DEST=${shellQuote(policy.dir)}`,
+    renderSqliteRestoreArgs(),
+    renderConfirmOverwrite(),
+    renderPruneSafetyCopies(),
     "work=$(mktemp -d)",
     "trap 'rm -rf \"$work\"' EXIT",
     renderPickBackup(".db"),
     `check=$(sqlite3 -batch "$work/restored" 'PRAGMA integrity_check' 2>&1 || true)`,
     '[ "$check" = ok ] || { echo "backup $backup is not a sound sqlite database: $check" >&2; exit 1; }',
     'if [ -n "$DB_OWNER" ] && [ "$(id -u)" = 0 ]; then chown "$DB_OWNER" "$work" "$work/restored"; fi',
+    'if [ -f "$DB" ]; then confirm_overwrite "sqlite database $DB"; fi',
     'aside="$DB.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
     `if [ -f "$DB" ]; then sqlite "$DB" ".backup '$aside'"; chmod 600 "$aside"; fi`,
     `sqlite "$DB" ".restore '$work/restored'"`,
     'echo "restored $DB from $backup"',
     'if [ -f "$aside" ]; then echo "the previous contents are kept at $aside"; fi',
+    'prune_safety_copies "$DB".before-restore-*',
   ].join("\n") + "\n";
 }
 
@@ -246,6 +254,7 @@ export function renderRestoreScript(spec: SqliteScriptSpec, policy: BackupPolicy
 export function renderShellScript(spec: SqliteScriptSpec): string {
   return [
     scriptHeader(`Opens sqlite database ${spec.name} with its connection pragmas.`),
+    `# Usage: ${spec.toolsDir}/shell [-header] [-json | -csv | -box | -line] ['SQL']   (no SQL: an interactive session)`,
     sqliteClientFunctions(spec),
     'sqlite "$DB" "$@"',
   ].join("\n") + "\n";

@@ -166,7 +166,7 @@ async function requireTools(what: string, tools: Array<[program: string, pkg: st
     problems.push(`${programs.map((p) => `\`${p}\``).join(", ")} not found: install ${pkg} (apt-get install ${pkg.split(" or ")[0]})`);
   }
   if (problems.length) {
-    throw new Error(`${what}: this machine cannot provide the test container engine (scripts/setup.sh installs it):\n  - ${problems.join("\n  - ")}`);
+    throw new Error(`${what}: this machine cannot provide the test container engine ("bash scripts/setup.sh --for tests" installs it):\n  - ${problems.join("\n  - ")}`);
   }
 }
 
