@@ -53,7 +53,7 @@ beforeAll(async () => {
   mdb = startScratchMariadb(join(dir, "mdb"), MDB_PORT);
   await waitFor("PostgreSQL", () => pgRows(pgUrl("postgres"), "SELECT 1"), 60);
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1"), 60);
-  for (const db of ["refused", "allowed"]) {
+  for (const db of ["refused", "allowed", "partial"]) {
     await pgRows(pgUrl("postgres"), `CREATE DATABASE ${db}`);
     await mdbQuery(undefined, `CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
   }
@@ -120,6 +120,13 @@ describe.each(targets)("hostile SQLite values into $engine", ({ engine, url, tab
     const children = engine === "PostgreSQL" ? await pgRows(pgUrl("allowed"), "SELECT id::text AS id, parent_id::text AS p FROM child ORDER BY id") : await mdbQuery("allowed", "SELECT CAST(id AS CHAR) AS id, CAST(parent_id AS CHAR) AS p FROM child ORDER BY id");
     expect(children).toEqual([{ id: "1", p: "1" }, { id: "2", p: "99" }, { id: "3", p: null }]);
   });
+});
+
+it("a foreign key left out by --tables is named in the copy's normal output, not only by --dry-run", async () => {
+  const lines: string[] = [];
+  await copyDatabase({ from: source, to: pgUrl("partial"), tables: ["child"], ...quiet, progress: (l) => lines.push(l) });
+  expect(lines).toContain("note: foreign key child (parent_id) -> parent is not created: parent is not copied");
+  expect(await pgRows(pgUrl("partial"), "SELECT count(*)::int AS n FROM child")).toEqual([{ n: 3 }]);
 });
 
 /** The hostile table as the target's own SQL renders it, by id: every column as text (blobs as hex). */
