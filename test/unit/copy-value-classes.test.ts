@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { candidateCondition } from "../../components/copy/prescan/filters";
+import { candidateCondition, nonAsciiCondition } from "../../components/copy/prescan/filters";
 import { declaredConversion } from "../../components/copy/prescan/declared";
 import { toConversion } from "../../components/copy/prescan/scan";
 import { classifyValue, isValidUtf8 } from "../../components/copy/prescan/valueClasses";
@@ -103,6 +103,7 @@ describe("the pre-scan's SQL filter never leaves out a value a class would name"
     null, 0n, 1n, 2n, -1n, 40000n, -40000n, 2n ** 60n, -(2n ** 60n), 9223372036854775807n, 0.5, 1.0, 2460341.5, 1e300, "", "abc", "1,5", "12",
     "2024-01-31", "2024-02-30", "0000-01-01", "2024-01-31junk", "2024-01-31 12:34:56", "2024-01-31 12:34:56.5", "2024-01-31 12:34:56.123456",
     "2024-01-31 12:34:56.1234567", "2024-01-31 24:00:00", "2024-01-31T12:34:56", "2024-01-31 12:34:56+02:00", "2024-13-01 00:00:00", "12:30:00",
+    "2024-01-31 12:34:56Z", "2024-01-31 12:34:56.000+00:00", "2024-01-31 12:34:56.1234567+00:00", "2024-01-31 12:34:56+2", "2024-01-31 12:34:56 junk",
     "{}", "{", "a".repeat(11), "😀".repeat(10), Buffer.from("hi"), Buffer.alloc(0),
   ];
   const TYPES: TypeClass[] = [
@@ -126,6 +127,15 @@ describe("the pre-scan's SQL filter never leaves out a value a class would name"
       // And it filters: clean values mostly stay in SQLite.
       expect(rows.some((r) => Number(r.hit) === 0), JSON.stringify(t)).toBe(t.kind === "time" || t.kind === "json" || t.kind === "uuid" ? rows.some((r) => r.x === null) : true);
     }
+    db.close();
+  });
+
+  it("text that may be invalid UTF-8 (any byte outside ASCII) is never left out of the UTF-8 check", () => {
+    const db = new Database(":memory:");
+    const rows = db
+      .prepare(`SELECT hex(CAST(x AS BLOB)) AS h, ${nonAsciiCondition('"x"')} AS hit FROM (SELECT CAST(X'61FF62' AS TEXT) AS x UNION ALL SELECT CAST(X'80' AS TEXT) UNION ALL SELECT CAST(X'61C3' AS TEXT) UNION ALL SELECT CAST(X'EDA080' AS TEXT) UNION ALL SELECT CAST(X'C0AF' AS TEXT) UNION ALL SELECT 'plain' UNION ALL SELECT 'café')`)
+      .all() as { h: string; hit: number }[];
+    for (const r of rows) expect(r.hit, r.h).toBe(isValidUtf8(Buffer.from(r.h, "hex")) && /^([0-7][0-9A-F])*$/.test(r.h) ? 0 : 1);
     db.close();
   });
 });

@@ -26,7 +26,7 @@ export function candidateCondition(q: string, t: TypeClass): string {
     case "date":
       return `(${set} AND NOT (typeof(${q}) = 'text' AND ${q} GLOB '${DATE_GLOB}' AND ${q} >= '0001-01-01' AND date(${q}) IS ${q}))`;
     case "timestamp":
-      return `(${set} AND NOT (typeof(${q}) = 'text' AND ${q} >= '0001-01-01' AND (${wholeSeconds(q)}${t.fractionalDigits === undefined || t.fractionalDigits >= 6 ? ` OR ${microseconds(q)}` : ""})))`;
+      return `(${set} AND NOT (typeof(${q}) = 'text' AND ${q} >= '0001-01-01' AND ${moment(q)} AND ${timestampTail(q, t)}))`;
     default:
       return set;
   }
@@ -35,15 +35,26 @@ export function candidateCondition(q: string, t: TypeClass): string {
 const DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]";
 const TIME_GLOB = "[0-9][0-9]:[0-9][0-9]:[0-9][0-9]";
 
-/** `YYYY-MM-DD HH:MM:SS`, a real moment (strftime rewrites an impossible one). */
-function wholeSeconds(q: string): string {
-  return `(${q} GLOB '${DATE_GLOB} ${TIME_GLOB}' AND strftime('%Y-%m-%d %H:%M:%S', ${q}) IS ${q})`;
+/** The first 19 characters are `YYYY-MM-DD HH:MM:SS`, a real moment (strftime rewrites an impossible one, or gives NULL). */
+function moment(q: string): string {
+  return `(substr(${q}, 1, 19) GLOB '${DATE_GLOB} ${TIME_GLOB}' AND strftime('%Y-%m-%d %H:%M:%S', substr(${q}, 1, 19)) IS substr(${q}, 1, 19))`;
 }
 
-/** `YYYY-MM-DD HH:MM:SS.ffffff` (1 to 6 digits), a real moment. */
-function microseconds(q: string): string {
-  const globs = [1, 2, 3, 4, 5, 6].map((n) => `${q} GLOB '${DATE_GLOB} ${TIME_GLOB}.${"[0-9]".repeat(n)}'`);
-  return `((${globs.join(" OR ")}) AND strftime('%Y-%m-%d %H:%M:%S', ${q}) IS substr(${q}, 1, 19))`;
+/**
+ * What may follow the moment in a clean value: nothing, a fraction of 1 to 6 digits (when the
+ * column keeps 6), and for an instant a `+HH:MM` / `-HH:MM` / `Z` zone after either.
+ */
+function timestampTail(q: string, t: Extract<TypeClass, { kind: "timestamp" }>): string {
+  const fractions = ["", ...(t.fractionalDigits === undefined || t.fractionalDigits >= 6 ? [1, 2, 3, 4, 5, 6].map((n) => `.${"[0-9]".repeat(n)}`) : [])];
+  const zones = t.withTimeZone ? ["", "[+-][0-9][0-9]:[0-9][0-9]", "Z"] : [""];
+  const tails = fractions.flatMap((f) => zones.map((z) => f + z));
+  const rest = `substr(${q}, 20)`;
+  return `(${tails.map((tail) => (tail === "" ? `${rest} = ''` : `${rest} GLOB '${tail}'`)).join(" OR ")})`;
+}
+
+/** Text holding any character outside ASCII (every invalid UTF-8 byte reads as one): the only text that may be invalid UTF-8. */
+export function nonAsciiCondition(q: string): string {
+  return `(typeof(${q}) = 'text' AND ${q} GLOB '*[^\u0001-\u007f]*')`;
 }
 
 /** ` OR <outside the column's range>` for integer widths narrower than SQLite's 64 bits. */

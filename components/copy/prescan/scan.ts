@@ -13,7 +13,7 @@ import type { Connection } from "../connections";
 import { dialectFor } from "../dialects";
 import type { Conversion, ForeignKey, Table } from "../schema";
 import type { TablePair } from "../transfer";
-import { candidateCondition } from "./filters";
+import { candidateCondition, nonAsciiCondition } from "./filters";
 import { classifyValue, isValidUtf8, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
 /** Sample row keys kept per class. */
@@ -103,7 +103,8 @@ function invalidUtf8(source: Connection, table: Table): Finding[] {
   const db = source.native.db;
   db.function("dbstack_bad_utf8", { deterministic: true }, (b: unknown) => (Buffer.isBuffer(b) && !isValidUtf8(b) ? 1 : 0));
   const q = (n: string) => dialectFor("sqlite").quoteIdentifier(n);
-  const bad = (c: string) => `(typeof(${q(c)}) = 'text' AND dbstack_bad_utf8(CAST(${q(c)} AS BLOB)))`;
+  // SQLite keeps the pure-ASCII text (always valid); only the rest reaches the check here.
+  const bad = (c: string) => `(${nonAsciiCondition(q(c))} AND dbstack_bad_utf8(CAST(${q(c)} AS BLOB)))`;
   const sums = table.columns.map((c, i) => `COALESCE(SUM(${bad(c.name)}), 0) AS u${i}`);
   const counts = db.prepare(`SELECT ${sums.join(", ")} FROM ${q(table.name)}`).get() as Record<string, number>;
   const out: Finding[] = [];
