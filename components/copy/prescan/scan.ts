@@ -105,7 +105,9 @@ function invalidUtf8(source: Connection, table: Table): Finding[] {
   const q = (n: string) => dialectFor("sqlite").quoteIdentifier(n);
   // SQLite keeps the pure-ASCII text (always valid); only the rest reaches the check here.
   const bad = (c: string) => `(${nonAsciiCondition(q(c))} AND dbstack_bad_utf8(CAST(${q(c)} AS BLOB)))`;
-  const sums = table.columns.map((c, i) => `COALESCE(SUM(${bad(c.name)}), 0) AS u${i}`);
+  // CASE, not AND: SQLite evaluates both sides of an AND inside an expression, and the check
+  // must run only on the text the filter lets through.
+  const sums = table.columns.map((c, i) => `COALESCE(SUM(CASE WHEN ${nonAsciiCondition(q(c.name))} THEN dbstack_bad_utf8(CAST(${q(c.name)} AS BLOB)) ELSE 0 END), 0) AS u${i}`);
   const counts = db.prepare(`SELECT ${sums.join(", ")} FROM ${q(table.name)}`).get() as Record<string, number>;
   const out: Finding[] = [];
   table.columns.forEach((c, i) => {
