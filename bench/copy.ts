@@ -1,4 +1,4 @@
-// npm run bench:copy -- [--rows 2000000] [--rounds 3] [--batch-rows 20000]
+// npm run bench:copy -- [--rows 2000000] [--rounds 3] [--batch-rows 20000] [--pg-port 5657] [--mariadb-port 3357]
 //
 // Copies a generated SQLite data set into PostgreSQL with dbstack (copyDatabase: schema, data,
 // constraints, counters AND verification, all in its time) and with pgloader (Debian package
@@ -27,15 +27,18 @@ import { Client } from "pg";
 import { parseArgs } from "util";
 import { copyDatabase } from "../components/copy/copy";
 
-const PG_PORT = 5657;
-const MDB_PORT = 3357;
 const { values: opts } = parseArgs({
   options: {
+    // Where the benchmark's own servers listen (another run, or a test, may hold the defaults).
+    "pg-port": { type: "string", default: "5657" },
+    "mariadb-port": { type: "string", default: "3357" },
     rows: { type: "string", default: "2000000" },
     rounds: { type: "string", default: "3" },
     "batch-rows": { type: "string", default: "20000" },
   },
 });
+const PG_PORT = Number(opts["pg-port"]);
+const MDB_PORT = Number(opts["mariadb-port"]);
 const ROWS = Number(opts.rows);
 const ROUNDS = Number(opts.rounds);
 const BATCH = Number(opts["batch-rows"]);

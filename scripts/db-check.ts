@@ -12,6 +12,7 @@ import { checkExitCode, checkLive, checkMigrations, renderReport, type Migration
 import { killMigrationCommands, listMigrationFiles, MigrationLayoutError, migrationSteps } from "../components/copy/check/apply";
 import { stopAllThrowaways } from "../components/copy/check/throwaway";
 import { ENGINE_KINDS, type EngineKind } from "../components/model/engineKind";
+import { isUrlFlavour, URL_FLAVOURS, type UrlFlavour } from "../components/copy/urlFlavours";
 
 const USAGE = `usage:
   npm run db:check -- --migrations <dir> [--engines sqlite,postgres,mariadb]
@@ -33,6 +34,10 @@ classes, nullability, defaults, primary/unique/foreign keys and indexes.
                        postgresql://..., mysql://...; the password is in the environment, never
                        on a command line), DBSTACK_ENGINE, PGHOST/PGPORT/PGUSER/PGPASSWORD/
                        PGDATABASE and MYSQL_HOST/MYSQL_TCP_PORT/MYSQL_USER/MYSQL_PWD/MYSQL_DATABASE.
+  --url <flavour>      DATABASE_URL's flavour for --command: default (as above), sqlalchemy
+                       (postgresql+psycopg://, mysql+pymysql://), libpq (postgresql://) or
+                       jdbc (jdbc:postgresql://host:port/db?user=..&password=.., jdbc:mariadb://,
+                       jdbc:sqlite:/path).
   --engines <list>     which engines (default sqlite,postgres,mariadb; at least two).
   --source / --target  compare two live databases instead (read only): the target must hold
                        every table, column and key of the source. URLs: sqlite:///abs/path,
@@ -55,6 +60,8 @@ export interface CheckArgs {
   engines: EngineKind[];
   source?: string;
   target?: string;
+  /** DATABASE_URL's flavour for --command (components/copy/urlFlavours.ts). */
+  url: UrlFlavour;
   help: boolean;
 }
 
@@ -64,12 +71,15 @@ const ENGINE_ALIASES: Record<string, EngineKind> = { sqlite: "sqlite", postgres:
 export function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CheckArgs {
   let o;
   try {
-    o = readOptions(argv, { migrations: { type: "string" }, command: { type: "string" }, engines: { type: "string" }, source: { type: "string" }, target: { type: "string" } });
+    o = readOptions(argv, { migrations: { type: "string" }, command: { type: "string" }, engines: { type: "string" }, source: { type: "string" }, target: { type: "string" }, url: { type: "string" } });
   } catch (err) {
-    if (err instanceof UsageError && err.message === "") return { engines: [...ENGINE_KINDS], help: true };
+    if (err instanceof UsageError && err.message === "") return { engines: [...ENGINE_KINDS], url: "default", help: true };
     throw err;
   }
-  const args: CheckArgs = { migrations: o.migrations as string | undefined, command: o.command as string | undefined, source: o.source as string | undefined, target: o.target as string | undefined, engines: [...ENGINE_KINDS], help: false };
+  const url = (o.url as string | undefined) ?? "default";
+  if (!isUrlFlavour(url)) throw new UsageError(`--url ${JSON.stringify(url)} is not a URL flavour: use ${URL_FLAVOURS.join(", ")}`);
+  if (o.url !== undefined && o.command === undefined) throw new UsageError("--url names DATABASE_URL's flavour for --command: it goes with --command only");
+  const args: CheckArgs = { migrations: o.migrations as string | undefined, command: o.command as string | undefined, source: o.source as string | undefined, target: o.target as string | undefined, engines: [...ENGINE_KINDS], url, help: false };
   const list = listOption(o.engines);
   if (list) {
     const engines = list.map((e) => {
@@ -142,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
     }
     migrations = { kind: "dir", dir };
   } else {
-    migrations = { kind: "command", command: args.command as string, cwd };
+    migrations = { kind: "command", command: args.command as string, cwd, url: args.url };
   }
   const result = await checkMigrations({ migrations, engines: args.engines, progress });
   process.stdout.write(renderReport(result));

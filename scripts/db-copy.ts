@@ -99,6 +99,20 @@ export function parseArgs(argv: string[]): Args {
   };
 }
 
+/**
+ * A warning for each of --from / --to that carries a password on the command line, where every
+ * user of the machine reads it (ps, /proc) while the copy runs, saying how to pass it instead.
+ */
+export function passwordWarnings(args: Pick<Args, "from" | "to">): string[] {
+  const out: string[] = [];
+  for (const [flag, url, env] of [["--from", args.from, "DBSTACK_COPY_FROM"], ["--to", args.to, "DBSTACK_COPY_TO"]] as const) {
+    if (url !== undefined && redactUrl(url) !== url) {
+      out.push(`warning: ${flag} carries a password on the command line (visible to every user through ps while the copy runs); leave ${flag} out and set ${env}, or give the URL without a password and set PGPASSWORD / MYSQL_PWD`);
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   let args: Args;
   try {
@@ -112,6 +126,7 @@ async function main(): Promise<number> {
     process.stderr.write(`db:copy: ${err.message}\n${USAGE.split("\n")[0]}\n  (npm run db:copy -- --help for every option)\n`);
     return 2;
   }
+  for (const line of passwordWarnings(args)) process.stderr.write(`db:copy: ${line}\n`);
   // Said at once: loading the drivers and reaching the servers can take seconds.
   const named = (url: string | undefined) => (url === undefined ? "(not given)" : redactUrl(url));
   process.stderr.write(`db:copy: ${args.rollback ? `rolling back ${named(args.to ?? process.env.DBSTACK_COPY_TO)}` : `${args.dryRun ? "planning" : "copying"} ${named(args.from ?? process.env.DBSTACK_COPY_FROM)} -> ${named(args.to ?? process.env.DBSTACK_COPY_TO)}`}: loading the drivers\n`);

@@ -1,10 +1,11 @@
 import type { MigrationSource } from "../components/hooks/migrationRunner";
 import { loadMigrations } from "../components/hooks/migrations";
 import type { EngineKind } from "../components/model/engineKind";
+import type { UrlFlavour } from "../components/model/urlFlavour";
 import { ConfigError, projectPath } from "./config";
 
 /** The `migrations` config of a database, as every engine declares it. */
-export type MigrationsConfig = { dir: string } | { command: string; workdir?: string };
+export type MigrationsConfig = { dir: string } | { command: string; workdir?: string; url?: UrlFlavour };
 
 /**
  * Turns a database's `migrations` config (under `key`) into a migration source: reads the SQL
@@ -20,5 +21,5 @@ export function migrationSourceFromConfig(key: string, cfg: MigrationsConfig | u
       throw new ConfigError(`${key}.dir: ${(err as Error).message}`);
     }
   }
-  return { kind: "command", command: cfg.command, workdir: projectPath(projectDir, cfg.workdir ?? ".") };
+  return { kind: "command", command: cfg.command, workdir: projectPath(projectDir, cfg.workdir ?? "."), ...(cfg.url === undefined ? {} : { url: cfg.url }) };
 }

@@ -27,11 +27,16 @@ import { openConnection, openSource, openTarget, parseConnectionUrl, redactUrl, 
 import { renderConstraints, renderCreateTables, renderResetSequences } from "./ddl";
 import { dialectFor } from "./dialects";
 import { introspect } from "./introspect";
-import { beginJournal, dropTables, listTables, markJournal, newCopyId, unfinishedCopies, type JournalEntry } from "./journal";
+import { beginJournal, dropTables, renderEmptyTables, listTables, markJournal, newCopyId, unfinishedCopies, type JournalEntry } from "./journal";
 import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
 import type { Conversion, Schema, Table } from "./schema";
 import { translate } from "./translate";
-import { checksumTable, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { IntoSchemaError, planIntoSchema, renderNamedSequences, TargetNotEmptyError, type IntoSchemaPlan } from "./intoSchema";
+
+export { IntoSchemaError, TargetNotEmptyError } from "./intoSchema";
+import { allowedMissingParents } from "./prescan/declared";
+import { prescan } from "./prescan/scan";
+import { beginSnapshot, checksumTable, endSnapshot, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
 import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -113,18 +118,6 @@ export class CopyRefusedError extends Error {
   }
 }
 
-/** The target already holds tables the copy would create. */
-export class TargetNotEmptyError extends Error {
-  constructor(readonly existing: { table: string; rows: number }[]) {
-    super(
-      `the target already has table(s) the copy would create: ${existing
-        .map((e) => `${e.table} (${e.rows} rows)`)
-        .join(", ")}; copy into an empty database, or drop them first`,
-    );
-    this.name = "TargetNotEmptyError";
-  }
-}
-
 /** The target's journal shows an unfinished copy and the caller asked to refuse rather than restart it. */
 export class UnfinishedCopyError extends Error {
   constructor(
@@ -163,14 +156,36 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   const source = await openSource(options.from);
   let target: Connection | undefined;
   let journalled: string | undefined;
+  let snapshotOpen = false;
   try {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
     const targetEngine = parseConnectionUrl(options.to).engine;
     const targetDialect = dialectFor(targetEngine);
     const translation = translate(schema.schema, targetEngine);
-    const pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
-    translation.conversions.push(...(await findValueConversions(source, schema.schema.tables, targetEngine)));
+    let pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
+    // One snapshot from the pre-scan to the last row moved: what was scanned is what is copied.
+    await beginSnapshot(source);
+    snapshotOpen = true;
+    const valueConversions = await findValueConversions(source, schema.schema.tables, targetEngine);
+
+    // The target as it is: unfinished copies to restart, tables its migrations made to fill
+    // (intoSchema.ts). Only read here; a dry run never creates a missing SQLite file.
+    const existed = targetFileExists(options.to);
+    if (existed) target = await openConnection(options.to, { readOnly: options.dryRun === true });
+    const unfinished = target ? await unfinishedCopies(target) : [];
+    if (unfinished.length && options.unfinished === "refuse" && !options.dryRun) throw new UnfinishedCopyError(unfinished, redactUrl(options.to));
+    const into = await planTargetTables(source, target, pairs, unfinished, options.dryRun === true);
+    pairs = into.pairs;
+    schema.notes.push(...into.notes);
+    // A table the target already has keeps its own definition: translating the source's (its
+    // checks, generated columns, lengths) decides nothing there; db:check's comparison did.
+    const filledSources = new Set(pairs.filter((p) => into.filled.includes(p.target.name)).map((p) => p.source.name));
+    translation.conversions = [...translation.conversions.filter((c) => !filledSources.has(c.table)), ...valueConversions];
+
+    // Every value exact or refused by id, against the columns the rows go into (prescan/).
+    translation.conversions.push(...(await prescan(source, pairs)));
+    schema.notes.push(...leaveOutAllowedForeignKeys(pairs, allow));
     clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
     const plan: CopyPlan = {
@@ -186,43 +201,34 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
 
     if (options.dryRun) {
       for (const p of pairs) plan.tables.push({ source: p.source.name, target: p.target.name, rows: await countRows(source, p.source.name) });
-      // A dry run must not create a missing SQLite file, so it only looks at a target that exists.
-      const targetExists = targetFileExists(options.to);
-      if (targetExists) {
-        target = await openConnection(options.to, { readOnly: true });
-        const unfinished = await unfinishedCopies(target);
-        const leftover = new Set(unfinished.flatMap((u) => u.tables));
-        for (const u of unfinished) plan.notes.push(`unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}): the copy would drop its tables ${u.tables.join(", ")} and copy again`);
-        const existing = await existingTables(target, pairs.map((p) => p.target.name));
-        for (const e of existing) if (!leftover.has(e.table)) plan.notes.push(`target table ${e.table} already exists (${e.rows} rows): the copy would refuse it`);
-      }
+      for (const u of unfinished) plan.notes.push(`unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}): the copy would drop its tables ${u.tables.join(", ")} and copy again`);
       plan.notes.push(`the copy backs the target up first, into ${join(options.backupDir ?? defaultBackupRoot(), targetKey(options.to))}/<time>`);
       return { plan, dryRun: true, transferred: [], verified: [], seconds: (Date.now() - started) / 1000, phases: clock.phases, restarted: [] };
     }
 
     if (refused.length) throw new CopyRefusedError(refused);
-    const existed = targetFileExists(options.to);
-    target = await openTarget(options.to);
-    // A copy killed (or failed) earlier left tables only it created: they go, then this copy starts
-    // over. Dropping precedes the backup, so the backup holds the target as it was before that copy.
-    const restarted = await unfinishedCopies(target);
-    if (restarted.length && options.unfinished === "refuse") throw new UnfinishedCopyError(restarted, redactUrl(options.to));
+    for (const n of plan.notes) say(`note: ${n}`);
+    target ??= await openTarget(options.to);
+    // A copy killed (or failed) earlier left tables only it created: they go (tables it filled are
+    // emptied), then this copy starts over. Before the backup, so the backup holds the target as
+    // it was before that copy.
+    const restarted = unfinished;
     for (const u of restarted) {
-      say(`found an unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}, ${u.state}): dropping its tables ${u.tables.join(", ")} and copying again`);
+      say(`found an unfinished copy ${u.id} (from ${u.source}, started ${u.startedAt}, ${u.state}): dropping its tables ${u.tables.join(", ")}${u.filled?.length ? `, emptying ${u.filled.join(", ")}` : ""} and copying again`);
       await dropTables(target, u.tables);
+      await runAll(target, renderEmptyTables(target.engine, u.filled ?? []));
       await markJournal(target, u.id, "restarted");
     }
-    const existing = await existingTables(target, pairs.map((p) => p.target.name));
-    if (existing.length) throw new TargetNotEmptyError(existing);
+    const created = pairs.filter((p) => !into.filled.includes(p.target.name));
 
     const copyId = newCopyId();
-    const backup = await backupTarget(target, options.to, { backupDir: options.backupDir, copyId, existed, copiedTables: pairs.map((p) => p.target.name) });
+    const backup = await backupTarget(target, options.to, { backupDir: options.backupDir, copyId, existed, copiedTables: created.map((p) => p.target.name) });
     say(backup.file ? `backed up the target to ${backup.file}` : `the target has no tables: recorded that in ${backup.dir} (a rollback drops the copied tables)`);
     clock.lap("backup");
-    await beginJournal(target, { id: copyId, source: redactUrl(options.from), tables: pairs.map((p) => p.target.name), state: "copying", backup: backup.dir, startedAt: new Date().toISOString() });
+    await beginJournal(target, { id: copyId, source: redactUrl(options.from), tables: created.map((p) => p.target.name), filled: into.filled, state: "copying", backup: backup.dir, startedAt: new Date().toISOString() });
     journalled = copyId;
 
-    const targetTables = pairs.map((p) => p.target);
+    const targetTables = created.map((p) => p.target);
     let targetSums: TableChecksum[] = [];
     // SQLite declares foreign keys in CREATE TABLE: the load would trip over rows that reference
     // later rows (self-references), so enforcement is off while loading and checked after.
@@ -243,6 +249,9 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
         batchRows: options.batchRows,
         allow,
         progress: options.progress,
+        inSnapshot: true,
+        // Existing tables keep their foreign keys while they fill: parents first.
+        keepOrder: into.filled.length > 0,
         onTableDone: !overlap ? undefined : (pair) => {
           const next = chain.then(() => checksumTables(checker, [pair], allow, targetEngine)).then((sums) => sums[0]);
           next.catch(() => undefined); // awaited below
@@ -266,7 +275,8 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
       }
     }
     await runAll(target, targetDialect.loadStatements.after);
-    await runAll(target, renderResetSequences(target.engine, targetTables));
+    await runAll(target, renderResetSequences(target.engine, pairs.map((p) => p.target)));
+    await runAll(target, await renderNamedSequences(target, pairs.filter((p) => into.filled.includes(p.target.name))));
     clock.lap("constraints");
 
     const differences = compareChecksums(
@@ -281,8 +291,25 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     if (journalled && target) await markJournal(target, journalled, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
     throw err;
   } finally {
+    if (snapshotOpen) await endSnapshot(source);
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Which target tables the copy fills (they exist: the application's migrations made them) and
+ * which it creates, with the pairs mapped onto the existing tables (intoSchema.ts). Tables of an
+ * unfinished copy count as they will be once it is undone. A dry run reports a refusal as a note.
+ */
+async function planTargetTables(source: Connection, target: Connection | undefined, pairs: TablePair[], unfinished: readonly JournalEntry[], dryRun: boolean): Promise<IntoSchemaPlan> {
+  if (target === undefined) return { pairs, filled: [], notes: [] };
+  const leftover = { dropped: new Set(unfinished.flatMap((u) => u.tables)), emptied: new Set(unfinished.flatMap((u) => u.filled ?? [])) };
+  try {
+    return await planIntoSchema(source, target, pairs, leftover);
+  } catch (err) {
+    if (!dryRun || !(err instanceof IntoSchemaError || err instanceof TargetNotEmptyError)) throw err;
+    return { pairs, filled: [], notes: [`the copy would refuse: ${err.message}`] };
   }
 }
 
@@ -334,6 +361,25 @@ function selectTables(schema: Schema, names: string[] | undefined): { schema: Sc
   return { schema: { ...schema, tables }, notes };
 }
 
+/**
+ * Takes out of the target tables the foreign keys whose missing parents the user allowed
+ * (`<table>.<columns>:missing-parent`): the rows are copied as they are, the key is not created.
+ * Returns a note per key left out.
+ */
+function leaveOutAllowedForeignKeys(pairs: readonly TablePair[], allow: readonly string[]): string[] {
+  const notes: string[] = [];
+  for (const p of pairs) {
+    const leave = allowedMissingParents(p, allow);
+    if (leave.size === 0) continue;
+    p.target.foreignKeys = p.target.foreignKeys.filter((fk) => {
+      if (!leave.has(fk.columns.join(","))) return true;
+      notes.push(`foreign key ${p.target.name} (${fk.columns.join(", ")}) -> ${fk.refTable} is not created: rows reference missing parents (allowed)`);
+      return false;
+    });
+  }
+  return notes;
+}
+
 async function runAll(conn: Connection, statements: readonly string[]): Promise<void> {
   for (const sql of statements) {
     try {
@@ -347,14 +393,6 @@ async function runAll(conn: Connection, statements: readonly string[]): Promise<
 async function countRows(conn: Connection, table: string): Promise<number> {
   const rows = await conn.query(`SELECT COUNT(*) AS n FROM ${dialectFor(conn.engine).quoteIdentifier(table)}`);
   return Number(rows[0]?.n ?? 0);
-}
-
-/** Which of `names` exist as tables on `conn`, with their row counts. */
-async function existingTables(conn: Connection, names: readonly string[]): Promise<{ table: string; rows: number }[]> {
-  const present = new Set(await listTables(conn));
-  const out: { table: string; rows: number }[] = [];
-  for (const n of names) if (present.has(n)) out.push({ table: n, rows: await countRows(conn, n) });
-  return out;
 }
 
 /** Whether the target is there before the copy: a server database always is, a database file may not be. */

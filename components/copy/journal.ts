@@ -35,6 +35,8 @@ export interface JournalEntry {
   source: string;
   /** The target tables this copy creates, in creation order (parents first). */
   tables: string[];
+  /** The target's own tables (made by its migrations) this copy fills, parents first: a restart empties them, never drops them. */
+  filled?: string[];
   state: JournalState;
   /** The directory of the pre-copy backup (safety.ts), when one was taken. */
   backup?: string;
@@ -70,7 +72,7 @@ export function renderJournalInsert(engine: EngineKind, entry: JournalEntry): { 
   const cols = ["id", "source", "tables", "state", "backup", "started_at"];
   return {
     sql: `INSERT INTO ${d.quoteIdentifier(JOURNAL_TABLE)} (${cols.map((c) => d.quoteIdentifier(c)).join(", ")}) VALUES (${cols.map((_, i) => d.placeholder(i)).join(", ")})`,
-    params: [entry.id, entry.source, JSON.stringify(entry.tables), entry.state, entry.backup ?? null, entry.startedAt],
+    params: [entry.id, entry.source, renderJournalTables(entry), entry.state, entry.backup ?? null, entry.startedAt],
   };
 }
 
@@ -105,7 +107,7 @@ export async function readJournal(conn: Connection): Promise<JournalEntry[]> {
   return rows.map((r) => ({
     id: String(r.id),
     source: String(r.source),
-    tables: JSON.parse(String(r.tables)) as string[],
+    ...parseJournalTables(String(r.tables)),
     state: String(r.state) as JournalState,
     backup: r.backup == null ? undefined : String(r.backup),
     startedAt: String(r.started_at),
@@ -144,6 +146,27 @@ export function renderDropTables(engine: EngineKind, tables: readonly string[]):
 /** Runs renderDropTables on `conn`. */
 export async function dropTables(conn: Connection, tables: readonly string[]): Promise<void> {
   for (const sql of renderDropTables(conn.engine, tables)) await conn.query(sql);
+}
+
+/** The `tables` column: the created tables as a JSON list (as before filling existed), or `{ "created": [...], "filled": [...] }` when the copy fills tables. */
+export function renderJournalTables(entry: Pick<JournalEntry, "tables" | "filled">): string {
+  return entry.filled?.length ? JSON.stringify({ created: entry.tables, filled: entry.filled }) : JSON.stringify(entry.tables);
+}
+
+/** The `tables` column read back (either form of renderJournalTables). */
+export function parseJournalTables(text: string): Pick<JournalEntry, "tables" | "filled"> {
+  const v = JSON.parse(text) as string[] | { created: string[]; filled: string[] };
+  return Array.isArray(v) ? { tables: v } : { tables: v.created, filled: v.filled };
+}
+
+/**
+ * The statements emptying `tables` (the target's own, filled by an unfinished copy), children
+ * first: DELETE, which every engine runs whatever foreign keys point at the table from tables
+ * already emptied.
+ */
+export function renderEmptyTables(engine: EngineKind, tables: readonly string[]): string[] {
+  const q = (n: string) => dialectFor(engine).quoteIdentifier(n);
+  return [...tables].reverse().map((t) => `DELETE FROM ${q(t)}`);
 }
 
 /** A copy id: sortable by time, unique enough for one target (time plus random). */

@@ -94,6 +94,18 @@ export interface Table {
    * generated columns, CHECK constraints. Translation reports each as a lossy conversion.
    */
   unsupported?: Unsupported[];
+  /** CHECK constraints carried over (translate.ts): their names and expressions in the target's SQL. */
+  checks?: { name: string; expression: string }[];
+  /** Generated (computed, stored) columns carried over: the target computes them; the copy never writes them. */
+  generated?: GeneratedColumn[];
+}
+
+/** A stored generated column as the target creates it. */
+export interface GeneratedColumn {
+  name: string;
+  type: TypeClass;
+  /** The expression in the target's SQL. */
+  expression: string;
 }
 
 /** An object of a source table the copy does not recreate on the target. */
@@ -103,6 +115,10 @@ export interface Unsupported {
   what: "expression index" | "partial index" | "generated column" | "check constraint";
   /** Its definition in the source engine's SQL, for the message a user reads. */
   definition?: string;
+  /** A generated column's expression alone (the source engine's SQL), when introspection could read it. */
+  expression?: string;
+  /** A generated column's type class, when introspection could read it. */
+  type?: TypeClass;
 }
 
 export interface Schema {

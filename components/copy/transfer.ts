@@ -19,6 +19,7 @@ import { unknownEngine, type EngineKind } from "../model/engineKind";
 import type { Connection } from "./connections";
 import { dialectFor, type Dialect } from "./dialects";
 import { isUnholdable } from "./dialects/dialect";
+import { declaredConversion } from "./prescan/declared";
 import type { Column, Conversion, Table, TypeClass } from "./schema";
 import {
   asText,
@@ -65,6 +66,10 @@ export interface TransferOptions {
   progress?: ((line: string) => void) | false;
   /** Called when a table's rows are all committed on the target (the copy verifies it then, while the next table moves). */
   onTableDone?: (pair: TablePair, result: TableTransfer) => void;
+  /** The caller has opened the source's snapshot (beginSnapshot) and ends it: the pre-scan and the transfer read the same rows. Default false: the transfer opens and ends its own. */
+  inSnapshot?: boolean;
+  /** Move the tables in the order given (parents first) rather than largest first: the target's tables already have their foreign keys. Default false. */
+  keepOrder?: boolean;
 }
 
 /** What moving one table did. */
@@ -148,19 +153,21 @@ export async function transferTables(
   const allow = options.allow ?? [];
   const progress = new Progress(options.progress);
   const results: TableTransfer[] = [];
-  await beginSnapshot(source);
+  if (!options.inSnapshot) await beginSnapshot(source);
   try {
     // Largest tables first: each table is verified while the next ones move (see onTableDone), so
     // what is left to verify after the last row is the smallest table, not a large one. (The
     // order does not matter otherwise: foreign keys are created or checked after the load.)
-    const order = await largestFirst(source, tables);
+    const order = options.keepOrder ? [...tables] : await largestFirst(source, tables);
     for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
       let rows = 0;
+      // Values of a class the user allowed (prescan/) become what the pre-scan said, before hashing and writing.
+      const declare = declaredConversion(pair, allow, source.engine) ?? ((row: readonly unknown[]) => row);
       progress.start(pair.source.name);
       if (dialectFor(target.engine).loadsCopyText) {
-        rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
+        rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started), declare);
       } else {
         const writer = await batchWriter(target, pair.target);
         const convert = rowConverter(pair, target.engine, allow);
@@ -171,8 +178,9 @@ export async function transferTables(
           for await (const batch of readRows(source, pair.source, batchRows)) {
             const converted = new Array<unknown[]>(batch.length);
             for (let i = 0; i < batch.length; i++) {
-              accumulator.add(batch[i]);
-              converted[i] = convert(batch[i]);
+              const row = declare(batch[i]);
+              accumulator.add(row);
+              converted[i] = convert(row);
             }
             await inFlight;
             inFlight = writer(converted);
@@ -192,7 +200,7 @@ export async function transferTables(
       options.onTableDone?.(pair, result);
     }
   } finally {
-    await endSnapshot(source);
+    if (!options.inSnapshot) await endSnapshot(source);
   }
   // Results in the order the tables were given.
   results.sort((a, b) => tables.findIndex((t) => t.source.name === a.table) - tables.findIndex((t) => t.source.name === b.table));
@@ -283,6 +291,7 @@ async function copyIntoPostgres(
   batchRows: number,
   accumulator: ChecksumAccumulator,
   onProgress: (rows: number) => void,
+  declare: (row: readonly unknown[]) => readonly unknown[],
 ): Promise<number> {
   const render = pgRowRenderer(pair, allow);
   const copy = new PgCopy(target, pair.target);
@@ -291,7 +300,7 @@ async function copyIntoPostgres(
   try {
     for await (const chunk of readRows(source, pair.source, Math.min(batchRows, PG_CHUNK_ROWS))) {
       let text = "";
-      for (let i = 0; i < chunk.length; i++) text += `${render(chunk[i], accumulator)}\n`;
+      for (let i = 0; i < chunk.length; i++) text += `${render(declare(chunk[i]), accumulator)}\n`;
       await copy.write(text);
       rows += chunk.length;
       inBatch += chunk.length;

@@ -60,7 +60,8 @@ import { createHash } from "crypto";
 import type { EngineKind } from "../model/engineKind";
 import { dialectFor, type Dialect, type NeutralDefault } from "./dialects";
 import type { NoteConversion } from "./dialects/dialect";
-import { describeType, type Column, type Conversion, type ForeignKey, type Index, type Schema, type Table, type TypeClass } from "./schema";
+import { translateExpression } from "./expressions";
+import { describeType, type Column, type Conversion, type ForeignKey, type GeneratedColumn, type Index, type Schema, type Table, type TypeClass, type Unsupported } from "./schema";
 
 /** The result of translate(): tables ready for ddl.ts, and what the translation changed. */
 export interface Translation {
@@ -234,6 +235,46 @@ function dedupeCaseless(target: Dialect, names: { key: string; name: string }[])
   return out;
 }
 
+/**
+ * The check constraints and generated columns of `t` that translate (expressions.ts), in the
+ * target's SQL; `carried` holds the unsupported entries that did, `dropped` the generated
+ * columns that did not (their dependents go with them, said by id).
+ */
+function carryExpressions(ctx: Ctx, t: Table, colName: (table: string, column: string) => string) {
+  const checks: NonNullable<Table["checks"]> = [];
+  const generated: GeneratedColumn[] = [];
+  const carried = new Set<Unsupported>();
+  const dropped = new Set<string>();
+  const names = t.columns.map((c) => c.name);
+  for (const u of t.unsupported ?? []) {
+    if (u.what === "check constraint" && u.definition !== undefined) {
+      const e = translateExpression(u.definition, names, ctx.target);
+      if (e !== undefined) {
+        checks.push({ name: u.name, expression: renameIn(e, t, colName, ctx.target) });
+        carried.add(u);
+      }
+    } else if (u.what === "generated column") {
+      const e = u.expression === undefined || u.type === undefined ? undefined : translateExpression(u.expression, names, ctx.target);
+      if (e !== undefined && u.type !== undefined) {
+        const type = translateType(ctx, t, { name: u.name, type: u.type, sourceType: describeType(u.type), nullable: true, autoIncrement: false }).type;
+        generated.push({ name: colName(t.name, u.name), type, expression: renameIn(e, t, colName, ctx.target) });
+        carried.add(u);
+      } else dropped.add(u.name);
+    }
+  }
+  return { checks, generated, carried, dropped };
+}
+
+/** An expression with the table's renamed columns (a name too long for the target) spelled as renamed. */
+function renameIn(expr: string, t: Table, colName: (table: string, column: string) => string, target: Dialect): string {
+  let out = expr;
+  for (const c of t.columns) {
+    const to = colName(t.name, c.name);
+    if (to !== c.name) out = out.split(target.quoteIdentifier(c.name)).join(target.quoteIdentifier(to));
+  }
+  return out;
+}
+
 /** Translates `schema` for `target`: the tables to create there and the conversions that implies. */
 export function translate(schema: Schema, targetKind: EngineKind): Translation {
   const target = dialectFor(targetKind);
@@ -270,9 +311,13 @@ export function translate(schema: Schema, targetKind: EngineKind): Translation {
   }
   const colName = (table: string, column: string) => renamedColumns.get(table)?.get(column) ?? column;
 
-  // What the copy does not recreate is never dropped silently.
+  // Checks and generated columns whose expressions mean the same on the target are carried over
+  // (expressions.ts); what the copy does not recreate is never dropped silently.
+  const extras = new Map<string, { checks: NonNullable<Table["checks"]>; generated: GeneratedColumn[]; dropped: Set<string> }>();
   for (const t of schema.tables) {
-    for (const u of t.unsupported ?? []) {
+    const carried = carryExpressions(ctx, t, colName);
+    extras.set(t.name, carried);
+    for (const u of (t.unsupported ?? []).filter((x) => !carried.carried.has(x))) {
       const column = u.what === "generated column" ? u.name : "";
       const why = u.what === "generated column" ? "the column is not created and its values are not copied" : "it is not created on the target";
       ctx.conversions.push({
@@ -360,7 +405,15 @@ export function translate(schema: Schema, targetKind: EngineKind): Translation {
       }
       return out;
     });
-    return { name: renamedTables.get(t.name)!, columns, primaryKey: t.primaryKey.map((c) => colName(t.name, c)), indexes, foreignKeys };
+    const extra = extras.get(t.name)!;
+    const kept = indexes.filter((ix) => {
+      const gone = ix.columns.filter((c) => extra.dropped.has(c));
+      if (gone.length === 0) return true;
+      // Listed with the refusals, before any row moves: never a CREATE INDEX failing after the load.
+      note(ctx, t.name, "", `${ix.name}:depends-on-dropped-column`, `${t.name}: index ${ix.name} (${ix.columns.join(", ")}) uses ${gone.join(", ")}, which is not created: the index is not created either`, true);
+      return false;
+    });
+    return { name: renamedTables.get(t.name)!, columns, primaryKey: t.primaryKey.map((c) => colName(t.name, c)), indexes: kept, foreignKeys, ...(extra.checks.length ? { checks: extra.checks } : {}), ...(extra.generated.length ? { generated: extra.generated } : {}) };
   });
   if (target.fitTable) {
     const noteFit: NoteConversion = (table, column, id, message, lossy) => note(ctx, table, column, id, message, lossy);

@@ -18,6 +18,7 @@ import type { StepContext } from "./phases/context";
 import { createPostDeployHook } from "./phases/hooks";
 import { createDrillSchedule, drillSchedule } from "./phases/drillSchedule";
 import { createOperations, decideBackupSchedule } from "./phases/operations";
+import { sqliteDatabaseUrl } from "./databaseUrl";
 
 /**
  * An SQLite database file on a host, with its pragmas, cron backups, restore tool and
@@ -73,7 +74,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       dialect: sqliteDialect(spec),
       migrations: args.migrations,
       healthChecks: spec.healthChecks ?? [],
-      environment: { DATABASE_URL: urls.sqlalchemy },
+      environment: { DATABASE_URL: sqliteDatabaseUrl(urls, args.migrations?.kind === "command" ? args.migrations.url : undefined) },
       // A re-created file must be migrated again; a changed file spec re-runs the checks.
       triggers: [file.id, checksumOf(renderProvision(spec))],
       dependsOn: [file, tools],

@@ -3,6 +3,8 @@
  * on a host is hooks/ (the migration runner, the check scripts, each engine's dialect).
  */
 
+import type { UrlFlavour } from "./urlFlavour";
+
 /** One schema migration: applied once, in order of `id`, recorded with `checksum`. */
 export interface Migration {
   /** The file name without `.sql`, e.g. `0001_create_users`. Sort order is apply order. */
@@ -25,6 +27,12 @@ export type MigrationSource =
       command: string;
       /** Directory the command runs in. */
       workdir: string;
+      /**
+       * The flavour of DATABASE_URL the command gets (model/urlFlavour.ts): `sqlalchemy` for
+       * Alembic (`postgresql+psycopg://`, `mysql+pymysql://`), `libpq`, `jdbc`. Default `default`
+       * (the engine's own: `postgresql://`, `mysql://`, `sqlite:////abs/path`).
+       */
+      url?: UrlFlavour;
     };
 
 /** A declared health check: a query that must succeed and, if `expect` is set, print exactly that. */

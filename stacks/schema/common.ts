@@ -7,6 +7,7 @@ import { pitr } from "./pitr";
 import { secret } from "./secret";
 import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 import { ALLOW_ID } from "../../components/deploy/importStep";
+import { URL_FLAVOURS } from "../../components/model/urlFlavour";
 
 export const path = (what: string) =>
   z
@@ -44,9 +45,10 @@ export const migrations = z.union(
     z.strictObject({
       command: z.string().min(1, { error: "expected a command such as \"alembic upgrade head\"" }),
       workdir: path("a working directory").optional(),
+      url: z.enum(URL_FLAVOURS, { error: `expected DATABASE_URL's flavour: ${URL_FLAVOURS.join(", ")}` }).optional(),
     }),
   ],
-  { error: 'expected either { dir: <directory of .sql files> } or { command: "<migration command>", workdir?: <dir> }' },
+  { error: `expected either { dir: <directory of .sql files> } or { command: "<migration command>", workdir?: <dir>, url?: ${URL_FLAVOURS.join(" | ")} }` },
 );
 
 export const healthCheck = z.strictObject({

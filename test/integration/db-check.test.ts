@@ -8,12 +8,12 @@ import { startThrowaway, type Throwaway } from "../../components/copy/check/thro
 import { applySqlText } from "../../components/copy/check/apply";
 
 // `npm run db:check` through the real command line against real SQLite, PostgreSQL 15 and MariaDB
-// 10.11. The command starts its own throwaway servers on 5681-5688 / 3381-3388; this file's live
-// databases (for --source/--target) use 5689 and 3389. After every run nothing may listen on the
-// command's ports and no instance directory (dbcheck-*) may be left in its TMPDIR (one of ours).
+// 10.11. The command starts its own throwaway servers on ports the OS picks, their directories in
+// its TMPDIR (one of ours); this file's live databases (for --source/--target) use 5689 and 3389.
+// After every run no server of the command may be running and no instance directory (dbcheck-*)
+// may be left in its TMPDIR.
 
 const ROOT = resolve(__dirname, "../..");
-const CLI_PORTS = [5681, 5682, 5683, 5684, 5685, 5686, 5687, 5688, 3381, 3382, 3383, 3384, 3385, 3386, 3387, 3388];
 
 let dir: string;
 let cliTmp: string;
@@ -44,11 +44,18 @@ function cli(args: string[], options: { env?: Record<string, string>; cwd?: stri
   });
 }
 
-/** The command's ports something listens on right now. */
-function listening(): number[] {
-  const out = spawnSync("ss", ["-ltnH"], { encoding: "utf8" }).stdout;
-  const ports = out.split("\n").map((l) => Number(/:(\d+)\s/.exec(l.split(/\s+/)[3] + " ")?.[1]));
-  return CLI_PORTS.filter((p) => ports.includes(p));
+/** The command's throwaway servers running right now: processes whose command line names its TMPDIR. */
+function listening(): string[] {
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+      } catch {
+        return "";
+      }
+    })
+    .filter((c) => cliTmp !== undefined && c.includes(cliTmp) && /postgres|mariadbd/.test(c));
 }
 
 function migrations(name: string, files: Record<string, string>): string {
@@ -87,8 +94,6 @@ beforeAll(async () => {
   mkdirSync(cliTmp);
   // The servers run as the postgres and mysql OS users: they must reach their directories.
   chmodSync(dir, 0o755);
-  const busy = listening();
-  if (busy.length > 0) throw new Error(`ports ${busy.join(", ")} are in use: db:check needs them free`);
 }, 60_000);
 
 afterEach(() => {
@@ -138,7 +143,7 @@ describe("npm run db:check --migrations", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("engines: postgres, mariadb");
     expect(r.stdout).toMatch(/\n {2}postgres {2}ok {2}applied 001_users\.postgres\.sql, 002_orders\.sql, 003_events\.sql; 3 tables/);
-    expect(r.stdout).toMatch(/\n {2}mariadb {3}FAILED at 003_events\.sql \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app\)\n\s+MariaDB error: Unknown data type: 'jsonb'\n/);
+    expect(r.stdout).toMatch(/\n {2}mariadb {3}FAILED at 003_events\.sql \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app\)\n\s+MariaDB error: Unknown data type: 'jsonb'\n/);
     expect(r.stdout).toContain("applied before it: 001_users.mariadb.sql, 002_orders.sql");
     expect(r.stdout.trimEnd().split("\n").pop()).toBe("NOT COMPATIBLE: migrations failed on mariadb (003_events.sql)");
   }, 240_000);
@@ -175,7 +180,7 @@ describe("npm run db:check --command", () => {
     const r = await cli(["--command", "bash migrate.sh"], { cwd: d });
     expect(r.code).toBe(0);
     expect(readFileSync(join(d, "engines.log"), "utf8")).toBe("sqlite sqlite\npostgres postgresql\nmariadb mysql\n");
-    expect(r.stdout).toMatch(/\n {2}mariadb {3}ok {2}ran the command; 1 table: notes \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app\)/);
+    expect(r.stdout).toMatch(/\n {2}mariadb {3}ok {2}ran the command; 1 table: notes \(mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app\)/);
     expect(r.stdout).toContain("postgres vs mariadb: 1 table on both, no differences");
     // The rowid SQLite fills for an INTEGER PRIMARY KEY is worth a warning, not a failure.
     expect(r.stdout).toContain("WARNING notes.id is an INTEGER PRIMARY KEY that SQLite fills itself, but postgres does not");
@@ -189,7 +194,7 @@ describe("npm run db:check --command", () => {
     const r = await cli(["--command", "bash migrate.sh", "--engines", "postgres,mariadb"], { cwd: d });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/mariadb {3}FAILED at bash migrate\.sh/);
-    expect(r.stdout).toMatch(/command exited 1 against mysql:\/\/app:\*\*\*@127\.0\.0\.1:338\d\/app:\n[\s\S]*ERROR \d+ \(\w+\) at line 1: Unknown data type: 'TIMESTAMPTZ'/);
+    expect(r.stdout).toMatch(/command exited 1 against mysql:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/app:\n[\s\S]*ERROR \d+ \(\w+\) at line 1: Unknown data type: 'TIMESTAMPTZ'/);
   }, 240_000);
 
   it("a signal mid-run ends the command and removes the throwaway server; the password was never on a command line", async () => {
@@ -211,7 +216,7 @@ describe("npm run db:check --command", () => {
       }
     });
     expect(commandLines.filter((c) => c.includes(password))).toEqual([]);
-    expect(listening().some((p) => p >= 5681 && p <= 5688)).toBe(true);
+    expect(listening().some((c) => c.includes("postgres"))).toBe(true);
     process.kill(-cliPid, "SIGINT"); // what Ctrl-C does: the whole foreground group
     const r = await running;
     expect(r.stderr).toContain("SIGINT: removing throwaway instances");

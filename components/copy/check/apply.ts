@@ -16,6 +16,7 @@
  * DBSTACK_ENGINE, and the engine's own variables (PGHOST.../PGPASSWORD, MYSQL_HOST.../MYSQL_PWD,
  * DBSTACK_SQLITE_PATH).
  */
+import { flavourUrl, type UrlFlavour } from "../urlFlavours";
 import { spawn, type ChildProcess } from "child_process";
 import { readdirSync, readFileSync } from "fs";
 import * as mysql from "mysql2/promise";
@@ -134,18 +135,18 @@ export async function applyMigrationDir(url: string, dir: string, engine: Engine
 
 /**
  * The environment an external migration command gets for the database at `url`: DATABASE_URL
- * (SQLite as sqlite:////abs/path, the form SQLAlchemy and most URL parsers read), DBSTACK_ENGINE,
- * and the engine's client variables.
+ * (SQLite as sqlite:////abs/path, the form SQLAlchemy and most URL parsers read; in `flavour`,
+ * see ../urlFlavours.ts), DBSTACK_ENGINE, and the engine's client variables.
  */
-export function commandEnvironment(url: string, engine: EngineKind): Record<string, string> {
+export function commandEnvironment(url: string, engine: EngineKind, flavour: UrlFlavour = "default"): Record<string, string> {
   const env: Record<string, string> = { DBSTACK_ENGINE: engine };
   const target = parseConnectionUrl(url);
   if ("path" in target) {
-    env.DATABASE_URL = `sqlite:///${target.path}`;
+    env.DATABASE_URL = flavourUrl(url, flavour);
     env.DBSTACK_SQLITE_PATH = target.path;
     return env;
   }
-  env.DATABASE_URL = url;
+  env.DATABASE_URL = flavourUrl(url, flavour);
   return { ...env, ...dialectFor(target.engine).clientEnvironment?.(new URL(url)) };
 }
 
@@ -177,8 +178,8 @@ export function killMigrationCommands(): void {
  * MigrationError with the end of its output when it exits non-zero (or runs past `timeoutMs`). Its output is captured, not
  * streamed, so the report shows it where it belongs (and without the password).
  */
-export async function applyMigrationCommand(url: string, engine: EngineKind, command: string, cwd: string, timeoutMs = 600_000): Promise<void> {
-  const env = commandEnvironment(url, engine);
+export async function applyMigrationCommand(url: string, engine: EngineKind, command: string, cwd: string, timeoutMs = 600_000, flavour: UrlFlavour = "default"): Promise<void> {
+  const env = commandEnvironment(url, engine, flavour);
   const secrets = [env.PGPASSWORD ?? "", env.MYSQL_PWD ?? "", (() => { try { return decodeURIComponent(new URL(url).password); } catch { return ""; } })()];
   // Its own process group, so a timeout or a Ctrl-C of db:check ends the command's whole tree
   // (alembic and whatever it started) before the throwaway database goes away under it.

@@ -12,6 +12,7 @@ import { applyMigrationCommand, applyMigrationDir, MigrationError } from "./appl
 import { compareSchemas, comparePairs } from "./compare";
 import type { CheckResult, EngineRun } from "./report";
 import { CHECK_PORTS, startThrowaway } from "./throwaway";
+import type { UrlFlavour } from "../urlFlavours";
 
 export { compareSchemas, comparePairs, compareTypes, isCompatible } from "./compare";
 export type { Comparison, Finding, FindingKind, SchemaSide, Severity } from "./compare";
@@ -19,7 +20,7 @@ export { checkExitCode, renderReport } from "./report";
 export type { CheckResult, EngineRun } from "./report";
 
 /** How the migrations reach each engine: a directory of SQL files, or a command run once per engine. */
-export type MigrationSource = { kind: "dir"; dir: string } | { kind: "command"; command: string; cwd: string };
+export type MigrationSource = { kind: "dir"; dir: string } | { kind: "command"; command: string; cwd: string; /** DATABASE_URL's flavour (../urlFlavours.ts); default "default". */ url?: UrlFlavour };
 
 export interface MigrationCheckOptions {
   migrations: MigrationSource;
@@ -62,7 +63,7 @@ export async function checkMigrations(options: MigrationCheckOptions): Promise<C
         progress(`${engine}: applied ${run.applied.length} migration file${run.applied.length === 1 ? "" : "s"}`);
       } else {
         run.command = m.command;
-        await applyMigrationCommand(instance.url, engine, m.command, m.cwd);
+        await applyMigrationCommand(instance.url, engine, m.command, m.cwd, undefined, m.url);
         progress(`${engine}: the migration command succeeded`);
       }
       run.schema = await readSchema(instance.url);

@@ -37,16 +37,20 @@ export interface Throwaway {
 }
 
 export interface ThrowawayOptions {
-  /** TCP ports to choose from (the first free one is taken); PostgreSQL and MariaDB only. */
+  /** TCP ports to choose from (the first free one is taken); empty: a free port the OS picks. PostgreSQL and MariaDB only. */
   ports: number[];
   /** Where the temporary directory goes; default the OS temp dir. */
   tmpRoot?: string;
 }
 
-/** The ports `db:check` may use, by engine. */
+/**
+ * The ports `db:check` may use, by engine: none fixed, so each throwaway server takes a free port
+ * the OS picks (two checks on one host, or a check beside a server on a well-known port, never
+ * collide over a short fixed list).
+ */
 export const CHECK_PORTS: Record<EngineKind, number[]> = {
-  postgres: [5681, 5682, 5683, 5684, 5685, 5686, 5687, 5688],
-  mariadb: [3381, 3382, 3383, 3384, 3385, 3386, 3387, 3388],
+  postgres: [],
+  mariadb: [],
   sqlite: [],
 };
 
@@ -67,8 +71,22 @@ export function portIsFree(port: number): Promise<boolean> {
 }
 
 async function freePort(ports: number[]): Promise<number> {
+  if (ports.length === 0) return osFreePort();
   for (const p of ports) if (await portIsFree(p)) return p;
   throw new Error(`no free port among ${ports.join(", ")}`);
+}
+
+/** A port free on 127.0.0.1 now, from the OS's ephemeral range (bound to port 0, then released). */
+export function osFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen({ port: 0, host: "127.0.0.1", exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error("the OS gave no free port"))));
+    });
+  });
 }
 
 const isRoot = process.getuid?.() === 0;

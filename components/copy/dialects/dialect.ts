@@ -96,6 +96,10 @@ export interface Dialect {
   readonly loadStatements: { before: string[]; after: string[] };
   /** The query listing rows whose foreign keys point nowhere, when the engine cannot check them on creation. */
   readonly foreignKeyCheck?: string;
+  /** The query listing the schema's sequences (column `name`); undefined when the engine has none. */
+  readonly listSequencesSql?: string;
+  /** The statement making sequence `name` hand out `next` on its next call. */
+  renderSetSequence?(name: string, next: bigint): string;
 
   /** Reads the schema of the database behind `conn` (introspect/<engine>.ts). */
   introspect(conn: Connection): Promise<Schema>;
@@ -203,6 +207,16 @@ export function createTable(d: Dialect, table: Table, lines: string[], suffix = 
 /** The PRIMARY KEY line of a table, when it has a key. */
 export function primaryKeyLines(d: Dialect, table: Table): string[] {
   return table.primaryKey.length > 0 ? [`PRIMARY KEY (${table.primaryKey.map((c) => d.quoteIdentifier(c)).join(", ")})`] : [];
+}
+
+/** The lines of a table's stored generated columns (one spelling all three engines take); after the plain columns. */
+export function generatedLines(d: Dialect, table: Table): string[] {
+  return (table.generated ?? []).map((g) => `${d.quoteIdentifier(g.name)} ${d.columnType({ name: g.name, type: g.type, sourceType: "", nullable: true, autoIncrement: false })} GENERATED ALWAYS AS (${g.expression}) STORED`);
+}
+
+/** The lines of a table's CHECK constraints; after every column (SQLite wants table constraints last). */
+export function checkLines(d: Dialect, table: Table): string[] {
+  return (table.checks ?? []).map((c) => `CONSTRAINT ${d.quoteIdentifier(c.name)} CHECK (${c.expression})`);
 }
 
 /** `CREATE [UNIQUE] INDEX name ON table (columns)`. */

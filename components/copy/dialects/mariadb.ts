@@ -12,7 +12,7 @@ import { quoteIdent } from "../../engines/mariadb/sql/identifiers";
 import type { Connection } from "../connections";
 import { introspectMariadb } from "../introspect/mariadb";
 import { describeType, type Table, type TypeClass } from "../schema";
-import { BARE_DEFAULT, columnParts, createTable, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, typeName, type Dialect, type NoteConversion, type TypeNames } from "./dialect";
+import { BARE_DEFAULT, checkLines, columnParts, generatedLines, createTable, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, typeName, type Dialect, type NoteConversion, type TypeNames } from "./dialect";
 
 /** MariaDB's longest VARCHAR in utf8mb4 characters, and the longest index key (3072 bytes) in them. */
 const MAX_VARCHAR = 16383;
@@ -55,15 +55,21 @@ function stringLiteral(value: string): string {
 function fitTable(table: Table, referenced: Set<string>, note: NoteConversion): void {
   const keyCols = new Set<string>([...table.primaryKey, ...table.foreignKeys.flatMap((f) => f.columns), ...[...referenced]]);
   const textKeys = table.columns.filter((c) => keyCols.has(c.name) && (c.type.kind === "text" || c.type.kind === "binary"));
-  // A composite primary key shares one key's 3072 bytes between its text columns.
-  const pkTextColumns = textKeys.filter((c) => table.primaryKey.includes(c.name)).length;
-  const pkOtherColumns = table.primaryKey.length - pkTextColumns;
-  const perKeyChars = pkTextColumns === 0 ? KEY_CHARS : Math.floor((KEY_BYTES - 32 * pkOtherColumns) / 4 / pkTextColumns);
+  // A composite primary key shares one key's 3072 bytes between its columns, each at its real
+  // width (utf8mb4: 4 bytes a character): VARCHAR(256) keys fit as they are whenever the sum does.
+  const pk = table.columns.filter((c) => table.primaryKey.includes(c.name));
+  const pkText = pk.filter((c) => c.type.kind === "text");
+  const pkOtherBytes = pk.filter((c) => c.type.kind !== "text").reduce((n, c) => n + keyBytes(c.type), 0);
+  const pkFits = pkText.every((c) => c.type.kind === "text" && c.type.maxLength !== undefined) && pkText.reduce((n, c) => n + 4 * (c.type.kind === "text" ? c.type.maxLength ?? 0 : 0), 0) + pkOtherBytes <= KEY_BYTES;
+  const perKeyChars = pkText.length === 0 ? KEY_CHARS : Math.floor((KEY_BYTES - pkOtherBytes) / 4 / pkText.length);
   for (const c of textKeys) {
     const t = c.type;
-    if (t.kind === "text" && (t.maxLength === undefined || t.maxLength > perKeyChars)) {
-      const to: TypeClass = { kind: "text", maxLength: perKeyChars };
-      note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${perKeyChars} characters at most here, so it becomes VARCHAR(${perKeyChars}); longer values fail the copy`, true);
+    const inPk = table.primaryKey.includes(c.name);
+    const limit = inPk ? perKeyChars : KEY_CHARS;
+    if (inPk && pkFits) continue;
+    if (t.kind === "text" && (t.maxLength === undefined || t.maxLength > limit)) {
+      const to: TypeClass = { kind: "text", maxLength: limit };
+      note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} is a key column: MariaDB keys hold ${limit} characters at most here (3072 bytes, 4 a character), so it becomes VARCHAR(${limit}); longer values fail the copy`, true);
       c.type = to;
     } else if (t.kind === "binary" && (t.maxLength === undefined || t.maxLength > KEY_BYTES)) {
       const to: TypeClass = { kind: "binary", maxLength: KEY_BYTES };
@@ -88,6 +94,32 @@ function fitTable(table: Table, referenced: Set<string>, note: NoteConversion): 
     const to: TypeClass = { kind: t.kind };
     note(table.name, c.name, `${describeType(t)}->${describeType(to)}`, `${table.name}.${c.name} becomes ${t.kind === "text" ? "LONGTEXT" : "LONGBLOB"} in MariaDB (VARCHAR stops at ${MAX_VARCHAR} characters and a row at 65535 bytes): its length limit of ${t.maxLength} is no longer enforced`, false);
     c.type = to;
+  }
+}
+
+/** The bytes a non-text column takes in an InnoDB key: its real width (MariaDB's storage sizes). */
+function keyBytes(t: TypeClass): number {
+  switch (t.kind) {
+    case "integer":
+      return t.bytes;
+    case "boolean":
+      return 1;
+    case "float":
+      return t.bytes;
+    case "date":
+      return 3;
+    case "time":
+      return 6;
+    case "timestamp":
+      return 8;
+    case "decimal":
+      return Math.ceil((t.precision ?? 65) / 2) + 1;
+    case "binary":
+      return t.maxLength ?? KEY_BYTES;
+    case "uuid":
+      return 36 * 4;
+    default:
+      return 32;
   }
 }
 
@@ -163,7 +195,9 @@ export const mariadbDialect: Dialect = {
       if (c.onUpdate !== undefined) parts.push(`ON UPDATE ${c.onUpdate}`);
       return parts.join(" ");
     });
+    lines.push(...generatedLines(mariadbDialect, table));
     lines.push(...primaryKeyLines(mariadbDialect, table));
+    lines.push(...checkLines(mariadbDialect, table));
     // AUTO_INCREMENT needs an index that starts with the column.
     for (const c of table.columns) if (c.autoIncrement && table.primaryKey[0] !== c.name) lines.push(`KEY (${quoteIdent(c.name)})`);
     return createTable(mariadbDialect, table, lines, " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
@@ -186,6 +220,8 @@ export const mariadbDialect: Dialect = {
     ];
   },
   loadStatements: { before: [], after: [] },
+  listSequencesSql: "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'SEQUENCE'",
+  renderSetSequence: (name, next) => `SELECT SETVAL(${quoteIdent(name)}, ${next.toString()}, 0)`,
 
   introspect: introspectMariadb,
   listTablesSql: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
@@ -212,7 +248,11 @@ export const mariadbDialect: Dialect = {
   values: {
     integer: (text) => text,
     boolean: (value) => (value ? 1 : 0),
-    float: (value) => value,
+    // mysql2 spells a number into the statement's text: NaN or Infinity would become SQL (a column name), never a value.
+    float: (value) => {
+      if (!Number.isFinite(value)) throw new Error(`${String(value)} is not a number MariaDB holds; the pre-scan should have refused it`);
+      return value;
+    },
     binary: (value) => value,
     // Bare: the session's zone is UTC.
     instantSuffix: "",

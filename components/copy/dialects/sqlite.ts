@@ -12,7 +12,7 @@ import { quoteIdent } from "../../engines/postgres/sql/identifiers";
 import type { Connection } from "../connections";
 import { introspectSqlite } from "../introspect/sqlite";
 import type { Column, Table } from "../schema";
-import { BARE_DEFAULT, columnParts, createIndex, createTable, foreignKeyClause, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, standardLiteral, typeName, type Dialect, type TypeNames } from "./dialect";
+import { BARE_DEFAULT, checkLines, columnParts, generatedLines, createIndex, createTable, foreignKeyClause, keptName, primaryKeyLines, sizedIntegerType, sizedTextType, standardLiteral, typeName, type Dialect, type TypeNames } from "./dialect";
 
 /** SQLite's type names (each with the affinity the values need). */
 const TYPE_NAMES: TypeNames = {
@@ -93,7 +93,9 @@ export const sqliteDialect: Dialect = {
       if (c.type.kind === "json") parts.push(`CHECK (json_valid(${quoteIdent(c.name)}))`);
       return parts.join(" ");
     });
+    lines.push(...generatedLines(sqliteDialect, table));
     if (!table.columns.some((c) => isRowid(table, c))) lines.push(...primaryKeyLines(sqliteDialect, table));
+    lines.push(...checkLines(sqliteDialect, table));
     for (const fk of table.foreignKeys) lines.push(`CONSTRAINT ${quoteIdent(fk.name ?? "")} ${foreignKeyClause(sqliteDialect, fk)}`);
     return createTable(sqliteDialect, table, lines);
   },

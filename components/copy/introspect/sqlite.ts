@@ -122,6 +122,39 @@ export function checkClauses(createSql: string): string[] {
   return out;
 }
 
+/** The expression of generated column `name` in a CREATE TABLE (`name type [GENERATED ALWAYS] AS (expr)`), balanced parentheses and quotes respected. */
+export function generatedExpression(createSql: string, name: string): string | undefined {
+  const quoted = `(?:"${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"|\\b${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b)`;
+  const m = new RegExp(`[(,]\\s*${quoted}(?:[^,()]|\\([^()]*\\))*?\\bAS\\s*\\(`, "i").exec(createSql);
+  if (!m) return undefined;
+  const open = m.index + m[0].length - 1;
+  return balanced(createSql, open);
+}
+
+/** The text inside the parentheses that open at `open`, or undefined when they never close. */
+function balanced(sql: string, open: number): string | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = open; i < sql.length; i++) {
+    const ch = sql[i];
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined;
+    } else if (ch === "'" || ch === '"' || ch === "`") quote = ch;
+    else if (ch === "(") depth++;
+    else if (ch === ")" && --depth === 0) return sql.slice(open + 1, i);
+  }
+  return undefined;
+}
+
+/** The name a CHECK clause was given (`CONSTRAINT name CHECK (...)`), when it has one. */
+function checkName(createSql: string, clause: string): string | undefined {
+  const at = createSql.indexOf(clause);
+  const m = /CONSTRAINT\s+("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][A-Za-z0-9_]*)\s*$/i.exec(createSql.slice(0, at));
+  if (!m) return undefined;
+  const n = m[1];
+  return /^["`[]/.test(n) ? n.slice(1, -1) : n;
+}
+
 /** Reads every user table of the SQLite database (sqlite_* internal tables excluded). */
 export async function introspectSqlite(conn: Connection): Promise<Schema> {
   const listed = await conn.query(
@@ -156,11 +189,14 @@ export async function introspectSqlite(conn: Connection): Promise<Schema> {
     const unsupported: Unsupported[] = [];
     for (const c of await conn.query(`PRAGMA table_xinfo(${q(name)})`)) {
       // hidden 2 and 3: VIRTUAL and STORED generated columns (table_info leaves them out).
-      if (Number(c.hidden) === 2 || Number(c.hidden) === 3) unsupported.push({ name: String(c.name), what: "generated column" });
+      if (Number(c.hidden) === 2 || Number(c.hidden) === 3) {
+        const expression = generatedExpression(createSql, String(c.name));
+        unsupported.push({ name: String(c.name), what: "generated column", ...(expression === undefined ? {} : { expression, definition: `AS (${expression})`, type: sqliteTypeClass(String(c.type ?? "")) }) });
+      }
     }
     checkClauses(createSql)
       .filter((clause) => !/^CHECK\s*\(\s*json_valid\s*\([^()]*\)\s*\)$/i.test(clause))
-      .forEach((clause, i) => unsupported.push({ name: `check${i + 1}`, what: "check constraint", definition: clause }));
+      .forEach((clause, i) => unsupported.push({ name: checkName(createSql, clause) ?? `check${i + 1}`, what: "check constraint", definition: clause }));
     const indexSql = async (ix: string) => String((await conn.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [ix]))[0]?.sql ?? "");
     const indexes: Index[] = [];
     for (const ix of await conn.query(`PRAGMA index_list(${q(name)})`)) {

@@ -18,6 +18,7 @@ import type { Imports } from "./imports";
 import type { PrimaryHost } from "./placement";
 import type { ServerOperations } from "./serverOperations";
 import type { Standbys } from "./standbys";
+import { databaseUrl } from "../databaseUrl";
 
 /** One database's post-deploy hook. */
 export interface HookPlan {
@@ -85,7 +86,7 @@ export function createServerHooks<Loc>(ctx: ServerContext<Loc>, p: HookInputs<Lo
       environment: {
         // The hook's client logs in as the owner with this; an external migration command gets DATABASE_URL only.
         DBSTACK_OWNER_PASSWORD: ownerPassword,
-        DATABASE_URL: ownerPassword.apply((pw) => engine.urls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name })[engine.databaseUrlFlavor]),
+        DATABASE_URL: ownerPassword.apply((pw) => databaseUrl(engine.kind, engine.urls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name }), engine.databaseUrlFlavor, db.migrations?.kind === "command" ? db.migrations.url : undefined)),
       },
       triggers: [p.host.instance.id, p.configured.config.stdout.apply((s) => checksumOf(s))],
       dependsOn: [...p.accounts.grantSteps, p.operations.tools, ...p.standbys.replicationReady, ...(imported ? [imported] : [])],
