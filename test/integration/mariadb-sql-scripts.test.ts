@@ -282,12 +282,24 @@ describe("backup and restore", () => {
   it("restores into the same database, keeping its current contents in a 0600 dump first", () => {
     const before = fingerprint("app_db");
     root("DELETE FROM notes WHERE id > 10; DELETE FROM items; DROP PROCEDURE count_notes", "app_db");
-    expect(tool("restore", renderMariadbRestore(spec()), ["app_db"])).toMatch(/kept the current contents of app_db in .*m2it-app-before-restore-\d{8}T\d{6}Z-app_db\.sql\.gz/);
+    const changed = fingerprint("app_db");
+    // Without a terminal, a restore over the database needs --yes: nothing changes without it.
+    const unconfirmed = runTool("restore", renderMariadbRestore(spec()), ["app_db"]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("run it again with --yes to go on, or restore beside it with --into NEW_DATABASE; nothing changed");
+    expect(fingerprint("app_db")).toBe(changed);
+    // Three older safety dumps of app_db: the restore keeps the newest three, its own among them.
+    const older = ["20000101T000000Z", "20000102T000000Z", "20000103T000000Z"].map((t) => join(policy.dir, `m2it-app-before-restore-${t}-app_db.sql.gz`));
+    for (const f of older) writeFileSync(f, "", { mode: 0o600 });
+    const out = tool("restore", renderMariadbRestore(spec()), ["app_db", "--yes"]);
+    expect(out).toMatch(/kept the current contents of app_db in .*m2it-app-before-restore-\d{8}T\d{6}Z-app_db\.sql\.gz/);
+    expect(out).toContain(`removed an older safety copy (3 are kept): ${older[0]}`);
     expect(fingerprint("app_db")).toBe(before);
     expect(root("CALL count_notes()", "app_db")).toBe("502");
-    const safety = readdirSync(policy.dir).filter((f) => f.includes("-before-restore-"));
-    expect(safety).toHaveLength(1);
-    expect(statSync(join(policy.dir, safety[0])).mode & 0o777).toBe(0o600);
+    const safety = readdirSync(policy.dir).filter((f) => f.includes("-before-restore-")).sort();
+    expect(safety).toHaveLength(3);
+    expect(safety.slice(0, 2)).toEqual(older.slice(1).map((f) => f.split("/").pop()));
+    expect(statSync(join(policy.dir, safety[2])).mode & 0o777).toBe(0o600);
     // The grants on the database survive: they are kept by name.
     expect(expectOk(as("app_ro", PW.ro, "SELECT count(*) FROM items", { db: "app_db" }))).toBe("2");
   });
