@@ -14,6 +14,14 @@ import { shellQuote } from "../shell";
 export const DRILL_RECORD = "drills/last.json";
 
 /**
+ * The backup and drill facts every engine's status probe ends with: the nightly backups (and a
+ * drill record under them) when declared, and a drill record kept elsewhere (`drillRecord`).
+ */
+export function renderRecoveryFacts(spec: { backup?: { dir: string; prefix: string }; drillRecord?: string }): string[] {
+  return [...(spec.backup ? [renderBackupProbe(spec.backup)] : []), ...(spec.drillRecord ? [renderDrillProbe(spec.drillRecord)] : [])];
+}
+
+/**
  * Shell lines that print a restore drill's record kept elsewhere than under the backup directory
  * (a server deployment's point-in-time recovery drills: `<pitr dir>/drills/last.json`).
  */

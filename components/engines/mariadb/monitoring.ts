@@ -15,7 +15,7 @@
  *   down<TAB><why the server did not answer>
  * then the backup facts (backups/probe.ts) when backups are declared on this host.
  */
-import { renderBackupProbe, renderDrillProbe } from "../../backups/probe";
+import { renderRecoveryFacts } from "../../backups/probe";
 import { MONITOR_CONNECTION_LIMIT, MONITOR_PASSWORD_ENV, MONITOR_USER } from "../../model/monitoring";
 import { scriptHeader, shellQuote } from "../../shell";
 import { quietSessionSql, type Flavor } from "./flavor";
@@ -120,7 +120,6 @@ export function renderMariadbStatusProbe(spec: MariadbStatusProbeSpec): string {
     "else",
     "  printf 'down\\t%s\\n' \"$(printf '%s' \"$out\" | tr '\\n\\t' '  ' | cut -c1-400)\"",
     "fi",
-    ...(spec.backup ? [renderBackupProbe(spec.backup)] : []),
-    ...(spec.drillRecord ? [renderDrillProbe(spec.drillRecord)] : []),
+    ...renderRecoveryFacts(spec),
   ].join("\n");
 }

@@ -7,7 +7,7 @@
  *   quick_check<TAB><ok, or the first problems>   (only when asked)
  * then the backup facts (backups/probe.ts) when backups are declared.
  */
-import { renderBackupProbe } from "../../backups/probe";
+import { renderRecoveryFacts } from "../../backups/probe";
 import { scriptHeader, shellQuote } from "../../shell";
 
 export interface SqliteStatusProbeSpec {
@@ -33,6 +33,6 @@ export function renderSqliteStatusProbe(spec: SqliteStatusProbeSpec): string {
     "else",
     '  printf \'down\\tno database file at %s\\n\' "$db"',
     "fi",
-    ...(spec.backup ? [renderBackupProbe(spec.backup)] : []),
+    ...renderRecoveryFacts(spec),
   ].join("\n");
 }
