@@ -10,7 +10,6 @@ import type { HealthCheck, MigrationSource } from "./hooks";
 import type { DrillArgs, PitrArgs } from "./pitr";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
-import type { HaArgs } from "./ha";
 
 export type { GrantRole };
 
@@ -225,6 +224,4 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
    * docs/pitr.md). Default: none.
    */
   pitr?: PitrArgs;
-  /** High availability with Patroni on etcd (PostgreSQL only; see model/ha.ts). Default: none (a plain primary with standbys). */
-  ha?: HaArgs;
 }
