@@ -42,6 +42,7 @@ import { renderBenchTools } from "./lib/backupTools";
 import { adminSql, clusterLeftovers, clusterRegistered, ctlCluster, dropCluster, PG_VERSION, portProblem, SOCKET_DIR, type Ctx } from "./lib/pg";
 import { run } from "./lib/proc";
 import { benchOptions, watchInterrupts, wholeOption } from "./lib/start";
+import { median } from "./lib/stats";
 
 /** The benchmark's own cluster and port (no test or other bench uses 5601). */
 const CLUSTER = "bench_backup";
@@ -187,11 +188,6 @@ type Step = "backup" | "restore";
 const LABEL: Record<Step, Record<Tool, string>> = {
   backup: { dbstack: "dbstack", bare: "pg_dump" },
   restore: { dbstack: "dbstack", bare: "pg_restore" },
-};
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 async function main(): Promise<number> {

@@ -26,6 +26,7 @@ import { join } from "path";
 import { Client } from "pg";
 import { parseArgs } from "util";
 import { copyDatabase } from "../components/copy/copy";
+import { median } from "./lib/stats";
 
 const { values: opts } = parseArgs({
   options: {
@@ -155,11 +156,6 @@ function generate(path: string): number {
   })();
   db.close();
   return nc + no + ne + nt;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main() {

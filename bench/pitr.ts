@@ -39,6 +39,7 @@ import { renderInstallTools } from "../components/targets/tools";
 import { adminSql, clusterLeftovers, clusterRegistered, ctlCluster, dropCluster, PG_BIN, PG_VERSION, portProblem, SOCKET_DIR, type Ctx } from "./lib/pg";
 import { run } from "./lib/proc";
 import { benchOptions, watchInterrupts, wholeOption } from "./lib/start";
+import { median } from "./lib/stats";
 
 const CLUSTER = "bench_pitr";
 const PORT = 6590;
@@ -85,11 +86,6 @@ SELECT 1 + floor(random() * 200000)::bigint, timestamptz '2024-01-01' + random()
        jsonb_build_object('channel', (ARRAY['web', 'app', 'phone', 'store'])[1 + floor(random() * 4)::int], 'items', 1 + floor(random() * 9)::int, 'gift', random() < 0.1)
 FROM generate_series(1, 250000);`;
 const FINGERPRINT = "SELECT concat_ws(' ', (SELECT count(*) FROM orders), (SELECT sum(total) FROM orders), (SELECT sum(quantity) FROM orders), (SELECT max(reference::text) FROM orders))";
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -16,15 +16,11 @@ import { join } from "path";
 import { ensurePulumiOnPath } from "../scripts/lib/env";
 import { sandbox } from "../test/integration/harness";
 import { createTestHosts } from "../test/integration/support/hosts";
+import { median } from "./lib/stats";
 
 const RUNS = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 3;
 const HOSTS = ["st-b1", "st-b2"];
 const SIZES = [1, 20];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function main(): Promise<void> {
   ensurePulumiOnPath();
