@@ -58,12 +58,12 @@ async function startMariadb(): Promise<void> {
   const uid = Number(run("id", ["-u", "mysql"]).out.trim());
   chownSync(myDir, uid, Number(run("id", ["-g", "mysql"]).out.trim()));
   // Root without a password, reachable on 127.0.0.1 only: a throwaway server.
-  must("mariadb-install-db", "mariadb-install-db", ["--no-defaults", "--user=mysql", `--datadir=${join(myDir, "data")}`, "--auth-root-authentication-method=normal", "--skip-test-db"]);
+  must("mariadb-install-db", "mariadb-install-db", ["--no-defaults", "--user=mysql", `--datadir=${join(myDir, "data")}`, "--auth-root-authentication-method=normal", "--skip-test-db", `--tmpdir=${myDir}`]);
   mariadbd = spawn(
     "mariadbd",
     [
       "--no-defaults", "--user=mysql", `--datadir=${join(myDir, "data")}`, `--port=${MY_PORT}`, "--bind-address=127.0.0.1", "--skip-name-resolve",
-      `--socket=${join(myDir, "sock")}`, `--pid-file=${join(myDir, "pid")}`, `--log-error=${join(myDir, "error.log")}`,
+      `--socket=${join(myDir, "sock")}`, `--pid-file=${join(myDir, "pid")}`, `--log-error=${join(myDir, "error.log")}`, `--tmpdir=${myDir}`,
       "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--innodb-flush-log-at-trx-commit=0", "--performance-schema=OFF",
     ],
     { stdio: "ignore" },

@@ -95,7 +95,7 @@ beforeAll(async () => {
   mkdirSync("/run/mysqld", { recursive: true });
   chownSync("/run/mysqld", uid, gid);
   const data = join(dir, "data");
-  const install = run("mariadb-install-db", ["--no-defaults", "--user=mysql", `--datadir=${data}`, "--auth-root-authentication-method=socket", "--skip-test-db"]);
+  const install = run("mariadb-install-db", ["--no-defaults", "--user=mysql", `--datadir=${data}`, "--auth-root-authentication-method=socket", "--skip-test-db", `--tmpdir=${dir}`]);
   if (install.code !== 0) throw new Error(`mariadb-install-db failed:\n${install.stdout}${install.stderr}`);
   server = spawn(
     "mariadbd",
@@ -109,6 +109,7 @@ beforeAll(async () => {
       `--socket=${SOCKET}`,
       `--pid-file=${join(dir, "mariadbd.pid")}`,
       `--log-error=${join(dir, "error.log")}`,
+      `--tmpdir=${dir}`,
       "--innodb-buffer-pool-size=32M",
       "--innodb-log-file-size=16M",
       "--innodb-flush-log-at-trx-commit=0",

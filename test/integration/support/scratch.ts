@@ -87,7 +87,9 @@ export function startScratchPostgres(dir: string, port: number, auth: "trust" | 
  * 127.0.0.1:`port`, with `extra` server options; root logs in without a password.
  */
 export function startScratchMariadb(dir: string, port: number, extra: string[] = []): ChildProcess {
-  execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${join(dir, "data")}`, "--auth-root-authentication-method=normal", ...(isRoot ? ["--user=root"] : [])], { stdio: "pipe" });
+  // Temporary tables in the server's own directory, not the machine's /tmp that every test shares.
+  const env = { ...process.env, TMPDIR: dir };
+  execFileSync("mariadb-install-db", ["--no-defaults", `--datadir=${join(dir, "data")}`, "--auth-root-authentication-method=normal", ...(isRoot ? ["--user=root"] : [])], { stdio: "pipe", env });
   return spawn(
     "mariadbd",
     [
@@ -102,7 +104,7 @@ export function startScratchMariadb(dir: string, port: number, extra: string[] =
       "--innodb-flush-log-at-trx-commit=0",
       ...(isRoot ? ["--user=root"] : []),
     ],
-    { stdio: "ignore" },
+    { stdio: "ignore", env },
   );
 }
 
