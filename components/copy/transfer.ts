@@ -5,7 +5,7 @@
  * REPEATABLE READ READ ONLY; MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT), so the copy
  * and the source checksums describe one moment even while an application keeps writing.
  * Each batch is written in one target transaction with the engine's fast path: PostgreSQL COPY
- * FROM STDIN (text format), MariaDB multi-row INSERTs, SQLite a prepared INSERT in a transaction.
+ * FROM STDIN (text format), MariaDB prepared multi-row INSERTs (values as parameters), SQLite a prepared INSERT in a transaction.
  * While the target writes batch N, the source already fetches batch N+1 (PostgreSQL and MariaDB).
  *
  * Values are normalised by the target column's type class: integers as decimal strings or
@@ -19,6 +19,7 @@ import { unknownEngine, type EngineKind } from "../model/engineKind";
 import type { Connection } from "./connections";
 import { dialectFor, type Dialect } from "./dialects";
 import { isUnholdable } from "./dialects/dialect";
+import { mariadbWriter, type MariadbWriter as BatchWriter } from "./mariadbWriter";
 import { declaredConversion } from "./prescan/declared";
 import type { Column, Conversion, Table, TypeClass } from "./schema";
 import {
@@ -104,8 +105,7 @@ export function nonFiniteConversionId(table: string, column: string, target: Eng
 /**
  * Whether a number column of `target` cannot hold `value` (as a writer gets it: a number, or
  * PostgreSQL's spelling NaN/Infinity/-Infinity). MariaDB's DOUBLE and DECIMAL hold neither NaN nor
- * ±Infinity (its client would write them into the statement's text, where NaN reads as a column
- * name); SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
+ * ±Infinity; SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
  */
 export function unholdableNumber(target: EngineKind, value: unknown): boolean {
   return isUnholdable(dialectFor(target).unholdableNumbers, value);
@@ -183,7 +183,7 @@ export async function transferTables(
               converted[i] = convert(row);
             }
             await inFlight;
-            inFlight = writer(converted);
+            inFlight = writer.write(converted);
             inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
             rows += batch.length;
             progress.update(pair.source.name, rows, started);
@@ -191,6 +191,7 @@ export async function transferTables(
           await inFlight;
         } finally {
           await inFlight.catch(() => undefined);
+          await writer.close();
         }
       }
       const seconds = (Date.now() - started) / 1000;
@@ -496,10 +497,10 @@ function inTransaction(conn: Connection): boolean {
 }
 
 /**
- * Returns a function that writes one batch of converted rows into `table` on `target` in one
- * transaction, with the engine's fast path.
+ * Returns a writer of batches of converted rows into `table` on `target`, each batch in one
+ * transaction, with the engine's fast path; close() releases what it prepared.
  */
-export async function batchWriter(target: Connection, table: Table): Promise<(rows: unknown[][]) => Promise<void>> {
+export async function batchWriter(target: Connection, table: Table): Promise<BatchWriter> {
   const native = target.native;
   const q = (n: string) => dialectFor(target.engine).quoteIdentifier(n);
   const cols = table.columns.map((c) => q(c.name)).join(", ");
@@ -510,32 +511,20 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       const many = native.db.transaction((rows: unknown[][]) => {
         for (const row of rows) insert.run(row);
       });
-      return async (rows) => many(rows);
+      return { write: async (rows) => many(rows), close: async () => undefined };
     }
     case "postgres": {
       const write = pgCopyWriter(target, table);
-      return async (rows) => {
-        if (rows.length) await write(renderCopyText(rows));
+      return {
+        write: async (rows) => {
+          if (rows.length) await write(renderCopyText(rows));
+        },
+        close: async () => undefined,
       };
     }
-    case "mariadb": {
-      const conn = native.conn;
-      const rowPlaceholders = `(${table.columns.map(() => "?").join(", ")})`;
-      return async (rows) => {
-        if (!rows.length) return;
-        await conn.query("START TRANSACTION");
-        try {
-          for (const chunk of chunksBySize(rows, 4 * 1024 * 1024)) {
-            const sql = `INSERT INTO ${name} (${cols}) VALUES ${new Array(chunk.length).fill(rowPlaceholders).join(", ")}`;
-            await conn.query(sql, chunk.flat());
-          }
-          await conn.query("COMMIT");
-        } catch (err) {
-          await conn.query("ROLLBACK").catch(() => undefined);
-          throw err;
-        }
-      };
-    }
+    case "mariadb":
+      // Prepared INSERTs: values travel as parameters, never in a statement's text (mariadbWriter.ts).
+      return mariadbWriter(native.conn, name, cols, table.columns.length);
     default:
       return unknownEngine(native);
   }
@@ -724,24 +713,6 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
   return generic;
 }
 
-/** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */
-function* chunksBySize(rows: unknown[][], limit: number): Generator<unknown[][]> {
-  let chunk: unknown[][] = [];
-  let size = 0;
-  for (const row of rows) {
-    let rowSize = 8;
-    for (const v of row) rowSize += typeof v === "string" ? v.length * 2 + 4 : Buffer.isBuffer(v) ? v.length * 2 + 4 : 24;
-    if (chunk.length && size + rowSize > limit) {
-      yield chunk;
-      chunk = [];
-      size = 0;
-    }
-    chunk.push(row);
-    size += rowSize;
-  }
-  if (chunk.length) yield chunk;
-}
-
 /**
  * Renders rows as PostgreSQL COPY text format: tab-separated, `\N` for NULL, backslash, newline,
  * carriage return and tab escaped. Values must already be strings (see rowConverter) or null.
@@ -803,7 +774,7 @@ export function rowConverter(pair: TablePair, targetEngine: EngineKind, allow: r
         }
       }
       if (p.numeric && unholdableNumber(targetEngine, raw)) {
-        // Never reaches a writer: MariaDB's would put it in the statement's text.
+        // Never reaches a writer: the target's columns cannot hold it.
         if (!p.nonFiniteNull) throw new LossyValueError(p.nonFiniteId, `${pair.source.name}.${p.src.name} holds ${String(raw)}, which ${targetEngine} cannot hold; copying it writes NULL`);
         raw = null;
       }
