@@ -20,6 +20,7 @@ import type { Connection } from "./connections";
 import { dialectFor, type Dialect } from "./dialects";
 import { isUnholdable } from "./dialects/dialect";
 import { mariadbWriter, type MariadbWriter as BatchWriter } from "./mariadbWriter";
+import { ReaderPool } from "./parallelCopy";
 import { declaredConversion } from "./prescan/declared";
 import type { Column, Conversion, Table, TypeClass } from "./schema";
 import {
@@ -71,6 +72,10 @@ export interface TransferOptions {
   inSnapshot?: boolean;
   /** Move the tables in the order given (parents first) rather than largest first: the target's tables already have their foreign keys. Default false. */
   keepOrder?: boolean;
+  /** Reader threads already started (copy.ts starts them before the pre-scan); default: started here when they pay (parallelCopy.ts), closed at the end. */
+  readers?: ReaderPool;
+  /** Reader threads to start when `readers` is not given (see ReaderPool.forSource); default by the copy's size and the machine's cores. */
+  readerThreads?: number;
 }
 
 /** What moving one table did. */
@@ -80,6 +85,8 @@ export interface TableTransfer {
   seconds: number;
   /** The checksum of the rows read from the source snapshot, for verification. */
   sourceChecksum: TableChecksum;
+  /** The threads that read the table's rows: 1 when this thread did (parallelCopy.ts). */
+  readers?: number;
 }
 
 /** The id a user allows (`--allow`) to have NUL characters dropped from a text column copied into PostgreSQL. */
@@ -153,12 +160,15 @@ export async function transferTables(
   const allow = options.allow ?? [];
   const progress = new Progress(options.progress);
   const results: TableTransfer[] = [];
+  let pool: ReaderPool | undefined;
   if (!options.inSnapshot) await beginSnapshot(source);
   try {
     // Largest tables first: each table is verified while the next ones move (see onTableDone), so
     // what is left to verify after the last row is the smallest table, not a large one. (The
     // order does not matter otherwise: foreign keys are created or checked after the load.)
     const order = options.keepOrder ? [...tables] : await largestFirst(source, tables);
+    // SQLite into PostgreSQL: reader threads read, convert, hash and render; this thread writes (parallelCopy.ts).
+    pool = options.readers ?? (dialectFor(target.engine).loadsCopyText ? ReaderPool.forSource(source, await estimatedRows(source, tables), options.readerThreads) : undefined);
     for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
@@ -166,7 +176,10 @@ export async function transferTables(
       // Values of a class the user allowed (prescan/) become what the pre-scan said, before hashing and writing.
       const declare = declaredConversion(pair, allow, source.engine) ?? ((row: readonly unknown[]) => row);
       progress.start(pair.source.name);
-      if (dialectFor(target.engine).loadsCopyText) {
+      const parallel = await pool?.copyTable(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
+      if (parallel !== undefined) {
+        rows = parallel;
+      } else if (dialectFor(target.engine).loadsCopyText) {
         rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started), declare);
       } else {
         const writer = await batchWriter(target, pair.target);
@@ -196,17 +209,25 @@ export async function transferTables(
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);
-      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result() };
+      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result(), readers: parallel !== undefined && pool ? pool.size : 1 };
       results.push(result);
       options.onTableDone?.(pair, result);
     }
   } finally {
+    if (options.readers === undefined) await pool?.close();
     if (!options.inSnapshot) await endSnapshot(source);
   }
   // Results in the order the tables were given.
   results.sort((a, b) => tables.findIndex((t) => t.source.name === a.table) - tables.findIndex((t) => t.source.name === b.table));
   progress.summary(results);
   return results;
+}
+
+/** The rows of `tables` together, by the source engine's cheap estimate (see largestFirst). */
+export async function estimatedRows(source: Connection, tables: readonly TablePair[]): Promise<number> {
+  let n = 0;
+  for (const t of tables) n += await dialectFor(source.engine).estimateRows(source, t.source.name).catch(() => 0) || 0;
+  return n;
 }
 
 /**
@@ -319,7 +340,7 @@ async function copyIntoPostgres(
 }
 
 /** One COPY FROM STDIN at a time into a table, opened on the first write: write() with backpressure, commit() ends it (its transaction), abort() rolls an open one back. */
-class PgCopy {
+export class PgCopy {
   private readonly sql: string;
   private stream: ReturnType<typeof copyFrom> | undefined;
   private done: Promise<void> | undefined;
