@@ -544,8 +544,8 @@ export async function batchWriter(target: Connection, table: Table): Promise<Bat
       };
     }
     case "mariadb":
-      // Prepared INSERTs: values travel as parameters, never in a statement's text (mariadbWriter.ts).
-      return mariadbWriter(native.conn, name, cols, table.columns.length);
+      // A data stream (LOAD DATA LOCAL) or prepared INSERTs: values never in a statement's text (mariadbWriter.ts).
+      return mariadbWriter(native.conn, table);
     default:
       return unknownEngine(native);
   }

@@ -12,7 +12,8 @@ import { copyDatabase } from "../../components/copy/copy";
 // file and from a PostgreSQL database are copied into a real MariaDB (this file's own ports, 73xx)
 // and read back with MariaDB's own SQL (HEX, CAST), byte for byte, not with db:copy's verification.
 // The server's general log shows what the client sent: no statement text the copy sent may hold a
-// value (prepared statements carry them as parameters).
+// value (a LOAD DATA LOCAL stream or prepared statements' parameters carry them), with the
+// server's local_infile on and off.
 const PG_PORT = 7301;
 const MDB_PORT = 7302;
 const dir = mkdtempSync(join(tmpdir(), "dbstack-cs-values-"));
@@ -67,7 +68,7 @@ beforeAll(async () => {
   mdb = startScratchMariadb(join(dir, "mdb"), MDB_PORT, [`--general-log-file=${generalLog}`]);
   await waitFor("PostgreSQL", () => pgRows(pgUrl("postgres"), "SELECT 1"), 60);
   await waitFor("MariaDB", () => mdbQuery(undefined, "SELECT 1"), 60);
-  for (const db of ["from_sqlite", "from_pg"]) await mdbQuery(undefined, `CREATE DATABASE ${db} CHARACTER SET utf8mb4`);
+  for (const from of ["sqlite", "pg"]) for (const mode of ["stream", "prepared"]) await mdbQuery(undefined, `CREATE DATABASE from_${from}_${mode} CHARACTER SET utf8mb4`);
   await pgRows(pgUrl("postgres"), "CREATE DATABASE src");
 
   const sqlite = new Database(join(dir, "hostile.db"));
@@ -107,20 +108,29 @@ function logged(kind: string): string[] {
   return entries.filter((e) => new RegExp(`^\\s*(?:\\d{6}\\s+[\\d:]+\\s+)?\\d+ ${kind}\\t`).test(e));
 }
 
-describe.each([
+const SOURCES = [
   { from: "SQLite", url: () => `sqlite://${join(dir, "hostile.db")}`, db: "from_sqlite", withNul: true },
   { from: "PostgreSQL", url: () => pgUrl("src"), db: "from_pg", withNul: false },
-])("hostile values from $from into MariaDB", ({ url, db, withNul }) => {
+];
+// local_infile on: the rows go as a LOAD DATA LOCAL stream; off (as on servers dbstack deploys): prepared INSERTs.
+const MODES = [
+  { mode: "stream", localInfile: 1 },
+  { mode: "prepared", localInfile: 0 },
+];
+
+describe.each(SOURCES.flatMap((s) => MODES.map((m) => ({ ...s, ...m }))))("hostile values from $from into MariaDB ($mode)", ({ url, db, withNul, mode, localInfile }) => {
   it("arrive byte for byte, read back with MariaDB's own SQL, and no value is ever in a statement's text", async () => {
+    const target = `${db}_${mode}`;
+    await mdbQuery(undefined, `SET GLOBAL local_infile = ${localInfile}`);
     await mdbQuery(undefined, "SET GLOBAL general_log = 1");
     try {
-      await copyDatabase({ from: url(), to: mdbUrl(db), ...quiet });
+      await copyDatabase({ from: url(), to: mdbUrl(target), ...quiet });
     } finally {
       await mdbQuery(undefined, "SET GLOBAL general_log = 0");
     }
     if (isRoot) chmodSync(generalLog, 0o644);
 
-    const back = await mdbQuery(db, `SELECT CAST(id AS CHAR) AS id, HEX(t) AS t, CAST(i AS CHAR) AS i, HEX(b) AS b, CAST(r AS CHAR) AS r, HEX(\`${HOSTILE_COLUMN.replace(/`/g, "``")}\`) AS h FROM v ORDER BY v.id`);
+    const back = await mdbQuery(target, `SELECT CAST(id AS CHAR) AS id, HEX(t) AS t, CAST(i AS CHAR) AS i, HEX(b) AS b, CAST(r AS CHAR) AS r, HEX(\`${HOSTILE_COLUMN.replace(/`/g, "``")}\`) AS h FROM v ORDER BY v.id`);
     expect(back).toHaveLength(ROWS);
     for (let i = 0; i < ROWS; i++) {
       const want = row(i, withNul);
@@ -133,13 +143,21 @@ describe.each([
       expect(got.h).toBe(Buffer.from(want.h, "utf8").toString("hex").toUpperCase());
     }
 
-    // What the client sent as statement text (Query, Prepare) never holds a value; the rows went
-    // as parameters of prepared INSERTs (the log prints those with the values filled in: Execute).
+    // What the client sent as statement text (Query, Prepare) never holds a value.
     const sent = [...logged("Query"), ...logged("Prepare")];
     expect(sent.length).toBeGreaterThan(0);
     for (const marker of MARKERS) expect(sent.filter((s) => s.includes(marker))).toEqual([]);
-    expect(logged("Prepare").some((s) => /INSERT INTO `v`/.test(s))).toBe(true);
-    expect(logged("Execute").some((s) => s.includes("zz-marker"))).toBe(true);
+    const loads = logged("Query").filter((s) => s.includes("LOAD DATA LOCAL INFILE 'dbstack-copy-rows' INTO TABLE `v`"));
+    const inserts = logged("Prepare").filter((s) => /INSERT INTO `v`/.test(s));
+    if (mode === "stream") {
+      expect(loads.length).toBeGreaterThan(0);
+      expect(inserts).toEqual([]);
+    } else {
+      // The rows went as parameters of prepared INSERTs (the log prints those with the values filled in: Execute).
+      expect(loads).toEqual([]);
+      expect(inserts.length).toBeGreaterThan(0);
+      expect(logged("Execute").some((s) => s.includes("zz-marker"))).toBe(true);
+    }
     rmSync(generalLog, { force: true });
     await mdbQuery(undefined, "FLUSH GENERAL LOGS");
   });
