@@ -27,6 +27,9 @@ export const PARALLEL_MIN_ROWS = 100_000;
 /** Rows a reader renders into one chunk of COPY text. */
 const CHUNK_ROWS = 2000;
 
+/** SQLite's names of the rowid, which a column of that name hides. */
+const ROWID_NAMES = ["rowid", "_rowid_", "oid"];
+
 /** The rowid ranges `lo`..`hi` split into at most `parts` contiguous, non-empty ranges. */
 export function splitRange(lo: bigint, hi: bigint, parts: number): [bigint, bigint][] {
   if (hi < lo) return [];
@@ -69,6 +72,8 @@ function startReader(script: string, unwritten: SharedArrayBuffer): Worker {
 interface Reader {
   worker: Worker;
   unwritten: Int32Array;
+  /** Why the thread stopped (it failed to start, crashed or was terminated); a job on it fails at once. */
+  stopped?: Error;
 }
 
 /** Reader threads for one copy: started once, used for each table, terminated by close(). */
@@ -95,7 +100,11 @@ export class ReaderPool {
     if (script === undefined) return undefined;
     const readers = Array.from({ length: count }, () => {
       const unwritten = new SharedArrayBuffer(4);
-      return { worker: startReader(script, unwritten), unwritten: new Int32Array(unwritten) };
+      const reader: Reader = { worker: startReader(script, unwritten), unwritten: new Int32Array(unwritten) };
+      // Always listened to: an unheard 'error' of a thread would end the whole process.
+      reader.worker.on("error", (err: Error) => (reader.stopped ??= err));
+      reader.worker.on("exit", (code: number) => (reader.stopped ??= new Error(`a reader thread stopped (exit code ${code})`)));
+      return reader;
     });
     return new ReaderPool(db.name, readers);
   }
@@ -107,6 +116,8 @@ export class ReaderPool {
    */
   async copyTable(source: Connection, target: Connection, pair: TablePair, allow: readonly string[], batchRows: number, accumulator: ChecksumAccumulator, onProgress: (rows: number) => void): Promise<number | undefined> {
     if (source.native.engine !== "sqlite") return undefined;
+    // A column named rowid would shadow the real one, and the ranges would split by its values.
+    if (pair.source.columns.some((c) => ROWID_NAMES.includes(c.name.toLowerCase()))) return undefined;
     let bounds: { lo: bigint | null; hi: bigint | null };
     try {
       const stmt = source.native.db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${dialectFor("sqlite").quoteIdentifier(pair.source.name)}`);
@@ -160,10 +171,13 @@ export class ReaderPool {
   /** Runs one job on one reader: its chunks go to `write`, its checksum into `accumulator`. */
   private read(reader: Reader, job: ReadJob, write: (r: Reader, m: Extract<ReaderMessage, { kind: "chunk" }>) => void, accumulator: ChecksumAccumulator, failed: () => Error | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (reader.stopped) return reject(reader.stopped);
       const stop = () => {
         reader.worker.off("message", onMessage);
         reader.worker.off("error", onError);
+        reader.worker.off("exit", onExit);
       };
+      const onExit = () => onError(reader.stopped ?? new Error("a reader thread stopped"));
       const onError = (err: Error) => {
         stop();
         reject(err);
@@ -184,6 +198,7 @@ export class ReaderPool {
       };
       reader.worker.on("message", onMessage);
       reader.worker.on("error", onError);
+      reader.worker.on("exit", onExit);
       reader.worker.postMessage(job);
     });
   }
