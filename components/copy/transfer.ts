@@ -368,6 +368,8 @@ export class PgCopy {
       });
       this.done.catch(() => undefined); // surfaced by write() or commit()
     }
+    // PostgreSQL refused the COPY already (its error ends the stream's hold on the connection): say that, never write on.
+    if (this.failed) throw this.failed;
     const stream = this.stream;
     if (!stream.write(text)) {
       // PostgreSQL is behind: wait until the socket drains (or the COPY fails).
@@ -396,6 +398,8 @@ export class PgCopy {
     const stream = this.stream;
     if (stream === undefined) return;
     this.stream = undefined;
+    // Already refused by the server: rolled back there, nothing to cancel (the stream has let go of the connection).
+    if (this.failed) return;
     // destroy() sends CopyFail: the server rolls the COPY back and the connection stays usable.
     stream.destroy(new Error("copy aborted"));
     await this.done?.catch(() => undefined);

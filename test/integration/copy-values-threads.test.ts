@@ -46,7 +46,7 @@ beforeAll(async () => {
   if (isRoot) need("runuser", which("runuser"), "apt-get install util-linux", "copy reader-thread tests");
   pg = startScratchPostgres(join(dir, "pg"), PG_PORT, "trust");
   await waitFor("PostgreSQL", () => pgRows(pgUrl("postgres"), "SELECT 1"), 60);
-  for (const db of ["one", "two", "wal", "refused"]) await pgRows(pgUrl("postgres"), `CREATE DATABASE ${db}`);
+  for (const db of ["one", "two", "wal", "refused1", "refused2"]) await pgRows(pgUrl("postgres"), `CREATE DATABASE ${db}`);
   makeSource(join(dir, "source.db"), false);
   makeSource(join(dir, "wal.db"), true);
 }, 180_000);
@@ -77,17 +77,18 @@ describe("SQLite -> PostgreSQL with reader threads", () => {
     expect(await dump("wal")).toEqual(await dump("one"));
   });
 
-  it("fails with PostgreSQL's own error when the target refuses a row halfway, without hanging", async () => {
+  it.each([1, 2])("fails with PostgreSQL's own error when the target refuses a row halfway, without hanging (%i reader thread(s))", async (threads) => {
+    const db = `refused${threads}`;
     // The application's migrations made the tables; a trigger of its own refuses the last source row.
     await pgRows(
-      pgUrl("refused"),
+      pgUrl(db),
       `CREATE TABLE t (id bigint PRIMARY KEY, big bigint, txt text, b bytea, r double precision, d numeric(12,2), at timestamp, code text);
        CREATE TABLE empty (id bigint PRIMARY KEY, x text);
        CREATE FUNCTION refuse_last() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = ${ROWS} THEN RAISE EXCEPTION 'the application refuses row %', NEW.id; END IF; RETURN NEW; END $$;
        CREATE TRIGGER refuse_last BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION refuse_last();`,
     );
-    const err = await copyDatabase({ from: `sqlite://${join(dir, "source.db")}`, to: pgUrl("refused"), readerThreads: 2, batchRows: 1_000_000, ...quiet }).catch((e: unknown) => e);
+    const err = await copyDatabase({ from: `sqlite://${join(dir, "source.db")}`, to: pgUrl(db), readerThreads: threads, batchRows: 1_000_000, ...quiet }).catch((e: unknown) => e);
     expect(String(err)).toContain(`the application refuses row ${ROWS}`);
-    expect(await pgRows(pgUrl("refused"), "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
+    expect(await pgRows(pgUrl(db), "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 0 }]);
   });
 });
