@@ -4,7 +4,8 @@
 // constraints, counters AND verification, all in its time) and with pgloader (Debian package
 // `pgloader`: schema, data, indexes, no verification), alternating (dbstack, pgloader, dbstack,
 // ...) for --rounds rounds, each into a fresh database, so drift of the machine falls on both.
-// Then times SQLite -> MariaDB and PostgreSQL -> SQLite once each with dbstack.
+// Then SQLite -> MariaDB: dbstack against the bare `LOAD DATA INFILE` of the same rows into the
+// same tables, alternating, --rounds rounds; and PostgreSQL -> SQLite once with dbstack.
 //
 // The data set: --rows rows over four tables with every mapped type: customers (10%: integer
 // key, unicode text, booleans, decimals, doubles, timestamps with and without a zone, dates,
@@ -14,8 +15,9 @@
 //
 // Servers: a PostgreSQL 15 on port 5657 and a MariaDB on port 3357 in a temp dir, removed at the
 // end, also on failure or Ctrl-C. Output: one line per timed copy on stdout ("dbstack round=1
-// rows/s=..."), the medians, and finally exactly one line
+// rows/s=..."), the medians, and finally exactly two lines
 //   copy_ratio=<dbstack rows/s / pgloader rows/s>
+//   copy_mariadb_ratio=<dbstack rows/s / LOAD DATA rows/s>
 // Progress goes to stderr.
 import Database from "better-sqlite3";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
@@ -80,6 +82,16 @@ async function mdb(sql: string) {
   const c = await mysql.createConnection({ host: "127.0.0.1", port: MDB_PORT, user: "root" });
   try {
     await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function mdbRows(sql: string): Promise<Record<string, unknown>[]> {
+  const c = await mysql.createConnection({ host: "127.0.0.1", port: MDB_PORT, user: "root" });
+  try {
+    const [rows] = await c.query(sql);
+    return rows as Record<string, unknown>[];
   } finally {
     await c.end();
   }
@@ -191,18 +203,54 @@ async function main() {
   }
   console.log(`dbstack median rows/s=${Math.round(median(dbstack))}; pgloader median rows/s=${Math.round(median(pgloader))}`);
 
-  await mdb("CREATE DATABASE bench CHARACTER SET utf8mb4");
-  let t = Date.now();
-  await copyDatabase({ from: `sqlite://${source}`, to: `mysql://root@127.0.0.1:${MDB_PORT}/bench`, batchRows: BATCH, progress: false });
-  let s = (Date.now() - t) / 1000;
-  console.log(`sqlite->mariadb seconds=${s.toFixed(2)} rows/s=${Math.round(rows / s)} (verification included)`);
+  const { dbstack: toMariadb, bare } = await mariadbRounds(source, rows);
   await pg("postgres", "CREATE DATABASE back");
   await copyDatabase({ from: `sqlite://${source}`, to: pgUrl("back"), batchRows: BATCH, progress: false });
-  t = Date.now();
+  const t = Date.now();
   await copyDatabase({ from: pgUrl("back"), to: `sqlite://${join(dir, "back.db")}`, batchRows: BATCH, progress: false });
-  s = (Date.now() - t) / 1000;
+  const s = (Date.now() - t) / 1000;
   console.log(`postgres->sqlite seconds=${s.toFixed(2)} rows/s=${Math.round(rows / s)} (verification included)`);
   console.log(`copy_ratio=${(median(dbstack) / median(pgloader)).toFixed(3)}`);
+  console.log(`copy_mariadb_ratio=${(median(toMariadb) / median(bare)).toFixed(3)}`);
+}
+
+const TABLES = ["customers", "orders", "events", "tags"];
+
+/**
+ * SQLite -> MariaDB: db:copy (schema, data, constraints, counters and verification, all timed)
+ * against the bare load of the same rows into the same tables — `LOAD DATA INFILE` of the files
+ * MariaDB itself wrote from db:copy's first result (`SELECT ... INTO OUTFILE`, not timed), into
+ * `CREATE TABLE ... LIKE` copies (keys and indexes, no foreign keys), alternating, --rounds rounds.
+ */
+async function mariadbRounds(source: string, rows: number): Promise<{ dbstack: number[]; bare: number[] }> {
+  const dbstack: number[] = [];
+  const bare: number[] = [];
+  const outfile = (table: string) => join(dir, `mariadb-${table}.tsv`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    const a = `dbstack_${round}`;
+    await mdb(`CREATE DATABASE ${a} CHARACTER SET utf8mb4`);
+    let t = Date.now();
+    await copyDatabase({ from: `sqlite://${source}`, to: `mysql://root@127.0.0.1:${MDB_PORT}/${a}`, batchRows: BATCH, progress: false });
+    const ds = (Date.now() - t) / 1000;
+    dbstack.push(rows / ds);
+    console.log(`sqlite->mariadb dbstack round=${round} seconds=${ds.toFixed(2)} rows/s=${Math.round(rows / ds)} (verification included)`);
+    if (round === 1) for (const table of TABLES) await mdb(`SELECT * FROM ${a}.\`${table}\` INTO OUTFILE '${outfile(table)}'`);
+
+    const b = `bare_${round}`;
+    await mdb(`CREATE DATABASE ${b} CHARACTER SET utf8mb4`);
+    t = Date.now();
+    for (const table of TABLES) await mdb(`CREATE TABLE ${b}.\`${table}\` LIKE ${a}.\`${table}\``);
+    for (const table of TABLES) await mdb(`LOAD DATA INFILE '${outfile(table)}' INTO TABLE ${b}.\`${table}\``);
+    const bs = (Date.now() - t) / 1000;
+    const [loaded] = await mdbRows(`SELECT ${TABLES.map((x) => `(SELECT count(*) FROM ${b}.\`${x}\`)`).join(" + ")} AS n`);
+    if (Number(loaded.n) !== rows) throw new Error(`LOAD DATA loaded ${String(loaded.n)} rows of ${rows}`);
+    bare.push(rows / bs);
+    console.log(`sqlite->mariadb load-data round=${round} seconds=${bs.toFixed(2)} rows/s=${Math.round(rows / bs)}`);
+    await mdb(`DROP DATABASE ${a}`);
+    await mdb(`DROP DATABASE ${b}`);
+  }
+  console.log(`sqlite->mariadb dbstack median rows/s=${Math.round(median(dbstack))}; LOAD DATA median rows/s=${Math.round(median(bare))}`);
+  return { dbstack, bare };
 }
 
 main().then(

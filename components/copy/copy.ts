@@ -36,7 +36,8 @@ import { IntoSchemaError, planIntoSchema, renderNamedSequences, TargetNotEmptyEr
 export { IntoSchemaError, TargetNotEmptyError } from "./intoSchema";
 import { allowedMissingParents } from "./prescan/declared";
 import { prescan } from "./prescan/scan";
-import { beginSnapshot, checksumTable, endSnapshot, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { beginSnapshot, checksumTable, endSnapshot, estimatedRows, findValueConversions, renderTable, transferTables, type TablePair, type TableTransfer } from "./transfer";
+import { ReaderPool } from "./parallelCopy";
 import { compareChecksums, type TableChecksum, type TableDifference } from "./verify";
 
 export interface CopyOptions {
@@ -62,6 +63,13 @@ export interface CopyOptions {
    * UnfinishedCopyError, leaving the target as it is for a look or a rollback.
    */
   unfinished?: "restart" | "refuse";
+  /**
+   * Reader threads of an SQLite -> PostgreSQL copy (parallelCopy.ts: they read, convert, hash and
+   * render rows while this thread writes). Default: 2 on a machine with two cores or more for a
+   * copy of 100000 rows or more, else none; a number forces that many (0 or 1: none). A WAL-mode
+   * source always copies on one thread.
+   */
+  readerThreads?: number;
 }
 
 /** One table of the plan: its name on each side and the rows the source holds now. */
@@ -157,6 +165,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
   let target: Connection | undefined;
   let journalled: string | undefined;
   let snapshotOpen = false;
+  let readers: ReaderPool | undefined;
   try {
     const clock = phaseClock();
     const schema = selectTables(await introspect(source), options.tables);
@@ -164,6 +173,8 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     const targetDialect = dialectFor(targetEngine);
     const translation = translate(schema.schema, targetEngine);
     let pairs: TablePair[] = schema.schema.tables.map((t, i) => ({ source: t, target: translation.tables[i] }));
+    // Started now, they load their code while the pre-scan runs (parallelCopy.ts).
+    if (!options.dryRun && targetDialect.loadsCopyText) readers = ReaderPool.forSource(source, await estimatedRows(source, pairs), options.readerThreads);
     // One snapshot from the pre-scan to the last row moved: what was scanned is what is copied.
     await beginSnapshot(source);
     snapshotOpen = true;
@@ -250,6 +261,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
         allow,
         progress: options.progress,
         inSnapshot: true,
+        readers,
         // Existing tables keep their foreign keys while they fill: parents first.
         keepOrder: into.filled.length > 0,
         onTableDone: !overlap ? undefined : (pair) => {
@@ -291,6 +303,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     if (journalled && target) await markJournal(target, journalled, "failed", redactMessage((err as Error).message).slice(0, 2000)).catch(() => undefined);
     throw err;
   } finally {
+    await readers?.close();
     if (snapshotOpen) await endSnapshot(source);
     await target?.close().catch(() => undefined);
     await source.close().catch(() => undefined);

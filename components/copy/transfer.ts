@@ -5,7 +5,7 @@
  * REPEATABLE READ READ ONLY; MariaDB: START TRANSACTION WITH CONSISTENT SNAPSHOT), so the copy
  * and the source checksums describe one moment even while an application keeps writing.
  * Each batch is written in one target transaction with the engine's fast path: PostgreSQL COPY
- * FROM STDIN (text format), MariaDB multi-row INSERTs, SQLite a prepared INSERT in a transaction.
+ * FROM STDIN (text format), MariaDB prepared multi-row INSERTs (values as parameters), SQLite a prepared INSERT in a transaction.
  * While the target writes batch N, the source already fetches batch N+1 (PostgreSQL and MariaDB).
  *
  * Values are normalised by the target column's type class: integers as decimal strings or
@@ -19,6 +19,8 @@ import { unknownEngine, type EngineKind } from "../model/engineKind";
 import type { Connection } from "./connections";
 import { dialectFor, type Dialect } from "./dialects";
 import { isUnholdable } from "./dialects/dialect";
+import { mariadbWriter, type MariadbWriter as BatchWriter } from "./mariadbWriter";
+import { ReaderPool } from "./parallelCopy";
 import { declaredConversion } from "./prescan/declared";
 import type { Column, Conversion, Table, TypeClass } from "./schema";
 import {
@@ -70,6 +72,10 @@ export interface TransferOptions {
   inSnapshot?: boolean;
   /** Move the tables in the order given (parents first) rather than largest first: the target's tables already have their foreign keys. Default false. */
   keepOrder?: boolean;
+  /** Reader threads already started (copy.ts starts them before the pre-scan); default: started here when they pay (parallelCopy.ts), closed at the end. */
+  readers?: ReaderPool;
+  /** Reader threads to start when `readers` is not given (see ReaderPool.forSource); default by the copy's size and the machine's cores. */
+  readerThreads?: number;
 }
 
 /** What moving one table did. */
@@ -79,6 +85,8 @@ export interface TableTransfer {
   seconds: number;
   /** The checksum of the rows read from the source snapshot, for verification. */
   sourceChecksum: TableChecksum;
+  /** The threads that read the table's rows: 1 when this thread did (parallelCopy.ts). */
+  readers?: number;
 }
 
 /** The id a user allows (`--allow`) to have NUL characters dropped from a text column copied into PostgreSQL. */
@@ -104,8 +112,7 @@ export function nonFiniteConversionId(table: string, column: string, target: Eng
 /**
  * Whether a number column of `target` cannot hold `value` (as a writer gets it: a number, or
  * PostgreSQL's spelling NaN/Infinity/-Infinity). MariaDB's DOUBLE and DECIMAL hold neither NaN nor
- * ±Infinity (its client would write them into the statement's text, where NaN reads as a column
- * name); SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
+ * ±Infinity; SQLite's REAL holds ±Infinity but stores a NaN as NULL; PostgreSQL holds all three.
  */
 export function unholdableNumber(target: EngineKind, value: unknown): boolean {
   return isUnholdable(dialectFor(target).unholdableNumbers, value);
@@ -153,12 +160,15 @@ export async function transferTables(
   const allow = options.allow ?? [];
   const progress = new Progress(options.progress);
   const results: TableTransfer[] = [];
+  let pool: ReaderPool | undefined;
   if (!options.inSnapshot) await beginSnapshot(source);
   try {
     // Largest tables first: each table is verified while the next ones move (see onTableDone), so
     // what is left to verify after the last row is the smallest table, not a large one. (The
     // order does not matter otherwise: foreign keys are created or checked after the load.)
     const order = options.keepOrder ? [...tables] : await largestFirst(source, tables);
+    // SQLite into PostgreSQL: reader threads read, convert, hash and render; this thread writes (parallelCopy.ts).
+    pool = options.readers ?? (dialectFor(target.engine).loadsCopyText ? ReaderPool.forSource(source, await estimatedRows(source, tables), options.readerThreads) : undefined);
     for (const pair of order) {
       const started = Date.now();
       const accumulator = new ChecksumAccumulator(pair.source.name, canonicalColumns(pair, target.engine, allow));
@@ -166,7 +176,10 @@ export async function transferTables(
       // Values of a class the user allowed (prescan/) become what the pre-scan said, before hashing and writing.
       const declare = declaredConversion(pair, allow, source.engine) ?? ((row: readonly unknown[]) => row);
       progress.start(pair.source.name);
-      if (dialectFor(target.engine).loadsCopyText) {
+      const parallel = await pool?.copyTable(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started));
+      if (parallel !== undefined) {
+        rows = parallel;
+      } else if (dialectFor(target.engine).loadsCopyText) {
         rows = await copyIntoPostgres(source, target, pair, allow, batchRows, accumulator, (n) => progress.update(pair.source.name, n, started), declare);
       } else {
         const writer = await batchWriter(target, pair.target);
@@ -183,7 +196,7 @@ export async function transferTables(
               converted[i] = convert(row);
             }
             await inFlight;
-            inFlight = writer(converted);
+            inFlight = writer.write(converted);
             inFlight.catch(() => undefined); // handled: awaited above on the next batch or after the loop
             rows += batch.length;
             progress.update(pair.source.name, rows, started);
@@ -191,21 +204,30 @@ export async function transferTables(
           await inFlight;
         } finally {
           await inFlight.catch(() => undefined);
+          await writer.close();
         }
       }
       const seconds = (Date.now() - started) / 1000;
       progress.done(pair.source.name, rows, seconds);
-      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result() };
+      const result = { table: pair.source.name, rows, seconds, sourceChecksum: accumulator.result(), readers: parallel !== undefined && pool ? pool.size : 1 };
       results.push(result);
       options.onTableDone?.(pair, result);
     }
   } finally {
+    if (options.readers === undefined) await pool?.close();
     if (!options.inSnapshot) await endSnapshot(source);
   }
   // Results in the order the tables were given.
   results.sort((a, b) => tables.findIndex((t) => t.source.name === a.table) - tables.findIndex((t) => t.source.name === b.table));
   progress.summary(results);
   return results;
+}
+
+/** The rows of `tables` together, by the source engine's cheap estimate (see largestFirst). */
+export async function estimatedRows(source: Connection, tables: readonly TablePair[]): Promise<number> {
+  let n = 0;
+  for (const t of tables) n += await dialectFor(source.engine).estimateRows(source, t.source.name).catch(() => 0) || 0;
+  return n;
 }
 
 /**
@@ -318,7 +340,7 @@ async function copyIntoPostgres(
 }
 
 /** One COPY FROM STDIN at a time into a table, opened on the first write: write() with backpressure, commit() ends it (its transaction), abort() rolls an open one back. */
-class PgCopy {
+export class PgCopy {
   private readonly sql: string;
   private stream: ReturnType<typeof copyFrom> | undefined;
   private done: Promise<void> | undefined;
@@ -346,6 +368,8 @@ class PgCopy {
       });
       this.done.catch(() => undefined); // surfaced by write() or commit()
     }
+    // PostgreSQL refused the COPY already (its error ends the stream's hold on the connection): say that, never write on.
+    if (this.failed) throw this.failed;
     const stream = this.stream;
     if (!stream.write(text)) {
       // PostgreSQL is behind: wait until the socket drains (or the COPY fails).
@@ -374,6 +398,8 @@ class PgCopy {
     const stream = this.stream;
     if (stream === undefined) return;
     this.stream = undefined;
+    // Already refused by the server: rolled back there, nothing to cancel (the stream has let go of the connection).
+    if (this.failed) return;
     // destroy() sends CopyFail: the server rolls the COPY back and the connection stays usable.
     stream.destroy(new Error("copy aborted"));
     await this.done?.catch(() => undefined);
@@ -496,10 +522,10 @@ function inTransaction(conn: Connection): boolean {
 }
 
 /**
- * Returns a function that writes one batch of converted rows into `table` on `target` in one
- * transaction, with the engine's fast path.
+ * Returns a writer of batches of converted rows into `table` on `target`, each batch in one
+ * transaction, with the engine's fast path; close() releases what it prepared.
  */
-export async function batchWriter(target: Connection, table: Table): Promise<(rows: unknown[][]) => Promise<void>> {
+export async function batchWriter(target: Connection, table: Table): Promise<BatchWriter> {
   const native = target.native;
   const q = (n: string) => dialectFor(target.engine).quoteIdentifier(n);
   const cols = table.columns.map((c) => q(c.name)).join(", ");
@@ -510,32 +536,20 @@ export async function batchWriter(target: Connection, table: Table): Promise<(ro
       const many = native.db.transaction((rows: unknown[][]) => {
         for (const row of rows) insert.run(row);
       });
-      return async (rows) => many(rows);
+      return { write: async (rows) => many(rows), close: async () => undefined };
     }
     case "postgres": {
       const write = pgCopyWriter(target, table);
-      return async (rows) => {
-        if (rows.length) await write(renderCopyText(rows));
+      return {
+        write: async (rows) => {
+          if (rows.length) await write(renderCopyText(rows));
+        },
+        close: async () => undefined,
       };
     }
-    case "mariadb": {
-      const conn = native.conn;
-      const rowPlaceholders = `(${table.columns.map(() => "?").join(", ")})`;
-      return async (rows) => {
-        if (!rows.length) return;
-        await conn.query("START TRANSACTION");
-        try {
-          for (const chunk of chunksBySize(rows, 4 * 1024 * 1024)) {
-            const sql = `INSERT INTO ${name} (${cols}) VALUES ${new Array(chunk.length).fill(rowPlaceholders).join(", ")}`;
-            await conn.query(sql, chunk.flat());
-          }
-          await conn.query("COMMIT");
-        } catch (err) {
-          await conn.query("ROLLBACK").catch(() => undefined);
-          throw err;
-        }
-      };
-    }
+    case "mariadb":
+      // A data stream (LOAD DATA LOCAL) or prepared INSERTs: values never in a statement's text (mariadbWriter.ts).
+      return mariadbWriter(native.conn, table);
     default:
       return unknownEngine(native);
   }
@@ -724,24 +738,6 @@ function pgValueRenderer(table: string, src: Column, tgt: Column, nulId: string,
   return generic;
 }
 
-/** Splits rows into chunks whose estimated SQL size stays under `limit` bytes (max_allowed_packet is 16 MiB by default). */
-function* chunksBySize(rows: unknown[][], limit: number): Generator<unknown[][]> {
-  let chunk: unknown[][] = [];
-  let size = 0;
-  for (const row of rows) {
-    let rowSize = 8;
-    for (const v of row) rowSize += typeof v === "string" ? v.length * 2 + 4 : Buffer.isBuffer(v) ? v.length * 2 + 4 : 24;
-    if (chunk.length && size + rowSize > limit) {
-      yield chunk;
-      chunk = [];
-      size = 0;
-    }
-    chunk.push(row);
-    size += rowSize;
-  }
-  if (chunk.length) yield chunk;
-}
-
 /**
  * Renders rows as PostgreSQL COPY text format: tab-separated, `\N` for NULL, backslash, newline,
  * carriage return and tab escaped. Values must already be strings (see rowConverter) or null.
@@ -803,7 +799,7 @@ export function rowConverter(pair: TablePair, targetEngine: EngineKind, allow: r
         }
       }
       if (p.numeric && unholdableNumber(targetEngine, raw)) {
-        // Never reaches a writer: MariaDB's would put it in the statement's text.
+        // Never reaches a writer: the target's columns cannot hold it.
         if (!p.nonFiniteNull) throw new LossyValueError(p.nonFiniteId, `${pair.source.name}.${p.src.name} holds ${String(raw)}, which ${targetEngine} cannot hold; copying it writes NULL`);
         raw = null;
       }

@@ -65,6 +65,12 @@ const TWO32 = 4294967296;
  * Accumulates the checksum of one table's rows, fed row by row (values in `columns` order) as
  * they stream by: the copy feeds it the source rows it transfers, so the source is read once.
  */
+/** A ChecksumAccumulator's sums ([high, low] 32-bit halves per lane) and row count, as plain data a thread can post. */
+export interface AccumulatorState {
+  lanes: number[][];
+  count: number;
+}
+
 export class ChecksumAccumulator {
   // One 64-bit lane per seed, each as [high, low] 32-bit halves in plain numbers (no BigInt per row).
   private readonly lanes = HASH_SEEDS.map(() => new Float64Array(2));
@@ -95,6 +101,26 @@ export class ChecksumAccumulator {
       if (lane[0] >= TWO32) lane[0] -= TWO32;
     }
     this.count++;
+  }
+
+  /** The running sums and count, to hand to another thread's accumulator (absorb). */
+  state(): AccumulatorState {
+    return { lanes: this.lanes.map((l) => [l[0], l[1]]), count: this.count };
+  }
+
+  /** Adds the rows another accumulator of the same table summed (a worker thread's share of the rows): the sums are additive. */
+  absorb(other: AccumulatorState): void {
+    other.lanes.forEach(([high, low], i) => {
+      const lane = this.lanes[i];
+      lane[1] += low;
+      if (lane[1] >= TWO32) {
+        lane[1] -= TWO32;
+        lane[0]++;
+      }
+      lane[0] += high;
+      if (lane[0] >= TWO32) lane[0] -= TWO32;
+    });
+    this.count += other.count;
   }
 
   /** The row count and checksum of the rows added so far. */

@@ -242,13 +242,13 @@ export const mariadbDialect: Dialect = {
   refusesNul: false,
   nulTest: (q) => `INSTR(CAST(${q} AS BINARY), X'00') > 0`,
   holdsSpecialDates: false,
-  // Its client would write NaN and ±Infinity into the statement's text, where NaN reads as a column name.
+  // DOUBLE and DECIMAL hold neither (values go as parameters of prepared INSERTs, never as SQL text: mariadbWriter.ts).
   unholdableNumbers: ["NaN", "Infinity", "-Infinity"],
 
   values: {
     integer: (text) => text,
     boolean: (value) => (value ? 1 : 0),
-    // mysql2 spells a number into the statement's text: NaN or Infinity would become SQL (a column name), never a value.
+    // A parameter of a prepared INSERT (mariadbWriter.ts); MariaDB's DOUBLE holds no NaN or Infinity, so none may arrive here.
     float: (value) => {
       if (!Number.isFinite(value)) throw new Error(`${String(value)} is not a number MariaDB holds; the pre-scan should have refused it`);
       return value;
