@@ -41,32 +41,20 @@ export function splitRange(lo: bigint, hi: bigint, parts: number): [bigint, bigi
 }
 
 /**
- * The reader's code as one CommonJS script: copyWorker.ts and the project files it imports,
- * bundled by esbuild (a few hundred milliseconds, once per process; the packages stay outside and
- * load as usual). Undefined when esbuild is not installed (the copy then runs on one thread).
+ * How a reader thread starts: the compiled copyWorker.js beside this file (the published
+ * package, dist/); in the source tree, copyWorker.ts through ts-node (a development dependency,
+ * there whenever the .ts files run).
  */
-function readerScript(): string | undefined {
-  if (bundled === undefined) {
-    try {
-      const ts = join(__dirname, "copyWorker.ts");
-      const entry = existsSync(ts) ? ts : join(__dirname, "copyWorker.js");
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const esbuild = require("esbuild") as { buildSync(o: object): { outputFiles: { text: string }[] } };
-      const out = esbuild.buildSync({ entryPoints: [entry], bundle: true, platform: "node", format: "cjs", packages: "external", write: false, target: "node20", logLevel: "silent" });
-      // Packages resolve from this file's folder, whatever the process's working directory.
-      bundled = `(function (require, module, exports) {\n${out.outputFiles[0].text}\n})(require("module").createRequire(${JSON.stringify(join(__dirname, "parallelCopy.js"))}), { exports: {} }, {});`;
-    } catch {
-      bundled = null;
-    }
-  }
-  return bundled ?? undefined;
+function readerEntry(): { file: string; execArgv: string[] } {
+  const js = join(__dirname, "copyWorker.js");
+  if (existsSync(js)) return { file: js, execArgv: [] };
+  return { file: join(__dirname, "copyWorker.ts"), execArgv: ["--require", "ts-node/register/transpile-only"] };
 }
 
-let bundled: string | null | undefined;
-
-/** Starts a reader thread running `script`. */
-function startReader(script: string, unwritten: SharedArrayBuffer): Worker {
-  return new Worker(script, { eval: true, workerData: { unwritten } });
+/** Starts a reader thread. */
+function startReader(unwritten: SharedArrayBuffer): Worker {
+  const { file, execArgv } = readerEntry();
+  return new Worker(file, { execArgv, workerData: { unwritten } });
 }
 
 interface Reader {
@@ -96,11 +84,9 @@ export class ReaderPool {
     const count = threads ?? auto;
     if (count < 2 || db.memory) return undefined;
     if (String(db.pragma("journal_mode", { simple: true })).toLowerCase() === "wal") return undefined;
-    const script = readerScript();
-    if (script === undefined) return undefined;
     const readers = Array.from({ length: count }, () => {
       const unwritten = new SharedArrayBuffer(4);
-      const reader: Reader = { worker: startReader(script, unwritten), unwritten: new Int32Array(unwritten) };
+      const reader: Reader = { worker: startReader(unwritten), unwritten: new Int32Array(unwritten) };
       // Always listened to: an unheard 'error' of a thread would end the whole process.
       reader.worker.on("error", (err: Error) => (reader.stopped ??= err));
       reader.worker.on("exit", (code: number) => (reader.stopped ??= new Error(`a reader thread stopped (exit code ${code})`)));
