@@ -62,7 +62,7 @@ export function renderRepositoryFunctions(spec: MariadbPitrSpec): string {
     "# Complete backups (their info file is written last), oldest first.",
     'labels() { local f; for f in "$BACKUPS"/*.info; do [ -e "$f" ] || continue; f=$(basename "$f"); echo "${f%.info}"; done; }',
     'newest_label() { labels | tail -n 1; }',
-    'info_get() { sed -n "s/^$2=//p" "$BACKUPS/$1.info" | head -n 1; }',
+    'info_get() { sed -n "s/^$2=//p" "$BACKUPS/$1.info" | tail -n 1; }',
     "# The account's client: the password in its 0600 option file, never on a command line.",
     'mariadb_pitr() { mariadb --defaults-file="$ACCOUNT_CNF" --local-infile=0 --protocol=socket --socket="$SOCKET" --batch --skip-column-names "$@"; }',
     'mariadb_at() { local s=$1; shift; mariadb --no-defaults --local-infile=0 --protocol=socket --socket="$s" -uroot --batch --skip-column-names "$@"; }',

@@ -56,7 +56,9 @@ function renderRestoreOptions(): string {
 export function renderPitrRestore(spec: MariadbPitrSpec): string {
   return [
     scriptHeader(`Restores MariaDB deployment ${spec.name} to a moment from its repository ${spec.dir}.`),
-    `# ${USAGE}`,
+    "# Usage: pitr-restore --to-time 'YYYY-MM-DD HH:MM:SS[+ZZ:ZZ]' [--into DIR] [--port N]",
+    "# Usage: pitr-restore --to-latest [--into DIR] [--port N]",
+    "# Usage: pitr-restore (--to-time 'TIME' | --to-latest) --in-place --yes",
     renderInstancePrelude(spec),
     renderCloseInheritedFds(),
     renderPortFunctions(),
