@@ -189,7 +189,7 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     sql("CREATE TABLE t (n int PRIMARY KEY, at double NOT NULL)");
     const rows = (from: number, to: number, pause: number) => Array.from({ length: to - from + 1 }, (_, i) => `INSERT INTO t VALUES (${from + i}, UNIX_TIMESTAMP(NOW(6))); DO SLEEP(${pause});`).join("\n");
     // cron starts the archiver every minute: wait until it has run once.
-    await waitFor("the archiver started by cron", () => existsSync(join(repo, ".archive.lock")), 90);
+    await waitFor("the archiver started by cron", () => existsSync(join(repo, ".archiver.lock")), 90);
     sql(rows(1, 20, 0.02));
     // Binary log events carry whole seconds: T is a whole second, with no write within 300 ms of it.
     const T = Math.ceil((Date.now() + 300) / 1000);
