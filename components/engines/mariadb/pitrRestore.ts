@@ -70,7 +70,7 @@ export function renderPitrRestore(spec: MariadbPitrSpec): string {
     "# The newest backup that ended before the moment.",
     'label=""',
     'for l in $(labels); do if [ -z "$stop_epoch" ] || [ "$(info_get "$l" end)" -le "$stop_epoch" ]; then label=$l; fi; done',
-    '[ -n "$label" ] || { echo "pitr-restore: no backup in $REPO ended before ${target:-now}" >&2; exit 1; }',
+    '[ -n "$label" ] || { echo "pitr-restore: no backup in $REPO ended before ${stop_utc:+$stop_utc UTC}${stop_utc:-now}" >&2; exit 1; }',
     'bfile=$(info_get "$label" binlog_file); bpos=$(info_get "$label" binlog_pos)',
     "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
     'safety=""',
