@@ -92,10 +92,9 @@ describe("the tools", () => {
     expect(setup).toContain('printf \'%s\' "$DBSTACK_PITR_CIPHER" > "$KEY_FILE.tmp"');
     expect(setup).toMatch(/umask 077; printf '\[client\]/);
     expect(setup).toContain(`GRANT ${PITR_ACCOUNT_PRIVILEGES} ON *.* TO `);
-    for (const s of all()) {
-      expect(s).not.toMatch(/--password|-p[^a-z\s]/);
-      expect(s).not.toMatch(/mariadb-backup --(?!defaults-file|prepare)/);
-    }
+    for (const s of all()) expect(s).not.toMatch(/--password|\s-p[^a-z\s]/);
+    expect(renderPitrBackup(spec())).toContain('mariadb-backup --defaults-file="$ACCOUNT_CNF" --backup');
+    expect(renderPitrArchive(spec())).toContain('mariadb_pitr() { mariadb --defaults-file="$ACCOUNT_CNF"');
   });
   it("the repository is encrypted by default (AES-256 with the 0600 key file), plain zstd when encrypt is false", () => {
     expect(storedSuffix(spec())).toBe(".zst.enc");
