@@ -208,6 +208,7 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     expect(sql("SELECT group_concat(n ORDER BY n) FROM t", `${beside}.run/mysqld.sock`)).toBe(Array.from({ length: 20 }, (_, i) => i + 1).join(","));
     stopBeside();
 
+    const archivedBefore = archivedBinlogs();
     const latest = tool("pitr-restore", ["--to-latest", "--in-place", "--yes"]);
     expect(latest.status, latest.err).toBe(0);
     expect(latest.out).toContain(`runs the restored data on port ${PORT}`);
@@ -217,6 +218,9 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     // (plus cron's start of the next archiver run and the copy).
     expect(lastAck - maxAt).toBeLessThanOrEqual(RPO_S + 4);
     expect(maxN).toBeGreaterThanOrEqual(40);
+    // The restored instance's binary logs are numbered after the archive's: none takes an archived name.
+    const first = sql("SHOW BINARY LOGS").split("\n")[0].split("\t")[0];
+    expect(binlogNumber(first)).toBeGreaterThan(binlogNumber(archivedBefore[archivedBefore.length - 1]));
   }, 600_000);
 
   it("a drill on a good backup passes and records its result; the scratch instance is gone", () => {
@@ -249,6 +253,18 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     expect(readdirSync("/var/lib/dbstack-mariadb").filter((f) => f.startsWith("dbstack-drill."))).toEqual([]);
   }, 300_000);
 
+  it("retention keeps retentionFull backups, and only the binary logs the oldest kept one needs; the kept backups still pass a drill", () => {
+    for (let i = 0; i < 2; i++) expect(tool("pitr-backup").status).toBe(0);
+    const backups = readdirSync(join(repo, "backups")).filter((f) => f.endsWith(".info")).sort();
+    expect(backups).toHaveLength(2);
+    const oldestStart = /^binlog_file=(.*)$/m.exec(readFileSync(join(repo, "backups", backups[0]), "utf8"))![1];
+    for (const b of archivedBinlogs()) expect(binlogNumber(b)).toBeGreaterThanOrEqual(binlogNumber(oldestStart));
+    expect(binlogNumber(sql("SHOW BINARY LOGS").split("\n")[0].split("\t")[0])).toBeGreaterThanOrEqual(binlogNumber(oldestStart));
+    const r = tool("pitr-drill");
+    expect(r.status, r.err).toBe(0);
+    expect(lastDrill()).toMatchObject({ ok: true, backup: backups[1].replace(/\.info$/, "") });
+  }, 300_000);
+
   it("the last drill is the lastDrill stack output after an up, which reports zero changes", async () => {
     const up = await stack.up();
     expect(changes(up.summary)).toEqual({ same: expect.any(Number) });
@@ -256,6 +272,15 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     expect(outputs.mariadb.value.mpitr.lastDrill).toEqual(lastDrill());
   }, 300_000);
 });
+
+/** The archived binary logs' names, in order. */
+function archivedBinlogs(): string[] {
+  return readdirSync(join(repo, "binlogs")).filter((f) => f.endsWith(".zst.enc.sha256")).map((f) => f.replace(/\.zst\.enc\.sha256$/, "")).sort();
+}
+
+function binlogNumber(name: string): number {
+  return Number(name.replace(/^.*\./, ""));
+}
 
 function flipBytes(file: string): void {
   const fd = openSync(file, "r+");
