@@ -223,6 +223,22 @@ describe("MariaDB point-in-time recovery (mariadb-backup, archived binary logs)"
     expect(binlogNumber(first)).toBeGreaterThan(binlogNumber(archivedBefore[archivedBefore.length - 1]));
   }, 600_000);
 
+  it("an in-place restore of a running instance sets its data directory aside as a safety copy first, and brings back every archived write", async () => {
+    sql("INSERT INTO t VALUES (9999, UNIX_TIMESTAMP(NOW(6)))");
+    // The row is in the binary log current right after its commit (or an earlier one); the archiver
+    // (cron's) closes and copies it within the RPO.
+    const holding = sql("SHOW MASTER STATUS").split("\t")[0];
+    await waitFor(`the binary log holding row 9999 (${holding}) to be archived`, () => archivedBinlogs().includes(holding), 90);
+    const r = tool("pitr-restore", ["--to-latest", "--in-place", "--yes"]);
+    expect(r.status, r.err).toBe(0);
+    const safety = /kept as (\S+)/.exec(r.out)![1];
+    expect(safety).toMatch(new RegExp(`^${dataDir}\\.before-restore-[0-9]{8}T[0-9]{6}Z$`));
+    expect(existsSync(join(safety, "mysql"))).toBe(true);
+    const backups = readdirSync(join(repo, "backups")).filter((f) => f.endsWith(".info")).sort().map((f) => `${f}: ${readFileSync(join(repo, "backups", f), "utf8").replace(/\n/g, " ")}`);
+    expect(sql("SELECT count(*) FROM t WHERE n = 9999"), `${r.out}\nrow in ${holding}; archived: ${archivedBinlogs().join(" ")}\n${backups.join("\n")}`).toBe("1");
+    expect(sql("SELECT @@port")).toBe(String(PORT));
+  }, 300_000);
+
   it("a drill on a good backup passes and records its result; the scratch instance is gone", () => {
     const r = tool("pitr-drill");
     expect(r.status, r.err).toBe(0);
