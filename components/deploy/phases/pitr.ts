@@ -121,8 +121,11 @@ export function readLastDrill<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
   });
 }
 
-/** Registers the PITR steps after the tools step; returns the setup step (none without `pitr`). */
-export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, tools: pulumi.Resource): HostCommand | undefined {
+/**
+ * Registers the PITR steps after `after` (the tools and every other step on the primary: the setup
+ * restarts the server when archive_mode changes); returns the setup step (none without `pitr`).
+ */
+export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[]): HostCommand | undefined {
   const plan = decidePitr(ctx as ServerContext<unknown>);
   const pitr = ctx.engine.pitr;
   if (!plan || !pitr) return undefined;
@@ -138,7 +141,7 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       environment: cipher || account ? { ...(cipher ? { [pitr.cipherVariable]: cipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}) } : undefined,
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: pitr.restartParameters, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
-    { parent: ctx.parent, dependsOn: [tools] },
+    { parent: ctx.parent, dependsOn: after },
   );
   const jobs = pitrCronJobs(ctx, plan);
   new HostCommand(
