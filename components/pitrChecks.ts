@@ -107,7 +107,7 @@ export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
     name: "backup.drill: engine",
     check: ({ args, engine }) => {
       if (args.backup?.drill !== undefined && !BACKUP_DRILL_ENGINES.includes(engine.kind)) {
-        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL) instead`);
+        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL, MariaDB) instead`);
       }
     },
   },
