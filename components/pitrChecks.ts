@@ -20,7 +20,10 @@ export const PITR_RANGES = {
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** The engines whose deployments implement `pitr`. */
-export const PITR_ENGINES: readonly EngineKind[] = ["postgres"];
+export const PITR_ENGINES: readonly EngineKind[] = ["postgres", "mariadb"];
+
+/** The engines whose PITR takes differential backups (pitr.diffSchedule); the others take full ones only. */
+export const PITR_DIFFERENTIAL_ENGINES: readonly EngineKind[] = ["postgres"];
 
 function on(rule: (p: PitrArgs, s: PitrSubject) => void): (s: PitrSubject) => void {
   return (s) => {
@@ -80,6 +83,14 @@ export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
       if (c !== undefined && (typeof c !== "string" || c.trim() === "" || c.includes("\0"))) throw new ArgumentError("pitr.drill.onFailure: expected a non-empty shell command (text without NUL characters)");
     }),
   },
+  {
+    name: "pitr.diffSchedule: engine",
+    check: on((p, { engine }) => {
+      if (p.diffSchedule !== undefined && !PITR_DIFFERENTIAL_ENGINES.includes(engine.kind)) {
+        throw new ArgumentError(`pitr.diffSchedule: ${engine.kind} point-in-time recovery takes full physical backups only (pitr.fullSchedule, default daily); the archived binary logs cover every moment between them; remove diffSchedule`);
+      }
+    }),
+  },
 ];
 
 /** What the backup-drill rules read: the deployment's backups and whether its engine drills them. */
@@ -96,7 +107,7 @@ export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
     name: "backup.drill: engine",
     check: ({ args, engine }) => {
       if (args.backup?.drill !== undefined && !BACKUP_DRILL_ENGINES.includes(engine.kind)) {
-        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL) instead`);
+        throw new ArgumentError(`backup.drill: drills of the nightly ${engine.kind} backups are not implemented yet; declare pitr with pitr.drill (PostgreSQL, MariaDB) instead`);
       }
     },
   },

@@ -71,6 +71,8 @@ export interface InstanceConfig {
    * CA signed for its key, and the CA's certificate.
    */
   tls: { names: string[]; certificate?: string; caCertificate?: string; lifetime?: CertificateLifetime };
+  /** Point-in-time recovery archives this instance's changes (MariaDB: binary log on). Default false. */
+  archiving?: boolean;
 }
 
 /** How a standby reaches its primary. */

@@ -36,4 +36,14 @@ export interface PitrEngine<Loc> {
   renderSetup(loc: Loc, spec: PitrSpec, toolsDir: string): string;
   /** Destroy: archiving off; the repository kept unless data removal is allowed. */
   renderRemove(loc: Loc, spec: PitrSpec, allowDataRemoval: boolean): string;
+  /** What the setup step's description says of the repository, e.g. `pgBackRest stanza x, archive_timeout 60s`. */
+  describe(spec: PitrSpec): string;
+  /** Server parameters archiving sets that need a restart (the preview calls them out). */
+  readonly restartParameters: Record<string, string>;
+  /** The environment variable the setup step reads a generated backup account's password from. Default: none (no account). */
+  readonly accountVariable?: string;
+  /** The engine takes full backups only (pitr.diffSchedule cannot apply; binary logs cover the time between). Default false. */
+  readonly fullOnly?: boolean;
+  /** The archiver's command line under the tools directory, run by cron every minute. Default: none (the server archives). */
+  readonly archiveCommand?: string;
 }

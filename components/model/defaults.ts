@@ -120,5 +120,9 @@ export const DEFAULTS = {
     drillSchedule: "0 3 * * *",
     /** Results kept in a drill's history file. */
     drillHistory: 30,
+    /** Full backups of an engine that takes full ones only (MariaDB): daily at 01:00, host time. */
+    fullOnlySchedule: "0 1 * * *",
+    /** The binary log archiver's cron schedule (MariaDB): every minute; it loops within the minute when the RPO is shorter. */
+    archiveSchedule: "* * * * *",
   },
 } as const;

@@ -58,7 +58,7 @@ describe("pitr: declared, validated at preview, every message naming its field",
     expect(() => validateServerArgs("main", args({ dir: "/srv/pg/data/pitr" }, { dataDirectory: "/srv/pg/data" }), postgresEngine)).toThrow(/^pitr\.dir: .*inside the data directory/);
   });
   it("refuses pitr on an engine that has none yet, and on a Docker target, naming pitr", () => {
-    expect(() => validateServerArgs("main", args({}), { ...postgresEngine, kind: "mariadb" })).toThrow(/^pitr: point-in-time recovery is implemented for postgres deployments only so far, not mariadb/);
+    expect(() => validateServerArgs("main", args({}), { ...postgresEngine, kind: "sqlite" as never })).toThrow(/^pitr: point-in-time recovery is implemented for postgres, mariadb deployments only so far, not sqlite/);
     expect(() => validateServerArgs("main", args({}, { target: { kind: "docker" } as never }), postgresEngine)).toThrow(/^pitr: not available on a Docker target/);
   });
   it("the stack config names an unknown or bad pitr key", () => {

@@ -67,6 +67,7 @@ export function createConfiguration<Loc>(ctx: ServerContext<Loc>, host: PrimaryH
       serverId: 1,
       hasStandbys: standbys.length > 0,
       tls: { names: tlsNames([host.address, ...sshHost(ctx.target), ...access.listenAddresses]), lifetime },
+      archiving: args.pitr !== undefined,
     }),
   );
   const restartValues = pulumi.all([host.version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));

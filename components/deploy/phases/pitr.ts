@@ -26,10 +26,13 @@ export const DRILL_ON_FAILURE_FILE = "pitr-drill.on-failure";
 export interface PitrPlan {
   spec: PitrSpec;
   fullSchedule: string;
-  diffSchedule: string;
+  /** Differential backups' schedule; undefined when the engine takes full backups only. */
+  diffSchedule?: string;
   drillSchedule: string;
   /** The declared onFailure command (the user's text, shipped as a 0600 file). */
   onFailure?: string;
+  /** The archiver's command (under the tools directory) cron runs on DEFAULTS.pitr.archiveSchedule; undefined when the server archives. */
+  archiveCommand?: string;
 }
 
 /** The repository's default directory: `/var/lib/dbstack-pitr/<prefix>-<engine>-<name>`. */
@@ -42,7 +45,9 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
   const p = ctx.args.pitr;
   if (!p) return undefined;
   const stanza = `${ctx.prefix}-${ctx.name}`;
-  const diffSchedule = p.diffSchedule ?? DEFAULTS.pitr.diffSchedule;
+  const fullOnly = ctx.engine.pitr?.fullOnly ?? false;
+  const fullSchedule = p.fullSchedule ?? (fullOnly ? DEFAULTS.pitr.fullOnlySchedule : DEFAULTS.pitr.fullSchedule);
+  const diffSchedule = fullOnly ? undefined : (p.diffSchedule ?? DEFAULTS.pitr.diffSchedule);
   return {
     spec: {
       name: ctx.name,
@@ -57,10 +62,11 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
       drillHistory: DEFAULTS.pitr.drillHistory,
       onFailureFile: p.drill?.onFailure === undefined ? undefined : `${ctx.toolsDir}/${DRILL_ON_FAILURE_FILE}`,
     },
-    fullSchedule: p.fullSchedule ?? DEFAULTS.pitr.fullSchedule,
+    fullSchedule,
     diffSchedule,
-    drillSchedule: p.drill?.schedule ?? drillScheduleAfter(diffSchedule),
+    drillSchedule: p.drill?.schedule ?? drillScheduleAfter(diffSchedule ?? fullSchedule),
     onFailure: p.drill?.onFailure,
+    archiveCommand: ctx.engine.pitr?.archiveCommand,
   };
 }
 
@@ -83,8 +89,9 @@ export function pitrCronJobs(ctx: { prefix: string; kind: ServerContext<unknown>
   });
   return [
     job("full", plan.fullSchedule, `${ctx.toolsDir}/pitr-backup full`),
-    job("diff", plan.diffSchedule, `${ctx.toolsDir}/pitr-backup diff`),
+    ...(plan.diffSchedule === undefined ? [] : [job("diff", plan.diffSchedule, `${ctx.toolsDir}/pitr-backup diff`)]),
     job("drill", plan.drillSchedule, `${ctx.toolsDir}/pitr-drill`),
+    ...(plan.archiveCommand === undefined ? [] : [job("archive", DEFAULTS.pitr.archiveSchedule, `${ctx.toolsDir}/${plan.archiveCommand}`)]),
   ];
 }
 
@@ -123,15 +130,16 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
   const pitr = ctx.engine.pitr;
   if (!plan || !pitr) return undefined;
   const cipher = plan.spec.encrypt ? new GeneratedPassword(`${ctx.name}-pitr-cipher`, { length: 64 }, { parent: ctx.parent }).result : undefined;
+  const account = pitr.accountVariable ? new GeneratedPassword(`${ctx.name}-pitr-account`, { length: 32 }, { parent: ctx.parent }).result : undefined;
   const setup = new HostCommand(
     `${ctx.name}-pitr`,
     {
       ...host.on,
-      description: `point-in-time recovery of ${ctx.what} (pgBackRest stanza ${plan.spec.stanza}, archive_timeout ${plan.spec.archiveTimeoutS}s)`,
+      description: `point-in-time recovery of ${ctx.what} (${pitr.describe(plan.spec)})`,
       create: host.at.apply((l) => pitr.renderSetup(l, plan.spec, ctx.toolsDir)),
       delete: host.at.apply((l) => pitr.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
-      environment: cipher && { [pitr.cipherVariable]: cipher },
-      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: { archive_mode: "on", wal_level: "replica" }, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
+      environment: cipher || account ? { ...(cipher ? { [pitr.cipherVariable]: cipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}) } : undefined,
+      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: pitr.restartParameters, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
     { parent: ctx.parent, dependsOn: after },
   );
@@ -140,7 +148,7 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
     `${ctx.name}-pitr-schedule`,
     {
       ...host.on,
-      description: `point-in-time recovery schedule of ${ctx.what}: full ${plan.fullSchedule}, diff ${plan.diffSchedule}, drill ${plan.drillSchedule}`,
+      description: `point-in-time recovery schedule of ${ctx.what}: full ${plan.fullSchedule}${plan.diffSchedule === undefined ? "" : `, diff ${plan.diffSchedule}`}, drill ${plan.drillSchedule}${plan.archiveCommand === undefined ? "" : `, binary logs archived every ${plan.spec.archiveTimeoutS}s`}`,
       create: jobs.map(renderInstallCron).join("\n"),
       delete: jobs.map(renderRemoveCron).join("\n"),
       review: { component: ctx.component },

@@ -44,6 +44,7 @@ import { renderOwnerLogin } from "../../hooks/ownerPassword";
 import { shellQuote } from "../../shell";
 import type { MariadbLocation } from "./host";
 import { checkDatabaseName, checkUserName, quoteLiteral, renderSqlPrelude } from "./sql/identifiers";
+import { lastDrillCheck, type DrillAgeTarget } from "../../hooks/drillAge";
 
 export interface MariadbHookTarget extends MariadbLocation {
   /** The database the hook migrates and checks. */
@@ -60,6 +61,8 @@ export interface MariadbHookTarget extends MariadbLocation {
    * the backups, whose age tells how long "no backup yet" may last.
    */
   backup?: BackupAgeTarget;
+  /** The last restore drill's result (PITR), for the check that warns on a failed or late drill. */
+  drill?: DrillAgeTarget;
 }
 
 /** How long a deploy waits for another deploy's migration lock, in seconds. */
@@ -88,6 +91,7 @@ export function mariadbDialect(t: MariadbHookTarget): HookDialect {
     },
   ];
   if (t.backup) checks.push(newestBackupCheck(t.backup));
+  if (t.drill) checks.push(lastDrillCheck(t.drill));
   return {
     engine: "mariadb",
     clientFunctions: [

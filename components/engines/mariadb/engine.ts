@@ -26,6 +26,7 @@ import { checkGrants, renderGrantsScript } from "./sql/grants";
 import { renderInstanceCa, renderInstanceCaProbe, renderStandbyKey, renderSignStandbyCertificate } from "./tls";
 import { computeTuning, overridesProblem } from "./tuning";
 import { mariadbUrls } from "./urls";
+import { mariadbPitr } from "./pitr";
 
 /** The account replicas connect as. */
 export const MARIADB_REPLICATION_USER = "dbstack_replication";
@@ -40,8 +41,9 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
       bindAddresses: config.access.listenAddresses,
       requireSecureTransport: options.requireSecureTransport,
       tls: true,
-      // Binary log and GTID wherever there are replicas: on the primary, and on each replica (which may be promoted).
-      replication: config.hasStandbys || config.role === "standby" ? { role: config.role === "standby" ? "replica" : "primary", serverId: config.serverId } : undefined,
+      // Binary log and GTID wherever there are replicas: on the primary, and on each replica (which may be promoted);
+      // and wherever point-in-time recovery archives the binary log (pitr).
+      replication: config.hasStandbys || config.role === "standby" || config.archiving ? { role: config.role === "standby" ? "replica" : "primary", serverId: config.serverId } : undefined,
     });
   const title = flavor === "mariadb" ? "MariaDB" : "MySQL";
   return {
@@ -126,6 +128,7 @@ export function mariadbEngine(options: { flavor: Flavor; requireSecureTransport:
     // performance_schema keeps the statement digests (slowQueryLog.ts turns it on): nothing to create.
     renderStatementStatistics: (loc) => `echo ${JSON.stringify(`MariaDB instance ${loc.instance}: statement digests in performance_schema`)}`,
     slowLog: (loc) => ({ file: `${mariadbPaths(loc).dataDirectory}/${MARIADB_SLOW_LOG}`, owner: "mysql", group: "mysql" }),
+    pitr: mariadbPitr,
   };
 }
 

@@ -58,7 +58,7 @@ export function renderSystemdUnit(loc: MariadbLocation): string {
  * start_instance (waits until the socket answers, at most 120 s, and names the error log when
  * it does not), stop_instance, restart_instance, has_systemd.
  */
-function renderSupervision(loc: MariadbLocation): string {
+export function renderSupervision(loc: MariadbLocation): string {
   const p = programs(flavorOf(loc));
   return [
     renderCloseInheritedFds(),

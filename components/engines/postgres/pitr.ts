@@ -14,4 +14,6 @@ export const postgresPitr: PitrEngine<ClusterLocation> = {
   ],
   renderSetup: (loc, spec, toolsDir) => renderPitrSetup(at(loc, spec), toolsDir),
   renderRemove: (loc, spec, allow) => renderPitrRemove(at(loc, spec), allow),
+  describe: (spec) => `pgBackRest stanza ${spec.stanza}, archive_timeout ${spec.archiveTimeoutS}s`,
+  restartParameters: { archive_mode: "on", wal_level: "replica" },
 };
