@@ -34,7 +34,8 @@ export interface PitrArgs {
   dir?: string;
   /**
    * The recovery-point objective, in seconds: the server switches to a new WAL file (which is then
-   * archived) at least this often while there are writes (PostgreSQL's archive_timeout). Default 60.
+   * archived) at least this often while there are writes (PostgreSQL's archive_timeout; MariaDB's
+   * binary log is flushed and archived as often). Default 60.
    * From 5 to 3600.
    */
   archiveTimeoutS?: number;

@@ -224,7 +224,7 @@ export function renderSummaryMarkdown(summary: PreviewSummary): string {
 function renderRecovery(summary: PreviewSummary): string[] {
   const rows = [...(summary.recovery ?? [])].sort(([a], [b]) => a.localeCompare(b));
   if (rows.length === 0) return [];
-  return ["", "#### Recovery objectives", "", ...rows.map(([c, r]) => `- ${escapeCell(c)}: recovery point within ${r.rpoS} s (archive_timeout), restore drill \`${r.drillSchedule}\``)];
+  return ["", "#### Recovery objectives", "", ...rows.map(([c, r]) => `- ${escapeCell(c)}: recovery point within ${r.rpoS} s (pitr.archiveTimeoutS), restore drill \`${r.drillSchedule}\``)];
 }
 
 function escapeCell(text: string): string {

@@ -13,7 +13,7 @@ const facts = (rpoS: number, drillSchedule = "0 2 * * *"): ReviewFacts => ({ com
 describe("the preview summary shows each deployment's recovery objectives", () => {
   it("with no change, the declared RPO and drill schedule are still shown", () => {
     const md = renderSummaryMarkdown(summarizePreview("test", [step("same", "main-pitr", facts(60), facts(60))]));
-    expect(md).toBe("### dbstack preview: stack `test`\n\nNo changes.\n\n#### Recovery objectives\n\n- postgres cluster main: recovery point within 60 s (archive_timeout), restore drill `0 2 * * *`\n");
+    expect(md).toBe("### dbstack preview: stack `test`\n\nNo changes.\n\n#### Recovery objectives\n\n- postgres cluster main: recovery point within 60 s (pitr.archiveTimeoutS), restore drill `0 2 * * *`\n");
   });
   it("a lengthened RPO and a removed PITR are flagged for review", () => {
     const longer = summarizePreview("test", [step("update", "main-pitr", facts(60), facts(300))]);
