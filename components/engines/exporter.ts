@@ -71,7 +71,7 @@ export function exporterCommand(spec: ExporterSpec): string[] {
   const common = [`--web.listen-address=${hostPort(spec.address, spec.port)}`, `--web.config.file=${dir}/web.yml`, "--log.level=warn"];
   switch (spec.kind) {
     case "postgres":
-      return [EXPORTERS.postgres.binary, ...common];
+      return [EXPORTERS.postgres.binary, `--extend.query-path=${dir}/queries.yaml`, ...common];
     case "mariadb":
       return [EXPORTERS.mariadb.binary, `--config.my-cnf=${dir}/my.cnf`, ...common];
   }
@@ -85,6 +85,28 @@ export function exporterEnvironment(spec: ExporterSpec): Record<string, string> 
     DATA_SOURCE_USER: MONITOR_USER,
     DATA_SOURCE_PASS_FILE: `${exporterDir(spec.id)}/monitor.pass`,
   };
+}
+
+/**
+ * postgres_exporter's own queries (its --extend.query-path): the replication lag in seconds on
+ * every member, as status computes it (0 on a primary, and on a standby that has replayed all it
+ * received), and whether the member is a standby: `pg_replication_lag`, `pg_replication_is_replica`.
+ * The exporter 0.11 has only the primary's view (pg_stat_replication) built in.
+ */
+export function renderPostgresExporterQueries(): string {
+  return [
+    "pg_replication:",
+    "  query: \"SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 ELSE GREATEST(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp())) END AS lag, CASE WHEN pg_is_in_recovery() THEN 1 ELSE 0 END AS is_replica\"",
+    "  master: true",
+    "  metrics:",
+    "    - lag:",
+    "        usage: \"GAUGE\"",
+    "        description: \"Seconds the standby's replay is behind its primary (0 on a primary, and when all received WAL is replayed)\"",
+    "    - is_replica:",
+    "        usage: \"GAUGE\"",
+    "        description: \"1 on a standby, 0 on a primary\"",
+    "",
+  ].join("\n");
 }
 
 /** The supervisor: starts the exporter again (2 s later) whenever it exits. */
@@ -226,9 +248,12 @@ export function renderExporterStart(spec: ExporterSpec): string {
     'install -d -m 0700 -o "$RUN_USER" "$DIR"',
     `printf '%s\\n' "$OWNER" > "$DIR/owner"`,
     ...renderCredentials(spec),
+    ...(spec.kind === "postgres" ? [`( umask 022; cat > "$DIR/queries.yaml" <<'DBSTACK_QUERIES'\n${renderPostgresExporterQueries()}DBSTACK_QUERIES\n)`] : []),
     `hash=$(python3 -W ignore -c ${shellQuote(HASH_PY)} "$DIR/web.yml")`,
     `( umask 077; printf 'basic_auth_users:\\n  %s: %s\\n' ${shellQuote(DEFAULTS.metrics.username)} "$hash" > "$DIR/web.yml.tmp" )`,
     'chown "$RUN_USER:" "$DIR/web.yml.tmp"; mv -f "$DIR/web.yml.tmp" "$DIR/web.yml"',
+    "# The passwords are in their files now: the exporter, started from here, must not inherit them.",
+    `unset ${MONITOR_PASSWORD_ENV} ${EXPORTER_PASSWORD_ENV} hash`,
     `( umask 077; cat > "$DIR/run.tmp" <<'DBSTACK_RUN'\n${renderExporterRun(spec)}DBSTACK_RUN\n)`,
     'chmod 0755 "$DIR/run.tmp"; mv -f "$DIR/run.tmp" "$DIR/run"',
     "stop_exporter",
@@ -237,8 +262,8 @@ export function renderExporterStart(spec: ExporterSpec): string {
     `  ( umask 022; cat > "$UNIT" <<'DBSTACK_UNIT'\n${renderExporterUnit(spec)}DBSTACK_UNIT\n)`,
     '  systemctl daemon-reload; systemctl enable -q --now "$SERVICE"',
     "else",
-    "  # Detached: its own session, no descriptor of this step (see targets/processes.ts).",
-    '  ( close_inherited_fds; exec setsid runuser -u "$RUN_USER" -- "$DIR/run" </dev/null >>"$DIR/exporter.log" 2>&1 ) &',
+    "  # Detached: its own session, no descriptor (see targets/processes.ts) and no environment variable of this step.",
+    '  ( close_inherited_fds; exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 setsid runuser -u "$RUN_USER" -- "$DIR/run" </dev/null >>"$DIR/exporter.log" 2>&1 ) &',
     '  echo "$!" > "$DIR/supervisor.pid"',
     "fi",
     "for _ in $(seq 1 60); do",

@@ -74,6 +74,7 @@ describe("the exporter's renderers", () => {
   it("no secret on the command line or in the environment: the credentials are 0600 files the exporter names", () => {
     expect(exporterCommand(pg)).toEqual([
       "/usr/bin/prometheus-postgres-exporter",
+      "--extend.query-path=/etc/dbstack/exporters/dbstack-dev-1a2b3c-postgres-main-primary/queries.yaml",
       "--web.listen-address=127.0.0.1:7110",
       "--web.config.file=/etc/dbstack/exporters/dbstack-dev-1a2b3c-postgres-main-primary/web.yml",
       "--log.level=warn",
@@ -85,13 +86,13 @@ describe("the exporter's renderers", () => {
     });
     expect(exporterCommand(mdb)).toContain("--config.my-cnf=/etc/dbstack/exporters/dbstack-dev-1a2b3c-mariadb-shop-r1/my.cnf");
     expect(exporterEnvironment(mdb)).toEqual({});
-    expect(exporterCommand({ ...pg, address: "::1" })[1]).toBe("--web.listen-address=[::1]:7110");
+    expect(exporterCommand({ ...pg, address: "::1" })[2]).toBe("--web.listen-address=[::1]:7110");
   });
 
   it("the supervisor restarts the exporter; the systemd unit runs it as its own user", () => {
     const run = renderExporterRun(pg);
     expect(run).toContain("export DATA_SOURCE_PASS_FILE='/etc/dbstack/exporters/dbstack-dev-1a2b3c-postgres-main-primary/monitor.pass'");
-    expect(run).toMatch(/while :; do\n  '\/usr\/bin\/prometheus-postgres-exporter' '--web\.listen-address=127\.0\.0\.1:7110' .*\n  sleep 2\ndone\n$/);
+    expect(run).toMatch(/while :; do\n  '\/usr\/bin\/prometheus-postgres-exporter' '--extend\.query-path=[^']*' '--web\.listen-address=127\.0\.0\.1:7110' .*\n  sleep 2\ndone\n$/);
     const unit = renderExporterUnit(mdb);
     expect(unit).toContain("User=prometheus\n");
     expect(unit).toContain("Restart=always\n");
@@ -105,7 +106,10 @@ describe("the exporter's renderers", () => {
       expect(start).toContain('for v in DBSTACK_MONITOR_PASSWORD DBSTACK_EXPORTER_PASSWORD; do');
       expect(start).toContain(`refuse_taken_port ${spec.port} "the `);
       expect(start).toContain("(metrics.exporter.port)");
-      expect(start).toContain("exec setsid runuser -u \"$RUN_USER\" -- \"$DIR/run\"");
+      expect(start).toContain('exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 setsid runuser -u "$RUN_USER" -- "$DIR/run"');
+      // The step's passwords are dropped before the exporter starts: it must not inherit them.
+      expect(start.indexOf("unset DBSTACK_MONITOR_PASSWORD DBSTACK_EXPORTER_PASSWORD hash")).toBeGreaterThan(start.indexOf("crypt.METHOD_BLOWFISH"));
+      expect(start.indexOf("unset DBSTACK_MONITOR_PASSWORD DBSTACK_EXPORTER_PASSWORD hash")).toBeLessThan(start.indexOf("stop_exporter\n"));
       expect(start).toContain("crypt.METHOD_BLOWFISH");
     }
     expect(renderExporterStart(pg)).toContain(`printf '%s' "$DBSTACK_MONITOR_PASSWORD" > "$DIR/monitor.pass.tmp"`);
