@@ -92,9 +92,16 @@ function exporterDirs(): string[] {
   return execFileSync("bash", ["-c", `ls -d ${root}/dbstack-${STACK}-* 2>/dev/null || true`], { encoding: "utf8" }).split("\n").filter(Boolean);
 }
 
-/** Stops what the test started, by pid, and any exporter of this stack's (a failed destroy must not leave one running). */
-function stopOwnProcesses(): void {
-  for (const p of started) if (p.exitCode === null) p.kill("SIGTERM");
+/** Stops what the test started, by pid (and waits for it), and any exporter of this stack's (a failed destroy must not leave one running). */
+async function stopOwnProcesses(): Promise<void> {
+  await Promise.all(
+    started.map(async (p) => {
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    }),
+  );
   for (const dir of exporterDirs()) {
     const pid = existsSync(join(dir, "supervisor.pid")) ? readFileSync(join(dir, "supervisor.pid"), "utf8").trim() : "";
     if (/^\d+$/.test(pid)) spawnSync("kill", ["-TERM", "--", `-${pid}`]);
@@ -156,14 +163,17 @@ function pgrep(pattern: string): string[] {
 
 function spawnDaemon(cmd: string, args: string[], log: string): ChildProcess {
   const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-  child.stderr!.on("data", (d: Buffer) => writeFileSync(log, d, { flag: "a" }));
-  child.on("error", (err) => writeFileSync(log, `${cmd}: ${err.message} (install the Debian package ${cmd === "prometheus" ? "prometheus" : "prometheus-node-exporter"})\n`, { flag: "a" }));
+  const append = (text: string | Buffer) => {
+    if (existsSync(box.dir)) writeFileSync(log, text, { flag: "a" });
+  };
+  child.stderr!.on("data", append);
+  child.on("error", (err) => append(`${cmd}: ${err.message}\n`));
   started.push(child);
   return child;
 }
 
 beforeAll(async () => {
-  stopOwnProcesses();
+  await stopOwnProcesses();
   dropServers();
   writeMigration(join(box.dir, "pg-migrations"), "0001_items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
   writeMigration(join(box.dir, "mdb-migrations"), "0001_items.sql", "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
@@ -179,7 +189,7 @@ afterAll(async () => {
   try {
     await stack?.destroy().catch(() => undefined);
   } finally {
-    stopOwnProcesses();
+    await stopOwnProcesses();
     dropServers();
     rmSync(box.dir, { recursive: true, force: true });
   }
@@ -223,6 +233,8 @@ describe("declared metrics", () => {
       ["global:", "  scrape_interval: 2s", "  scrape_timeout: 2s", "scrape_configs:", ...entries, "- job_name: node", "  static_configs:", `    - targets: ["127.0.0.1:${NODE_EXPORTER}"]`, ""].join("\n"),
     );
     expect(spawnSync("promtool", ["check", "config", join(prom, "prometheus.yml")], { encoding: "utf8" }).status).toBe(0);
+    expect(existsSync("/usr/bin/prometheus"), "/usr/bin/prometheus is missing: install the Debian package prometheus").toBe(true);
+    expect(existsSync("/usr/bin/prometheus-node-exporter"), "/usr/bin/prometheus-node-exporter is missing: install the Debian package prometheus-node-exporter").toBe(true);
     spawnDaemon("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${NODE_EXPORTER}`, "--collector.disable-defaults", "--collector.textfile", `--collector.textfile.directory=${textfileDir}`], join(box.dir, "node-exporter.log"));
     spawnDaemon("prometheus", [`--config.file=${join(prom, "prometheus.yml")}`, `--storage.tsdb.path=${join(prom, "data")}`, `--web.listen-address=127.0.0.1:${PROMETHEUS}`], join(box.dir, "prometheus.log"));
 
