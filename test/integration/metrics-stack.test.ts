@@ -266,7 +266,10 @@ describe("declared metrics", () => {
     expect(age.metric).toMatchObject({ stack: STACK, engine: "postgres", member: "primary" });
     expect(age.value).toBeGreaterThanOrEqual(0);
     expect(age.value).toBeLessThan(3600);
-    console.log(`metrics: up ${up.length} targets; pg_replication_lag{member="s1"} ${pgLag.value}; mysql_slave_status_seconds_behind_master{member="r1"} ${mdbLag.value}; dbstack_backup_age_seconds ${age.value}`);
+    // What Prometheus answered, in the test's log (docs/status.md shows it).
+    const line = (name: string, s: { metric: Record<string, string>; value: number }) =>
+      `${name}{${Object.entries(s.metric).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`).join(",")}} ${s.value}`;
+    console.log([...up.map((s) => line("up", s)), line("pg_replication_lag", pgLag), line("pg_stat_replication_pg_wal_lsn_diff", bytes), line("mysql_slave_status_seconds_behind_master", mdbLag), line("dbstack_backup_age_seconds", age)].join("\n"));
   });
 
   it("a scrape without the password, or with a wrong one, gets 401", async () => {
