@@ -4,19 +4,22 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
-import { changes, sandbox, setConfig, writeMigration } from "./harness";
+import { changes, sandbox, setConfig, upError, writeMigration } from "./harness";
 
 // Issue 23, declared metrics: PostgreSQL with a standby and MariaDB with a replica on this
 // machine, `metrics` on; a real Prometheus scrapes every exporter and node_exporter's textfile
 // of status's figures. Owns: PostgreSQL ports 7101 (primary, cluster mxpgp) and 7102 (standby,
 // mxpgs), MariaDB 7111 (mxmdp) and 7112 (mxmdr), exporters 7121/7122 (PostgreSQL) and
-// 7131/7132 (MariaDB), Prometheus 7150, node_exporter 7160, stack it-mx-stack.
+// 7131/7132 (MariaDB), a port held by another process 7141, Prometheus 7150, node_exporter
+// 7160, stack it-mx-stack.
 const box = sandbox("mx-stack");
 const STACK = "it-mx-stack";
 const PG = { primary: 7101, standby: 7102, clusters: ["mxpgp", "mxpgs"], exporters: [7121, 7122] };
 const MDB = { primary: 7111, replica: 7112, instances: ["mxmdp", "mxmdr"], exporters: [7131, 7132] };
 const PROMETHEUS = 7150;
 const NODE_EXPORTER = 7160;
+/** A port the test holds with another process, to see an exporter refuse it. */
+const TAKEN_PORT = 7141;
 const prom = join(box.dir, "prometheus");
 const textfileDir = join(box.dir, "textfile");
 let stack: Stack;
@@ -338,6 +341,26 @@ describe("declared metrics", () => {
     }, 60_000);
     expect(after).not.toBe(before);
     await until("the new exporter answers", async () => ((await scrape(`127.0.0.1:${PG.exporters[0]}`, `prometheus:${pg.metricsPassword}`)).status === 200 ? true : undefined), 60_000);
+  });
+
+  it("a port another process holds fails the up naming metrics.exporter.port, and the running exporter is left as it was", async () => {
+    const holder = spawn("python3", ["-m", "http.server", "--bind", "127.0.0.1", String(TAKEN_PORT)], { stdio: "ignore", cwd: box.dir });
+    started.push(holder);
+    try {
+      await until("the port holder listens", async () => (await fetch(`http://127.0.0.1:${TAKEN_PORT}/`).then((r) => r.status).catch(() => undefined)) === 200 ? true : undefined, 60_000);
+      const moved = config();
+      (moved.postgres.mxpg as { metrics?: unknown }).metrics = { exporter: { port: PG.exporters[0], standbyPorts: { s1: TAKEN_PORT } } };
+      await setConfig(stack, moved);
+      const err = await upError(stack);
+      expect(err).toMatch(new RegExp(`port: ${TAKEN_PORT} is already in use by another process: pid ${holder.pid} \\([^)]*python3 -m http\\.server[^)]*\\); the postgres_exporter \\S+-postgres-mxpg-s1 was left as it was \\(metrics\\.exporter\\.port\\)`));
+      expect((await scrape(`127.0.0.1:${PG.exporters[1]}`, `prometheus:${pg.metricsPassword}`)).status).toBe(200);
+    } finally {
+      holder.kill("SIGTERM");
+      await setConfig(stack, config());
+    }
+    const back = await stack.up();
+    expect(back.summary.result).toBe("succeeded");
+    expect((await scrape(`127.0.0.1:${PG.exporters[1]}`, `prometheus:${pg.metricsPassword}`)).status).toBe(200);
   });
 
   it("removing the declaration stops and removes the exporters; the servers stay", async () => {

@@ -105,6 +105,7 @@ describe("the exporter's renderers", () => {
       for (const script of [start, renderExporterRemove(spec), renderExporterProbe(spec)]) expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
       expect(start).toContain('for v in DBSTACK_MONITOR_PASSWORD DBSTACK_EXPORTER_PASSWORD; do');
       expect(start).toContain(`refuse_taken_port ${spec.port} "the `);
+      expect(start.indexOf("refuse_taken_port ")).toBeLessThan(start.indexOf("stop_exporter\n"));
       expect(start).toContain("(metrics.exporter.port)");
       expect(start).toContain('exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 setsid runuser -u "$RUN_USER" -- "$DIR/run"');
       // The step's passwords are dropped before the exporter starts: it must not inherit them.
