@@ -60,7 +60,7 @@ export function createMetrics<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
         delete: renderExporterRemove(spec),
         probe: renderExporterProbe(spec),
         environment: { [MONITOR_PASSWORD_ENV]: monitorPassword, [EXPORTER_PASSWORD_ENV]: password },
-        review: { component: ctx.component },
+        review: { component: ctx.component, exporter: { member: m.member, name: EXPORTERS[engine.kind].name, listen: hostPort(listen, m.port) } },
       },
       { ...child, dependsOn: m.after },
     );
