@@ -64,6 +64,14 @@ describe("declared metrics: hostile and wrong input is refused at preview, namin
     expect(() => validateServerArgs("main", args as never, postgresEngine as never)).toThrow(/^metrics\.exporter\.address/);
   });
 
+  it("an exporter port another deployment of the stack takes on the same host, naming both keys", () => {
+    const server = (port: number, exporter?: number) => ({ port, databases: { app: { owner: "app" } }, users: { app: { grants: { app: "owner" } } }, ...(exporter ? { metrics: { exporter: { port: exporter } } } : {}) });
+    const two = (a: unknown, b: unknown) => () => parseStackConfig({ "dbstack:postgres": JSON.stringify({ a, b }) });
+    expect(two(server(5433, 7110), server(5434, 7110))).toThrow(/dbstack:postgres\.b\.metrics\.exporter\.port: dbstack:postgres\.a\.metrics\.exporter\.port already uses the port 7110/);
+    expect(two(server(5433), server(5434, 5433))).toThrow(/dbstack:postgres\.b\.metrics\.exporter\.port: dbstack:postgres\.a\.port already uses the port 5433/);
+    expect(two(server(5433, 7110), server(5434, 7111))).not.toThrow();
+  });
+
   it("accepts a declaration and applies the defaults", () => {
     const parsed = config({ exporter: { port: 7110, standbyPorts: { replica1: 7111 } } });
     expect(parsed.postgres.main.metrics).toEqual({ exporter: { address: "127.0.0.1", port: 7110, standbyPorts: { replica1: 7111 }, auth: "basic" } });
