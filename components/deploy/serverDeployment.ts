@@ -78,11 +78,12 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const standbys = createStandbys(ctx, host, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
     const metrics = createMetrics(ctx, host, monitoring, standbys);
-    createSlowQueryLog(ctx, host, configured.config);
+    const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
-    createPitr(ctx, host, operations.tools);
-    const imports = createImports(ctx, host, configured, accounts);
-    const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports });
+    // Archiving may restart the primary: it comes after every other step on the server, and imports and hooks after it.
+    const pitr = createPitr(ctx, host, [operations.tools, ...accounts.grantSteps, monitoring.step, ...slowQueryLog, ...standbys.replicationReady]);
+    const imports = createImports(ctx, host, configured, accounts, pitr);
+    const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports, pitr });
 
     this.host = pulumi.output(host.address);
     this.port = pulumi.output(ctx.port);

@@ -67,6 +67,8 @@ export interface HookInputs<Loc> {
   standbys: Standbys;
   operations: ServerOperations<Loc>;
   imports: Imports;
+  /** The PITR setup, which may restart the server (none without `pitr`). */
+  pitr?: pulumi.Resource;
 }
 
 /** A hook per database, after its grants, the tools, the standbys and its import; returns what each printed. */
@@ -89,7 +91,7 @@ export function createServerHooks<Loc>(ctx: ServerContext<Loc>, p: HookInputs<Lo
         DATABASE_URL: ownerPassword.apply((pw) => databaseUrl(engine.kind, engine.urls({ user: db.owner, password: pw, host: "127.0.0.1", port, database: db.name }), engine.databaseUrlFlavor, db.migrations?.kind === "command" ? db.migrations.url : undefined)),
       },
       triggers: [p.host.instance.id, p.configured.config.stdout.apply((s) => checksumOf(s))],
-      dependsOn: [...p.accounts.grantSteps, p.operations.tools, ...p.standbys.replicationReady, ...(imported ? [imported] : [])],
+      dependsOn: [...p.accounts.grantSteps, p.operations.tools, ...p.standbys.replicationReady, ...(imported ? [imported] : []), ...(p.pitr ? [p.pitr] : [])],
     });
     reports[db.name] = hook.stdout;
   }

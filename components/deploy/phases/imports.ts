@@ -14,7 +14,7 @@ import type { PrimaryHost } from "./placement";
 export type Imports = Map<string, HostCommand>;
 
 /** The import step of every database that declares `importFrom`. */
-export function createImports<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, accounts: Accounts): Imports {
+export function createImports<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, accounts: Accounts, pitr?: pulumi.Resource): Imports {
   const { engine, name, spec, port, component, child } = ctx;
   const imports: Imports = new Map();
   for (const db of ctx.args.databases) {
@@ -33,7 +33,7 @@ export function createImports<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
         component,
         defaultProjectDir: pulumi.runtime.getRootDirectory() || process.cwd(),
       },
-      { ...child, dependsOn: accounts.grantSteps },
+      { ...child, dependsOn: [...accounts.grantSteps, ...(pitr ? [pitr] : [])] },
     );
     imports.set(db.name, step);
   }

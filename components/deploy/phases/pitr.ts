@@ -114,8 +114,11 @@ export function readLastDrill<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
   });
 }
 
-/** Registers the PITR steps after the tools step; returns the setup step (none without `pitr`). */
-export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, tools: pulumi.Resource): HostCommand | undefined {
+/**
+ * Registers the PITR steps after `after` (the tools and every other step on the primary: the setup
+ * restarts the server when archive_mode changes); returns the setup step (none without `pitr`).
+ */
+export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[]): HostCommand | undefined {
   const plan = decidePitr(ctx as ServerContext<unknown>);
   const pitr = ctx.engine.pitr;
   if (!plan || !pitr) return undefined;
@@ -130,7 +133,7 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       environment: cipher && { [pitr.cipherVariable]: cipher },
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: { archive_mode: "on", wal_level: "replica" }, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
-    { parent: ctx.parent, dependsOn: [tools] },
+    { parent: ctx.parent, dependsOn: after },
   );
   const jobs = pitrCronJobs(ctx, plan);
   new HostCommand(
