@@ -294,6 +294,8 @@ export function renderExporterRemove(spec: ExporterSpec): string {
     'if [ -f "$DIR/owner" ] && [ "$(cat "$DIR/owner")" != "$OWNER" ]; then echo "dbstack: left the exporter $DIR as it is: it belongs to another stack" >&2; exit 0; fi',
     "stop_exporter",
     'rm -rf "$DIR"',
+    "# The exporters' directory goes with the last exporter (another stack's keep it).",
+    `rmdir ${shellQuote(DEFAULTS.metrics.configDir)} 2>/dev/null || true`,
     'echo "dbstack: stopped and removed the exporter $DIR" >&2',
   ].join("\n");
 }
