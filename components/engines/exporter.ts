@@ -295,7 +295,7 @@ export function renderExporterRemove(spec: ExporterSpec): string {
     "stop_exporter",
     'rm -rf "$DIR"',
     "# The exporters' directory goes with the last exporter (another stack's keep it).",
-    `rmdir ${shellQuote(DEFAULTS.metrics.configDir)} 2>/dev/null || true`,
+    `rmdir ${shellQuote(DEFAULTS.metrics.configDir)} ${shellQuote(DEFAULTS.metrics.configDir.replace(/\/[^/]+$/, ""))} 2>/dev/null || true`,
     'echo "dbstack: stopped and removed the exporter $DIR" >&2',
   ].join("\n");
 }
