@@ -81,6 +81,17 @@ export function sharedOnHostProblems(config: StackConfig): string[] {
       claim(ports, host, String(port), `${k}.port`, "the port");
     }
   }
+  // Declared metrics: each member's exporter takes a port on its member's host too.
+  for (const { key, cfg } of serverEntries(config)) {
+    const e = cfg.metrics?.exporter;
+    if (!e) continue;
+    const exporters: [string, string, number][] = [[cfg.host, `${key}.metrics.exporter.port`, e.port]];
+    for (const [s, standby] of Object.entries(cfg.standbys as Record<string, StandbyEntry>)) {
+      const own = e.standbyPorts?.[s];
+      exporters.push([standby.host, own === undefined ? `${key}.metrics.exporter.port` : `${key}.metrics.exporter.standbyPorts.${s}`, own ?? e.port]);
+    }
+    for (const [host, k, port] of exporters) if (isStackHost(config, host) && !(host in config.dockerHosts)) claim(ports, host, String(port), k, "the port");
+  }
   return problems;
 }
 

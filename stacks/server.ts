@@ -46,6 +46,7 @@ export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngin
     allowDataRemoval: ctx.allowDataRemoval,
     slowQueryMs: cfg.slowQueryMs,
     pitr: cfg.pitr && { ...cfg.pitr, dir: abs(cfg.pitr.dir) },
+    metrics: cfg.metrics,
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),
       name: db,
@@ -102,6 +103,8 @@ export function serverOutputs(c: {
   caCertificate: pulumi.Output<string>;
   monitoring: pulumi.Output<unknown>;
   lastDrill?: pulumi.Output<unknown>;
+  metrics?: pulumi.Output<unknown>;
+  metricsPassword?: pulumi.Output<unknown>;
 }) {
   return {
     host: c.host,
@@ -115,5 +118,7 @@ export function serverOutputs(c: {
     caCertificate: c.caCertificate,
     monitoring: c.monitoring,
     lastDrill: c.lastDrill,
+    metrics: c.metrics,
+    metricsPassword: c.metricsPassword,
   };
 }

@@ -8,6 +8,8 @@ import { serverContext, type InstanceNaming, type ServerContext } from "./phases
 import { createServerHooks } from "./phases/hooks";
 import { createImports } from "./phases/imports";
 import { createMonitoring } from "./phases/monitoring";
+import { createMetrics } from "./phases/metrics";
+import type { ScrapeTargets } from "../model/metrics";
 import { createSlowQueryLog } from "./phases/slowQueries";
 import { withSlowQueryParameters } from "../engines/slowQueryLog";
 import type { MonitoringView } from "../model/monitoring";
@@ -50,6 +52,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
   readonly monitoring: pulumi.Output<MonitoringView>;
   /** The last restore drill's result (docs/pitr.md), read at each run; null without `pitr` or before the first drill. */
   readonly lastDrill: pulumi.Output<DrillResult | null>;
+  /** Where Prometheus scrapes the deployment's exporters (job, targets, user, a scrape_configs entry); null without `metrics`. */
+  readonly metrics: pulumi.Output<ScrapeTargets | null>;
+  /** The scrape (basic-auth) password of the exporters (secret); null without `metrics`. */
+  readonly metricsPassword: pulumi.Output<string | null>;
 
   constructor(
     type: string,
@@ -71,6 +77,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const accounts = createAccounts(ctx, host, configured);
     const standbys = createStandbys(ctx, host, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
+    const metrics = createMetrics(ctx, host, monitoring, standbys);
     const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     // Archiving may restart the primary: it comes after every other step on the server, and imports and hooks after it.
@@ -89,6 +96,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.caCertificate = configured.ca.stdout;
     this.monitoring = monitoring.view;
     this.lastDrill = readLastDrill(ctx, host);
+    this.metrics = metrics.targets;
+    this.metricsPassword = metrics.password;
     this.registerOutputs({
       host: this.host,
       port: this.port,
@@ -101,6 +110,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
       caCertificate: this.caCertificate,
       monitoring: this.monitoring,
       lastDrill: this.lastDrill,
+      metrics: this.metrics,
+      metricsPassword: this.metricsPassword,
     });
   }
 }

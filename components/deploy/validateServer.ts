@@ -1,4 +1,5 @@
 import { checkSlowQueryMs } from "../engines/slowQueryLog";
+import { checkMetrics } from "../engines/exporter";
 import type { ServerEngine } from "../engines/engine";
 import type { ContainerArgs, DatabaseArgs, ServerDeploymentArgs, UserArgs } from "../model/args";
 import type { Target } from "../targets/target";
@@ -121,6 +122,16 @@ export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   { name: "engine: databases", check: ({ args, engine }) => args.databases.forEach((d) => engine.checkDatabase(d)) },
   { name: "engine: users", check: ({ args, engine }) => args.users.forEach((u) => engine.checkUser(u, args.databases)) },
   { name: "slowQueryMs", check: ({ args }) => checkSlowQueryMs(args.slowQueryMs) },
+  {
+    name: "metrics",
+    check({ args, engine }) {
+      const serverPort = args.port ?? DEFAULTS[engine.kind].port;
+      checkMetrics(args.metrics, {
+        primary: { name: "primary", target: args.target, serverPort },
+        standbys: (args.standbys ?? []).map((s) => ({ name: s.name, target: s.target, address: s.address, serverPort: s.port ?? serverPort })),
+      });
+    },
+  },
   ...PITR_CHECKS,
   ...BACKUP_DRILL_CHECKS,
 ];

@@ -8,6 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { GrantRole } from "./grants";
 import type { HealthCheck, MigrationSource } from "./hooks";
 import type { DrillArgs, PitrArgs } from "./pitr";
+import type { MetricsArgs } from "./metrics";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 
@@ -224,4 +225,10 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
    * docs/pitr.md). Default: none.
    */
   pitr?: PitrArgs;
+  /**
+   * Prometheus exporters beside the primary and each standby, logging in as the deployment's
+   * monitoring account, protected by basic authentication; the `metrics` output gives the scrape
+   * targets (docs/status.md#metrics). Default: none (no exporter).
+   */
+  metrics?: MetricsArgs;
 }

@@ -125,4 +125,16 @@ export const DEFAULTS = {
     /** The binary log archiver's cron schedule (MariaDB): every minute; it loops within the minute when the RPO is shorter. */
     archiveSchedule: "* * * * *",
   },
+  /** Declared metrics (a server deployment's `metrics`). */
+  metrics: {
+    /** Where each exporter listens: its host's loopback only. */
+    address: "127.0.0.1",
+    auth: "basic" as "basic",
+    /** The basic-auth user name of scrapes. */
+    username: "prometheus",
+    /** The OS user exporters run as (the Debian exporter packages create it). */
+    runUser: "prometheus",
+    /** Where an exporter's private files (web configuration, credentials) live on its host: `<dir>/<exporter id>`. */
+    configDir: "/etc/dbstack/exporters",
+  },
 } as const;

@@ -53,7 +53,7 @@ export function jobLogFile(prefix: string, engine: EngineKind, name: string, job
  * Words of the server deployment's child resource names (`<name>-<word>...`): a standby named
  * one of them would take a name another step has (a standby `tools` and the tools step).
  */
-export const RESERVED_STANDBY_NAMES = ["backup", "boot", "ca", "cluster", "config", "container", "db", "grants", "host", "instance", "maintenance", "post", "replication", "role", "server", "tools", "volumes"];
+export const RESERVED_STANDBY_NAMES = ["backup", "boot", "ca", "cluster", "config", "container", "db", "grants", "host", "instance", "maintenance", "post", "replication", "role", "server", "tools", "volumes", "exporter"];
 
 /** User names whose password resource would take the replication password's name. */
 export const RESERVED_USER_NAMES = ["replication"];

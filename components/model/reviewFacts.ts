@@ -30,4 +30,6 @@ export interface ReviewFacts {
   dataImport?: { source: string; target: string };
   /** The point-in-time recovery this resource sets up: its recovery-point objective (seconds) and drill schedule. */
   pitr?: { rpoS: number; drillSchedule: string };
+  /** The Prometheus exporter this resource runs: beside which member ("primary" or a standby's name), which exporter, where it listens. */
+  exporter?: { member: string; name: string; listen: string };
 }

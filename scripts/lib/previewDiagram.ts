@@ -1,7 +1,7 @@
 /**
  * A Mermaid flowchart per deployment that a preview changes, for the pull-request comment (GitHub
  * renders Mermaid): the primary (or SQLite file) and its host, each standby or replica and its
- * host, the backups and where they go; what the change adds, replaces, removes or updates is
+ * host, the backups and where they go, the exporters (declared metrics); what the change adds, replaces, removes or updates is
  * marked. Read only from what the steps declare for review (`review`) and where they run
  * (`target`): never a secret. Pure.
  */
@@ -88,7 +88,7 @@ export function decideDiagrams(events: DiagramEvent[], changed: Set<string>): De
 }
 
 function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
-  const own = steps.filter((s) => !s.review.standby && !s.review.backup);
+  const own = steps.filter((s) => !s.review.standby && !s.review.backup && !s.review.exporter);
   // The instance (or SQLite file) is the step with an identity; without one, the data-bearing step.
   const instance = own.filter((s) => typeof s.inputs?.identity === "string");
   const core = instance.length ? instance : own.filter((s) => s.review.dataBearing);
@@ -112,7 +112,20 @@ function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
       nodes.push({ id: `backup${i}`, label: `backups: ${b.schedule}, kept ${b.retentionDays} days${hostOf(s.inputs) ? ` on ${hostOf(s.inputs)}` : ""}`, mark: s.mark });
       edges.push({ from: "primary", to: `backup${i}`, label: "backed up to" });
     });
+  drawExporters(steps, standbys, nodes, edges);
   return { component, nodes, edges };
+}
+
+/** Each member's exporter (declared metrics), drawn beside the member it reads. */
+function drawExporters(steps: Step[], standbys: string[], nodes: DiagramNode[], edges: DeploymentDiagram["edges"]): void {
+  steps
+    .filter((s) => s.review.exporter)
+    .forEach((s, i) => {
+      const e = s.review.exporter!;
+      const member = e.member === "primary" ? "primary" : `standby${standbys.indexOf(e.member)}`;
+      nodes.push({ id: `exporter${i}`, label: `${e.name} on ${e.listen}`, mark: s.mark });
+      edges.push({ from: standbys.includes(e.member) || e.member === "primary" ? member : "primary", to: `exporter${i}`, label: "metrics from" });
+    });
 }
 
 /** Text Mermaid shows as is inside a quoted label (quotes and markup characters as entities). */

@@ -4,6 +4,7 @@ import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { CONTAINER_IMAGE, DOCKER_NETWORK, GPG_RECIPIENT, IP_ADDRESS, RANGES, RESTART_POLICIES, SAFE_PATH } from "../../components/validate";
 import { pitr } from "./pitr";
+import { metrics } from "./metrics";
 import { secret } from "./secret";
 import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 import { ALLOW_ID } from "../../components/deploy/importStep";
@@ -190,6 +191,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
     toolsDir: path("a directory for dbstack's tools").optional(),
     slowQueryMs: wholeNumber(1, 3_600_000, "a number of milliseconds").optional(),
     pitr: pitr.optional(),
+    metrics: metrics.optional(),
   };
 }
 
