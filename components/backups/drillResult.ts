@@ -32,7 +32,8 @@ export function drillsDir(dir: string): string {
 
 /**
  * Shell functions of a drill tool (after the header). The drill sets $backup, $backup_age_h and
- * $recovery_point (empty: null) as it learns them; `drill_fail <reason>` records a failure, runs
+ * $recovery_point (empty: null) as it learns them (`drill_backup_taken <epoch>` sets the age);
+ * `drill_compare_figures <recorded> <restored> <backup>` fails on any difference; `drill_fail <reason>` records a failure, runs
  * the onFailure command (a 0600 file beside the tool, run with bash with DRILL_RESULT set) and
  * exits 1; `drill_pass` records success and exits 0. Every error that ends the script is a
  * recorded failure (ERR trap): a drill that cannot run is never a silent skip.
@@ -77,6 +78,15 @@ export function renderDrillRecorder(spec: { deployment: string; engine: EngineKi
     "  exit 1",
     "}",
     'drill_pass() { drill_record true ""; exit 0; }',
+    "# $backup_age_h from the time the backup was taken ($1, seconds since the epoch).",
+    "drill_backup_taken() { backup_age_h=$(awk -v a=\"$(date +%s)\" -v b=\"$1\" 'BEGIN { printf \"%.2f\", (a - b) / 3600 }'); }",
+    "# Fails the drill when the figures of the restored copy ($2) are not those recorded when backup $3 was taken ($1).",
+    "drill_compare_figures() {",
+    '  if [ "$1" = "$2" ]; then return 0; fi',
+    "  local difference",
+    "  difference=$(diff <(printf '%s\\n' \"$1\") <(printf '%s\\n' \"$2\") || true)",
+    "  drill_fail \"figures differ from those recorded at $3 (< recorded, > restored): $(grep '^[<>]' <<<\"$difference\" | head -n 6 | tr '\\t\\n' ' ;')\"",
+    "}",
     `trap 'drill_fail "command failed at line $LINENO: $BASH_COMMAND"' ERR`,
   ].join("\n");
 }

@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -157,6 +157,20 @@ describe("the drill", () => {
       const history = readFileSync(join(dir, "drills", "history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
       expect(history).toHaveLength(3);
       expect(history.every((h) => h.ok === true && h.reason === "" && h.recoveryPoint === "2026-12-07T01:00:00Z")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("every engine's drill shares the age and the comparison of figures: equal figures pass, any difference fails naming the rows", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dbstack-pitr-unit-"));
+    try {
+      const recorder = renderDrillRecorder({ deployment: "main", engine: "mariadb", dir, history: 3 });
+      const run = (body: string) => spawnSync("bash", ["-c", `set -Eeuo pipefail\n${recorder}\nbackup=b1\n${body}`], { encoding: "utf8" }).status;
+      const last = () => JSON.parse(readFileSync(join(dir, "drills", "last.json"), "utf8"));
+      expect(run(`drill_backup_taken "$(( $(date +%s) - 5400 ))"; drill_compare_figures $'app\tt\t3' $'app\tt\t3' "backup b1"; drill_pass`)).toBe(0);
+      expect(last()).toMatchObject({ ok: true, backupAgeH: 1.5 });
+      expect(run(`drill_compare_figures $'app\tt\t3\napp\tu\t1' $'app\tt\t2\napp\tu\t1' "backup b1"; drill_pass`)).toBe(1);
+      expect(last()).toMatchObject({ ok: false, reason: "figures differ from those recorded at backup b1 (< recorded, > restored): < app t 3;> app t 2;" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

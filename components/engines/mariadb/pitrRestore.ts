@@ -136,7 +136,7 @@ export function renderPitrDrill(spec: MariadbPitrSpec): string {
     'label=$(newest_label 2>/dev/null) || drill_fail "cannot read the repository $REPO"',
     '[ -n "$label" ] || drill_fail "no backup in the repository $REPO"',
     "backup=$label",
-    'end=$(info_get "$label" end); backup_age_h=$(awk -v a="$(date +%s)" -v b="$end" \'BEGIN { printf "%.2f", (a - b) / 3600 }\')',
+    'drill_backup_taken "$(info_get "$label" end)"',
     '[ -f "$FIG/$label.tsv" ] || drill_fail "no figures were recorded for backup $label (was it taken by pitr-backup?)"',
     'scratch=$(mktemp -d "$(dirname "$DATA_DIR")/dbstack-drill.XXXXXX"); chown mysql:mysql "$scratch"',
     "trap 'stop_scratch \"$scratch/run\"; rm -rf \"$scratch\"' EXIT",
@@ -151,11 +151,7 @@ export function renderPitrDrill(spec: MariadbPitrSpec): string {
     "# Replay stopped at the figures' snapshot: the moment they were read is the point reached.",
     'recovery_point=$(info_get "$label" point)',
     'got=$(figures "$scratch/run/mysqld.sock" 2>&1) || drill_fail "a database does not answer in the restored instance: $(tail -n 2 <<<"$got" | tr \'\\n\' \' \')"',
-    'recorded=$(cat "$FIG/$label.tsv")',
-    'if [ "$recorded" != "$got" ]; then',
-    '  difference=$(diff <(printf \'%s\\n\' "$recorded") <(printf \'%s\\n\' "$got") || true)',
-    '  drill_fail "figures differ from those recorded at backup $label (< recorded, > restored): $(grep \'^[<>]\' <<<"$difference" | head -n 6 | tr \'\\t\\n\' \' ;\')"',
-    "fi",
+    'drill_compare_figures "$(cat "$FIG/$label.tsv")" "$got" "backup $label"',
     "drill_pass",
   ].join("\n") + "\n";
 }

@@ -337,7 +337,7 @@ export function renderPitrDrill(spec: PostgresPitrSpec): string {
     'label=$(newest_label 2>/dev/null) || drill_fail "cannot read the repository of stanza ' + spec.stanza + '"',
     '[ -n "$label" ] || drill_fail "no backup in the repository"',
     'backup=$label',
-    'stop=$(backup_stop "$label"); backup_age_h=$(awk -v a="$(date +%s)" -v b="$stop" \'BEGIN { printf "%.2f", (a - b) / 3600 }\')',
+    'drill_backup_taken "$(backup_stop "$label")"',
     '[ -f "$FIG/$label.tsv" ] || drill_fail "no figures were recorded for backup $label (was it taken by pitr-backup?)"',
     'scratch=$(mktemp -d /var/lib/postgresql/dbstack-drill.XXXXXX); chown postgres:postgres "$scratch"',
     "trap 'stop_scratch \"$scratch\"; rm -rf \"$scratch\"' EXIT",
@@ -349,11 +349,7 @@ export function renderPitrDrill(spec: PostgresPitrSpec): string {
     "# Recovery stopped at the backup's restore point: the moment it was made is the point reached.",
     'recovery_point=$(cat "$FIG/$label.point" 2>/dev/null || true)',
     'got=$(figures "$port" 2>&1) || drill_fail "a database does not answer in the restored instance: $(tail -n 2 <<<"$got" | tr \'\\n\' \' \')"',
-    'recorded=$(cat "$FIG/$label.tsv")',
-    'if [ "$recorded" != "$got" ]; then',
-    '  difference=$(diff <(printf \'%s\\n\' "$recorded") <(printf \'%s\\n\' "$got") || true)',
-    '  drill_fail "figures differ from those recorded at backup $label (< recorded, > restored): $(grep \'^[<>]\' <<<"$difference" | head -n 6 | tr \'\\t\\n\' \' ;\')"',
-    "fi",
+    'drill_compare_figures "$(cat "$FIG/$label.tsv")" "$got" "backup $label"',
     "drill_pass",
   ].join("\n") + "\n";
 }
