@@ -11,6 +11,7 @@ import type { DrillArgs, PitrArgs } from "./pitr";
 import type { MetricsArgs } from "./metrics";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
+import type { HaArgs } from "./ha";
 
 export type { GrantRole };
 
@@ -231,4 +232,6 @@ export interface ServerDeploymentArgs<Db extends DatabaseArgs = DatabaseArgs, Us
    * targets (docs/status.md#metrics). Default: none (no exporter).
    */
   metrics?: MetricsArgs;
+  /** High availability with Patroni on etcd (PostgreSQL only; see model/ha.ts). Default: none (a plain primary with standbys). */
+  ha?: HaArgs;
 }

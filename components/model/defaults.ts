@@ -137,4 +137,18 @@ export const DEFAULTS = {
     /** Where an exporter's private files (web configuration, credentials) live on its host: `<dir>/<exporter id>`. */
     configDir: "/etc/dbstack/exporters",
   },
+  /** High availability with Patroni on etcd (model/ha.ts): timings an operator would choose. */
+  ha: {
+    synchronous: true,
+    /** Seconds the leader lock lives without renewal (Patroni's default and minimum is 30/20). */
+    ttlSeconds: 30,
+    /** Seconds between Patroni's checks. */
+    loopWaitSeconds: 10,
+    /** Seconds of retries against etcd and PostgreSQL before demoting. */
+    retryTimeoutSeconds: 10,
+    /** Bytes a standby may lag and still be promoted (1 MiB). */
+    maximumLagOnFailoverBytes: 1048576,
+    restApiPort: 8008,
+    etcd: { clientPort: 2379, peerPort: 2380, members: 3 },
+  },
 } as const;

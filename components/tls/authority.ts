@@ -114,7 +114,8 @@ export function renderAuthorityFunctions(a: AuthorityShell, lifetime: Certificat
     "  local work; work=$(mktemp -d)",
     '  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$work/throwaway.key" 2>/dev/null',
     '  openssl req -new -key "$work/throwaway.key" -subj "/CN=$3" -out "$work/request.csr"',
-    '  printf \'%s\\n\' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" "subjectAltName=$4" > "$work/ext"',
+    // clientAuth too: an etcd member presents its certificate to its peers as a client (HA, engines/postgres/ha/etcd.ts).
+    '  printf \'%s\\n\' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=$4" > "$work/ext"',
     `  openssl x509 -req -in "$work/request.csr" -force_pubkey "$1" -CA "${ca}/ca.crt" -CAkey "${ca}/ca.key" \\`,
     `    -set_serial "0x$(openssl rand -hex 16)" -days ${lifetime.certificateDays} -sha256 -extfile "$work/ext" -out "$2" 2>/dev/null`,
     '  rm -rf "$work"',
