@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ArgumentError } from "../validate";
 import { ServerDeployment } from "./serverDeployment";
-import { refuseUndeployedHa } from "./validateHa";
 import { validateServerArgs } from "./validateServer";
 import type { PostgresClusterArgs, PostgresDatabaseArgs, PostgresStandbyArgs, PostgresUserArgs } from "../engines/postgres/args";
 import { postgresEngine } from "../engines/postgres/engine";
@@ -16,7 +15,6 @@ import type { ClusterLocation } from "../engines/postgres/host";
 export class PostgresCluster extends ServerDeployment<ClusterLocation, PostgresDatabaseArgs, PostgresUserArgs, PostgresStandbyArgs> {
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     validateServerArgs(name, args, postgresEngine);
-    refuseUndeployedHa(args.ha);
     const cluster = renamedKey(name, "instanceName", args.instanceName, "clusterName", args.clusterName) ?? name;
     super("dbstack:postgres:Cluster", postgresEngine, name, args, {
       instance: cluster,

@@ -18,6 +18,9 @@ import { createPitr, readLastDrill } from "./phases/pitr";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
+import { createHa, haEnabled, type HaDeployment } from "./phases/ha";
+import type { ClusterLocation } from "../engines/postgres/host";
+import { multiHostUrls } from "../engines/postgres/ha/urls";
 import { validateServerArgs } from "./validateServer";
 
 export type { InstanceNaming } from "./phases/context";
@@ -73,9 +76,11 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const ctx = serverContext(this, engine, name, { ...args, parameters: withSlowQueryParameters(engine.kind, naming.instance, args.slowQueryMs, args.parameters) }, naming);
 
     const host = createPlacement(ctx);
-    const configured = createConfiguration(ctx, host);
+    // With HA on, Patroni configures and starts every member (phases/ha.ts); otherwise dbstack does.
+    const ha = haEnabled(args.ha) ? createHa(ctx as unknown as ServerContext<ClusterLocation>, host as unknown as PrimaryHost<ClusterLocation>, args.ha) : undefined;
+    const configured = ha?.configured ?? createConfiguration(ctx, host);
     const accounts = createAccounts(ctx, host, configured);
-    const standbys = createStandbys(ctx, host, configured);
+    const standbys = ha?.standbys ?? createStandbys(ctx, host, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
     const metrics = createMetrics(ctx, host, monitoring, standbys);
     const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);
@@ -88,7 +93,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     this.host = pulumi.output(host.address);
     this.port = pulumi.output(ctx.port);
     this.databases = pulumi.output(args.databases.map((d) => d.name));
-    this.urls = pulumi.secret(userUrls(ctx, host, accounts));
+    this.urls = pulumi.secret(userUrls(ctx, host, accounts, ha));
     this.configReport = configured.config.stdout;
     this.hookReports = pulumi.all(hookReports);
     this.toolsDir = pulumi.output(ctx.toolsDir);
@@ -117,14 +122,17 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
 }
 
 /** Per user, per granted database: the URLs applications use to reach the primary. */
-function userUrls<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, accounts: Accounts): pulumi.Output<Record<string, Record<string, Urls>>> {
+function userUrls<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, accounts: Accounts, ha: HaDeployment | undefined): pulumi.Output<Record<string, Record<string, Urls>>> {
   const { engine, args, port } = ctx;
+  // With HA, every URL lists every member: libpq finds the one that accepts writes (or, for reads, a standby).
+  const urls = (p: { user: string; password: string; database: string }): Urls =>
+    ha ? { ...multiHostUrls({ ...p, members: ha.members, caCertificateFile: args.caCertificateFile }) } : engine.urls({ ...p, host: host.address, port, caCertificateFile: args.caCertificateFile });
   const entries = args.users.map((u) =>
     accounts.passwords.get(u.name)!.apply(
       (pw) =>
         [
           u.name,
-          Object.fromEntries(Object.keys(u.grants).map((db) => [db, engine.urls({ user: u.name, password: pw, host: host.address, port, database: db, caCertificateFile: args.caCertificateFile })])),
+          Object.fromEntries(Object.keys(u.grants).map((db) => [db, urls({ user: u.name, password: pw, database: db })])),
         ] as const,
     ),
   );

@@ -54,6 +54,19 @@ export const HA_CHECKS: readonly Check<HaSubject>[] = [
     },
   },
   {
+    name: "ha: what it does not combine with yet",
+    check(s) {
+      const ha = declared(s);
+      if (!ha || ha.enabled === false) return;
+      const targets = [s.args.target, ...(s.args.standbys ?? []).map((x) => x.target)];
+      if (targets.some((t) => t?.kind === "docker")) throw new ArgumentError("ha: Patroni members run on hosts (local or ssh targets), not in containers of a Docker target; remove ha or place the members on hosts");
+      if (s.args.pitr !== undefined) throw new ArgumentError("pitr: archiving that follows Patroni's leader is not built yet; a deployment with ha has nightly backups only (remove pitr or ha)");
+      if (s.args.tls !== undefined) throw new ArgumentError("tls: with ha, every member has its own certificate from the deployment's CA; a declared certificate is for one host (remove tls)");
+      const primaryNamed = (s.args.standbys ?? []).find((x) => x.name === "primary");
+      if (primaryNamed) throw new ArgumentError("standbys.primary: with ha, `primary` is the Patroni member name of the primary; name the standby otherwise");
+    },
+  },
+  {
     name: "ha timings",
     check(s) {
       const ha = declared(s);
@@ -143,15 +156,4 @@ function checkExistingEtcd(etcd: ExistingEtcdArgs): void {
   if (typeof etcd.username !== "string" || !ETCD_USER.test(etcd.username)) throw new ArgumentError(`ha.etcd.username: expected an etcd user name (letters, digits, _ . -), got ${JSON.stringify(etcd.username)}`);
   // The password is only checked for presence: its value is never echoed.
   if (etcd.password === undefined || etcd.password === "") throw new ArgumentError("ha.etcd.password: the password of ha.etcd.username is required (a secret)");
-}
-
-/**
- * Until `up` deploys HA (a deploy phase that runs the renderers of engines/postgres/ha/ through
- * HostCommand), a declared, enabled `ha` is refused rather than silently ignored: a deployment
- * that says it fails over by itself must not be a plain primary with standbys.
- */
-export function refuseUndeployedHa(ha: HaArgs | undefined): void {
-  if (ha !== undefined && ha.enabled !== false) {
-    throw new ArgumentError("ha: dbstack renders and tests Patroni on etcd (components/engines/postgres/ha/, docs/ha.md), but `up` does not deploy it yet; remove ha or set ha.enabled: false");
-  }
 }

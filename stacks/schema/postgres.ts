@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULTS } from "../../components/model/defaults";
+import { ha } from "./ha";
 import { databaseFields, databaseMap, identifier, serverFields, standbyFields, standbyName, userFields, wholeNumber } from "./common";
 
 const instanceName = z.string().regex(/^[a-z][a-z0-9_-]{0,30}$/, { error: "expected an instance (cluster) name: lower-case letters, digits, _ and -" });
@@ -23,4 +24,6 @@ export const postgresCluster = z.strictObject({
   databases: databaseMap(postgresDatabase),
   users: z.record(identifier("a user name"), z.strictObject(userFields)),
   standbys: z.record(standbyName, z.strictObject({ ...standbyFields, instanceName: instanceName.optional(), clusterName: instanceName.optional() })).default({}),
+  /** High availability with Patroni on etcd (components/model/ha.ts, docs/ha.md). Default: none. */
+  ha: ha.optional(),
 });

@@ -114,11 +114,13 @@ describe("ha: the declared model", () => {
   });
 });
 
-describe("ha: not deployed by up yet", () => {
-  it("a PostgresCluster with ha enabled is refused naming ha; enabled: false is accepted", async () => {
-    const { refuseUndeployedHa } = await import("../../components/deploy/validateHa");
-    expect(() => refuseUndeployedHa(args({}).ha)).toThrow(/^ha: dbstack renders and tests Patroni on etcd .* `up` does not deploy it yet; remove ha or set ha\.enabled: false/);
-    expect(() => refuseUndeployedHa(args({ enabled: false }).ha)).not.toThrow();
-    expect(() => refuseUndeployedHa(undefined)).not.toThrow();
+describe("ha: what it does not combine with yet", () => {
+  it("refuses a Docker target, pitr, a declared certificate and a standby named primary, naming the field", () => {
+    expect(validate(args({}, { target: { kind: "docker" } as PostgresClusterArgs["target"] }))).toThrow(/^ha: Patroni members run on hosts/);
+    expect(validate(args({}, { pitr: { repository: "/var/lib/dbstack-pitr" } } as Partial<PostgresClusterArgs>))).toThrow(/^pitr: archiving that follows Patroni's leader is not built yet/);
+    expect(validate(args({}, { tls: { certificate: "c", privateKey: "k" } } as Partial<PostgresClusterArgs>))).toThrow(/^tls: with ha, every member has its own certificate/);
+    const standbys = [{ name: "primary", target: host("10.0.0.2"), address: "10.0.0.2" }, { name: "s3", target: host("10.0.0.3"), address: "10.0.0.3" }];
+    expect(validate(args({}, { standbys }))).toThrow(/^standbys\.primary: with ha, `primary` is the Patroni member name/);
+    expect(validate(args({ enabled: false }, { standbys }))).not.toThrow();
   });
 });

@@ -35,6 +35,30 @@ export interface Configured {
 
 /** Tunes and configures the primary, with the deployment's CA on its host. */
 export function createConfiguration<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>): Configured {
+  const { engine, name, args, what, component, child } = ctx;
+  const { on, where, placed, at } = host;
+  const planned = planConfiguration(ctx, host);
+  const { primaryConfig, restartValues, lifetime, ca } = planned;
+  const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: givenCertificate(args.tls.certificate, ctx.parent), DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
+  const config = new HostCommand(
+    `${name}-config`,
+    {
+      ...on,
+      description: `configuration of ${what} on ${where}`,
+      create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
+      // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
+      probe: at.apply((l) => engine.renderServingProbe(l, args.tls ? undefined : lifetime.certificateDays)),
+      environment: tlsEnv,
+      review: restartValues.apply((r) => ({ component, restartParameters: r })),
+    },
+    { ...child, dependsOn: [host.instance, ca] },
+  );
+  if (placed) createContainerScripts(ctx, `${name}-boot`, on, at, config);
+  return { ...planned, config };
+}
+
+/** The configuration before its step: the host's tuning, access, and the deployment's CA (on the primary's host). */
+export function planConfiguration<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>): Omit<Configured, "config"> {
   const { engine, name, args, port, standbys, what, component, child } = ctx;
   const { on, where, placed, at } = host;
   // Memory and CPUs are read on every run, so a resized host is retuned (and the preview says so).
@@ -71,7 +95,6 @@ export function createConfiguration<Loc>(ctx: ServerContext<Loc>, host: PrimaryH
     }),
   );
   const restartValues = pulumi.all([host.version, primaryConfig]).apply(([v, c]) => engine.restartValues(v, c, port));
-  const tlsEnv = args.tls ? { DBSTACK_TLS_CERT: givenCertificate(args.tls.certificate, ctx.parent), DBSTACK_TLS_KEY: args.tls.privateKey } : undefined;
   // The deployment's CA lives on the primary's host only; its certificate is public.
   const ca = new HostCommand(
     `${name}-ca`,
@@ -85,21 +108,7 @@ export function createConfiguration<Loc>(ctx: ServerContext<Loc>, host: PrimaryH
     },
     { ...child, dependsOn: [host.instance] },
   );
-  const config = new HostCommand(
-    `${name}-config`,
-    {
-      ...on,
-      description: `configuration of ${what} on ${where}`,
-      create: pulumi.all([at, primaryConfig]).apply(([l, c]) => engine.renderConfigure(l as Loc, c)),
-      // A server that is down (stopped from outside, or by a failed up) re-runs the step, which starts it.
-      probe: at.apply((l) => engine.renderServingProbe(l, args.tls ? undefined : lifetime.certificateDays)),
-      environment: tlsEnv,
-      review: restartValues.apply((r) => ({ component, restartParameters: r })),
-    },
-    { ...child, dependsOn: [host.instance, ca] },
-  );
-  if (placed) createContainerScripts(ctx, `${name}-boot`, on, at, config);
-  return { primaryConfig, restartValues, access, declaredListen, lifetime, ca, config };
+  return { primaryConfig, restartValues, access, declaredListen, lifetime, ca };
 }
 
 /** A target's SSH host name, which certificates of a host reached over SSH are valid for. */

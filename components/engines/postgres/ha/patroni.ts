@@ -95,6 +95,7 @@ export function renderPatroniConfig(c: PatroniClusterSpec, m: PatroniMemberSpec)
       listen: `${m.address},127.0.0.1:${m.port}`,
       connect_address: hostPort(m.address, m.port),
       data_dir: m.dataDirectory,
+      ...(m.configDirectory === undefined ? {} : { config_dir: m.configDirectory }),
       bin_dir: `/usr/lib/postgresql/${m.version}/bin`,
       pgpass: `${m.home}/patroni/pgpass`,
       use_unix_socket: true,
@@ -150,7 +151,7 @@ function renderEnvFile(): string {
  * changed configuration, or restarts Patroni when its passwords changed. Waits until Patroni
  * answers on its REST API, and prints the member's role and state.
  */
-export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec, tls: { certificate: string; caCertificate: string }): string {
+export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec, tls: { certificate: string; caCertificate: string }, beforeStart: string[] = []): string {
   return [
     scriptHeader(`Patroni member ${m.name} of ${c.scope}: PostgreSQL ${m.version} on ${m.address}:${m.port}.`),
     '[ -x /usr/bin/patroni ] || { echo "Patroni is not installed on $(hostname): apt-get install patroni" >&2; exit 1; }',
@@ -159,6 +160,7 @@ export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec,
     renderInstallMemberCertificate(SERVICE_USER, tls.certificate, tls.caCertificate, memberTlsNames(m.address)),
     `install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0700 "$HOME_DIR/patroni"`,
     `[ -d ${shellQuote(m.dataDirectory)} ] || install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0700 ${shellQuote(m.dataDirectory)}`,
+    ...(m.configDirectory === undefined ? [] : [`[ -d ${shellQuote(m.configDirectory)} ] || install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0755 ${shellQuote(m.configDirectory)}`]),
     ...(c.etcd.caCertificate === undefined
       ? []
       : [withHeredoc('cat > "$HOME_DIR/etcd-ca.crt.dbstack-tmp"', c.etcd.caCertificate, "DBSTACK_ETCD_CA"), 'chmod 0644 "$HOME_DIR/etcd-ca.crt.dbstack-tmp"; mv -f "$HOME_DIR/etcd-ca.crt.dbstack-tmp" "$HOME_DIR/etcd-ca.crt"']),
@@ -168,6 +170,7 @@ export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec,
     'mv -f "$HOME_DIR/patroni.env.dbstack-tmp" "$HOME_DIR/patroni.env"',
     writeFileToExpandedPath('"$HOME_DIR/supervise"', renderSuperviseLoop({ what: `Patroni member ${m.name}`, home: m.home, user: SERVICE_USER, argv: ["/usr/bin/patroni", `${m.home}/patroni.yml`], envFile: `${m.home}/patroni.env` }), "0700"),
     renderSupervisorFunctions(),
+    ...beforeStart,
     'if supervisor_pid >/dev/null && { [ "$old" != "$(cat "$HOME_DIR/patroni.yml" "$HOME_DIR/patroni.env" | sha256sum)" ] || [ "$tls_changed" = yes ]; }; then',
     "  # Patroni applies a changed patroni.yml itself on a reload; passwords are read at start.",
     '  stop_supervised; start_supervised; echo "restarted Patroni (its configuration, passwords or certificate changed)"',

@@ -48,6 +48,12 @@ export interface PatroniMemberSpec {
   /** PostgreSQL major version: bin_dir is /usr/lib/postgresql/<version>/bin. */
   version: number;
   dataDirectory: string;
+  /**
+   * Where Patroni writes postgresql.conf and pg_hba.conf (Patroni's config_dir): a deployed member
+   * uses postgresql-common's /etc/postgresql/<version>/<cluster>, so the host's tools still see the
+   * cluster. Default: the data directory.
+   */
+  configDirectory?: string;
   /** The member's own directory: patroni.yml, its environment file, TLS, supervisor files, log. */
   home: string;
 }

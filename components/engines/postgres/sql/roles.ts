@@ -123,6 +123,20 @@ export function renderReplicationRoleSql(name: string, passwordEnv: string): str
 }
 
 /**
+ * The role pg_rewind logs in as (a Patroni member rewinding itself after a failover): a login
+ * role with EXECUTE on the four functions pg_rewind reads the new leader's files with, nothing more.
+ */
+export function renderRewindRoleSql(name: string, passwordEnv: string): string {
+  checkRoleName("rewind role", name);
+  const role = quoteIdent(name);
+  return [
+    loginRoleSql(`role ${name}: pg_rewind's role, created when missing, attributes and password converged`, name, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 5", passwordEnv),
+    ...["pg_ls_dir(text, boolean, boolean)", "pg_stat_file(text, boolean)", "pg_read_binary_file(text)", "pg_read_binary_file(text, bigint, bigint, boolean)"].map((f) => `GRANT EXECUTE ON FUNCTION pg_catalog.${f} TO ${role};`),
+    "",
+  ].join("\n");
+}
+
+/**
  * Renders the idempotent psql script that removes the role `user`: it stops logging in and its
  * sessions end; in each database what it owns passes to the database's owner (REASSIGN OWNED:
  * no data is lost) and its privileges there are revoked (DROP OWNED); then the role is dropped.

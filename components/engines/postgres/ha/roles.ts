@@ -1,0 +1,29 @@
+/**
+ * The roles Patroni's members log in as, made on the leader (they replicate to every member):
+ * the replication role standbys stream as, and the role pg_rewind reads the new leader with.
+ * Patroni creates them only when it bootstraps a cluster itself; dbstack's cluster is made by
+ * pg_createcluster and taken over by Patroni, so dbstack makes them, with generated passwords
+ * read from the step's environment (never in the script, never on a command line).
+ */
+import { scriptHeader, withHeredoc } from "../../../shell";
+import { renderClusterPrelude, type ClusterLocation } from "../host";
+import { renderReplicationRoleSql, renderRewindRoleSql } from "../sql/roles";
+import { HA_SECRET_ENV } from "./spec";
+
+/**
+ * On the primary's host once its Patroni member runs: converges both roles when this member leads;
+ * on a member that does not lead (after a failover) it does nothing and says so (the roles are the
+ * leader's, and they replicate).
+ */
+export function renderHaRoles(loc: ClusterLocation, roles: { replicationUser: string; rewindUser: string }): string {
+  return [
+    scriptHeader(`PostgreSQL cluster ${loc.cluster}: the replication and rewind roles of its Patroni members.`),
+    renderClusterPrelude(loc),
+    'exec 8>"/run/lock/dbstack-postgres-$V-$CLUSTER.lock"',
+    'flock -w 300 8 || { echo "another dbstack step on $V/$CLUSTER held its lock for 300s" >&2; exit 1; }',
+    'if [ "$(psql_su -d postgres -tAc "SELECT pg_is_in_recovery()")" != f ]; then echo "this member does not lead: the roles are the leader\'s (they replicate); nothing done here"; exit 0; fi',
+    withHeredoc("psql_su -d postgres -f -", renderReplicationRoleSql(roles.replicationUser, HA_SECRET_ENV.replication), "DBSTACK_SQL"),
+    withHeredoc("psql_su -d postgres -f -", renderRewindRoleSql(roles.rewindUser, HA_SECRET_ENV.rewind), "DBSTACK_SQL"),
+    'echo "roles converged on the leader"',
+  ].join("\n") + "\n";
+}

@@ -1,0 +1,226 @@
+import type { Stack } from "@pulumi/pulumi/automation";
+import { spawnSync } from "child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
+import { join } from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changes, sandbox } from "./harness";
+import { missingTool } from "./support/haCluster";
+import { createTestHosts, type TestHosts } from "./support/hosts";
+
+// Issue 21 through the real Pulumi engine: a PostgreSQL deployment that declares `ha` on three
+// namespace hosts hd-1..3 (the primary and two standbys, each an etcd member too). `up` deploys
+// etcd with TLS and authentication, Patroni on every member (the primary's takes over the cluster
+// pg_createcluster made; the standbys are cloned by Patroni), the roles, users, databases and
+// grants, the HA tools and multi-host URLs; then a switchover and a killed leader, each followed
+// by an `up` that changes nothing.
+// Owns: hosts hd-1..3, PostgreSQL ports 6421–6423, Patroni REST 6425, etcd 6483/6484 (each on its
+// host's address), clusters ithd1..3, the stack it-hd-ha, /etc/dbstack/ha/*-hd*, /var/lib/etcd/*-hd*.
+const box = sandbox("hd");
+const PORTS = [6421, 6422, 6423];
+const CLUSTERS = ["ithd1", "ithd2", "ithd3"];
+const NAMES = ["hd-1", "hd-2", "hd-3"];
+const REST = 6425;
+let hosts: TestHosts;
+let stack: Stack;
+
+function config() {
+  const h = NAMES.map((n) => hosts.host(n));
+  return {
+    allowDataRemoval: true,
+    hosts: Object.fromEntries(h.map((x, i) => [`n${i + 1}`, { address: x.address, privateKey: x.privateKey, hostKey: x.hostKey }])),
+    postgres: {
+      hd: {
+        host: "n1",
+        port: PORTS[0],
+        instanceName: CLUSTERS[0],
+        hostFacts: { memoryMb: 512, cpus: 1 },
+        maxConnections: 30,
+        listenAddresses: ["localhost", h[0].address],
+        allowedCidrs: ["10.213.0.0/24"],
+        databases: { app: { owner: "app" } },
+        users: { app: { grants: { app: "owner" } }, reader: { grants: { app: "readonly" } } },
+        standbys: {
+          b: { host: "n2", address: h[1].address, instanceName: CLUSTERS[1], port: PORTS[1] },
+          c: { host: "n3", address: h[2].address, instanceName: CLUSTERS[2], port: PORTS[2] },
+        },
+        toolsDir: join(box.dir, "tools"),
+        ha: {
+          etcd: { kind: "deploy", members: Object.fromEntries(h.map((x, i) => [`e${i + 1}`, { host: `n${i + 1}`, address: x.address, clientPort: 6483, peerPort: 6484 }])) },
+          // Patroni's smallest ttl, so the kill test below waits as little as Patroni allows.
+          ttlSeconds: 20,
+          loopWaitSeconds: 2,
+          retryTimeoutSeconds: 5,
+          restApiPort: REST,
+        },
+      },
+    },
+  };
+}
+
+/** psql as postgres over a member's socket (this machine's file system is the hosts'). */
+function psql(port: number, sql: string, db = "postgres"): string {
+  const r = spawnSync("runuser", ["-u", "postgres", "--", "psql", "-X", "-qtA", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql", "-p", String(port), "-d", db, "-c", sql], { encoding: "utf8", cwd: "/" });
+  if (r.status !== 0) throw new Error(`psql on ${port}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The port of the one member that is not in recovery, if exactly one is up and not in recovery. */
+function leaderPort(): number | undefined {
+  const leaders = PORTS.filter((p) => {
+    try {
+      return psql(p, "SELECT pg_is_in_recovery()") === "f";
+    } catch {
+      return false;
+    }
+  });
+  return leaders.length === 1 ? leaders[0] : undefined;
+}
+
+async function until<T>(what: string, probe: () => T | undefined, seconds: number): Promise<T> {
+  const end = Date.now() + seconds * 1000;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`${what}: not within ${seconds} s${last instanceof Error ? ` (${last.message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Every other member streams from the leader, one of them synchronously. */
+function replicasStream(leader: number): true | undefined {
+  const rows = psql(leader, "SELECT state || ':' || sync_state FROM pg_stat_replication").split("\n").filter(Boolean);
+  return rows.length === 2 && rows.every((r) => r.startsWith("streaming:")) && rows.some((r) => r.endsWith(":sync")) ? true : undefined;
+}
+
+/** A tool of a member's tools directory, run as root on its host. */
+async function tool(member: string, host: string, name: string, ...args: string[]) {
+  return hosts.run(host, [join(box.dir, `tools-${member}`, name), ...args].join(" "), { timeoutMs: 120_000 });
+}
+
+async function appUrl(): Promise<string> {
+  const urls = (await stack.outputs()).postgres.value as Record<string, { urls: Record<string, Record<string, Record<string, string>>> }>;
+  return urls.hd.urls.app.app.postgresql;
+}
+
+/** One statement through a libpq URL, as an application would send it (psql, not the superuser). */
+function viaUrl(url: string, sql: string): { code: number | null; out: string } {
+  const r = spawnSync("psql", ["-X", "-qtA", "-v", "ON_ERROR_STOP=1", url, "-c", sql], { encoding: "utf8", cwd: "/", timeout: 60_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+function cleanHostFiles(): void {
+  for (const d of ["/etc/dbstack/ha"].filter(existsSync)) for (const e of readdirSync(d).filter((x) => x.includes("-hd"))) rmSync(join(d, e), { recursive: true, force: true });
+  for (const e of existsSync("/var/lib/etcd") ? readdirSync("/var/lib/etcd").filter((x) => x.endsWith("-hd-e1") || x.endsWith("-hd-e2") || x.endsWith("-hd-e3")) : []) rmSync(join("/var/lib/etcd", e), { recursive: true, force: true });
+  for (const c of CLUSTERS) spawnSync("bash", ["-c", `pg_dropcluster --stop 15 ${c} 2>/dev/null; rm -rf /etc/postgresql/15/${c} /var/lib/postgresql/15/${c}`]);
+}
+
+/** Every process a member's supervisor runs (Patroni, etcd) ends with its namespace; these are the members' leftovers, if any. */
+function killMembers(): void {
+  spawnSync("bash", ["-c", "pkill -KILL -f '/etc/dbstack/ha/[^ ]*-hd/' || true"]);
+}
+
+beforeAll(async () => {
+  const missing = missingTool();
+  if (missing) throw new Error(`${missing} is missing: install it to run the HA tests`);
+  killMembers();
+  cleanHostFiles();
+  hosts = await createTestHosts(NAMES);
+  stack = await box.stack("it-hd-ha", config());
+  const up = await stack.up({ onOutput: () => undefined });
+  expect(up.summary.result).toBe("succeeded");
+}, 900_000);
+
+afterAll(async () => {
+  try {
+    await stack?.destroy().catch((e) => console.error(`destroy: ${e}`));
+  } finally {
+    killMembers();
+    cleanHostFiles();
+    await hosts?.destroy();
+    rmSync(box.dir, { recursive: true, force: true });
+  }
+}, 600_000);
+
+describe("ha through up: Patroni on etcd over three hosts", () => {
+  it("runs one leader, the declared primary, with both standbys streaming and one synchronous", async () => {
+    const leader = await until("a single leader", leaderPort, 120);
+    expect(leader).toBe(PORTS[0]);
+    await until("both standbys streaming, one synchronous", () => replicasStream(leader), 120);
+    // The members run under Patroni: postgresql-common does not start them by itself.
+    expect(readFileSync(`/etc/postgresql/15/${CLUSTERS[0]}/start.conf`, "utf8").trim()).toBe("manual");
+  });
+
+  it("gives multi-host URLs that reach the leader, and the declared users and grants act there", async () => {
+    const url = await appUrl();
+    for (const p of PORTS) expect(url).toContain(`:${p}`);
+    expect(url).toContain("target_session_attrs=read-write");
+    expect(viaUrl(url, "CREATE TABLE t (id int primary key); INSERT INTO t VALUES (1)").code).toBe(0);
+    expect(viaUrl(url, "SELECT count(*) FROM t").out).toBe("1");
+    // The row reached both standbys.
+    for (const p of PORTS.slice(1)) await until(`row on ${p}`, () => (psql(p, "SELECT count(*) FROM t", "app") === "1" ? true : undefined), 60);
+  });
+
+  it("keeps every secret out of patroni.yml, the command lines and world-readable files", () => {
+    const homes = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd"));
+    expect(homes.length).toBe(1);
+    const home = join("/etc/dbstack/ha", homes[0]);
+    for (const m of ["primary", "b", "c"]) {
+      expect(statSync(join(home, `patroni-${m}`, "patroni.env")).mode & 0o077).toBe(0);
+      expect(readFileSync(join(home, `patroni-${m}`, "patroni.yml"), "utf8")).not.toMatch(/password/i);
+    }
+    const env = readFileSync(join(home, "patroni-primary", "patroni.env"), "utf8");
+    const secrets = [...env.matchAll(/^PATRONI_\w+_PASSWORD=(.*)$/gm)].map((m) => m[1].replace(/^'|'$/g, ""));
+    expect(secrets.length).toBe(5);
+    const ps = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout;
+    for (const s of secrets) expect(ps).not.toContain(s);
+  });
+
+  it("a second up changes nothing", async () => {
+    const up = await stack.up({ onOutput: () => undefined });
+    expect(changes(up.summary)).toEqual({});
+  });
+
+  it("switches over to a named standby with the switchover tool, and the old primary follows it", async () => {
+    const bad = await tool("primary", "hd-1", "switchover", "'x; id'");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/candidate: expected one of primary, b, c/);
+    const sync = psql(PORTS[0], "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'");
+    const r = await tool("primary", "hd-1", "switchover", sync);
+    expect(r.code, r.stderr).toBe(0);
+    const newLeader = await until("the candidate leads", () => (leaderPort() === PORTS[sync === "b" ? 1 : 2] ? leaderPort() : undefined), 120);
+    await until("the old primary and the other standby follow the new leader", () => replicasStream(newLeader), 180);
+    const url = await appUrl();
+    expect(viaUrl(url, "INSERT INTO t VALUES (2)").code).toBe(0);
+    const status = await tool("primary", "hd-1", "ha-status");
+    expect(status.stdout).toMatch(new RegExp(`^member ${sync} role=Leader state=running`, "m"));
+  });
+
+  it("after the leader's Patroni and postgres are killed, another member leads, nothing acknowledged is lost, the old leader rejoins, and up changes nothing", async () => {
+    const leader = (await until("a single leader", leaderPort, 60))!;
+    const url = await appUrl();
+    expect(viaUrl(url, "INSERT INTO t VALUES (3)").code).toBe(0);
+    const member = leader === PORTS[0] ? "primary" : leader === PORTS[1] ? "b" : "c";
+    const home = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd")).map((x) => join("/etc/dbstack/ha", x, `patroni-${member}`))[0];
+    const cluster = CLUSTERS[PORTS.indexOf(leader)];
+    const postmaster = readFileSync(`/var/lib/postgresql/15/${cluster}/postmaster.pid`, "utf8").split("\n")[0];
+    // A crash: the supervisor, Patroni and the postmaster with its backends, all at once.
+    spawnSync("bash", ["-c", `kill -KILL $(cat ${home}/supervisor.pid) $(pgrep -f '${home}/patroni.yml') ${postmaster} $(pgrep -P ${postmaster}) 2>/dev/null; true`]);
+    const next = await until("another member leads", () => {
+      const p = leaderPort();
+      return p !== undefined && p !== leader ? p : undefined;
+    }, 180);
+    expect(viaUrl(url, "INSERT INTO t VALUES (4)").code).toBe(0);
+    expect(psql(next, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t", "app")).toBe("1,2,3,4");
+    // The next up starts the crashed member's supervisor again (its probe fails): it rejoins as a standby.
+    const up = await stack.up({ onOutput: () => undefined });
+    expect(up.summary.result).toBe("succeeded");
+    await until("every member follows the new leader", () => replicasStream(next), 180);
+    const again = await stack.up({ onOutput: () => undefined });
+    expect(changes(again.summary)).toEqual({});
+  });
+});
