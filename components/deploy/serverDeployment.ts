@@ -75,12 +75,14 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // Declared slow-query logging is parameters of the configuration (declared ones win).
     const ctx = serverContext(this, engine, name, { ...args, parameters: withSlowQueryParameters(engine.kind, naming.instance, args.slowQueryMs, args.parameters) }, naming);
 
-    const host = createPlacement(ctx);
+    const placed = createPlacement(ctx);
     // With HA on, Patroni configures and starts every member (phases/ha.ts); otherwise dbstack does.
-    const ha = haEnabled(args.ha) ? createHa(ctx as unknown as ServerContext<ClusterLocation>, host as unknown as PrimaryHost<ClusterLocation>, args.ha) : undefined;
-    const configured = ha?.configured ?? createConfiguration(ctx, host);
+    const ha = haEnabled(args.ha) ? createHa(ctx as unknown as ServerContext<ClusterLocation>, placed as unknown as PrimaryHost<ClusterLocation>, args.ha) : undefined;
+    // With HA, every later step reaches the leader wherever it is.
+    const host: PrimaryHost<Loc> = ha ? { ...placed, at: ha.at as unknown as pulumi.Output<Loc> } : placed;
+    const configured = ha?.configured ?? createConfiguration(ctx, placed);
     const accounts = createAccounts(ctx, host, configured);
-    const standbys = ha?.standbys ?? createStandbys(ctx, host, configured);
+    const standbys = ha?.standbys ?? createStandbys(ctx, placed, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
     const metrics = createMetrics(ctx, host, monitoring, standbys);
     const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);

@@ -30,6 +30,11 @@ export interface ReviewFacts {
   dataImport?: { source: string; target: string };
   /** The point-in-time recovery this resource sets up: its recovery-point objective (seconds) and drill schedule. */
   pitr?: { rpoS: number; drillSchedule: string };
+  /**
+   * This resource is Patroni's (high availability): what applying a change to it does to the
+   * cluster, in the preview's words (e.g. whether Patroni fails over). Default: not Patroni's.
+   */
+  patroni?: string;
   /** The Prometheus exporter this resource runs: beside which member ("primary" or a standby's name), which exporter, where it listens. */
   exporter?: { member: string; name: string; listen: string };
 }

@@ -27,7 +27,7 @@ type Kind = "create" | "update" | "replace" | "delete";
 
 /** One change that needs a human's eye. */
 export interface Flag {
-  kind: "data" | "restart" | "grant" | "superuser" | "backup" | "standby" | "migration" | "import";
+  kind: "data" | "restart" | "grant" | "superuser" | "backup" | "standby" | "migration" | "import" | "failover";
   component: string;
   resource: string;
   message: string;
@@ -90,6 +90,7 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
   const counts = new Map<string, Record<Kind, number>>();
   const flags: Flag[] = [];
   const reasons: ChangeReason[] = [];
+  const modes: { component: string; resource: string; kind: Kind; facts?: ReviewFacts }[] = [];
   for (const [urn, step] of steps) {
     const kind: Kind = step.kinds.has("replace") ? "replace" : [...step.kinds][0];
     const oldFacts = reviewOf(step.old);
@@ -100,8 +101,28 @@ export function summarizePreview(stack: string, events: PreviewEvent[]): Preview
     counts.set(component, row);
     flags.push(...flagsFor(kind, component, resourceName(urn), oldFacts, newFacts));
     if (kind === "update" || kind === "replace") reasons.push({ component, resource: resourceName(urn), reason: explainChange(kind, step.old?.inputs, step.new?.inputs) });
+    modes.push({ component, resource: resourceName(urn), kind, facts: newFacts ?? oldFacts });
   }
+  flags.push(...modeChanges(modes));
   return { stack, counts, flags, reasons, recovery, diagrams: decideDiagrams(events, new Set(counts.keys())) };
+}
+
+/**
+ * A deployment that changes mode: its plain configuration step deleted while Patroni's steps are
+ * created (Patroni takes the running cluster over), or the other way round (HA removed).
+ */
+function modeChanges(steps: { component: string; resource: string; kind: Kind; facts?: ReviewFacts }[]): Flag[] {
+  const flags: Flag[] = [];
+  for (const component of new Set(steps.map((s) => s.component))) {
+    const mine = steps.filter((s) => s.component === component);
+    const plain = (kind: Kind) => mine.find((s) => s.kind === kind && s.facts?.restartParameters && !s.facts.patroni);
+    const patroni = (kind: Kind) => mine.find((s) => s.kind === kind && s.facts?.patroni);
+    const on = plain("delete") && patroni("create");
+    const off = patroni("delete") && plain("create");
+    if (on) flags.push({ kind: "failover", component, resource: on.resource, message: "high availability turned on: Patroni takes the running cluster and its standbys over (they restart once under Patroni; their data is kept)" });
+    if (off) flags.push({ kind: "failover", component, resource: off.resource, message: "high availability turned off: Patroni stops managing the members, and the primary runs without automatic failover" });
+  }
+  return flags;
 }
 
 function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewFacts, now?: ReviewFacts): Flag[] {
@@ -129,9 +150,11 @@ function flagsFor(kind: Kind, component: string, resource: string, old?: ReviewF
     const changed = [...names].filter((n) => old.restartParameters![n] !== now.restartParameters![n]).sort();
     if (changed.length > 0) {
       const detail = changed.map((n) => `${n} ${old.restartParameters![n] ?? "(default)"} → ${now.restartParameters![n] ?? "(default)"}`);
-      flag("restart", `the database server restarts: ${detail.join(", ")}`);
+      flag("restart", now.patroni ? `${now.patroni}: ${detail.join(", ")}` : `the database server restarts: ${detail.join(", ")}`);
     }
   }
+  // A Patroni member's own step (not its dynamic configuration, which restarts in place).
+  if ((kind === "update" || kind === "replace") && now?.patroni && !now.restartParameters) flag("failover", now.patroni);
 
   const oldGrants = old?.grants ?? {};
   for (const [user, grant] of Object.entries(kind === "delete" ? {} : now?.grants ?? {})) {
@@ -182,6 +205,7 @@ function componentFromUrn(urn: string, step: { type: string; new?: StepState; ol
 const FLAG_LABEL: Record<Flag["kind"], string> = {
   data: "data",
   restart: "restart",
+  failover: "failover",
   grant: "grant",
   superuser: "superuser",
   backup: "backup",

@@ -71,7 +71,7 @@ describe("etcd renderers", () => {
 });
 
 describe("Patroni renderers", () => {
-  it("builds pg_hba from the engine's lines, with replication and rewind from the members (and Patroni's local timeline check) only", () => {
+  it("builds pg_hba from the engine's lines, with replication, rewind and dbstack's superuser steps from the members (and Patroni's local timeline check) only", () => {
     expect(cluster.hba).toEqual([
       "local      all          postgres                          peer",
       "local      all          all                               scram-sha-256",
@@ -80,6 +80,9 @@ describe("Patroni renderers", () => {
       "hostssl    postgres     dbstack_rewind 10.0.0.1/32          scram-sha-256",
       "hostssl    postgres     dbstack_rewind 10.0.0.2/32          scram-sha-256",
       "hostssl    postgres     dbstack_rewind 10.0.0.3/32          scram-sha-256",
+      "hostssl    all          postgres     10.0.0.1/32          scram-sha-256",
+      "hostssl    all          postgres     10.0.0.2/32          scram-sha-256",
+      "hostssl    all          postgres     10.0.0.3/32          scram-sha-256",
       "hostssl    replication  dbstack_replication 10.0.0.1/32          scram-sha-256",
       "hostssl    replication  dbstack_replication 10.0.0.2/32          scram-sha-256",
       "hostssl    replication  dbstack_replication 10.0.0.3/32          scram-sha-256",

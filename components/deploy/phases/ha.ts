@@ -14,8 +14,9 @@ import type { ToolFile } from "../../engines/operations";
 import { renderEtcdAuth, renderEtcdMember, renderRemoveEtcdMember } from "../../engines/postgres/ha/etcd";
 import { memberTlsNames, renderMemberKey } from "../../engines/postgres/ha/memberTls";
 import { renderInstallHaPackages } from "../../engines/postgres/ha/packages";
-import { renderPatroniHba, renderPatroniMember, renderRemovePatroniMember } from "../../engines/postgres/ha/patroni";
+import { renderPatroniHba, renderPatroniMember, renderRemovePatroniMember, restUrl } from "../../engines/postgres/ha/patroni";
 import { renderHaRoles } from "../../engines/postgres/ha/roles";
+import { renderApplyDynamicConfig } from "../../engines/postgres/ha/dynamicConfig";
 import { HA_SECRET_ENV, type EtcdClientSpec, type EtcdClusterSpec, type EtcdMemberSpec, type PatroniClusterSpec, type PatroniMemberSpec } from "../../engines/postgres/ha/spec";
 import { renderHaTool, type HaToolName } from "../../engines/postgres/ha/tools";
 import { renderClusterPrelude, type ClusterLocation } from "../../engines/postgres/host";
@@ -60,6 +61,8 @@ interface Member {
 
 /** What the rest of the deployment sees of an HA deployment: its configuration and its members. */
 export interface HaDeployment {
+  /** Where the later phases' steps reach the server: the primary's cluster, with psql_su routed to the leader wherever it is. */
+  at: pulumi.Output<ClusterLocation>;
   configured: Configured;
   standbys: Standbys;
   /** Every member's address and port, the primary first: the multi-host URLs list them. */
@@ -142,7 +145,7 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
       maximumLagOnFailoverBytes: ha.maximumLagOnFailoverBytes ?? DEFAULTS.ha.maximumLagOnFailoverBytes,
       restApiPort: ha.restApiPort ?? DEFAULTS.ha.restApiPort,
       etcd: { ...client, caCertificate: client.caCertificate ?? (ha.etcd.kind === "deploy" ? caCertificate : undefined) },
-      parameters: tuningValues(config.tuned),
+      parameters: patroniParameters(tuningValues(config.tuned)),
       hba: renderPatroniHba(access, patroniMembers, ROLES.rewindUser),
       replicationUser: ROLES.replicationUser,
       rewindUser: ROLES.rewindUser,
@@ -162,25 +165,45 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
         description: `Patroni member ${m.name} of ${ctx.what} on ${m.where}`,
         identity: `${scope}/${m.name}`,
         create: pulumi.all([spec, memberSpec(m), certificate.stdout, ca.stdout, host.version]).apply(([c, pm, cert, caCertificate, v]) =>
-          renderPatroniMember(c, pm, { certificate: cert, caCertificate }, renderTakeOver({ version: Number(v), cluster: m.instance, port: m.port, dataDirectory: pm.dataDirectory })),
+          renderPatroniMember(c, pm, { certificate: cert, caCertificate }, renderTakeOver({ version: Number(v), cluster: m.instance, port: m.port, dataDirectory: pm.dataDirectory }), m.name === "primary" ? 120 : 1800),
         ),
         delete: memberSpec(m).apply((pm) => renderRemovePatroniMember(pm, allowDataRemoval)),
         // A member whose supervisor is gone (a crashed host, a kill) is started again by the next up.
         probe: memberSpec(m).apply((pm) => renderSupervisorProbe(pm.home)),
         environment,
-        review: { component, standby: m.name === "primary" ? undefined : m.name, dataBearing: true, dataRemovalAllowed: allowDataRemoval },
+        review: {
+          component,
+          standby: m.name === "primary" ? undefined : m.name,
+          dataBearing: true,
+          dataRemovalAllowed: allowDataRemoval,
+          patroni: `Patroni member ${m.name} reloads a changed patroni.yml in place; changed passwords or certificate restart it, and if it leads then, Patroni fails over to a standby`,
+        },
       },
       { ...child, dependsOn: [...dependsOn, certificate, ...etcd.ready] },
     );
   };
 
   const primary = memberStep(members[0], [host.instance, ca]);
+  const at = pulumi.all([host.at, spec]).apply(([l, c]) => ({ ...l, patroni: { member: "primary", home: members[0].home, restUrl: restUrl(c, c.members[0]) } }));
   const roles = new HostCommand(
     `${name}-ha-roles`,
-    { ...host.on, description: `replication and rewind roles of ${ctx.what}`, create: host.at.apply((l) => renderHaRoles(l, ROLES)), environment: secrets, review: { component } },
+    { ...host.on, description: `replication and rewind roles of ${ctx.what}`, create: at.apply((l) => renderHaRoles(l, ROLES)), environment: secrets, review: { component } },
     { ...child, dependsOn: [primary] },
   );
   const standbySteps = members.slice(1).map((m) => memberStep(m, [roles]));
+  // Cluster-wide settings converge through Patroni (its dynamic configuration), once every member runs.
+  const dynamic = new HostCommand(
+    `${name}-ha-config`,
+    {
+      ...host.on,
+      description: `Patroni's dynamic configuration of ${ctx.what}`,
+      create: pulumi.all([spec, memberSpec(members[0])]).apply(([c, pm]) => renderApplyDynamicConfig(c, pm)),
+      environment: { [HA_SECRET_ENV.restApi]: secrets[HA_SECRET_ENV.restApi] },
+      // Parameters that take effect at a restart: members restart in turn, the leader in place (no failover).
+      review: planned.restartValues.apply((r) => ({ component, restartParameters: r, patroni: "members restart in turn; Patroni does not fail over" })),
+    },
+    { ...child, dependsOn: standbySteps.length > 0 ? standbySteps : [roles] },
+  );
 
   const standbyTools: Record<string, pulumi.Output<string>> = {};
   const standbyMembers: Standbys["standbyMembers"] = {};
@@ -199,8 +222,9 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
   });
 
   return {
+    at,
     configured: { ...planned, config: primary },
-    standbys: { replicationReady: [roles, ...standbySteps], standbyTools, standbyMembers },
+    standbys: { replicationReady: [roles, ...standbySteps, dynamic], standbyTools, standbyMembers },
     members: members.map((m) => ({ name: m.name, address: m.address, port: m.port })),
   };
 }
@@ -214,13 +238,25 @@ function renderTakeOver(loc: ClusterLocation): string[] {
   return [
     "(",
     renderClusterPrelude(loc),
-    'if [ -f "$CONF_DIR/start.conf" ] && [ "$(tr -d "[:space:]" < "$CONF_DIR/start.conf")" != manual ]; then echo manual > "$CONF_DIR/start.conf"; fi',
+    'install -d -o postgres -g postgres -m 0755 "$CONF_DIR"',
+    "# A member Patroni clones has no postgresql.conf of postgresql-common's: Patroni moves this one to",
+    "# postgresql.base.conf and includes it, and the host's tools (pg_lsclusters, pg_ctlcluster status) find the cluster.",
+    'if [ ! -f "$CONF_DIR/postgresql.conf" ] && [ ! -f "$CONF_DIR/postgresql.base.conf" ]; then',
+    `  printf '%s\n' "# Written by dbstack: Patroni renames this file postgresql.base.conf and includes it." "data_directory = '$DATA_DIR'" > "$CONF_DIR/postgresql.conf"`,
+    '  chown postgres:postgres "$CONF_DIR/postgresql.conf"; chmod 0644 "$CONF_DIR/postgresql.conf"',
+    "fi",
+    'if [ "$(tr -d "[:space:]" < "$CONF_DIR/start.conf" 2>/dev/null)" != manual ]; then echo manual > "$CONF_DIR/start.conf"; chown postgres:postgres "$CONF_DIR/start.conf"; fi',
     'if [ -f "$CONF_DIR/postgresql.conf" ] && ! grep -q "Do not edit this file manually" "$CONF_DIR/postgresql.conf" && cluster_running; then',
     '  pg_ctlcluster "$V" "$CLUSTER" stop -m fast >&2',
     '  echo "stopped cluster $V/$CLUSTER, which ran without Patroni: Patroni takes it over"',
     "fi",
     ")",
   ];
+}
+
+/** Parameter values as Patroni takes them: a value quoted for postgresql.conf ('try') is the bare value. */
+function patroniParameters(values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, /^'.*'$/s.test(v) ? v.slice(1, -1).replace(/''/g, "'") : v]));
 }
 
 /** Passes while the member's supervisor runs. */

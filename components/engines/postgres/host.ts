@@ -15,6 +15,13 @@ export interface ClusterLocation {
    * renderer tests that run outside a stack).
    */
   owner?: string;
+  /**
+   * A Patroni member (deploy/phases/ha.ts): psql_su then reaches the cluster's leader wherever it
+   * is, over this host's socket when this member leads, otherwise over TLS (verify-full against the
+   * deployment's CA) as postgres with the password of the member's patroni.env (root's, 0600),
+   * which reaches psql's environment only. Default: none (psql_su uses this host's socket).
+   */
+  patroni?: { member: string; home: string; restUrl: string };
 }
 
 /**
@@ -32,7 +39,7 @@ export function renderClusterPrelude(loc: ClusterLocation): string {
     'CONF_DIR="/etc/postgresql/$V/$CLUSTER"',
     loc.dataDirectory ? `DATA_DIR=${shellQuote(loc.dataDirectory)}` : 'DATA_DIR="/var/lib/postgresql/$V/$CLUSTER"',
     'PGBIN="/usr/lib/postgresql/$V/bin"',
-    'psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; }',
+    ...(loc.patroni ? renderLeaderPsql(loc.patroni) : ['psql_su() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; }']),
     "# postgresql-common's own test: a cluster exists when its postgresql.conf does (pg_lsclusters",
     "# fails while another cluster on the host is half-created).",
     'cluster_exists() { [ -f "$CONF_DIR/postgresql.conf" ]; }',
@@ -76,4 +83,31 @@ export function parseInstalledServer(stdout: string): InstalledServer {
     throw new Error(`unexpected host facts from the server install step: ${line}`);
   }
   return facts;
+}
+
+/** psql_su of a Patroni member: the leader, as its local Patroni names it (see ClusterLocation.patroni). */
+function renderLeaderPsql(p: { member: string; home: string; restUrl: string }): string[] {
+  return [
+    `HA_HOME=${shellQuote(p.home)}`,
+    "# The leader's name, host and port, from this member's Patroni (its REST API's /cluster needs no password).",
+    "# Waits up to 60 s: the cluster has no leader during a failover.",
+    "ha_leader() {",
+    "  local i",
+    "  for i in $(seq 1 120); do",
+    `    curl -s --max-time 5 --cacert "$HA_HOME/ca.crt" ${shellQuote(`${p.restUrl}/cluster`)} | jq -er '[.members[] | select(.role == "leader" and .state == "running")][0] | "\\(.name) \\(.host) \\(.port)"' 2>/dev/null && return 0`,
+    "    sleep 0.5",
+    "  done",
+    "  return 1",
+    "}",
+    "psql_su() (",
+    "  local leader name host port",
+    '  leader=$(ha_leader) || { echo "no leader of the Patroni cluster is known to its member on $(hostname): see ha-status" >&2; return 1; }',
+    '  read -r name host port <<<"$leader"',
+    `  if [ "$name" = ${shellQuote(p.member)} ]; then exec runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; fi`,
+    '  set -a; . "$HA_HOME/patroni.env"; set +a',
+    '  export PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" PGHOST="$host" PGPORT="$port" PGUSER=postgres PGSSLMODE=verify-full PGSSLROOTCERT="$HA_HOME/ca.crt"',
+    "  unset PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_PASSWORD PATRONI_ETCD3_PASSWORD PATRONI_SUPERUSER_PASSWORD",
+    "  exec runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 \"$@\"",
+    ")",
+  ];
 }

@@ -35,13 +35,39 @@ export function renderPatroniHba(access: AccessSpec, members: PatroniMemberSpec[
     .filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // pg_rewind reads the new leader's files over a normal connection to the postgres database.
   const rewind = memberCidrs.map((cidr) => `hostssl    postgres     ${rewindUser.padEnd(12)} ${cidr.padEnd(20)} scram-sha-256`);
+  // dbstack's steps on a member that does not lead reach the leader as postgres, from members' addresses only.
+  const superuser = memberCidrs.map((cidr) => `hostssl    all          ${"postgres".padEnd(12)} ${cidr.padEnd(20)} scram-sha-256`);
   const local = engine.filter((l) => l.startsWith("local") || l.startsWith("host "));
-  return [...local, ...rewind, ...engine.filter((l) => !local.includes(l))];
+  return [...local, ...rewind, ...superuser, ...engine.filter((l) => !local.includes(l))];
 }
 
 /** The TLS paths of a member (its home's tls/ and ca.crt), for libpq's sslrootcert and the server. */
 function tlsFiles(m: PatroniMemberSpec) {
   return { cert: `${m.home}/tls/server.crt`, key: `${m.home}/tls/server.key`, ca: `${m.home}/ca.crt` };
+}
+
+/** The dynamic configuration of a cluster (patroni.yml's bootstrap.dcs is this too). */
+export function patroniDynamicConfig(c: PatroniClusterSpec) {
+  return {
+    ttl: c.ttlSeconds,
+    loop_wait: c.loopWaitSeconds,
+    retry_timeout: c.retryTimeoutSeconds,
+    maximum_lag_on_failover: c.maximumLagOnFailoverBytes,
+    synchronous_mode: c.synchronous,
+    postgresql: {
+      use_pg_rewind: true,
+      use_slots: true,
+      parameters: sortedObject({
+        ...c.parameters,
+        wal_level: "replica",
+        hot_standby: "on",
+        max_wal_senders: String(Math.max(10, c.members.length * 2)),
+        max_replication_slots: String(Math.max(10, c.members.length * 2)),
+        wal_log_hints: "on",
+        password_encryption: "scram-sha-256",
+      }),
+    },
+  };
 }
 
 /** One member's patroni.yml (JSON, which is YAML): deterministic, with no password in it. */
@@ -68,26 +94,7 @@ export function renderPatroniConfig(c: PatroniClusterSpec, m: PatroniMemberSpec)
       username: c.etcd.username,
     },
     bootstrap: {
-      dcs: {
-        ttl: c.ttlSeconds,
-        loop_wait: c.loopWaitSeconds,
-        retry_timeout: c.retryTimeoutSeconds,
-        maximum_lag_on_failover: c.maximumLagOnFailoverBytes,
-        synchronous_mode: c.synchronous,
-        postgresql: {
-          use_pg_rewind: true,
-          use_slots: true,
-          parameters: sortedObject({
-            ...c.parameters,
-            wal_level: "replica",
-            hot_standby: "on",
-            max_wal_senders: String(Math.max(10, c.members.length * 2)),
-            max_replication_slots: String(Math.max(10, c.members.length * 2)),
-            wal_log_hints: "on",
-            password_encryption: "scram-sha-256",
-          }),
-        },
-      },
+      dcs: patroniDynamicConfig(c),
       // Data checksums (as dbstack's pg_createcluster): pg_rewind and corruption checks rely on them.
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
     },
@@ -98,6 +105,8 @@ export function renderPatroniConfig(c: PatroniClusterSpec, m: PatroniMemberSpec)
       ...(m.configDirectory === undefined ? {} : { config_dir: m.configDirectory }),
       bin_dir: `/usr/lib/postgresql/${m.version}/bin`,
       pgpass: `${m.home}/patroni/pgpass`,
+      // A new member's copy starts at once, not after a spread checkpoint (up to checkpoint_timeout).
+      basebackup: { checkpoint: "fast" },
       use_unix_socket: true,
       authentication: {
         superuser: { username: "postgres" },
@@ -151,7 +160,7 @@ function renderEnvFile(): string {
  * changed configuration, or restarts Patroni when its passwords changed. Waits until Patroni
  * answers on its REST API, and prints the member's role and state.
  */
-export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec, tls: { certificate: string; caCertificate: string }, beforeStart: string[] = []): string {
+export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec, tls: { certificate: string; caCertificate: string }, beforeStart: string[] = [], waitSeconds = 60): string {
   return [
     scriptHeader(`Patroni member ${m.name} of ${c.scope}: PostgreSQL ${m.version} on ${m.address}:${m.port}.`),
     '[ -x /usr/bin/patroni ] || { echo "Patroni is not installed on $(hostname): apt-get install patroni" >&2; exit 1; }',
@@ -164,27 +173,33 @@ export function renderPatroniMember(c: PatroniClusterSpec, m: PatroniMemberSpec,
     ...(c.etcd.caCertificate === undefined
       ? []
       : [withHeredoc('cat > "$HOME_DIR/etcd-ca.crt.dbstack-tmp"', c.etcd.caCertificate, "DBSTACK_ETCD_CA"), 'chmod 0644 "$HOME_DIR/etcd-ca.crt.dbstack-tmp"; mv -f "$HOME_DIR/etcd-ca.crt.dbstack-tmp" "$HOME_DIR/etcd-ca.crt"']),
-    'old=$( { cat "$HOME_DIR/patroni.yml" "$HOME_DIR/patroni.env" 2>/dev/null || true; } | sha256sum)',
+    'old_yml=$( { cat "$HOME_DIR/patroni.yml" 2>/dev/null || true; } | sha256sum); old_env=$( { cat "$HOME_DIR/patroni.env" 2>/dev/null || true; } | sha256sum)',
     writeFileToExpandedPath('"$HOME_DIR/patroni.yml"', renderPatroniConfig(c, m), "0644"),
     renderEnvFile(),
     'mv -f "$HOME_DIR/patroni.env.dbstack-tmp" "$HOME_DIR/patroni.env"',
     writeFileToExpandedPath('"$HOME_DIR/supervise"', renderSuperviseLoop({ what: `Patroni member ${m.name}`, home: m.home, user: SERVICE_USER, argv: ["/usr/bin/patroni", `${m.home}/patroni.yml`], envFile: `${m.home}/patroni.env` }), "0700"),
     renderSupervisorFunctions(),
     ...beforeStart,
-    'if supervisor_pid >/dev/null && { [ "$old" != "$(cat "$HOME_DIR/patroni.yml" "$HOME_DIR/patroni.env" | sha256sum)" ] || [ "$tls_changed" = yes ]; }; then',
-    "  # Patroni applies a changed patroni.yml itself on a reload; passwords are read at start.",
-    '  stop_supervised; start_supervised; echo "restarted Patroni (its configuration, passwords or certificate changed)"',
+    "# Passwords are read when Patroni starts: a change restarts it (a leader that stops hands over: Patroni fails over).",
+    'if supervisor_pid >/dev/null && { [ "$old_env" != "$(sha256sum < "$HOME_DIR/patroni.env")" ] || [ "$tls_changed" = yes ]; }; then',
+    '  stop_supervised; start_supervised; echo "restarted Patroni (its passwords or certificate changed)"',
+    "# A changed patroni.yml is applied by a reload: PostgreSQL keeps running, and the leader keeps leading.",
+    'elif supervisor_pid >/dev/null && [ "$old_yml" != "$(sha256sum < "$HOME_DIR/patroni.yml")" ]; then',
+    ...renderRestApiCall(c, "reload_patroni", `${restUrl(c, m)}/reload`),
+    '  reload_patroni >/dev/null || { echo "Patroni did not accept a reload of its changed configuration" >&2; exit 1; }',
+    '  echo "reloaded Patroni (its configuration changed)"',
     "elif supervisor_pid >/dev/null; then",
     '  echo "Patroni runs"',
     "else",
     '  start_supervised; echo "started Patroni"',
     "fi",
-    `for _ in $(seq 1 300); do`,
+    "# A member Patroni clones from the leader (pg_basebackup) runs once its copy is made: as long as the copy takes.",
+    `for _ in $(seq 1 ${5 * waitSeconds}); do`,
     `  state=$(curl -s --max-time 2 --cacert "$HOME_DIR/ca.crt" ${shellQuote(`${restUrl(c, m)}/patroni`)} | jq -r '"\\(.role) \\(.state)"' 2>/dev/null || true)`,
     '  case "$state" in *running*) echo "member: $state"; exit 0 ;; esac',
     "  sleep 0.2",
     "done",
-    `echo "Patroni member ${m.name} is not running PostgreSQL after 60 s (last state: \${state:-no answer}); the end of $HOME_DIR/daemon.log:" >&2`,
+    `echo "Patroni member ${m.name} is not running PostgreSQL after ${waitSeconds} s (last state: \${state:-no answer}); the end of $HOME_DIR/daemon.log:" >&2`,
     'tail -n 30 "$HOME_DIR/daemon.log" >&2',
     "exit 1",
   ].join("\n") + "\n";
@@ -200,4 +215,19 @@ export function renderRemovePatroniMember(m: PatroniMemberSpec, allowDataRemoval
       ? [`rm -rf ${shellQuote(m.dataDirectory)} "$HOME_DIR"`, `echo "dbstack: removed Patroni member ${m.name} and its data" >&2`]
       : [`echo "dbstack: stopped Patroni member ${m.name} and kept its data in ${m.dataDirectory}" >&2`]),
   ].join("\n") + "\n";
+}
+
+/**
+ * A shell function `name [json]` that sends the JSON body (default `{}`) to Patroni's REST API as
+ * its API user: the password goes to curl in a config on its stdin (printf is bash's builtin), the
+ * body on another descriptor, neither on a command line.
+ */
+export function renderRestApiCall(c: PatroniClusterSpec, name: string, url: string, method = "POST"): string[] {
+  return [
+    `  ${name}() {`,
+    `    local pw="\${${HA_SECRET_ENV.restApi}:?the REST API password is missing from the environment}"; pw=\${pw//\\\\/\\\\\\\\}; pw=\${pw//\\"/\\\\\\"}`,
+    `    local body="\${1:-}"; [ -n "$body" ] || body='{}'`,
+    `    printf 'user = "%s:%s"\\n' ${shellQuote(c.restApiUser)} "$pw" | curl -sf --max-time 20 --cacert "$HOME_DIR/ca.crt" -K - -X ${method} -H 'Content-Type: application/json' --data-binary @/dev/fd/3 ${shellQuote(url)} 3<<<"$body"`,
+    "  }",
+  ];
 }

@@ -31,6 +31,8 @@ export function renderSuperviseLoop(d: SupervisedDaemon): string {
     "#!/bin/bash",
     `# Rendered by dbstack: runs ${d.what} again whenever it exits, until ${d.home}/stop exists.`,
     "set -u",
+    "# The daemon's working directory: its user may not enter the one the step ran in (root's home).",
+    "cd /",
     `HOME_DIR=${home}`,
     'echo $$ > "$HOME_DIR/supervisor.pid"',
     "child=",
