@@ -69,6 +69,16 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
       "# As the owner, over the socket with scram (pg_hba: local all all scram-sha-256). The password is in",
       "# psql's environment only (readable by postgres and root, who have the data anyway), never an argument.",
       'psql_owner() { PGPASSWORD="$DBSTACK_OWNER_PASSWORD" runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" -U "$OWNER" -d "$DBNAME" "$@"; }',
+      ...(t.patroni
+        ? [
+            "# A Patroni member that does not lead: the owner reaches the leader over TLS (verify-full against the deployment's CA).",
+            "psql_owner() (",
+            '  local name host port; read -r name host port <<<"$(ha_leader)" || { echo "no leader of the Patroni cluster is known to this member" >&2; return 1; }',
+            '  if [ "$name" = "$HA_MEMBER" ]; then host=/var/run/postgresql; port=$PORT; else export PGSSLMODE=verify-full PGSSLROOTCERT="$HA_HOME/ca.crt"; fi',
+            '  PGPASSWORD="$DBSTACK_OWNER_PASSWORD" exec runuser -u postgres -- psql -X -q -w -v ON_ERROR_STOP=1 -h "$host" -p "$port" -U "$OWNER" -d "$DBNAME" "$@"',
+            ")",
+          ]
+        : []),
       "db_exec() { psql_owner -f -; }",
       "# The leading space: psql runs a -c string that starts with a backslash as a meta-command.",
       "db_query() { psql_owner -tA -c \" $1\" | cut -d'|' -f1; }",

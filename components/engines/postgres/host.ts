@@ -89,6 +89,7 @@ export function parseInstalledServer(stdout: string): InstalledServer {
 function renderLeaderPsql(p: { member: string; home: string; restUrl: string }): string[] {
   return [
     `HA_HOME=${shellQuote(p.home)}`,
+    `HA_MEMBER=${shellQuote(p.member)}`,
     "# The leader's name, host and port, from this member's Patroni (its REST API's /cluster needs no password).",
     "# Waits up to 60 s: the cluster has no leader during a failover.",
     "ha_leader() {",
@@ -103,7 +104,7 @@ function renderLeaderPsql(p: { member: string; home: string; restUrl: string }):
     "  local leader name host port",
     '  leader=$(ha_leader) || { echo "no leader of the Patroni cluster is known to its member on $(hostname): see ha-status" >&2; return 1; }',
     '  read -r name host port <<<"$leader"',
-    `  if [ "$name" = ${shellQuote(p.member)} ]; then exec runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; fi`,
+    '  if [ "$name" = "$HA_MEMBER" ]; then exec runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$PORT" "$@"; fi',
     '  set -a; . "$HA_HOME/patroni.env"; set +a',
     '  export PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" PGHOST="$host" PGPORT="$port" PGUSER=postgres PGSSLMODE=verify-full PGSSLROOTCERT="$HA_HOME/ca.crt"',
     "  unset PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD PATRONI_RESTAPI_PASSWORD PATRONI_ETCD3_PASSWORD PATRONI_SUPERUSER_PASSWORD",
