@@ -3,7 +3,7 @@ import { spawnSync } from "child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changes, sandbox } from "./harness";
+import { changes, sandbox, setConfig } from "./harness";
 import { missingTool } from "./support/haCluster";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
@@ -23,7 +23,8 @@ const REST = 6425;
 let hosts: TestHosts;
 let stack: Stack;
 
-function config() {
+/** The stack: a primary and two standbys, with `ha` declared or not. */
+function config(ha: boolean) {
   const h = NAMES.map((n) => hosts.host(n));
   return {
     allowDataRemoval: true,
@@ -44,16 +45,20 @@ function config() {
           c: { host: "n3", address: h[2].address, instanceName: CLUSTERS[2], port: PORTS[2] },
         },
         toolsDir: join(box.dir, "tools"),
-        ha: {
-          etcd: { kind: "deploy", members: Object.fromEntries(h.map((x, i) => [`e${i + 1}`, { host: `n${i + 1}`, address: x.address, clientPort: 6483, peerPort: 6484 }])) },
-          // Patroni's smallest ttl, so the kill test below waits as little as Patroni allows.
-          ttlSeconds: 20,
-          loopWaitSeconds: 2,
-          retryTimeoutSeconds: 5,
-          restApiPort: REST,
-        },
+        ...(ha ? { ha: haConfig(h.map((x) => x.address)) } : {}),
       },
     },
+  };
+}
+
+function haConfig(addresses: string[]) {
+  return {
+    etcd: { kind: "deploy", members: Object.fromEntries(addresses.map((a, i) => [`e${i + 1}`, { host: `n${i + 1}`, address: a, clientPort: 6483, peerPort: 6484 }])) },
+    // Patroni's smallest ttl, so the kill test below waits as little as Patroni allows.
+    ttlSeconds: 20,
+    loopWaitSeconds: 2,
+    retryTimeoutSeconds: 5,
+    restApiPort: REST,
   };
 }
 
@@ -130,10 +135,15 @@ beforeAll(async () => {
   killMembers();
   cleanHostFiles();
   hosts = await createTestHosts(NAMES);
-  stack = await box.stack("it-hd-ha", config());
+  // A plain deployment first, with a row: turning HA on must keep it (Patroni takes the clusters over).
+  stack = await box.stack("it-hd-ha", config(false));
+  const plain = await stack.up({ onOutput: () => undefined });
+  expect(plain.summary.result).toBe("succeeded");
+  psql(PORTS[0], "SET ROLE app; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)", "app");
+  await setConfig(stack, config(true));
   const up = await stack.up({ onOutput: () => undefined });
   expect(up.summary.result).toBe("succeeded");
-}, 900_000);
+}, 1_200_000);
 
 afterAll(async () => {
   try {
@@ -155,14 +165,20 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(readFileSync(`/etc/postgresql/15/${CLUSTERS[0]}/start.conf`, "utf8").trim()).toBe("manual");
   });
 
+  it("kept the row the plain deployment had: Patroni took its clusters over", () => {
+    expect(psql(PORTS[0], "SELECT string_agg(id::text, ',') FROM t", "app")).toBe("1");
+    // The standbys dbstack had made follow under Patroni, with no replication slot of dbstack's left behind.
+    expect(psql(PORTS[0], "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'dbstack%'")).toBe("0");
+  });
+
   it("gives multi-host URLs that reach the leader, and the declared users and grants act there", async () => {
     const url = await appUrl();
     for (const p of PORTS) expect(url).toContain(`:${p}`);
     expect(url).toContain("target_session_attrs=read-write");
-    expect(viaUrl(url, "CREATE TABLE t (id int primary key); INSERT INTO t VALUES (1)").code).toBe(0);
-    expect(viaUrl(url, "SELECT count(*) FROM t").out).toBe("1");
+    expect(viaUrl(url, "INSERT INTO t VALUES (2)").code).toBe(0);
+    expect(viaUrl(url, "SELECT count(*) FROM t").out).toBe("2");
     // The row reached both standbys.
-    for (const p of PORTS.slice(1)) await until(`row on ${p}`, () => (psql(p, "SELECT count(*) FROM t", "app") === "1" ? true : undefined), 60);
+    for (const p of PORTS.slice(1)) await until(`row on ${p}`, () => (psql(p, "SELECT count(*) FROM t", "app") === "2" ? true : undefined), 60);
   });
 
   it("keeps every secret out of patroni.yml, the command lines, world-readable files and the state", () => {
@@ -200,7 +216,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     const newLeader = await until("the candidate leads", () => (leaderPort() === PORTS[sync === "b" ? 1 : 2] ? leaderPort() : undefined), 120);
     await until("the old primary and the other standby follow the new leader", () => replicasStream(newLeader), 180);
     const url = await appUrl();
-    expect(viaUrl(url, "INSERT INTO t VALUES (2)").code).toBe(0);
+    expect(viaUrl(url, "INSERT INTO t VALUES (3)").code).toBe(0);
     const status = await tool("primary", "hd-1", "ha-status");
     expect(status.stdout).toMatch(new RegExp(`^member ${sync} role=Leader state=running`, "m"));
   });
@@ -208,7 +224,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
   it("after the leader's Patroni and postgres are killed, another member leads, nothing acknowledged is lost, the old leader rejoins, and up changes nothing", async () => {
     const leader = (await until("a single leader", leaderPort, 60))!;
     const url = await appUrl();
-    expect(viaUrl(url, "INSERT INTO t VALUES (3)").code).toBe(0);
+    expect(viaUrl(url, "INSERT INTO t VALUES (4)").code).toBe(0);
     const member = leader === PORTS[0] ? "primary" : leader === PORTS[1] ? "b" : "c";
     const home = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd")).map((x) => join("/etc/dbstack/ha", x, `patroni-${member}`))[0];
     const cluster = CLUSTERS[PORTS.indexOf(leader)];
@@ -219,8 +235,8 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
       const p = leaderPort();
       return p !== undefined && p !== leader ? p : undefined;
     }, 180);
-    expect(viaUrl(url, "INSERT INTO t VALUES (4)").code).toBe(0);
-    expect(psql(next, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t", "app")).toBe("1,2,3,4");
+    expect(viaUrl(url, "INSERT INTO t VALUES (5)").code).toBe(0);
+    expect(psql(next, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t", "app")).toBe("1,2,3,4,5");
     // The next up starts the crashed member's supervisor again (its probe fails): it rejoins as a standby.
     const up = await stack.up({ onOutput: () => undefined });
     expect(up.summary.result).toBe("succeeded");

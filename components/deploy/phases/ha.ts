@@ -27,6 +27,7 @@ import { GeneratedPassword } from "../../secrets/generatedPassword";
 import { hostAccess, type HostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import { describeTarget, type Target } from "../../targets/target";
+import { shellQuote } from "../../shell";
 import { planConfiguration, type Configured } from "./configuration";
 import type { ServerContext } from "./context";
 import { createTools } from "./operations";
@@ -191,6 +192,23 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
     { ...child, dependsOn: [primary] },
   );
   const standbySteps = members.slice(1).map((m) => memberStep(m, [roles]));
+  // A standby's instance under its plain deployment's name and identity: a deployment that turns
+  // HA on updates it (into this record) instead of deleting it, whose recorded delete would stop,
+  // or with data removal drop, the cluster Patroni now runs. Its data is the Patroni member's.
+  members.slice(1).forEach((m, i) => {
+    new HostCommand(
+      m.id,
+      {
+        ...m.on,
+        description: `standby ${m.name} of ${ctx.what} on ${m.where}`,
+        identity: `${m.instance}@standby`,
+        create: `echo ${shellQuote(`standby ${m.name}: cluster ${m.instance}, run by its Patroni member`)}`,
+        delete: `echo ${shellQuote(`dbstack: standby ${m.name}'s cluster ${m.instance} is its Patroni member's; that step stops it and keeps or removes its data`)} >&2`,
+        review: { component, standby: m.name },
+      },
+      { ...child, dependsOn: [standbySteps[i]] },
+    );
+  });
   // Cluster-wide settings converge through Patroni (its dynamic configuration), once every member runs.
   const dynamic = new HostCommand(
     `${name}-ha-config`,
@@ -212,7 +230,7 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
     createTools(
       ctx,
       m.on,
-      { id: `${m.id}-ha-tools`, description: `HA tools of member ${m.name}`, dir: m.toolsDir, tools: pulumi.all([spec, memberSpec(m)]).apply(([c, pm]): ToolFile[] => HA_TOOLS.map((t) => [t, renderHaTool(t, c, pm)])) },
+      { id: i === 0 ? `${m.id}-ha-tools` : `${m.id}-tools`, description: `HA tools of member ${m.name}`, dir: m.toolsDir, tools: pulumi.all([spec, memberSpec(m)]).apply(([c, pm]): ToolFile[] => HA_TOOLS.map((t) => [t, renderHaTool(t, c, pm)])) },
       [after],
     );
     if (i > 0) {

@@ -27,6 +27,8 @@ export function renderHaRoles(loc: ClusterLocation, roles: { replicationUser: st
     withHeredoc("psql_su -d postgres -f -", renderReplicationRoleSql(roles.replicationUser, HA_SECRET_ENV.replication), "DBSTACK_SQL"),
     withHeredoc("psql_su -d postgres -f -", renderRewindRoleSql(roles.rewindUser, HA_SECRET_ENV.rewind), "DBSTACK_SQL"),
     withHeredoc("psql_su -d postgres -f -", renderSuperuserPasswordSql(HA_SECRET_ENV.superuser), "DBSTACK_SQL"),
+    "# Slots dbstack's own standbys streamed from, before Patroni took over (its slots are named after members): unused, they would keep WAL forever.",
+    `psql_su -d postgres -tAc "SELECT 'dropped replication slot ' || slot_name FROM (SELECT slot_name, pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_type = 'physical' AND slot_name LIKE 'dbstack\\_%' AND NOT active) dropped"`,
     'echo "roles converged on the leader"',
   ].join("\n") + "\n";
 }
