@@ -219,6 +219,11 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(viaUrl(url, "INSERT INTO t VALUES (3)").code).toBe(0);
     const status = await tool("primary", "hd-1", "ha-status");
     expect(status.stdout).toMatch(new RegExp(`^member ${sync} role=Leader state=running`, "m"));
+    // The deployment's health tool, on the declared primary's host, has a line per member, and passes wherever the leader is.
+    const health = await hosts.run("hd-1", `${join(box.dir, "tools")}/health-app`, { timeoutMs: 120_000 });
+    expect(health.code, `${health.stdout}${health.stderr}`).toBe(0);
+    expect(health.stdout).toMatch(new RegExp(`member ${sync} role=leader state=running`));
+    expect(health.stdout).toMatch(/member primary role=(sync_standby|replica) state=(streaming|running)/);
   });
 
   it("after the leader's Patroni and postgres are killed, another member leads, nothing acknowledged is lost, the old leader rejoins, and up changes nothing", async () => {

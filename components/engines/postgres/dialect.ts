@@ -59,6 +59,7 @@ export function postgresDialect(t: PostgresHookTarget): HookDialect {
       ].join("\n"),
     },
   ];
+  if (t.patroni) checks.push(patroniMembersCheck(t.patroni.restUrl));
   if (t.backup) checks.push(newestBackupCheck(t.backup));
   if (t.drill) checks.push(lastDrillCheck(t.drill));
   return {
@@ -112,4 +113,19 @@ export function gexecLiteral(sql: string): string {
   let tag = "dbstack_sql";
   for (let i = 1; sql.includes(`$${tag}$`); i++) tag = `dbstack_sql_${i}`;
   return `SELECT $${tag}$${sql}$${tag}$ \\gexec`;
+}
+
+/**
+ * With HA: one line per Patroni member (role, state, lag, timeline), from this member's Patroni;
+ * fails unless one member leads and every other one streams or runs.
+ */
+function patroniMembersCheck(restUrl: string): HookDialect["builtinChecks"][number] {
+  return {
+    name: "patroni members",
+    shell: [
+      `out=$(curl -sf --max-time 5 --cacert "$HA_HOME/ca.crt" ${shellQuote(`${restUrl}/cluster`)}) || { echo "Patroni on this host does not answer"; exit 1; }`,
+      `printf '%s' "$out" | jq -r '.members[] | "member \\(.name) role=\\(.role) state=\\(.state) lag=\\(.lag // 0) timeline=\\(.timeline // "-")"'`,
+      `printf '%s' "$out" | jq -e '([.members[] | select(.role == "leader" and .state == "running")] | length == 1) and all(.members[]; .state == "running" or .state == "streaming")' >/dev/null`,
+    ].join("\n"),
+  };
 }
