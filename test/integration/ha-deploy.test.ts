@@ -96,6 +96,16 @@ async function until<T>(what: string, probe: () => T | undefined, seconds: numbe
   }
 }
 
+async function untilAsync<T>(what: string, probe: () => Promise<T | undefined>, seconds: number): Promise<T> {
+  const end = Date.now() + seconds * 1000;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Every other member streams from the leader, one of them synchronously. */
 function replicasStream(leader: number): true | undefined {
   const rows = psql(leader, "SELECT state || ':' || sync_state FROM pg_stat_replication").split("\n").filter(Boolean);
@@ -228,6 +238,9 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
 
   it("after the leader's Patroni and postgres are killed, another member leads, nothing acknowledged is lost, the old leader rejoins, and up changes nothing", async () => {
     const leader = (await until("a single leader", leaderPort, 60))!;
+    // In synchronous mode only the member Patroni names synchronous (its /sync key) may be promoted; that key
+    // follows pg_stat_replication by a loop or two, so the kill waits until Patroni names one.
+    await untilAsync("Patroni names a synchronous standby", async () => (/role=Sync Standby state=(streaming|running)/.test((await tool("primary", "hd-1", "ha-status")).stdout) ? true : undefined), 180);
     const url = await appUrl();
     expect(viaUrl(url, "INSERT INTO t VALUES (4)").code).toBe(0);
     const member = leader === PORTS[0] ? "primary" : leader === PORTS[1] ? "b" : "c";
@@ -239,7 +252,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     const next = await until("another member leads", () => {
       const p = leaderPort();
       return p !== undefined && p !== leader ? p : undefined;
-    }, 180);
+    }, 300);
     expect(viaUrl(url, "INSERT INTO t VALUES (5)").code).toBe(0);
     expect(psql(next, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t", "app")).toBe("1,2,3,4,5");
     // The next up starts the crashed member's supervisor again (its probe fails): it rejoins as a standby.

@@ -107,6 +107,11 @@ export function renderPatroniConfig(c: PatroniClusterSpec, m: PatroniMemberSpec)
       pgpass: `${m.home}/patroni/pgpass`,
       // A new member's copy starts at once, not after a spread checkpoint (up to checkpoint_timeout).
       basebackup: { checkpoint: "fast" },
+      // A replica whose timeline diverged from the leader's (WAL it received that the new leader never
+      // had: in synchronous mode, never an acknowledged commit) and that pg_rewind cannot bring back
+      // is copied from the leader again rather than left unable to follow.
+      remove_data_directory_on_rewind_failure: true,
+      remove_data_directory_on_diverged_timelines: true,
       use_unix_socket: true,
       authentication: {
         superuser: { username: "postgres" },
