@@ -1,10 +1,10 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { spawnSync } from "child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig } from "./harness";
-import { missingTool } from "./support/haCluster";
+import { missingTool, PYTHON } from "./support/haCluster";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // Issue 21 through the real Pulumi engine: a PostgreSQL deployment that declares `ha` on three
@@ -106,6 +106,23 @@ async function untilAsync<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** This stack's HA directory on the hosts' shared file system. */
+function haHome(): string {
+  const homes = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd"));
+  if (homes.length !== 1) throw new Error(`expected one HA directory of this stack, found ${homes.join(", ")}`);
+  return join("/etc/dbstack/ha", homes[0]);
+}
+
+const memberOf = (port: number) => ["primary", "b", "c"][PORTS.indexOf(port)];
+
+/**
+ * The member Patroni names synchronous (its /sync key, read with the ha-status tool): in synchronous mode
+ * only it may be promoted, and the key follows pg_stat_replication by a loop or two, so faults wait for it.
+ */
+async function syncStandby(): Promise<string> {
+  return untilAsync("Patroni names a synchronous standby", async () => /^member (\S+) role=Sync Standby state=(?:streaming|running)/m.exec((await tool("primary", "hd-1", "ha-status")).stdout)?.[1], 180);
+}
+
 /** Every other member streams from the leader, one of them synchronously. */
 function replicasStream(leader: number): true | undefined {
   const rows = psql(leader, "SELECT state || ':' || sync_state FROM pg_stat_replication").split("\n").filter(Boolean);
@@ -127,6 +144,46 @@ function viaUrl(url: string, sql: string): { code: number | null; out: string } 
   const r = spawnSync("psql", ["-X", "-qtA", "-v", "ON_ERROR_STOP=1", url, "-c", sql], { encoding: "utf8", cwd: "/", timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
 }
+
+/** The writer (numbered rows through the multi-host URL, every acknowledged commit recorded) and the watcher (every member asked every 100 ms, on its own socket, whether it accepts writes): test/integration/support/ha_load.py. */
+const load = { children: [] as ChildProcess[], acks: "", watch: "", stop: "" };
+
+function startLoad(url: string): void {
+  Object.assign(load, { acks: join(box.dir, "acks"), watch: join(box.dir, "watch"), stop: join(box.dir, "stop") });
+  const password = decodeURIComponent(new URL(url.replace(/,[^/]*\//, "/")).password);
+  const conninfos = PORTS.map((p) => `host=/var/run/postgresql port=${p} dbname=app user=app password=${password} connect_timeout=1`);
+  for (const args of [["watch", load.watch, load.stop, ...conninfos], ["writer", url, load.acks, load.stop]]) {
+    const child = spawn(PYTHON, [join(__dirname, "support", "ha_load.py"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    child.stderr?.on("data", (d) => process.stderr.write(`[${args[0]}] ${d}`));
+    load.children.push(child);
+  }
+}
+
+function stopLoad(): void {
+  if (load.stop) writeFileSync(load.stop, "");
+  for (const c of load.children) c.kill("SIGTERM");
+}
+
+/** Every acknowledged commit: row number, unix time, the port of the server that acknowledged it. */
+function acks(): { n: number; t: number; port: number }[] {
+  if (!existsSync(load.acks)) return [];
+  return readFileSync(load.acks, "utf8").split("\n").filter((l) => l.startsWith("ack ")).map((l) => l.split(" ")).map(([, n, t, port]) => ({ n: Number(n), t: Number(t), port: Number(port) }));
+}
+
+/** Acknowledged rows the member on `port` does not have. */
+function lostRows(port: number): number[] {
+  const acked = acks().map((a) => a.n);
+  const present = new Set(psql(port, "SELECT id FROM ha_rows", "app").split("\n").map(Number));
+  return acked.filter((n) => !present.has(n));
+}
+
+/** Moments at which two or more members accepted writes. */
+function splits(): string[] {
+  return existsSync(load.watch) ? readFileSync(load.watch, "utf8").split("\n").filter((l) => l.startsWith("split ")) : [];
+}
+
+/** Commits acknowledged by the member on `port` after `t` (unix seconds). */
+const ackedBy = (port: number, t: number) => (acks().some((a) => a.t > t && a.port === port) ? true : undefined);
 
 function cleanHostFiles(): void {
   for (const d of ["/etc/dbstack/ha"].filter(existsSync)) for (const e of readdirSync(d).filter((x) => x.includes("-hd"))) rmSync(join(d, e), { recursive: true, force: true });
@@ -156,6 +213,7 @@ beforeAll(async () => {
 }, 1_200_000);
 
 afterAll(async () => {
+  stopLoad();
   try {
     await stack?.destroy().catch((e) => console.error(`destroy: ${e}`));
   } finally {
@@ -192,9 +250,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
   });
 
   it("keeps every secret out of patroni.yml, the command lines, world-readable files and the state", () => {
-    const homes = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd"));
-    expect(homes.length).toBe(1);
-    const home = join("/etc/dbstack/ha", homes[0]);
+    const home = haHome();
     const env = readFileSync(join(home, "patroni-primary", "patroni.env"), "utf8");
     const secrets = [...env.matchAll(/^PATRONI_\w+_PASSWORD=(.*)$/gm)].map((m) => m[1].replace(/^'|'$/g, ""));
     expect(secrets.length).toBe(5);
@@ -216,17 +272,23 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(changes(up.summary)).toEqual({ same: expect.any(Number) });
   });
 
-  it("switches over to a named standby with the switchover tool, and the old primary follows it", async () => {
+  it("switches over to a named standby with the switchover tool under a writer that never pauses: nothing lost, never two writers, up changes nothing", async () => {
+    psql(PORTS[0], "SET ROLE app; CREATE TABLE ha_rows (id integer PRIMARY KEY)", "app");
+    startLoad(await appUrl());
+    await until("the writer's first commits", () => (acks().length > 20 ? true : undefined), 120);
     const bad = await tool("primary", "hd-1", "switchover", "'x; id'");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/candidate: expected one of primary, b, c/);
-    const sync = psql(PORTS[0], "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'");
+    const sync = await syncStandby();
     const r = await tool("primary", "hd-1", "switchover", sync);
     expect(r.code, r.stderr).toBe(0);
-    const newLeader = await until("the candidate leads", () => (leaderPort() === PORTS[sync === "b" ? 1 : 2] ? leaderPort() : undefined), 120);
+    const newLeader = PORTS[["primary", "b", "c"].indexOf(sync)];
+    await until("the candidate leads", () => (leaderPort() === newLeader ? true : undefined), 120);
+    const switchedAt = Date.now() / 1000;
     await until("the old primary and the other standby follow the new leader", () => replicasStream(newLeader), 180);
-    const url = await appUrl();
-    expect(viaUrl(url, "INSERT INTO t VALUES (3)").code).toBe(0);
+    await until("commits on the new leader", () => ackedBy(newLeader, switchedAt), 120);
+    expect(lostRows(newLeader)).toEqual([]);
+    expect(splits()).toEqual([]);
     const status = await tool("primary", "hd-1", "ha-status");
     expect(status.stdout).toMatch(new RegExp(`^member ${sync} role=Leader state=running`, "m"));
     // The deployment's health tool, on the declared primary's host, has a line per member, and passes wherever the leader is.
@@ -234,32 +296,79 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(health.code, `${health.stdout}${health.stderr}`).toBe(0);
     expect(health.stdout).toMatch(new RegExp(`member ${sync} role=leader state=running`));
     expect(health.stdout).toMatch(/member primary role=(sync_standby|replica) state=(streaming|running)/);
-  });
+    expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
+  }, 900_000);
 
-  it("after the leader's Patroni and postgres are killed, another member leads, nothing acknowledged is lost, the old leader rejoins, and up changes nothing", async () => {
+  it("(a) after the leader's Patroni and postgres are killed: another member leads, nothing acknowledged is lost, never two writers; the next up brings the old leader back as a standby, and the one after changes nothing", async () => {
     const leader = (await until("a single leader", leaderPort, 60))!;
-    // In synchronous mode only the member Patroni names synchronous (its /sync key) may be promoted; that key
-    // follows pg_stat_replication by a loop or two, so the kill waits until Patroni names one.
-    await untilAsync("Patroni names a synchronous standby", async () => (/role=Sync Standby state=(streaming|running)/.test((await tool("primary", "hd-1", "ha-status")).stdout) ? true : undefined), 180);
-    const url = await appUrl();
-    expect(viaUrl(url, "INSERT INTO t VALUES (4)").code).toBe(0);
-    const member = leader === PORTS[0] ? "primary" : leader === PORTS[1] ? "b" : "c";
-    const home = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd")).map((x) => join("/etc/dbstack/ha", x, `patroni-${member}`))[0];
-    const cluster = CLUSTERS[PORTS.indexOf(leader)];
-    const postmaster = readFileSync(`/var/lib/postgresql/15/${cluster}/postmaster.pid`, "utf8").split("\n")[0];
+    await syncStandby();
+    const member = memberOf(leader);
+    const home = join(haHome(), `patroni-${member}`);
+    const postmaster = readFileSync(`/var/lib/postgresql/15/${CLUSTERS[PORTS.indexOf(leader)]}/postmaster.pid`, "utf8").split("\n")[0];
     // A crash: the supervisor, Patroni and the postmaster with its backends, all at once.
+    const killedAt = Date.now() / 1000;
     spawnSync("bash", ["-c", `kill -KILL $(cat ${home}/supervisor.pid) $(pgrep -f '${home}/patroni.yml') ${postmaster} $(pgrep -P ${postmaster}) 2>/dev/null; true`]);
     const next = await until("another member leads", () => {
       const p = leaderPort();
       return p !== undefined && p !== leader ? p : undefined;
     }, 300);
-    expect(viaUrl(url, "INSERT INTO t VALUES (5)").code).toBe(0);
-    expect(psql(next, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t", "app")).toBe("1,2,3,4,5");
+    await until("commits on the new leader", () => ackedBy(next, killedAt), 120);
+    expect(lostRows(next)).toEqual([]);
     // The next up starts the crashed member's supervisor again (its probe fails): it rejoins as a standby.
     const up = await stack.up({ onOutput: () => undefined });
     expect(up.summary.result).toBe("succeeded");
     await until("every member follows the new leader", () => replicasStream(next), 180);
-    const again = await stack.up({ onOutput: () => undefined });
-    expect(changes(again.summary)).toEqual({ same: expect.any(Number) });
+    expect(lostRows(next)).toEqual([]);
+    expect(splits()).toEqual([]);
+    expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
+  }, 900_000);
+
+  it("(b) the leader's link cut (a partition): it demotes itself, another member leads, nothing lost, never two writers; back on the network it follows, and up changes nothing", async () => {
+    const old = (await until("a single leader", leaderPort, 60))!;
+    await syncStandby();
+    const host = NAMES[PORTS.indexOf(old)];
+    const cutAt = Date.now() / 1000;
+    expect((await hosts.run(host, "ip link set eth0 down")).code).toBe(0);
+    let next: number;
+    try {
+      next = await until("another member leads", () => {
+        const p = PORTS.filter((x) => x !== old).find((x) => {
+          try {
+            return psql(x, "SELECT pg_is_in_recovery()") === "f";
+          } catch {
+            return false;
+          }
+        });
+        return p;
+      }, 300);
+      await until("commits on the new leader", () => ackedBy(next, cutAt), 120);
+      // Cut off from etcd, the old leader stopped accepting writes (asked on its own socket: it runs on).
+      await until("the old leader read-only", () => (psql(old, "SELECT pg_is_in_recovery()") === "t" ? true : undefined), 120);
+    } finally {
+      await hosts.run(host, "ip link set eth0 up");
+    }
+    await until("every member follows the leader", () => {
+      const l = leaderPort();
+      return l !== undefined && l !== old ? replicasStream(l) : undefined;
+    }, 300);
+    expect(lostRows(leaderPort()!)).toEqual([]);
+    expect(splits()).toEqual([]);
+    expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
+  }, 900_000);
+
+  it("(d) one etcd member killed: the leader stays and keeps committing; the next up starts it again, and the one after changes nothing", async () => {
+    const leader = (await until("a single leader", leaderPort, 60))!;
+    const victim = ["e1", "e2", "e3"][PORTS.findIndex((p) => p !== leader)];
+    const home = join(haHome(), `etcd-${victim}`);
+    const killedAt = Date.now() / 1000;
+    spawnSync("bash", ["-c", `kill -KILL $(cat ${home}/supervisor.pid) $(pgrep -f '${home}/etcd.conf.yml') 2>/dev/null; true`]);
+    await until("commits after the etcd member's death", () => (acks().filter((a) => a.t > killedAt + 6).length > 20 ? true : undefined), 120);
+    expect(leaderPort()).toBe(leader);
+    const up = await stack.up({ onOutput: () => undefined });
+    expect(up.summary.result).toBe("succeeded");
+    expect(leaderPort()).toBe(leader);
+    expect(lostRows(leader)).toEqual([]);
+    expect(splits()).toEqual([]);
+    expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
   }, 900_000);
 });
