@@ -13,13 +13,13 @@ import { createTestHosts, type TestHosts } from "./support/hosts";
 // pg_createcluster made; the standbys are cloned by Patroni), the roles, users, databases and
 // grants, the HA tools and multi-host URLs; then a switchover and a killed leader, each followed
 // by an `up` that changes nothing.
-// Owns: hosts hd-1..3, PostgreSQL ports 6421–6423, Patroni REST 6425, etcd 6483/6484 (each on its
+// Owns: hosts hd-1..3, PostgreSQL ports 6441–6443, Patroni REST 6445, etcd 6485/6486 (each on its
 // host's address), clusters ithd1..3, the stack it-hd-ha, /etc/dbstack/ha/*-hd*, /var/lib/etcd/*-hd*.
 const box = sandbox("hd");
-const PORTS = [6421, 6422, 6423];
+const PORTS = [6441, 6442, 6443];
 const CLUSTERS = ["ithd1", "ithd2", "ithd3"];
 const NAMES = ["hd-1", "hd-2", "hd-3"];
-const REST = 6425;
+const REST = 6445;
 let hosts: TestHosts;
 let stack: Stack;
 
@@ -53,7 +53,7 @@ function config(ha: boolean) {
 
 function haConfig(addresses: string[]) {
   return {
-    etcd: { kind: "deploy", members: Object.fromEntries(addresses.map((a, i) => [`e${i + 1}`, { host: `n${i + 1}`, address: a, clientPort: 6483, peerPort: 6484 }])) },
+    etcd: { kind: "deploy", members: Object.fromEntries(addresses.map((a, i) => [`e${i + 1}`, { host: `n${i + 1}`, address: a, clientPort: 6485, peerPort: 6486 }])) },
     // Patroni's smallest ttl, so the kill test below waits as little as Patroni allows.
     ttlSeconds: 20,
     loopWaitSeconds: 2,
