@@ -106,6 +106,55 @@ async function untilAsync<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** Processes whose command line holds `text` (read from /proc: a shell's pgrep would match the shell itself). */
+function pidsWith(text: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function childrenOf(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        // Field 4 of /proc/<pid>/stat, after the command in parentheses, is the parent's pid.
+        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** SIGKILL to each, all at once; every one of them must be gone within 10 s. */
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  const alive = () =>
+    pids.filter((pid) => {
+      try {
+        return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+      } catch {
+        return false;
+      }
+    });
+  for (let i = 0; i < 100 && alive().length > 0; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  expect(alive()).toEqual([]);
+}
+
 /** This stack's HA directory on the hosts' shared file system. */
 function haHome(): string {
   const homes = readdirSync("/etc/dbstack/ha").filter((x) => x.endsWith("-hd"));
@@ -307,7 +356,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     const postmaster = readFileSync(`/var/lib/postgresql/15/${CLUSTERS[PORTS.indexOf(leader)]}/postmaster.pid`, "utf8").split("\n")[0];
     // A crash: the supervisor, Patroni and the postmaster with its backends, all at once.
     const killedAt = Date.now() / 1000;
-    spawnSync("bash", ["-c", `kill -KILL $(cat ${home}/supervisor.pid) $(pgrep -f '${home}/patroni.yml') ${postmaster} $(pgrep -P ${postmaster}) 2>/dev/null; true`]);
+    killAll([Number(readFileSync(`${home}/supervisor.pid`, "utf8")), ...pidsWith(`${home}/patroni.yml`), Number(postmaster), ...childrenOf(Number(postmaster))]);
     const next = await until("another member leads", () => {
       const p = leaderPort();
       return p !== undefined && p !== leader ? p : undefined;
@@ -361,7 +410,7 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     const victim = ["e1", "e2", "e3"][PORTS.findIndex((p) => p !== leader)];
     const home = join(haHome(), `etcd-${victim}`);
     const killedAt = Date.now() / 1000;
-    spawnSync("bash", ["-c", `kill -KILL $(cat ${home}/supervisor.pid) $(pgrep -f '${home}/etcd.conf.yml') 2>/dev/null; true`]);
+    killAll([Number(readFileSync(`${home}/supervisor.pid`, "utf8")), ...pidsWith(`${home}/etcd.conf.yml`)]);
     await until("commits after the etcd member's death", () => (acks().filter((a) => a.t > killedAt + 6).length > 20 ? true : undefined), 120);
     expect(leaderPort()).toBe(leader);
     const up = await stack.up({ onOutput: () => undefined });

@@ -116,7 +116,7 @@ export function gexecLiteral(sql: string): string {
 }
 
 /**
- * With HA: one line per Patroni member (role, state, lag, timeline), from this member's Patroni;
+ * With HA: each Patroni member (role, state, lag, timeline) on one line, from this member's Patroni;
  * fails unless one member leads and every other one streams or runs.
  */
 function patroniMembersCheck(restUrl: string): HookDialect["builtinChecks"][number] {
@@ -124,7 +124,7 @@ function patroniMembersCheck(restUrl: string): HookDialect["builtinChecks"][numb
     name: "patroni members",
     shell: [
       `out=$(curl -sf --max-time 5 --cacert "$HA_HOME/ca.crt" ${shellQuote(`${restUrl}/cluster`)}) || { echo "Patroni on this host does not answer"; exit 1; }`,
-      `printf '%s' "$out" | jq -r '.members[] | "member \\(.name) role=\\(.role) state=\\(.state) lag=\\(.lag // 0) timeline=\\(.timeline // "-")"'`,
+      `printf '%s' "$out" | jq -r '[.members[] | "member \\(.name) role=\\(.role) state=\\(.state) lag=\\(.lag // 0) timeline=\\(.timeline // "-")"] | join("; ")'`,
       `printf '%s' "$out" | jq -e '([.members[] | select(.role == "leader" and .state == "running")] | length == 1) and all(.members[]; .state == "running" or .state == "streaming")' >/dev/null`,
     ].join("\n"),
   };
