@@ -18,7 +18,7 @@ import { createPitr, readLastDrill } from "./phases/pitr";
 import { createPlacement, type PrimaryHost } from "./phases/placement";
 import { createServerOperations } from "./phases/serverOperations";
 import { createStandbys } from "./phases/standbys";
-import { createHa, haEnabled, type HaDeployment } from "./phases/ha";
+import { createHa, haEnabled, renderNoPatroniProbe, type HaDeployment } from "./phases/ha";
 import type { ClusterLocation } from "../engines/postgres/host";
 import { multiHostUrls } from "../engines/postgres/ha/urls";
 import { validateServerArgs } from "./validateServer";
@@ -75,7 +75,8 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // Declared slow-query logging is parameters of the configuration (declared ones win).
     const ctx = serverContext(this, engine, name, { ...args, parameters: withSlowQueryParameters(engine.kind, naming.instance, args.slowQueryMs, args.parameters) }, naming);
 
-    const placed = createPlacement(ctx);
+    // A PostgreSQL deployment without HA whose members Patroni runs (HA being turned off) is refused at preview.
+    const placed = createPlacement(ctx, engine.kind === "postgres" && !haEnabled(args.ha) ? [renderNoPatroniProbe(ctx.prefix, name)] : []);
     // With HA on, Patroni configures and starts every member (phases/ha.ts); otherwise dbstack does.
     const ha = haEnabled(args.ha) ? createHa(ctx as unknown as ServerContext<ClusterLocation>, placed as unknown as PrimaryHost<ClusterLocation>, args.ha) : undefined;
     // With HA, every later step reaches the leader wherever it is.

@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from "child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changes, sandbox, setConfig } from "./harness";
+import { changes, sandbox, setConfig, upError } from "./harness";
 import { missingTool, PYTHON } from "./support/haCluster";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
@@ -420,4 +420,17 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(splits()).toEqual([]);
     expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
   }, 900_000);
+
+  it("turning HA off (not built yet) is refused at preview, naming ha, and nothing changes", async () => {
+    const leader = leaderPort();
+    await setConfig(stack, config(false));
+    try {
+      expect(await upError(stack)).toMatch(/ha: Patroni runs this deployment .*turning high availability off is not built yet/);
+    } finally {
+      await setConfig(stack, config(true));
+    }
+    expect(leaderPort()).toBe(leader);
+    expect(lostRows(leader!)).toEqual([]);
+    expect(splits()).toEqual([]);
+  }, 600_000);
 });

@@ -34,6 +34,21 @@ import { createTools } from "./operations";
 import type { PrimaryHost } from "./placement";
 import type { Standbys } from "./standbys";
 
+/** Where a deployment's HA members keep their files on their hosts: Patroni's and etcd's homes. */
+export function haHomeOf(prefix: string, name: string): string {
+  return `/etc/dbstack/ha/${prefix}-${name}`;
+}
+
+/**
+ * At preview, on the primary's host of a deployment without HA: fails when Patroni runs it (HA was
+ * on and is being turned off), which is not built yet: dbstack's plain steps would configure a
+ * cluster Patroni manages.
+ */
+export function renderNoPatroniProbe(prefix: string, name: string): string {
+  const yml = `${haHomeOf(prefix, name)}/patroni-primary/patroni.yml`;
+  return `if [ -f '${yml}' ]; then echo "ha: Patroni runs this deployment (${yml}); turning high availability off is not built yet: keep ha declared and enabled (docs/ha.md)" >&2; exit 1; fi`;
+}
+
 /** Whether a deployment's declared `ha` is on. */
 export function haEnabled(ha: HaArgs | undefined): ha is HaArgs {
   return ha !== undefined && ha.enabled !== false;
@@ -79,7 +94,7 @@ export function createHa(ctx: ServerContext<ClusterLocation>, host: PrimaryHost<
   const planned = planConfiguration(ctx, host);
   const { ca } = planned;
   const scope = ha.scope ?? naming.instance;
-  const haHome = `/etc/dbstack/ha/${prefix}-${name}`;
+  const haHome = haHomeOf(prefix, name);
   const password = (what: string) => new GeneratedPassword(`${name}-${what}-password`, {}, child).result;
   const secrets: Record<string, pulumi.Output<string>> = {
     [HA_SECRET_ENV.superuser]: password("ha-superuser"),
@@ -317,7 +332,7 @@ function createEtcd(
       clientPort: decl.clientPort ?? DEFAULTS.ha.etcd.clientPort,
       peerPort: decl.peerPort ?? DEFAULTS.ha.etcd.peerPort,
       dataDirectory: decl.dataDirectory ?? `/var/lib/etcd/${prefix}-${name}-${d.name}`,
-      home: `/etc/dbstack/ha/${prefix}-${name}/etcd-${d.name}`,
+      home: `${haHomeOf(prefix, name)}/etcd-${d.name}`,
     };
     const after = onMember
       ? packages.get(onMember.name)!

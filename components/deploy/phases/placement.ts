@@ -71,7 +71,7 @@ export function createContainerScripts<Loc>(ctx: ServerContext<Loc>, id: string,
 }
 
 /** Places the primary, checks whose its host's instance and tools are, installs the packages and creates the instance. */
-export function createPlacement<Loc>(ctx: ServerContext<Loc>): PrimaryHost<Loc> {
+export function createPlacement<Loc>(ctx: ServerContext<Loc>, previewProbes: string[] = []): PrimaryHost<Loc> {
   const { engine, name, args, naming, spec, what, component, allowDataRemoval, child } = ctx;
   const placed = placeServer(ctx, name, ctx.target, spec, args.container, ctx.backup ? [{ suffix: "backups", path: ctx.backup.dir }] : []);
   const on = placed?.on ?? hostAccess(name, ctx.target, ctx.parent);
@@ -90,6 +90,7 @@ export function createPlacement<Loc>(ctx: ServerContext<Loc>): PrimaryHost<Loc> 
         engine.renderOwnerProbe(declaredAt),
         renderToolsOwnerProbe(ctx.toolsDir, ctx.owner),
         ...(naming.version === undefined ? [] : [engine.renderVersionProbe(declaredAt, naming.version, where)]),
+        ...previewProbes,
       ]),
     },
     { ...child, dependsOn: placed ? [placed.step] : [] },
