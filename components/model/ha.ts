@@ -52,7 +52,7 @@ export type EtcdArgs = DeployedEtcdArgs | ExistingEtcdArgs;
 
 /** Patroni over the deployment's primary and standbys (each one a member, named as declared; the primary is `primary`). */
 export interface HaArgs {
-  /** Whether Patroni manages the servers. Default true once `ha` is declared; false goes back to a plain primary with standbys. */
+  /** Whether Patroni manages the servers. Default true once `ha` is declared; false keeps the declaration unused (refused at preview once Patroni runs the members: going back is not built). */
   enabled?: boolean;
   /** The etcd cluster holding the leader lock. */
   etcd: EtcdArgs;
