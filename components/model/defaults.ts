@@ -137,4 +137,9 @@ export const DEFAULTS = {
     /** Where an exporter's private files (web configuration, credentials) live on its host: `<dir>/<exporter id>`. */
     configDir: "/etc/dbstack/exporters",
   },
+  /** A database's `importFrom`. */
+  importFrom: {
+    /** Who makes the tables (model/importSchema.ts): the copy, before the database's hook. */
+    schema: "copy" as "copy",
+  },
 } as const;
