@@ -30,7 +30,7 @@ const STATUS = ["test/integration/status-*.test.ts", "test/integration/metrics-*
 /** Point-in-time recovery and restore drills (issue 22). */
 const PITR = ["test/integration/pitr-*.test.ts", "test/integration/drill-*.test.ts"];
 /** The application-move tests (issue 19): hostile values and a real Alembic application, their own stream. */
-const COPY_APP = ["test/integration/copy-values*.test.ts", "test/integration/copy-app*.test.ts"];
+const COPY_APP = ["test/integration/copy-values*.test.ts", "test/integration/copy-app*.test.ts", "test/integration/copy-import-*.test.ts"];
 
 const shared = {
   testTimeout: 180_000,
