@@ -3,7 +3,7 @@
  * (importFrom.schema "migrations" with `migrations: { dir }`): the copy fills the tables the
  * migrations made and leaves the target's dbstack_migrations as its hook wrote it (its own times and
  * checksums: an engine's variant of a file has another), refusing only when the target's migrations
- * are at other ids than the source's. A real SQLite source and a scratch PostgreSQL (port 7302),
+ * are at other ids than the source's. A real SQLite source and a scratch PostgreSQL (port 7312),
  * through copyDatabase.
  */
 import Database from "better-sqlite3";
@@ -20,7 +20,7 @@ const quiet = { progress: false as const, backupDir: join(dir, "backups") };
 const ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)";
 const BOOK = "CREATE TABLE dbstack_migrations (id TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)";
 
-const PG_PORT = 7302;
+const PG_PORT = 7312;
 const pgUrl = (db: string) => `postgresql://postgres@127.0.0.1:${PG_PORT}/${db}`;
 let pg: ChildProcess | undefined;
 

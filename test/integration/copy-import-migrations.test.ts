@@ -9,7 +9,7 @@
  * verifies; the application then inserts new rows through its own SQL. Values are compared with
  * each engine's own SQL, not with db:copy's verification.
  *
- * Owns: port 7301, cluster csimp, stack it-cs-import.
+ * Owns: port 7311, cluster csimp, stack it-cs-import.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
@@ -22,7 +22,7 @@ import { changes, sandbox, setConfig, sqlite } from "./harness";
 import { need } from "./support/scratch";
 
 const box = sandbox("cs-import");
-const PG_PORT = 7301;
+const PG_PORT = 7311;
 const CLUSTER = "csimp";
 const PYTHON = "/usr/bin/python3";
 const APP = join(box.dir, "app");
