@@ -260,6 +260,8 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     try {
       let chain: Promise<unknown> = Promise.resolve();
       transferred = await transferTables(source, target, pairs, {
+        // Without a pool of its own (none asked for, or none fits), the transfer must not start one: 0 means none.
+        readerThreads: options.readerThreads,
         batchRows: options.batchRows,
         allow,
         progress: options.progress,
