@@ -122,7 +122,7 @@ describe("PostgreSQL into MariaDB: values MariaDB would change or reject are ref
 
   it("into a table the copy creates: a text key longer than MariaDB's key VARCHAR is named besides the type change", async () => {
     const message = await refusal(pgUrl("src"), mdbUrl("frompgnew"), ["tags"]);
-    expect(message).toContain("tags.code:too-long: 1 value: text longer than the target column's length, e.g. code=xxxxxxxx");
+    expect(message).toContain(`tags.code:too-long: 1 value: text longer than the target column's length, e.g. code=${"x".repeat(32)}…(769 characters); allowed, each is written as NULL`);
     expect(await mdbQuery("frompgnew", "SHOW TABLES")).toEqual([]);
   });
 });

@@ -145,9 +145,15 @@ export async function scanServerValues(source: Connection, pair: TablePair, targ
     if (!count) continue;
     const c = checks[i];
     const sample = keys.length ? await source.query(`SELECT ${keys.map((k, j) => `${k.expression} AS k${j}`).join(", ")} FROM ${from} WHERE ${c.condition} ORDER BY ${keys.map((k) => k.expression).join(", ")} LIMIT ${SAMPLES}`) : [];
-    findings.push({ table: pair.source.name, column: c.column, cls: c.cls, count, samples: sample.map((r) => keys.map((k, j) => `${k.name}=${String(r[`k${j}`])}`).join(",")) });
+    findings.push({ table: pair.source.name, column: c.column, cls: c.cls, count, samples: sample.map((r) => keys.map((k, j) => `${k.name}=${shortKey(String(r[`k${j}`]))}`).join(",")) });
   }
   return findings;
+}
+
+/** A key value as a sample names it: a long one (a text key past MariaDB's key length) cut, with its length. */
+function shortKey(v: string): string {
+  const chars = [...v];
+  return chars.length <= 40 ? v : `${chars.slice(0, 32).join("")}…(${chars.length} characters)`;
 }
 
 /**
