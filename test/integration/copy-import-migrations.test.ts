@@ -9,12 +9,16 @@
  * verifies; the application then inserts new rows through its own SQL. Values are compared with
  * each engine's own SQL, not with db:copy's verification.
  *
- * Owns: port 7311, cluster csimp, stack it-cs-import.
+ * The same into MariaDB (its own instance of the stack): SQLAlchemy's DateTime is whole seconds
+ * there, so the import allows the microseconds' cut by id.
+ *
+ * Owns: ports 7311 (PostgreSQL) and 7316 (MariaDB), cluster csimp, instance csshop, stack it-cs-import.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import { cpSync, rmSync } from "fs";
 import { join, resolve } from "path";
+import { createConnection } from "mysql2/promise";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summarizePreview, type PreviewEvent } from "../../scripts/lib/previewSummary";
@@ -24,6 +28,8 @@ import { need } from "./support/scratch";
 const box = sandbox("cs-import");
 const PG_PORT = 7311;
 const CLUSTER = "csimp";
+const MDB_PORT = 7316;
+const INSTANCE = "csshop";
 const PYTHON = "/usr/bin/python3";
 const APP = join(box.dir, "app");
 const appDb = join(box.dir, "data", "app.db");
@@ -49,6 +55,24 @@ function config(importFrom: unknown, over: { allowDataRemoval?: boolean; pgMigra
         databases: { app: { owner: "app", importFrom, migrations: over.pgMigrations ?? { command: ALEMBIC, workdir: APP, url: "libpq" } } },
         users: { app: { grants: { app: "owner" } } },
         toolsDir: join(box.dir, "tools-pg"),
+      },
+    },
+    mariadb: {
+      shop: {
+        instanceName: INSTANCE,
+        port: MDB_PORT,
+        hostFacts: { memoryMb: 1024, cpus: 1 },
+        maxConnections: 20,
+        databases: {
+          app: {
+            owner: "shop",
+            importFrom: { from: "sqlite:app", schema: "migrations", allow: ["project.created_at:fraction-digits"] },
+            migrations: { command: ALEMBIC, workdir: APP, url: "sqlalchemy" },
+          },
+        },
+        // The copy and the migrations log in over TCP from this machine.
+        users: { shop: { grants: { app: "owner" }, hosts: ["localhost", "127.0.0.1"] } },
+        toolsDir: join(box.dir, "tools-mariadb"),
       },
     },
   };
@@ -86,6 +110,36 @@ async function app(args: string[]): Promise<string> {
 
 const rowsOf = (rs: Record<string, unknown>[]) => rs.map((r) => Object.values(r).map((v) => (v === null ? "NULL" : String(v))).join("|"));
 
+/** Rows of `sql` in mariadb shop/app, as its owner. */
+async function mdbQuery(sql: string): Promise<Record<string, unknown>[]> {
+  const outputs = await stack.outputs();
+  const url = new URL(outputs.mariadb.value.shop.urls.shop.app.mysql);
+  const c = await createConnection({ host: "127.0.0.1", port: MDB_PORT, user: "shop", database: "app", password: decodeURIComponent(url.password), ssl: { rejectUnauthorized: false } });
+  try {
+    const [rows] = await c.query(sql);
+    return rows as Record<string, unknown>[];
+  } finally {
+    await c.end();
+  }
+}
+
+/** Runs the application against mariadb shop/app (SQLAlchemy with PyMySQL). */
+async function mdbApp(args: string[]): Promise<string> {
+  const outputs = await stack.outputs();
+  const url = new URL(outputs.mariadb.value.shop.urls.shop.app.mysql);
+  const env = { ...process.env, DATABASE_URL: `mysql+pymysql://shop:${url.password}@127.0.0.1:${MDB_PORT}/app?charset=utf8mb4` };
+  return execFileSync(PYTHON, ["app.py", ...args], { cwd: APP, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** Stops and removes this file's MariaDB instance (by its pid file), also one a crashed earlier run left. */
+function dropTestInstance(): void {
+  execFileSync("bash", [
+    "-c",
+    `pid=$(cat /run/mysqld/dbstack-${INSTANCE}.pid 2>/dev/null); if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done; fi; ` +
+      `rm -rf /etc/mysql/dbstack/${INSTANCE} /var/lib/dbstack-mariadb/${INSTANCE} /run/mysqld/dbstack-${INSTANCE}.*; true`,
+  ]);
+}
+
 /** Removes this file's cluster, also one a crashed earlier run left (its data is throwaway). */
 function dropTestCluster(): void {
   execFileSync("bash", ["-c", `pg_dropcluster --stop 15 ${CLUSTER} 2>/dev/null; rm -rf /etc/postgresql/15/${CLUSTER} /var/lib/postgresql/15/${CLUSTER} /var/lib/postgresql/.dbstack-15-${CLUSTER}.pgpass`]);
@@ -94,12 +148,13 @@ function dropTestCluster(): void {
 beforeAll(async () => {
   let python = true;
   try {
-    execFileSync(PYTHON, ["-c", "import alembic, sqlalchemy, psycopg2"], { stdio: "pipe" });
+    execFileSync(PYTHON, ["-c", "import alembic, sqlalchemy, psycopg2, pymysql"], { stdio: "pipe" });
   } catch {
     python = false;
   }
-  need("Alembic with SQLAlchemy and psycopg2", python, "apt-get install python3-alembic python3-sqlalchemy python3-psycopg2", "importFrom into the application's schema");
+  need("Alembic with SQLAlchemy, psycopg2 and PyMySQL", python, "apt-get install python3-alembic python3-sqlalchemy python3-psycopg2 python3-pymysql", "importFrom into the application's schema");
   dropTestCluster();
+  dropTestInstance();
   // The application, where its unprivileged SQLite owner (nobody) can read it.
   cpSync(resolve(__dirname, "../fixtures/copy-app"), APP, { recursive: true });
   stack = await box.stack("it-cs-import", {});
@@ -114,6 +169,7 @@ afterAll(async () => {
     }
   } finally {
     dropTestCluster();
+    dropTestInstance();
     rmSync(box.dir, { recursive: true, force: true });
   }
 }, 600_000);
@@ -133,7 +189,7 @@ describe('importFrom with schema "migrations": an Alembic application moved from
     await configure(config({ from: "sqlite:app", schema: "migrations" }));
     const events: PreviewEvent[] = [];
     await stack.preview({ onEvent: (e) => events.push(e as PreviewEvent) });
-    expect(summarizePreview("cs", events).flags.filter((f) => f.kind === "import").map((f) => f.message)).toEqual(["data copied from sqlite `app` into postgres `main/app`"]);
+    expect(summarizePreview("cs", events).flags.filter((f) => f.kind === "import").map((f) => f.message).sort()).toEqual(["data copied from sqlite `app` into mariadb `shop/app`", "data copied from sqlite `app` into postgres `main/app`"]);
 
     const result = await stack.up();
     expect(changes(result.summary).create).toBeGreaterThan(0);
@@ -177,5 +233,20 @@ describe('importFrom with schema "migrations": an Alembic application moved from
     expect(changes(result.summary)).not.toHaveProperty("create");
     expect(changes(result.summary)).not.toHaveProperty("update");
     expect((await pgQuery("SELECT count(*)::int AS n FROM ticket"))[0].n).toBe(201);
+  });
+});
+
+describe('importFrom with schema "migrations": the same application into MariaDB', () => {
+  it("copied into the tables its migrations made, every row exact (microseconds cut as allowed), its sequence moved", async () => {
+    const cut = (s: string) => s.replace(/\.\d+$/, "");
+    const project = sqlite(appDb, "SELECT id || '|' || slug || '|' || name || '|' || created_at FROM project ORDER BY id").split("\n").map(cut);
+    const ticket = sqlite(appDb, "SELECT id || '|' || project_id || '|' || title || '|' || priority || '|' || printf('%.2f', estimate) || '|' || done || '|' || coalesce(due, 'NULL') FROM ticket ORDER BY id").split("\n");
+    const label = sqlite(appDb, "SELECT id || '|' || ticket_id || '|' || text FROM label ORDER BY id").split("\n");
+    expect(rowsOf(await mdbQuery("SELECT id, slug, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s') FROM project ORDER BY id"))).toEqual(project);
+    expect(rowsOf(await mdbQuery("SELECT id, project_id, title, priority, CAST(estimate AS CHAR), done, CAST(due AS CHAR) FROM ticket ORDER BY id"))).toEqual(ticket);
+    expect(rowsOf(await mdbQuery("SELECT id, ticket_id, text FROM label ORDER BY id"))).toEqual(label);
+    expect(await mdbQuery("SELECT version_num FROM alembic_version")).toEqual([{ version_num: "0002" }]);
+    // The migrations' own sequence, which db:copy creating the tables could not make on MariaDB.
+    expect(await mdbApp(["add", "Brand New Ticket"])).toBe("201 brand new ticket");
   });
 });
