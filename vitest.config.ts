@@ -32,7 +32,7 @@ const PITR = ["test/integration/pitr-*.test.ts", "test/integration/drill-*.test.
 /** Patroni on etcd under kill and partition (issue 21). */
 const HA = ["test/integration/ha-*.test.ts"];
 /** The application-move tests (issue 19): hostile values and a real Alembic application, their own stream. */
-const COPY_APP = ["test/integration/copy-values*.test.ts", "test/integration/copy-app*.test.ts"];
+const COPY_APP = ["test/integration/copy-values*.test.ts", "test/integration/copy-app*.test.ts", "test/integration/copy-import-*.test.ts"];
 
 const shared = {
   testTimeout: 180_000,

@@ -3,10 +3,11 @@ import { parseImportReference } from "../components/copy/importReference";
 import { copyUrlOf, describeDatabase } from "../components/deploy/importStep";
 import type { ServerEngineKind } from "../components/model/engineKind";
 import type { ImportFromArgs } from "../components/model/args";
+import type { ImportSchema } from "../components/model/importSchema";
 import { ConfigError } from "./config";
 
 /** `importFrom` as the stack config declares it (stacks/schema/common.ts). */
-export type ImportFromConfig = string | { from: string; allow: string[] };
+export type ImportFromConfig = string | { from: string; allow: string[]; schema?: ImportSchema };
 
 /** What a deployment offers a database importing from it, once it is built. */
 export type ImportSourceDeployment =
@@ -91,6 +92,7 @@ export class ImportSources {
       allow: typeof declared === "string" ? [] : declared.allow,
       projectDir,
       dependsOn: [source.then((d) => d.component)],
+      ...(typeof declared !== "string" && declared.schema !== undefined ? { schema: declared.schema } : {}),
     };
   }
 

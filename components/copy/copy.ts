@@ -31,6 +31,7 @@ import { beginJournal, dropTables, renderEmptyTables, listTables, markJournal, n
 import { backupTarget, defaultBackupRoot, targetKey, type BackupRecord } from "./safety";
 import type { Conversion, Schema, Table } from "./schema";
 import { translate } from "./translate";
+import { readAllowedAsNull } from "./prescan/serverScan";
 import { IntoSchemaError, planIntoSchema, renderNamedSequences, TargetNotEmptyError, type IntoSchemaPlan } from "./intoSchema";
 
 export { IntoSchemaError, TargetNotEmptyError } from "./intoSchema";
@@ -195,7 +196,9 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     translation.conversions = [...translation.conversions.filter((c) => !filledSources.has(c.table)), ...valueConversions];
 
     // Every value exact or refused by id, against the columns the rows go into (prescan/).
-    translation.conversions.push(...(await prescan(source, pairs)));
+    translation.conversions.push(...(await prescan(source, pairs, targetEngine)));
+    // A server source's allowed classes are read as NULL by the condition that found them.
+    pairs = readAllowedAsNull(source.engine, targetEngine, pairs, allow);
     schema.notes.push(...leaveOutAllowedForeignKeys(pairs, allow));
     clock.lap("plan");
     const refused = translation.conversions.filter((c) => c.lossy && !allow.includes(c.id));
@@ -257,6 +260,8 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyResult> {
     try {
       let chain: Promise<unknown> = Promise.resolve();
       transferred = await transferTables(source, target, pairs, {
+        // Without a pool of its own (none asked for, or none fits), the transfer must not start one: 0 means none.
+        readerThreads: options.readerThreads,
         batchRows: options.batchRows,
         allow,
         progress: options.progress,

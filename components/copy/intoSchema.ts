@@ -17,6 +17,7 @@
  * moves every counter (sequences named for a column included, see renderTargetSequences).
  */
 import type { EngineKind } from "../model/engineKind";
+import { MIGRATIONS_TABLE } from "../hooks/dialect";
 import type { Connection } from "./connections";
 import { compareSchemas, matchName, type Finding } from "./check/compare";
 import { dialectFor } from "./dialects";
@@ -26,7 +27,14 @@ import type { Column, Table } from "./schema";
 import type { TablePair } from "./transfer";
 
 /** Tables migration tools keep their applied versions in: the target's own, never overwritten. */
-export const MIGRATION_TABLES: readonly string[] = ["alembic_version", "flyway_schema_history", "schema_migrations", "django_migrations", "knex_migrations", "knex_migrations_lock", "__EFMigrationsHistory", "SequelizeMeta", "goose_db_version"];
+export const MIGRATION_TABLES: readonly string[] = ["alembic_version", "flyway_schema_history", "schema_migrations", "django_migrations", "knex_migrations", "knex_migrations_lock", "__EFMigrationsHistory", "SequelizeMeta", "goose_db_version", MIGRATIONS_TABLE];
+
+/**
+ * The columns that say which version a bookkeeping table records, where not all of them do:
+ * dbstack's own records when and with which checksum each migration ran, and an engine's own
+ * variant of a file (`NNNN_name.<engine>.sql`) has its own checksum, so only the ids are the version.
+ */
+const VERSION_COLUMNS: Readonly<Record<string, readonly string[]>> = { [MIGRATIONS_TABLE]: ["id"] };
 
 /** Finding kinds of db:check's comparison that decide whether rows fit (the others are reported, not refused). */
 const FIT_KINDS = new Set<Finding["kind"]>(["missing-column", "extra-column", "type", "nullability", "primary-key", "unique"]);
@@ -106,7 +114,9 @@ async function leaveBookkeeping(source: Connection, target: Connection, pairs: r
 
 /** A bookkeeping table's rows as sorted text (every column, tab-separated). */
 async function versions(conn: Connection, table: string): Promise<string[]> {
-  const rows = await conn.query(`SELECT * FROM ${dialectFor(conn.engine).quoteIdentifier(table)}`);
+  const d = dialectFor(conn.engine);
+  const columns = VERSION_COLUMNS[table]?.map((c) => d.quoteIdentifier(c)).join(", ") ?? "*";
+  const rows = await conn.query(`SELECT ${columns} FROM ${d.quoteIdentifier(table)}`);
   return rows.map((r) => Object.values(r).map(String).join("\t")).sort();
 }
 

@@ -64,6 +64,11 @@ export interface Column {
   onUpdate?: string;
   /** Filled by the engine on insert: serial/identity, AUTO_INCREMENT, SQLite's INTEGER PRIMARY KEY AUTOINCREMENT (or rowid alias). */
   autoIncrement: boolean;
+  /**
+   * How the copy reads the column from its source instead of as it is: an SQL expression of the
+   * source engine (prescan/serverScan.ts: NULL for the values of an allowed class). Default: the column.
+   */
+  readAs?: string;
 }
 
 export interface ForeignKey {

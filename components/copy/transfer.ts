@@ -418,7 +418,7 @@ export async function endSnapshot(conn: Connection): Promise<void> {
 
 function selectAll(engine: EngineKind, table: Table): string {
   const q = (n: string) => dialectFor(engine).quoteIdentifier(n);
-  return `SELECT ${table.columns.map((c) => q(c.name)).join(", ")} FROM ${q(table.name)}`;
+  return `SELECT ${table.columns.map((c) => (c.readAs === undefined ? q(c.name) : `${c.readAs} AS ${q(c.name)}`)).join(", ")} FROM ${q(table.name)}`;
 }
 
 /** PostgreSQL's `COPY table (columns) FROM STDIN` for `table`. */

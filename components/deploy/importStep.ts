@@ -8,7 +8,9 @@
  * database's post-deploy hook applies its migrations and checks. The copy brings the source's
  * `dbstack_migrations` table with it, so a migration the source already applied (same id, same
  * file) is not applied again, and a migration that would create a copied table must not be
- * declared on the target (it would fail, naming it).
+ * declared on the target (it would fail, naming it). With `importFrom.schema: "migrations"` the
+ * order is the other way round: the hook (the application's migrations, then its checks) makes the
+ * tables and the copy fills them (copy/intoSchema.ts), after it (phases/imports.ts).
  *
  * Once: the step runs the copy in its `create` only. Its `update` runs nothing, so a later up,
  * a rotated password or a changed `importFrom` never copies again (the preview summary says so).

@@ -5,7 +5,7 @@ import { DEFAULTS } from "../model/defaults";
 import { createAccounts, type Accounts } from "./phases/accounts";
 import { createConfiguration } from "./phases/configuration";
 import { serverContext, type InstanceNaming, type ServerContext } from "./phases/context";
-import { createServerHooks } from "./phases/hooks";
+import { createServerHookSteps } from "./phases/hooks";
 import { createImports } from "./phases/imports";
 import { createMonitoring } from "./phases/monitoring";
 import { createMetrics } from "./phases/metrics";
@@ -91,7 +91,10 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     // Archiving may restart the primary: it comes after every other step on the server, and imports and hooks after it.
     const pitr = createPitr(ctx, host, [operations.tools, ...accounts.grantSteps, monitoring.step, ...slowQueryLog, ...standbys.replicationReady]);
     const imports = createImports(ctx, host, configured, accounts, pitr);
-    const hookReports = createServerHooks(ctx, { host, configured, accounts, standbys, operations, imports, pitr });
+    const hooks = createServerHookSteps(ctx, { host, configured, accounts, standbys, operations, imports, pitr });
+    // importFrom.schema "migrations": the copy fills the tables the database's migrations made.
+    createImports(ctx, host, configured, accounts, pitr, hooks);
+    const hookReports = Object.fromEntries([...hooks].map(([db, hook]) => [db, hook.stdout]));
 
     this.host = pulumi.output(host.address);
     this.port = pulumi.output(ctx.port);

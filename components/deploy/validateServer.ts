@@ -7,6 +7,7 @@ import { childNameProblem } from "../model/naming";
 import { DEFAULTS } from "../model/defaults";
 import { BACKUP_DRILL_CHECKS, PITR_CHECKS } from "../pitrChecks";
 import { HA_CHECKS } from "./validateHa";
+import { importSchemaCheck } from "./importSchema";
 import { backupDirPlacement, backupGpgRecipient, backupRetention, backupSchedule, deploymentName, toolsDirPlacement } from "../deploymentChecks";
 import {
   ArgumentError,
@@ -136,6 +137,7 @@ export const SERVER_CHECKS: readonly Check<ServerSubject>[] = [
   ...PITR_CHECKS,
   ...BACKUP_DRILL_CHECKS,
   ...HA_CHECKS,
+  importSchemaCheck,
 ];
 
 /** Runs SERVER_CHECKS before anything is registered: the first broken rule throws an ArgumentError naming the argument. */

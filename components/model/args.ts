@@ -12,6 +12,7 @@ import type { MetricsArgs } from "./metrics";
 import type { Target } from "./target";
 import type { HostFacts, Workload } from "./tuning";
 import type { HaArgs } from "./ha";
+import type { ImportSchema } from "./importSchema";
 
 export type { GrantRole };
 
@@ -57,6 +58,13 @@ export interface ImportFromArgs {
   projectDir?: string;
   /** What must exist before the copy reads the source, e.g. the source's deployment. Default: none. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Who makes the tables (model/importSchema.ts): `copy` creates them, before the database's
+   * post-deploy hook; `migrations` runs the hook (the declared `migrations`, then the health checks)
+   * first and copies into the tables the migrations made, leaving their bookkeeping table as they
+   * wrote it. Default `copy` (DEFAULTS.importFrom.schema).
+   */
+  schema?: ImportSchema;
 }
 
 /** A login user and what it may do. */

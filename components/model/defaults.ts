@@ -151,4 +151,9 @@ export const DEFAULTS = {
     restApiPort: 8008,
     etcd: { clientPort: 2379, peerPort: 2380, members: 3 },
   },
+  /** A database's `importFrom`. */
+  importFrom: {
+    /** Who makes the tables (model/importSchema.ts): the copy, before the database's hook. */
+    schema: "copy" as "copy",
+  },
 } as const;

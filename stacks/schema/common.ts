@@ -9,6 +9,7 @@ import { secret } from "./secret";
 import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
 import { ALLOW_ID } from "../../components/deploy/importStep";
 import { URL_FLAVOURS } from "../../components/model/urlFlavour";
+import { IMPORT_SCHEMAS } from "../../components/model/importSchema";
 
 export const path = (what: string) =>
   z
@@ -111,9 +112,10 @@ export const importFrom = z.union(
     z.strictObject({
       from: importReference,
       allow: z.array(z.string().regex(ALLOW_ID, { error: "expected a conversion id as `npm run db:copy -- --dry-run` lists it (no spaces or commas)" })).default([]),
+      schema: z.enum(IMPORT_SCHEMAS, { error: `expected who makes the tables: ${IMPORT_SCHEMAS.join(" or ")}` }).optional(),
     }),
   ],
-  { error: `expected ${IMPORT_REFERENCE_FORMS}, or { from: <that>, allow: [<conversion id>, ...] }` },
+  { error: `expected ${IMPORT_REFERENCE_FORMS}, or { from: <that>, allow: [<conversion id>, ...], schema?: ${IMPORT_SCHEMAS.join(" | ")} }` },
 );
 
 /** What every database declares, on every server engine. */

@@ -6,14 +6,17 @@
  * the dry run lists) all of them at once instead of failing halfway.
  *
  * It runs inside the source's snapshot (the caller opens it), so it sees the rows the copy moves.
- * Values are classified on SQLite sources only: PostgreSQL and MariaDB hold values of the declared
- * type, which translation already maps. Foreign keys are checked on every source.
+ * Values of SQLite sources are classified one by one; PostgreSQL and MariaDB hold values of the
+ * declared type, so their checks follow from the pair of column types (serverScan.ts), in the
+ * source's SQL. Foreign keys are checked on every source.
  */
+import type { EngineKind } from "../../model/engineKind";
 import type { Connection } from "../connections";
 import { dialectFor } from "../dialects";
 import type { Conversion, ForeignKey, Table } from "../schema";
 import type { TablePair } from "../transfer";
 import { candidateCondition, nonAsciiCondition } from "./filters";
+import { scanServerValues } from "./serverScan";
 import { classifyValue, isValidUtf8, judgedType, VALUE_CLASSES, valueClassId, type ValueClassName } from "./valueClasses";
 
 /** Sample row keys kept per class. */
@@ -30,13 +33,15 @@ export interface Finding {
 }
 
 /** Every finding of the pre-scan as a lossy conversion (the id a user allows). */
-export async function prescan(source: Connection, pairs: readonly TablePair[]): Promise<Conversion[]> {
+export async function prescan(source: Connection, pairs: readonly TablePair[], targetEngine?: EngineKind): Promise<Conversion[]> {
   const findings: Finding[] = [];
   for (const pair of pairs) {
     if (source.engine === "sqlite") {
       findings.push(...(await scanValues(source, pair)));
       findings.push(...invalidUtf8(source, pair.source));
     }
+    // A server's values, by the pair of column types (serverScan.ts).
+    if (targetEngine !== undefined) findings.push(...(await scanServerValues(source, pair, targetEngine)));
     for (const fk of pair.source.foreignKeys) {
       const f = await missingParents(source, pair.source, fk);
       if (f) findings.push(f);

@@ -47,6 +47,8 @@ export const VALUE_CLASSES = {
   "not-json": { name: "not-json", what: "text that is not valid JSON in a JSON column", effect: NULLED },
   "not-a-uuid": { name: "not-a-uuid", what: "text that is not a UUID in a UUID column", effect: NULLED },
   "invalid-utf8": { name: "invalid-utf8", what: "text that is not valid UTF-8", effect: "each invalid byte sequence is written as U+FFFD (the replacement character)" },
+  "date-out-of-range": { name: "date-out-of-range", what: "a date or time outside the range the target column holds", effect: NULLED },
+  "zero-date": { name: "zero-date", what: "a zero date or a date with a zero month or day (MariaDB holds them, no calendar has them)", effect: NULLED },
   "missing-parent": { name: "missing-parent", what: "a foreign key value with no row in the referenced table", effect: "the rows are copied as they are and the foreign key is not created on the target" },
 } as const satisfies Record<string, ValueClass>;
 

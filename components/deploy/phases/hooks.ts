@@ -73,8 +73,13 @@ export interface HookInputs<Loc> {
 
 /** A hook per database, after its grants, the tools, the standbys and its import; returns what each printed. */
 export function createServerHooks<Loc>(ctx: ServerContext<Loc>, p: HookInputs<Loc>): Record<string, pulumi.Output<string>> {
+  return Object.fromEntries([...createServerHookSteps(ctx, p)].map(([db, hook]) => [db, hook.stdout]));
+}
+
+/** The same hooks as steps, by database name (an import after its migrations waits for its database's). */
+export function createServerHookSteps<Loc>(ctx: ServerContext<Loc>, p: HookInputs<Loc>): Map<string, HostCommand> {
   const { engine, name, port, what } = ctx;
-  const reports: Record<string, pulumi.Output<string>> = {};
+  const hooks = new Map<string, HostCommand>();
   for (const db of ctx.args.databases) {
     const ownerPassword = p.accounts.passwords.get(db.owner)!;
     const imported = p.imports.get(db.name);
@@ -93,7 +98,7 @@ export function createServerHooks<Loc>(ctx: ServerContext<Loc>, p: HookInputs<Lo
       triggers: [p.host.instance.id, p.configured.config.stdout.apply((s) => checksumOf(s))],
       dependsOn: [...p.accounts.grantSteps, p.operations.tools, ...p.standbys.replicationReady, ...(imported ? [imported] : []), ...(p.pitr ? [p.pitr] : [])],
     });
-    reports[db.name] = hook.stdout;
+    hooks.set(db.name, hook);
   }
-  return reports;
+  return hooks;
 }
