@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
@@ -11,7 +11,7 @@ import { changes, sandbox, setConfig, upError, writeMigration } from "./harness"
 // of status's figures. Owns: PostgreSQL ports 7101 (primary, cluster mxpgp) and 7102 (standby,
 // mxpgs), MariaDB 7111 (mxmdp) and 7112 (mxmdr), exporters 7121/7122 (PostgreSQL) and
 // 7131/7132 (MariaDB), a port held by another process 7141, Prometheus 7150, node_exporter
-// 7160, stack it-mx-stack.
+// 7160, stack it-mx-stack; an SQLite database (mxlite) in the sandbox.
 const box = sandbox("mx-stack");
 const STACK = "it-mx-stack";
 const PG = { primary: 7101, standby: 7102, clusters: ["mxpgp", "mxpgs"], exporters: [7121, 7122] };
@@ -75,6 +75,9 @@ function config(withMetrics = true) {
         toolsDir: join(box.dir, "mdb-tools"),
         ...m(MDB.exporters, "r1"),
       },
+    },
+    sqlite: {
+      mxlite: { path: join(box.dir, "sqlite", "app.db"), toolsDir: join(box.dir, "sqlite-tools"), migrations: { dir: join(box.dir, "sqlite-migrations") } },
     },
   };
 }
@@ -179,6 +182,7 @@ beforeAll(async () => {
   await stopOwnProcesses();
   dropServers();
   writeMigration(join(box.dir, "pg-migrations"), "0001_items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
+  writeMigration(join(box.dir, "sqlite-migrations"), "0001_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n");
   writeMigration(join(box.dir, "mdb-migrations"), "0001_items.sql", "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
   stack = await box.stack(STACK, config());
   const up = await stack.up();
@@ -269,10 +273,24 @@ describe("declared metrics", () => {
     expect(age.metric).toMatchObject({ stack: STACK, engine: "postgres", member: "primary" });
     expect(age.value).toBeGreaterThanOrEqual(0);
     expect(age.value).toBeLessThan(3600);
+    // The SQLite file's figures and every database's last post-deploy hook, through node_exporter.
+    const file = await until("dbstack_sqlite_file_bytes", async () => (await query('dbstack_sqlite_file_bytes{deployment="mxlite"}'))[0]);
+    expect(file.value).toBeGreaterThan(0);
+    const checkpoint = (await query('dbstack_sqlite_last_checkpoint_timestamp_seconds{deployment="mxlite"}'))[0];
+    expect(Math.abs(checkpoint.value * 1000 - statSync(join(box.dir, "sqlite", "app.db")).mtimeMs)).toBeLessThan(1500);
+    const hooks = await query("dbstack_hook_last_ok");
+    expect(hooks.map((s) => [s.metric.deployment, s.metric.member, s.metric.database, s.value]).sort()).toEqual([
+      ["mxlite", "file", "mxlite", 1],
+      ["mxmdb", "primary", "shop", 1],
+      ["mxpg", "primary", "app", 1],
+    ]);
+    const hookAge = Date.now() / 1000 - (await query('dbstack_hook_last_timestamp_seconds{database="app"}'))[0].value;
+    expect(hookAge).toBeGreaterThanOrEqual(0);
+    expect(hookAge).toBeLessThan(3600);
     // What Prometheus answered, in the test's log (docs/status.md shows it).
     const line = (name: string, s: { metric: Record<string, string>; value: number }) =>
       `${name}{${Object.entries(s.metric).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`).join(",")}} ${s.value}`;
-    console.log([...up.map((s) => line("up", s)), line("pg_replication_lag", pgLag), line("pg_stat_replication_pg_wal_lsn_diff", bytes), line("mysql_slave_status_seconds_behind_master", mdbLag), line("dbstack_backup_age_seconds", age)].join("\n"));
+    console.log([...up.map((s) => line("up", s)), line("pg_replication_lag", pgLag), line("pg_stat_replication_pg_wal_lsn_diff", bytes), line("mysql_slave_status_seconds_behind_master", mdbLag), line("dbstack_backup_age_seconds", age), line("dbstack_sqlite_file_bytes", file), line("dbstack_sqlite_last_checkpoint_timestamp_seconds", checkpoint), ...hooks.map((s) => line("dbstack_hook_last_ok", s))].join("\n"));
   });
 
   it("a scrape without the password, or with a wrong one, gets 401", async () => {
@@ -361,6 +379,24 @@ describe("declared metrics", () => {
     const back = await stack.up();
     expect(back.summary.result).toBe("succeeded");
     expect((await scrape(`127.0.0.1:${PG.exporters[1]}`, `prometheus:${pg.metricsPassword}`)).status).toBe(200);
+  });
+
+  it("a hook that fails is recorded: status exits 1 naming the database, the textfile says dbstack_hook_last_ok 0; fixed, it is ok again", async () => {
+    const bad = join(box.dir, "sqlite-migrations", "0002_broken.sql");
+    writeMigration(join(box.dir, "sqlite-migrations"), "0002_broken.sql", "CREATE TABLE broken (;\n");
+    try {
+      expect(await upError(stack)).toMatch(/migration 0002_broken failed/);
+      const st = await status("--deployment", "mxlite", "--textfile", join(textfileDir, "dbstack.prom"));
+      expect(st.code).toBe(1);
+      expect(st.stdout).toMatch(/✗ sqlite mxlite\/file: the last post-deploy hook of database mxlite failed \(\S+\), exit 1/);
+      expect(readFileSync(join(textfileDir, "dbstack.prom"), "utf8")).toContain('dbstack_hook_last_ok{stack="it-mx-stack",engine="sqlite",deployment="mxlite",member="file",database="mxlite"} 0\n');
+    } finally {
+      rmSync(bad, { force: true });
+    }
+    expect((await stack.up()).summary.result).toBe("succeeded");
+    const st = await status("--deployment", "mxlite", "--json");
+    expect(st.code).toBe(0);
+    expect((JSON.parse(st.stdout) as { members: { hooks?: { ok: boolean }[] }[] }).members[0].hooks).toEqual([expect.objectContaining({ database: "mxlite", ok: true, exitCode: 0 })]);
   });
 
   it("removing the declaration stops and removes the exporters; the servers stay", async () => {
