@@ -47,6 +47,16 @@ export function renderRecordedHook(script: string, record: string): string {
   ].join("\n") + "\n";
 }
 
+/**
+ * Read-only, the hook step's probe at each preview and up: holds while the last run is recorded as
+ * a success. A hook whose last run failed (an up that failed, then a declaration put back as it
+ * was, which Pulumi sees as no change) runs again at the next up, so its record is the truth of
+ * the declared state, not of a reverted one; so does a hook whose record is gone.
+ */
+export function renderHookSucceeded(record: string): string {
+  return `grep -q '^{"ok":true,' ${shellQuote(record)}\n`;
+}
+
 /** Removes a hook's record, and the records' directory once it is empty. */
 export function renderRemoveHookRecord(record: string): string {
   const dir = record.slice(0, record.lastIndexOf("/"));

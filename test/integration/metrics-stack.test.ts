@@ -1,6 +1,7 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { request as httpsRequest } from "https";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
@@ -26,6 +27,7 @@ let stack: Stack;
 const started: ChildProcess[] = [];
 
 interface Targets {
+  caCertificate?: string;
   job: string;
   username: string;
   scheme: string;
@@ -41,7 +43,7 @@ let pg: Deployment;
 let mdb: Deployment;
 
 function metrics(on: boolean) {
-  return (exporters: number[], standby: string) => (on ? { metrics: { exporter: { port: exporters[0], standbyPorts: { [standby]: exporters[1] } } } } : {});
+  return (exporters: number[], standby: string, auth: "basic" | "tls" = "basic") => (on ? { metrics: { exporter: { port: exporters[0], standbyPorts: { [standby]: exporters[1] }, auth } } } : {});
 }
 
 function config(withMetrics = true) {
@@ -59,7 +61,8 @@ function config(withMetrics = true) {
         backup: { dir: join(box.dir, "pg-backups"), retentionDays: 2 },
         standbys: { s1: { host: "local", address: "127.0.0.1", instanceName: PG.clusters[1], port: PG.standby } },
         toolsDir: join(box.dir, "pg-tools"),
-        ...m(PG.exporters, "s1"),
+        // PostgreSQL's exporters over TLS, MariaDB's over plain HTTP: both kinds in one Prometheus.
+        ...m(PG.exporters, "s1", "tls"),
       },
     },
     mariadb: {
@@ -155,10 +158,28 @@ async function query(promql: string): Promise<{ metric: Record<string, string>; 
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
 
-/** A scrape of one exporter target, as Prometheus makes it (optionally with basic auth). */
-async function scrape(target: string, auth?: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://${target}/metrics`, { headers: auth ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {} });
-  return { status: res.status, body: await res.text() };
+/**
+ * A scrape of one exporter target, as Prometheus makes it (optionally with basic auth): over
+ * HTTPS verified with `ca` (by default the deployment's CA for PostgreSQL's exporters, which
+ * serve TLS), else plain HTTP.
+ */
+async function scrape(target: string, auth?: string, ca: string | undefined = PG.exporters.some((p) => target.endsWith(`:${p}`)) ? pg?.metrics?.caCertificate : undefined): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {};
+  if (ca === undefined) {
+    const res = await fetch(`http://${target}/metrics`, { headers });
+    return { status: res.status, body: await res.text() };
+  }
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host, port, path: "/metrics", headers, ca, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** The pids whose command line matches `pattern` (pgrep -f). */
@@ -204,9 +225,13 @@ afterAll(async () => {
 
 describe("declared metrics", () => {
   it("outputs the scrape targets of every member, and a second up changes nothing", async () => {
+    expect(mdb.metrics).toMatchObject({ scheme: "http" });
+    expect(mdb.metrics!.caCertificate).toBeUndefined();
+    expect(pg.metrics!.caCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(pg.metrics!.scrapeConfig).toContain('  tls_config:\n    ca_file: "/etc/prometheus/postgres-mxpg.ca.crt"\n');
     expect(pg.metrics).toMatchObject({
       job: "postgres-mxpg",
-      scheme: "http",
+      scheme: "https",
       username: "prometheus",
       targets: [
         { member: "primary", target: `127.0.0.1:${PG.exporters[0]}` },
@@ -233,7 +258,9 @@ describe("declared metrics", () => {
     const entries = [pg, mdb].map((d) => {
       const file = join(prom, `${d.metrics!.job}.password`);
       writeFileSync(file, d.metricsPassword!, { mode: 0o600 });
-      return d.metrics!.scrapeConfig.replace(`/etc/prometheus/${d.metrics!.job}.password`, file);
+      // The CA certificate of a TLS deployment, where its ca_file says (in the test's directory).
+      if (d.metrics!.caCertificate) writeFileSync(join(prom, `${d.metrics!.job}.ca.crt`), d.metrics!.caCertificate);
+      return d.metrics!.scrapeConfig.replace(`/etc/prometheus/${d.metrics!.job}.password`, file).replace(`/etc/prometheus/${d.metrics!.job}.ca.crt`, join(prom, `${d.metrics!.job}.ca.crt`));
     });
     writeFileSync(
       join(prom, "prometheus.yml"),
@@ -305,6 +332,24 @@ describe("declared metrics", () => {
     }
   });
 
+  it("PostgreSQL's exporters serve only TLS, with their own key and a certificate of the deployment's CA: plain HTTP and an unknown CA fail", async () => {
+    for (const t of pg.metrics!.targets) {
+      // Plain HTTP to a TLS endpoint: no metrics (Go answers 400), with or without the password.
+      const plain = await fetch(`http://${t.target}/metrics`, { headers: { Authorization: `Basic ${Buffer.from(`prometheus:${pg.metricsPassword}`).toString("base64")}` } }).then(async (r) => ({ status: r.status, body: await r.text() }), () => ({ status: 0, body: "" }));
+      expect(plain.status).not.toBe(200);
+      expect(plain.body).not.toContain("pg_up");
+      // HTTPS that trusts only the system's CAs does not accept the exporter's certificate.
+      await expect(scrape(t.target, `prometheus:${pg.metricsPassword}`, readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8"))).rejects.toThrow(/certificate/i);
+    }
+    const dir = exporterDirs().find((d) => d.endsWith("-postgres-mxpg-s1"))!;
+    writeFileSync(join(box.dir, "pg-ca.crt"), pg.metrics!.caCertificate!);
+    expect(execFileSync("openssl", ["verify", "-CAfile", join(box.dir, "pg-ca.crt"), join(dir, "tls.crt")], { encoding: "utf8" })).toMatch(/: OK/);
+    expect(execFileSync("stat", ["-c", "%a %U", join(dir, "tls.key")], { encoding: "utf8" }).trim()).toBe("600 prometheus");
+    expect(readFileSync(join(dir, "web.yml"), "utf8")).toContain("tls_server_config:");
+    // MariaDB's exporters, declared without TLS, answer plain HTTP.
+    expect(readFileSync(join(exporterDirs().find((d) => d.endsWith("-mariadb-mxmdb-r1"))!, "web.yml"), "utf8")).not.toContain("tls_server_config");
+  });
+
   it("the exporters' passwords are not in ps, in the state in plaintext, or in any world-readable file", () => {
     const secrets = [pg.metricsPassword!, mdb.metricsPassword!, pg.monitoring.password, mdb.monitoring.password];
     const ps = execFileSync("ps", ["-eww", "-o", "args"], { encoding: "utf8" });
@@ -367,7 +412,7 @@ describe("declared metrics", () => {
     try {
       await until("the port holder listens", async () => (await fetch(`http://127.0.0.1:${TAKEN_PORT}/`).then((r) => r.status).catch(() => undefined)) === 200 ? true : undefined, 60_000);
       const moved = config();
-      (moved.postgres.mxpg as { metrics?: unknown }).metrics = { exporter: { port: PG.exporters[0], standbyPorts: { s1: TAKEN_PORT } } };
+      (moved.postgres.mxpg as { metrics?: unknown }).metrics = { exporter: { port: PG.exporters[0], standbyPorts: { s1: TAKEN_PORT }, auth: "tls" } };
       await setConfig(stack, moved);
       const err = await upError(stack);
       expect(err).toMatch(new RegExp(`port: ${TAKEN_PORT} is already in use by another process: pid ${holder.pid} \\([^)]*python3 -m http\\.server[^)]*\\); the postgres_exporter \\S+-postgres-mxpg-s1 was left as it was \\(metrics\\.exporter\\.port\\)`));

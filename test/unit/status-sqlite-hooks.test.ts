@@ -4,7 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderSqliteStatusProbe } from "../../components/engines/sqlite/monitoring";
-import { hookRecordPath, hookRecordsDir, renderHookRecordProbe, renderRecordedHook, renderRemoveHookRecord } from "../../components/hooks/hookRecord";
+import { hookRecordPath, hookRecordsDir, renderHookRecordProbe, renderHookSucceeded, renderRecordedHook, renderRemoveHookRecord } from "../../components/hooks/hookRecord";
 import { scriptHeader } from "../../components/shell";
 import { parseProbeOutput } from "../../scripts/lib/status/probe";
 import { judge, DEFAULT_BOUNDS, type MemberStatus } from "../../scripts/lib/status/report";
@@ -60,6 +60,8 @@ describe("the post-deploy hook's record", () => {
     expect(Date.now() - Date.parse(rec.finishedAt as string)).toBeLessThan(60_000);
     expect((statSync(record).mode & 0o777).toString(8)).toBe("644");
     expect(existsSync(join(work, "pwned"))).toBe(false);
+    // The step's probe holds while the last run succeeded.
+    expect(bash(renderHookSucceeded(record)).status).toBe(0);
   });
 
   it("a hook that fails under set -e is recorded failed with its exit status; the hook still fails; its own EXIT trap still runs", () => {
@@ -70,6 +72,9 @@ describe("the post-deploy hook's record", () => {
     expect(r.stdout).toBe("before\n");
     expect(existsSync(trapped)).toBe(true);
     expect(JSON.parse(readFileSync(record, "utf8"))).toMatchObject({ ok: false, exitCode: 1 });
+    // A failed last run makes the step's probe fail: the next up runs the hook again.
+    expect(bash(renderHookSucceeded(record)).status).not.toBe(0);
+    expect(bash(renderHookSucceeded(join(work, "no-such-record.json"))).status).not.toBe(0);
     const exit3 = bash(renderRecordedHook(`${scriptHeader("t")}\necho "migration 0002 failed" >&2\nexit 3\n`, record));
     expect(exit3.status).toBe(3);
     expect(exit3.stderr).toContain("migration 0002 failed");

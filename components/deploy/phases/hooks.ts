@@ -9,7 +9,7 @@ import type { HookDialect } from "../../hooks/dialect";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
-import { hookRecordPath, renderRecordedHook, renderRemoveHookRecord } from "../../hooks/hookRecord";
+import { hookRecordPath, renderHookSucceeded, renderRecordedHook, renderRemoveHookRecord } from "../../hooks/hookRecord";
 import type { HostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import type { Accounts } from "./accounts";
@@ -53,7 +53,7 @@ export function createPostDeployHook(ctx: StepContext, on: HostAccess, plan: Hoo
       description: plan.description,
       // The migrations, checks and command are files beside the script (files), never part of it.
       create: hook.apply((h) => (plan.record ? renderRecordedHook(h.script, plan.record) : h.script)),
-      ...(plan.record ? { delete: renderRemoveHookRecord(plan.record) } : {}),
+      ...(plan.record ? { delete: renderRemoveHookRecord(plan.record), probe: renderHookSucceeded(plan.record) } : {}),
       files: hook.apply((h) => h.files),
       environment: plan.environment,
       triggers: plan.triggers,
