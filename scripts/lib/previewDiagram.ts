@@ -111,6 +111,11 @@ function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
       const b = s.review.backup!;
       nodes.push({ id: `backup${i}`, label: `backups: ${b.schedule}, kept ${b.retentionDays} days${hostOf(s.inputs) ? ` on ${hostOf(s.inputs)}` : ""}`, mark: s.mark });
       edges.push({ from: "primary", to: `backup${i}`, label: "backed up to" });
+      // Where the backups go off the host (the program of offHostCommand, never its arguments).
+      if (b.offHost) {
+        nodes.push({ id: `offhost${i}`, label: `off the host by ${b.offHost}`, mark: s.mark });
+        edges.push({ from: `backup${i}`, to: `offhost${i}`, label: "copied" });
+      }
     });
   drawExporters(steps, standbys, nodes, edges);
   return { component, nodes, edges };
