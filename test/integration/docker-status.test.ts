@@ -5,6 +5,7 @@
  * (docker exec): role, version, replication, the post-deploy hook recorded inside the primary's
  * container; with the standby's container stopped it exits 1 naming the standby.
  *
+ * In the "engines" stream (vitest.config.ts): one Podman API service at a time.
  * Owns: ports 7170 (primary) and 7171 (standby), stack it-mx-docker (containers and volumes
  * dbstack-it-mx-docker-<id>-postgres-mxdk*).
  */
