@@ -121,16 +121,20 @@ function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
   return { component, nodes, edges };
 }
 
-/** Each member's exporter (declared metrics), drawn beside the member it reads. */
+/** Each member's exporter (declared metrics), drawn beside the member it reads: one node for its steps (the exporter, and with TLS its key and certificate). */
 function drawExporters(steps: Step[], standbys: string[], nodes: DiagramNode[], edges: DeploymentDiagram["edges"]): void {
-  steps
-    .filter((s) => s.review.exporter)
-    .forEach((s, i) => {
-      const e = s.review.exporter!;
-      const member = e.member === "primary" ? "primary" : `standby${standbys.indexOf(e.member)}`;
-      nodes.push({ id: `exporter${i}`, label: `${e.name} on ${e.listen}`, mark: s.mark });
-      edges.push({ from: standbys.includes(e.member) || e.member === "primary" ? member : "primary", to: `exporter${i}`, label: "metrics from" });
-    });
+  const byExporter = new Map<string, Step[]>();
+  for (const s of steps.filter((x) => x.review.exporter)) {
+    const e = s.review.exporter!;
+    const key = `${e.member}\0${e.name}\0${e.listen}`;
+    byExporter.set(key, [...(byExporter.get(key) ?? []), s]);
+  }
+  [...byExporter.values()].forEach((mine, i) => {
+    const e = mine[0].review.exporter!;
+    const member = e.member === "primary" ? "primary" : `standby${standbys.indexOf(e.member)}`;
+    nodes.push({ id: `exporter${i}`, label: `${e.name} on ${e.listen}`, mark: strongest(mine.map((s) => s.mark)) });
+    edges.push({ from: standbys.includes(e.member) || e.member === "primary" ? member : "primary", to: `exporter${i}`, label: "metrics from" });
+  });
 }
 
 /** Text Mermaid shows as is inside a quoted label (quotes and markup characters as entities). */

@@ -57,4 +57,28 @@ describe("off-host backup destinations in the preview's diagram", () => {
     const plain = decideDiagrams([events[0], step("create", "main-backup-schedule", { target: host, review: { component, backup: { schedule: "0 2 * * *", retentionDays: 7 } } })], new Set([component]));
     expect(plain[0].nodes.map((n) => n.id)).toEqual(["primary", "backup0"]);
   });
+
+  it("an exporter over TLS is one node for its three steps (exporter, key, certificate), beside the member it reads", async () => {
+    const component = "postgres cluster main";
+    const host = { kind: "ssh", host: "10.0.0.5", user: "deploy" };
+    const standbyHost = { kind: "ssh", host: "10.0.0.6", user: "deploy" };
+    const exporter = (member: string) => ({ member, name: "postgres_exporter", listen: "0.0.0.0:9287" });
+    const events = [
+      step("same", "main-cluster", { target: host, identity: "main:default", review: { component, dataBearing: true } }),
+      step("same", "main-replica1", { target: standbyHost, identity: "main_r1@standby", review: { component, standby: "replica1", dataBearing: true } }),
+      step("create", "main-replica1-exporter-tls-key", { target: standbyHost, review: { component, exporter: exporter("replica1") } }),
+      step("create", "main-replica1-exporter-tls-certificate", { target: host, review: { component, exporter: exporter("replica1") } }),
+      step("create", "main-replica1-exporter", { target: standbyHost, review: { component, exporter: exporter("replica1") } }),
+    ];
+    const { vertices, edges } = await parse(renderMermaid(decideDiagrams(events, new Set([component]))[0]));
+    expect(Object.fromEntries([...vertices].map(([id, v]) => [id, v.text]))).toEqual({
+      primary: "primary on deploy@10.0.0.5",
+      standby0: "standby replica1 on deploy@10.0.0.6",
+      exporter0: "postgres_exporter on 0.0.0.0:9287 (added)",
+    });
+    expect(edges.map((e) => [e.start, e.end, e.text])).toEqual([
+      ["primary", "standby0", "replicates to"],
+      ["standby0", "exporter0", "metrics from"],
+    ]);
+  });
 });

@@ -43,10 +43,12 @@ interface ExporterMember {
  * scraped at. Signed again once per renewal window, as a standby's certificate is.
  */
 function exporterCertificate<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, spec: ExporterSpec, m: ExporterMember, scrapeAt: string, stepName: string): pulumi.Output<string> {
-  const { engine, child, component } = ctx;
+  const { engine, child } = ctx;
+  // The preview's diagram draws these steps with the exporter they belong to.
+  const review = { component: ctx.component, exporter: { member: m.member, name: EXPORTERS[engine.kind].name, listen: hostPort(spec.address, spec.port) } };
   const key = new HostCommand(
     `${stepName}-tls-key`,
-    { ...m.on, description: `TLS key of the ${EXPORTERS[engine.kind].name} of ${m.member}`, create: renderExporterTlsKey(spec), review: { component } },
+    { ...m.on, description: `TLS key of the ${EXPORTERS[engine.kind].name} of ${m.member}`, create: renderExporterTlsKey(spec), review },
     { ...child, dependsOn: m.after },
   );
   const names = tlsNames([scrapeAt, m.address]);
@@ -57,7 +59,7 @@ function exporterCertificate<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc
       description: `TLS certificate of the ${EXPORTERS[engine.kind].name} of ${m.member}, signed on ${host.where}`,
       create: pulumi.all([host.at, key.stdout]).apply(([l, publicKey]) => engine.renderSignStandbyCertificate(l as Loc, { name: `exporter-${m.member}`, publicKey, names, lifetime: configured.lifetime })),
       triggers: [renewalPeriod(new Date(), configured.lifetime.certificateDays)],
-      review: { component },
+      review,
     },
     { ...child, dependsOn: [configured.ca] },
   );
