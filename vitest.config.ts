@@ -23,6 +23,7 @@ const ENGINES = [
   "test/integration/import-from.test.ts",
   "test/integration/ownership-docker.test.ts",
   "test/integration/converge-docker.test.ts",
+  "test/integration/docker-status.test.ts",
 ];
 
 /** Issue 23: status, slow-query logging and metrics (a stream of their own). */

@@ -85,7 +85,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const accounts = createAccounts(ctx, host, configured);
     const standbys = ha?.standbys ?? createStandbys(ctx, placed, configured);
     const monitoring = createMonitoring(ctx, host, configured, standbys);
-    const metrics = createMetrics(ctx, host, monitoring, standbys);
+    const metrics = createMetrics(ctx, host, monitoring, standbys, configured);
     const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     // Archiving may restart the primary: it comes after every other step on the server, and imports and hooks after it.

@@ -7,6 +7,7 @@ import { connectionPragmaSql, resolvePragmas } from "../engines/sqlite/pragmas";
 import { renderProvision, renderRemove, type SqliteScriptSpec } from "../engines/sqlite/scripts";
 import { sqliteUrls } from "../engines/sqlite/urls";
 import { checksumOf } from "../hooks/migrations";
+import { hookRecordPath, hookRecordsDir } from "../hooks/hookRecord";
 import { DEFAULTS } from "../model/defaults";
 import { defaultToolsDir } from "../model/naming";
 import { hostAccess, type HostAccess } from "../targets/access";
@@ -78,6 +79,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       // A re-created file must be migrated again; a changed file spec re-runs the checks.
       triggers: [file.id, checksumOf(renderProvision(spec))],
       dependsOn: [file, tools],
+      record: hookRecordPath(ctx.toolsDir, name),
     });
 
     this.hookReport = hook.stdout;
@@ -93,6 +95,7 @@ export class SqliteDatabase extends pulumi.ComponentResource {
       path: urls.path,
       target: on.target,
       backup: ctx.backup && { dir: ctx.backup.dir, prefix: name, maxAgeHours: ctx.backup.maxAgeHours },
+      hookRecords: hookRecordsDir(ctx.toolsDir),
     };
     this.monitoring = pulumi.output(JSON.stringify(monitoring));
     this.registerOutputs({

@@ -23,7 +23,7 @@
 import type { ServerEngineKind } from "../model/engineKind";
 import type { ExporterArgs, MetricsArgs, ScrapeTargets } from "../model/metrics";
 import { DEFAULTS } from "../model/defaults";
-import { EXPORTER_PASSWORD_ENV } from "../model/metrics";
+import { EXPORTER_PASSWORD_ENV, EXPORTER_TLS_CERT_ENV } from "../model/metrics";
 import { MONITOR_PASSWORD_ENV, MONITOR_USER } from "../model/monitoring";
 import { scriptHeader, shellQuote } from "../shell";
 import { renderCloseInheritedFds, renderPortFunctions } from "../targets/processes";
@@ -48,6 +48,12 @@ export interface ExporterSpec {
   serverPort: number;
   /** The marker line of the stack that owns it (targets/ownership.ts). */
   owner: string;
+  /**
+   * Serve scrapes over TLS (`metrics.exporter.auth: "tls"`): its key is made on its host by
+   * renderExporterTlsKey, its certificate (signed by the deployment's CA) comes in the step's
+   * environment (EXPORTER_TLS_CERT_ENV). Default: plain HTTP.
+   */
+  tls?: boolean;
 }
 
 /** The exporter's directory on its host. */
@@ -215,6 +221,50 @@ function renderInstallExporter(kind: ServerEngineKind): string {
   ].join("\n");
 }
 
+/** The exporter's web configuration (after the bcrypt hash is in $hash): basic authentication, and TLS when declared. */
+export function renderWebConfig(spec: ExporterSpec): string {
+  const dir = exporterDir(spec.id);
+  const tls = spec.tls ? `tls_server_config:\\n  cert_file: ${dir}/tls.crt\\n  key_file: ${dir}/tls.key\\n` : "";
+  return `( umask 077; printf 'basic_auth_users:\\n  %s: %s\\n${tls}' ${shellQuote(DEFAULTS.metrics.username)} "$hash" > "$DIR/web.yml.tmp" )`;
+}
+
+/** Installs the certificate of the step's environment beside the key renderExporterTlsKey made; refuses one that is not for that key. */
+function renderInstallCertificate(): string[] {
+  return [
+    `[ -n "\${${EXPORTER_TLS_CERT_ENV}:-}" ] || { echo "${EXPORTER_TLS_CERT_ENV} is not set" >&2; exit 1; }`,
+    '[ -s "$DIR/tls.key" ] || { echo "metrics: the exporter\'s TLS key $DIR/tls.key is missing" >&2; exit 1; }',
+    `( umask 022; printf '%s\n' "$${EXPORTER_TLS_CERT_ENV}" > "$DIR/tls.crt.tmp" )`,
+    'if [ "$(openssl x509 -in "$DIR/tls.crt.tmp" -noout -pubkey 2>/dev/null)" != "$(openssl pkey -in "$DIR/tls.key" -pubout 2>/dev/null)" ]; then',
+    '  rm -f "$DIR/tls.crt.tmp"; echo "metrics: the TLS certificate given is not for the exporter\'s key $DIR/tls.key (metrics.exporter.auth)" >&2; exit 1',
+    "fi",
+    'chown "$RUN_USER:" "$DIR/tls.crt.tmp"; mv -f "$DIR/tls.crt.tmp" "$DIR/tls.crt"',
+  ];
+}
+
+/**
+ * With `auth: "tls"`, before the exporter starts: makes its key once on its host (0600, the
+ * exporter's user, in its directory) and prints only the public key, which the deployment's CA
+ * signs on the primary's host (the CA's key never leaves it).
+ */
+export function renderExporterTlsKey(spec: ExporterSpec): string {
+  return [
+    scriptHeader(`TLS key of ${EXPORTERS[spec.kind].name} ${spec.id}.`),
+    "cd /",
+    renderExporterFunctions(spec),
+    renderInstallExporter(spec.kind),
+    `OWNER=${shellQuote(spec.owner)}`,
+    'if [ -f "$DIR/owner" ] && [ "$(cat "$DIR/owner")" != "$OWNER" ]; then echo "metrics: the exporter $DIR belongs to another stack ($(cat "$DIR/owner")); it was left as it is" >&2; exit 1; fi',
+    `install -d -m 0755 ${shellQuote(DEFAULTS.metrics.configDir)}`,
+    'install -d -m 0700 -o "$RUN_USER" "$DIR"',
+    `printf '%s\n' "$OWNER" > "$DIR/owner"`,
+    'if ! openssl pkey -in "$DIR/tls.key" -noout 2>/dev/null; then',
+    '  ( umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$DIR/tls.key.tmp" 2>/dev/null )',
+    '  chown "$RUN_USER:" "$DIR/tls.key.tmp"; mv -f "$DIR/tls.key.tmp" "$DIR/tls.key"',
+    "fi",
+    'openssl pkey -in "$DIR/tls.key" -pubout',
+  ].join("\n");
+}
+
 /** Writes the monitoring account's credentials for the exporter (0600, its user's), from the step's environment. */
 function renderCredentials(spec: ExporterSpec): string[] {
   const write = (file: string, printf: string) => [`( umask 077; ${printf} > "$DIR/${file}.tmp" )`, `chown "$RUN_USER:" "$DIR/${file}.tmp"`, `mv -f "$DIR/${file}.tmp" "$DIR/${file}"`];
@@ -237,7 +287,7 @@ export function renderExporterStart(spec: ExporterSpec): string {
   const e = EXPORTERS[spec.kind];
   const listen = hostPort(spec.address, spec.port);
   return [
-    scriptHeader(`${e.name} ${spec.id} on ${listen} (as ${MONITOR_USER}, basic authentication).`),
+    scriptHeader(`${e.name} ${spec.id} on ${listen} (as ${MONITOR_USER}, basic authentication${spec.tls ? " over TLS" : ""}).`),
     "cd /",
     renderExporterFunctions(spec),
     renderInstallExporter(spec.kind),
@@ -249,11 +299,12 @@ export function renderExporterStart(spec: ExporterSpec): string {
     `printf '%s\\n' "$OWNER" > "$DIR/owner"`,
     ...renderCredentials(spec),
     ...(spec.kind === "postgres" ? [`( umask 022; cat > "$DIR/queries.yaml" <<'DBSTACK_QUERIES'\n${renderPostgresExporterQueries()}DBSTACK_QUERIES\n)`] : []),
+    ...(spec.tls ? renderInstallCertificate() : []),
     `hash=$(python3 -W ignore -c ${shellQuote(HASH_PY)} "$DIR/web.yml")`,
-    `( umask 077; printf 'basic_auth_users:\\n  %s: %s\\n' ${shellQuote(DEFAULTS.metrics.username)} "$hash" > "$DIR/web.yml.tmp" )`,
+    renderWebConfig(spec),
     'chown "$RUN_USER:" "$DIR/web.yml.tmp"; mv -f "$DIR/web.yml.tmp" "$DIR/web.yml"',
     "# The passwords are in their files now: the exporter, started from here, must not inherit them.",
-    `unset ${MONITOR_PASSWORD_ENV} ${EXPORTER_PASSWORD_ENV} hash`,
+    `unset ${MONITOR_PASSWORD_ENV} ${EXPORTER_PASSWORD_ENV}${spec.tls ? ` ${EXPORTER_TLS_CERT_ENV}` : ""} hash`,
     `( umask 077; cat > "$DIR/run.tmp" <<'DBSTACK_RUN'\n${renderExporterRun(spec)}DBSTACK_RUN\n)`,
     'chmod 0755 "$DIR/run.tmp"; mv -f "$DIR/run.tmp" "$DIR/run"',
     "# Another process on the port fails the step before the running exporter is stopped (its own pids are not another's).",
@@ -311,6 +362,7 @@ export function renderScrapeConfig(t: Omit<ScrapeTargets, "scrapeConfig">, passw
     `- job_name: ${JSON.stringify(t.job)}`,
     `  scheme: ${t.scheme}`,
     `  metrics_path: ${t.metricsPath}`,
+    ...(t.scheme === "https" ? ["  tls_config:", `    ca_file: ${JSON.stringify(passwordFile.replace(/\.password$/, ".ca.crt"))}`] : []),
     "  basic_auth:",
     `    username: ${JSON.stringify(t.username)}`,
     `    password_file: ${JSON.stringify(passwordFile)}`,
@@ -341,7 +393,8 @@ export function checkMetrics(metrics: MetricsArgs | undefined, members: { primar
   if (typeof address !== "string" || !IP_ADDRESS.test(address)) throw new ArgumentError(`metrics.exporter.address: expected an IP address to listen on (such as 127.0.0.1 or 0.0.0.0), got ${JSON.stringify(address)}`);
   if (typeof e.port !== "number") throw new ArgumentError(`metrics.exporter.port: expected a port number, got ${JSON.stringify(e.port)}`);
   checkWholeNumber("metrics.exporter.port", e.port, ...RANGES.port);
-  if ((e.auth ?? DEFAULTS.metrics.auth) !== "basic") throw new ArgumentError(`metrics.exporter.auth: expected "basic" (TLS is not built yet), got ${JSON.stringify(e.auth)}`);
+  const auth: unknown = e.auth ?? DEFAULTS.metrics.auth;
+  if (auth !== "basic" && auth !== "tls") throw new ArgumentError(`metrics.exporter.auth: expected "basic" or "tls", got ${JSON.stringify(e.auth)}`);
   const standbyNames = new Set(members.standbys.map((s) => s.name));
   for (const [s, port] of Object.entries(e.standbyPorts ?? {})) {
     if (!standbyNames.has(s)) throw new ArgumentError(`metrics.exporter.standbyPorts.${s}: no standby of that name is declared`);

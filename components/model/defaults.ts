@@ -129,7 +129,7 @@ export const DEFAULTS = {
   metrics: {
     /** Where each exporter listens: its host's loopback only. */
     address: "127.0.0.1",
-    auth: "basic" as "basic",
+    auth: "basic" as "basic" | "tls",
     /** The basic-auth user name of scrapes. */
     username: "prometheus",
     /** The OS user exporters run as (the Debian exporter packages create it). */

@@ -17,8 +17,12 @@ export interface ExporterArgs {
    * standby on the primary's own host must declare one of its own).
    */
   standbyPorts?: Record<string, number>;
-  /** How a scrape authenticates: "basic" (a generated password, bcrypt-hashed in the exporter's web configuration). Default "basic". */
-  auth?: "basic";
+  /**
+   * How a scrape authenticates: "basic" (a generated password, bcrypt-hashed in the exporter's web
+   * configuration, over plain HTTP); "tls" (the same password, over HTTPS: each exporter has its own
+   * key, made on its host, and a certificate signed by the deployment's CA). Default "basic".
+   */
+  auth?: "basic" | "tls";
 }
 
 /** What a server deployment declares under `metrics`. */
@@ -44,11 +48,17 @@ export interface ScrapeTargets {
   job: string;
   /** Which exporter answers: postgres_exporter or mysqld_exporter. */
   exporter: "postgres_exporter" | "mysqld_exporter";
-  scheme: "http";
+  /** "https" with `auth: "tls"`. */
+  scheme: "http" | "https";
   metricsPath: "/metrics";
   /** The basic-auth user name of every scrape. */
   username: string;
   targets: ScrapeTarget[];
   /** A ready `scrape_configs` entry (YAML); its password_file is where you keep the `metricsPassword` output. */
   scrapeConfig: string;
+  /** With `auth: "tls"`: the deployment's CA certificate (PEM, public), which every exporter's certificate is signed by (the entry's tls_config.ca_file). */
+  caCertificate?: string;
 }
+
+/** The environment variable an exporter step receives its TLS certificate in (public; its key never leaves its host). */
+export const EXPORTER_TLS_CERT_ENV = "DBSTACK_EXPORTER_TLS_CERT";

@@ -39,6 +39,8 @@ export interface MonitoringView {
   /** The last restore drill's record on the primary's host, when point-in-time recovery is declared. */
   drillRecord?: string;
   members: MonitoredMember[];
+  /** The directory of the post-deploy hooks' last results on the primary's host (hooks/hookRecord.ts); absent from stacks deployed before. */
+  hookRecords?: string;
 }
 
 /** What an SQLite database exports for status (no secret: the file is read on its host). */
@@ -47,4 +49,6 @@ export interface SqliteMonitoringView {
   path: string;
   target: Target;
   backup?: { dir: string; prefix: string; maxAgeHours: number };
+  /** The directory of the post-deploy hook's last result (hooks/hookRecord.ts); absent from stacks deployed before. */
+  hookRecords?: string;
 }

@@ -16,7 +16,12 @@ export interface ReviewFacts {
   /** The configured values of parameters that take effect only at a restart: a change to any restarts the server. */
   restartParameters?: Record<string, string>;
   /** The backup schedule this resource installs. */
-  backup?: { schedule: string; retentionDays: number };
+  backup?: {
+    schedule: string;
+    retentionDays: number;
+    /** Where each backup is copied off the host: the program of offHostCommand (backups/offHostReview.ts), never its arguments. */
+    offHost?: string;
+  };
   /** The migrations this hook applies, by id. */
   migrations?: string[];
   /** Grants this resource holds: user → role, and whether the user is a superuser. */

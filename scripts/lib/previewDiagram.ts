@@ -111,21 +111,30 @@ function diagramOf(component: string, steps: Step[]): DeploymentDiagram {
       const b = s.review.backup!;
       nodes.push({ id: `backup${i}`, label: `backups: ${b.schedule}, kept ${b.retentionDays} days${hostOf(s.inputs) ? ` on ${hostOf(s.inputs)}` : ""}`, mark: s.mark });
       edges.push({ from: "primary", to: `backup${i}`, label: "backed up to" });
+      // Where the backups go off the host (the program of offHostCommand, never its arguments).
+      if (b.offHost) {
+        nodes.push({ id: `offhost${i}`, label: `off the host by ${b.offHost}`, mark: s.mark });
+        edges.push({ from: `backup${i}`, to: `offhost${i}`, label: "copied" });
+      }
     });
   drawExporters(steps, standbys, nodes, edges);
   return { component, nodes, edges };
 }
 
-/** Each member's exporter (declared metrics), drawn beside the member it reads. */
+/** Each member's exporter (declared metrics), drawn beside the member it reads: one node for its steps (the exporter, and with TLS its key and certificate). */
 function drawExporters(steps: Step[], standbys: string[], nodes: DiagramNode[], edges: DeploymentDiagram["edges"]): void {
-  steps
-    .filter((s) => s.review.exporter)
-    .forEach((s, i) => {
-      const e = s.review.exporter!;
-      const member = e.member === "primary" ? "primary" : `standby${standbys.indexOf(e.member)}`;
-      nodes.push({ id: `exporter${i}`, label: `${e.name} on ${e.listen}`, mark: s.mark });
-      edges.push({ from: standbys.includes(e.member) || e.member === "primary" ? member : "primary", to: `exporter${i}`, label: "metrics from" });
-    });
+  const byExporter = new Map<string, Step[]>();
+  for (const s of steps.filter((x) => x.review.exporter)) {
+    const e = s.review.exporter!;
+    const key = `${e.member}\0${e.name}\0${e.listen}`;
+    byExporter.set(key, [...(byExporter.get(key) ?? []), s]);
+  }
+  [...byExporter.values()].forEach((mine, i) => {
+    const e = mine[0].review.exporter!;
+    const member = e.member === "primary" ? "primary" : `standby${standbys.indexOf(e.member)}`;
+    nodes.push({ id: `exporter${i}`, label: `${e.name} on ${e.listen}`, mark: strongest(mine.map((s) => s.mark)) });
+    edges.push({ from: standbys.includes(e.member) || e.member === "primary" ? member : "primary", to: `exporter${i}`, label: "metrics from" });
+  });
 }
 
 /** Text Mermaid shows as is inside a quoted label (quotes and markup characters as entities). */

@@ -14,6 +14,6 @@ export const metrics = z.strictObject({
     address: z.string({ error: "expected an IP address to listen on" }).regex(IP_ADDRESS, { error: "expected an IP address to listen on (such as 127.0.0.1 or 0.0.0.0)" }).default(DEFAULTS.metrics.address),
     port,
     standbyPorts: z.record(z.string(), port).optional(),
-    auth: z.enum(["basic"], { error: 'expected "basic" (TLS is not built yet)' }).default(DEFAULTS.metrics.auth),
+    auth: z.enum(["basic", "tls"], { error: 'expected "basic" (basic authentication over HTTP) or "tls" (the same over HTTPS)' }).default(DEFAULTS.metrics.auth),
   }),
 });

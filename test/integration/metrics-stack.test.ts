@@ -1,6 +1,7 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { request as httpsRequest } from "https";
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pulumiEnv } from "../../scripts/lib/env";
@@ -11,7 +12,7 @@ import { changes, sandbox, setConfig, upError, writeMigration } from "./harness"
 // of status's figures. Owns: PostgreSQL ports 7101 (primary, cluster mxpgp) and 7102 (standby,
 // mxpgs), MariaDB 7111 (mxmdp) and 7112 (mxmdr), exporters 7121/7122 (PostgreSQL) and
 // 7131/7132 (MariaDB), a port held by another process 7141, Prometheus 7150, node_exporter
-// 7160, stack it-mx-stack.
+// 7160, stack it-mx-stack; an SQLite database (mxlite) in the sandbox.
 const box = sandbox("mx-stack");
 const STACK = "it-mx-stack";
 const PG = { primary: 7101, standby: 7102, clusters: ["mxpgp", "mxpgs"], exporters: [7121, 7122] };
@@ -26,6 +27,7 @@ let stack: Stack;
 const started: ChildProcess[] = [];
 
 interface Targets {
+  caCertificate?: string;
   job: string;
   username: string;
   scheme: string;
@@ -41,7 +43,7 @@ let pg: Deployment;
 let mdb: Deployment;
 
 function metrics(on: boolean) {
-  return (exporters: number[], standby: string) => (on ? { metrics: { exporter: { port: exporters[0], standbyPorts: { [standby]: exporters[1] } } } } : {});
+  return (exporters: number[], standby: string, auth: "basic" | "tls" = "basic") => (on ? { metrics: { exporter: { port: exporters[0], standbyPorts: { [standby]: exporters[1] }, auth } } } : {});
 }
 
 function config(withMetrics = true) {
@@ -59,7 +61,8 @@ function config(withMetrics = true) {
         backup: { dir: join(box.dir, "pg-backups"), retentionDays: 2 },
         standbys: { s1: { host: "local", address: "127.0.0.1", instanceName: PG.clusters[1], port: PG.standby } },
         toolsDir: join(box.dir, "pg-tools"),
-        ...m(PG.exporters, "s1"),
+        // PostgreSQL's exporters over TLS, MariaDB's over plain HTTP: both kinds in one Prometheus.
+        ...m(PG.exporters, "s1", "tls"),
       },
     },
     mariadb: {
@@ -75,6 +78,9 @@ function config(withMetrics = true) {
         toolsDir: join(box.dir, "mdb-tools"),
         ...m(MDB.exporters, "r1"),
       },
+    },
+    sqlite: {
+      mxlite: { path: join(box.dir, "sqlite", "app.db"), toolsDir: join(box.dir, "sqlite-tools"), migrations: { dir: join(box.dir, "sqlite-migrations") } },
     },
   };
 }
@@ -152,10 +158,28 @@ async function query(promql: string): Promise<{ metric: Record<string, string>; 
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
 
-/** A scrape of one exporter target, as Prometheus makes it (optionally with basic auth). */
-async function scrape(target: string, auth?: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://${target}/metrics`, { headers: auth ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {} });
-  return { status: res.status, body: await res.text() };
+/**
+ * A scrape of one exporter target, as Prometheus makes it (optionally with basic auth): over
+ * HTTPS verified with `ca` (by default the deployment's CA for PostgreSQL's exporters, which
+ * serve TLS), else plain HTTP.
+ */
+async function scrape(target: string, auth?: string, ca: string | undefined = PG.exporters.some((p) => target.endsWith(`:${p}`)) ? pg?.metrics?.caCertificate : undefined): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = auth ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {};
+  if (ca === undefined) {
+    const res = await fetch(`http://${target}/metrics`, { headers });
+    return { status: res.status, body: await res.text() };
+  }
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host, port, path: "/metrics", headers, ca, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 /** The pids whose command line matches `pattern` (pgrep -f). */
@@ -179,6 +203,7 @@ beforeAll(async () => {
   await stopOwnProcesses();
   dropServers();
   writeMigration(join(box.dir, "pg-migrations"), "0001_items.sql", "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
+  writeMigration(join(box.dir, "sqlite-migrations"), "0001_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n");
   writeMigration(join(box.dir, "mdb-migrations"), "0001_items.sql", "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL);\nINSERT INTO items (name) VALUES ('secret row');\n");
   stack = await box.stack(STACK, config());
   const up = await stack.up();
@@ -200,9 +225,13 @@ afterAll(async () => {
 
 describe("declared metrics", () => {
   it("outputs the scrape targets of every member, and a second up changes nothing", async () => {
+    expect(mdb.metrics).toMatchObject({ scheme: "http" });
+    expect(mdb.metrics!.caCertificate).toBeUndefined();
+    expect(pg.metrics!.caCertificate).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(pg.metrics!.scrapeConfig).toContain('  tls_config:\n    ca_file: "/etc/prometheus/postgres-mxpg.ca.crt"\n');
     expect(pg.metrics).toMatchObject({
       job: "postgres-mxpg",
-      scheme: "http",
+      scheme: "https",
       username: "prometheus",
       targets: [
         { member: "primary", target: `127.0.0.1:${PG.exporters[0]}` },
@@ -229,7 +258,9 @@ describe("declared metrics", () => {
     const entries = [pg, mdb].map((d) => {
       const file = join(prom, `${d.metrics!.job}.password`);
       writeFileSync(file, d.metricsPassword!, { mode: 0o600 });
-      return d.metrics!.scrapeConfig.replace(`/etc/prometheus/${d.metrics!.job}.password`, file);
+      // The CA certificate of a TLS deployment, where its ca_file says (in the test's directory).
+      if (d.metrics!.caCertificate) writeFileSync(join(prom, `${d.metrics!.job}.ca.crt`), d.metrics!.caCertificate);
+      return d.metrics!.scrapeConfig.replace(`/etc/prometheus/${d.metrics!.job}.password`, file).replace(`/etc/prometheus/${d.metrics!.job}.ca.crt`, join(prom, `${d.metrics!.job}.ca.crt`));
     });
     writeFileSync(
       join(prom, "prometheus.yml"),
@@ -269,10 +300,24 @@ describe("declared metrics", () => {
     expect(age.metric).toMatchObject({ stack: STACK, engine: "postgres", member: "primary" });
     expect(age.value).toBeGreaterThanOrEqual(0);
     expect(age.value).toBeLessThan(3600);
+    // The SQLite file's figures and every database's last post-deploy hook, through node_exporter.
+    const file = await until("dbstack_sqlite_file_bytes", async () => (await query('dbstack_sqlite_file_bytes{deployment="mxlite"}'))[0]);
+    expect(file.value).toBeGreaterThan(0);
+    const checkpoint = (await query('dbstack_sqlite_last_checkpoint_timestamp_seconds{deployment="mxlite"}'))[0];
+    expect(Math.abs(checkpoint.value * 1000 - statSync(join(box.dir, "sqlite", "app.db")).mtimeMs)).toBeLessThan(1500);
+    const hooks = await query("dbstack_hook_last_ok");
+    expect(hooks.map((s) => [s.metric.deployment, s.metric.member, s.metric.database, s.value]).sort()).toEqual([
+      ["mxlite", "file", "mxlite", 1],
+      ["mxmdb", "primary", "shop", 1],
+      ["mxpg", "primary", "app", 1],
+    ]);
+    const hookAge = Date.now() / 1000 - (await query('dbstack_hook_last_timestamp_seconds{database="app"}'))[0].value;
+    expect(hookAge).toBeGreaterThanOrEqual(0);
+    expect(hookAge).toBeLessThan(3600);
     // What Prometheus answered, in the test's log (docs/status.md shows it).
     const line = (name: string, s: { metric: Record<string, string>; value: number }) =>
       `${name}{${Object.entries(s.metric).filter(([k]) => k !== "__name__").map(([k, v]) => `${k}="${v}"`).join(",")}} ${s.value}`;
-    console.log([...up.map((s) => line("up", s)), line("pg_replication_lag", pgLag), line("pg_stat_replication_pg_wal_lsn_diff", bytes), line("mysql_slave_status_seconds_behind_master", mdbLag), line("dbstack_backup_age_seconds", age)].join("\n"));
+    console.log([...up.map((s) => line("up", s)), line("pg_replication_lag", pgLag), line("pg_stat_replication_pg_wal_lsn_diff", bytes), line("mysql_slave_status_seconds_behind_master", mdbLag), line("dbstack_backup_age_seconds", age), line("dbstack_sqlite_file_bytes", file), line("dbstack_sqlite_last_checkpoint_timestamp_seconds", checkpoint), ...hooks.map((s) => line("dbstack_hook_last_ok", s))].join("\n"));
   });
 
   it("a scrape without the password, or with a wrong one, gets 401", async () => {
@@ -285,6 +330,24 @@ describe("declared metrics", () => {
         expect(ok.body).toMatch(d === pg ? /^pg_up 1$/m : /^mysql_up 1$/m);
       }
     }
+  });
+
+  it("PostgreSQL's exporters serve only TLS, with their own key and a certificate of the deployment's CA: plain HTTP and an unknown CA fail", async () => {
+    for (const t of pg.metrics!.targets) {
+      // Plain HTTP to a TLS endpoint: no metrics (Go answers 400), with or without the password.
+      const plain = await fetch(`http://${t.target}/metrics`, { headers: { Authorization: `Basic ${Buffer.from(`prometheus:${pg.metricsPassword}`).toString("base64")}` } }).then(async (r) => ({ status: r.status, body: await r.text() }), () => ({ status: 0, body: "" }));
+      expect(plain.status).not.toBe(200);
+      expect(plain.body).not.toContain("pg_up");
+      // HTTPS that trusts only the system's CAs does not accept the exporter's certificate.
+      await expect(scrape(t.target, `prometheus:${pg.metricsPassword}`, readFileSync("/etc/ssl/certs/ca-certificates.crt", "utf8"))).rejects.toThrow(/certificate/i);
+    }
+    const dir = exporterDirs().find((d) => d.endsWith("-postgres-mxpg-s1"))!;
+    writeFileSync(join(box.dir, "pg-ca.crt"), pg.metrics!.caCertificate!);
+    expect(execFileSync("openssl", ["verify", "-CAfile", join(box.dir, "pg-ca.crt"), join(dir, "tls.crt")], { encoding: "utf8" })).toMatch(/: OK/);
+    expect(execFileSync("stat", ["-c", "%a %U", join(dir, "tls.key")], { encoding: "utf8" }).trim()).toBe("600 prometheus");
+    expect(readFileSync(join(dir, "web.yml"), "utf8")).toContain("tls_server_config:");
+    // MariaDB's exporters, declared without TLS, answer plain HTTP.
+    expect(readFileSync(join(exporterDirs().find((d) => d.endsWith("-mariadb-mxmdb-r1"))!, "web.yml"), "utf8")).not.toContain("tls_server_config");
   });
 
   it("the exporters' passwords are not in ps, in the state in plaintext, or in any world-readable file", () => {
@@ -349,7 +412,7 @@ describe("declared metrics", () => {
     try {
       await until("the port holder listens", async () => (await fetch(`http://127.0.0.1:${TAKEN_PORT}/`).then((r) => r.status).catch(() => undefined)) === 200 ? true : undefined, 60_000);
       const moved = config();
-      (moved.postgres.mxpg as { metrics?: unknown }).metrics = { exporter: { port: PG.exporters[0], standbyPorts: { s1: TAKEN_PORT } } };
+      (moved.postgres.mxpg as { metrics?: unknown }).metrics = { exporter: { port: PG.exporters[0], standbyPorts: { s1: TAKEN_PORT }, auth: "tls" } };
       await setConfig(stack, moved);
       const err = await upError(stack);
       expect(err).toMatch(new RegExp(`port: ${TAKEN_PORT} is already in use by another process: pid ${holder.pid} \\([^)]*python3 -m http\\.server[^)]*\\); the postgres_exporter \\S+-postgres-mxpg-s1 was left as it was \\(metrics\\.exporter\\.port\\)`));
@@ -361,6 +424,24 @@ describe("declared metrics", () => {
     const back = await stack.up();
     expect(back.summary.result).toBe("succeeded");
     expect((await scrape(`127.0.0.1:${PG.exporters[1]}`, `prometheus:${pg.metricsPassword}`)).status).toBe(200);
+  });
+
+  it("a hook that fails is recorded: status exits 1 naming the database, the textfile says dbstack_hook_last_ok 0; fixed, it is ok again", async () => {
+    const bad = join(box.dir, "sqlite-migrations", "0002_broken.sql");
+    writeMigration(join(box.dir, "sqlite-migrations"), "0002_broken.sql", "CREATE TABLE broken (;\n");
+    try {
+      expect(await upError(stack)).toMatch(/migration 0002_broken failed/);
+      const st = await status("--deployment", "mxlite", "--textfile", join(textfileDir, "dbstack.prom"));
+      expect(st.code).toBe(1);
+      expect(st.stdout).toMatch(/✗ sqlite mxlite\/file: the last post-deploy hook of database mxlite failed \(\S+\), exit 1/);
+      expect(readFileSync(join(textfileDir, "dbstack.prom"), "utf8")).toContain('dbstack_hook_last_ok{stack="it-mx-stack",engine="sqlite",deployment="mxlite",member="file",database="mxlite"} 0\n');
+    } finally {
+      rmSync(bad, { force: true });
+    }
+    expect((await stack.up()).summary.result).toBe("succeeded");
+    const st = await status("--deployment", "mxlite", "--json");
+    expect(st.code).toBe(0);
+    expect((JSON.parse(st.stdout) as { members: { hooks?: { ok: boolean }[] }[] }).members[0].hooks).toEqual([expect.objectContaining({ database: "mxlite", ok: true, exitCode: 0 })]);
   });
 
   it("removing the declaration stops and removes the exporters; the servers stay", async () => {

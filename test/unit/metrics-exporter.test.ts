@@ -48,7 +48,7 @@ describe("declared metrics: hostile and wrong input is refused at preview, namin
     expect(() => checkMetrics({ exporter: { port: 7110 } }, members)).toThrow(/^metrics\.exporter\.standbyPorts\.replica1: port 7110 on this machine is already the exporter port of primary$/);
     expect(() => checkMetrics({ exporter: { port: 5434, standbyPorts: { replica1: 7111 } } }, members)).toThrow(/^metrics\.exporter\.port: port 5434 on this machine is already the server port of replica1$/);
     expect(() => checkMetrics({ exporter: { port: 7110, standbyPorts: { replica2: 7111 } } }, members)).toThrow(/^metrics\.exporter\.standbyPorts\.replica2: no standby of that name is declared$/);
-    expect(() => checkMetrics({ exporter: { port: 7110, auth: "tls" as never, standbyPorts: { replica1: 7111 } } }, members)).toThrow(/^metrics\.exporter\.auth: expected "basic"/);
+    expect(() => checkMetrics({ exporter: { port: 7110, auth: "mtls; id" as never, standbyPorts: { replica1: 7111 } } }, members)).toThrow(/^metrics\.exporter\.auth: expected "basic" or "tls"/);
     expect(() => checkMetrics({ exporter: { port: 7110 } }, { primary: { name: "primary", target: { kind: "docker" } as never, serverPort: 5432 }, standbys: [] })).toThrow(/^metrics: an exporter on a Docker target/);
     expect(() => checkMetrics({ exporter: {} } as never, members)).toThrow(/^metrics\.exporter\.port/);
     expect(() => checkMetrics({} as never, members)).toThrow(/^metrics\.exporter: expected/);

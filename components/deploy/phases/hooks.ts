@@ -9,6 +9,7 @@ import type { HookDialect } from "../../hooks/dialect";
 import type { HealthCheck } from "../../hooks/healthChecks";
 import { renderPostDeployHook, type MigrationSource } from "../../hooks/migrationRunner";
 import { checksumOf } from "../../hooks/migrations";
+import { hookRecordPath, renderHookSucceeded, renderRecordedHook, renderRemoveHookRecord } from "../../hooks/hookRecord";
 import type { HostAccess } from "../../targets/access";
 import { HostCommand } from "../../targets/hostCommand";
 import type { Accounts } from "./accounts";
@@ -37,6 +38,8 @@ export interface HookPlan {
   /** What re-runs the hook besides a changed script (a re-created instance, a changed configuration). */
   triggers: pulumi.Input<unknown>[];
   dependsOn: pulumi.Resource[];
+  /** Where the hook records its last result for status (hooks/hookRecord.ts); none: not recorded. */
+  record?: string;
 }
 
 /** Registers one database's hook; its output is what the hook printed. */
@@ -49,7 +52,8 @@ export function createPostDeployHook(ctx: StepContext, on: HostAccess, plan: Hoo
       ...on,
       description: plan.description,
       // The migrations, checks and command are files beside the script (files), never part of it.
-      create: hook.apply((h) => h.script),
+      create: hook.apply((h) => (plan.record ? renderRecordedHook(h.script, plan.record) : h.script)),
+      ...(plan.record ? { delete: renderRemoveHookRecord(plan.record), probe: renderHookSucceeded(plan.record) } : {}),
       files: hook.apply((h) => h.files),
       environment: plan.environment,
       triggers: plan.triggers,
@@ -97,6 +101,7 @@ export function createServerHookSteps<Loc>(ctx: ServerContext<Loc>, p: HookInput
       },
       triggers: [p.host.instance.id, p.configured.config.stdout.apply((s) => checksumOf(s))],
       dependsOn: [...p.accounts.grantSteps, p.operations.tools, ...p.standbys.replicationReady, ...(imported ? [imported] : []), ...(p.pitr ? [p.pitr] : [])],
+      record: hookRecordPath(ctx.toolsDir, db.name),
     });
     hooks.set(db.name, hook);
   }

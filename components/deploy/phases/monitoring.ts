@@ -5,6 +5,7 @@
  * output; it reaches the primary in the step's environment only.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { hookRecordsDir } from "../../hooks/hookRecord";
 import { MONITOR_PASSWORD_ENV, MONITOR_USER, type MonitoringView } from "../../model/monitoring";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
 import { HostCommand } from "../../targets/hostCommand";
@@ -47,6 +48,7 @@ export function createMonitoring<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost
         { name: "primary", declaredRole: "primary", target: host.on.target, port },
         ...Object.entries(standbys.standbyMembers).map(([s, m]) => ({ name: s, declaredRole: "standby" as const, target: m.target, port: m.port })),
       ],
+      hookRecords: hookRecordsDir(ctx.toolsDir),
     }),
   );
   return { step, view: pulumi.secret(view) };

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderInstallBackupSchedule, renderRemoveBackupSchedule, backupCronJob, type BackupScheduleSpec } from "../../backups/backupSchedule";
 import { renderInstallCron, renderRemoveCron } from "../../backups/cronEntry";
+import { offHostProgram } from "../../backups/offHostReview";
 import type { OperationsEngine } from "../../engines/engine";
 import type { ToolFile } from "../../engines/operations";
 import { cronJobName, jobLogFile } from "../../model/naming";
@@ -111,7 +112,7 @@ function createBackupSchedule(ctx: StepContext, reach: Reach, description: strin
       delete: dockerJob ? renderRemoveCron(dockerJob) : renderRemoveBackupSchedule(schedule),
       review: {
         component: ctx.component,
-        backup: { schedule: schedule.policy.schedule, retentionDays: schedule.policy.retentionDays },
+        backup: { schedule: schedule.policy.schedule, retentionDays: schedule.policy.retentionDays, ...(schedule.policy.offHostCommand ? { offHost: offHostProgram(schedule.policy.offHostCommand) } : {}) },
         dataBearing: !placed,
         dataRemovalAllowed: ctx.allowDataRemoval,
       },

@@ -7,6 +7,7 @@
 import { renderMariadbStatusProbe } from "../../../components/engines/mariadb/monitoring";
 import { renderPostgresStatusProbe } from "../../../components/engines/postgres/monitoring";
 import { renderSqliteStatusProbe } from "../../../components/engines/sqlite/monitoring";
+import { renderHookRecordProbe } from "../../../components/hooks/hookRecord";
 import { MONITOR_PASSWORD_ENV, type MonitoringView, type SqliteMonitoringView } from "../../../components/model/monitoring";
 import type { Target } from "../../../components/model/target";
 import { runOnTarget } from "../../../components/targets/hostCommand";
@@ -42,6 +43,11 @@ type MonitoredOutputs = {
   sqlite?: Record<string, { monitoring?: string }>;
 };
 
+/** A probe that also prints the hook records of `dir` (on the host that runs the hooks). */
+function withHookRecords(script: string, dir: string | undefined): string {
+  return dir === undefined ? script : `${script}\n${renderHookRecordProbe(dir)}\n`;
+}
+
 /** Every probe of the stack (of one deployment with `deployment`), in report order. Pure. */
 export function planProbes(view: StackView, opts: PlanOptions): ProbePlan[] {
   const outputs = view.outputs as MonitoredOutputs;
@@ -62,7 +68,7 @@ export function planProbes(view: StackView, opts: PlanOptions): ProbePlan[] {
           member: member.name,
           declaredRole: member.declaredRole,
           target: member.target,
-          script: engine === "postgres" ? renderPostgresStatusProbe(common) : renderMariadbStatusProbe({ ...common, databases: m.databases }),
+          script: withHookRecords(engine === "postgres" ? renderPostgresStatusProbe(common) : renderMariadbStatusProbe({ ...common, databases: m.databases }), member.declaredRole === "primary" ? m.hookRecords : undefined),
           password: m.password,
           maxAgeHours: backup?.maxAgeHours,
         });
@@ -78,7 +84,7 @@ export function planProbes(view: StackView, opts: PlanOptions): ProbePlan[] {
       member: "file",
       declaredRole: "file",
       target: m.target,
-      script: renderSqliteStatusProbe({ path: m.path, quickCheck: opts.quickCheck, backup: m.backup }),
+      script: withHookRecords(renderSqliteStatusProbe({ path: m.path, quickCheck: opts.quickCheck, backup: m.backup }), m.hookRecords),
       maxAgeHours: m.backup?.maxAgeHours,
     });
   }

@@ -2,7 +2,7 @@
  * Turns what a member's probe printed (engines/<engine>/monitoring.ts, backups/probe.ts: one
  * fact a line, tab-separated) into the member's status. Pure: `now` is given.
  */
-import type { BackupFacts, DrillRecord, EngineName, LongTransaction, MemberStatus, SlowStatement } from "./report";
+import type { BackupFacts, DrillRecord, EngineName, HookRecord, LongTransaction, MemberStatus, SlowStatement } from "./report";
 
 /** The facts of one probe run, before they are judged. */
 export type ProbeFacts = Omit<MemberStatus, "deployment" | "engine" | "member" | "declaredRole" | "where">;
@@ -98,11 +98,40 @@ function sqliteFacts(lines: Map<string, string[][]>): ProbeFacts {
   const file = lines.get("file")?.[0];
   if (down || !file) return { reachable: false, error: down?.join(" ").trim() || "the probe printed no file facts" };
   const quick = lines.get("quick_check")?.[0]?.join(" ").replace(/;\s*$/, "").trim();
+  const wal = lines.get("wal")?.[0] ?? [];
+  const fileTime = num(file[1]) ?? 0;
+  const mode = lines.get("mode")?.[0]?.[0];
+  const journalMode = mode === "wal" || mode === "rollback" ? mode : undefined;
+  const iso = (s: number) => new Date(s * 1000).toISOString();
   return {
     reachable: true,
     role: "file",
-    sqlite: { bytes: num(file[0]) ?? 0, walBytes: num(lines.get("wal")?.[0]?.[0]) ?? 0, modifiedAt: new Date((num(file[1]) ?? 0) * 1000).toISOString(), ...(quick === undefined ? {} : { quickCheck: quick }) },
+    sqlite: {
+      bytes: num(file[0]) ?? 0,
+      walBytes: num(wal[0]) ?? 0,
+      modifiedAt: iso(Math.max(fileTime, num(wal[1]) ?? 0)),
+      ...(journalMode === undefined ? {} : { journalMode }),
+      ...(journalMode === "wal" ? { lastCheckpointAt: iso(fileTime) } : {}),
+      ...(quick === undefined ? {} : { quickCheck: quick }),
+    },
   };
+}
+
+/** Each database's last hook record; one that cannot be read counts as failed. */
+function hookFacts(lines: Map<string, string[][]>): HookRecord[] | undefined {
+  const records = lines.get("hook");
+  if (!records) return undefined;
+  return records.map(([database, json]) => {
+    const r = parseJson(json);
+    if (!r || typeof r.ok !== "boolean") return { database, ok: false };
+    return {
+      database,
+      ok: r.ok,
+      ...(num(r.exitCode) === undefined ? {} : { exitCode: num(r.exitCode) }),
+      ...(typeof r.finishedAt === "string" ? { finishedAt: r.finishedAt } : {}),
+      ...(num(r.durationS) === undefined ? {} : { durationS: num(r.durationS) }),
+    };
+  });
 }
 
 /**
@@ -112,7 +141,8 @@ function sqliteFacts(lines: Map<string, string[][]>): ProbeFacts {
  */
 export function parseProbeOutput(engine: EngineName, stdout: string, opts: { maxAgeHours?: number; now: Date }): ProbeFacts {
   const lines = factLines(stdout);
-  const facts = engine === "sqlite" ? sqliteFacts(lines) : serverFacts(engine, lines);
+  const hooks = hookFacts(lines);
+  const facts = { ...(engine === "sqlite" ? sqliteFacts(lines) : serverFacts(engine, lines)), ...(hooks ? { hooks } : {}) };
   const backup = backupFacts(lines, opts.maxAgeHours, opts.now);
   // A drill is recorded with backups, or by point-in-time recovery (which may have no nightly backups).
   const drill = drillFacts(lines);

@@ -53,12 +53,18 @@ function memberRow(m: MemberStatus, paint: Paint): string[] {
   return [m.member, state, role, m.where, m.version ?? "-", formatDuration(m.uptimeS), conn, lagCell(m)];
 }
 
+/** An SQLite file's journal mode and, in WAL mode, its last checkpoint. */
+function sqliteCheckpoint(s: NonNullable<MemberStatus["sqlite"]>): string {
+  if (s.journalMode === "wal") return `, WAL mode, last checkpoint ${s.lastCheckpointAt ?? "-"}`;
+  return s.journalMode === "rollback" ? ", rollback journal (no checkpoints)" : "";
+}
+
 /** The lines under a deployment's table: sizes, backups, drill, sessions, slow statements. */
 function detailLines(m: MemberStatus, paint: Paint): string[] {
   const out: string[] = [];
   const at = `${m.member}:`;
   if (m.databases && m.databases.length) out.push(`${at} databases ${m.databases.map((d) => `${d.name} ${formatBytes(d.bytes)}`).join(", ")}`);
-  if (m.sqlite) out.push(`${at} file ${formatBytes(m.sqlite.bytes)}, WAL ${formatBytes(m.sqlite.walBytes)}, written ${m.sqlite.modifiedAt}${m.sqlite.quickCheck === undefined ? "" : `, quick_check ${m.sqlite.quickCheck === "ok" ? paint(32, "ok") : paint(31, m.sqlite.quickCheck)}`}`);
+  if (m.sqlite) out.push(`${at} file ${formatBytes(m.sqlite.bytes)}, WAL ${formatBytes(m.sqlite.walBytes)}, written ${m.sqlite.modifiedAt}${sqliteCheckpoint(m.sqlite)}${m.sqlite.quickCheck === undefined ? "" : `, quick_check ${m.sqlite.quickCheck === "ok" ? paint(32, "ok") : paint(31, m.sqlite.quickCheck)}`}`);
   if (m.lag?.error) out.push(`${at} ${paint(31, `replication error: ${m.lag.error}`)}`);
   if (m.backup) {
     const b = m.backup;
@@ -72,6 +78,7 @@ function detailLines(m: MemberStatus, paint: Paint): string[] {
     const d = m.drill;
     out.push(`${at} drill ${d === null ? "no drill declared" : `${d.ok ? paint(32, "ok") : paint(31, "FAILED")} ${d.startedAt ?? ""}${d.durationS === undefined ? "" : ` in ${d.durationS} s`}${d.recoveryPoint ? `, recovered to ${d.recoveryPoint}` : ""}${d.reason ? `: ${d.reason}` : ""}`}`);
   }
+  if (m.hooks && m.hooks.length) out.push(`${at} hooks ${m.hooks.map((h) => `${h.database} ${h.ok ? paint(32, "ok") : paint(31, `FAILED${h.exitCode === undefined ? "" : ` (exit ${h.exitCode})`}`)}${h.finishedAt ? ` ${h.finishedAt}` : ""}${h.durationS === undefined ? "" : ` in ${h.durationS} s`}`).join(", ")}`);
   if (m.pendingRestart && m.pendingRestart.length) out.push(`${at} ${paint(33, `waiting for a restart: ${m.pendingRestart.join(", ")}`)}`);
   for (const t of m.longTransactions ?? []) out.push(`${at} ${paint(33, `long transaction: pid ${t.pid} ${t.user ?? "?"}@${t.database ?? "?"} ${t.state ?? ""} for ${formatDuration(t.seconds)}`)}`);
   if (m.slowest && m.slowest.length) {

@@ -19,6 +19,15 @@ export interface DrillRecord {
   reason?: string;
 }
 
+/** A database's last post-deploy hook (recorded by the hook in `<toolsDir>/hooks/<database>.json`). */
+export interface HookRecord {
+  database: string;
+  ok: boolean;
+  exitCode?: number;
+  finishedAt?: string;
+  durationS?: number;
+}
+
 /** A long-running or idle-in-transaction session. */
 export interface LongTransaction {
   pid: number;
@@ -68,10 +77,17 @@ export interface MemberStatus {
   pendingRestart?: string[];
   longTransactions?: LongTransaction[];
   slowest?: SlowStatement[] | null;
-  sqlite?: { bytes: number; walBytes: number; modifiedAt: string; quickCheck?: string };
+  /**
+   * An SQLite file: sizes; the last write (the newer of the file's and its WAL's); the journal mode
+   * read from the file's header; in WAL mode the last checkpoint that copied pages into the file
+   * (the file's own mtime: in WAL mode only checkpoints write it).
+   */
+  sqlite?: { bytes: number; walBytes: number; modifiedAt: string; journalMode?: "wal" | "rollback"; lastCheckpointAt?: string; quickCheck?: string };
   backup?: BackupFacts;
   /** The last drill; null: none recorded; absent: no backups declared here. */
   drill?: DrillRecord | null;
+  /** Each database's last post-deploy hook, on the member that runs them (the primary, the file's host). */
+  hooks?: HookRecord[];
 }
 
 export interface StatusReport {
@@ -112,6 +128,7 @@ export function memberProblems(m: MemberStatus, bounds: StatusBounds): string[] 
     if (b.newest && b.newest.ageHours > b.maxAgeHours) out.push(`${label}: newest backup is ${b.newest.ageHours.toFixed(1)} h old (bound ${b.maxAgeHours} h)`);
     if (!b.newest && (b.emptyForHours === undefined || b.emptyForHours > b.maxAgeHours)) out.push(`${label}: no backup${b.emptyForHours === undefined ? " (no backup directory)" : ` in ${b.emptyForHours.toFixed(1)} h`} (bound ${b.maxAgeHours} h)`);
   }
+  for (const h of m.hooks ?? []) if (!h.ok) out.push(`${label}: the last post-deploy hook of database ${h.database} failed${h.finishedAt ? ` (${h.finishedAt})` : ""}${h.exitCode === undefined ? "" : `, exit ${h.exitCode}`}`);
   if (m.drill && m.drill.ok === false) out.push(`${label}: last restore drill failed${m.drill.startedAt ? ` (${m.drill.startedAt})` : ""}: ${m.drill.reason ?? "no reason recorded"}`);
   return out;
 }

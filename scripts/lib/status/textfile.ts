@@ -36,6 +36,11 @@ const METRICS: Metric[] = [
   { name: "dbstack_drill_last_duration_seconds", help: "How long the last restore drill took.", samples: (m) => one(m.drill?.durationS) },
   { name: "dbstack_sqlite_file_bytes", help: "Size of an SQLite database file.", samples: (m) => one(m.sqlite?.bytes) },
   { name: "dbstack_sqlite_wal_bytes", help: "Size of an SQLite database's WAL file.", samples: (m) => one(m.sqlite?.walBytes) },
+  { name: "dbstack_sqlite_last_write_timestamp_seconds", help: "When an SQLite database's file or WAL was last written (Unix time).", samples: (m) => one(seconds(m.sqlite?.modifiedAt)) },
+  { name: "dbstack_sqlite_last_checkpoint_timestamp_seconds", help: "When a checkpoint last copied pages into an SQLite database's file, in WAL mode (Unix time).", samples: (m) => one(seconds(m.sqlite?.lastCheckpointAt)) },
+  { name: "dbstack_hook_last_ok", help: "Whether a database's last post-deploy hook succeeded (1) or failed (0).", samples: (m) => (m.hooks ?? []).map((h) => ({ labels: { database: h.database }, value: h.ok ? 1 : 0 })) },
+  { name: "dbstack_hook_last_timestamp_seconds", help: "When a database's last post-deploy hook finished (Unix time).", samples: (m) => (m.hooks ?? []).flatMap((h) => one(seconds(h.finishedAt)).map((s) => ({ labels: { database: h.database }, ...s }))) },
+  { name: "dbstack_hook_last_duration_seconds", help: "How long a database's last post-deploy hook took.", samples: (m) => (m.hooks ?? []).flatMap((h) => one(h.durationS).map((s) => ({ labels: { database: h.database }, ...s }))) },
 ];
 
 /** A label value as the text format writes it: backslash, double quote and newline escaped. */
