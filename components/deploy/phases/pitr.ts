@@ -9,11 +9,13 @@ import { drillScheduleAfter } from "../../backups/drillSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
 import { drillsDir, parseDrillResult, type DrillResult } from "../../backups/drillResult";
 import { defaultBackupMaxAgeHours } from "../../backups/schedule";
-import type { PitrSpec } from "../../engines/pitr";
+import type { PitrRemoteSpec, PitrSpec } from "../../engines/pitr";
 import type { ToolFile } from "../../engines/operations";
 import { DEFAULTS } from "../../model/defaults";
 import { hostSlug, jobLogFile } from "../../model/naming";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
+import { GeneratedSshKey } from "../../secrets/generatedSshKey";
+import { hostAccess } from "../../targets/access";
 import { HostCommand, runOnTarget } from "../../targets/hostCommand";
 import { shellQuote } from "../../shell";
 import type { ServerContext } from "./context";
@@ -61,6 +63,7 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
       drillPort: p.drill?.port,
       drillHistory: DEFAULTS.pitr.drillHistory,
       onFailureFile: p.drill?.onFailure === undefined ? undefined : `${ctx.toolsDir}/${DRILL_ON_FAILURE_FILE}`,
+      remote: decideRepositoryHost(ctx, stanza),
     },
     fullSchedule,
     diffSchedule,
@@ -68,6 +71,60 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
     onFailure: p.drill?.onFailure,
     archiveCommand: ctx.engine.pitr?.archiveCommand,
   };
+}
+
+/**
+ * The repository host's part of the spec (pitr.repositoryHost); undefined without one. Its files
+ * sit under /etc/dbstack-pitr named for the stanza, apart from the database host's (the two hosts
+ * may share a file system, as the test hosts do).
+ */
+export function decideRepositoryHost(ctx: ServerContext<unknown>, stanza: string): PitrRemoteSpec | undefined {
+  const r = ctx.args.pitr?.repositoryHost;
+  const engine = ctx.engine.pitr?.repositoryHost;
+  const primary = ctx.args.target;
+  if (!r || !engine || r.target.kind !== "ssh" || primary?.kind !== "ssh") return undefined;
+  return {
+    host: r.target.host,
+    port: r.target.port ?? 22,
+    user: engine.user,
+    home: engine.home,
+    dir: r.dir ?? defaultPitrDir(ctx.prefix, ctx),
+    confFile: `/etc/dbstack-pitr/${stanza}.repository.conf`,
+    sshDir: `/etc/dbstack-pitr/${stanza}.repository-ssh`,
+    dbHost: primary.host,
+    dbPort: primary.port ?? 22,
+    dbSshDir: `/etc/dbstack-pitr/${stanza}.ssh`,
+  };
+}
+
+/**
+ * The repository host's step (before the setup, which archives to it and creates the stanza
+ * there) and the environment the database host's setup takes: its key, the repository host's
+ * public key and pinned host keys. Undefined without a repository host.
+ */
+function createRepositoryHost<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, plan: PitrPlan, cipher: pulumi.Output<string> | undefined, after: pulumi.Resource[]): { step: HostCommand; environment: Record<string, pulumi.Input<string>> } | undefined {
+  const engine = ctx.engine.pitr;
+  const rh = engine?.repositoryHost;
+  const r = ctx.args.pitr?.repositoryHost;
+  if (!plan.spec.remote || !engine || !rh || !r) return undefined;
+  const comments = rh.keyComments(plan.spec);
+  const dbKey = new GeneratedSshKey(`${ctx.name}-pitr-db-key`, { comment: comments.db }, { parent: ctx.parent });
+  const repoKey = new GeneratedSshKey(`${ctx.name}-pitr-repository-key`, { comment: comments.repo }, { parent: ctx.parent });
+  const access = hostAccess(`${ctx.name}-pitr-repository`, r.target, ctx.parent);
+  const v = rh.variables;
+  const step = new HostCommand(
+    `${ctx.name}-pitr-repository`,
+    {
+      ...access,
+      description: `pgBackRest repository host of ${ctx.what}: ${plan.spec.remote.dir} on ${plan.spec.remote.host}`,
+      create: host.at.apply((l) => rh.renderSetup(l, plan.spec)),
+      delete: host.at.apply((l) => rh.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
+      environment: { ...(cipher ? { [engine.cipherVariable]: cipher } : {}), [v.privateKey]: repoKey.privateKey, [v.peerKey]: dbKey.publicKey, [v.peerHostKeys]: pulumi.output(host.on.hostKeys ?? "") },
+      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval },
+    },
+    { parent: ctx.parent, dependsOn: after },
+  );
+  return { step, environment: { [v.privateKey]: dbKey.privateKey, [v.peerKey]: repoKey.publicKey, [v.peerHostKeys]: pulumi.output(access.hostKeys ?? "") } };
 }
 
 /** The PITR tools of the deployment at the primary's location, with the onFailure file (0600); none without `pitr`. */
@@ -131,6 +188,9 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
   if (!plan || !pitr) return undefined;
   const cipher = plan.spec.encrypt ? new GeneratedPassword(`${ctx.name}-pitr-cipher`, { length: 64 }, { parent: ctx.parent }).result : undefined;
   const account = pitr.accountVariable ? new GeneratedPassword(`${ctx.name}-pitr-account`, { length: 32 }, { parent: ctx.parent }).result : undefined;
+  const remote = createRepositoryHost(ctx, host, plan, cipher, after);
+  // With a repository host, the cipher secret lives there only.
+  const ownCipher = remote ? undefined : cipher;
   const setup = new HostCommand(
     `${ctx.name}-pitr`,
     {
@@ -138,10 +198,10 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       description: `point-in-time recovery of ${ctx.what} (${pitr.describe(plan.spec)})`,
       create: host.at.apply((l) => pitr.renderSetup(l, plan.spec, ctx.toolsDir)),
       delete: host.at.apply((l) => pitr.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
-      environment: cipher || account ? { ...(cipher ? { [pitr.cipherVariable]: cipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}) } : undefined,
+      environment: ownCipher || account || remote ? { ...(ownCipher ? { [pitr.cipherVariable]: ownCipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}), ...(remote?.environment ?? {}) } : undefined,
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: pitr.restartParameters, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
-    { parent: ctx.parent, dependsOn: after },
+    { parent: ctx.parent, dependsOn: remote ? [...after, remote.step] : after },
   );
   const jobs = pitrCronJobs(ctx, plan);
   new HostCommand(
