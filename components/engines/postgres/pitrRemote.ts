@@ -144,10 +144,13 @@ export function renderDbRepoLines(spec: PostgresPitrSpec & { remote: PitrRemoteS
   return [`repo1-host=${r.host}`, ...(r.port === 22 ? [] : [`repo1-host-port=${r.port}`]), `repo1-host-user=${r.user}`, `repo1-host-config=${r.confFile}`, `cmd-ssh=${r.dbSshDir}/ssh`];
 }
 
-/** Shell: `pgb_repo …` runs pgBackRest on the repository host (backups run there), as postgres through the wrapper. */
+/**
+ * Shell: `pgb_repo …` runs pgBackRest on the repository host (backups run there), as postgres
+ * through the wrapper; stdin closed, or ssh would swallow the rest of a script read from stdin.
+ */
 export function renderPgbRepo(spec: PostgresPitrSpec & { remote: PitrRemoteSpec }): string {
   const r = spec.remote;
-  return `pgb_repo() { runuser -u postgres -- ${shellQuote(`${r.dbSshDir}/ssh`)} -p ${r.port} ${shellQuote(`${r.user}@${r.host}`)} pgbackrest --config=${shellQuote(r.confFile)} --stanza=${shellQuote(spec.stanza)} "$@"; }`;
+  return `pgb_repo() { runuser -u postgres -- ${shellQuote(`${r.dbSshDir}/ssh`)} -p ${r.port} ${shellQuote(`${r.user}@${r.host}`)} pgbackrest --config=${shellQuote(r.confFile)} --stanza=${shellQuote(spec.stanza)} "$@" </dev/null; }`;
 }
 
 /**
@@ -166,7 +169,8 @@ export function renderRepoHostSetup(spec: PostgresPitrSpec & { remote: PitrRemot
     "  export DEBIAN_FRONTEND=noninteractive",
     "  { apt-get update -qq && apt-get install -y -qq --no-install-recommends pgbackrest; } >&2 || { echo 'pitr: install the Debian package pgbackrest on the repository host' >&2; exit 1; }",
     "fi",
-    `id -u ${r.user} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${shellQuote(r.home)} --shell /bin/bash ${r.user}`,
+    `id -u ${r.user} >/dev/null 2>&1 || useradd --system --user-group --password '*' --home-dir ${shellQuote(r.home)} --shell /bin/bash ${r.user}`,
+    "# No password, and not locked ('!'): an sshd without PAM refuses a locked account even its keys.",
     `install -d -o ${r.user} -g ${r.user} -m 0700 ${shellQuote(r.home)} ${shellQuote(`${r.home}/log`)} ${shellQuote(`${r.home}/lock`)}`,
     `install -d -o ${r.user} -g ${r.user} -m 0700 ${shellQuote(r.dir)}`,
     `install -d -m 0755 ${shellQuote(r.confFile.slice(0, r.confFile.lastIndexOf("/")))}`,
