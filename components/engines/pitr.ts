@@ -52,6 +52,21 @@ export interface PitrRemoteSpec {
   dbPort: number;
   /** The SSH key, known_hosts and ssh wrapper of the database host's server user. */
   dbSshDir: string;
+  /** The standbys backups are taken from (pgBackRest's backup-standby), on SSH hosts; filled where the repository host's step is rendered. Default: none. */
+  standbys?: PitrStandbySpec[];
+}
+
+/** A standby the repository host takes backups from. */
+export interface PitrStandbySpec {
+  name: string;
+  /** Its host's address and SSH port, as the repository host reaches it. */
+  host: string;
+  sshPort: number;
+  /** Its data directory and port there. */
+  dataDirectory: string;
+  port: number;
+  /** pgBackRest's configuration there (its data directory). */
+  confFile: string;
 }
 
 export interface PitrEngine<Loc> {
@@ -83,6 +98,13 @@ export interface PitrRepositoryHostEngine<Loc> {
   renderSetup(loc: Loc, spec: PitrSpec): string;
   /** Destroy there: the login withdrawn; the repository kept unless data removal is allowed. */
   renderRemove(loc: Loc, spec: PitrSpec, allowDataRemoval: boolean): string;
+  /** A standby's step: pgBackRest, its configuration, and the repository host's login (spec.remote.standbys holds it). */
+  renderStandby(spec: PitrSpec, standby: PitrStandbySpec): string;
+  renderStandbyRemove(spec: PitrSpec, standby: PitrStandbySpec): string;
+  /** A standby instance's data directory and port, from its location. */
+  standbyOf(loc: Loc): { dataDirectory: string; port: number };
+  /** The variable the repository host's step reads the i-th standby's pinned host keys from. */
+  standbyHostKeysVariable(i: number): string;
   /** The user owning the repository there, and its home. */
   readonly user: string;
   readonly home: string;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { validateServerArgs } from "../../components/deploy/validateServer";
 import { mariadbEngine } from "../../components/engines/mariadb/engine";
 import { postgresEngine } from "../../components/engines/postgres/engine";
-import { PGBACKREST_FORCED_COMMAND, renderRepoHostConf, renderRepoHostRemove, renderRepoHostSetup, renderSshWrapper } from "../../components/engines/postgres/pitrRemote";
+import { PGBACKREST_FORCED_COMMAND, renderRepoHostConf, renderRepoHostRemove, renderRepoHostSetup, renderSshWrapper, renderStandbyConf, renderStandbyRemove, renderStandbySetup } from "../../components/engines/postgres/pitrRemote";
 import { renderPgbackrestConf, renderPitrBackup, renderPitrRemove, renderPitrSetup, type PostgresPitrSpec } from "../../components/engines/postgres/pitrScripts";
 import type { ServerDeploymentArgs } from "../../components/model/args";
 import type { PitrArgs } from "../../components/model/pitr";
@@ -120,5 +120,26 @@ describe("the repository host's and the database host's configurations", () => {
     expect(kept).not.toContain("rm -rf '/srv/pitr/main'");
     expect(renderRepoHostRemove(spec, true)).toContain("rm -rf '/srv/pitr/main' '/etc/dbstack-pitr/s-main.repository.conf'");
     expect(renderPitrRemove(spec, false)).toContain("grep -v -F -- ' dbstack-pitr-s-main-repo'");
+  });
+});
+
+describe("backups from a standby (pgBackRest's backup-standby)", () => {
+  const standby = { name: "s1", host: "10.0.0.7", sshPort: 22, dataDirectory: "/var/lib/postgresql/15/s1", port: 7291, confFile: "/etc/dbstack-pitr/s-main.standby-s1.conf" };
+  const withStandby = { ...spec, remote: { ...remote, standbys: [standby] } };
+  it("the repository host names the standby as pg2 and takes backups from it", () => {
+    const conf = renderRepoHostConf(withStandby);
+    expect(conf.stanza).toContain("backup-standby=y\npg2-host=10.0.0.7\npg2-host-user=postgres\npg2-host-config=/etc/dbstack-pitr/s-main.standby-s1.conf\npg2-path=/var/lib/postgresql/15/s1\npg2-port=7291\npg2-socket-path=/var/run/postgresql\n");
+    expect(renderRepoHostConf(spec).stanza).not.toContain("backup-standby");
+  });
+  it("the repository host trusts the standby's pinned host keys too", () => {
+    expect(renderRepoHostSetup(withStandby)).toContain(`printf '%s %s\\n' '10.0.0.7' "$k"; done <<<"$DBSTACK_PITR_STANDBY_HOST_KEYS_0";`);
+  });
+  it("the standby's configuration names its own cluster and holds no secret; it accepts the repository host's key for pgBackRest only", () => {
+    expect(renderStandbyConf(withStandby, standby)).toContain("[s-main]\npg1-path=/var/lib/postgresql/15/s1\npg1-port=7291\n");
+    const setup = renderStandbySetup(withStandby, standby);
+    expect(setup).not.toMatch(/cipher/);
+    expect(setup).toContain(`printf '%s %s\\n' 'restrict,command="/usr/bin/pgbackrest \${SSH_ORIGINAL_COMMAND#* }"' "$DBSTACK_PITR_PEER_KEY"`);
+    for (const s of [setup, renderStandbyRemove(withStandby, standby)]) expect(spawnSync("bash", ["-n"], { input: s, encoding: "utf8" }).status).toBe(0);
+    expect(renderStandbyRemove(withStandby, standby)).toContain("grep -v -F -- ' dbstack-pitr-s-main-repo'");
   });
 });

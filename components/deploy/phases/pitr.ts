@@ -9,7 +9,7 @@ import { drillScheduleAfter } from "../../backups/drillSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
 import { drillsDir, parseDrillResult, type DrillResult } from "../../backups/drillResult";
 import { defaultBackupMaxAgeHours } from "../../backups/schedule";
-import type { PitrRemoteSpec, PitrSpec } from "../../engines/pitr";
+import type { PitrRemoteSpec, PitrSpec, PitrStandbySpec } from "../../engines/pitr";
 import type { ToolFile } from "../../engines/operations";
 import { DEFAULTS } from "../../model/defaults";
 import { hostSlug, jobLogFile } from "../../model/naming";
@@ -20,6 +20,7 @@ import { HostCommand, runOnTarget } from "../../targets/hostCommand";
 import { shellQuote } from "../../shell";
 import type { ServerContext } from "./context";
 import type { PrimaryHost } from "./placement";
+import type { Standbys } from "./standbys";
 
 /** The onFailure command's file beside the drill tool. */
 export const DRILL_ON_FAILURE_FILE = "pitr-drill.on-failure";
@@ -102,7 +103,14 @@ export function decideRepositoryHost(ctx: ServerContext<unknown>, stanza: string
  * there) and the environment the database host's setup takes: its key, the repository host's
  * public key and pinned host keys. Undefined without a repository host.
  */
-function createRepositoryHost<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, plan: PitrPlan, cipher: pulumi.Output<string> | undefined, after: pulumi.Resource[]): { step: HostCommand; environment: Record<string, pulumi.Input<string>> } | undefined {
+function createRepositoryHost<Loc>(
+  ctx: ServerContext<Loc>,
+  host: PrimaryHost<Loc>,
+  plan: PitrPlan,
+  cipher: pulumi.Output<string> | undefined,
+  after: pulumi.Resource[],
+  standbyMembers: Standbys["standbyMembers"],
+): { step: HostCommand; standbySteps: HostCommand[]; environment: Record<string, pulumi.Input<string>> } | undefined {
   const engine = ctx.engine.pitr;
   const rh = engine?.repositoryHost;
   const r = ctx.args.pitr?.repositoryHost;
@@ -112,19 +120,46 @@ function createRepositoryHost<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
   const repoKey = new GeneratedSshKey(`${ctx.name}-pitr-repository-key`, { comment: comments.repo }, { parent: ctx.parent });
   const access = hostAccess(`${ctx.name}-pitr-repository`, r.target, ctx.parent);
   const v = rh.variables;
+  const remote = plan.spec.remote;
+  // Backups are taken from the standbys on SSH hosts (pgBackRest's backup-standby), when there are any.
+  const members = Object.entries(standbyMembers).filter(([, m]) => m.target.kind === "ssh" && m.on && m.at);
+  const standbySpecs = pulumi.all(members.map(([, m]) => m.at!)).apply((locs) =>
+    members.map(([name, m], i): PitrStandbySpec => {
+      const t = m.target as Extract<typeof m.target, { kind: "ssh" }>;
+      const at = rh.standbyOf(locs[i] as Loc);
+      return { name, host: t.host, sshPort: t.port ?? 22, ...at, confFile: `/etc/dbstack-pitr/${plan.spec.stanza}.standby-${name.replace(/[^A-Za-z0-9_-]/g, "-")}.conf` };
+    }),
+  );
+  const withStandbys = (standbys: PitrStandbySpec[]): PitrSpec => ({ ...plan.spec, remote: { ...remote, standbys } });
+  const standbySteps = members.map(
+    ([name, m], i) =>
+      new HostCommand(
+        `${ctx.name}-pitr-standby-${name}`,
+        {
+          ...m.on!,
+          description: `pgBackRest on standby ${name} of ${ctx.what}: backups are taken from it`,
+          create: standbySpecs.apply((ss) => rh.renderStandby(withStandbys(ss), ss[i])),
+          delete: standbySpecs.apply((ss) => rh.renderStandbyRemove(withStandbys(ss), ss[i])),
+          environment: { [v.peerKey]: repoKey.publicKey },
+          review: { component: ctx.component },
+        },
+        { parent: ctx.parent, dependsOn: after },
+      ),
+  );
+  const standbyHostKeys = Object.fromEntries(members.map(([, m], i) => [rh.standbyHostKeysVariable(i), pulumi.output(m.on!.hostKeys ?? "")]));
   const step = new HostCommand(
     `${ctx.name}-pitr-repository`,
     {
       ...access,
       description: `pgBackRest repository host of ${ctx.what}: ${plan.spec.remote.dir} on ${plan.spec.remote.host}`,
-      create: host.at.apply((l) => rh.renderSetup(l, plan.spec)),
-      delete: host.at.apply((l) => rh.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
-      environment: { ...(cipher ? { [engine.cipherVariable]: cipher } : {}), [v.privateKey]: repoKey.privateKey, [v.peerKey]: dbKey.publicKey, [v.peerHostKeys]: pulumi.output(host.on.hostKeys ?? "") },
+      create: pulumi.all([host.at, standbySpecs]).apply(([l, ss]) => rh.renderSetup(l as Loc, withStandbys(ss))),
+      delete: pulumi.all([host.at, standbySpecs]).apply(([l, ss]) => rh.renderRemove(l as Loc, withStandbys(ss), ctx.allowDataRemoval)),
+      environment: { ...(cipher ? { [engine.cipherVariable]: cipher } : {}), [v.privateKey]: repoKey.privateKey, [v.peerKey]: dbKey.publicKey, [v.peerHostKeys]: pulumi.output(host.on.hostKeys ?? ""), ...standbyHostKeys },
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval },
     },
     { parent: ctx.parent, dependsOn: after },
   );
-  return { step, environment: { [v.privateKey]: dbKey.privateKey, [v.peerKey]: repoKey.publicKey, [v.peerHostKeys]: pulumi.output(access.hostKeys ?? "") } };
+  return { step, standbySteps, environment: { [v.privateKey]: dbKey.privateKey, [v.peerKey]: repoKey.publicKey, [v.peerHostKeys]: pulumi.output(access.hostKeys ?? "") } };
 }
 
 /** The PITR tools of the deployment at the primary's location, with the onFailure file (0600); none without `pitr`. */
@@ -182,13 +217,13 @@ export function readLastDrill<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
  * Registers the PITR steps after `after` (the tools and every other step on the primary: the setup
  * restarts the server when archive_mode changes); returns the setup step (none without `pitr`).
  */
-export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[]): HostCommand | undefined {
+export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[], standbyMembers: Standbys["standbyMembers"] = {}): HostCommand | undefined {
   const plan = decidePitr(ctx as ServerContext<unknown>);
   const pitr = ctx.engine.pitr;
   if (!plan || !pitr) return undefined;
   const cipher = plan.spec.encrypt ? new GeneratedPassword(`${ctx.name}-pitr-cipher`, { length: 64 }, { parent: ctx.parent }).result : undefined;
   const account = pitr.accountVariable ? new GeneratedPassword(`${ctx.name}-pitr-account`, { length: 32 }, { parent: ctx.parent }).result : undefined;
-  const remote = createRepositoryHost(ctx, host, plan, cipher, after);
+  const remote = createRepositoryHost(ctx, host, plan, cipher, after, standbyMembers);
   // With a repository host, the cipher secret lives there only.
   const ownCipher = remote ? undefined : cipher;
   const setup = new HostCommand(
@@ -201,7 +236,7 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       environment: ownCipher || account || remote ? { ...(ownCipher ? { [pitr.cipherVariable]: ownCipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}), ...(remote?.environment ?? {}) } : undefined,
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: pitr.restartParameters, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
-    { parent: ctx.parent, dependsOn: remote ? [...after, remote.step] : after },
+    { parent: ctx.parent, dependsOn: remote ? [...after, remote.step, ...remote.standbySteps] : after },
   );
   const jobs = pitrCronJobs(ctx, plan);
   new HostCommand(

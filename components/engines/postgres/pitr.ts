@@ -1,7 +1,8 @@
 /** PostgreSQL's point-in-time recovery (engines/pitr.ts), delegating to pitrScripts.ts. */
 import type { PitrEngine, PitrSpec } from "../pitr";
 import type { ClusterLocation } from "./host";
-import { PITR_PEER_HOST_KEYS_VARIABLE, PITR_PEER_KEY_VARIABLE, PITR_REPO_HOME, PITR_REPO_USER, PITR_SSH_KEY_VARIABLE, pitrKeyComments, renderRepoHostRemove, renderRepoHostSetup } from "./pitrRemote";
+import { PITR_PEER_HOST_KEYS_VARIABLE, PITR_PEER_KEY_VARIABLE, PITR_REPO_HOME, PITR_REPO_USER, PITR_SSH_KEY_VARIABLE, pitrKeyComments, pitrStandbyHostKeysVariable, renderRepoHostRemove, renderRepoHostSetup, renderStandbyRemove, renderStandbySetup } from "./pitrRemote";
+import { dataDir } from "./pitrScripts";
 import { PITR_CIPHER_VARIABLE, renderPitrBackup, renderPitrDrill, renderPitrRemove, renderPitrRestore, renderPitrSetup, type PostgresPitrSpec } from "./pitrScripts";
 
 const at = (loc: ClusterLocation, spec: PitrSpec): PostgresPitrSpec => ({ ...loc, ...spec });
@@ -28,5 +29,10 @@ export const postgresPitr: PitrEngine<ClusterLocation> = {
     home: PITR_REPO_HOME,
     keyComments: (spec) => pitrKeyComments(spec.stanza),
     variables: { privateKey: PITR_SSH_KEY_VARIABLE, peerKey: PITR_PEER_KEY_VARIABLE, peerHostKeys: PITR_PEER_HOST_KEYS_VARIABLE },
+    // A standby's own location is not the primary's: its renderers read the standby's spec only.
+    renderStandby: (spec, standby) => renderStandbySetup(remoteAt({ cluster: standby.name, port: standby.port, dataDirectory: standby.dataDirectory }, spec), standby),
+    renderStandbyRemove: (spec, standby) => renderStandbyRemove(remoteAt({ cluster: standby.name, port: standby.port, dataDirectory: standby.dataDirectory }, spec), standby),
+    standbyOf: (loc) => ({ dataDirectory: dataDir(loc), port: loc.port }),
+    standbyHostKeysVariable: pitrStandbyHostKeysVariable,
   },
 };

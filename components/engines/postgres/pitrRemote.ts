@@ -8,7 +8,7 @@
  */
 import { knownHostsPattern } from "../../targets/ssh";
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
-import type { PitrRemoteSpec } from "../pitr";
+import type { PitrRemoteSpec, PitrStandbySpec } from "../pitr";
 import { dataDir, PITR_CIPHER_VARIABLE, type PostgresPitrSpec } from "./pitrScripts";
 
 /** The environment variable a host's step receives its own private key in. */
@@ -17,6 +17,8 @@ export const PITR_SSH_KEY_VARIABLE = "DBSTACK_PITR_SSH_KEY";
 export const PITR_PEER_KEY_VARIABLE = "DBSTACK_PITR_PEER_KEY";
 /** The environment variable a host's step receives the peer's pinned host keys in ("type base64" lines). */
 export const PITR_PEER_HOST_KEYS_VARIABLE = "DBSTACK_PITR_PEER_HOST_KEYS";
+/** The environment variable the repository host's step receives the i-th standby's pinned host keys in. */
+export const pitrStandbyHostKeysVariable = (i: number): string => `DBSTACK_PITR_STANDBY_HOST_KEYS_${i}`;
 /** The user owning the repository on a repository host, and its home. */
 export const PITR_REPO_USER = "pgbackrest";
 export const PITR_REPO_HOME = "/var/lib/pgbackrest-dbstack";
@@ -33,6 +35,8 @@ interface SshSide {
   peerPort: number;
   /** The comment that marks this deployment's line in the user's authorized_keys. */
   mark: string;
+  /** Further hosts this side logs in to (the standbys), with the variable holding each one's pinned host keys. Default: none. */
+  others?: { host: string; port: number; variable: string }[];
 }
 
 /** The public key comments of the two key pairs (GeneratedSshKey's `comment`), marking their lines. */
@@ -56,22 +60,29 @@ export function renderSshWrapper(sshDir: string): string {
  */
 function renderSshSide(side: SshSide): string {
   const dir = shellQuote(side.sshDir);
-  const ak = shellQuote(`${side.home}/.ssh/authorized_keys`);
   const pattern = knownHostsPattern(side.peerHost, side.peerPort);
   return [
-    `[[ "$${PITR_PEER_KEY_VARIABLE}" =~ ^ssh-ed25519\\ [A-Za-z0-9+/=]+\\ [A-Za-z0-9._@-]+$ ]] || { echo "pitr: the peer's public key is not an ssh-ed25519 key line" >&2; exit 1; }`,
     `[ -n "$${PITR_PEER_HOST_KEYS_VARIABLE}" ] || { echo "pitr: no pinned host key for ${side.peerHost}" >&2; exit 1; }`,
     `install -d -o ${side.user} -g ${side.user} -m 0700 ${dir}`,
     "(",
     "  umask 077",
     `  printf '%s\\n' "$${PITR_SSH_KEY_VARIABLE}" > ${dir}/id_ed25519.tmp`,
-    `  while IFS= read -r k; do [ -n "$k" ] && printf '%s %s\\n' ${shellQuote(pattern)} "$k"; done <<<"$${PITR_PEER_HOST_KEYS_VARIABLE}" > ${dir}/known_hosts.tmp`,
+    `  { ${[{ pattern, variable: PITR_PEER_HOST_KEYS_VARIABLE }, ...(side.others ?? []).map((o) => ({ pattern: knownHostsPattern(o.host, o.port), variable: o.variable }))].map((p) => `while IFS= read -r k; do [ -n "$k" ] && printf '%s %s\\n' ${shellQuote(p.pattern)} "$k"; done <<<"$${p.variable}";`).join(" ")} } > ${dir}/known_hosts.tmp`,
     ")",
     `chown ${side.user}:${side.user} ${dir}/id_ed25519.tmp ${dir}/known_hosts.tmp; chmod 600 ${dir}/id_ed25519.tmp`,
     `mv -f ${dir}/id_ed25519.tmp ${dir}/id_ed25519; mv -f ${dir}/known_hosts.tmp ${dir}/known_hosts`,
     `( umask 022; ${withHeredoc(`cat > ${dir}/ssh.tmp`, renderSshWrapper(side.sshDir), "DBSTACK_SSH")}`,
     ")",
     `chmod 755 ${dir}/ssh.tmp; mv -f ${dir}/ssh.tmp ${dir}/ssh`,
+    renderAcceptPeer(side),
+  ].join("\n");
+}
+
+/** Shell: accepts the peer's public key (from the environment) for pgBackRest only, in the user's authorized_keys (its marked line replaced). */
+function renderAcceptPeer(side: Pick<SshSide, "user" | "home" | "mark">): string {
+  const ak = shellQuote(`${side.home}/.ssh/authorized_keys`);
+  return [
+    `[[ "$${PITR_PEER_KEY_VARIABLE}" =~ ^ssh-ed25519\\ [A-Za-z0-9+/=]+\\ [A-Za-z0-9._@-]+$ ]] || { echo "pitr: the peer's public key is not an ssh-ed25519 key line" >&2; exit 1; }`,
     `install -d -o ${side.user} -g ${side.user} -m 0700 ${shellQuote(`${side.home}/.ssh`)}`,
     `touch ${ak}; chown ${side.user}:${side.user} ${ak}; chmod 600 ${ak}`,
     `{ grep -v -F -- ${shellQuote(` ${side.mark}`)} ${ak} || true; printf '%s %s\\n' ${shellQuote(PGBACKREST_FORCED_COMMAND)} "$${PITR_PEER_KEY_VARIABLE}"; } > ${ak}.dbstack-tmp`,
@@ -95,7 +106,8 @@ export function dbSide(spec: PostgresPitrSpec & { remote: PitrRemoteSpec }): Ssh
 
 function repoSide(spec: PostgresPitrSpec & { remote: PitrRemoteSpec }): SshSide {
   const r = spec.remote;
-  return { user: r.user, home: r.home, sshDir: r.sshDir, peerHost: r.dbHost, peerPort: r.dbPort, mark: pitrKeyComments(spec.stanza).db };
+  const others = (r.standbys ?? []).map((s, i) => ({ host: s.host, port: s.sshPort, variable: pitrStandbyHostKeysVariable(i) }));
+  return { user: r.user, home: r.home, sshDir: r.sshDir, peerHost: r.dbHost, peerPort: r.dbPort, mark: pitrKeyComments(spec.stanza).db, others };
 }
 
 /** The database host's SSH side as shell (for renderPitrSetup), and its removal. */
@@ -133,9 +145,72 @@ export function renderRepoHostConf(spec: PostgresPitrSpec & { remote: PitrRemote
     `pg1-path=${dataDir(spec)}`,
     `pg1-port=${spec.port}`,
     "pg1-socket-path=/var/run/postgresql",
+    ...renderStandbyLines(r.standbys ?? []),
     "",
   ].join("\n");
   return { global, stanza };
+}
+
+/**
+ * The standbys as pg2, pg3…, and backup-standby: pgBackRest then copies the data files from a
+ * standby (the primary only starts and stops the backup), sparing the primary's disks.
+ */
+function renderStandbyLines(standbys: PitrStandbySpec[]): string[] {
+  if (standbys.length === 0) return [];
+  return [
+    "backup-standby=y",
+    ...standbys.flatMap((s, i) => [
+      `pg${i + 2}-host=${s.host}`,
+      ...(s.sshPort === 22 ? [] : [`pg${i + 2}-host-port=${s.sshPort}`]),
+      `pg${i + 2}-host-user=postgres`,
+      `pg${i + 2}-host-config=${s.confFile}`,
+      `pg${i + 2}-path=${s.dataDirectory}`,
+      `pg${i + 2}-port=${s.port}`,
+      `pg${i + 2}-socket-path=/var/run/postgresql`,
+    ]),
+  ];
+}
+
+/** pgBackRest's configuration on a standby: its own cluster, which the repository host's backups read. */
+export function renderStandbyConf(spec: PostgresPitrSpec, standby: PitrStandbySpec): string {
+  return [
+    `# dbstack: pgBackRest on standby ${standby.name} of PostgreSQL deployment ${spec.name} (backups are taken from it). Managed by Pulumi.`,
+    `[${spec.stanza}]`,
+    `pg1-path=${standby.dataDirectory}`,
+    `pg1-port=${standby.port}`,
+    "pg1-socket-path=/var/run/postgresql",
+    "",
+  ].join("\n");
+}
+
+/** A standby's step: pgBackRest, its configuration (no secret in it), and the repository host's login for pgBackRest only. */
+export function renderStandbySetup(spec: PostgresPitrSpec & { remote: PitrRemoteSpec }, standby: PitrStandbySpec): string {
+  const conf = shellQuote(standby.confFile);
+  return [
+    scriptHeader(`Lets the pgBackRest repository host of PostgreSQL deployment ${spec.name} take backups from standby ${standby.name}.`),
+    "cd /",
+    "if ! command -v pgbackrest >/dev/null; then",
+    "  export DEBIAN_FRONTEND=noninteractive",
+    "  { apt-get update -qq && apt-get install -y -qq --no-install-recommends pgbackrest; } >&2 || { echo 'pitr: install the Debian package pgbackrest on the standby' >&2; exit 1; }",
+    "fi",
+    `install -d -m 0755 ${shellQuote(standby.confFile.slice(0, standby.confFile.lastIndexOf("/")))}`,
+    `( umask 077; ${withHeredoc(`cat > ${conf}.tmp`, renderStandbyConf(spec, standby), "DBSTACK_CONF")}`,
+    ")",
+    `chown postgres:postgres ${conf}.tmp; chmod 600 ${conf}.tmp; mv -f ${conf}.tmp ${conf}`,
+    renderAcceptPeer({ user: "postgres", home: "/var/lib/postgresql", mark: pitrKeyComments(spec.stanza).repo }),
+    `echo ${shellQuote(`pitr: backups of ${spec.stanza} may be taken from standby ${standby.name}`)}`,
+  ].join("\n") + "\n";
+}
+
+/** Destroy on a standby: the repository host's login withdrawn, the configuration removed. */
+export function renderStandbyRemove(spec: PostgresPitrSpec & { remote: PitrRemoteSpec }, standby: PitrStandbySpec): string {
+  const ak = shellQuote("/var/lib/postgresql/.ssh/authorized_keys");
+  return [
+    scriptHeader(`Withdraws the pgBackRest repository host's login from standby ${standby.name} of PostgreSQL deployment ${spec.name}.`),
+    "cd /",
+    `if [ -f ${ak} ]; then { grep -v -F -- ${shellQuote(` ${pitrKeyComments(spec.stanza).repo}`)} ${ak} || true; } > ${ak}.dbstack-tmp; chown --reference=${ak} ${ak}.dbstack-tmp; chmod 600 ${ak}.dbstack-tmp; mv -f ${ak}.dbstack-tmp ${ak}; fi`,
+    `rm -f ${shellQuote(standby.confFile)}`,
+  ].join("\n") + "\n";
 }
 
 /** The database host's [global] lines with a repository host (instead of repo1-path and the cipher). */
