@@ -160,6 +160,17 @@ describe("the pgBackRest repository on another host over SSH", () => {
     }
   }, 600_000);
 
+  it("the database host's key runs pgBackRest on the repository host and nothing else", async () => {
+    const sshDir = join("/etc/dbstack-pitr", readdirSync("/etc/dbstack-pitr").find((f) => f.includes("prrepo") && f.endsWith(".ssh"))!);
+    const r = await hosts.run("pr1", `runuser -u postgres -- ${sshDir}/ssh pgbackrest@${hosts.host("pr2").address} 'id; cat /etc/shadow' </dev/null`);
+    expect(r.stdout + r.stderr).not.toMatch(/uid=|root:/);
+    expect(r.stdout + r.stderr).toMatch(/invalid command 'cat'|pgBackRest/);
+    // Nor does it reach the repository host as root.
+    const root = await hosts.run("pr1", `runuser -u postgres -- ${sshDir}/ssh root@${hosts.host("pr2").address} id </dev/null`);
+    expect(root.code).not.toBe(0);
+    expect(root.stdout).not.toContain("uid=0");
+  }, 120_000);
+
   it("a second up reports zero changes", async () => {
     const up = await stack.up();
     expect(changes(up.summary)).toEqual({ same: expect.any(Number) });
