@@ -125,12 +125,12 @@ export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
 
 /** What the backup-drill rules read: the deployment's backups and whether its engine drills them. */
 export interface BackupDrillSubject {
-  args: { backup?: { drill?: DrillArgs } };
+  args: { backup?: { drill?: DrillArgs }; target?: Target };
   engine: { kind: EngineKind };
 }
 
 /** The engines whose nightly backups (`backup.drill`) have drills. */
-export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite"];
+export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite", "postgres"];
 
 export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
   {
@@ -141,11 +141,17 @@ export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
       }
     },
   },
+  {
+    name: "backup.drill: target",
+    check: ({ args, engine }) => {
+      if (args.backup?.drill !== undefined && engine.kind !== "sqlite" && args.target?.kind === "docker") throw new ArgumentError("backup.drill: a drill of a server's nightly backups is not available on a Docker target yet (its scratch instance runs on the server's host); use a local or SSH target");
+    },
+  },
   { name: "backup.drill.schedule", check: ({ args }) => checkSchedule("backup.drill.schedule", args.backup?.drill?.schedule) },
   {
     name: "backup.drill.port",
-    check: ({ args }) => {
-      if (args.backup?.drill?.port !== undefined) throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
+    check: ({ args, engine }) => {
+      if (args.backup?.drill?.port !== undefined && engine.kind === "sqlite") throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
     },
   },
   {
