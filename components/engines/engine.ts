@@ -142,6 +142,9 @@ export interface BackupDrillToolSpec {
   onFailureFile?: string;
   /** Results kept in the history file. */
   history: number;
+  /** The databases' declared health checks the drill runs in the restored copy, as their owners; their files are the health tools' (`<checkDir>/health-<db>.check-<n>.*`). Default: none. */
+  healthChecks?: { database: string; owner: string; checks: { expect: boolean; match: boolean }[] }[];
+  checkDir?: string;
 }
 
 export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs> extends OperationsEngine<Loc> {

@@ -26,7 +26,8 @@ const config = {
       instanceName: CLUSTER,
       hostFacts: { memoryMb: 512, cpus: 1 },
       maxConnections: 20,
-      databases: { app: { owner: "app" } },
+      // Passes on the deployment and in the drill's restored copy only when it runs as the owner.
+      databases: { app: { owner: "app", healthChecks: [{ name: "runs as the owner", sql: "SELECT current_user", expect: "app" }] } },
       users: { app: { grants: { app: "owner" } } },
       toolsDir: tools,
       backup: { dir: backups, retentionDays: 7, drill: { port: DRILL_PORT, onFailure: `cp "$DRILL_RESULT" ${onFailureMark}` } },
@@ -84,6 +85,7 @@ describe("restore drills of PostgreSQL's nightly dumps", () => {
     const r = tool("drill");
     expect(r.status, r.err + r.out).toBe(0);
     expect(lastDrill()).toMatchObject({ deployment: "prdump", engine: "postgres", backup: newestBackup(), ok: true, reason: "" });
+    expect(r.out).toContain("health check runs as the owner: app");
     expect(String(lastDrill().recoveryPoint)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(scratches()).toEqual([]);
     expect(existsSync(onFailureMark)).toBe(false);

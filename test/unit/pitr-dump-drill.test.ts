@@ -32,9 +32,21 @@ describe("backup.drill on a PostgreSQL deployment", () => {
     expect(tools.map(([n, , m]) => [n, m])).toEqual([["drill", undefined], ["drill.on-failure", "0600"]]);
     expect(tools[0][1]).not.toContain("reboot");
     expect(tools[1][1]).toBe(`${hostile}\n`);
-    expect(tools[0][1]).toContain("pg_restore -h /var/run/postgresql -p \"$port\" --create --exit-on-error");
+    expect(tools[0][1]).toContain("pg_restore -h \"$sock\" -p \"$port\" --create --exit-on-error");
     expect(tools[0][1]).toContain("listen_addresses=''");
     const r = spawnSync("bash", ["-n"], { input: tools[0][1], encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
+  });
+  it("runs the declared health checks in the restored copy as each database's owner, reading them from the health tools' files", () => {
+    const [[, drill]] = postgresDumpDrillTools({ ...loc, name: "main", databases: ["app"], dir: "/srv/b", history: 30, checkDir: "/t", healthChecks: [{ database: "app", owner: "app_owner", checks: [{ expect: true, match: false }, { expect: false, match: true }] }] }, undefined);
+    expect(drill).toContain("check='/t/health-app.check-1'; dbname='app'");
+    expect(drill).toContain(`-U 'app_owner' -d 'app' -c " $(cat "$check.sql")"`);
+    expect(drill).toContain('[ "$out" = "$(cat "$check.expect")" ]');
+    expect(drill).toContain("check='/t/health-app.check-2'");
+    expect(drill).toContain('grep -Eq -- "$(cat "$check.match")"');
+    // The scratch socket is private to postgres: trust there reaches no other local user.
+    expect(drill).toContain('install -d -o postgres -g postgres -m 0700 "$sock"');
+    expect(drill).toContain("--auth-local=trust --auth-host=reject");
+    expect(spawnSync("bash", ["-n"], { input: drill, encoding: "utf8" }).status).toBe(0);
   });
 });

@@ -26,6 +26,10 @@ export function backupDrillToolFiles<Loc>(ctx: ServerContext<Loc>, loc: Loc): To
     onFailure: drill.onFailure,
     onFailureFile: drill.onFailure === undefined ? undefined : `${ctx.toolsDir}/${ON_FAILURE_FILE}`,
     history: DEFAULTS.pitr.drillHistory,
+    healthChecks: ctx.args.databases
+      .map((d) => ({ database: d.name, owner: d.owner, checks: (d.healthChecks ?? []).map((c) => ({ expect: c.expect !== undefined, match: c.match !== undefined })) }))
+      .filter((d) => d.checks.length > 0),
+    checkDir: ctx.toolsDir,
   });
 }
 

@@ -28,6 +28,9 @@ export interface PostgresDumpDrillSpec extends ClusterLocation {
   /** The onFailure file, when one is declared. */
   onFailureFile?: string;
   history: number;
+  /** Declared health checks run in the restored copy as each database's owner (files in checkDir). Default: none. */
+  healthChecks?: { database: string; owner: string; checks: { expect: boolean; match: boolean }[] }[];
+  checkDir?: string;
 }
 
 /** FIGURES_SQL without its transaction: the dump's snapshot session runs it. */
@@ -70,7 +73,7 @@ function renderScratchFigures(databases: string[]): string {
   return [
     "scratch_figures() {",
     `  local db; for db in ${databases.map(shellQuote).join(" ")}; do`,
-    `    ${withHeredoc(`runuser -u postgres -- psql -X -q -tA -F $'\\t' -v ON_ERROR_STOP=1 -h /var/run/postgresql -p "$1" -d "$db"`, FIGURES_SQL)}`,
+    `    ${withHeredoc(`runuser -u postgres -- psql -X -q -tA -F $'\\t' -v ON_ERROR_STOP=1 -h "$sock" -p "$1" -d "$db"`, FIGURES_SQL)}`,
     "  done",
     "}",
   ].join("\n");
@@ -110,20 +113,44 @@ export function renderPostgresDumpDrill(spec: PostgresDumpDrillSpec): string {
     `( set -- "$newest"; ${renderPickBackup(".tar").split("\n").join("\n  ")}`,
     ') 2>"$work/unpack.err" || drill_fail "cannot unpack $backup: $(tail -n 2 "$work/unpack.err" | tr \'\\n\' \' \')"',
     'mkdir "$work/dump"; tar -C "$work/dump" -xf "$work/restored" 2>"$work/unpack.err" || drill_fail "cannot unpack $backup: $(tail -n 2 "$work/unpack.err" | tr \'\\n\' \' \')"',
-    'runuser -u postgres -- "$PGBIN/initdb" -D "$scratch/data" -U postgres --auth=peer -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 || drill_fail "initdb of the scratch cluster failed: $(tail -n 2 "$work/initdb.log" | tr \'\\n\' \' \')"',
-    `( close_inherited_fds; exec runuser -u postgres -- "$PGBIN/pg_ctl" -D "$scratch/data" -l "$scratch/postgres.log" -w -t 300 -o "-c listen_addresses='' -c port=$port -c unix_socket_directories=/var/run/postgresql" start </dev/null >/dev/null ) \\`,
+    "# The scratch cluster's socket is in a directory only postgres (and root) can enter: trust there lets the health checks log in as the owners.",
+    'sock="$scratch/sock"; install -d -o postgres -g postgres -m 0700 "$sock"',
+    'runuser -u postgres -- "$PGBIN/initdb" -D "$scratch/data" -U postgres --auth-local=trust --auth-host=reject -E UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 || drill_fail "initdb of the scratch cluster failed: $(tail -n 2 "$work/initdb.log" | tr \'\\n\' \' \')"',
+    `( close_inherited_fds; exec runuser -u postgres -- "$PGBIN/pg_ctl" -D "$scratch/data" -l "$scratch/postgres.log" -w -t 300 -o "-c listen_addresses='' -c port=$port -c unix_socket_directories=$sock" start </dev/null >/dev/null ) \\`,
     '  || drill_fail "the scratch cluster did not start: $(tail -n 3 "$scratch/postgres.log" 2>/dev/null | tr \'\\n\' \' \')"',
     "# Roles first (the role postgres exists already: that error is expected), then each database with its settings.",
-    'runuser -u postgres -- psql -X -q -h /var/run/postgresql -p "$port" -d postgres < "$work/dump/globals.sql" >/dev/null 2>&1 || true',
+    'runuser -u postgres -- psql -X -q -h "$sock" -p "$port" -d postgres < "$work/dump/globals.sql" >/dev/null 2>&1 || true',
     `for db in ${spec.databases.map(shellQuote).join(" ")}; do`,
     '  [ -f "$work/dump/$db.dump" ] || drill_fail "backup $backup holds no dump of database $db"',
-    '  out=$(runuser -u postgres -- pg_restore -h /var/run/postgresql -p "$port" --create --exit-on-error --dbname=postgres < "$work/dump/$db.dump" 2>&1) \\',
+    '  out=$(runuser -u postgres -- pg_restore -h "$sock" -p "$port" --create --exit-on-error --dbname=postgres < "$work/dump/$db.dump" 2>&1) \\',
     '    || drill_fail "pg_restore of database $db from $backup failed: $(tail -n 3 <<<"$out" | tr \'\\n\' \' \')"',
     "done",
     'got=$(scratch_figures "$port" 2>&1) || drill_fail "a database does not answer in the scratch cluster: $(tail -n 2 <<<"$got" | tr \'\\n\' \' \')"',
     'drill_compare_figures "$(cat "$DEST/figures/$backup.tsv")" "$got" "backup $backup"',
+    ...renderDrillHealthChecks(spec),
     "drill_pass",
   ].join("\n") + "\n";
+}
+
+/**
+ * Shell: each database's declared health checks in the restored copy, logged in as its owner (no
+ * more power than the deploy's checks have). The name, SQL and expectations are read from the
+ * health tools' 0600 files; the SQL reaches psql as one -c argument after a space, so it is never
+ * a psql backslash command.
+ */
+function renderDrillHealthChecks(spec: PostgresDumpDrillSpec): string[] {
+  if (!spec.checkDir) return [];
+  return (spec.healthChecks ?? []).flatMap((db) =>
+    db.checks.flatMap((c, i) => [
+      `check=${shellQuote(`${spec.checkDir}/health-${db.database}.check-${i + 1}`)}; dbname=${shellQuote(db.database)}`,
+      'name=$(cat "$check.name") || drill_fail "the health check files of the deployment are missing: $check"',
+      `out=$(runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U ${shellQuote(db.owner)} -d ${shellQuote(db.database)} -c " $(cat "$check.sql")" 2>&1 | cut -d'|' -f1) \\`,
+      `  || drill_fail "health check $name of database $dbname failed in the restored copy: $(tail -n 2 <<<"$out" | tr '\\n' ' ')"`,
+      ...(c.expect ? ['[ "$out" = "$(cat "$check.expect")" ] || drill_fail "health check $name of database $dbname in the restored copy: expected $(cat "$check.expect"), got $out"'] : []),
+      ...(c.match ? ['printf \'%s\' "$out" | grep -Eq -- "$(cat "$check.match")" || drill_fail "health check $name of database $dbname in the restored copy: $out does not match"'] : []),
+      'printf \'health check %s: %s\\n\' "$name" "$(head -n 1 <<<"$out")"',
+    ]),
+  );
 }
 
 /** The drill tool and its onFailure file (0600, the user's text verbatim). */
