@@ -31,6 +31,35 @@ function on(rule: (p: PitrArgs, s: PitrSubject) => void): (s: PitrSubject) => vo
   };
 }
 
+/** The engines whose PITR repository may live on another host (pitr.repositoryHost). */
+export const PITR_REMOTE_ENGINES: readonly EngineKind[] = ["postgres"];
+
+/** A host name or address as it reaches pgBackRest's configuration and known_hosts: no space, quote or newline. */
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,252}$/;
+
+/** The rules of `pitr.repositoryHost`, appended to PITR_CHECKS. */
+export const PITR_REPOSITORY_HOST_CHECKS: readonly Check<PitrSubject>[] = [
+  {
+    name: "pitr.repositoryHost",
+    check: on(({ repositoryHost: r }, { engine, args }) => {
+      if (r === undefined) return;
+      if (typeof r !== "object" || r === null || Array.isArray(r) || typeof r.target !== "object" || r.target === null) throw new ArgumentError("pitr.repositoryHost: expected { target: <an SSH host>, dir?: <path> }");
+      if (!PITR_REMOTE_ENGINES.includes(engine.kind)) throw new ArgumentError(`pitr.repositoryHost: a repository on another host is implemented for ${PITR_REMOTE_ENGINES.join(", ")} only so far, not ${engine.kind}; remove repositoryHost (the repository stays on the primary's host)`);
+      if (r.target.kind !== "ssh") throw new ArgumentError(`pitr.repositoryHost: expected a host reached over SSH (a name in dbstack:hosts), got a ${r.target.kind} target`);
+      if (!HOST_NAME.test(r.target.host)) throw new ArgumentError(`pitr.repositoryHost: ${JSON.stringify(r.target.host)} is not a host name or address`);
+      const primary = args.target;
+      if (primary?.kind !== "ssh") throw new ArgumentError("pitr.repositoryHost: the repository host reaches the database back over SSH, so the deployment's own host must be an SSH host (dbstack:hosts) too, not this machine");
+      if (primary.host === r.target.host && (primary.port ?? 22) === (r.target.port ?? 22)) throw new ArgumentError(`pitr.repositoryHost: ${r.target.host} is the deployment's own host; remove repositoryHost to keep the repository there (pitr.dir), or name another host`);
+    }),
+  },
+  {
+    name: "pitr.repositoryHost.dir",
+    check: on(({ repositoryHost: r }) => {
+      if (r !== undefined) checkPlacement("pitr.repositoryHost.dir", r.dir, true);
+    }),
+  },
+];
+
 export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
   {
     name: "pitr is an object",
@@ -91,16 +120,17 @@ export const PITR_CHECKS: readonly Check<PitrSubject>[] = [
       }
     }),
   },
+  ...PITR_REPOSITORY_HOST_CHECKS,
 ];
 
 /** What the backup-drill rules read: the deployment's backups and whether its engine drills them. */
 export interface BackupDrillSubject {
-  args: { backup?: { drill?: DrillArgs } };
+  args: { backup?: { drill?: DrillArgs }; target?: Target };
   engine: { kind: EngineKind };
 }
 
 /** The engines whose nightly backups (`backup.drill`) have drills. */
-export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite"];
+export const BACKUP_DRILL_ENGINES: readonly EngineKind[] = ["sqlite", "postgres"];
 
 export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
   {
@@ -111,11 +141,17 @@ export const BACKUP_DRILL_CHECKS: readonly Check<BackupDrillSubject>[] = [
       }
     },
   },
+  {
+    name: "backup.drill: target",
+    check: ({ args, engine }) => {
+      if (args.backup?.drill !== undefined && engine.kind !== "sqlite" && args.target?.kind === "docker") throw new ArgumentError("backup.drill: a drill of a server's nightly backups is not available on a Docker target yet (its scratch instance runs on the server's host); use a local or SSH target");
+    },
+  },
   { name: "backup.drill.schedule", check: ({ args }) => checkSchedule("backup.drill.schedule", args.backup?.drill?.schedule) },
   {
     name: "backup.drill.port",
-    check: ({ args }) => {
-      if (args.backup?.drill?.port !== undefined) throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
+    check: ({ args, engine }) => {
+      if (args.backup?.drill?.port !== undefined && engine.kind === "sqlite") throw new ArgumentError("backup.drill.port: an SQLite drill restores into a scratch file and uses no port; remove it");
     },
   },
   {

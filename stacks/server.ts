@@ -45,7 +45,11 @@ export function serverArgsFromConfig<C extends ServerConfig>(engine: ServerEngin
     toolsDir: abs(cfg.toolsDir),
     allowDataRemoval: ctx.allowDataRemoval,
     slowQueryMs: cfg.slowQueryMs,
-    pitr: cfg.pitr && { ...cfg.pitr, dir: abs(cfg.pitr.dir) },
+    pitr: cfg.pitr && {
+      ...cfg.pitr,
+      dir: abs(cfg.pitr.dir),
+      repositoryHost: cfg.pitr.repositoryHost && { target: resolveHost(`${key}.pitr.repositoryHost.host`, cfg.pitr.repositoryHost.host, ctx), dir: abs(cfg.pitr.repositoryHost.dir) },
+    },
     metrics: cfg.metrics,
     databases: Object.entries(cfg.databases).map(([db, d]) => ({
       ...(d as C["databases"][string]),

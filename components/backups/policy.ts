@@ -13,6 +13,11 @@ export interface BackupPolicy {
   gpgRecipient?: string;
   /** Run after each backup with BACKUP_FILE set to the new file, e.g. `rsync "$BACKUP_FILE" backup-host:/srv/db/`. */
   offHostCommand?: string;
+  /**
+   * Record each backup's figures (tables and exact row counts, in the dump's own snapshot) in
+   * `<dir>/figures/<backup file>.tsv`, for its restore drill. Default false; true when `drill` is declared.
+   */
+  figures?: boolean;
 }
 
 export const DEFAULT_RETENTION_DAYS = DEFAULTS.backup.retentionDays;

@@ -20,6 +20,7 @@ export function resolveBackup(args: BackupArgs | undefined, defaultDir: string):
     retentionDays: args.retentionDays ?? DEFAULTS.backup.retentionDays,
     gpgRecipient: args.gpgRecipient,
     offHostCommand: args.offHostCommand,
+    ...(args.drill ? { figures: true } : {}),
     maxAgeHours: args.maxAgeHours ?? defaultBackupMaxAgeHours(schedule),
   };
 }

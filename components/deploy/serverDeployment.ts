@@ -89,7 +89,7 @@ export class ServerDeployment<Loc, Db extends DatabaseArgs, User extends UserArg
     const slowQueryLog = createSlowQueryLog(ctx, host, configured.config);
     const operations = createServerOperations(ctx, host, accounts, configured.config);
     // Archiving may restart the primary: it comes after every other step on the server, and imports and hooks after it.
-    const pitr = createPitr(ctx, host, [operations.tools, ...accounts.grantSteps, monitoring.step, ...slowQueryLog, ...standbys.replicationReady]);
+    const pitr = createPitr(ctx, host, [operations.tools, ...accounts.grantSteps, monitoring.step, ...slowQueryLog, ...standbys.replicationReady], standbys.standbyMembers);
     const imports = createImports(ctx, host, configured, accounts, pitr);
     const hooks = createServerHookSteps(ctx, { host, configured, accounts, standbys, operations, imports, pitr });
     // importFrom.schema "migrations": the copy fills the tables the database's migrations made.

@@ -22,6 +22,7 @@ import type { EngineKind } from "../model/engineKind";
 import type { HostFacts, TunedParameters, Workload } from "../model/tuning";
 import type { CertificateLifetime } from "../tls/lifetime";
 import type { PitrEngine } from "./pitr";
+import type { ToolFile } from "./operations";
 
 /** What the install step reports about the host. */
 export interface InstalledServer {
@@ -124,6 +125,26 @@ export interface OperationsEngine<Loc> {
   renderRestore(loc: Loc, spec: BackupToolSpec): string;
   /** The `maintenance` tool (vacuum, analyze ...). Absent: the engine has none. */
   renderMaintenance?(loc: Loc, spec: { name: string; databases: string[] }): string;
+  /** The restore drill of a server's nightly backups (`backup.drill`): the `drill` tool and its onFailure file. Absent: the engine has none. */
+  backupDrillTools?(loc: Loc, spec: BackupDrillToolSpec): ToolFile[];
+}
+
+/** What a drill of a server's nightly backups reads (defaults applied). */
+export interface BackupDrillToolSpec {
+  name: string;
+  databases: string[];
+  /** The backups' directory. */
+  dir: string;
+  /** The scratch instance's port; undefined: the first free one above the deployment's. */
+  scratchPort?: number;
+  /** The declared onFailure command (the user's text), and its file in the tools directory. */
+  onFailure?: string;
+  onFailureFile?: string;
+  /** Results kept in the history file. */
+  history: number;
+  /** The databases' declared health checks the drill runs in the restored copy, as their owners; their files are the health tools' (`<checkDir>/health-<db>.check-<n>.*`). Default: none. */
+  healthChecks?: { database: string; owner: string; checks: { expect: boolean; match: boolean }[] }[];
+  checkDir?: string;
 }
 
 export interface ServerEngine<Loc, Db extends DatabaseArgs = DatabaseArgs, User extends UserArgs = UserArgs> extends OperationsEngine<Loc> {

@@ -1,3 +1,5 @@
+import type { Target } from "./target";
+
 /**
  * Point-in-time recovery and restore drills, as a deployment declares them (`pitr` of a server
  * deployment). PostgreSQL implements them with pgBackRest (engines/postgres/pitrScripts.ts).
@@ -52,4 +54,27 @@ export interface PitrArgs {
   encrypt?: boolean;
   /** The restore drill of these backups. Default: a daily drill (DrillArgs' defaults). */
   drill?: DrillArgs;
+  /**
+   * The repository on another host, reached over SSH (PostgreSQL: pgBackRest's dedicated
+   * repository host). Default: none, the repository is on the primary's host in `dir`. With it,
+   * `dir` on the primary's host keeps only the drills' figures and results.
+   */
+  repositoryHost?: PitrRepositoryHostArgs;
+}
+
+/** A repository host: where pgBackRest keeps the backups and the WAL archive, away from the database's host. */
+export interface PitrRepositoryHostArgs {
+  /**
+   * The host: an SSH target (in stack config, a name in dbstack:hosts), reached by dbstack with
+   * its key and pinned host keys. dbstack creates the `pgbackrest` user there and generates the
+   * two key pairs the database host and the repository host log in to each other with (secrets;
+   * no password authentication). Not the primary's own host.
+   */
+  target: Target;
+  /**
+   * The repository directory on that host (created 0700, owned by `pgbackrest`).
+   * Default `/var/lib/dbstack-pitr/<hostPrefix>-<engine>-<name>`. Kept by destroy unless the
+   * stack allows data removal.
+   */
+  dir?: string;
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { cronScheduleProblem } from "../../components/backups/schedule";
 import { DEFAULTS } from "../../components/model/defaults";
 import { CONTAINER_IMAGE, DOCKER_NETWORK, GPG_RECIPIENT, IP_ADDRESS, RANGES, RESTART_POLICIES, SAFE_PATH } from "../../components/validate";
-import { pitr } from "./pitr";
+import { drill, pitr } from "./pitr";
 import { metrics } from "./metrics";
 import { secret } from "./secret";
 import { IMPORT_REFERENCE_FORMS, parseImportReference } from "../../components/copy/importReference";
@@ -188,7 +188,7 @@ export function serverFields(defaultPort: number, parameterName: string) {
         error: "expected caDays longer than certificateDays (a certificate cannot outlive the CA that signed it)",
       })
       .optional(),
-    backup: backup.extend({ maxAgeHours: wholeNumber(...RANGES.maxAgeHours, "a number of hours").optional() }).optional(),
+    backup: backup.extend({ maxAgeHours: wholeNumber(...RANGES.maxAgeHours, "a number of hours").optional(), drill: drill.optional() }).optional(),
     maintenanceSchedule: cronSchedule.optional(),
     toolsDir: path("a directory for dbstack's tools").optional(),
     slowQueryMs: wholeNumber(1, 3_600_000, "a number of milliseconds").optional(),

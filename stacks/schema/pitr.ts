@@ -30,4 +30,10 @@ export const pitr = z.strictObject({
   retentionFull: whole(...PITR_RANGES.retentionFull, "a number of full backups").optional(),
   encrypt: z.boolean({ error: "expected true or false" }).optional(),
   drill: drill.optional(),
+  repositoryHost: z
+    .strictObject({
+      host: z.string({ error: "expected the name of a host in dbstack:hosts" }).min(1, { error: "expected the name of a host in dbstack:hosts" }),
+      dir: z.string().min(1).regex(SAFE_PATH, { error: "expected a repository directory made of letters, digits and . _ / @ + - only" }).optional(),
+    })
+    .optional(),
 });

@@ -8,6 +8,7 @@ import { lastDrillCheck } from "../../components/hooks/drillAge";
 import { renderDrillRecorder } from "../../components/backups/drillResult";
 import { validateServerArgs } from "../../components/deploy/validateServer";
 import { postgresEngine } from "../../components/engines/postgres/engine";
+import { mariadbEngine } from "../../components/engines/mariadb/engine";
 import { FIGURES_SQL, PITR_CIPHER_VARIABLE, renderArchiveConf, renderPgbackrestConf, renderPitrDrill, renderPitrRemove, renderPitrRestore, renderPitrSetup, TARGET_TIME, type PostgresPitrSpec } from "../../components/engines/postgres/pitrScripts";
 import type { ServerDeploymentArgs } from "../../components/model/args";
 import type { PitrArgs } from "../../components/model/pitr";
@@ -216,7 +217,7 @@ describe("backup.drill (SQLite's nightly backups)", () => {
   const sqliteArgs = (drill: Record<string, unknown>) => ({ path: "/srv/app/app.db", backup: { dir: "/srv/app-backups", drill } });
   it("is accepted on SQLite and refused on a server, naming the key", () => {
     expect(() => validateSqliteArgs("app", sqliteArgs({ schedule: "0 4 * * *", onFailure: "true" }))).not.toThrow();
-    expect(() => validateServerArgs("main", args(undefined, { backup: { drill: {} } }), postgresEngine)).toThrow(/^backup\.drill: drills of the nightly postgres backups are not implemented yet/);
+    expect(() => validateServerArgs("main", args(undefined, { backup: { drill: {} } }), mariadbEngine({ flavor: "mariadb", requireSecureTransport: false }))).toThrow(/^backup\.drill: drills of the nightly mariadb backups are not implemented yet/);
   });
   it.each<[string, Record<string, unknown>, RegExp]>([
     ["a port (a scratch file needs none)", { port: 6500 }, /^backup\.drill\.port: /],

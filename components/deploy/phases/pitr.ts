@@ -9,15 +9,18 @@ import { drillScheduleAfter } from "../../backups/drillSchedule";
 import { CRON_DIR, renderInstallCron, renderRemoveCron, type CronJob } from "../../backups/cronEntry";
 import { drillsDir, parseDrillResult, type DrillResult } from "../../backups/drillResult";
 import { defaultBackupMaxAgeHours } from "../../backups/schedule";
-import type { PitrSpec } from "../../engines/pitr";
+import type { PitrRemoteSpec, PitrSpec, PitrStandbySpec } from "../../engines/pitr";
 import type { ToolFile } from "../../engines/operations";
 import { DEFAULTS } from "../../model/defaults";
 import { hostSlug, jobLogFile } from "../../model/naming";
 import { GeneratedPassword } from "../../secrets/generatedPassword";
+import { GeneratedSshKey } from "../../secrets/generatedSshKey";
+import { hostAccess } from "../../targets/access";
 import { HostCommand, runOnTarget } from "../../targets/hostCommand";
 import { shellQuote } from "../../shell";
 import type { ServerContext } from "./context";
 import type { PrimaryHost } from "./placement";
+import type { Standbys } from "./standbys";
 
 /** The onFailure command's file beside the drill tool. */
 export const DRILL_ON_FAILURE_FILE = "pitr-drill.on-failure";
@@ -61,6 +64,7 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
       drillPort: p.drill?.port,
       drillHistory: DEFAULTS.pitr.drillHistory,
       onFailureFile: p.drill?.onFailure === undefined ? undefined : `${ctx.toolsDir}/${DRILL_ON_FAILURE_FILE}`,
+      remote: decideRepositoryHost(ctx, stanza),
     },
     fullSchedule,
     diffSchedule,
@@ -68,6 +72,94 @@ export function decidePitr(ctx: ServerContext<unknown>): PitrPlan | undefined {
     onFailure: p.drill?.onFailure,
     archiveCommand: ctx.engine.pitr?.archiveCommand,
   };
+}
+
+/**
+ * The repository host's part of the spec (pitr.repositoryHost); undefined without one. Its files
+ * sit under /etc/dbstack-pitr named for the stanza, apart from the database host's (the two hosts
+ * may share a file system, as the test hosts do).
+ */
+export function decideRepositoryHost(ctx: ServerContext<unknown>, stanza: string): PitrRemoteSpec | undefined {
+  const r = ctx.args.pitr?.repositoryHost;
+  const engine = ctx.engine.pitr?.repositoryHost;
+  const primary = ctx.args.target;
+  if (!r || !engine || r.target.kind !== "ssh" || primary?.kind !== "ssh") return undefined;
+  return {
+    host: r.target.host,
+    port: r.target.port ?? 22,
+    user: engine.user,
+    home: engine.home,
+    dir: r.dir ?? defaultPitrDir(ctx.prefix, ctx),
+    confFile: `/etc/dbstack-pitr/${stanza}.repository.conf`,
+    sshDir: `/etc/dbstack-pitr/${stanza}.repository-ssh`,
+    dbHost: primary.host,
+    dbPort: primary.port ?? 22,
+    dbSshDir: `/etc/dbstack-pitr/${stanza}.ssh`,
+  };
+}
+
+/**
+ * The repository host's step (before the setup, which archives to it and creates the stanza
+ * there) and the environment the database host's setup takes: its key, the repository host's
+ * public key and pinned host keys. Undefined without a repository host.
+ */
+function createRepositoryHost<Loc>(
+  ctx: ServerContext<Loc>,
+  host: PrimaryHost<Loc>,
+  plan: PitrPlan,
+  cipher: pulumi.Output<string> | undefined,
+  after: pulumi.Resource[],
+  standbyMembers: Standbys["standbyMembers"],
+): { step: HostCommand; standbySteps: HostCommand[]; environment: Record<string, pulumi.Input<string>> } | undefined {
+  const engine = ctx.engine.pitr;
+  const rh = engine?.repositoryHost;
+  const r = ctx.args.pitr?.repositoryHost;
+  if (!plan.spec.remote || !engine || !rh || !r) return undefined;
+  const comments = rh.keyComments(plan.spec);
+  const dbKey = new GeneratedSshKey(`${ctx.name}-pitr-db-key`, { comment: comments.db }, { parent: ctx.parent });
+  const repoKey = new GeneratedSshKey(`${ctx.name}-pitr-repository-key`, { comment: comments.repo }, { parent: ctx.parent });
+  const access = hostAccess(`${ctx.name}-pitr-repository`, r.target, ctx.parent);
+  const v = rh.variables;
+  const remote = plan.spec.remote;
+  // Backups are taken from the standbys on SSH hosts (pgBackRest's backup-standby), when there are any.
+  const members = Object.entries(standbyMembers).filter(([, m]) => m.target.kind === "ssh" && m.on && m.at);
+  const standbySpecs = pulumi.all(members.map(([, m]) => m.at!)).apply((locs) =>
+    members.map(([name, m], i): PitrStandbySpec => {
+      const t = m.target as Extract<typeof m.target, { kind: "ssh" }>;
+      const at = rh.standbyOf(locs[i] as Loc);
+      return { name, host: t.host, sshPort: t.port ?? 22, ...at, confFile: `/etc/dbstack-pitr/${plan.spec.stanza}.standby-${name.replace(/[^A-Za-z0-9_-]/g, "-")}.conf` };
+    }),
+  );
+  const withStandbys = (standbys: PitrStandbySpec[]): PitrSpec => ({ ...plan.spec, remote: { ...remote, standbys } });
+  const standbySteps = members.map(
+    ([name, m], i) =>
+      new HostCommand(
+        `${ctx.name}-pitr-standby-${name}`,
+        {
+          ...m.on!,
+          description: `pgBackRest on standby ${name} of ${ctx.what}: backups are taken from it`,
+          create: standbySpecs.apply((ss) => rh.renderStandby(withStandbys(ss), ss[i])),
+          delete: standbySpecs.apply((ss) => rh.renderStandbyRemove(withStandbys(ss), ss[i])),
+          environment: { [v.peerKey]: repoKey.publicKey },
+          review: { component: ctx.component },
+        },
+        { parent: ctx.parent, dependsOn: after },
+      ),
+  );
+  const standbyHostKeys = Object.fromEntries(members.map(([, m], i) => [rh.standbyHostKeysVariable(i), pulumi.output(m.on!.hostKeys ?? "")]));
+  const step = new HostCommand(
+    `${ctx.name}-pitr-repository`,
+    {
+      ...access,
+      description: `pgBackRest repository host of ${ctx.what}: ${plan.spec.remote.dir} on ${plan.spec.remote.host}`,
+      create: pulumi.all([host.at, standbySpecs]).apply(([l, ss]) => rh.renderSetup(l as Loc, withStandbys(ss))),
+      delete: pulumi.all([host.at, standbySpecs]).apply(([l, ss]) => rh.renderRemove(l as Loc, withStandbys(ss), ctx.allowDataRemoval)),
+      environment: { ...(cipher ? { [engine.cipherVariable]: cipher } : {}), [v.privateKey]: repoKey.privateKey, [v.peerKey]: dbKey.publicKey, [v.peerHostKeys]: pulumi.output(host.on.hostKeys ?? ""), ...standbyHostKeys },
+      review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval },
+    },
+    { parent: ctx.parent, dependsOn: after },
+  );
+  return { step, standbySteps, environment: { [v.privateKey]: dbKey.privateKey, [v.peerKey]: repoKey.publicKey, [v.peerHostKeys]: pulumi.output(access.hostKeys ?? "") } };
 }
 
 /** The PITR tools of the deployment at the primary's location, with the onFailure file (0600); none without `pitr`. */
@@ -125,12 +217,15 @@ export function readLastDrill<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
  * Registers the PITR steps after `after` (the tools and every other step on the primary: the setup
  * restarts the server when archive_mode changes); returns the setup step (none without `pitr`).
  */
-export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[]): HostCommand | undefined {
+export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, after: pulumi.Resource[], standbyMembers: Standbys["standbyMembers"] = {}): HostCommand | undefined {
   const plan = decidePitr(ctx as ServerContext<unknown>);
   const pitr = ctx.engine.pitr;
   if (!plan || !pitr) return undefined;
   const cipher = plan.spec.encrypt ? new GeneratedPassword(`${ctx.name}-pitr-cipher`, { length: 64 }, { parent: ctx.parent }).result : undefined;
   const account = pitr.accountVariable ? new GeneratedPassword(`${ctx.name}-pitr-account`, { length: 32 }, { parent: ctx.parent }).result : undefined;
+  const remote = createRepositoryHost(ctx, host, plan, cipher, after, standbyMembers);
+  // With a repository host, the cipher secret lives there only.
+  const ownCipher = remote ? undefined : cipher;
   const setup = new HostCommand(
     `${ctx.name}-pitr`,
     {
@@ -138,10 +233,10 @@ export function createPitr<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>,
       description: `point-in-time recovery of ${ctx.what} (${pitr.describe(plan.spec)})`,
       create: host.at.apply((l) => pitr.renderSetup(l, plan.spec, ctx.toolsDir)),
       delete: host.at.apply((l) => pitr.renderRemove(l, plan.spec, ctx.allowDataRemoval)),
-      environment: cipher || account ? { ...(cipher ? { [pitr.cipherVariable]: cipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}) } : undefined,
+      environment: ownCipher || account || remote ? { ...(ownCipher ? { [pitr.cipherVariable]: ownCipher } : {}), ...(account && pitr.accountVariable ? { [pitr.accountVariable]: account } : {}), ...(remote?.environment ?? {}) } : undefined,
       review: { component: ctx.component, dataBearing: true, dataRemovalAllowed: ctx.allowDataRemoval, restartParameters: pitr.restartParameters, pitr: { rpoS: plan.spec.archiveTimeoutS, drillSchedule: plan.drillSchedule } },
     },
-    { parent: ctx.parent, dependsOn: after },
+    { parent: ctx.parent, dependsOn: remote ? [...after, remote.step, ...remote.standbySteps] : after },
   );
   const jobs = pitrCronJobs(ctx, plan);
   new HostCommand(

@@ -18,6 +18,7 @@ import type { Accounts } from "./accounts";
 import type { ServerContext } from "./context";
 import { createOperations, decideBackupSchedule } from "./operations";
 import { pitrDrillTarget, pitrToolFiles } from "./pitr";
+import { backupDrillToolFiles, createBackupDrillSchedule } from "./backupDrill";
 import type { PrimaryHost } from "./placement";
 
 /** The operations once registered: the tools step, and how hooks and tools talk to a database. */
@@ -61,7 +62,7 @@ export function createServerOperations<Loc>(ctx: ServerContext<Loc>, host: Prima
         id: `${name}-tools`,
         description: `tools of ${what}`,
         dir: toolsDir,
-        tools: host.at.apply((l) => operationsTools(engine, l, { name, databases: dbNames, databaseTools: healthTools(l), backup, moreTools: pitrToolFiles(ctx, l) })),
+        tools: host.at.apply((l) => operationsTools(engine, l, { name, databases: dbNames, databaseTools: healthTools(l), backup, moreTools: [...pitrToolFiles(ctx, l), ...backupDrillToolFiles(ctx, l)] })),
         secretFiles: owners.map((o) => ({ file: `${o}.password`, variable: passwordVariable(o), value: accounts.passwords.get(o)! })),
       },
       backup: backupSchedule && { description: `backup schedule of ${what}`, schedule: backupSchedule },
@@ -69,5 +70,6 @@ export function createServerOperations<Loc>(ctx: ServerContext<Loc>, host: Prima
     },
     [after],
   );
+  createBackupDrillSchedule(ctx, host.on, tools);
   return { tools, dialectFor };
 }

@@ -25,8 +25,8 @@ export interface Standbys {
   replicationReady: HostCommand[];
   /** Per standby: its tools directory (holds `promote`). */
   standbyTools: Record<string, pulumi.Output<string>>;
-  /** Per standby: how its steps reach it (inside its container on a Docker target), without secrets, and its port; `on`: with its keys. */
-  standbyMembers: Record<string, { target: Target; port: number; on?: HostAccess }>;
+  /** Per standby: how its steps reach it (inside its container on a Docker target), without secrets, and its port; `on`: with its keys; `at`: its instance's location (the engine's Loc). */
+  standbyMembers: Record<string, { target: Target; port: number; on?: HostAccess; at?: pulumi.Output<unknown> }>;
 }
 
 /** The primary's side of replication: the role standbys connect as, and its password. */
@@ -51,7 +51,7 @@ interface StandbyHost<Loc> {
 export function createStandbys<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured): Standbys {
   const { engine, name, standbys, what, component, child } = ctx;
   const standbyTools: Record<string, pulumi.Output<string>> = {};
-  const standbyMembers: Record<string, { target: Target; port: number; on?: HostAccess }> = {};
+  const standbyMembers: Standbys["standbyMembers"] = {};
   if (standbys.length === 0) return { replicationReady: [], standbyTools, standbyMembers };
   const passwordEnv = "DBSTACK_REPLICATION_PASSWORD";
   const replicationPassword = new GeneratedPassword(`${name}-replication-password`, {}, child).result;
@@ -72,13 +72,13 @@ export function createStandbys<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<L
     const made = createStandby(ctx, host, configured, role, s, i);
     replicationReady.push(made.ready);
     standbyTools[s.name] = pulumi.output(made.toolsDir);
-    standbyMembers[s.name] = { target: made.target, port: s.port ?? ctx.port, on: made.on };
+    standbyMembers[s.name] = { target: made.target, port: s.port ?? ctx.port, on: made.on, at: made.at };
   });
   return { replicationReady, standbyTools, standbyMembers };
 }
 
 /** One standby, the `i`-th declared: returns its last step before its tools, and its tools directory. */
-export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, role: ReplicationRole, s: StandbyArgs, i: number): { ready: HostCommand; toolsDir: string; target: Target; on: HostAccess } {
+export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Loc>, configured: Configured, role: ReplicationRole, s: StandbyArgs, i: number): { ready: HostCommand; toolsDir: string; target: Target; on: HostAccess; at: pulumi.Output<Loc> } {
   const { engine, port, child } = ctx;
   const source: StandbySource = { name: s.name, primaryHost: host.address, primaryPort: port, replicationUser: engine.replicationUser, passwordEnv: role.passwordEnv };
   const standby = installStandby(ctx, host, configured, role, s, source);
@@ -99,7 +99,7 @@ export function createStandby<Loc>(ctx: ServerContext<Loc>, host: PrimaryHost<Lo
     { id: `${standby.id}-tools`, description: `tools of standby ${s.name}`, dir: toolsDir, tools: standby.at.apply((l): ToolFile[] => [["promote", engine.renderPromote(l)]]) },
     [ready],
   );
-  return { ready, toolsDir, target: standby.on.target, on: standby.on };
+  return { ready, toolsDir, target: standby.on.target, on: standby.on, at: standby.at };
 }
 
 /** The standby's container (on a Docker target), packages and instance, made from its primary. */

@@ -3,6 +3,7 @@ import type { BackupPolicy } from "../../backups/policy";
 import { RESTORE_USAGE, SAFETY_COPIES_KEPT, renderConfirmOverwrite, renderRestoreArgs } from "../../backups/restoreArgs";
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
+import { renderDumpWithFigures, renderKeepFigures } from "./dumpDrill";
 
 export interface PostgresBackupSpec extends ClusterLocation {
   /** Deployment name: backup files are <name>-<UTC time>.tar.gz[.gpg]. */
@@ -37,11 +38,15 @@ export function renderPostgresBackup(spec: PostgresBackupSpec): string {
     'cluster_running || fail "cluster $V/$CLUSTER is not running"',
     'mkdir "$work/dump"',
     'runuser -u postgres -- pg_dumpall -h /var/run/postgresql -p "$PORT" --globals-only > "$work/dump/globals.sql"',
-    ...spec.databases.map(
-      (db) => `runuser -u postgres -- pg_dump -h /var/run/postgresql -p "$PORT" --format=custom --compress=${DUMP_COMPRESSION_LEVEL} --dbname=${shellQuote(db)} > "$work/dump/${db}.dump"`,
-    ),
+    ...(spec.policy.figures
+      ? // For the restore drill (dumpDrill.ts): each database's figures in its dump's own snapshot.
+        [renderDumpWithFigures(), ': > "$work/figures.tsv"', ...spec.databases.map((db) => `dump_with_figures ${shellQuote(db)} "$work/dump/${db}.dump" "$work/figures.tsv"`)]
+      : spec.databases.map(
+          (db) => `runuser -u postgres -- pg_dump -h /var/run/postgresql -p "$PORT" --format=custom --compress=${DUMP_COMPRESSION_LEVEL} --dbname=${shellQuote(db)} > "$work/dump/${db}.dump"`,
+        )),
     'tar -C "$work/dump" -cf "$work/snapshot.tar" .',
     renderArchiveSteps(spec.policy, "snapshot.tar", ".tar"),
+    ...(spec.policy.figures ? [renderKeepFigures()] : []),
   ].join("\n") + "\n";
 }
 

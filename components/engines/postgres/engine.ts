@@ -9,6 +9,7 @@ import { DEFAULTS } from "../../model/defaults";
 import { keptDataHint } from "../../model/dataRemoval";
 import { renderAccessConf, renderHba, type AccessSpec } from "./access";
 import type { PostgresDatabaseArgs, PostgresUserArgs } from "./args";
+import { postgresDumpDrillTools } from "./dumpDrill";
 import { renderPostgresBackup, renderPostgresMaintenance, renderPostgresRestore, RESTORED_MARK } from "./backupScripts";
 import { renderConfigureCluster, renderCreateCluster, renderOwnerProbe, renderRemoveCluster, renderServingProbe, renderVersionProbe } from "./clusterScripts";
 import { renderCloseInheritedFds } from "../../targets/processes";
@@ -111,6 +112,7 @@ export const postgresEngine: ServerEngine<ClusterLocation, PostgresDatabaseArgs,
   renderBackup: (loc, spec) => renderPostgresBackup({ ...loc, ...spec }),
   renderRestore: (loc, spec) => renderPostgresRestore({ ...loc, ...spec }),
   renderMaintenance: (loc, spec) => renderPostgresMaintenance({ ...loc, name: spec.name }),
+  backupDrillTools: (loc, spec) => postgresDumpDrillTools({ ...loc, ...spec }, spec.onFailure),
   dialect: (loc, hook) => postgresDialect({ ...loc, ...hook }),
   urls: (c) => ({ ...postgresUrls(c) }),
   renderMonitorAccount: renderPostgresMonitorAccount,

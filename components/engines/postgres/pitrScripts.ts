@@ -8,6 +8,7 @@ import { renderCloseInheritedFds, renderPortFunctions } from "../../targets/proc
 import { scriptHeader, shellQuote, withHeredoc } from "../../shell";
 import type { PitrSpec } from "../pitr";
 import { renderClusterPrelude, type ClusterLocation } from "./host";
+import { renderDbRepoLines, renderDbSshSide, renderDbSshSideRemove, renderPgbRepo } from "./pitrRemote";
 
 /** What the PITR renderers of one deployment read: where the cluster is, and the declared spec. */
 export type PostgresPitrSpec = ClusterLocation & PitrSpec;
@@ -19,7 +20,8 @@ export const PITR_CONF_D = "conf.d/20-dbstack-pitr.conf";
 /** A restore's target time: digits, date and time separators, a zone; never a quote (it reaches postgresql.auto.conf). */
 export const TARGET_TIME = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?( ?(Z|UTC|[+-][0-9]{2}(:?[0-9]{2})?))?$";
 
-function dataDir(loc: ClusterLocation): string {
+/** The cluster's data directory. */
+export function dataDir(loc: ClusterLocation): string {
   return loc.dataDirectory ?? `/var/lib/postgresql/${loc.version}/${loc.cluster}`;
 }
 
@@ -28,9 +30,8 @@ export function renderPgbackrestConf(spec: PostgresPitrSpec): { global: string; 
   const global = [
     `# dbstack: pgBackRest repository of PostgreSQL deployment ${spec.name}. Managed by Pulumi; edit the stack config, not this file.`,
     "[global]",
-    `repo1-path=${spec.dir}`,
-    `repo1-retention-full=${spec.retentionFull}`,
-    ...(spec.encrypt ? ["repo1-cipher-type=aes-256-cbc"] : []),
+    // With a repository host, the repository's path, retention and cipher are its configuration's.
+    ...(spec.remote ? renderDbRepoLines({ ...spec, remote: spec.remote }) : [`repo1-path=${spec.dir}`, `repo1-retention-full=${spec.retentionFull}`, ...(spec.encrypt ? ["repo1-cipher-type=aes-256-cbc"] : [])]),
     "start-fast=y",
     "compress-type=lz4",
     "process-max=2",
@@ -116,18 +117,19 @@ export function renderPitrSetup(spec: PostgresPitrSpec, toolsDir: string): strin
     "  umask 077",
     "  {",
     `    ${withHeredoc("cat", conf.global, "DBSTACK_CONF")}`,
-    ...(spec.encrypt ? [`    printf 'repo1-cipher-pass=%s\\n\\n' "$${PITR_CIPHER_VARIABLE}"`] : []),
+    ...(spec.encrypt && !spec.remote ? [`    printf 'repo1-cipher-pass=%s\\n\\n' "$${PITR_CIPHER_VARIABLE}"`] : []),
     `    ${withHeredoc("cat", conf.stanza, "DBSTACK_CONF")}`,
     `  } > ${tmp}`,
     ")",
     `chown postgres:postgres ${tmp}; chmod 600 ${tmp}; mv -f ${tmp} ${confWord}`,
+    ...(spec.remote ? ["# The login to the repository host, and the repository host's login back (pgBackRest only).", renderDbSshSide({ ...spec, remote: spec.remote })] : []),
     `( umask 022; ${withHeredoc(`cat > "$CONF_DIR/${PITR_CONF_D}.tmp"`, renderArchiveConf(spec))}`,
     ")",
     `chown postgres:postgres "$CONF_DIR/${PITR_CONF_D}.tmp"; mv -f "$CONF_DIR/${PITR_CONF_D}.tmp" "$CONF_DIR/${PITR_CONF_D}"`,
     renderApplyConf(),
     renderPgb(spec),
     renderBackupInfo(),
-    "pgb --log-level-console=warn stanza-create",
+    ...(spec.remote ? [renderPgbRepo({ ...spec, remote: spec.remote }), "pgb_repo --log-level-console=warn stanza-create"] : ["pgb --log-level-console=warn stanza-create"]),
     "pgb --log-level-console=warn check",
     'if [ -z "$(newest_label)" ]; then',
     `  ${shellQuote(`${toolsDir}/pitr-backup`)} full`,
@@ -161,6 +163,7 @@ export function renderPitrRemove(spec: PostgresPitrSpec, allowDataRemoval: boole
     renderCloseInheritedFds(),
     `rm -f "$CONF_DIR/${PITR_CONF_D}"`,
     renderApplyConf(),
+    ...(spec.remote ? [renderDbSshSideRemove({ ...spec, remote: spec.remote })] : []),
     ...(allowDataRemoval
       ? [
           `rm -rf ${shellQuote(spec.dir)} ${shellQuote(spec.confFile)}`,
@@ -188,7 +191,8 @@ export function renderPitrBackup(spec: PostgresPitrSpec): string {
     renderPgb(spec),
     renderBackupInfo(),
     renderFiguresFunction(spec),
-    'pgb --log-level-console=warn --type="$type" backup',
+    // With a repository host, backups run there (pgBackRest's rule); it reaches the cluster back over SSH.
+    ...(spec.remote ? [renderPgbRepo({ ...spec, remote: spec.remote }), 'pgb_repo --log-level-console=warn --type="$type" backup'] : ['pgb --log-level-console=warn --type="$type" backup']),
     "label=$(newest_label)",
     "# Labels are digits, - and F/D/I: safe in SQL and file names.",
     '[[ "$label" =~ ^[0-9A-Z_-]+$ ]] || { echo "pitr-backup: unexpected backup label: $label" >&2; exit 1; }',

@@ -397,7 +397,8 @@ function sshdConfig(dir: string, address: string, authorizedKeys: string): strin
     `ListenAddress ${address}`,
     `HostKey ${join(dir, "ssh_host_ed25519_key")}`,
     `PidFile ${join(dir, "sshd.pid")}`,
-    `AuthorizedKeysFile ${authorizedKeys}`,
+    // The test key, then each user's own (.ssh/authorized_keys: the logins dbstack sets up between hosts, e.g. pgBackRest's).
+    `AuthorizedKeysFile ${authorizedKeys} .ssh/authorized_keys`,
     "PermitRootLogin prohibit-password",
     "PubkeyAuthentication yes",
     "PasswordAuthentication no",
