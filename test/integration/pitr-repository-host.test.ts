@@ -102,9 +102,11 @@ afterAll(async () => {
     }
   } finally {
     spawnSync("pg_dropcluster", ["--stop", "15", CLUSTER]);
-    for (const f of readdirSync("/etc/dbstack-pitr").filter((f) => f.includes("prrepo"))) rmSync(join("/etc/dbstack-pitr", f), { recursive: true, force: true });
+    for (const f of (existsSync("/etc/dbstack-pitr") ? readdirSync("/etc/dbstack-pitr") : []).filter((f) => f.includes("prrepo"))) rmSync(join("/etc/dbstack-pitr", f), { recursive: true, force: true });
     for (const f of existsSync("/var/log/pgbackrest") ? readdirSync("/var/log/pgbackrest").filter((f) => f.includes(`${stackName}-`)) : []) rmSync(join("/var/log/pgbackrest", f), { force: true });
-    if (!hadRepoUser) {
+    // The pgbackrest user is machine-wide: it stays while another stack's repository still uses it.
+    const othersUseIt = existsSync("/etc/dbstack-pitr") && readdirSync("/etc/dbstack-pitr").some((f) => f.endsWith(".repository.conf"));
+    if (!hadRepoUser && !othersUseIt) {
       spawnSync("userdel", ["pgbackrest"]);
       rmSync(REPO_HOME, { recursive: true, force: true });
     }
