@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig, upError } from "./harness";
-import { missingTool, PYTHON } from "./support/haCluster";
+import { childrenOf, missingTool, pidsWith, PYTHON } from "./support/haCluster";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // Issue 21 through the real Pulumi engine: a PostgreSQL deployment that declares `ha` on three
@@ -104,34 +104,6 @@ async function untilAsync<T>(what: string, probe: () => Promise<T | undefined>, 
     if (Date.now() > end) throw new Error(`${what}: not within ${seconds} s`);
     await new Promise((r) => setTimeout(r, 1000));
   }
-}
-
-/** Processes whose command line holds `text` (read from /proc: a shell's pgrep would match the shell itself). */
-function pidsWith(text: string): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
-function childrenOf(parent: number): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        // Field 4 of /proc/<pid>/stat, after the command in parentheses, is the parent's pid.
-        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** SIGKILL to each, all at once; every one of them must be gone within 10 s. */

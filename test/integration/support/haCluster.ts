@@ -58,6 +58,33 @@ export function missingTool(): string | undefined {
   return undefined;
 }
 
+/** Processes whose command line holds `text` (read from /proc: a shell's `pgrep -f` would match the shell itself). */
+export function pidsWith(text: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(pid));
+    } catch {
+      continue;
+    }
+  }
+  return pids;
+}
+
+/** A process's children (the parent's pid is field 4 of /proc/<pid>/stat, after the command in parentheses). */
+export function childrenOf(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 export class HaCluster {
   hosts!: TestHosts;
   work!: string;
@@ -156,7 +183,7 @@ export class HaCluster {
   /** A crash of the i-th etcd member (SIGKILL of its supervisor and etcd). */
   crashEtcd(i: number): void {
     const m = this.etcd.members[i];
-    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/etcd.conf.yml`)]);
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...pidsWith(`${m.home}/etcd.conf.yml`)]);
   }
 
   /** A network partition of a host: its link down (its processes run on, cut off). */
@@ -170,31 +197,7 @@ export class HaCluster {
     if (r.code !== 0) throw new Error(`restoring ${host}'s link: ${r.stderr}`);
   }
 
-  private pidsWith(text: string): number[] {
-    const pids: number[] = [];
-    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(pid));
-      } catch {
-        continue;
-      }
-    }
-    return pids;
-  }
 
-  private childrenOf(parent: number): number[] {
-    return readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .filter((pid) => {
-        try {
-          // Field 4 of /proc/<pid>/stat, after the command in parentheses, is the parent's pid.
-          return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-  }
 
   private killAll(pids: number[]): void {
     for (const pid of pids) if (pid) spawnSync("kill", ["-KILL", String(pid)]);
@@ -337,7 +340,7 @@ export class HaCluster {
   crash(m: PatroniMemberSpec): void {
     const postmaster = Number(readFileSync(`${m.dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]);
     // Its backends too, as a host's crash would: a backend outlives its postmaster until it notices.
-    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/patroni.yml`), postmaster, ...this.childrenOf(postmaster)]);
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...pidsWith(`${m.home}/patroni.yml`), postmaster, ...childrenOf(postmaster)]);
   }
 
   /** Stops the load, every member (data removed) and the hosts; removes every file. */
