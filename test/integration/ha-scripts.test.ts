@@ -4,7 +4,7 @@ import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHaTool } from "../../components/engines/postgres/ha/tools";
 import { multiHostUrls } from "../../components/engines/postgres/ha/urls";
-import { APP_PASSWORD, HaCluster, missingTool, SECRETS } from "./support/haCluster";
+import { APP_PASSWORD, demotionSettled, HaCluster, missingTool, SECRETS } from "./support/haCluster";
 
 // The HA renderers (etcd members with TLS and authentication, Patroni members, the supervisor,
 // the tools, the multi-host URLs), run with bash as root on three namespace hosts ha-1..3 against
@@ -149,6 +149,11 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
       await ha.until("commits on the new leader", () => ha.acks().some((a) => a.t > cutAt && a.port === ha.memberOf(next).port) || undefined, 120);
       // Cut off from etcd, the old leader stopped accepting writes (asked on its own socket: it is still running).
       await ha.until("the old leader read-only", () => (ha.psql(old, "SELECT pg_is_in_recovery()") === "t" ? true : undefined), 120);
+      // The link comes back once that demotion has settled (support/haCluster.ts: demotionSettled).
+      await ha.until("the old leader's demotion over", () => {
+        const text = readFileSync(`${old.home}/daemon.log`, "utf8");
+        return demotionSettled(text, ha.cluster.ttlSeconds) ? true : undefined;
+      }, 300);
     } finally {
       await ha.restoreLink(host);
     }

@@ -72,7 +72,10 @@ function runWithFakes(script: string, answers: Record<string, string>, env: Reco
 
 describe("Patroni's dynamic configuration through up", () => {
   const script = renderApplyDynamicConfig(cluster, members[0]);
-  const declared = { ttl: 30, loop_wait: 1, retry_timeout: 10, maximum_lag_on_failover: 1048576, synchronous_mode: true };
+  const declared = { ttl: 30, loop_wait: 1, retry_timeout: 10, maximum_lag_on_failover: 1048576, synchronous_mode: true, check_timeline: true };
+  const leaderCluster = { members: [{ name: "primary", role: "leader", api_url: "https://10.0.0.1:8008/patroni" }, { name: "b", role: "sync_standby" }, { name: "c", role: "replica" }] };
+  // The leader's /patroni: pg_stat_replication as Patroni reports it, both others streaming.
+  const streaming = { cluster: JSON.stringify(leaderCluster), patroni: JSON.stringify({ replication: [{ application_name: "b", state: "streaming" }, { application_name: "c", state: "streaming" }] }) };
 
   it("is valid bash and holds no password", () => {
     expect(spawnSync("bash", ["-n", "-c", script]).status).toBe(0);
@@ -80,10 +83,11 @@ describe("Patroni's dynamic configuration through up", () => {
   });
 
   it("changes nothing when Patroni's configuration is the declared one", () => {
-    const current = JSON.parse(/desired=\$\(cat <<'DBSTACK_DCS'\n(.*)\nDBSTACK_DCS/s.exec(script)![1]);
-    const r = runWithFakes(script, { config: JSON.stringify(current) }, { DBSTACK_HA_RESTAPI_PASSWORD: REST_PASSWORD });
+    const current = JSON.parse(/cat <<'DBSTACK_DCS'\n(.*)\nDBSTACK_DCS/s.exec(script)![1]);
+    const r = runWithFakes(script, { config: JSON.stringify(current), ...streaming }, { DBSTACK_HA_RESTAPI_PASSWORD: REST_PASSWORD });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("Patroni's dynamic configuration is as declared");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("Patroni's dynamic configuration is as declared\n2 members streaming from the leader");
     expect(r.calls).toBe("");
   });
 
@@ -96,7 +100,7 @@ describe("Patroni's dynamic configuration through up", () => {
         { name: "c", role: "replica", api_url: "https://10.0.0.3:8008/patroni" },
       ],
     };
-    const r = runWithFakes(script, { config: JSON.stringify(current), cluster: JSON.stringify(clusterAnswer) }, { DBSTACK_HA_RESTAPI_PASSWORD: REST_PASSWORD });
+    const r = runWithFakes(script, { config: JSON.stringify(current), cluster: JSON.stringify(clusterAnswer), patroni: streaming.patroni }, { DBSTACK_HA_RESTAPI_PASSWORD: REST_PASSWORD });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/changed Patroni's dynamic configuration: .*ttl.*postgresql\.parameters\.shared_buffers.*postgresql\.parameters\.work_mem/);
     const calls = r.calls.trim().split(/\n(?=PATCH|POST)/);
@@ -109,6 +113,7 @@ describe("Patroni's dynamic configuration through up", () => {
     expect(calls[0].split("\n")[1]).toBe(`user = "dbstack_patroni:rest \\"pw\\" \\\\ $(id) 'x'"`);
     expect(r.argv).not.toContain("rest");
     expect(r.stdout).toContain("restarted member b");
+    expect(r.stdout).toContain("2 members streaming from the leader");
   });
 });
 

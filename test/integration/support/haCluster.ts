@@ -58,6 +58,48 @@ export function missingTool(): string | undefined {
   return undefined;
 }
 
+/** Processes whose command line holds `text` (read from /proc: a shell's `pgrep -f` would match the shell itself). */
+export function pidsWith(text: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(pid));
+    } catch {
+      continue;
+    }
+  }
+  return pids;
+}
+
+/** A process's children (the parent's pid is field 4 of /proc/<pid>/stat, after the command in parentheses). */
+export function childrenOf(parent: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * Whether a Patroni member cut off from etcd has settled after demoting itself: its log goes on for a
+ * lock's ttl past the "demoted self because DCS is not accessible" line. Patroni 3.0.2 (Debian 12's)
+ * ends that demotion holding on to the lock it had; a link back before then was seen, under load, to
+ * let the old leader take the lock back and promote onto a timeline number the new leader had used.
+ */
+export function demotionSettled(log: string, ttlSeconds: number): boolean {
+  const at = log.lastIndexOf("demoted self because DCS is not accessible");
+  if (at < 0) return false;
+  const stamp = (line: string) => Date.parse(line.slice(0, 19).replace(" ", "T") + "Z");
+  const demoted = stamp(log.slice(log.lastIndexOf("\n", at) + 1));
+  const later = log.slice(at).split("\n").filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(l)).map(stamp);
+  return later.some((t) => t - demoted >= ttlSeconds * 1000);
+}
+
 export class HaCluster {
   hosts!: TestHosts;
   work!: string;
@@ -156,7 +198,7 @@ export class HaCluster {
   /** A crash of the i-th etcd member (SIGKILL of its supervisor and etcd). */
   crashEtcd(i: number): void {
     const m = this.etcd.members[i];
-    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/etcd.conf.yml`)]);
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...pidsWith(`${m.home}/etcd.conf.yml`)]);
   }
 
   /** A network partition of a host: its link down (its processes run on, cut off). */
@@ -170,31 +212,7 @@ export class HaCluster {
     if (r.code !== 0) throw new Error(`restoring ${host}'s link: ${r.stderr}`);
   }
 
-  private pidsWith(text: string): number[] {
-    const pids: number[] = [];
-    for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text)) pids.push(Number(pid));
-      } catch {
-        continue;
-      }
-    }
-    return pids;
-  }
 
-  private childrenOf(parent: number): number[] {
-    return readdirSync("/proc")
-      .filter((d) => /^\d+$/.test(d))
-      .filter((pid) => {
-        try {
-          // Field 4 of /proc/<pid>/stat, after the command in parentheses, is the parent's pid.
-          return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]) === parent;
-        } catch {
-          return false;
-        }
-      })
-      .map(Number);
-  }
 
   private killAll(pids: number[]): void {
     for (const pid of pids) if (pid) spawnSync("kill", ["-KILL", String(pid)]);
@@ -337,7 +355,7 @@ export class HaCluster {
   crash(m: PatroniMemberSpec): void {
     const postmaster = Number(readFileSync(`${m.dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]);
     // Its backends too, as a host's crash would: a backend outlives its postmaster until it notices.
-    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...this.pidsWith(`${m.home}/patroni.yml`), postmaster, ...this.childrenOf(postmaster)]);
+    this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...pidsWith(`${m.home}/patroni.yml`), postmaster, ...childrenOf(postmaster)]);
   }
 
   /** Stops the load, every member (data removed) and the hosts; removes every file. */

@@ -21,12 +21,12 @@ export function renderApplyDynamicConfig(c: PatroniClusterSpec, on: PatroniMembe
   return [
     scriptHeader(`Patroni's dynamic configuration of ${c.scope}.`),
     `HOME_DIR=${shellQuote(on.home)}`,
-    `desired=$(${withHeredoc("cat", `${desired}\n`, "DBSTACK_DCS")})`,
+    `desired=$(\n${withHeredoc("cat", `${desired}\n`, "DBSTACK_DCS")}\n)`,
     `current=$(curl -sf --max-time 10 --cacert "$HOME_DIR/ca.crt" ${shellQuote(`${restUrl(c, on)}/config`)}) || { echo "Patroni on this host does not answer: is member ${on.name} running?" >&2; exit 1; }`,
     "# The patch: every declared value, and null for each parameter Patroni has that is no longer declared.",
     `patch=$(jq -cn --argjson cur "$current" --argjson want "$desired" '$want * {postgresql: {parameters: ([($cur.postgresql.parameters // {}) | keys[] | select(. as $k | $want.postgresql.parameters | has($k) | not) | {(.): null}] | add // {})}}')`,
     `same=$(jq -n --argjson cur "$current" --argjson patch "$patch" '[$patch | paths(scalars or . == null)] | all(. as $p | ($cur | getpath($p)) == ($patch | getpath($p)))')`,
-    'if [ "$same" = true ]; then echo "Patroni\'s dynamic configuration is as declared"; exit 0; fi',
+    'if [ "$same" = true ]; then echo "Patroni\'s dynamic configuration is as declared"; else',
     `changed=$(jq -rn --argjson cur "$current" --argjson patch "$patch" '[$patch | paths(scalars or . == null) | . as $p | select(($cur | getpath($p)) != ($patch | getpath($p))) | map(tostring) | join(".")] | join(", ")')`,
     ...renderRestApiCall(c, "patch_config", `${restUrl(c, on)}/config`, "PATCH"),
     'patch_config "$patch" >/dev/null || { echo "Patroni refused the dynamic configuration" >&2; exit 1; }',
@@ -41,5 +41,26 @@ export function renderApplyDynamicConfig(c: PatroniClusterSpec, on: PatroniMembe
     `  restart_member '{"restart_pending": true}' >/dev/null || { echo "Patroni did not restart member $name" >&2; exit 1; }`,
     '  echo "restarted member $name (a parameter it runs with takes effect only at a restart)"',
     'done <<<"$pending"',
+    "fi",
+    ...renderAwaitStreaming(c, on),
   ].join("\n") + "\n";
+}
+
+/**
+ * Waits (up to 5 minutes) until every member but the leader streams from it, as the leader's own
+ * Patroni reports pg_stat_replication: what follows (hooks, health checks) finds the cluster whole,
+ * also right after members were restarted or cloned.
+ */
+function renderAwaitStreaming(c: PatroniClusterSpec, on: PatroniMemberSpec): string[] {
+  const others = c.members.length - 1;
+  return [
+    "streaming=",
+    "for _ in $(seq 1 300); do",
+    `  leader_api=$(curl -sf --max-time 5 --cacert "$HOME_DIR/ca.crt" ${shellQuote(`${restUrl(c, on)}/cluster`)} | jq -r '[.members[] | select(.role == "leader")][0].api_url // empty') || leader_api=`,
+    `  if [ -n "$leader_api" ] && [ "$(curl -sf --max-time 5 --cacert "$HOME_DIR/ca.crt" "$leader_api" | jq '[.replication[]? | select(.state == "streaming")] | length')" = ${others} ]; then streaming=yes; break; fi`,
+    "  sleep 1",
+    "done",
+    `[ -n "$streaming" ] || { echo "not every member streams from the leader after 5 minutes (see ha-status)" >&2; exit 1; }`,
+    `echo "${others} member${others === 1 ? "" : "s"} streaming from the leader"`,
+  ];
 }

@@ -43,6 +43,11 @@ export function renderEtcdConfig(cluster: EtcdClusterSpec, m: EtcdMemberSpec): s
     "peer-transport-security": { ...tls, "client-cert-auth": true },
     // A member that comes back after a long partition is not trusted until it has caught up.
     "strict-reconfig-check": true,
+    // A member cut off by a partition keeps raising its election term; without pre-vote its return forces an
+    // election that leaves the cluster without a leader for a moment, long enough for Patroni's leader to
+    // miss its lock's renewal and demote itself (seen in the partition test: the partitioned old leader then
+    // won the race and both promoted to the same timeline).
+    "pre-vote": true,
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }

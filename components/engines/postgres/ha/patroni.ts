@@ -54,6 +54,9 @@ export function patroniDynamicConfig(c: PatroniClusterSpec) {
     retry_timeout: c.retryTimeoutSeconds,
     maximum_lag_on_failover: c.maximumLagOnFailoverBytes,
     synchronous_mode: c.synchronous,
+    // A member whose timeline is behind the cluster's history never wins a leader race (it would promote onto
+    // a timeline number another member already used: histories that cannot be followed).
+    check_timeline: true,
     postgresql: {
       use_pg_rewind: true,
       use_slots: true,
