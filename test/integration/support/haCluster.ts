@@ -87,12 +87,13 @@ export function childrenOf(parent: number): number[] {
 
 /**
  * Whether a Patroni member cut off from etcd has settled after demoting itself: its log goes on for a
- * lock's ttl past the "demoted self because DCS is not accessible" line. Patroni 3.0.2 (Debian 12's)
+ * lock's ttl past its last line about that demotion. Patroni 3.0.2 (Debian 12's)
  * ends that demotion holding on to the lock it had; a link back before then was seen, under load, to
  * let the old leader take the lock back and promote onto a timeline number the new leader had used.
  */
 export function demotionSettled(log: string, ttlSeconds: number): boolean {
-  const at = log.lastIndexOf("demoted self because DCS is not accessible");
+  // Its last line about that demotion ("demoting self …", "… in progress", "demoted self …": which appear depends on how long it took).
+  const at = Math.max(log.lastIndexOf("demoting self because DCS is not accessible"), log.lastIndexOf("demoted self because DCS is not accessible"));
   if (at < 0) return false;
   const stamp = (line: string) => Date.parse(line.slice(0, 19).replace(" ", "T") + "Z");
   const demoted = stamp(log.slice(log.lastIndexOf("\n", at) + 1));
