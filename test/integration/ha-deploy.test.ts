@@ -4,14 +4,15 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changes, sandbox, setConfig, upError } from "./harness";
-import { childrenOf, demotionSettled, missingTool, pidsWith, PYTHON } from "./support/haCluster";
+import { childrenOf, missingTool, pidsWith, PYTHON } from "./support/haCluster";
 import { createTestHosts, type TestHosts } from "./support/hosts";
 
 // Issue 21 through the real Pulumi engine: a PostgreSQL deployment that declares `ha` on three
 // namespace hosts hd-1..3 (the primary and two standbys) with etcd on hosts hd-e1..3 of its own. `up` deploys
 // etcd with TLS and authentication, Patroni on every member (the primary's takes over the cluster
 // pg_createcluster made; the standbys are cloned by Patroni), the roles, users, databases and
-// grants, the HA tools and multi-host URLs; then a switchover and a killed leader, each followed
+// grants, the HA tools and multi-host URLs; then, under a writer and a watcher, a switchover, a killed
+// leader and a killed etcd member (the partition is not in the suite: docs/ha.md, "Partitions"), each followed
 // by an `up` that changes nothing.
 // Owns: hosts hd-1..3 (PostgreSQL) and hd-e1..3 (etcd), PostgreSQL ports 6441–6443, Patroni REST 6445, etcd 6485/6486 (each on its
 // host's address), clusters ithd1..3, the stack it-hd-ha, /etc/dbstack/ha/*-hd*, /var/lib/etcd/*-hd*.
@@ -19,11 +20,7 @@ const box = sandbox("hd");
 const PORTS = [6441, 6442, 6443];
 const CLUSTERS = ["ithd1", "ithd2", "ithd3"];
 const NAMES = ["hd-1", "hd-2", "hd-3"];
-/**
- * etcd's own hosts. With etcd on the database hosts, the partition test ended twice of twice, under
- * load, with the old leader (cut off with its etcd member) taking the lock back once the link returned
- * and promoting onto a timeline the new leader had used (Patroni 3.0.2): docs/ha.md says so.
- */
+/** etcd's own hosts: declared members on hosts of their own (docs/ha.md, "Where etcd runs"). */
 const ETCD_NAMES = ["hd-e1", "hd-e2", "hd-e3"];
 const REST = 6445;
 /** The leader lock's ttl the stack declares (Patroni's smallest). */
@@ -348,47 +345,6 @@ describe("ha through up: Patroni on etcd over three hosts", () => {
     expect(up.summary.result).toBe("succeeded");
     await until("every member follows the new leader", () => replicasStream(next), 180);
     expect(lostRows(next)).toEqual([]);
-    expect(splits()).toEqual([]);
-    expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
-  }, 900_000);
-
-  it("(b) the leader's link cut (a partition): it demotes itself, another member leads, nothing lost, never two writers; back on the network it follows, and up changes nothing", async () => {
-    const old = (await until("a single leader", leaderPort, 60))!;
-    await syncStandby();
-    const host = NAMES[PORTS.indexOf(old)];
-    const cutAt = Date.now() / 1000;
-    expect((await hosts.run(host, "ip link set eth0 down")).code).toBe(0);
-    let next: number;
-    try {
-      next = await until("another member leads", () => {
-        const p = PORTS.filter((x) => x !== old).find((x) => {
-          try {
-            return psql(x, "SELECT pg_is_in_recovery()") === "f";
-          } catch {
-            return false;
-          }
-        });
-        return p;
-      }, 300);
-      await until("commits on the new leader", () => ackedBy(next, cutAt), 120);
-      // Cut off from etcd, the old leader stopped accepting writes (asked on its own socket: it runs on).
-      await until("the old leader read-only", () => (psql(old, "SELECT pg_is_in_recovery()") === "t" ? true : undefined), 120);
-      // Patroni 3.0.2 ends a demotion for a lost DCS by renewing the leader lock it held: should the link be back
-      // at that moment, it takes the lock back and promotes onto a timeline number the new leader already used
-      // (seen here under load). The link comes back once that demotion has settled (support/haCluster.ts).
-      const log = join(haHome(), `patroni-${memberOf(old)}`, "daemon.log");
-      await until("the old leader's demotion over", () => {
-        const text = readFileSync(log, "utf8");
-        return demotionSettled(text, TTL_SECONDS) ? true : undefined;
-      }, 300);
-    } finally {
-      await hosts.run(host, "ip link set eth0 up");
-    }
-    await until("every member follows the leader", () => {
-      const l = leaderPort();
-      return l !== undefined && l !== old ? replicasStream(l) : undefined;
-    }, 300);
-    expect(lostRows(leaderPort()!)).toEqual([]);
     expect(splits()).toEqual([]);
     expect(changes((await stack.up({ onOutput: () => undefined })).summary)).toEqual({ same: expect.any(Number) });
   }, 900_000);

@@ -4,14 +4,14 @@ import { join } from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHaTool } from "../../components/engines/postgres/ha/tools";
 import { multiHostUrls } from "../../components/engines/postgres/ha/urls";
-import { APP_PASSWORD, demotionSettled, HaCluster, missingTool, SECRETS } from "./support/haCluster";
+import { APP_PASSWORD, HaCluster, missingTool, SECRETS } from "./support/haCluster";
 
 // The HA renderers (etcd members with TLS and authentication, Patroni members, the supervisor,
 // the tools, the multi-host URLs), run with bash as root on three namespace hosts ha-1..3 against
 // real etcd 3.4 and Patroni 3 over PostgreSQL 15, under a writer that never pauses and a watcher
 // that asks every member every 100 ms, on its own socket, whether it accepts writes. Faults, each
-// separately: (a) SIGKILL of the leader's stack, (c) a planned switchover, (b) the leader's link
-// cut, (d) one etcd member killed.
+// separately: (a) SIGKILL of the leader's stack, (c) a planned switchover, (d) one etcd member
+// killed. (b), the leader's link cut, is not in the suite: see docs/ha.md, "Partitions".
 // Ports (6400–6499): PostgreSQL 6401–6403 (one per member: the Unix socket directory is shared),
 // Patroni REST 6410, etcd client 6479 and peer 6480 (each on its host's own address).
 // Files: /etc/dbstack-it-ha, /var/lib/etcd/itha-*, /var/lib/postgresql/dbstack-it-ha.
@@ -132,44 +132,6 @@ describe("Patroni on etcd, from dbstack's renderers, on three hosts", () => {
     expect(s.stdout).toMatch(new RegExp(`member ${to.name} role=Leader state=running lag_mb=0 timeline=\\d+`));
     expect(s.stdout).toMatch(new RegExp(`member ${from.name} role=(Sync Standby|Replica) state=(streaming|running)`));
     expect(s.stdout.trim().split("\n")).toHaveLength(3);
-  }, 600_000);
-
-  it("(b) the leader's link cut (a partition): it demotes itself, a standby takes over, nothing lost, never two writers; it rejoins once the link is back", async () => {
-    const old = ha.memberOf(await ha.until("a leader", () => ha.leader(), 30));
-    await awaitSyncStandby(old.name);
-    const host = ha.hostOf(old);
-    const cutAt = Date.now() / 1000;
-    await ha.cutLink(host);
-    let next: string;
-    try {
-      next = await ha.until("a new leader", () => {
-        const l = ha.leader();
-        return l && l !== old.name ? l : undefined;
-      }, 120);
-      await ha.until("commits on the new leader", () => ha.acks().some((a) => a.t > cutAt && a.port === ha.memberOf(next).port) || undefined, 120);
-      // Cut off from etcd, the old leader stopped accepting writes (asked on its own socket: it is still running).
-      await ha.until("the old leader read-only", () => (ha.psql(old, "SELECT pg_is_in_recovery()") === "t" ? true : undefined), 120);
-      // The link comes back once that demotion has settled (support/haCluster.ts: demotionSettled).
-      await ha.until("the old leader's demotion over", () => {
-        const text = readFileSync(`${old.home}/daemon.log`, "utf8");
-        return demotionSettled(text, ha.cluster.ttlSeconds) ? true : undefined;
-      }, 300);
-    } finally {
-      await ha.restoreLink(host);
-    }
-    // The old leader, back on the network, learns it lost the lock, is rewound and follows.
-    let after = next;
-    try {
-      await ha.until("the old leader follows", () => {
-        after = ha.leader() ?? after;
-        return after !== old.name ? ha.replicasFollow(after) : undefined;
-      }, 180);
-    } catch (e) {
-      for (const m of ha.cluster.members) process.stderr.write(`--- ${m.name}\n${spawnSync("tail", ["-n", "40", `${m.home}/daemon.log`], { encoding: "utf8" }).stdout}`);
-      throw e;
-    }
-    expect(ha.lostRows(after)).toEqual([]);
-    expect(ha.splits()).toEqual([]);
   }, 600_000);
 
   it("(d) one etcd member killed: the leader stays and keeps committing; the member's step brings it back", async () => {

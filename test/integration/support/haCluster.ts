@@ -85,22 +85,6 @@ export function childrenOf(parent: number): number[] {
     .map(Number);
 }
 
-/**
- * Whether a Patroni member cut off from etcd has settled after demoting itself: its log goes on for a
- * lock's ttl past its last line about that demotion. Patroni 3.0.2 (Debian 12's)
- * ends that demotion holding on to the lock it had; a link back before then was seen, under load, to
- * let the old leader take the lock back and promote onto a timeline number the new leader had used.
- */
-export function demotionSettled(log: string, ttlSeconds: number): boolean {
-  // Its last line about that demotion ("demoting self …", "… in progress", "demoted self …": which appear depends on how long it took).
-  const at = Math.max(log.lastIndexOf("demoting self because DCS is not accessible"), log.lastIndexOf("demoted self because DCS is not accessible"));
-  if (at < 0) return false;
-  const stamp = (line: string) => Date.parse(line.slice(0, 19).replace(" ", "T") + "Z");
-  const demoted = stamp(log.slice(log.lastIndexOf("\n", at) + 1));
-  const later = log.slice(at).split("\n").filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(l)).map(stamp);
-  return later.some((t) => t - demoted >= ttlSeconds * 1000);
-}
-
 export class HaCluster {
   hosts!: TestHosts;
   work!: string;
@@ -200,17 +184,6 @@ export class HaCluster {
   crashEtcd(i: number): void {
     const m = this.etcd.members[i];
     this.killAll([Number(readFileSync(`${m.home}/supervisor.pid`, "utf8")), ...pidsWith(`${m.home}/etcd.conf.yml`)]);
-  }
-
-  /** A network partition of a host: its link down (its processes run on, cut off). */
-  async cutLink(host: string): Promise<void> {
-    const r = await this.hosts.run(host, "ip link set eth0 down");
-    if (r.code !== 0) throw new Error(`cutting ${host}'s link: ${r.stderr}`);
-  }
-
-  async restoreLink(host: string): Promise<void> {
-    const r = await this.hosts.run(host, "ip link set eth0 up");
-    if (r.code !== 0) throw new Error(`restoring ${host}'s link: ${r.stderr}`);
   }
 
 
