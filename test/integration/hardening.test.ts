@@ -89,7 +89,8 @@ describe("dbstack never takes over what it did not create", () => {
     const own = join(box.dir, "tools-own");
     await configure(stack, { sqlite: { app: { ...config.sqlite.app, toolsDir: own } } });
     await stack.up();
-    expect(readdirSync(own).sort()).toEqual([".dbstack-owner", ".dbstack-tools", "health", "shell"]);
+    // hooks/: the post-deploy hook's record of its last run (components/hooks/hookRecord.ts), removed with the hook.
+    expect(readdirSync(own).sort()).toEqual([".dbstack-owner", ".dbstack-tools", "health", "hooks", "shell"]);
     expect(readFileSync(join(own, ".dbstack-owner"), "utf8")).toContain(`stack=${stack.name} `);
     writeFileSync(join(own, "keep.txt"), "an operator's file");
     await stack.destroy();
